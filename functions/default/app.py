@@ -1,0 +1,12 @@
+"""$default: answer a frame no route took with an error naming the known actions."""
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+
+from chatroom import ChatService, Reply, websocket_handler
+
+chat = ChatService.from_environment()
+
+
+@websocket_handler
+def lambda_handler(event: APIGatewayWebSocketEvent) -> Reply:
+    return chat.unknown_action(event.decoded_body)

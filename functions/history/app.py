@@ -1,0 +1,12 @@
+"""history: answer the room's newest messages to the caller (a two-way route)."""
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+
+from chatroom import Caller, ChatService, Reply, websocket_handler
+
+chat = ChatService.from_environment()
+
+
+@websocket_handler
+def lambda_handler(event: APIGatewayWebSocketEvent) -> Reply:
+    return chat.history(Caller.from_event(event))

@@ -1,0 +1,36 @@
+"""The chat's shared Lambda layer: connection store, history, broadcaster, wire protocol."""
+
+from chatroom import protocol
+from chatroom.broadcast import (
+    Broadcaster,
+    BroadcastResult,
+    Delivery,
+    ManagementApiClients,
+    management_endpoint,
+)
+from chatroom.connections import Connection, ConnectionStore
+from chatroom.exceptions import ChatError, InvalidJoinError, InvalidMessageError, ProtocolError
+from chatroom.messages import MessageStore, StoredMessage
+from chatroom.service import Caller, ChatService, Reply
+from chatroom.telemetry import websocket_handler
+
+__all__ = [
+    "BroadcastResult",
+    "Broadcaster",
+    "Caller",
+    "ChatError",
+    "ChatService",
+    "Connection",
+    "ConnectionStore",
+    "Delivery",
+    "InvalidJoinError",
+    "InvalidMessageError",
+    "ManagementApiClients",
+    "MessageStore",
+    "ProtocolError",
+    "Reply",
+    "StoredMessage",
+    "management_endpoint",
+    "protocol",
+    "websocket_handler",
+]

@@ -1,0 +1,126 @@
+"""Posting to connections through the API Gateway Management API (``@connections``).
+
+The fan-out is the hot path: one client per endpoint per execution environment, a bounded
+thread pool for concurrent posts (boto3 clients are thread-safe), botocore's standard retry
+mode for 429 and 5xx, and the connections that answer 410 removed in one batch.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chatroom.connections import ConnectionStore
+
+DEFAULT_CONCURRENCY = 32
+ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
+CUSTOM_ENDPOINT_VARIABLE = "MANAGEMENT_API_ENDPOINT"
+
+
+def management_endpoint(
+    domain_name: str, stage: str, environ: Mapping[str, str] = os.environ
+) -> str | None:
+    """The endpoint to post to, or None to let boto3 read its own endpoint variable.
+
+    ``MANAGEMENT_API_ENDPOINT`` is for custom domains, whose base path is not the stage.
+    """
+    if environ.get(ENDPOINT_VARIABLE):
+        return None
+    custom = environ.get(CUSTOM_ENDPOINT_VARIABLE)
+    if custom:
+        return custom
+    return f"https://{domain_name}/{stage}"
+
+
+class ManagementApiClients:
+    """One ``apigatewaymanagementapi`` client per endpoint, kept for the execution
+    environment's lifetime (create it at module scope in a handler)."""
+
+    def __init__(self, max_pool_connections: int = DEFAULT_CONCURRENCY) -> None:
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": 4},
+            max_pool_connections=max_pool_connections,
+            connect_timeout=3,
+            read_timeout=5,
+        )
+        self._clients: dict[str | None, Any] = {}
+
+    def for_request(self, domain_name: str, stage: str) -> Any:
+        endpoint = management_endpoint(domain_name, stage)
+        client = self._clients.get(endpoint)
+        if client is None:
+            client = boto3.client(
+                "apigatewaymanagementapi", endpoint_url=endpoint, config=self._config
+            )
+            self._clients[endpoint] = client
+        return client
+
+
+class Delivery(enum.Enum):
+    DELIVERED = "delivered"
+    GONE = "gone"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BroadcastResult:
+    delivered: int
+    gone: int
+    failed: int
+    duration_ms: float
+
+
+class Broadcaster:
+    """Posts one payload to many connections and forgets the ones that are gone."""
+
+    def __init__(self, store: ConnectionStore, max_workers: int = DEFAULT_CONCURRENCY) -> None:
+        self._store = store
+        self._max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+
+    def post(self, client: Any, connection_id: str, data: bytes) -> Delivery:
+        """Post to one connection. GoneException is a ClientError: it is caught first."""
+        try:
+            client.post_to_connection(ConnectionId=connection_id, Data=data)
+        except client.exceptions.GoneException:
+            return Delivery.GONE
+        except (ClientError, BotoCoreError):
+            return Delivery.FAILED
+        return Delivery.DELIVERED
+
+    def broadcast(self, client: Any, data: bytes, connection_ids: Iterable[str]) -> BroadcastResult:
+        """Post ``data`` to every id concurrently; remove exactly those that answered 410."""
+        started = time.perf_counter()
+        ids = list(connection_ids)
+        if len(ids) <= 1:
+            deliveries = [self.post(client, connection_id, data) for connection_id in ids]
+        else:
+            deliveries = list(
+                self._pool().map(lambda connection_id: self.post(client, connection_id, data), ids)
+            )
+        gone = [
+            cid for cid, delivery in zip(ids, deliveries, strict=True) if delivery is Delivery.GONE
+        ]
+        self._store.remove_many(gone)
+        return BroadcastResult(
+            delivered=deliveries.count(Delivery.DELIVERED),
+            gone=len(gone),
+            failed=deliveries.count(Delivery.FAILED),
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self._max_workers, thread_name_prefix="broadcast"
+            )
+        return self._executor

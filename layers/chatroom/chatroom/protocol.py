@@ -1,0 +1,134 @@
+"""The chat's wire protocol: what clients may send, and every envelope the server sends.
+
+Every handler parses and builds messages through this module only, so the protocol is
+written down once (the README's "Wire protocol" section describes the same thing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chatroom.exceptions import InvalidJoinError, InvalidMessageError
+
+DEFAULT_ROOM = "lobby"
+ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+NAME_MAX_CHARS = 32
+KNOWN_ACTIONS: tuple[str, ...] = ("sendMessage", "history")
+DEFAULT_MESSAGE_MAX_BYTES = 16 * 1024
+
+Envelope = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Join:
+    """Where a new connection goes and what it is called, from its connect URL."""
+
+    room: str
+    name: str
+
+
+def generated_name(token: Callable[[int], str] = secrets.token_hex) -> str:
+    """A display name for a client that did not give one."""
+    return f"guest-{token(2)}"
+
+
+def parse_join(
+    query: Mapping[str, str] | None, name_factory: Callable[[], str] = generated_name
+) -> Join:
+    """Read ``?room=&name=`` of a connect request; raise InvalidJoinError with the reason."""
+    query = query or {}
+    room = query.get("room", DEFAULT_ROOM)
+    if not ROOM_PATTERN.fullmatch(room):
+        raise InvalidJoinError(
+            "invalid_room", "room must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'"
+        )
+    name = query.get("name")
+    if name is None:
+        return Join(room=room, name=name_factory())
+    name = name.strip()
+    if not 1 <= len(name) <= NAME_MAX_CHARS or not name.isprintable():
+        raise InvalidJoinError(
+            "invalid_name", f"name must be 1-{NAME_MAX_CHARS} printable characters"
+        )
+    return Join(room=room, name=name)
+
+
+def parse_body(body: str | None) -> dict[str, Any]:
+    """Decode an inbound frame; it must be a JSON object."""
+    try:
+        decoded = json.loads(body or "")
+    except ValueError:
+        raise InvalidMessageError("invalid_body", "the message must be a JSON object") from None
+    if not isinstance(decoded, dict):
+        raise InvalidMessageError("invalid_body", "the message must be a JSON object")
+    return decoded
+
+
+def parse_chat_message(body: str | None, max_bytes: int) -> str:
+    """Return the text of a ``sendMessage`` frame, or raise with the rule it broke."""
+    message = parse_body(body).get("message")
+    if not isinstance(message, str):
+        raise InvalidMessageError("invalid_message", "'message' must be a string")
+    if not message.strip():
+        raise InvalidMessageError("empty_message", "'message' must not be empty")
+    size = len(message.encode("utf-8"))
+    if size > max_bytes:
+        raise InvalidMessageError(
+            "message_too_large",
+            f"'message' is {size} bytes of UTF-8; the limit is {max_bytes}",
+        )
+    return message
+
+
+def unknown_action_error(body: str | None) -> InvalidMessageError:
+    """The error for a frame no route took: bad JSON, or an action we do not know."""
+    decoded = parse_body(body)
+    action = decoded.get("action")
+    known = ", ".join(KNOWN_ACTIONS)
+    if action is None:
+        return InvalidMessageError("unknown_action", f"missing 'action'; known actions: {known}")
+    return InvalidMessageError(
+        "unknown_action", f"unknown action {json.dumps(action)}; known actions: {known}"
+    )
+
+
+def iso_timestamp(epoch_ms: int) -> str:
+    """UTC ISO-8601 with milliseconds and a Z, the form every envelope uses."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def new_message(
+    *, message_id: str, room: str, sender: str, payload: str, sent_at_ms: int
+) -> Envelope:
+    return {
+        "type": "newMessage",
+        "id": message_id,
+        "room": room,
+        "sender": sender,
+        "payload": payload,
+        "sentAt": iso_timestamp(sent_at_ms),
+    }
+
+
+def presence(event: str, *, name: str, room: str) -> Envelope:
+    return {"type": "presence", "event": event, "name": name, "room": room}
+
+
+def history(room: str, messages: Sequence[Envelope]) -> Envelope:
+    return {"type": "history", "room": room, "messages": list(messages)}
+
+
+def error(code: str, message: str) -> Envelope:
+    return {"type": "error", "code": code, "message": message}
+
+
+def encode(envelope: Envelope) -> bytes:
+    """Serialise an envelope for the wire: compact JSON in UTF-8."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,199 @@
+"""ChatService: what each route does, so that every handler is a few lines.
+
+Every method takes the caller (from the event) and returns a Reply that is the Lambda
+proxy response. Bad input never raises out of here: it becomes an error envelope for the
+sender, or a 400 for a handshake, and nothing already stored is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chatroom import protocol
+from chatroom.broadcast import Broadcaster, BroadcastResult, Delivery, ManagementApiClients
+from chatroom.connections import Connection, ConnectionStore
+from chatroom.exceptions import ProtocolError
+from chatroom.messages import MessageStore
+from chatroom.telemetry import logger, metrics
+
+
+class MetricsSink(Protocol):
+    """What ChatService needs of Powertools' Metrics (tests may pass a fake)."""
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the event: the part of ``requestContext`` the chat uses."""
+
+    connection_id: str
+    domain_name: str
+    stage: str
+    source_ip: str
+    connected_at: int
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> Caller:
+        context = event["requestContext"]
+        return cls(
+            connection_id=context["connectionId"],
+            domain_name=context["domainName"],
+            stage=context["stage"],
+            source_ip=context.get("identity", {}).get("sourceIp", ""),
+            connected_at=int(context.get("connectedAt") or time.time() * 1000),
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    body: bytes | None = None
+
+    def as_response(self) -> dict[str, Any]:
+        """The Lambda proxy response; ``body`` reaches the caller on two-way routes."""
+        response: dict[str, Any] = {"statusCode": self.status_code}
+        if self.body is not None:
+            response["body"] = self.body.decode("utf-8")
+        return response
+
+
+class ChatService:
+    def __init__(
+        self,
+        connections: ConnectionStore,
+        messages: MessageStore,
+        broadcaster: Broadcaster | None = None,
+        clients: ManagementApiClients | None = None,
+        metrics: MetricsSink | None = None,
+        clock: Callable[[], float] = time.time,
+        max_message_bytes: int = protocol.DEFAULT_MESSAGE_MAX_BYTES,
+    ) -> None:
+        self._connections = connections
+        self._messages = messages
+        self._broadcaster = broadcaster or Broadcaster(connections)
+        self._clients = clients or ManagementApiClients()
+        self._metrics = metrics
+        self._clock = clock
+        self._max_message_bytes = max_message_bytes
+
+    @classmethod
+    def from_environment(cls) -> ChatService:
+        """The service a handler builds once per execution environment."""
+        connections = ConnectionStore()
+        return cls(
+            connections=connections,
+            messages=MessageStore(),
+            metrics=metrics,
+            max_message_bytes=int(
+                os.environ.get("MESSAGE_MAX_BYTES", protocol.DEFAULT_MESSAGE_MAX_BYTES)
+            ),
+        )
+
+    def connect(self, caller: Caller, query: Mapping[str, str] | None) -> Reply:
+        """Store the connection and tell the room. The joiner itself cannot be posted to
+        while $connect runs (AWS answers 410), so only the others hear of it."""
+        try:
+            join = protocol.parse_join(query)
+        except ProtocolError as exc:
+            return Reply(400, protocol.encode(protocol.error(exc.code, exc.message)))
+        self._connections.add(
+            Connection(
+                connection_id=caller.connection_id,
+                room=join.room,
+                name=join.name,
+                connected_at=caller.connected_at,
+                source_ip=caller.source_ip,
+            )
+        )
+        logger.append_keys(room=join.room)
+        self._announce(
+            caller, join.room, protocol.presence("joined", name=join.name, room=join.room)
+        )
+        return Reply(200)
+
+    def disconnect(self, caller: Caller) -> Reply:
+        """Forget the connection and tell the room; an unknown connection is fine."""
+        gone = self._connections.remove(caller.connection_id)
+        if gone is not None:
+            logger.append_keys(room=gone.room)
+            self._announce(
+                caller, gone.room, protocol.presence("left", name=gone.name, room=gone.room)
+            )
+        return Reply(200)
+
+    def send_message(self, caller: Caller, body: str | None) -> Reply:
+        """Validate, store in the room's history, then send to every other member."""
+        sender = self._connections.get(caller.connection_id)
+        if sender is None:
+            return self._refuse(caller, "not_joined", "this connection is not in a room; reconnect")
+        logger.append_keys(room=sender.room)
+        try:
+            text = protocol.parse_chat_message(body, self._max_message_bytes)
+        except ProtocolError as exc:
+            return self._refuse(caller, exc.code, exc.message)
+        stored = self._messages.append(
+            room=sender.room,
+            sender=sender.name,
+            payload=text,
+            sent_at_ms=int(self._clock() * 1000),
+        )
+        self._count("Messages", 1)
+        self._announce(caller, sender.room, stored.envelope())
+        return Reply(200)
+
+    def history(self, caller: Caller) -> Reply:
+        """Answer the room's newest messages, oldest first (a two-way route)."""
+        member = self._connections.get(caller.connection_id)
+        if member is None:
+            return Reply(
+                200,
+                protocol.encode(
+                    protocol.error("not_joined", "this connection is not in a room; reconnect")
+                ),
+            )
+        logger.append_keys(room=member.room)
+        envelopes = [message.envelope() for message in self._messages.recent(member.room)]
+        return Reply(200, protocol.encode(protocol.history(member.room, envelopes)))
+
+    def unknown_action(self, body: str | None) -> Reply:
+        """Answer a frame no route took (the $default route, two-way)."""
+        problem: ProtocolError
+        try:
+            problem = protocol.unknown_action_error(body)
+        except ProtocolError as exc:
+            problem = exc
+        return Reply(200, protocol.encode(protocol.error(problem.code, problem.message)))
+
+    def _announce(self, caller: Caller, room: str, envelope: protocol.Envelope) -> BroadcastResult:
+        recipients = [cid for cid in self._connections.members(room) if cid != caller.connection_id]
+        client = self._clients.for_request(caller.domain_name, caller.stage)
+        result = self._broadcaster.broadcast(client, protocol.encode(envelope), recipients)
+        self._count("Deliveries", result.delivered)
+        self._count("GoneConnectionsRemoved", result.gone)
+        self._count("FailedDeliveries", result.failed)
+        if self._metrics is not None and recipients:
+            self._metrics.add_metric(
+                name="FanOutDuration", unit=MetricUnit.Milliseconds, value=result.duration_ms
+            )
+        if result.failed:
+            logger.warning("some posts failed", extra={"failed": result.failed, "room": room})
+        return result
+
+    def _refuse(self, caller: Caller, code: str, message: str) -> Reply:
+        """Tell the sender what was wrong; the route is one-way, so this is a post."""
+        client = self._clients.for_request(caller.domain_name, caller.stage)
+        data = protocol.encode(protocol.error(code, message))
+        if self._broadcaster.post(client, caller.connection_id, data) is Delivery.GONE:
+            self._connections.remove(caller.connection_id)
+        return Reply(400)
+
+    def _count(self, name: str, value: int) -> None:
+        if self._metrics is not None and value:
+            self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

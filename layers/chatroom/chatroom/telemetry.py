@@ -1,0 +1,43 @@
+"""Logging and metrics shared by every handler, and the decorator that wires them.
+
+Powertools' Logger and Metrics live here once per execution environment: JSON logs with
+the request id as correlation id and the connection id (and room, once known) as keys;
+EMF metrics flushed after each invocation.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+
+if TYPE_CHECKING:
+    from chatroom.service import Reply
+
+logger = Logger()
+metrics = Metrics()
+# Routes that post nothing (history, $default) have no metrics to flush; that is expected.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def websocket_handler(route: Callable[[APIGatewayWebSocketEvent], Reply]) -> LambdaHandler:
+    """Turn ``route(event) -> Reply`` into a Lambda handler with logs and metrics."""
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+    )
+    @functools.wraps(route)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        websocket_event = APIGatewayWebSocketEvent(event)
+        logger.append_keys(connection_id=websocket_event.request_context.connection_id)
+        return route(websocket_event).as_response()
+
+    return handler
