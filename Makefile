@@ -1,0 +1,65 @@
+# One entry point for people and CI: `make run` serves the chat, `make test` checks it.
+# Both set up what is missing first (venvs, npm packages, Chromium for the browser tests).
+
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+PORT ?= 3001
+
+.PHONY: run test lint typecheck unit integration e2e template-check bench build deps clean
+
+deps: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements-dev.txt layers/chatroom/requirements.txt pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the browser tests; installed when missing and we may (root).
+.deps/chromium:
+	@mkdir -p .deps
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
+	@touch $@
+
+run: deps
+	$(BIN)/wslocal start --template template.yaml --static frontend/ --port $(PORT)
+
+test: deps $(SAM_VENV)/.installed .deps/chromium lint typecheck
+	$(BIN)/pytest
+
+lint: deps
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: deps
+	$(BIN)/mypy wslocal layers/chatroom/chatroom
+
+unit: deps
+	$(BIN)/pytest tests/unit tests/functional
+
+template-check: deps $(SAM_VENV)/.installed
+	$(BIN)/pytest tests/unit/test_template_yaml.py
+
+bench: deps
+	$(BIN)/python bench/fanout.py
+
+build: $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) node_modules .deps .aws-sam .pytest_cache .mypy_cache .ruff_cache
