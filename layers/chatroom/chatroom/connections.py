@@ -78,13 +78,16 @@ class ConnectionStore:
                     batch.delete_item(Key={"connectionId": connection_id})
         return len(ids)
 
-    def members(self, room: str) -> list[str]:
-        """The connection ids in ``room``, read from the GSI page by page."""
+    def members(self, room: str, page_size: int | None = None) -> list[str]:
+        """The connection ids in ``room``, read from the GSI page by page (``page_size``
+        caps a page below DynamoDB's 1 MB)."""
         ids: list[str] = []
         query: dict[str, Any] = {
             "IndexName": ROOM_INDEX,
             "KeyConditionExpression": Key("room").eq(room),
         }
+        if page_size is not None:
+            query["Limit"] = page_size
         while True:
             page = self._table.query(**query)
             ids.extend(item["connectionId"] for item in page.get("Items", []))

@@ -1,0 +1,39 @@
+"""Fixtures every layer of the suite shares."""
+
+import os
+
+import pytest
+
+# boto3 must never reach a real AWS account from the tests.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_REGION", "us-east-1")
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    os.environ[_name] = "testing"
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ServerlessChatTests")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chat")
+
+
+@pytest.fixture
+def aws_region() -> str:
+    return "us-east-1"
+
+
+@pytest.fixture
+def chat_tables(aws_region: str):
+    """The template's tables in moto: ``.connections`` and ``.messages`` boto3 Tables."""
+    from types import SimpleNamespace
+
+    import boto3
+    from moto import mock_aws
+
+    from tests.support.tables import create_chat_tables
+
+    with mock_aws():
+        names = create_chat_tables(boto3.client("dynamodb", region_name=aws_region))
+        resource = boto3.resource("dynamodb", region_name=aws_region)
+        yield SimpleNamespace(
+            connections=resource.Table(names["ConnectionsTable"]),
+            messages=resource.Table(names["MessagesTable"]),
+            names=names,
+        )

@@ -1,0 +1,207 @@
+"""Every handler with the layer, against moto's DynamoDB and Management API."""
+
+import json
+from urllib.parse import quote
+
+import pytest
+from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from chatroom.connections import Connection, ConnectionStore
+from tests.support.events import load_event
+from tests.support.handlers import LambdaContextStub, decode_concatenated, load_handler
+
+SENDER = "L0SM9cOFvHcCIhw="  # the connection id of every file in events/
+
+
+@pytest.fixture
+def chat(chat_tables, monkeypatch):
+    monkeypatch.setenv("CONNECTIONS_TABLE", chat_tables.names["ConnectionsTable"])
+    monkeypatch.setenv("MESSAGES_TABLE", chat_tables.names["MessagesTable"])
+    monkeypatch.setenv("MESSAGE_MAX_BYTES", "64")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", raising=False)
+    chat_tables.store = ConnectionStore(table=chat_tables.connections)
+    return chat_tables
+
+
+def invoke(route_folder: str, event: dict) -> dict:
+    return load_handler(route_folder).lambda_handler(event, LambdaContextStub())
+
+
+def received(connection_id: str) -> list[dict]:
+    """What moto's Management API got for the connection (moto keys it URL-encoded)."""
+    backend = apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    key = quote(connection_id, safe="")
+    if key not in backend.connections:
+        return []
+    return decode_concatenated(backend.connections[key].data)
+
+
+def join(chat, connection_id: str, room: str = "lobby", name: str | None = None) -> None:
+    chat.store.add(Connection(connection_id, room, name or connection_id, 0, "1.2.3.4"))
+
+
+def message_event(route: str, body: object, connection_id: str = SENDER) -> dict:
+    event = load_event("send_message" if route == "sendMessage" else "default")
+    event["requestContext"]["routeKey"] = route
+    event["requestContext"]["connectionId"] = connection_id
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("folder", "event_file"),
+    [
+        ("connect", "connect"),
+        ("send_message", "send_message"),
+        ("history", "history"),
+        ("default", "default"),
+        ("disconnect", "disconnect"),
+    ],
+)
+def test_each_sample_event_runs_through_its_handler(chat, folder, event_file):
+    join(chat, "someone-else")
+    if folder != "connect":
+        invoke("connect", load_event("connect"))
+    assert invoke(folder, load_event(event_file))["statusCode"] == 200
+
+
+def test_connect_stores_the_connection_in_the_room_and_name_of_its_url(chat):
+    invoke("connect", load_event("connect"))
+    stored = chat.store.get(SENDER)
+    assert (stored.room, stored.name, stored.source_ip) == ("lobby", "alice", "203.0.113.10")
+    assert stored.connected_at == 1732447824000
+
+
+def test_connect_without_a_query_joins_the_lobby_with_a_generated_name(chat):
+    event = load_event("connect")
+    del event["queryStringParameters"], event["multiValueQueryStringParameters"]
+    assert invoke("connect", event)["statusCode"] == 200
+    assert chat.store.get(SENDER).name.startswith("guest-")
+
+
+@pytest.mark.parametrize("query", [{"room": "no spaces"}, {"name": "x" * 40}, {"name": ""}])
+def test_connect_rejects_a_bad_room_or_name_with_400_and_stores_nothing(chat, query):
+    event = load_event("connect")
+    event["queryStringParameters"] = query
+    response = invoke("connect", event)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["type"] == "error"
+    assert chat.store.get(SENDER) is None
+
+
+def test_connect_announces_the_join_to_the_others_only(chat):
+    join(chat, "bob")
+    join(chat, "elsewhere", room="other")
+    invoke("connect", load_event("connect"))
+    assert received("bob") == [
+        {"type": "presence", "event": "joined", "name": "alice", "room": "lobby"}
+    ]
+    assert received(SENDER) == []
+    assert received("elsewhere") == []
+
+
+def test_send_message_stores_it_and_delivers_it_to_the_other_members(chat):
+    join(chat, SENDER, name="alice")
+    join(chat, "bob")
+    join(chat, "carol")
+    assert invoke("send_message", load_event("send_message"))["statusCode"] == 200
+    for member in ("bob", "carol"):
+        [envelope] = received(member)
+        assert envelope["type"] == "newMessage"
+        assert (envelope["payload"], envelope["sender"], envelope["room"]) == (
+            "Hello world",
+            "alice",
+            "lobby",
+        )
+    assert chat.messages.scan()["Count"] == 1
+
+
+def test_send_message_skips_the_sender_and_other_rooms(chat):
+    join(chat, SENDER)
+    join(chat, "elsewhere", room="other")
+    invoke("send_message", load_event("send_message"))
+    assert received(SENDER) == []
+    assert received("elsewhere") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"action": "sendMessage"}, "invalid_message"),
+        ({"action": "sendMessage", "message": 7}, "invalid_message"),
+        ({"action": "sendMessage", "message": ""}, "empty_message"),
+        ({"action": "sendMessage", "message": "x" * 65}, "message_too_large"),
+    ],
+)
+def test_send_message_answers_each_bad_input_with_an_error_and_stores_nothing(chat, body, code):
+    join(chat, SENDER)
+    join(chat, "bob")
+    response = invoke("send_message", message_event("sendMessage", body))
+    assert response["statusCode"] == 400
+    [error] = received(SENDER)
+    assert (error["type"], error["code"]) == ("error", code)
+    assert received("bob") == []
+    assert chat.messages.scan()["Count"] == 0
+    assert chat.store.get(SENDER) is not None
+
+
+def test_send_message_from_a_connection_not_in_a_room_is_told_to_reconnect(chat):
+    invoke("send_message", load_event("send_message"))
+    assert received(SENDER)[0]["code"] == "not_joined"
+
+
+def test_history_answers_the_rooms_newest_messages_oldest_first(chat):
+    join(chat, SENDER)
+    for text in ("one", "two", "three"):
+        invoke(
+            "send_message", message_event("sendMessage", {"action": "sendMessage", "message": text})
+        )
+    response = invoke("history", load_event("history"))
+    reply = json.loads(response["body"])
+    assert reply["type"] == "history" and reply["room"] == "lobby"
+    assert [m["payload"] for m in reply["messages"]] == ["one", "two", "three"]
+
+
+def test_default_names_the_unknown_action_and_the_known_ones(chat):
+    reply = json.loads(invoke("default", load_event("default"))["body"])
+    assert reply["code"] == "unknown_action"
+    assert '"shout"' in reply["message"] and "sendMessage" in reply["message"]
+
+
+def test_default_answers_a_body_that_is_not_json(chat):
+    reply = json.loads(invoke("default", message_event("$default", "hello?"))["body"])
+    assert reply == {
+        "type": "error",
+        "code": "invalid_body",
+        "message": "the message must be a JSON object",
+    }
+
+
+def test_disconnect_removes_the_connection_and_announces_the_leave(chat):
+    join(chat, SENDER, name="alice")
+    join(chat, "bob")
+    assert invoke("disconnect", load_event("disconnect"))["statusCode"] == 200
+    assert chat.store.get(SENDER) is None
+    assert received("bob") == [
+        {"type": "presence", "event": "left", "name": "alice", "room": "lobby"}
+    ]
+
+
+def test_disconnect_of_an_unknown_connection_is_fine(chat):
+    join(chat, "bob")
+    assert invoke("disconnect", load_event("disconnect"))["statusCode"] == 200
+    assert received("bob") == []
+
+
+def test_sample_events_parse_with_powertools_parser_models():
+    from aws_lambda_powertools.utilities.parser.models import (
+        APIGatewayWebSocketConnectEventModel,
+        APIGatewayWebSocketDisconnectEventModel,
+        APIGatewayWebSocketMessageEventModel,
+    )
+
+    APIGatewayWebSocketConnectEventModel.model_validate(load_event("connect"))
+    APIGatewayWebSocketDisconnectEventModel.model_validate(load_event("disconnect"))
+    for name in ("send_message", "history", "default"):
+        APIGatewayWebSocketMessageEventModel.model_validate(load_event(name))

@@ -1,0 +1,140 @@
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from chatroom.broadcast import (
+    Broadcaster,
+    Delivery,
+    ManagementApiClients,
+    management_endpoint,
+)
+from chatroom.connections import Connection, ConnectionStore
+from tests.support.management_api import FakeManagementApi
+
+
+@pytest.fixture
+def store(chat_tables):
+    store = ConnectionStore(table=chat_tables.connections)
+    for connection_id in ("a", "b", "c"):
+        store.add(Connection(connection_id, "lobby", connection_id, 0, "1.2.3.4"))
+    return store
+
+
+def test_endpoint_is_built_from_the_events_domain_and_stage():
+    assert management_endpoint("x.execute-api.eu-west-1.amazonaws.com", "dev", environ={}) == (
+        "https://x.execute-api.eu-west-1.amazonaws.com/dev"
+    )
+
+
+def test_botos_endpoint_variable_wins_and_boto3_reads_it_itself():
+    environ = {"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": "http://127.0.0.1:3001/local"}
+    assert management_endpoint("x", "dev", environ=environ) is None
+
+
+def test_a_custom_domain_endpoint_can_be_configured():
+    environ = {"MANAGEMENT_API_ENDPOINT": "https://chat.example.com/v1"}
+    assert management_endpoint("chat.example.com", "dev", environ=environ) == (
+        "https://chat.example.com/v1"
+    )
+
+
+def test_one_client_per_endpoint_is_kept_for_the_execution_environment(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", raising=False)
+    clients = ManagementApiClients()
+    first = clients.for_request("a.example.com", "dev")
+    assert clients.for_request("a.example.com", "dev") is first
+    assert clients.for_request("b.example.com", "dev") is not first
+
+
+def test_broadcast_delivers_to_every_connection(store):
+    api = FakeManagementApi()
+    result = Broadcaster(store).broadcast(api, b"hello", ["a", "b", "c"])
+    assert (result.delivered, result.gone, result.failed) == (3, 0, 0)
+    assert sorted(target for target, _ in api.posts) == ["a", "b", "c"]
+    assert {data for _, data in api.posts} == {b"hello"}
+
+
+def test_a_410_during_fan_out_removes_exactly_the_gone_connection(store):
+    # moto's management API never answers 410: the fake plays API Gateway here.
+    api = FakeManagementApi(gone={"b"})
+    result = Broadcaster(store).broadcast(api, b"hello", ["a", "b", "c"])
+    assert (result.delivered, result.gone) == (2, 1)
+    assert sorted(store.members("lobby")) == ["a", "c"]
+
+
+def test_failed_posts_are_counted_and_the_connection_kept(store):
+    api = FakeManagementApi(failing={"c"})
+    result = Broadcaster(store).broadcast(api, b"x", ["a", "b", "c"])
+    assert (result.delivered, result.failed, result.gone) == (2, 1, 0)
+    assert sorted(store.members("lobby")) == ["a", "b", "c"]
+
+
+def test_broadcast_to_nobody_posts_nothing(store):
+    api = FakeManagementApi()
+    result = Broadcaster(store).broadcast(api, b"x", [])
+    assert (result.delivered, result.gone, result.failed) == (0, 0, 0)
+    assert api.posts == []
+
+
+def test_fan_out_runs_posts_concurrently_with_a_bound(store):
+    running, peak, lock = 0, 0, threading.Lock()
+    release = threading.Event()
+
+    class SlowApi(FakeManagementApi):
+        def post_to_connection(self, ConnectionId, Data):
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            release.wait(0.05)
+            with lock:
+                running -= 1
+            return super().post_to_connection(ConnectionId=ConnectionId, Data=Data)
+
+    result = Broadcaster(store, max_workers=4).broadcast(
+        SlowApi(), b"x", [str(i) for i in range(20)]
+    )
+    assert result.delivered == 20
+    assert 1 < peak <= 4
+
+
+def test_post_reports_gone_for_a_410(store):
+    assert Broadcaster(store).post(FakeManagementApi(gone={"a"}), "a", b"x") is Delivery.GONE
+
+
+class _TooManyThenOk(BaseHTTPRequestHandler):
+    """Answers 429 (LimitExceededException) to the first POST, then 200."""
+
+    hits: list[str]
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.hits.append(self.path)
+        if len(self.hits) == 1:
+            body = b'{"message":"Too many requests"}'
+            self.send_response(429)
+            self.send_header("x-amzn-ErrorType", "LimitExceededException")
+        else:
+            body = b""
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_429_is_retried_by_the_standard_retry_mode(store, monkeypatch):
+    _TooManyThenOk.hits = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TooManyThenOk)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}/dev"
+        monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", endpoint)
+        client = ManagementApiClients().for_request("unused.example.com", "dev")
+        assert Broadcaster(store).post(client, "a", b"x") is Delivery.DELIVERED
+        assert _TooManyThenOk.hits == ["/dev/@connections/a", "/dev/@connections/a"]
+    finally:
+        server.shutdown()

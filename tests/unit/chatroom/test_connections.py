@@ -1,0 +1,93 @@
+from chatroom.connections import CONNECTION_TTL_SECONDS, ROOM_INDEX, Connection, ConnectionStore
+
+
+def connection(connection_id: str, room: str = "lobby", name: str = "alice") -> Connection:
+    return Connection(
+        connection_id, room, name, connected_at=1_732_447_824_000, source_ip="1.2.3.4"
+    )
+
+
+class RecordingTable:
+    """Passes calls to a real (moto) table and records which operations ran."""
+
+    def __init__(self, table):
+        self._table = table
+        self.calls: list[tuple[str, dict]] = []
+
+    def __getattr__(self, name):
+        method = getattr(self._table, name)
+
+        def call(*args, **kwargs):
+            self.calls.append((name, kwargs))
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_added_connection_can_be_read_back(chat_tables):
+    store = ConnectionStore(table=chat_tables.connections)
+    store.add(connection("c1", room="dev", name="bob"))
+    assert store.get("c1") == connection("c1", room="dev", name="bob")
+
+
+def test_stored_row_expires_after_the_maximum_connection_duration_plus_a_margin(chat_tables):
+    ConnectionStore(table=chat_tables.connections).add(connection("c1"))
+    item = chat_tables.connections.get_item(Key={"connectionId": "c1"})["Item"]
+    assert item["ttl"] == 1_732_447_824 + CONNECTION_TTL_SECONDS
+    assert CONNECTION_TTL_SECONDS > 2 * 60 * 60
+
+
+def test_unknown_connection_reads_as_none(chat_tables):
+    assert ConnectionStore(table=chat_tables.connections).get("nope") is None
+
+
+def test_remove_returns_what_was_stored_and_forgets_it(chat_tables):
+    store = ConnectionStore(table=chat_tables.connections)
+    store.add(connection("c1"))
+    assert store.remove("c1") == connection("c1")
+    assert store.get("c1") is None
+
+
+def test_removing_an_unknown_connection_is_fine(chat_tables):
+    assert ConnectionStore(table=chat_tables.connections).remove("nope") is None
+
+
+def test_members_lists_only_that_rooms_connections(chat_tables):
+    store = ConnectionStore(table=chat_tables.connections)
+    store.add(connection("a", room="one"))
+    store.add(connection("b", room="one"))
+    store.add(connection("c", room="two"))
+    assert sorted(store.members("one")) == ["a", "b"]
+
+
+def test_members_reads_every_page_of_a_large_room(chat_tables):
+    table = RecordingTable(chat_tables.connections)
+    store = ConnectionStore(table=table)
+    with chat_tables.connections.batch_writer() as batch:
+        for index in range(35):
+            batch.put_item(Item={"connectionId": f"c{index:02d}", "room": "big", "name": "x"})
+    members = store.members("big", page_size=10)
+    assert sorted(members) == [f"c{index:02d}" for index in range(35)]
+    assert [name for name, _ in table.calls].count("query") == 4
+
+
+def test_members_queries_the_room_index_and_never_scans(chat_tables):
+    table = RecordingTable(chat_tables.connections)
+    ConnectionStore(table=table).members("lobby")
+    assert [name for name, _ in table.calls] == ["query"]
+    assert table.calls[0][1]["IndexName"] == ROOM_INDEX
+
+
+def test_remove_many_deletes_every_id_in_batches(chat_tables):
+    store = ConnectionStore(table=chat_tables.connections)
+    for index in range(60):
+        store.add(connection(f"c{index}"))
+    store.add(connection("keep"))
+    assert store.remove_many([f"c{index}" for index in range(60)] + ["c1"]) == 60
+    assert store.members("lobby") == ["keep"]
+
+
+def test_remove_many_of_nothing_writes_nothing(chat_tables):
+    table = RecordingTable(chat_tables.connections)
+    assert ConnectionStore(table=table).remove_many([]) == 0
+    assert table.calls == []

@@ -1,0 +1,53 @@
+from chatroom.messages import HISTORY_LIMIT, MessageStore, time_ordered_id
+
+
+def test_recent_returns_the_rooms_messages_oldest_first(chat_tables):
+    store = MessageStore(table=chat_tables.messages, ttl_hours=24)
+    for index in range(3):
+        store.append(room="lobby", sender="a", payload=f"m{index}", sent_at_ms=1000 + index)
+    assert [m.payload for m in store.recent("lobby")] == ["m0", "m1", "m2"]
+
+
+def test_recent_keeps_only_the_newest_fifty(chat_tables):
+    store = MessageStore(table=chat_tables.messages, ttl_hours=24)
+    for index in range(60):
+        store.append(room="lobby", sender="a", payload=f"m{index}", sent_at_ms=1000 + index)
+    payloads = [m.payload for m in store.recent("lobby")]
+    assert len(payloads) == HISTORY_LIMIT
+    assert payloads[0] == "m10" and payloads[-1] == "m59"
+
+
+def test_recent_leaves_out_other_rooms(chat_tables):
+    store = MessageStore(table=chat_tables.messages, ttl_hours=24)
+    store.append(room="one", sender="a", payload="here", sent_at_ms=1)
+    store.append(room="two", sender="a", payload="elsewhere", sent_at_ms=2)
+    assert [m.payload for m in store.recent("one")] == ["here"]
+
+
+def test_messages_expire_after_the_configured_hours(chat_tables):
+    store = MessageStore(table=chat_tables.messages, ttl_hours=2)
+    message = store.append(room="r", sender="a", payload="p", sent_at_ms=1_000_000)
+    item = chat_tables.messages.get_item(Key={"room": "r", "messageId": message.message_id})
+    assert item["Item"]["ttl"] == 1_000 + 2 * 3600
+
+
+def test_ttl_hours_default_from_the_environment(chat_tables, monkeypatch):
+    monkeypatch.setenv("HISTORY_TTL_HOURS", "5")
+    store = MessageStore(table=chat_tables.messages)
+    message = store.append(room="r", sender="a", payload="p", sent_at_ms=0)
+    item = chat_tables.messages.get_item(Key={"room": "r", "messageId": message.message_id})
+    assert item["Item"]["ttl"] == 5 * 3600
+
+
+def test_ids_sort_by_time_and_are_unique_within_a_millisecond():
+    same = {time_ordered_id(5) for _ in range(100)}
+    assert len(same) == 100
+    assert time_ordered_id(9) < time_ordered_id(10) < time_ordered_id(1_732_447_831_120)
+
+
+def test_stored_message_envelope_is_a_new_message(chat_tables):
+    store = MessageStore(table=chat_tables.messages, ttl_hours=1)
+    message = store.append(room="r", sender="bob", payload="hi", sent_at_ms=0)
+    envelope = message.envelope()
+    assert envelope["type"] == "newMessage" and envelope["id"] == message.message_id
+    assert envelope["sentAt"] == "1970-01-01T00:00:00.000Z"

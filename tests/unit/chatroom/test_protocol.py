@@ -1,0 +1,122 @@
+import json
+
+import pytest
+
+from chatroom import protocol
+from chatroom.exceptions import InvalidJoinError, InvalidMessageError
+
+
+def test_join_defaults_to_the_lobby_and_a_generated_name():
+    join = protocol.parse_join(None, name_factory=lambda: "guest-1a2b")
+    assert join == protocol.Join(room="lobby", name="guest-1a2b")
+
+
+def test_join_reads_room_and_name_from_the_query():
+    assert protocol.parse_join({"room": "dev_team-2", "name": "alice"}) == protocol.Join(
+        "dev_team-2", "alice"
+    )
+
+
+def test_join_strips_spaces_around_the_name():
+    assert protocol.parse_join({"name": "  alice "}).name == "alice"
+
+
+def test_generated_names_differ():
+    assert protocol.generated_name().startswith("guest-")
+
+
+@pytest.mark.parametrize("room", ["", "a b", "x" * 65, "café", "../etc", "room!"])
+def test_join_rejects_a_room_outside_the_pattern(room):
+    with pytest.raises(InvalidJoinError) as caught:
+        protocol.parse_join({"room": room})
+    assert caught.value.code == "invalid_room"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 33, "a\x00b", "tab\tname", "new\nline"])
+def test_join_rejects_a_name_that_is_empty_too_long_or_unprintable(name):
+    with pytest.raises(InvalidJoinError) as caught:
+        protocol.parse_join({"name": name})
+    assert caught.value.code == "invalid_name"
+
+
+def test_join_accepts_a_32_character_unicode_name():
+    assert protocol.parse_join({"name": "é" * 32}).name == "é" * 32
+
+
+def test_chat_message_returns_the_text():
+    body = json.dumps({"action": "sendMessage", "message": "Hello world"})
+    assert protocol.parse_chat_message(body, max_bytes=100) == "Hello world"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("not json", "invalid_body"),
+        ("[1, 2]", "invalid_body"),
+        ('"text"', "invalid_body"),
+        (None, "invalid_body"),
+        ('{"action": "sendMessage"}', "invalid_message"),
+        ('{"action": "sendMessage", "message": 42}', "invalid_message"),
+        ('{"action": "sendMessage", "message": null}', "invalid_message"),
+        ('{"action": "sendMessage", "message": ""}', "empty_message"),
+        ('{"action": "sendMessage", "message": " \\n "}', "empty_message"),
+    ],
+)
+def test_chat_message_rejects_each_bad_input_with_its_code(body, code):
+    with pytest.raises(InvalidMessageError) as caught:
+        protocol.parse_chat_message(body, max_bytes=100)
+    assert caught.value.code == code
+
+
+def test_message_size_counts_utf8_bytes_not_characters():
+    fits = json.dumps({"message": "éé"})  # 4 bytes of UTF-8
+    assert protocol.parse_chat_message(fits, max_bytes=4) == "éé"
+    with pytest.raises(InvalidMessageError) as caught:
+        protocol.parse_chat_message(json.dumps({"message": "ééé"}), max_bytes=4)
+    assert caught.value.code == "message_too_large"
+    assert "6 bytes" in caught.value.message
+
+
+def test_unknown_action_error_names_the_action_and_the_known_ones():
+    problem = protocol.unknown_action_error('{"action": "shout"}')
+    assert problem.code == "unknown_action"
+    assert '"shout"' in problem.message
+    assert "sendMessage" in problem.message and "history" in problem.message
+
+
+def test_unknown_action_error_for_a_missing_action():
+    assert "missing 'action'" in protocol.unknown_action_error("{}").message
+
+
+def test_unknown_action_error_raises_for_a_body_that_is_not_an_object():
+    with pytest.raises(InvalidMessageError):
+        protocol.unknown_action_error("nope")
+
+
+def test_new_message_keeps_the_seed_articles_payload_field():
+    envelope = protocol.new_message(
+        message_id="m1", room="lobby", sender="bob", payload="hi", sent_at_ms=1732447831120
+    )
+    assert envelope == {
+        "type": "newMessage",
+        "id": "m1",
+        "room": "lobby",
+        "sender": "bob",
+        "payload": "hi",
+        "sentAt": "2024-11-24T11:30:31.120Z",
+    }
+
+
+def test_presence_history_and_error_envelopes():
+    assert protocol.presence("left", name="a", room="r") == {
+        "type": "presence",
+        "event": "left",
+        "name": "a",
+        "room": "r",
+    }
+    assert protocol.history("r", []) == {"type": "history", "room": "r", "messages": []}
+    assert protocol.error("c", "m") == {"type": "error", "code": "c", "message": "m"}
+
+
+def test_encode_is_compact_utf8():
+    assert protocol.encode({"payload": "é"}) == '{"payload":"é"}'.encode()

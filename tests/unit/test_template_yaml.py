@@ -1,0 +1,141 @@
+"""template.yaml itself: SAM's and cfn-lint's checks, and the rights each function gets
+once aws-sam-translator has turned it into CloudFormation (offline)."""
+
+import json
+import os
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+
+from tests.support.paths import ROOT, TEMPLATE
+from wslocal.intrinsics import load_yaml
+
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+TABLE = {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
+ROOM_INDEX = {"Fn::Sub": "${ConnectionsTable.Arn}/index/room-index"}
+HISTORY = {"Fn::GetAtt": ["MessagesTable", "Arn"]}
+POST_CONNECTIONS = {
+    "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+    "${ChatApi}/${StageName}/POST/@connections/*"
+}
+
+
+def sam_command() -> str:
+    found = str(SAM) if SAM.exists() else shutil.which("sam")
+    assert found, "the SAM CLI is missing: `make test` installs it in .venv-sam"
+    return found
+
+
+def test_sam_validate_lint_is_clean():
+    result = subprocess.run(
+        [sam_command(), "validate", "--lint", "--template", str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_cfn_lint_reports_nothing():
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+class NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def translated() -> dict[str, Any]:
+    document = load_yaml(TEMPLATE.read_text())
+    for resource in document["Resources"].values():
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = "s3://bucket/key.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return transform(document, {}, NoManagedPolicies())["Resources"]
+
+
+def inline_rights(translated: dict[str, Any], function: str) -> set[tuple[str, str]]:
+    role = translated[f"{function}Role"]["Properties"]
+    rights = set()
+    for policy in role.get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                rights.add((action, json.dumps(statement["Resource"], sort_keys=True)))
+    return rights
+
+
+def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
+    return {(action, json.dumps(resource, sort_keys=True)) for action, resource in pairs}
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [
+        (
+            "ConnectFunction",
+            rights(
+                ("dynamodb:PutItem", TABLE),
+                ("dynamodb:BatchWriteItem", TABLE),
+                ("dynamodb:Query", ROOM_INDEX),
+                ("execute-api:ManageConnections", POST_CONNECTIONS),
+            ),
+        ),
+        (
+            "DisconnectFunction",
+            rights(
+                ("dynamodb:DeleteItem", TABLE),
+                ("dynamodb:BatchWriteItem", TABLE),
+                ("dynamodb:Query", ROOM_INDEX),
+                ("execute-api:ManageConnections", POST_CONNECTIONS),
+            ),
+        ),
+        ("DefaultFunction", set()),
+        (
+            "SendMessageFunction",
+            rights(
+                ("dynamodb:GetItem", TABLE),
+                ("dynamodb:DeleteItem", TABLE),
+                ("dynamodb:BatchWriteItem", TABLE),
+                ("dynamodb:Query", ROOM_INDEX),
+                ("dynamodb:PutItem", HISTORY),
+                ("execute-api:ManageConnections", POST_CONNECTIONS),
+            ),
+        ),
+        ("HistoryFunction", rights(("dynamodb:GetItem", TABLE), ("dynamodb:Query", HISTORY))),
+    ],
+)
+def test_each_function_gets_exactly_the_rights_it_uses(translated, function, expected):
+    assert inline_rights(translated, function) == expected
+
+
+def test_no_function_gets_a_wildcard_action(translated):
+    for name, resource in translated.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for action, _ in inline_rights(translated, name.removesuffix("Role")):
+                assert "*" not in action
+
+
+@pytest.mark.parametrize("route", ["$connect", "$disconnect", "$default", "sendMessage", "history"])
+def test_each_lambda_permission_is_scoped_to_this_api_and_its_route(translated, route):
+    arns = [
+        r["Properties"]["SourceArn"]["Fn::Sub"]
+        for r in translated.values()
+        if r["Type"] == "AWS::Lambda::Permission"
+    ]
+    assert any(arn.endswith(f":${{ChatApi}}/*/{route}") for arn in arns)
