@@ -1,0 +1,57 @@
+import pytest
+
+from wslocal.http import HttpError, parse_request_head, response_bytes
+
+
+def test_request_head_is_parsed():
+    request = parse_request_head(
+        b"POST /local/@connections/a%3D?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"
+    )
+    assert (request.method, request.path, request.query) == (
+        "POST",
+        "/local/@connections/a%3D",
+        [("x", "1")],
+    )
+    assert request.content_length == 5
+    assert request.header("host") == "h"
+    assert request.keep_alive and not request.is_websocket_upgrade
+
+
+def test_an_upgrade_request_is_recognised():
+    request = parse_request_head(
+        b"GET /?room=a HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
+    )
+    assert request.is_websocket_upgrade
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"garbage\r\n\r\n", 400),
+        (b"GET / HTTP/2\r\n\r\n", 505),
+        (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n", 431),
+    ],
+)
+def test_malformed_heads_get_their_status(head, status):
+    with pytest.raises(HttpError) as caught:
+        parse_request_head(head)
+    assert caught.value.status == status
+
+
+def test_chunked_bodies_are_refused_with_411():
+    request = parse_request_head(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    with pytest.raises(HttpError) as caught:
+        _ = request.content_length
+    assert caught.value.status == 411
+
+
+def test_response_has_status_length_and_body():
+    data = response_bytes(410, b"{}", {"x-amzn-ErrorType": "GoneException"}, keep_alive=False)
+    assert data.startswith(b"HTTP/1.1 410 Gone\r\n")
+    assert b"Content-Length: 2\r\n" in data and b"Connection: close\r\n" in data
+    assert data.endswith(b"\r\n\r\n{}")
+
+
+def test_head_response_has_no_body():
+    assert response_bytes(200, b"abc", head_only=True).endswith(b"\r\n\r\n")

@@ -1,0 +1,110 @@
+import json
+
+import pytest
+
+from wslocal.connections import ConnectionRegistry
+from wslocal.management_api import (
+    connection_id_from_path,
+    handle_management_request,
+    is_management_path,
+)
+
+
+class RecordingOutbound:
+    def __init__(self):
+        self.sent: list[bytes] = []
+        self.closed: list[tuple[int, str]] = []
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed.append((code, reason))
+
+
+@pytest.fixture
+def registry():
+    times = iter([1731324924.5, 1731324930.25])
+    return ConnectionRegistry(clock=lambda: next(times))
+
+
+def call(registry, method, path, body=b""):
+    return handle_management_request(
+        registry, method=method, path=path, body=body, stage="local", max_post_bytes=10
+    )
+
+
+def open_connection(registry, connection_id="abc="):
+    outbound = RecordingOutbound()
+    registry.register(connection_id, outbound, "127.0.0.1", "wscat")
+    registry.open(connection_id)
+    return outbound
+
+
+def test_paths_with_and_without_the_stage_name_the_connection():
+    assert connection_id_from_path("/local/@connections/abc%3D", "local") == "abc="
+    assert connection_id_from_path("/@connections/abc%3D", "local") == "abc="
+    assert connection_id_from_path("/other/@connections/x", "local") is None
+    assert connection_id_from_path("/local/@connections/", "local") is None
+    assert is_management_path("/local/@connections/x") and not is_management_path("/index.html")
+
+
+def test_post_sends_the_raw_bytes_and_answers_200(registry):
+    outbound = open_connection(registry)
+    response = call(registry, "POST", "/local/@connections/abc%3D", b"hi")
+    assert response.status == 200
+    assert outbound.sent == [b"hi"]
+
+
+def test_post_to_an_unknown_connection_is_gone(registry):
+    response = call(registry, "POST", "/local/@connections/nope", b"x")
+    assert response.status == 410
+    assert response.headers["x-amzn-ErrorType"] == "GoneException"
+
+
+def test_post_while_connect_still_runs_is_gone(registry):
+    registry.register("abc=", RecordingOutbound(), "127.0.0.1")
+    assert call(registry, "POST", "/local/@connections/abc%3D", b"x").status == 410
+
+
+def test_post_after_close_is_gone(registry):
+    open_connection(registry)
+    registry.unregister("abc=")
+    assert call(registry, "POST", "/local/@connections/abc%3D", b"x").status == 410
+
+
+def test_post_over_the_payload_limit_is_413(registry):
+    outbound = open_connection(registry)
+    response = call(registry, "POST", "/local/@connections/abc%3D", b"x" * 11)
+    assert response.status == 413
+    assert response.headers["x-amzn-ErrorType"] == "PayloadTooLargeException"
+    assert outbound.sent == []
+
+
+def test_get_describes_the_connection(registry):
+    open_connection(registry)
+    registry.touch("abc=")
+    response = call(registry, "GET", "/local/@connections/abc%3D")
+    assert response.status == 200
+    assert json.loads(response.body) == {
+        "connectedAt": "2024-11-11T11:35:24.500Z",
+        "identity": {"sourceIp": "127.0.0.1", "userAgent": "wscat"},
+        "lastActiveAt": "2024-11-11T11:35:30.250Z",
+    }
+
+
+def test_delete_closes_the_connection_and_answers_204(registry):
+    outbound = open_connection(registry)
+    assert call(registry, "DELETE", "/local/@connections/abc%3D").status == 204
+    assert outbound.closed == [(1000, "")]
+
+
+def test_get_and_delete_of_an_unknown_connection_are_gone(registry):
+    assert call(registry, "GET", "/local/@connections/x").status == 410
+    assert call(registry, "DELETE", "/local/@connections/x").status == 410
+
+
+def test_other_methods_and_paths_are_forbidden(registry):
+    open_connection(registry)
+    assert call(registry, "PUT", "/local/@connections/abc%3D").status == 403
+    assert call(registry, "POST", "/local/@connections").status == 403

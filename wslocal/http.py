@@ -1,0 +1,98 @@
+"""Just enough HTTP/1.1 for the stage's own endpoints: parse a request head, build a
+response. The WebSocket handshake itself is parsed by the websockets library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import parse_qsl, urlsplit
+
+MAX_HEAD_BYTES = 16 * 1024
+
+
+class HttpError(ValueError):
+    """A request the stage answers with ``status`` and closes."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    target: str
+    headers: tuple[tuple[str, str], ...]
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path or "/"
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        return parse_qsl(urlsplit(self.target).query, keep_blank_values=True)
+
+    @property
+    def is_websocket_upgrade(self) -> bool:
+        upgrade = (self.header("Upgrade") or "").lower()
+        return self.method == "GET" and upgrade == "websocket"
+
+    @property
+    def keep_alive(self) -> bool:
+        return (self.header("Connection") or "").lower() != "close"
+
+    @property
+    def content_length(self) -> int:
+        if self.header("Transfer-Encoding"):
+            raise HttpError(411, "send a Content-Length; chunked bodies are not accepted")
+        value = self.header("Content-Length") or "0"
+        if not value.isdigit():
+            raise HttpError(400, "bad Content-Length")
+        return int(value)
+
+
+def parse_request_head(head: bytes) -> HttpRequest:
+    """Parse the request line and headers (everything up to the blank line)."""
+    if len(head) > MAX_HEAD_BYTES:
+        raise HttpError(431, "request head too large")
+    try:
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, version = lines[0].split(" ")
+    except ValueError:
+        raise HttpError(400, "malformed request line") from None
+    if not version.startswith("HTTP/1."):
+        raise HttpError(505, "HTTP/1.x only")
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, separator, value = line.partition(":")
+        if not separator or not name.strip():
+            raise HttpError(400, "malformed header line")
+        headers.append((name.strip(), value.strip()))
+    return HttpRequest(method=method, target=target, headers=tuple(headers))
+
+
+def response_bytes(
+    status: int,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    *,
+    keep_alive: bool = True,
+    head_only: bool = False,
+) -> bytes:
+    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+    lines = [f"HTTP/1.1 {status} {reason}"]
+    all_headers = {"Content-Length": str(len(body)), **(headers or {})}
+    if not keep_alive:
+        all_headers["Connection"] = "close"
+    lines.extend(f"{name}: {value}" for name, value in all_headers.items())
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head if head_only else head + body

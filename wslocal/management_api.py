@@ -1,0 +1,87 @@
+"""The ``@connections`` management API: POST, GET and DELETE on a connection.
+
+``handle_management_request`` is pure apart from the Outbound calls it makes on the
+connection it finds: the server passes the parsed request and writes the response back.
+Status codes and error types are the real service's, so boto3 raises the same exceptions
+(``GoneException`` 410, ``PayloadTooLargeException`` 413, ``ForbiddenException`` 403).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+from wslocal.connections import ConnectionRegistry, ConnectionState
+
+CONNECTIONS_SEGMENT = "@connections"
+
+
+@dataclass(frozen=True)
+class ManagementResponse:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def is_management_path(path: str) -> bool:
+    return f"/{CONNECTIONS_SEGMENT}/" in path.split("?", 1)[0] + "/"
+
+
+def connection_id_from_path(path: str, stage: str) -> str | None:
+    """``/{stage}/@connections/{id}`` or ``/@connections/{id}`` -> the decoded id."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if parts and parts[0] == stage:
+        parts = parts[1:]
+    if len(parts) != 2 or parts[0] != CONNECTIONS_SEGMENT or not parts[1]:
+        return None
+    return unquote(parts[1])
+
+
+def _error(status: int, error_type: str, message: str | None) -> ManagementResponse:
+    return ManagementResponse(
+        status,
+        json.dumps({"message": message}).encode(),
+        {"Content-Type": "application/json", "x-amzn-ErrorType": error_type},
+    )
+
+
+def _iso(epoch_seconds: float) -> str:
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def handle_management_request(
+    registry: ConnectionRegistry,
+    *,
+    method: str,
+    path: str,
+    body: bytes,
+    stage: str,
+    max_post_bytes: int,
+) -> ManagementResponse:
+    connection_id = connection_id_from_path(path, stage)
+    if connection_id is None:
+        return _error(403, "ForbiddenException", "Forbidden")
+    if method == "POST" and len(body) > max_post_bytes:
+        return _error(413, "PayloadTooLargeException", "Request too large")
+    connection = registry.get(connection_id)
+    if connection is None or connection.state is not ConnectionState.OPEN:
+        return _error(410, "GoneException", None)
+    if method == "POST":
+        connection.outbound.send(body)
+        return ManagementResponse(200)
+    if method == "GET":
+        document = {
+            "connectedAt": _iso(connection.connected_at),
+            "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent},
+            "lastActiveAt": _iso(connection.last_active_at),
+        }
+        return ManagementResponse(
+            200, json.dumps(document).encode(), {"Content-Type": "application/json"}
+        )
+    if method == "DELETE":
+        connection.outbound.close(1000, "")
+        return ManagementResponse(204)
+    return _error(403, "ForbiddenException", f"{method} is not allowed on @connections")

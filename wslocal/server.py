@@ -1,0 +1,217 @@
+"""LocalStage: the WebSocket API, ``@connections`` and the static page on one port.
+
+It binds the port, starts a worker pool per function, and hands each TCP connection to a
+WebSocketSession (an upgrade) or answers HTTP itself (``@connections``, static files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from wslocal import events, management_api, static
+from wslocal.connections import ConnectionRegistry
+from wslocal.http import HttpError, HttpRequest, parse_request_head, response_bytes
+from wslocal.limits import GOING_AWAY, Limits
+from wslocal.session import WebSocketSession
+from wslocal.template import StageModel
+from wslocal.workers import DEFAULT_MAX_WORKERS, RuntimeSettings, WorkerPool
+
+log = logging.getLogger("wslocal")
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    host: str = "127.0.0.1"
+    port: int = 3001
+    """0 picks a free port (tests)."""
+    stage: str = "local"
+    static_dir: Path | None = None
+    limits: Limits = field(default_factory=Limits)
+    prewarm: bool = True
+    max_workers: int = DEFAULT_MAX_WORKERS
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    """boto3 endpoint variables for the handlers (AWS_ENDPOINT_URL_DYNAMODB, ...)."""
+    credentials: Mapping[str, str] | None = None
+    """AWS credential variables for the handlers; None gives dummy ones."""
+    log_stream: TextIO | None = None
+
+
+class LocalStage:
+    def __init__(
+        self,
+        model: StageModel,
+        config: StageConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = events.api_gateway_id,
+    ) -> None:
+        self.model = model
+        self.config = config
+        self.clock = clock
+        self.new_id = new_id
+        self.registry = ConnectionRegistry(clock)
+        self.pools: dict[str, WorkerPool] = {}
+        self.port = config.port
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+        self._sessions: set[WebSocketSession] = set()
+
+    # --- addresses ------------------------------------------------------------------------
+    @property
+    def domain_name(self) -> str:
+        return f"{self.config.host}:{self.port}"
+
+    @property
+    def websocket_url(self) -> str:
+        return f"ws://{self.domain_name}"
+
+    @property
+    def connections_url(self) -> str:
+        return f"http://{self.domain_name}/{self.config.stage}/@connections"
+
+    @property
+    def page_url(self) -> str | None:
+        return f"http://{self.domain_name}/" if self.config.static_dir else None
+
+    @property
+    def event_stage(self) -> events.StageContext:
+        return events.StageContext(self.model.api_id, self.config.stage, self.domain_name)
+
+    def serves_path(self, path: str) -> bool:
+        return path.rstrip("/") in ("", f"/{self.config.stage}")
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind the port, then start the workers (they need the port for their endpoint)."""
+        self._server = await asyncio.start_server(
+            self._on_client, self.config.host, self.config.port, limit=2 * 1024 * 1024
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        management = f"http://{self.domain_name}/{self.config.stage}"
+        settings = RuntimeSettings(
+            region=self.model.region,
+            account_id=self.model.account_id,
+            endpoints={
+                **self.config.endpoints,
+                "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": management,
+            },
+            redirect_hosts=(
+                self.domain_name,
+                f"{self.model.api_id}.execute-api.{self.model.region}.amazonaws.com",
+            ),
+            redirect_to=f"http://{self.domain_name}",
+            max_workers=self.config.max_workers,
+            log_stream=self.config.log_stream,
+            **({"credentials": self.config.credentials} if self.config.credentials else {}),
+        )
+        self.pools = {
+            logical_id: WorkerPool(function, settings)
+            for logical_id, function in self.model.functions.items()
+        }
+        if self.config.prewarm:
+            await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+
+    async def stop(self) -> None:
+        """Close every connection with 1001 (their $disconnect runs), then end workers."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self._sessions):
+            session.close(GOING_AWAY, "Going away: the stage is stopping")
+        if self._clients:
+            await asyncio.wait(self._clients, timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in self._clients:
+            task.cancel()
+        await asyncio.gather(*(pool.close() for pool in self.pools.values()))
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1)
+
+    async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
+        """Run a function of the template once, in its warm pool."""
+        return await self.pools[function].invoke(event, self.new_id(), label)
+
+    # --- connections ----------------------------------------------------------------------
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            await self._serve_client(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except Exception:
+            log.exception("error while serving a client")
+        finally:
+            self._clients.discard(task)
+            writer.close()
+
+    async def _serve_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        first = True
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            try:
+                request = parse_request_head(head)
+                if first and request.is_websocket_upgrade:
+                    session = WebSocketSession(self, reader, writer, head, request)
+                    self._sessions.add(session)
+                    try:
+                        await session.run()
+                    finally:
+                        self._sessions.discard(session)
+                    return
+                first = False
+                body = await reader.readexactly(request.content_length)
+            except HttpError as exc:
+                writer.write(response_bytes(exc.status, f"{exc}\n".encode(), keep_alive=False))
+                return
+            writer.write(self._respond(request, body))
+            await writer.drain()
+            if not request.keep_alive:
+                return
+
+    def _respond(self, request: HttpRequest, body: bytes) -> bytes:
+        keep_alive = request.keep_alive
+        if management_api.is_management_path(request.path):
+            answer = management_api.handle_management_request(
+                self.registry,
+                method=request.method,
+                path=request.path,
+                body=body,
+                stage=self.config.stage,
+                max_post_bytes=self.config.limits.max_post_bytes,
+            )
+            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
+        if self.config.static_dir is not None and request.method in ("GET", "HEAD"):
+            path = static.resolve_static(self.config.static_dir, request.path)
+            if path is not None:
+                return response_bytes(
+                    200,
+                    path.read_bytes(),
+                    {"Content-Type": static.content_type(path), **static.SECURITY_HEADERS},
+                    keep_alive=keep_alive,
+                    head_only=request.method == "HEAD",
+                )
+        if request.method == "GET" and self.serves_path(request.path):
+            return response_bytes(
+                426,
+                b"This is a WebSocket API: connect with a WebSocket client.\n",
+                {"Upgrade": "websocket", "Content-Type": "text/plain; charset=utf-8"},
+                keep_alive=keep_alive,
+            )
+        return response_bytes(
+            404, b"Not Found\n", {"Content-Type": "text/plain"}, keep_alive=keep_alive
+        )

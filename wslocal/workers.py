@@ -1,0 +1,246 @@
+"""Lambda execution environments as long-lived worker processes.
+
+One ``WorkerPool`` per function: it starts workers ahead of the first call (prewarm),
+reuses warm ones, grows with concurrent calls up to ``max_workers`` and then queues
+callers. A worker that crashes or overruns the function's Timeout is killed and replaced;
+its caller gets an InvocationError. Requests and results cross a socketpair as frames
+(``wslocal.framing``); the worker's stdout and stderr are its logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from wslocal import bootstrap
+from wslocal.exceptions import (
+    HandlerError,
+    InvocationTimeoutError,
+    WorkerCrashedError,
+)
+from wslocal.framing import HEADER, decode_payload, encode_frame, frame_length
+from wslocal.template import FunctionModel
+
+DEFAULT_MAX_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What every worker's environment shares, beyond its function's own variables."""
+
+    region: str
+    account_id: str
+    endpoints: Mapping[str, str]
+    """boto3's endpoint variables, e.g. AWS_ENDPOINT_URL_DYNAMODB."""
+    redirect_hosts: tuple[str, ...] = ()
+    redirect_to: str = ""
+    credentials: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "AWS_ACCESS_KEY_ID": "wslocal",
+            "AWS_SECRET_ACCESS_KEY": "wslocal",
+            "AWS_SESSION_TOKEN": "wslocal",
+        }
+    )
+    max_workers: int = DEFAULT_MAX_WORKERS
+    log_stream: TextIO | None = None
+    """Where workers write their logs; None inherits the stage's stdout."""
+
+
+def worker_environment(function: FunctionModel, settings: RuntimeSettings) -> dict[str, str]:
+    """A Lambda-like environment: no variables leak from the stage's own shell except
+    PATH and the locale, so a handler sees what it would see on AWS."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONUNBUFFERED": "1",
+        "AWS_REGION": settings.region,
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{function.logical_id}",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+        "LAMBDA_TASK_ROOT": str(function.code_dir),
+        "_HANDLER": function.handler,
+        "WSLOCAL_ACCOUNT_ID": settings.account_id,
+        bootstrap.LAYER_PATHS: os.pathsep.join(str(path) for path in function.layer_dirs),
+        bootstrap.REDIRECT_HOSTS: ",".join(settings.redirect_hosts),
+        bootstrap.REDIRECT_TO: settings.redirect_to,
+        bootstrap.LOG_PREFIX: f"[{function.logical_id}] ",
+        **settings.credentials,
+        **settings.endpoints,
+    }
+    env.update(function.environment)
+    return env
+
+
+class Worker:
+    """One execution environment: a process and the channel to it."""
+
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.process = process
+        self._reader = reader
+        self._writer = writer
+        self.init_ms: float = 0.0
+        self.init_error: dict[str, Any] | None = None
+
+    @classmethod
+    async def start(cls, function: FunctionModel, settings: RuntimeSettings) -> Worker:
+        parent, child = socket.socketpair()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "wslocal.bootstrap",
+                str(child.fileno()),
+                env=worker_environment(function, settings),
+                pass_fds=(child.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=settings.log_stream,
+                stderr=settings.log_stream,
+            )
+        finally:
+            child.close()
+        reader, writer = await asyncio.open_connection(sock=parent)
+        worker = cls(process, reader, writer)
+        ready = await worker._receive()
+        worker.init_ms = float(ready.get("initMs") or 0.0)
+        worker.init_error = ready.get("error")
+        return worker
+
+    async def _receive(self) -> dict[str, Any]:
+        try:
+            header = await self._reader.readexactly(HEADER.size)
+            return decode_payload(await self._reader.readexactly(frame_length(header)))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            code = await self.process.wait()
+            raise WorkerCrashedError(f"the worker process exited with code {code}") from None
+
+    async def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._writer.write(encode_frame(request))
+        await self._writer.drain()
+        return await self._receive()
+
+    async def stop(self) -> None:
+        self._writer.close()
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+
+
+class WorkerPool:
+    """The execution environments of one function."""
+
+    def __init__(self, function: FunctionModel, settings: RuntimeSettings) -> None:
+        self.function = function
+        self._settings = settings
+        self._idle: list[Worker] = []
+        self._size = 0
+        self._available = asyncio.Condition()
+        self._closed = False
+        self.cold_starts = 0
+
+    @property
+    def size(self) -> int:
+        """Worker processes alive or starting."""
+        return self._size
+
+    async def prewarm(self) -> None:
+        """Start one worker now, so the first call finds a warm environment."""
+        async with self._available:
+            self._size += 1
+        worker = await self._start()
+        await self._release(worker)
+
+    async def invoke(self, event: Mapping[str, Any], request_id: str, label: str = "") -> Any:
+        """Run the handler once; return its result or raise an InvocationError."""
+        worker = await self._acquire()
+        deadline = time.time() + self.function.timeout
+        request = {
+            "type": "invoke",
+            "requestId": request_id,
+            "event": event,
+            "deadlineMs": int(deadline * 1000),
+            "label": label,
+        }
+        try:
+            reply = await asyncio.wait_for(worker.invoke(request), self.function.timeout)
+        except TimeoutError:
+            self._log(f"{request_id} Task timed out after {self.function.timeout:.2f} seconds")
+            await self._discard(worker)
+            raise InvocationTimeoutError(
+                f"{self.function.logical_id} timed out after {self.function.timeout} s"
+            ) from None
+        except BaseException:
+            await self._discard(worker)
+            raise
+        await self._release(worker)
+        if not reply.get("ok"):
+            raise HandlerError(reply.get("error") or {})
+        return reply.get("result")
+
+    async def close(self) -> None:
+        self._closed = True
+        async with self._available:
+            idle, self._idle = self._idle, []
+            self._available.notify_all()
+        await asyncio.gather(*(worker.stop() for worker in idle))
+
+    async def _start(self) -> Worker:
+        try:
+            worker = await Worker.start(self.function, self._settings)
+        except BaseException:
+            async with self._available:
+                self._size -= 1
+                self._available.notify()
+            raise
+        self.cold_starts += 1
+        return worker
+
+    async def _acquire(self) -> Worker:
+        async with self._available:
+            while True:
+                while not self._idle and self._size >= self._settings.max_workers:
+                    await self._available.wait()
+                if not self._idle:
+                    break
+                worker = self._idle.pop()
+                if worker.process.returncode is None:
+                    return worker
+                self._size -= 1  # died while idle (killed, crashed): replace it
+            self._size += 1
+        return await self._start()
+
+    async def _release(self, worker: Worker) -> None:
+        if self._closed:
+            await worker.stop()
+            return
+        async with self._available:
+            self._idle.append(worker)
+            self._available.notify()
+
+    async def _discard(self, worker: Worker) -> None:
+        await worker.stop()
+        async with self._available:
+            self._size -= 1
+            self._available.notify()
+
+    def _log(self, line: str) -> None:
+        stream = self._settings.log_stream or sys.stdout
+        stream.write(f"[{self.function.logical_id}] {line}\n")
+        stream.flush()
