@@ -314,10 +314,10 @@ class WebSocketSession:
         protocol = self._protocol
         if self._closed_by_stage is not None:
             code, reason = self._closed_by_stage
-        elif protocol.close_sent is not None and protocol.close_rcvd_then_sent is False:
-            code, reason = protocol.close_sent.code, protocol.close_sent.reason
-        elif protocol.close_rcvd is not None:
+        elif protocol.close_rcvd is not None and protocol.close_rcvd_then_sent is not False:
             code, reason = protocol.close_rcvd.code, protocol.close_rcvd.reason
+        elif protocol.close_sent is not None:  # the protocol failed the connection (1009, ...)
+            code, reason = protocol.close_sent.code, protocol.close_sent.reason
         else:
             code, reason = 1006, ""
         return int(code), integration.close_reason(int(code), reason)

@@ -1,0 +1,197 @@
+"""The project's own template on the local stage, with DynamoDB Local and real clients."""
+
+import json
+import os
+import signal
+import socket
+import time
+
+import boto3
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+pytestmark = pytest.mark.integration
+
+
+def join(stage, room, name):
+    return connect(f"{stage.url}?room={room}&name={name}", open_timeout=20)
+
+
+def receive(ws, timeout=10):
+    return json.loads(ws.recv(timeout=timeout))
+
+
+def receive_type(ws, kind, timeout=10):
+    """The next envelope of ``kind``, skipping others (presence lines arrive too)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        envelope = receive(ws, max(0.1, deadline - time.monotonic()))
+        if envelope.get("type") == kind:
+            return envelope
+
+
+def assert_silent(ws, seconds=0.7):
+    with pytest.raises(TimeoutError):
+        ws.recv(timeout=seconds)
+
+
+def send(ws, message):
+    ws.send(json.dumps({"action": "sendMessage", "message": message}))
+
+
+def test_two_clients_in_a_room_exchange_messages_both_ways(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice, join(chat_stage, room, "bob") as bob:
+        receive_type(alice, "presence")
+        send(alice, "hi bob")
+        got = receive_type(bob, "newMessage")
+        assert (got["payload"], got["sender"], got["room"]) == ("hi bob", "alice", room)
+        send(bob, "hi alice")
+        assert receive_type(alice, "newMessage")["payload"] == "hi alice"
+
+
+def test_the_sender_does_not_get_its_own_message(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice, join(chat_stage, room, "bob") as bob:
+        receive_type(alice, "presence")
+        send(alice, "hello")
+        receive_type(bob, "newMessage")
+        assert_silent(alice)
+
+
+def test_a_client_in_another_room_receives_nothing(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice, join(chat_stage, room + "x", "eve") as eve:
+        send(alice, "secret")
+        assert_silent(eve)
+
+
+def test_members_hear_joins_and_leaves(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        with join(chat_stage, room, "bob"):
+            assert receive(alice) == {
+                "type": "presence",
+                "event": "joined",
+                "name": "bob",
+                "room": room,
+            }
+        assert receive(alice) == {"type": "presence", "event": "left", "name": "bob", "room": room}
+
+
+def test_a_late_joiner_gets_the_history(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        for text in ("one", "two"):
+            send(alice, text)
+        time.sleep(0.5)
+        with join(chat_stage, room, "carol") as carol:
+            carol.send(json.dumps({"action": "history"}))
+            history = receive_type(carol, "history")
+    assert [m["payload"] for m in history["messages"]] == ["one", "two"]
+    assert history["room"] == room
+
+
+def test_an_unknown_action_gets_the_default_routes_error(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        alice.send(json.dumps({"action": "dance"}))
+        error = receive_type(alice, "error")
+    assert error["code"] == "unknown_action"
+    assert "sendMessage" in error["message"]
+
+
+def test_a_body_that_is_not_json_gets_an_error(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        alice.send("hello?")
+        assert receive_type(alice, "error")["code"] == "invalid_body"
+
+
+def test_a_message_over_the_apps_limit_is_refused_and_the_connection_stays(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        send(alice, "x" * (16 * 1024 + 1))
+        assert receive_type(alice, "error")["code"] == "message_too_large"
+        alice.send(json.dumps({"action": "history"}))
+        assert receive_type(alice, "history")["messages"] == []
+
+
+def test_a_bad_room_rejects_the_handshake_with_400(chat_stage):
+    with pytest.raises(InvalidStatus) as caught:
+        connect(f"{chat_stage.url}?room=no%20spaces", open_timeout=20)
+    assert caught.value.response.status_code == 400
+    assert b"invalid_room" in caught.value.response.body
+
+
+def test_a_frame_over_32_kb_closes_the_connection_with_1009(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        alice.send("x" * (32 * 1024 + 1))
+        with pytest.raises(ConnectionClosed) as caught:
+            alice.recv(timeout=10)
+    assert caught.value.rcvd.code == 1009
+
+
+def test_a_message_over_128_kb_in_small_frames_closes_with_1009(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        alice.send(iter(["x" * 30000] * 5))
+        with pytest.raises(ConnectionClosed) as caught:
+            alice.recv(timeout=10)
+    assert caught.value.rcvd.code == 1009
+
+
+def test_a_fragmented_message_under_128_kb_is_delivered_whole(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        body = json.dumps({"action": "sendMessage", "message": "y" * 50000})
+        alice.send(iter([body[i : i + 20000] for i in range(0, len(body), 20000)]))
+        assert receive_type(alice, "error")["code"] == "message_too_large"
+
+
+def test_an_abrupt_close_runs_disconnect_and_the_room_hears_the_leave(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        bob = join(chat_stage, room, "bob")
+        receive_type(alice, "presence")
+        bob.socket.shutdown(socket.SHUT_RDWR)
+        bob.socket.close()
+        assert receive(alice) == {"type": "presence", "event": "left", "name": "bob", "room": room}
+
+
+def management_client(stage):
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=f"{stage.http}/local",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+
+
+def test_connections_get_post_delete_and_410_after_close(chat_stage, room):
+    api = management_client(chat_stage)
+    before = {c.connection_id for c in chat_stage.stage.registry}
+    with join(chat_stage, room, "alice") as alice:
+        [connection_id] = {c.connection_id for c in chat_stage.stage.registry} - before
+        described = api.get_connection(ConnectionId=connection_id)
+        assert described["Identity"]["SourceIp"] == "127.0.0.1"
+        assert described["ConnectedAt"] <= described["LastActiveAt"]
+        api.post_to_connection(ConnectionId=connection_id, Data=b'{"type":"ping"}')
+        assert receive(alice) == {"type": "ping"}
+        api.delete_connection(ConnectionId=connection_id)
+        with pytest.raises(ConnectionClosed):
+            alice.recv(timeout=10)
+    with pytest.raises(api.exceptions.GoneException):
+        api.post_to_connection(ConnectionId=connection_id, Data=b"late")
+    with pytest.raises(api.exceptions.GoneException):
+        api.get_connection(ConnectionId=connection_id)
+
+
+def test_a_post_over_128_kb_is_refused_with_413(chat_stage, room):
+    api = management_client(chat_stage)
+    before = {c.connection_id for c in chat_stage.stage.registry}
+    with join(chat_stage, room, "alice"):
+        [connection_id] = {c.connection_id for c in chat_stage.stage.registry} - before
+        with pytest.raises(api.exceptions.PayloadTooLargeException):
+            api.post_to_connection(ConnectionId=connection_id, Data=b"x" * (128 * 1024 + 1))
+
+
+def test_a_killed_worker_is_replaced(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice, join(chat_stage, room, "bob") as bob:
+        receive_type(alice, "presence")
+        for pid in chat_stage.worker_pids("SendMessageFunction"):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        send(alice, "after the crash")
+        assert receive_type(bob, "newMessage", timeout=30)["payload"] == "after the crash"

@@ -1,0 +1,117 @@
+"""The wslocal command as people run it: invoke with the sample events, start and stop."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.support.paths import EVENTS, FIXTURES, ROOT
+from wslocal.dynamodb import free_port
+
+pytestmark = pytest.mark.integration
+
+WSLOCAL = [sys.executable, "-m", "wslocal.cli"]
+
+
+def run(*args, timeout=180):
+    return subprocess.run(
+        [*WSLOCAL, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize(
+    ("function", "event"),
+    [
+        ("ConnectFunction", "connect"),
+        ("SendMessageFunction", "send_message"),
+        ("HistoryFunction", "history"),
+        ("DefaultFunction", "default"),
+        ("DisconnectFunction", "disconnect"),
+    ],
+)
+def test_invoke_runs_each_sample_event(dynamodb_local, function, event):
+    result = run(
+        "invoke", function, "-e", str(EVENTS / f"{event}.json"),
+        "--dynamodb-endpoint", dynamodb_local.endpoint,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert response["statusCode"] in (200, 400)
+    assert "REPORT RequestId" in result.stderr
+
+
+def test_invoke_starts_its_own_dynamodb_when_given_none():
+    result = run("invoke", "ConnectFunction", "-e", str(EVENTS / "connect.json"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"statusCode": 200}
+
+
+def test_invoke_exits_1_with_the_error_when_the_handler_raises(tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"body": '{"type":"echo","do":"raise"}', "requestContext": {}}))
+    template = FIXTURES / "echo_app" / "template.yaml"
+    result = run(
+        "invoke", "EchoFn", "-e", str(event), "--template", str(template), "--dynamodb", "moto"
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert '"errorType": "ValueError"' in result.stderr
+    assert '"errorMessage": "asked to fail"' in result.stderr
+
+
+def test_a_template_it_cannot_read_is_a_clear_error(tmp_path):
+    result = run("start", "--template", str(tmp_path / "missing.yaml"))
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr
+
+
+def children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(line) for line in out.stdout.split()]
+
+
+def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
+    port = free_port()
+    process = subprocess.Popen(
+        [*WSLOCAL, "start", "--port", str(port), "--static", "frontend/"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        banner = []
+        while not any("Press Ctrl-C" in line for line in banner):
+            line = process.stdout.readline()
+            assert line, "".join(banner)
+            banner.append(line)
+        text = "".join(banner)
+        assert f"ws://127.0.0.1:{port}" in text
+        assert f"http://127.0.0.1:{port}/local/@connections" in text
+        assert "DynamoDB Local" in text
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:
+            assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        children = children_of(process.pid)
+        assert len(children) >= 6  # five prewarmed workers and DynamoDB Local
+        with connect(f"ws://127.0.0.1:{port}?room=cli&name=alice") as ws:
+            process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as caught:
+                ws.recv(timeout=20)
+        assert caught.value.rcvd.code == 1001
+        assert process.wait(timeout=30) == 0
+        output = process.stdout.read()
+        assert "Route: $disconnect" in output
+        time.sleep(0.5)
+        for child in children:
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

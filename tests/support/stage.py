@@ -1,0 +1,49 @@
+"""Run a LocalStage on its own event loop in a thread, bound to a free port, so tests can
+talk to it with real clients; it stops by itself when the block ends (websockets'
+tests/asyncio/server.py hands the URL to the test the same way)."""
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+from wslocal.server import LocalStage, StageConfig
+from wslocal.template import StageModel
+
+
+class RunningStage:
+    def __init__(self, model: StageModel, config: StageConfig) -> None:
+        self.stage = LocalStage(model, config)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> "RunningStage":
+        self._thread.start()
+        self.call(self.stage.start(), timeout=120)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.call(self.stage.stop(), timeout=60)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def call(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        """Run a coroutine on the stage's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    @property
+    def url(self) -> str:
+        return self.stage.websocket_url
+
+    @property
+    def http(self) -> str:
+        return f"http://{self.stage.domain_name}"
+
+    def worker_pids(self, function: str) -> list[int]:
+        async def pids() -> list[int]:
+            pool = self.stage.pools[function]
+            return [worker.process.pid for worker in pool._idle]
+
+        return self.call(pids())
