@@ -1,0 +1,129 @@
+"""Worker pools with real processes: warm reuse, bounded growth, a Lambda-like
+environment, import errors, logs kept apart from results."""
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from tests.support.paths import FIXTURES
+from wslocal.exceptions import HandlerError
+from wslocal.template import FunctionModel
+from wslocal.workers import RuntimeSettings, WorkerPool
+
+CODE = FIXTURES / "worker_functions"
+
+
+def function(handler: str, **changes) -> FunctionModel:
+    values = {
+        "logical_id": "TestFunction",
+        "function_name": "test-function",
+        "code_dir": CODE,
+        "handler": handler,
+        "runtime": "python3.13",
+        "timeout": 10.0,
+        "memory_size": 256,
+        "environment": {"FROM_TEMPLATE": "yes"},
+        "layer_dirs": (),
+    }
+    values.update(changes)
+    return FunctionModel(**values)
+
+
+def settings(max_workers: int = 2) -> RuntimeSettings:
+    return RuntimeSettings(
+        region="eu-west-1",
+        account_id="123456789012",
+        endpoints={"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:1"},
+        max_workers=max_workers,
+    )
+
+
+async def with_pool(handler: str, body, max_workers: int = 2, **changes):
+    pool = WorkerPool(function(handler, **changes), settings(max_workers))
+    try:
+        return await body(pool)
+    finally:
+        await pool.close()
+
+
+async def test_sequential_calls_reuse_one_warm_worker():
+    async def body(pool):
+        first = await pool.invoke({}, "r1")
+        second = await pool.invoke({}, "r2")
+        return first, second, pool.cold_starts
+
+    first, second, cold = await with_pool("handlers.slow", body)
+    assert first == second  # same pid, same module state
+    assert cold == 1
+
+
+async def test_prewarm_starts_a_worker_before_the_first_call():
+    async def body(pool):
+        await pool.prewarm()
+        size = pool.size
+        await pool.invoke({}, "r1")
+        return size, pool.cold_starts
+
+    assert await with_pool("handlers.slow", body) == (1, 1)
+
+
+async def test_concurrent_calls_grow_the_pool_up_to_its_limit_and_no_further():
+    async def body(pool):
+        started = time.monotonic()
+        results = await asyncio.gather(*(pool.invoke({"seconds": 0.6}, f"r{i}") for i in range(4)))
+        return results, time.monotonic() - started, pool.size
+
+    results, elapsed, size = await with_pool("handlers.slow", body, max_workers=2)
+    assert len({result["pid"] for result in results}) == 2
+    assert size == 2
+    assert elapsed >= 1.2  # four calls of 0.6 s on two workers: two rounds
+
+
+async def test_the_environment_is_lambdas_not_the_shells(monkeypatch):
+    monkeypatch.setenv("WSLOCAL_TEST_SECRET", "must not leak")
+
+    async def body(pool):
+        return await pool.invoke({}, "r1")
+
+    env = await with_pool("handlers.environment", body)
+    assert "WSLOCAL_TEST_SECRET" not in env
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "test-function"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_REGION"] == "eu-west-1"
+    assert env["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:1"
+    assert env["FROM_TEMPLATE"] == "yes"
+    assert env["AWS_ACCESS_KEY_ID"] == "wslocal"
+    assert env["LAMBDA_TASK_ROOT"] == str(CODE)
+
+
+async def test_what_a_handler_prints_is_a_log_never_a_result(capfd):
+    async def body(pool):
+        return await pool.invoke({}, "r1")
+
+    assert await with_pool("handlers.noisy", body) == "real result"
+    logs = capfd.readouterr()
+    assert "forged" in logs.out
+    assert "REPORT RequestId: r1" in logs.out
+    assert "Init Duration" in logs.out
+
+
+async def test_an_import_error_fails_each_call_with_its_type():
+    async def body(pool):
+        with pytest.raises(HandlerError) as caught:
+            await pool.invoke({}, "r1")
+        return caught.value.error
+
+    error = await with_pool("broken.handler", body)
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert "this_module_does_not_exist" in error["errorMessage"]
+
+
+async def test_closing_the_pool_ends_its_processes():
+    pool = WorkerPool(function("handlers.slow"), settings())
+    pid = (await pool.invoke({}, "r1"))["pid"]
+    await pool.close()
+    await asyncio.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
