@@ -1,10 +1,12 @@
 """The project's own template on the local stage, with DynamoDB Local and real clients."""
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -195,3 +197,14 @@ def test_a_killed_worker_is_replaced(chat_stage, room):
         time.sleep(0.2)
         send(alice, "after the crash")
         assert receive_type(bob, "newMessage", timeout=30)["payload"] == "after the crash"
+
+
+def test_clients_joining_at_once_all_stay_in_the_room(chat_stage, room):
+    # Joins overlap: each $connect announces to members still in their own $connect,
+    # which answer 410. Those must not be removed from the room.
+    with ThreadPoolExecutor(20) as pool, contextlib.ExitStack() as stack:
+        connecting = list(pool.map(lambda i: join(chat_stage, room, f"c{i}"), range(20)))
+        clients = [stack.enter_context(client) for client in connecting]
+        send(clients[0], "everyone?")
+        for client in clients[1:]:
+            assert receive_type(client, "newMessage", timeout=20)["payload"] == "everyone?"

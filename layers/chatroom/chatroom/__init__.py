@@ -8,7 +8,7 @@ from chatroom.broadcast import (
     ManagementApiClients,
     management_endpoint,
 )
-from chatroom.connections import Connection, ConnectionStore
+from chatroom.connections import Connection, ConnectionStore, Member
 from chatroom.exceptions import ChatError, InvalidJoinError, InvalidMessageError, ProtocolError
 from chatroom.messages import MessageStore, StoredMessage
 from chatroom.service import Caller, ChatService, Reply
@@ -26,6 +26,7 @@ __all__ = [
     "InvalidJoinError",
     "InvalidMessageError",
     "ManagementApiClients",
+    "Member",
     "MessageStore",
     "ProtocolError",
     "Reply",

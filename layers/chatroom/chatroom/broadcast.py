@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatroom.connections import ConnectionStore
+from chatroom.connections import ConnectionStore, Member
 
 DEFAULT_CONCURRENCY = 32
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
@@ -75,6 +75,7 @@ class Delivery(enum.Enum):
 class BroadcastResult:
     delivered: int
     gone: int
+    """Connections that answered 410 and were removed."""
     failed: int
     duration_ms: float
 
@@ -82,9 +83,15 @@ class BroadcastResult:
 class Broadcaster:
     """Posts one payload to many connections and forgets the ones that are gone."""
 
-    def __init__(self, store: ConnectionStore, max_workers: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(
+        self,
+        store: ConnectionStore,
+        max_workers: int = DEFAULT_CONCURRENCY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._max_workers = max_workers
+        self._clock = clock
         self._executor: ThreadPoolExecutor | None = None
 
     def post(self, client: Any, connection_id: str, data: bytes) -> Delivery:
@@ -97,18 +104,22 @@ class Broadcaster:
             return Delivery.FAILED
         return Delivery.DELIVERED
 
-    def broadcast(self, client: Any, data: bytes, connection_ids: Iterable[str]) -> BroadcastResult:
-        """Post ``data`` to every id concurrently; remove exactly those that answered 410."""
+    def broadcast(self, client: Any, data: bytes, recipients: Iterable[Member]) -> BroadcastResult:
+        """Post ``data`` to every member concurrently; remove exactly those that answered
+        410, except members young enough to be still in $connect (they will open)."""
         started = time.perf_counter()
-        ids = list(connection_ids)
-        if len(ids) <= 1:
-            deliveries = [self.post(client, connection_id, data) for connection_id in ids]
+        members = list(recipients)
+        if len(members) <= 1:
+            deliveries = [self.post(client, m.connection_id, data) for m in members]
         else:
             deliveries = list(
-                self._pool().map(lambda connection_id: self.post(client, connection_id, data), ids)
+                self._pool().map(lambda m: self.post(client, m.connection_id, data), members)
             )
+        now_ms = int(self._clock() * 1000)
         gone = [
-            cid for cid, delivery in zip(ids, deliveries, strict=True) if delivery is Delivery.GONE
+            member.connection_id
+            for member, delivery in zip(members, deliveries, strict=True)
+            if delivery is Delivery.GONE and not member.may_still_be_connecting(now_ms)
         ]
         self._store.remove_many(gone)
         return BroadcastResult(

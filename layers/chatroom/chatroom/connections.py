@@ -15,6 +15,9 @@ import boto3
 from boto3.dynamodb.conditions import Key
 
 ROOM_INDEX = "room-index"
+CONNECT_GRACE_MS = 30_000
+"""API Gateway's longest integration timeout (29 s) and a margin: a connection younger
+than this may still be in $connect, where posts answer 410 although it will open."""
 CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 15 * 60
 """API Gateway's 2 h maximum connection duration plus a margin: rows whose $disconnect was
 lost expire on their own."""
@@ -33,6 +36,17 @@ class Connection:
     def expires_at(self) -> int:
         """The ``ttl`` attribute: epoch seconds after which DynamoDB may delete the row."""
         return self.connected_at // 1000 + CONNECTION_TTL_SECONDS
+
+
+@dataclass(frozen=True)
+class Member:
+    """A connection as the room index lists it."""
+
+    connection_id: str
+    connected_at: int
+
+    def may_still_be_connecting(self, now_ms: int) -> bool:
+        return now_ms - self.connected_at < CONNECT_GRACE_MS
 
 
 class ConnectionStore:
@@ -78,10 +92,10 @@ class ConnectionStore:
                     batch.delete_item(Key={"connectionId": connection_id})
         return len(ids)
 
-    def members(self, room: str, page_size: int | None = None) -> list[str]:
-        """The connection ids in ``room``, read from the GSI page by page (``page_size``
+    def members(self, room: str, page_size: int | None = None) -> list[Member]:
+        """The connections in ``room``, read from the GSI page by page (``page_size``
         caps a page below DynamoDB's 1 MB)."""
-        ids: list[str] = []
+        members: list[Member] = []
         query: dict[str, Any] = {
             "IndexName": ROOM_INDEX,
             "KeyConditionExpression": Key("room").eq(room),
@@ -90,9 +104,12 @@ class ConnectionStore:
             query["Limit"] = page_size
         while True:
             page = self._table.query(**query)
-            ids.extend(item["connectionId"] for item in page.get("Items", []))
+            members.extend(
+                Member(item["connectionId"], int(item.get("connectedAt", 0)))
+                for item in page.get("Items", [])
+            )
             if "LastEvaluatedKey" not in page:
-                return ids
+                return members
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 

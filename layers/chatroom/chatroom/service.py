@@ -77,7 +77,7 @@ class ChatService:
     ) -> None:
         self._connections = connections
         self._messages = messages
-        self._broadcaster = broadcaster or Broadcaster(connections)
+        self._broadcaster = broadcaster or Broadcaster(connections, clock=clock)
         self._clients = clients or ManagementApiClients()
         self._metrics = metrics
         self._clock = clock
@@ -172,7 +172,11 @@ class ChatService:
         return Reply(200, protocol.encode(protocol.error(problem.code, problem.message)))
 
     def _announce(self, caller: Caller, room: str, envelope: protocol.Envelope) -> BroadcastResult:
-        recipients = [cid for cid in self._connections.members(room) if cid != caller.connection_id]
+        recipients = [
+            member
+            for member in self._connections.members(room)
+            if member.connection_id != caller.connection_id
+        ]
         client = self._clients.for_request(caller.domain_name, caller.stage)
         result = self._broadcaster.broadcast(client, protocol.encode(envelope), recipients)
         self._count("Deliveries", result.delivered)

@@ -9,15 +9,26 @@ from chatroom.broadcast import (
     ManagementApiClients,
     management_endpoint,
 )
-from chatroom.connections import Connection, ConnectionStore
+from chatroom.connections import CONNECT_GRACE_MS, Connection, ConnectionStore, Member
 from tests.support.management_api import FakeManagementApi
+
+NOW = 1_800_000_000.0
+OLD = int(NOW * 1000) - CONNECT_GRACE_MS  # connected long enough ago to have opened
+
+
+def members(*ids: str, connected_at: int = OLD) -> list[Member]:
+    return [Member(connection_id, connected_at) for connection_id in ids]
+
+
+def broadcaster(store, **kwargs) -> Broadcaster:
+    return Broadcaster(store, clock=lambda: NOW, **kwargs)
 
 
 @pytest.fixture
 def store(chat_tables):
     store = ConnectionStore(table=chat_tables.connections)
     for connection_id in ("a", "b", "c"):
-        store.add(Connection(connection_id, "lobby", connection_id, 0, "1.2.3.4"))
+        store.add(Connection(connection_id, "lobby", connection_id, OLD, "1.2.3.4"))
     return store
 
 
@@ -49,7 +60,7 @@ def test_one_client_per_endpoint_is_kept_for_the_execution_environment(monkeypat
 
 def test_broadcast_delivers_to_every_connection(store):
     api = FakeManagementApi()
-    result = Broadcaster(store).broadcast(api, b"hello", ["a", "b", "c"])
+    result = broadcaster(store).broadcast(api, b"hello", members("a", "b", "c"))
     assert (result.delivered, result.gone, result.failed) == (3, 0, 0)
     assert sorted(target for target, _ in api.posts) == ["a", "b", "c"]
     assert {data for _, data in api.posts} == {b"hello"}
@@ -58,21 +69,31 @@ def test_broadcast_delivers_to_every_connection(store):
 def test_a_410_during_fan_out_removes_exactly_the_gone_connection(store):
     # moto's management API never answers 410: the fake plays API Gateway here.
     api = FakeManagementApi(gone={"b"})
-    result = Broadcaster(store).broadcast(api, b"hello", ["a", "b", "c"])
+    result = broadcaster(store).broadcast(api, b"hello", members("a", "b", "c"))
     assert (result.delivered, result.gone) == (2, 1)
-    assert sorted(store.members("lobby")) == ["a", "c"]
+    assert sorted(m.connection_id for m in store.members("lobby")) == ["a", "c"]
+
+
+def test_a_410_from_a_connection_still_in_connect_does_not_remove_it(store):
+    # On AWS a post to a connection whose $connect is still running answers 410; the
+    # connection opens a moment later and must stay in the room.
+    api = FakeManagementApi(gone={"b"})
+    young = members("a", "c") + members("b", connected_at=int(NOW * 1000) - 1000)
+    result = broadcaster(store).broadcast(api, b"hello", young)
+    assert result.gone == 0
+    assert sorted(m.connection_id for m in store.members("lobby")) == ["a", "b", "c"]
 
 
 def test_failed_posts_are_counted_and_the_connection_kept(store):
     api = FakeManagementApi(failing={"c"})
-    result = Broadcaster(store).broadcast(api, b"x", ["a", "b", "c"])
+    result = broadcaster(store).broadcast(api, b"x", members("a", "b", "c"))
     assert (result.delivered, result.failed, result.gone) == (2, 1, 0)
-    assert sorted(store.members("lobby")) == ["a", "b", "c"]
+    assert sorted(m.connection_id for m in store.members("lobby")) == ["a", "b", "c"]
 
 
 def test_broadcast_to_nobody_posts_nothing(store):
     api = FakeManagementApi()
-    result = Broadcaster(store).broadcast(api, b"x", [])
+    result = broadcaster(store).broadcast(api, b"x", [])
     assert (result.delivered, result.gone, result.failed) == (0, 0, 0)
     assert api.posts == []
 
@@ -92,9 +113,8 @@ def test_fan_out_runs_posts_concurrently_with_a_bound(store):
                 running -= 1
             return super().post_to_connection(ConnectionId=ConnectionId, Data=Data)
 
-    result = Broadcaster(store, max_workers=4).broadcast(
-        SlowApi(), b"x", [str(i) for i in range(20)]
-    )
+    recipients = members(*(str(i) for i in range(20)))
+    result = broadcaster(store, max_workers=4).broadcast(SlowApi(), b"x", recipients)
     assert result.delivered == 20
     assert 1 < peak <= 4
 

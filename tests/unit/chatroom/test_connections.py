@@ -1,4 +1,11 @@
-from chatroom.connections import CONNECTION_TTL_SECONDS, ROOM_INDEX, Connection, ConnectionStore
+from chatroom.connections import (
+    CONNECT_GRACE_MS,
+    CONNECTION_TTL_SECONDS,
+    ROOM_INDEX,
+    Connection,
+    ConnectionStore,
+    Member,
+)
 
 
 def connection(connection_id: str, room: str = "lobby", name: str = "alice") -> Connection:
@@ -57,7 +64,7 @@ def test_members_lists_only_that_rooms_connections(chat_tables):
     store.add(connection("a", room="one"))
     store.add(connection("b", room="one"))
     store.add(connection("c", room="two"))
-    assert sorted(store.members("one")) == ["a", "b"]
+    assert sorted(m.connection_id for m in store.members("one")) == ["a", "b"]
 
 
 def test_members_reads_every_page_of_a_large_room(chat_tables):
@@ -67,7 +74,7 @@ def test_members_reads_every_page_of_a_large_room(chat_tables):
         for index in range(35):
             batch.put_item(Item={"connectionId": f"c{index:02d}", "room": "big", "name": "x"})
     members = store.members("big", page_size=10)
-    assert sorted(members) == [f"c{index:02d}" for index in range(35)]
+    assert sorted(m.connection_id for m in members) == [f"c{index:02d}" for index in range(35)]
     assert [name for name, _ in table.calls].count("query") == 4
 
 
@@ -84,10 +91,22 @@ def test_remove_many_deletes_every_id_in_batches(chat_tables):
         store.add(connection(f"c{index}"))
     store.add(connection("keep"))
     assert store.remove_many([f"c{index}" for index in range(60)] + ["c1"]) == 60
-    assert store.members("lobby") == ["keep"]
+    assert [m.connection_id for m in store.members("lobby")] == ["keep"]
 
 
 def test_remove_many_of_nothing_writes_nothing(chat_tables):
     table = RecordingTable(chat_tables.connections)
     assert ConnectionStore(table=table).remove_many([]) == 0
     assert table.calls == []
+
+
+def test_members_carry_their_connect_time_from_the_index(chat_tables):
+    store = ConnectionStore(table=chat_tables.connections)
+    store.add(connection("c1"))
+    assert store.members("lobby") == [Member("c1", 1_732_447_824_000)]
+
+
+def test_a_member_younger_than_the_integration_timeout_may_still_be_connecting():
+    member = Member("c", connected_at=1_000_000)
+    assert member.may_still_be_connecting(now_ms=1_000_000 + CONNECT_GRACE_MS - 1)
+    assert not member.may_still_be_connecting(now_ms=1_000_000 + CONNECT_GRACE_MS)
