@@ -26,3 +26,40 @@ def test_other_endpoints_are_left_alone():
         == "https://example.com/x"
     )
     assert redirect_endpoint(None, HOSTS, "http://127.0.0.1:3001") is None
+
+
+PROBE = """
+import os
+from botocore import UNSIGNED
+import boto3
+from wslocal.bootstrap import install_endpoint_redirect
+install_endpoint_redirect()
+deployed = boto3.client("apigatewaymanagementapi", region_name="us-east-1",
+    endpoint_url="https://abcdefghij.execute-api.us-east-1.amazonaws.com/dev")
+from_variable = boto3.client("apigatewaymanagementapi", region_name="us-east-1")
+elsewhere = boto3.client("apigatewaymanagementapi", region_name="us-east-1",
+    endpoint_url="https://example.com/dev")
+for client in (deployed, from_variable, elsewhere):
+    print(client.meta.endpoint_url, client.meta.config.signature_version is UNSIGNED)
+"""
+
+
+def test_clients_for_the_stage_are_redirected_and_unsigned_others_untouched():
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "WSLOCAL_REDIRECT_HOSTS": ",".join(sorted(HOSTS)),
+        "WSLOCAL_REDIRECT_TO": "http://127.0.0.1:3001",
+        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": "http://127.0.0.1:3001/local",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.splitlines() == [
+        "http://127.0.0.1:3001/dev True",
+        "http://127.0.0.1:3001/local True",
+        "https://example.com/dev False",
+    ]
