@@ -1,13 +1,15 @@
 """Fan-out benchmark: one chat message to every member of a room of N clients.
 
-    .venv/bin/python bench/fanout.py [--clients 500] [--rounds 7] [--baseline]
+    .venv/bin/python bench/fanout.py [--clients 500] [--rounds 7] [--baseline | --direct]
 
 Starts the local stage (``wslocal start``) on the project's template with DynamoDB Local
 in a process of its own, connects N WebSocket clients to one room, then has one of them
 send ``sendMessage`` and times how long until every other client has the message (the
 path: client -> stage -> SendMessageFunction worker -> DynamoDB Query -> N-1 @connections
 POSTs -> stage -> clients). ``--baseline`` runs the same clients against a plain
-``websockets`` broadcast server, the floor any stage can reach on this machine. It prints
+``websockets`` broadcast server, the floor any stage can reach on this machine;
+``--direct`` POSTs to ``@connections`` from the bench itself over 32 keep-alive
+connections, to separate the stage's own cost from the handler's botocore. It prints
 the latency per round, the median and the memory of the stage's process tree.
 """
 
@@ -17,9 +19,11 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +31,7 @@ import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 50
+MARKER = re.compile(r"bench-\d+-\d+")
 
 
 def free_port() -> int:
@@ -67,7 +72,8 @@ def process_count(pid: int) -> int:
     return count
 
 
-def start_stage(port: int) -> subprocess.Popen[str]:
+def start_stage(port: int) -> tuple[subprocess.Popen[str], str]:
+    """The stage and its DynamoDB endpoint (read from the banner)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "wslocal.cli", "start", "--port", str(port)],
         cwd=ROOT,
@@ -76,16 +82,63 @@ def start_stage(port: int) -> subprocess.Popen[str]:
         text=True,
     )
     assert process.stdout is not None
+    dynamodb = ""
     for line in process.stdout:
+        if line.strip().startswith("DynamoDB"):
+            dynamodb = line.split(" at ")[1].split(";")[0]
         if "Press Ctrl-C" in line:
             break
     else:
         raise SystemExit("the stage did not start")
-    # Keep draining the stage's log so it never blocks on a full pipe.
-    import threading
+    stdout = process.stdout
+    threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()  # keep draining
+    return process, dynamodb
 
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
-    return process
+
+def room_members(dynamodb_endpoint: str) -> list[str]:
+    """The bench room's connection ids, from the stage's DynamoDB (the room index)."""
+    import boto3
+
+    table = boto3.resource(
+        "dynamodb",
+        endpoint_url=dynamodb_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="wslocal",
+        aws_secret_access_key="wslocal",
+    ).Table("ConnectionsTable")
+    query = {"IndexName": "room-index", "KeyConditionExpression": "room = :r",
+             "ExpressionAttributeValues": {":r": "bench"}}  # fmt: skip
+    ids: list[str] = []
+    while True:
+        page = table.query(**query)
+        ids += [item["connectionId"] for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return ids
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+async def post_directly(port: int, connection_ids: list[str], data: bytes, lanes: int = 32) -> None:
+    """POST to @connections over ``lanes`` keep-alive connections, with no handler and no
+    botocore in the way: what the stage's own fan-out path costs."""
+    from urllib.parse import quote
+
+    queue = list(connection_ids)
+
+    async def lane() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while queue:
+            target = quote(queue.pop(), safe="")
+            writer.write(
+                f"POST /local/@connections/{target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n".encode()
+                + data
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+        writer.close()
+
+    await asyncio.gather(*(lane() for _ in range(lanes)))
 
 
 BASELINE = """
@@ -146,8 +199,8 @@ class Receiver:
     async def _read(self) -> None:
         async for message in self.ws:
             self.received += 1
-            if '"bench-' in message:
-                self.arrivals[json.loads(message)["payload"]] = time.perf_counter()
+            if isinstance(message, str) and (found := MARKER.search(message)):
+                self.arrivals[found.group(0)] = time.perf_counter()
 
 
 async def settle(receivers: list[Receiver], quiet: float) -> None:
@@ -158,10 +211,18 @@ async def settle(receivers: list[Receiver], quiet: float) -> None:
         await asyncio.sleep(quiet)
 
 
-async def one_round(receivers: list[Receiver], marker: str) -> tuple[float, float]:
+async def one_round(
+    receivers: list[Receiver], marker: str, direct: tuple[int, list[str]] | None = None
+) -> tuple[float, float]:
     sender, others = receivers[0], receivers[1:]
     started = time.perf_counter()
-    await sender.ws.send(json.dumps({"action": "sendMessage", "message": marker}))
+    message = json.dumps({"type": "newMessage", "payload": marker})
+    if direct is not None:
+        port, ids = direct
+        others = receivers
+        await post_directly(port, ids, message.encode())
+    else:
+        await sender.ws.send(json.dumps({"action": "sendMessage", "message": marker}))
     deadline = started + 120
     while not all(marker in r.arrivals for r in others):
         if time.perf_counter() > deadline:
@@ -174,7 +235,10 @@ async def one_round(receivers: list[Receiver], marker: str) -> tuple[float, floa
 
 async def run(args: argparse.Namespace) -> None:
     port = free_port()
-    process = start_baseline(port) if args.baseline else start_stage(port)
+    if args.baseline:
+        process, dynamodb = start_baseline(port), ""
+    else:
+        process, dynamodb = start_stage(port)
     url = f"ws://127.0.0.1:{port}"
     try:
         began = time.perf_counter()
@@ -182,18 +246,25 @@ async def run(args: argparse.Namespace) -> None:
         receivers = [Receiver(ws) for ws in clients]
         await settle(receivers, args.settle)
         joined = time.perf_counter() - began
+        direct = None
+        if args.direct:
+            direct = (port, await asyncio.to_thread(room_members, dynamodb))
         rounds = []
         for index in range(args.rounds):
-            rounds.append(await one_round(receivers, f"bench-{index}-{os.getpid()}"))
+            marker = f"bench-{index}-{os.getpid()}"
+            rounds.append(await one_round(receivers, marker, direct))
             await asyncio.sleep(0.2)
         last = [r[0] for r in rounds]
         server = "plain websockets broadcast" if args.baseline else "wslocal stage (chat template)"
+        if args.direct:
+            server += ", @connections POSTed directly (no handler, no botocore)"
         print(f"server: {server}")
         print(f"clients: {args.clients} in one room; joined (with presence) in {joined:.1f} s")
         print("round  all delivered (ms)  median delivery (ms)")
         for index, (everyone, median) in enumerate(rounds):
             print(f"{index:>5}  {everyone:>18.1f}  {median:>20.1f}")
-        print(f"fan-out to {args.clients - 1}: median {statistics.median(last):.1f} ms, "
+        recipients = args.clients if args.direct else args.clients - 1
+        print(f"fan-out to {recipients}: median {statistics.median(last):.1f} ms, "
               f"best {min(last):.1f} ms, worst {max(last):.1f} ms")  # fmt: skip
         print(f"server processes: {process_count(process.pid)}, "
               f"memory (RSS of the tree): {tree_rss_mb(process.pid):.0f} MB")  # fmt: skip
@@ -211,6 +282,11 @@ def main() -> None:
         "--settle", type=float, default=2.0, help="quiet seconds that end the joins"
     )
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="POST to @connections from the bench, skipping the handler",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

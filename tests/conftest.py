@@ -37,3 +37,27 @@ def chat_tables(aws_region: str):
             messages=resource.Table(names["MessagesTable"]),
             names=names,
         )
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local():
+    """Amazon DynamoDB Local, from the npm package, in memory, for the whole session."""
+    import shutil
+
+    from tests.support.paths import ROOT
+    from wslocal.dynamodb import find_dynamodb_local_jar, start_dynamodb_local
+
+    jar = find_dynamodb_local_jar(ROOT)
+    assert jar is not None, "DynamoDB Local is missing: run `npm ci` (make test does)"
+    assert shutil.which("java"), "DynamoDB Local needs java"
+    engine = start_dynamodb_local(jar, region="us-east-1")
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def room() -> str:
+    """A fresh room per test, so tests sharing a stage never hear each other."""
+    import uuid
+
+    return f"t{uuid.uuid4().hex[:12]}"

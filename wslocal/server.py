@@ -62,7 +62,7 @@ class LocalStage:
         self.pools: dict[str, WorkerPool] = {}
         self.port = config.port
         self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.Task[None]] = set()
+        self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._sessions: set[WebSocketSession] = set()
 
     # --- addresses ------------------------------------------------------------------------
@@ -126,10 +126,13 @@ class LocalStage:
             self._server.close()
         for session in list(self._sessions):
             session.close(GOING_AWAY, "Going away: the stage is stopping")
+        sessions = [s.task for s in self._sessions]
+        if sessions:
+            await asyncio.wait(sessions, timeout=SHUTDOWN_GRACE_SECONDS)
+        for writer in self._clients.values():  # idle keep-alive HTTP connections
+            writer.transport.abort()
         if self._clients:
-            await asyncio.wait(self._clients, timeout=SHUTDOWN_GRACE_SECONDS)
-        for task in self._clients:
-            task.cancel()
+            await asyncio.wait(list(self._clients), timeout=1)
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
         if self._server is not None:
             with contextlib.suppress(Exception):
@@ -143,7 +146,7 @@ class LocalStage:
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._clients.add(task)
+        self._clients[task] = writer
         try:
             await self._serve_client(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -151,12 +154,14 @@ class LocalStage:
         except Exception:
             log.exception("error while serving a client")
         finally:
-            self._clients.discard(task)
+            del self._clients[task]
             writer.close()
 
     async def _serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        current = asyncio.current_task()
+        assert current is not None
         first = True
         while True:
             try:
@@ -166,7 +171,7 @@ class LocalStage:
             try:
                 request = parse_request_head(head)
                 if first and request.is_websocket_upgrade:
-                    session = WebSocketSession(self, reader, writer, head, request)
+                    session = WebSocketSession(self, reader, writer, head, request, task=current)
                     self._sessions.add(session)
                     try:
                         await session.run()

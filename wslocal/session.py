@@ -43,7 +43,10 @@ class WebSocketSession:
         writer: asyncio.StreamWriter,
         head: bytes,
         request: HttpRequest,
+        task: asyncio.Task[None],
     ) -> None:
+        self.task = task
+        """The task serving this connection; the stage waits for it on shutdown."""
         self._stage = stage
         self._reader = reader
         self._writer = writer

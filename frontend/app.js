@@ -1,0 +1,223 @@
+// The chat page: joins a room, shows messages, presence and history, sends messages,
+// reconnects by itself. User text is only ever set as textContent, never as HTML.
+
+import { ChatConnection } from "./connection.js";
+import { checkJoin, describeError, sendMessageFrame } from "./rules.js";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $("status"),
+  join: $("join"),
+  name: $("name"),
+  room: $("room"),
+  joinButton: $("join-button"),
+  roomTitle: $("room-title"),
+  messages: $("messages"),
+  jump: $("jump"),
+  notice: $("notice"),
+  composer: $("composer"),
+  message: $("message"),
+  send: $("send"),
+};
+
+const STATUS_WORDS = {
+  connecting: () => "Connecting…",
+  connected: () => "Connected",
+  reconnecting: () => "Reconnecting…",
+  waiting: ({ seconds }) => `Reconnecting in ${seconds}s`,
+  offline: () => "Offline",
+};
+
+const state = { connection: null, name: "", room: "", seen: new Set(), joinedOnce: false };
+
+function endpoint() {
+  const override = new URLSearchParams(location.search).get("ws");
+  if (override) return override;
+  if (window.CHAT_CONFIG && window.CHAT_CONFIG.websocketUrl) return window.CHAT_CONFIG.websocketUrl;
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+}
+
+function nearBottom() {
+  const list = ui.messages;
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+}
+
+function scrollToNewest() {
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+  ui.jump.hidden = true;
+}
+
+function append(item) {
+  const stick = nearBottom();
+  ui.messages.append(item);
+  if (stick) scrollToNewest();
+  else ui.jump.hidden = false;
+}
+
+function timeText(iso) {
+  const date = iso ? new Date(iso) : new Date();
+  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function messageItem({ sender, payload, sentAt, own, pending }) {
+  const item = document.createElement("li");
+  item.className = `message ${own ? "own" : "other"}${pending ? " pending" : ""}`;
+  const meta = document.createElement("p");
+  meta.className = "meta";
+  const who = document.createElement("span");
+  who.className = "sender";
+  who.textContent = own ? `${sender} (you)` : sender;
+  const when = document.createElement("time");
+  when.dateTime = sentAt || new Date().toISOString();
+  when.textContent = timeText(sentAt);
+  meta.append(who, " · ", when);
+  const text = document.createElement("p");
+  text.className = "text";
+  text.textContent = payload;
+  item.append(meta, text);
+  if (pending) {
+    const note = document.createElement("p");
+    note.className = "pending-note";
+    note.textContent = "Not sent yet: it will be sent when you are back online.";
+    item.append(note);
+  }
+  return item;
+}
+
+function presenceItem(envelope) {
+  const item = document.createElement("li");
+  item.className = "presence";
+  item.textContent = `${envelope.name} ${envelope.event === "joined" ? "joined" : "left"}`;
+  return item;
+}
+
+function showNotice(text) {
+  ui.notice.textContent = text;
+  ui.notice.hidden = false;
+}
+
+function clearNotice() {
+  ui.notice.hidden = true;
+  ui.notice.textContent = "";
+}
+
+function renderNewMessage(envelope) {
+  if (envelope.id && state.seen.has(envelope.id)) return;
+  if (envelope.id) state.seen.add(envelope.id);
+  append(messageItem({ ...envelope, own: envelope.sender === state.name }));
+}
+
+function renderHistory(envelope) {
+  ui.messages.replaceChildren();
+  state.seen = new Set();
+  for (const message of envelope.messages) renderNewMessage(message);
+  scrollToNewest();
+  for (const frame of state.connection.flush()) {
+    append(messageItem({ sender: state.name, payload: JSON.parse(frame).message, own: true }));
+  }
+}
+
+function onEnvelope(envelope) {
+  switch (envelope.type) {
+    case "newMessage":
+      renderNewMessage(envelope);
+      break;
+    case "presence":
+      append(presenceItem(envelope));
+      break;
+    case "history":
+      renderHistory(envelope);
+      break;
+    case "error":
+      showNotice(describeError(envelope));
+      break;
+    default:
+      break;
+  }
+}
+
+function setStatus({ state: connectionState, ...rest }) {
+  ui.status.dataset.state = connectionState;
+  ui.status.textContent = STATUS_WORDS[connectionState](rest);
+  if (connectionState === "connected") state.joinedOnce = true;
+  const canType = state.joinedOnce && connectionState !== "offline";
+  ui.message.disabled = !canType;
+  ui.send.disabled = !canType;
+  ui.send.textContent = connectionState === "connected" || !canType ? "Send" : "Keep";
+  ui.message.placeholder = !canType
+    ? "Join a room to chat"
+    : connectionState === "connected"
+      ? `Message #${state.room}`
+      : "Offline: messages are kept and sent when you are back";
+}
+
+function join(name, room) {
+  if (state.connection) state.connection.close();
+  state.name = name;
+  state.room = room;
+  state.joinedOnce = false;
+  localStorage.setItem("chat.name", name);
+  localStorage.setItem("chat.room", room);
+  ui.messages.replaceChildren();
+  ui.roomTitle.textContent = `#${room}`;
+  ui.joinButton.textContent = "Change room";
+  clearNotice();
+  const connection = new ChatConnection(endpoint(), room, name);
+  state.connection = connection;
+  connection.addEventListener("state", (event) => {
+    if (state.connection === connection) setStatus(event.detail);
+  });
+  connection.addEventListener("open", () => {
+    connection.send(JSON.stringify({ action: "history" }));
+  });
+  connection.addEventListener("envelope", (event) => onEnvelope(event.detail));
+  connection.open();
+}
+
+function sendTyped() {
+  clearNotice();
+  const text = ui.message.value;
+  const frame = sendMessageFrame(text);
+  if (frame instanceof Error) {
+    showNotice(frame.message);
+    return;
+  }
+  const sent = state.connection.send(frame);
+  append(messageItem({ sender: state.name, payload: text, own: true, pending: !sent }));
+  scrollToNewest();
+  ui.message.value = "";
+}
+
+ui.join.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = ui.name.value.trim();
+  const room = ui.room.value.trim();
+  const problem = checkJoin(name, room);
+  if (problem) {
+    showNotice(problem);
+    return;
+  }
+  join(name, room);
+  ui.message.focus();
+});
+
+ui.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  sendTyped();
+});
+
+ui.message.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    sendTyped();
+  }
+});
+
+ui.messages.addEventListener("scroll", () => {
+  if (nearBottom()) ui.jump.hidden = true;
+});
+ui.jump.addEventListener("click", scrollToNewest);
+
+ui.name.value = localStorage.getItem("chat.name") || "";
+ui.room.value = localStorage.getItem("chat.room") || "lobby";
+setStatus({ state: "offline" });

@@ -1,0 +1,103 @@
+// ChatConnection: one room's WebSocket, reconnected with exponential backoff and jitter.
+// No DOM here: the page listens to its events.
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+
+/** Full jitter: a random delay up to base * 2^attempt, capped. */
+export function backoffDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+export class ChatConnection extends EventTarget {
+  constructor(endpoint, room, name) {
+    super();
+    this.url = `${endpoint}?room=${encodeURIComponent(room)}&name=${encodeURIComponent(name)}`;
+    this.attempt = 0;
+    this.socket = null;
+    this.closedByUser = false;
+    this.outbox = []; // frames typed while offline, sent on reconnect
+    this.retryTimer = null;
+    this.countdownTimer = null;
+  }
+
+  get connected() {
+    return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  open() {
+    this.emit("state", { state: this.attempt === 0 ? "connecting" : "reconnecting" });
+    const socket = new WebSocket(this.url);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.attempt = 0;
+      this.emit("state", { state: "connected" });
+      this.emit("open", {});
+    });
+    socket.addEventListener("message", (event) => {
+      let envelope;
+      try {
+        envelope = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.emit("envelope", envelope);
+    });
+    socket.addEventListener("close", () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.closedByUser) {
+        this.emit("state", { state: "offline" });
+        return;
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  scheduleReconnect() {
+    const delay = backoffDelay(this.attempt);
+    this.attempt += 1;
+    const due = Date.now() + delay;
+    const tick = () => {
+      const seconds = Math.max(0, Math.ceil((due - Date.now()) / 1000));
+      this.emit("state", { state: "waiting", seconds });
+    };
+    tick();
+    this.countdownTimer = setInterval(tick, 1000);
+    this.retryTimer = setTimeout(() => {
+      clearInterval(this.countdownTimer);
+      this.open();
+    }, delay);
+  }
+
+  /** Send now, or keep the frame for the reconnect. Returns true if it went out now. */
+  send(frame) {
+    if (this.connected) {
+      this.socket.send(frame);
+      return true;
+    }
+    this.outbox.push(frame);
+    return false;
+  }
+
+  /** Send what was kept while offline; returns those frames, oldest first. */
+  flush() {
+    if (!this.connected) return [];
+    const pending = this.outbox.splice(0);
+    for (const frame of pending) this.socket.send(frame);
+    return pending;
+  }
+
+  close() {
+    this.closedByUser = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.countdownTimer);
+    if (this.socket) this.socket.close(1000, "leaving the room");
+    else this.emit("state", { state: "offline" });
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}

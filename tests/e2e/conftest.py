@@ -1,0 +1,59 @@
+"""Headless Chromium (Debian's, through Playwright) against the chat on the local stage."""
+
+import shutil
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.support.paths import FRONTEND
+from tests.support.stage import RunningStage
+from tests.support.tables import chat_model
+from wslocal.dynamodb import create_tables, free_port
+from wslocal.server import StageConfig
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = shutil.which("chromium")
+    assert executable, "the browser tests need Debian's chromium (make test installs it as root)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageStage:
+    """The chat stage serving frontend/ on a fixed free port, so it can be stopped and
+    started again at the same address (the page must reconnect by itself)."""
+
+    def __init__(self, engine) -> None:
+        self.model = chat_model()
+        create_tables(engine, self.model.tables, self.model.region)
+        self.config = StageConfig(
+            port=free_port(),
+            static_dir=FRONTEND,
+            endpoints={"AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint},
+        )
+        self.running: RunningStage | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.config.port}/"
+
+    def start(self) -> None:
+        self.running = RunningStage(self.model, self.config).__enter__()
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.__exit__(None, None, None)
+            self.running = None
+
+
+@pytest.fixture(scope="module")
+def page_stage(dynamodb_local):
+    stage = PageStage(dynamodb_local)
+    stage.start()
+    yield stage
+    stage.stop()

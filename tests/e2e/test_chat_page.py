@@ -1,0 +1,153 @@
+"""The chat page in headless Chromium against the local stage: the seed article's two
+tabs, and what a person would try next."""
+
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.paths import ROOT
+
+pytestmark = pytest.mark.e2e
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def open_chat(browser, stage, name: str, room: str, **context_options) -> Page:
+    page = browser.new_context(**context_options).new_page()
+    page.goto(stage.url)
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Room", exact=True).fill(room)
+    page.get_by_role("button", name="Join").click()
+    expect(page.get_by_role("status")).to_have_text("Connected", timeout=20000)
+    return page
+
+
+def say(page: Page, text: str) -> None:
+    box = page.get_by_label("Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def log(page: Page):
+    return page.get_by_role("log")
+
+
+def test_two_people_in_a_room_chat_both_ways_and_a_third_room_hears_nothing(
+    browser, page_stage, room
+):
+    alice = open_chat(browser, page_stage, "alice", room)
+    bob = open_chat(browser, page_stage, "bob", room)
+    eve = open_chat(browser, page_stage, "eve", room + "-other")
+    expect(log(alice)).to_contain_text("bob joined")
+    say(alice, "Hello bob")
+    expect(log(bob).locator(".message.other")).to_contain_text("Hello bob")
+    expect(log(bob).locator(".message.other .sender")).to_have_text("alice")
+    expect(log(alice).locator(".message.own")).to_contain_text("Hello bob")
+    say(bob, "Hi alice")
+    expect(log(alice).locator(".message.other")).to_contain_text("Hi alice")
+    time.sleep(0.5)
+    expect(log(eve).locator(".message")).to_have_count(0)
+    expect(log(eve)).not_to_contain_text("joined")
+
+
+def test_a_late_joiner_sees_the_history(browser, page_stage, room):
+    alice = open_chat(browser, page_stage, "alice", room)
+    say(alice, "first")
+    say(alice, "second")
+    expect(log(alice).locator(".message")).to_have_count(2)
+    time.sleep(0.5)
+    carol = open_chat(browser, page_stage, "carol", room)
+    expect(log(carol).locator(".message .text")).to_have_text(["first", "second"])
+
+
+def test_html_in_a_message_is_shown_as_text_and_runs_nothing(browser, page_stage, room):
+    dialogs = []
+    alice = open_chat(browser, page_stage, "alice", room)
+    bob = open_chat(browser, page_stage, "bob", room)
+    bob.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    alice.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    say(alice, XSS)
+    expect(log(bob).locator(".message .text")).to_have_text(XSS)
+    expect(log(bob).locator("img")).to_have_count(0)
+    time.sleep(0.5)
+    assert dialogs == []
+
+
+def test_an_over_limit_message_is_refused_in_the_page_with_its_reason(browser, page_stage, room):
+    alice = open_chat(browser, page_stage, "alice", room)
+    bob = open_chat(browser, page_stage, "bob", room)
+    say(alice, "é" * 9000)  # 9,000 characters, 18,000 bytes of UTF-8
+    expect(alice.get_by_role("alert")).to_contain_text("18,000 bytes")
+    expect(alice.get_by_role("alert")).to_contain_text("16,384")
+    expect(alice.get_by_label("Message")).to_have_value("é" * 9000)
+    time.sleep(0.5)
+    expect(log(bob).locator(".message")).to_have_count(0)
+
+
+def test_shift_enter_makes_a_new_line_and_enter_sends(browser, page_stage, room):
+    alice = open_chat(browser, page_stage, "alice", room)
+    bob = open_chat(browser, page_stage, "bob", room)
+    box = alice.get_by_label("Message")
+    box.type("line one")
+    box.press("Shift+Enter")
+    box.type("line two")
+    box.press("Enter")
+    expect(log(bob).locator(".message .text")).to_have_text("line one\nline two")
+
+
+def test_the_page_reconnects_by_itself_after_the_stage_restarts(browser, page_stage, room):
+    alice = open_chat(browser, page_stage, "alice", room)
+    bob = open_chat(browser, page_stage, "bob", room)
+    page_stage.stop()
+    expect(alice.get_by_role("status")).to_contain_text("Reconnecting", timeout=15000)
+    say(alice, "typed while offline")
+    expect(log(alice).locator(".message.pending")).to_contain_text("typed while offline")
+    page_stage.start()
+    for page in (alice, bob):
+        expect(page.get_by_role("status")).to_have_text("Connected", timeout=45000)
+    expect(log(bob).locator(".message .text")).to_contain_text(
+        ["typed while offline"], timeout=20000
+    )
+    say(bob, "back again")
+    expect(log(alice).locator(".message.other")).to_contain_text("back again")
+
+
+def test_the_page_fits_a_360_px_phone_and_works_by_keyboard(browser, page_stage, room):
+    page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+    page.goto(page_stage.url)
+    page.keyboard.press("Tab")
+    page.keyboard.type("kim")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # the room's help text is not focusable: Tab goes to Room
+    page.keyboard.press("Control+A")
+    page.keyboard.type(room)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Connected", timeout=20000)
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 360
+
+
+def test_the_page_loads_under_its_strict_content_security_policy(browser, page_stage):
+    page = browser.new_context().new_page()
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    response = page.goto(page_stage.url)
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.get_by_role("status")).to_have_text("Offline")
+    assert problems == []
+
+
+def test_a_conversation_screenshot_for_the_readme(browser, page_stage, room):
+    room = f"design-review-{room[1:5]}"
+    alice = open_chat(browser, page_stage, "alice", room, viewport={"width": 900, "height": 640})
+    bob = open_chat(browser, page_stage, "bob", room)
+    expect(log(alice)).to_contain_text("bob joined")
+    say(bob, "Hi alice! Is the local stage up?")
+    expect(log(alice).locator(".message.other")).to_have_count(1)
+    say(alice, "Yes: same handlers as on AWS, no Docker.")
+    say(bob, XSS)
+    expect(log(alice).locator(".message.other")).to_have_count(2)
+    path = ROOT / "docs" / "screenshot.png"
+    alice.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
