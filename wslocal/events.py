@@ -113,6 +113,19 @@ def _with_headers_and_query(event: Event, headers: Pairs, query: Pairs) -> Event
     return event
 
 
+def _connect_context(
+    stage: StageContext, connection: ConnectionContext, request_id: str, now_ms: int
+) -> dict[str, Any]:
+    return request_context(
+        stage,
+        connection,
+        route_key="$connect",
+        event_type="CONNECT",
+        request_id=request_id,
+        now_ms=now_ms,
+    )
+
+
 def connect_event(
     stage: StageContext,
     connection: ConnectionContext,
@@ -124,14 +137,7 @@ def connect_event(
 ) -> Event:
     """The $connect event; ``headers`` as from ``handshake_headers``. The query string
     fields are present only when the client sent a query string."""
-    context = request_context(
-        stage,
-        connection,
-        route_key="$connect",
-        event_type="CONNECT",
-        request_id=request_id,
-        now_ms=now_ms,
-    )
+    context = _connect_context(stage, connection, request_id, now_ms)
     if connection.user_agent:
         context["identity"]["userAgent"] = connection.user_agent
     event = _with_headers_and_query({}, headers, query)
@@ -160,14 +166,7 @@ def authorizer_event(
     }
     _with_headers_and_query(event, headers, query)
     event["stageVariables"] = {}
-    event["requestContext"] = request_context(
-        stage,
-        connection,
-        route_key="$connect",
-        event_type="CONNECT",
-        request_id=request_id,
-        now_ms=now_ms,
-    )
+    event["requestContext"] = _connect_context(stage, connection, request_id, now_ms)
     return event
 
 

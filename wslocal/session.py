@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -90,12 +90,13 @@ class WebSocketSession:
         handshake = protocol.events_received()[0]
         assert isinstance(handshake, Request)
         response = protocol.accept(handshake)
-        if response.status_code != 101 or not self._stage.serves_path(self._request.path):
-            if response.status_code == 101:
-                response = protocol.reject(404, f"no WebSocket API at {self._request.path}\n")
-            protocol.send_response(response)
-            self._flush()
-            self._writer.close()
+        if response.status_code != 101:
+            self._refuse_handshake(response)
+            return
+        if not self._stage.serves_path(self._request.path):
+            self._refuse_handshake(
+                protocol.reject(404, f"no WebSocket API at {self._request.path}\n")
+            )
             return
         registry = self._stage.registry
         connection = registry.register(
@@ -104,9 +105,7 @@ class WebSocketSession:
         status, body, headers = await self._admit(connection.connected_at_ms)
         if not 200 <= status < 300:
             registry.unregister(self.connection_id)
-            protocol.send_response(protocol.reject(status, body or ""))
-            self._flush()
-            self._writer.close()
+            self._refuse_handshake(protocol.reject(status, body or ""))
             log.info("connect %s rejected with %s", self.connection_id, status)
             return
         if "Sec-WebSocket-Protocol" in headers:
@@ -126,6 +125,11 @@ class WebSocketSession:
             if self._dispatches:
                 await asyncio.gather(*self._dispatches, return_exceptions=True)
             await self._disconnect(code, reason)
+
+    def _refuse_handshake(self, response: Response) -> None:
+        self._protocol.send_response(response)
+        self._flush()
+        self._writer.close()
 
     async def _read_frames(self) -> None:
         protocol = self._protocol

@@ -160,6 +160,10 @@ class WorkerPool:
         """Worker processes alive or starting."""
         return self._size
 
+    def idle_pids(self) -> list[int]:
+        """Process ids of the warm workers waiting for a call."""
+        return [worker.process.pid for worker in self._idle]
+
     async def prewarm(self) -> None:
         """Start one worker now, so the first call finds a warm environment."""
         async with self._available:

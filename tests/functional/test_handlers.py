@@ -1,5 +1,6 @@
 """Every handler with the layer, against moto's DynamoDB and Management API."""
 
+import io
 import json
 from urllib.parse import quote
 
@@ -205,3 +206,37 @@ def test_sample_events_parse_with_powertools_parser_models():
     APIGatewayWebSocketDisconnectEventModel.model_validate(load_event("disconnect"))
     for name in ("send_message", "history", "default"):
         APIGatewayWebSocketMessageEventModel.model_validate(load_event(name))
+
+
+@pytest.fixture
+def log_output():
+    """What the layer's Powertools logger writes (its handler is bound at import time)."""
+    from chatroom.telemetry import logger
+
+    handler = logger.registered_handler
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield stream
+    handler.setStream(previous)
+
+
+def test_logs_are_json_with_the_request_id_connection_and_room(chat, log_output):
+    join(chat, SENDER)
+    join(chat, "bob")
+    invoke("send_message", load_event("send_message"))
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    [fanout] = [line for line in lines if line["message"] == "fan-out done"]
+    assert fanout["correlation_id"] == "BsL9yFvxIAMFR3Q="
+    assert fanout["connection_id"] == SENDER
+    assert fanout["room"] == "lobby"
+    assert (fanout["recipients"], fanout["delivered"]) == (1, 1)
+
+
+def test_metrics_are_emitted_as_emf(chat, capsys):
+    join(chat, SENDER)
+    join(chat, "bob")
+    invoke("send_message", load_event("send_message"))
+    [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"Messages", "Deliveries", "FanOutDuration"} <= names
+    assert emf["Messages"] == [1.0]

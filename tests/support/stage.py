@@ -43,7 +43,6 @@ class RunningStage:
 
     def worker_pids(self, function: str) -> list[int]:
         async def pids() -> list[int]:
-            pool = self.stage.pools[function]
-            return [worker.process.pid for worker in pool._idle]
+            return self.stage.pools[function].idle_pids()
 
         return self.call(pids())

@@ -186,12 +186,23 @@ class ChatService:
             self._metrics.add_metric(
                 name="FanOutDuration", unit=MetricUnit.Milliseconds, value=result.duration_ms
             )
+        outcome = {
+            "type": envelope["type"],
+            "recipients": len(recipients),
+            "delivered": result.delivered,
+            "gone": result.gone,
+            "failed": result.failed,
+            "fanout_ms": round(result.duration_ms, 1),
+        }
         if result.failed:
-            logger.warning("some posts failed", extra={"failed": result.failed, "room": room})
+            logger.warning("fan-out had failed posts", extra=outcome)
+        else:
+            logger.info("fan-out done", extra=outcome)
         return result
 
     def _refuse(self, caller: Caller, code: str, message: str) -> Reply:
         """Tell the sender what was wrong; the route is one-way, so this is a post."""
+        logger.info("refused a message", extra={"code": code})
         client = self._clients.for_request(caller.domain_name, caller.stage)
         data = protocol.encode(protocol.error(code, message))
         if self._broadcaster.post(client, caller.connection_id, data) is Delivery.GONE:

@@ -1,0 +1,71 @@
+"""The DynamoDB engines the stage can run handlers against, with the template's tables."""
+
+import pytest
+
+from tests.support.paths import ROOT
+from tests.support.tables import chat_model
+from wslocal.dynamodb import client, create_tables, start_engine
+
+pytestmark = pytest.mark.integration
+
+
+def item_count(engine, table: str) -> int:
+    return client(engine.endpoint, "us-east-1", engine.credentials).scan(TableName=table)["Count"]
+
+
+def put(engine, table: str) -> None:
+    client(engine.endpoint, "us-east-1", engine.credentials).put_item(
+        TableName=table,
+        Item={"connectionId": {"S": "c1"}, "room": {"S": "lobby"}, "connectedAt": {"N": "1"}},
+    )
+
+
+def test_the_templates_tables_are_created_with_index_and_ttl(dynamodb_local):
+    model = chat_model()
+    create_tables(dynamodb_local, model.tables, model.region)
+    dynamodb = client(dynamodb_local.endpoint, "us-east-1")
+    table = dynamodb.describe_table(TableName="ConnectionsTable")["Table"]
+    [index] = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "room-index"
+    assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["connectedAt"]}
+    ttl = dynamodb.describe_time_to_live(TableName="MessagesTable")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "ttl"
+
+
+def test_tables_that_exist_are_left_alone(dynamodb_local):
+    model = chat_model()
+    create_tables(dynamodb_local, model.tables, model.region)
+    put(dynamodb_local, "ConnectionsTable")
+    assert create_tables(dynamodb_local, model.tables, model.region) == []
+    assert item_count(dynamodb_local, "ConnectionsTable") >= 1
+
+
+def test_db_path_keeps_data_across_restarts(tmp_path):
+    model = chat_model()
+    for restart in range(2):
+        with start_engine(region="us-east-1", search_from=ROOT, db_path=tmp_path) as engine:
+            assert "DynamoDB Local" in engine.description
+            made = create_tables(engine, model.tables, model.region)
+            if restart == 0:
+                assert len(made) == 2
+                put(engine, "ConnectionsTable")
+            else:
+                assert made == []
+                assert item_count(engine, "ConnectionsTable") == 1
+
+
+def test_moto_serves_when_asked_or_when_java_is_missing():
+    model = chat_model()
+    with start_engine(region="us-east-1", search_from=ROOT, engine="moto") as engine:
+        assert engine.description.startswith("moto")
+        assert len(create_tables(engine, model.tables, model.region)) == 2
+        put(engine, "ConnectionsTable")
+        assert item_count(engine, "ConnectionsTable") == 1
+
+
+def test_a_named_endpoint_is_used_as_it_is(dynamodb_local):
+    with start_engine(
+        region="us-east-1", search_from=ROOT, endpoint=dynamodb_local.endpoint
+    ) as engine:
+        assert engine.endpoint == dynamodb_local.endpoint
+        assert engine.process is None
