@@ -28,7 +28,14 @@ const STATUS_WORDS = {
   offline: () => "Offline",
 };
 
-const state = { connection: null, name: "", room: "", seen: new Set(), joinedOnce: false };
+const state = {
+  connection: null,
+  name: "",
+  room: "",
+  seen: new Set(),
+  joinedOnce: false,
+  historyLoaded: false, // until the history arrives, typed messages wait (it redraws the list)
+};
 
 function endpoint() {
   const override = new URLSearchParams(location.search).get("ws");
@@ -108,6 +115,7 @@ function renderNewMessage(envelope) {
 }
 
 function renderHistory(envelope) {
+  state.historyLoaded = true;
   ui.messages.replaceChildren();
   state.seen = new Set();
   for (const message of envelope.messages) renderNewMessage(message);
@@ -168,6 +176,7 @@ function join(name, room) {
     if (state.connection === connection) setStatus(event.detail);
   });
   connection.addEventListener("open", () => {
+    state.historyLoaded = false;
     connection.send(JSON.stringify({ action: "history" }));
   });
   connection.addEventListener("envelope", (event) => onEnvelope(event.detail));
@@ -182,8 +191,9 @@ function sendTyped() {
     showNotice(frame.message);
     return;
   }
-  const sent = state.connection.send(frame);
-  append(messageItem({ sender: state.name, payload: text, own: true, pending: !sent }));
+  const sent = state.historyLoaded ? state.connection.send(frame) : state.connection.keep(frame);
+  const pending = !sent && !state.connection.connected; // held only for the history: not "offline"
+  append(messageItem({ sender: state.name, payload: text, own: true, pending }));
   scrollToNewest();
   ui.message.value = "";
 }

@@ -77,6 +77,11 @@ export class ChatConnection extends EventTarget {
       this.socket.send(frame);
       return true;
     }
+    return this.keep(frame);
+  }
+
+  /** Keep a frame to send with the next flush; returns false (it did not go out now). */
+  keep(frame) {
     this.outbox.push(frame);
     return false;
   }

@@ -14,8 +14,10 @@ from wslocal.server import StageConfig
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API runs an event loop on the main thread, which
+    must be gone before the asyncio tests that follow run theirs."""
     executable = shutil.which("chromium")
     assert executable, "the browser tests need Debian's chromium (make test installs it as root)"
     with sync_playwright() as playwright:

@@ -1,12 +1,15 @@
 """wscat, the client the README tells people to use, against the chat on the stage."""
 
 import json
+import queue
 import subprocess
+import threading
 import time
 
 import pytest
 
 from tests.support.paths import ROOT
+from wslocal.connections import ConnectionState
 
 pytestmark = pytest.mark.integration
 
@@ -14,7 +17,8 @@ WSCAT = ROOT / "node_modules" / ".bin" / "wscat"
 
 
 class Wscat:
-    """wscat in a subprocess; stdin stays open (wscat exits when it closes)."""
+    """wscat in a subprocess; stdin stays open (wscat exits when it closes). A thread
+    reads its output, so a silent wscat fails the test instead of hanging it."""
 
     def __init__(self, url: str) -> None:
         assert WSCAT.exists(), "wscat is missing: run `npm ci` (make test does)"
@@ -26,6 +30,13 @@ class Wscat:
             text=True,
             bufsize=1,
         )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
 
     def send(self, text: str) -> None:
         assert self.process.stdin is not None
@@ -34,12 +45,12 @@ class Wscat:
 
     def expect(self, predicate, timeout: float = 15) -> dict:
         """The first JSON line wscat prints (``< {...}``) that satisfies ``predicate``."""
-        assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
         seen = []
         while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
                 break
             seen.append(line)
             start = line.find("{")
@@ -54,18 +65,18 @@ class Wscat:
         self.process.wait(10)
 
 
-def wait_for_connections(stage, count: int, timeout: float = 15) -> None:
+def wait_for_open_connections(stage, count: int, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
-    while len(stage.stage.registry) < count:
+    while sum(c.state is ConnectionState.OPEN for c in stage.stage.registry) < count:
         assert time.monotonic() < deadline, "wscat did not connect"
         time.sleep(0.05)
 
 
 def test_two_wscat_sessions_in_one_room_exchange_messages(chat_stage, room):
-    before = len(chat_stage.stage.registry)
+    before = sum(c.state is ConnectionState.OPEN for c in chat_stage.stage.registry)
     alice = Wscat(f"{chat_stage.url}?room={room}&name=alice")
     try:
-        wait_for_connections(chat_stage, before + 1)
+        wait_for_open_connections(chat_stage, before + 1)
         bob = Wscat(f"{chat_stage.url}?room={room}&name=bob")
         try:
             alice.expect(lambda e: e.get("type") == "presence" and e["name"] == "bob")
