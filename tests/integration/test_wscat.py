@@ -80,6 +80,9 @@ def test_two_wscat_sessions_in_one_room_exchange_messages(chat_stage, room):
         bob = Wscat(f"{chat_stage.url}?room={room}&name=bob")
         try:
             alice.expect(lambda e: e.get("type") == "presence" and e["name"] == "bob")
+            # The join is announced during bob's $connect; wscat drops what it reads on
+            # stdin before its connection opens, so wait for that too.
+            wait_for_open_connections(chat_stage, before + 2)
             bob.send('{"action":"sendMessage","message":"Hello world"}')
             got = alice.expect(lambda e: e.get("type") == "newMessage")
             assert (got["payload"], got["sender"]) == ("Hello world", "bob")
