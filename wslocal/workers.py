@@ -217,18 +217,25 @@ class WorkerPool:
         return worker
 
     async def _acquire(self) -> Worker:
+        """A warm worker, or a new one while the pool is under its limit; else wait."""
+        dead: list[Worker] = []
+        warm: Worker | None = None
         async with self._available:
-            while True:
+            while warm is None:
                 while not self._idle and self._size >= self._settings.max_workers:
                     await self._available.wait()
                 if not self._idle:
+                    self._size += 1
                     break
-                worker = self._idle.pop()
-                if worker.process.returncode is None:
-                    return worker
-                self._size -= 1  # died while idle (killed, crashed): replace it
-            self._size += 1
-        return await self._start()
+                candidate = self._idle.pop()
+                if candidate.process.returncode is None:
+                    warm = candidate
+                else:  # died while idle (killed, crashed): replace it
+                    dead.append(candidate)
+                    self._size -= 1
+        for worker in dead:
+            await worker.stop()
+        return warm if warm is not None else await self._start()
 
     async def _release(self, worker: Worker) -> None:
         if self._closed:

@@ -127,3 +127,16 @@ async def test_closing_the_pool_ends_its_processes():
     await asyncio.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_a_worker_that_died_while_idle_is_replaced_on_the_next_call():
+    async def body(pool):
+        first = (await pool.invoke({}, "r1"))["pid"]
+        os.kill(first, 9)
+        await asyncio.sleep(0.2)
+        second = (await pool.invoke({}, "r2"))["pid"]
+        return first, second, pool.size
+
+    first, second, size = await with_pool("handlers.slow", body)
+    assert second != first
+    assert size == 1
