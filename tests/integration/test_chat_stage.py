@@ -145,10 +145,9 @@ def test_a_fragmented_message_under_128_kb_is_delivered_whole(chat_stage, room):
 
 
 def test_an_abrupt_close_runs_disconnect_and_the_room_hears_the_leave(chat_stage, room):
-    with join(chat_stage, room, "alice") as alice:
-        bob = join(chat_stage, room, "bob")
+    with join(chat_stage, room, "alice") as alice, join(chat_stage, room, "bob") as bob:
         receive_type(alice, "presence")
-        bob.socket.shutdown(socket.SHUT_RDWR)
+        bob.socket.shutdown(socket.SHUT_RDWR)  # no close frame: the TCP connection drops
         bob.socket.close()
         assert receive(alice) == {"type": "presence", "event": "left", "name": "bob", "room": room}
 
