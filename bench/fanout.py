@@ -29,17 +29,11 @@ from pathlib import Path
 
 import websockets
 
+from wslocal.dynamodb import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 50
 MARKER = re.compile(r"bench-\d+-\d+")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -96,8 +90,11 @@ def start_stage(port: int) -> tuple[subprocess.Popen[str], str]:
 
 
 def room_members(dynamodb_endpoint: str) -> list[str]:
-    """The bench room's connection ids, from the stage's DynamoDB (the room index)."""
+    """The bench room's connection ids, read through the layer's own ConnectionStore."""
     import boto3
+
+    sys.path.insert(0, str(ROOT / "layers" / "chatroom"))
+    from chatroom import ConnectionStore
 
     table = boto3.resource(
         "dynamodb",
@@ -106,15 +103,7 @@ def room_members(dynamodb_endpoint: str) -> list[str]:
         aws_access_key_id="wslocal",
         aws_secret_access_key="wslocal",
     ).Table("ConnectionsTable")
-    query = {"IndexName": "room-index", "KeyConditionExpression": "room = :r",
-             "ExpressionAttributeValues": {":r": "bench"}}  # fmt: skip
-    ids: list[str] = []
-    while True:
-        page = table.query(**query)
-        ids += [item["connectionId"] for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return ids
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [member.connection_id for member in ConnectionStore(table=table).members("bench")]
 
 
 async def post_directly(port: int, connection_ids: list[str], data: bytes, lanes: int = 32) -> None:

@@ -512,23 +512,11 @@ def _table(
     if billing == "PROVISIONED":
         create["ProvisionedThroughput"] = _capacity(throughput)
     for indexes in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        # Only a provisioned table's global indexes carry their own throughput.
+        own_capacity = billing == "PROVISIONED" and indexes == "GlobalSecondaryIndexes"
         if properties.get(indexes):
             create[indexes] = [
-                {
-                    key: value
-                    for key, value in index.items()
-                    if key in ("IndexName", "KeySchema", "Projection")
-                }
-                | (
-                    {
-                        "ProvisionedThroughput": _capacity(
-                            index.get("ProvisionedThroughput", throughput)
-                        )
-                    }
-                    if billing == "PROVISIONED" and indexes == "GlobalSecondaryIndexes"
-                    else {}
-                )
-                for index in properties[indexes]
+                _index(index, throughput if own_capacity else None) for index in properties[indexes]
             ]
     if not create["AttributeDefinitions"] or not create["KeySchema"]:
         raise TemplateError("needs AttributeDefinitions and KeySchema", logical_id, "KeySchema")
@@ -540,6 +528,16 @@ def _table(
         if str(ttl.get("Enabled")).lower() == "true"
         else None,
     )
+
+
+def _index(index: Mapping[str, Any], table_throughput: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A CreateTable index from a template index; with the throughput when it needs one."""
+    made = {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
+    if table_throughput is not None:
+        made["ProvisionedThroughput"] = _capacity(
+            index.get("ProvisionedThroughput", table_throughput)
+        )
+    return made
 
 
 def _capacity(throughput: Mapping[str, Any]) -> dict[str, int]:

@@ -98,6 +98,11 @@ def unknown_action_error(body: str | None) -> InvalidMessageError:
     )
 
 
+def not_joined_error() -> InvalidMessageError:
+    """The error for a connection the store no longer has (its row expired or was lost)."""
+    return InvalidMessageError("not_joined", "this connection is not in a room; reconnect")
+
+
 def iso_timestamp(epoch_ms: int) -> str:
     """UTC ISO-8601 with milliseconds and a Z, the form every envelope uses."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)

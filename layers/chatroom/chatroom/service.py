@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chatroom import protocol
@@ -85,11 +86,12 @@ class ChatService:
 
     @classmethod
     def from_environment(cls) -> ChatService:
-        """The service a handler builds once per execution environment."""
-        connections = ConnectionStore()
+        """The service a handler builds once per execution environment: both stores
+        share one DynamoDB resource (creating it loads the service model once)."""
+        dynamodb = boto3.resource("dynamodb")
         return cls(
-            connections=connections,
-            messages=MessageStore(),
+            connections=ConnectionStore(table=dynamodb.Table(os.environ["CONNECTIONS_TABLE"])),
+            messages=MessageStore(table=dynamodb.Table(os.environ["MESSAGES_TABLE"])),
             metrics=metrics,
             max_message_bytes=int(
                 os.environ.get("MESSAGE_MAX_BYTES", protocol.DEFAULT_MESSAGE_MAX_BYTES)
@@ -132,12 +134,12 @@ class ChatService:
         """Validate, store in the room's history, then send to every other member."""
         sender = self._connections.get(caller.connection_id)
         if sender is None:
-            return self._refuse(caller, "not_joined", "this connection is not in a room; reconnect")
+            return self._refuse(caller, protocol.not_joined_error())
         logger.append_keys(room=sender.room)
         try:
             text = protocol.parse_chat_message(body, self._max_message_bytes)
         except ProtocolError as exc:
-            return self._refuse(caller, exc.code, exc.message)
+            return self._refuse(caller, exc)
         stored = self._messages.append(
             room=sender.room,
             sender=sender.name,
@@ -152,12 +154,8 @@ class ChatService:
         """Answer the room's newest messages, oldest first (a two-way route)."""
         member = self._connections.get(caller.connection_id)
         if member is None:
-            return Reply(
-                200,
-                protocol.encode(
-                    protocol.error("not_joined", "this connection is not in a room; reconnect")
-                ),
-            )
+            problem = protocol.not_joined_error()
+            return Reply(200, protocol.encode(protocol.error(problem.code, problem.message)))
         logger.append_keys(room=member.room)
         envelopes = [message.envelope() for message in self._messages.recent(member.room)]
         return Reply(200, protocol.encode(protocol.history(member.room, envelopes)))
@@ -200,11 +198,11 @@ class ChatService:
             logger.info("fan-out done", extra=outcome)
         return result
 
-    def _refuse(self, caller: Caller, code: str, message: str) -> Reply:
+    def _refuse(self, caller: Caller, problem: ProtocolError) -> Reply:
         """Tell the sender what was wrong; the route is one-way, so this is a post."""
-        logger.info("refused a message", extra={"code": code})
+        logger.info("refused a message", extra={"code": problem.code})
         client = self._clients.for_request(caller.domain_name, caller.stage)
-        data = protocol.encode(protocol.error(code, message))
+        data = protocol.encode(protocol.error(problem.code, problem.message))
         if self._broadcaster.post(client, caller.connection_id, data) is Delivery.GONE:
             self._connections.remove(caller.connection_id)
         return Reply(400)
