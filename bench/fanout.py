@@ -29,7 +29,7 @@ from pathlib import Path
 
 import websockets
 
-from wslocal.dynamodb import free_port
+from wslocal.engines.dynamodb import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 50

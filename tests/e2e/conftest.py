@@ -8,7 +8,7 @@ from playwright.sync_api import sync_playwright
 from tests.support.paths import FRONTEND
 from tests.support.stage import RunningStage
 from tests.support.tables import chat_model
-from wslocal.dynamodb import create_tables, free_port
+from wslocal.engines.dynamodb import create_tables, free_port
 from wslocal.server import StageConfig
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -9,8 +9,8 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from wslocal.exceptions import HandlerError
+from wslocal.runtime.workers import RuntimeSettings, WorkerPool
 from wslocal.template import FunctionModel
-from wslocal.workers import RuntimeSettings, WorkerPool
 
 CODE = FIXTURES / "worker_functions"
 

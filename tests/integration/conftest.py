@@ -4,8 +4,8 @@ import pytest
 
 from tests.support.stage import RunningStage
 from tests.support.tables import chat_model
-from wslocal.dynamodb import create_tables
-from wslocal.limits import Limits
+from wslocal.apigateway.limits import Limits
+from wslocal.engines.dynamodb import create_tables
 from wslocal.server import StageConfig
 
 

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.support.paths import EVENTS, FIXTURES, ROOT
-from wslocal.dynamodb import free_port
+from wslocal.engines.dynamodb import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ import pytest
 
 from tests.support.paths import ROOT
 from tests.support.tables import chat_model
-from wslocal.dynamodb import client, create_tables, start_engine
+from wslocal.engines.dynamodb import client, create_tables, start_engine
 
 pytestmark = pytest.mark.integration
 

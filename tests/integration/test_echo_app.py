@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 from tests.support.paths import FIXTURES
 from tests.support.raw_websocket import open_raw, send_close_without_status
 from tests.support.stage import RunningStage
-from wslocal.limits import Limits
+from wslocal.apigateway.limits import Limits
 from wslocal.server import StageConfig
 from wslocal.template import build_stage_model, read_template
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.support.paths import ROOT
-from wslocal.connections import ConnectionState
+from wslocal.apigateway.connections import ConnectionState
 
 pytestmark = pytest.mark.integration
 

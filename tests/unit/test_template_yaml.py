@@ -11,7 +11,7 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from tests.support.paths import ROOT, TEMPLATE
-from wslocal.intrinsics import load_yaml
+from wslocal.template.intrinsics import load_yaml
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 TABLE = {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}

@@ -1,4 +1,4 @@
-from wslocal.bootstrap import redirect_endpoint
+from wslocal.runtime.bootstrap import redirect_endpoint
 
 HOSTS = {"127.0.0.1:3001", "abcdefghij.execute-api.us-east-1.amazonaws.com"}
 
@@ -32,7 +32,7 @@ PROBE = """
 import os
 from botocore import UNSIGNED
 import boto3
-from wslocal.bootstrap import install_endpoint_redirect
+from wslocal.runtime.bootstrap import install_endpoint_redirect
 install_endpoint_redirect()
 deployed = boto3.client("apigatewaymanagementapi", region_name="us-east-1",
     endpoint_url="https://abcdefghij.execute-api.us-east-1.amazonaws.com/dev")

@@ -1,4 +1,4 @@
-from wslocal.connections import ConnectionRegistry, ConnectionState
+from wslocal.apigateway.connections import ConnectionRegistry, ConnectionState
 
 
 class Outbound:

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketMessageEventModel,
 )
 
-from wslocal import events
+from wslocal.apigateway import events
 
 STAGE = events.StageContext(api_id="abcdefghij", stage="local", domain_name="127.0.0.1:3001")
 CONNECTION = events.ConnectionContext(

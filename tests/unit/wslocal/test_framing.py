@@ -1,6 +1,6 @@
 import pytest
 
-from wslocal.framing import HEADER, FramingError, decode_payload, encode_frame, frame_length
+from wslocal.runtime.framing import HEADER, FramingError, decode_payload, encode_frame, frame_length
 
 
 def test_a_frame_is_a_length_then_json():

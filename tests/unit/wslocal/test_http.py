@@ -1,6 +1,6 @@
 import pytest
 
-from wslocal.http import HttpError, parse_request_head, response_bytes
+from wslocal.apigateway.http import HttpError, parse_request_head, response_bytes
 
 
 def test_request_head_is_parsed():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from wslocal.integration import (
+from wslocal.apigateway.integration import (
     MalformedResultError,
     ProxyResponse,
     authorizer_decision,

@@ -1,7 +1,7 @@
 import pytest
 
 from wslocal.exceptions import TemplateError
-from wslocal.intrinsics import NO_VALUE, Resolver, load_yaml
+from wslocal.template.intrinsics import NO_VALUE, Resolver, load_yaml
 
 REFS = {"AWS::Region": "eu-west-1", "Name": "chat", "Fn": "fn-name"}
 ATTRS = {("Fn", "Arn"): "arn:aws:lambda:eu-west-1:1:function:fn-name"}

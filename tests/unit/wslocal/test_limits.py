@@ -1,4 +1,4 @@
-from wslocal.limits import Limits, seconds_until_timeout, timeout_reason
+from wslocal.apigateway.limits import Limits, seconds_until_timeout, timeout_reason
 
 
 def test_defaults_are_api_gateways():

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from wslocal.connections import ConnectionRegistry
-from wslocal.management_api import (
+from wslocal.apigateway.connections import ConnectionRegistry
+from wslocal.apigateway.management_api import (
     connection_id_from_path,
     handle_management_request,
     is_management_path,

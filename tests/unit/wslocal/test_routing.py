@@ -1,6 +1,6 @@
 import pytest
 
-from wslocal.routing import select_route, selection_key
+from wslocal.apigateway.routing import select_route, selection_key
 
 ROUTES = {"$connect", "$disconnect", "$default", "sendMessage", "history"}
 

@@ -1,4 +1,4 @@
-from wslocal.static import CONTENT_SECURITY_POLICY, content_type, resolve_static
+from wslocal.server.static import CONTENT_SECURITY_POLICY, content_type, resolve_static
 
 
 def test_root_serves_index_html(tmp_path):

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from wslocal.exceptions import TemplateError
-from wslocal.intrinsics import load_yaml
 from wslocal.template import api_id_for, build_stage_model
+from wslocal.template.intrinsics import load_yaml
 
 TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"

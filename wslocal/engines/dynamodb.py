@@ -85,10 +85,17 @@ def find_dynamodb_local_jar(start: Path) -> Path | None:
     return None
 
 
-def client(endpoint: str | None, region: str, credentials: Mapping[str, str] | None = None) -> Any:
+def client(
+    endpoint: str | None,
+    region: str,
+    credentials: Mapping[str, str] | None = None,
+    service: str = "dynamodb",
+) -> Any:
+    """A client of the engine (``service="dynamodbstreams"`` for its Streams API, which
+    DynamoDB Local and moto serve on the same endpoint); dummy keys unless given."""
     keys = dict(credentials if credentials is not None else DUMMY_CREDENTIALS)
-    return boto3.client(
-        "dynamodb",
+    return boto3.client(  # type: ignore[call-overload]
+        service,
         endpoint_url=endpoint,
         region_name=region,
         config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2),

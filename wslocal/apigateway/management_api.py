@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
-from wslocal.connections import ConnectionRegistry, ConnectionState
+from wslocal.apigateway.connections import ConnectionRegistry, ConnectionState
 
 CONNECTIONS_SEGMENT = "@connections"
 

@@ -11,25 +11,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from wslocal import events, integration, limits, routing
+from wslocal.apigateway import events, integration, limits
+from wslocal.apigateway.connections import ConnectionRegistry
+from wslocal.apigateway.gateway import ACCEPTED, CloseFrames, Handshake, WebSocketApi
+from wslocal.apigateway.http import HttpRequest
 from wslocal.exceptions import HandlerError, InvocationError
-from wslocal.http import HttpRequest
 from wslocal.template import RouteModel
-
-if TYPE_CHECKING:
-    from wslocal.server import LocalStage
 
 log = logging.getLogger("wslocal")
 
 CLOSE_HANDSHAKE_TIMEOUT = 3.0
 READ_SIZE = 64 * 1024
+
+
+class SessionHost(Protocol):
+    """What a session needs of the stage: the API's rules, the registry, the limits, a
+    clock and ids, and a way to invoke a function."""
+
+    api: WebSocketApi
+    registry: ConnectionRegistry
+    port: int
+
+    @property
+    def limits(self) -> limits.Limits: ...
+
+    def clock(self) -> float: ...
+
+    def new_id(self) -> str: ...
+
+    async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any: ...
 
 
 class WebSocketSession:
@@ -38,7 +56,7 @@ class WebSocketSession:
 
     def __init__(
         self,
-        stage: LocalStage,
+        stage: SessionHost,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         head: bytes,
@@ -52,7 +70,7 @@ class WebSocketSession:
         self._writer = writer
         self._head = head
         self._request = request
-        self._protocol = ServerProtocol(max_size=stage.config.limits.websocket_max_size)
+        self._protocol = ServerProtocol(max_size=stage.limits.websocket_max_size)
         self._closed_by_stage: tuple[int, str] | None = None
         self._fragments: list[bytes] = []
         self._fragment_opcode: Opcode | None = None
@@ -87,13 +105,13 @@ class WebSocketSession:
     async def run(self) -> None:
         protocol = self._protocol
         protocol.receive_data(self._head)
-        handshake = protocol.events_received()[0]
-        assert isinstance(handshake, Request)
-        response = protocol.accept(handshake)
+        upgrade = protocol.events_received()[0]
+        assert isinstance(upgrade, Request)
+        response = protocol.accept(upgrade)
         if response.status_code != 101:
             self._refuse_handshake(response)
             return
-        if not self._stage.serves_path(self._request.path):
+        if not self._stage.api.serves_path(self._request.path):
             self._refuse_handshake(
                 protocol.reject(404, f"no WebSocket API at {self._request.path}\n")
             )
@@ -102,14 +120,14 @@ class WebSocketSession:
         connection = registry.register(
             self.connection_id, self, self.source_ip, self._request.header("User-Agent") or ""
         )
-        status, body, headers = await self._admit(connection.connected_at_ms)
-        if not 200 <= status < 300:
+        handshake = await self._admit(connection.connected_at_ms)
+        if not handshake.accepted:
             registry.unregister(self.connection_id)
-            self._refuse_handshake(protocol.reject(status, body or ""))
-            log.info("connect %s rejected with %s", self.connection_id, status)
+            self._refuse_handshake(protocol.reject(handshake.status, handshake.body or ""))
+            log.info("connect %s rejected with %s", self.connection_id, handshake.status)
             return
-        if "Sec-WebSocket-Protocol" in headers:
-            response.headers["Sec-WebSocket-Protocol"] = headers["Sec-WebSocket-Protocol"]
+        if "Sec-WebSocket-Protocol" in handshake.headers:
+            response.headers["Sec-WebSocket-Protocol"] = handshake.headers["Sec-WebSocket-Protocol"]
         protocol.send_response(response)
         registry.open(self.connection_id)
         self._context = self._connection_context()
@@ -133,7 +151,7 @@ class WebSocketSession:
 
     async def _read_frames(self) -> None:
         protocol = self._protocol
-        settings = self._stage.config.limits
+        settings = self._stage.limits
         registry = self._stage.registry
         while protocol.state is not State.CLOSED and not self._writer.is_closing():
             connection = registry.get(self.connection_id)
@@ -206,10 +224,11 @@ class WebSocketSession:
             authorizer=connection.authorizer,
         )
 
-    async def _admit(self, now_ms: int) -> tuple[int, str | None, dict[str, str]]:
-        """Run the authorizer and $connect: (status, body, headers) of the handshake."""
+    async def _admit(self, now_ms: int) -> Handshake:
+        """Run the authorizer and $connect: the handshake's answer."""
         stage = self._stage
-        route = stage.model.routes.get("$connect")
+        api = stage.api
+        route = api.connect_route
         headers = events.handshake_headers(
             self._request.headers,
             source_ip=self.source_ip,
@@ -218,23 +237,15 @@ class WebSocketSession:
         )
         query = self._request.query
         if route is not None and route.authorizer is not None:
-            status = await self._authorize(route, headers, query, now_ms)
-            if status != 200:
-                return status, _STATUS_BODY.get(status, ""), {}
+            refused = await self._authorize(route, headers, query, now_ms)
+            if refused is not None:
+                return refused
         if route is None:
-            return 200, None, {}
-        event = events.connect_event(
-            stage.event_stage,
-            self._connection_context(),
-            headers=headers,
-            query=query,
-            request_id=stage.new_id(),
-            now_ms=now_ms,
+            return ACCEPTED
+        event = api.connect_event(
+            self._connection_context(), headers, query, stage.new_id(), now_ms
         )
-        response = await self._call(route, event)
-        if response is None:
-            return 502, _STATUS_BODY[502], {}
-        return response.status_code, response.body, dict(response.headers)
+        return api.handshake(await self._call(route, event))
 
     async def _authorize(
         self,
@@ -242,39 +253,32 @@ class WebSocketSession:
         headers: list[tuple[str, str]],
         query: list[tuple[str, str]],
         now_ms: int,
-    ) -> int:
+    ) -> Handshake | None:
+        """None when the authorizer allows; else the refusal."""
         stage = self._stage
+        api = stage.api
         authorizer = route.authorizer
         assert authorizer is not None
-        present = {f"route.request.header.{name.lower()}" for name, _ in headers} | {
-            f"route.request.querystring.{name.lower()}" for name, _ in query
-        }
-        if any(source.lower() not in present for source in authorizer.identity_sources):
-            return 401
-        event = events.authorizer_event(
-            stage.event_stage,
-            self._connection_context(),
-            region=stage.model.region,
-            account_id=stage.model.account_id,
-            headers=headers,
-            query=query,
-            request_id=stage.new_id(),
-            now_ms=now_ms,
+        if api.lacks_identity(authorizer, headers, query):
+            return api.refusal(401)
+        event = api.authorizer_event(
+            self._connection_context(), headers, query, stage.new_id(), now_ms
         )
         try:
             result = await stage.invoke(
                 authorizer.function, event, f"authorizer {self.connection_id}"
             )
         except HandlerError as exc:
-            return 401 if integration.is_unauthorized(exc.error) else 500
+            return api.authorizer_failure(exc.error)
         except InvocationError:
-            return 500
-        decision = integration.authorizer_decision(result, event["methodArn"])
-        if decision.status == 200:
-            connection = stage.registry.get(self.connection_id)
-            if connection is not None:
-                connection.authorizer = decision.context
-        return decision.status
+            return api.authorizer_failure(None)
+        decision = api.authorizer_decision(result, event["methodArn"])
+        if decision.status != 200:
+            return api.refusal(decision.status)
+        connection = stage.registry.get(self.connection_id)
+        if connection is not None:
+            connection.authorizer = decision.context
+        return None
 
     async def _call(
         self, route: RouteModel, event: dict[str, Any]
@@ -290,69 +294,46 @@ class WebSocketSession:
 
     async def _dispatch(self, message: str | bytes) -> None:
         stage = self._stage
-        text = message if isinstance(message, str) else None
-        route_key = routing.select_route(
-            stage.model.route_selection_expression, text, stage.model.routes.keys()
-        )
+        api = stage.api
         request_id = stage.new_id()
-        if route_key is None:
-            self.send(_gateway_error(integration.FORBIDDEN, self.connection_id, request_id))
+        route = api.route_for(message)
+        if route is None:
+            self.send(api.forbidden(self.connection_id, request_id))
             return
-        route = stage.model.routes[route_key]
         assert self._context is not None, "messages arrive only after $connect accepted"
-        event = events.message_event(
-            stage.event_stage,
+        event = api.message_event(
             self._context,
-            route_key=route_key,
-            data=message,
-            request_id=request_id,
+            route,
+            message,
+            request_id,
             message_id=stage.new_id(),
             now_ms=int(stage.clock() * 1000),
         )
-        response = await self._call(route, event)
-        if response is None:
-            self.send(
-                _gateway_error(integration.INTERNAL_SERVER_ERROR, self.connection_id, request_id)
-            )
-        elif route.two_way and response.body is not None:
-            self.send(response.body.encode("utf-8"))
+        reply = api.reply(route, await self._call(route, event), self.connection_id, request_id)
+        if reply is not None:
+            self.send(reply)
 
     def _disconnect_status(self) -> tuple[int, str]:
         protocol = self._protocol
-        if self._closed_by_stage is not None:
-            code, reason = self._closed_by_stage
-        elif protocol.close_rcvd is not None and protocol.close_rcvd_then_sent is not False:
-            code, reason = protocol.close_rcvd.code, protocol.close_rcvd.reason
-        elif protocol.close_sent is not None:  # the protocol failed the connection (1009, ...)
-            code, reason = protocol.close_sent.code, protocol.close_sent.reason
-        else:
-            code, reason = 1006, ""
-        return int(code), integration.close_reason(int(code), reason)
+
+        def frame(close: Any) -> tuple[int, str] | None:
+            return None if close is None else (int(close.code), close.reason)
+
+        client_started = protocol.close_rcvd_then_sent is not False
+        return self._stage.api.close_status(
+            CloseFrames(
+                by_stage=self._closed_by_stage,
+                received=frame(protocol.close_rcvd) if client_started else None,
+                sent=frame(protocol.close_sent),
+            )
+        )
 
     async def _disconnect(self, code: int, reason: str) -> None:
         stage = self._stage
-        route = stage.model.routes.get("$disconnect")
+        route = stage.api.disconnect_route
         if route is None or self._context is None:
             return
-        event = events.disconnect_event(
-            stage.event_stage,
-            self._context,
-            status_code=code,
-            reason=reason,
-            host=stage.domain_name,
-            request_id=stage.new_id(),
-            now_ms=int(stage.clock() * 1000),
+        event = stage.api.disconnect_event(
+            self._context, (code, reason), stage.new_id(), int(stage.clock() * 1000)
         )
         await self._call(route, event)
-
-
-_STATUS_BODY = {
-    401: "Unauthorized",
-    403: "Forbidden",
-    500: "Internal server error",
-    502: "Internal server error",
-}
-
-
-def _gateway_error(message: str, connection_id: str, request_id: str) -> bytes:
-    return integration.gateway_error(message, connection_id, request_id).encode("utf-8")

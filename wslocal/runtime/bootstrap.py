@@ -1,4 +1,4 @@
-"""The Lambda runtime of one worker process: ``python -m wslocal.bootstrap FD``.
+"""The Lambda runtime of one worker process: ``python -m wslocal.runtime.bootstrap FD``.
 
 It does what Lambda's bootstrap does for a Python function: puts the code and the layers
 on sys.path, imports the handler once (the init duration), then serves invocations read
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from wslocal.framing import HEADER, decode_payload, encode_frame, frame_length
+from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
 
 REDIRECT_HOSTS = "WSLOCAL_REDIRECT_HOSTS"
 REDIRECT_TO = "WSLOCAL_REDIRECT_TO"
@@ -130,7 +130,7 @@ def main(fd: int) -> None:
     channel = socket.socket(fileno=fd)
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     layers = [path for path in os.environ.get(LAYER_PATHS, "").split(os.pathsep) if path]
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     rest = [path for path in sys.path[1:] if os.path.abspath(path or ".") != here]
     sys.path[:] = [task_root, *layers, *rest]
     os.chdir(task_root)

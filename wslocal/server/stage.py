@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from wslocal import events, management_api, static
-from wslocal.connections import ConnectionRegistry
-from wslocal.http import HttpError, HttpRequest, parse_request_head, response_bytes
-from wslocal.limits import GOING_AWAY, Limits
-from wslocal.session import WebSocketSession
+from wslocal.apigateway import events, management_api
+from wslocal.apigateway.connections import ConnectionRegistry
+from wslocal.apigateway.gateway import WebSocketApi
+from wslocal.apigateway.http import HttpError, HttpRequest, parse_request_head, response_bytes
+from wslocal.apigateway.limits import GOING_AWAY, Limits
+from wslocal.engines.dynamodb import client as engine_client
+from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
+from wslocal.eventsources.mappings import EventSourceMappings
+from wslocal.runtime.workers import DEFAULT_MAX_WORKERS, RuntimeSettings, WorkerPool
+from wslocal.server import static
+from wslocal.server.session import WebSocketSession
 from wslocal.template import StageModel
-from wslocal.workers import DEFAULT_MAX_WORKERS, RuntimeSettings, WorkerPool
 
 log = logging.getLogger("wslocal")
 
@@ -37,6 +42,10 @@ class StageConfig:
     static_dir: Path | None = None
     limits: Limits = field(default_factory=Limits)
     prewarm: bool = True
+    event_sources: bool = True
+    """Poll the template's event sources (``wslocal invoke`` runs one function only)."""
+    ttl_sweep_s: float = DEFAULT_SWEEP_INTERVAL_S
+    """Delete TTL-expired items this often (DynamoDB Local never does); 0: never."""
     max_workers: int = DEFAULT_MAX_WORKERS
     endpoints: Mapping[str, str] = field(default_factory=dict)
     """boto3 endpoint variables for the handlers (AWS_ENDPOINT_URL_DYNAMODB, ...)."""
@@ -61,9 +70,13 @@ class LocalStage:
         self.registry = ConnectionRegistry(clock)
         self.pools: dict[str, WorkerPool] = {}
         self.port = config.port
+        self.api = self._websocket_api()
         self._server: asyncio.Server | None = None
         self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._sessions: set[WebSocketSession] = set()
+        self._background: list[asyncio.Task[None]] = []
+        self.event_sources: EventSourceMappings | None = None
+        self.ttl_sweeper: TtlSweeper | None = None
 
     # --- addresses ------------------------------------------------------------------------
     @property
@@ -83,11 +96,18 @@ class LocalStage:
         return f"http://{self.domain_name}/" if self.config.static_dir else None
 
     @property
-    def event_stage(self) -> events.StageContext:
-        return events.StageContext(self.model.api_id, self.config.stage, self.domain_name)
+    def limits(self) -> Limits:
+        return self.config.limits
 
-    def serves_path(self, path: str) -> bool:
-        return path.rstrip("/") in ("", f"/{self.config.stage}")
+    def _websocket_api(self) -> WebSocketApi:
+        """The API's rules on this stage; the domain name is known once the port is bound."""
+        return WebSocketApi(
+            routes=self.model.routes,
+            route_selection_expression=self.model.route_selection_expression,
+            stage=events.StageContext(self.model.api_id, self.config.stage, self.domain_name),
+            region=self.model.region,
+            account_id=self.model.account_id,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -96,6 +116,7 @@ class LocalStage:
             self._on_client, self.config.host, self.config.port, limit=2 * 1024 * 1024
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        self.api = self._websocket_api()
         management = f"http://{self.domain_name}/{self.config.stage}"
         settings = RuntimeSettings(
             region=self.model.region,
@@ -119,9 +140,49 @@ class LocalStage:
         }
         if self.config.prewarm:
             await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+        if self.config.event_sources:
+            await self._start_event_sources()
+
+    async def _start_event_sources(self) -> None:
+        """Poll the streams and sweep expired items, through the engine's own APIs."""
+        endpoint = self.config.endpoints.get("AWS_ENDPOINT_URL_DYNAMODB")
+        credentials: dict[str, str] | None = None if self.config.credentials is None else {}
+        dynamodb = engine_client(endpoint, self.model.region, credentials)
+        deletions = TtlDeletions()
+        ttl_tables = [
+            TtlTable(
+                table.table_name,
+                table.ttl_attribute,
+                tuple(key["AttributeName"] for key in table.create_table["KeySchema"]),
+            )
+            for table in self.model.tables
+            if table.ttl_attribute
+        ]
+        if ttl_tables and self.config.ttl_sweep_s > 0:
+            self.ttl_sweeper = TtlSweeper(
+                dynamodb, ttl_tables, deletions, self.clock, self.config.ttl_sweep_s
+            )
+            self._background.append(asyncio.create_task(self.ttl_sweeper.run()))
+        if self.model.stream_sources:
+            self.event_sources = EventSourceMappings(
+                self.model,
+                self,
+                dynamodb=dynamodb,
+                streams=engine_client(endpoint, self.model.region, credentials, "dynamodbstreams"),
+                ttl=deletions,
+                clock=self.clock,
+                new_id=self.new_id,
+            )
+            await self.event_sources.start()
 
     async def stop(self) -> None:
-        """Close every connection with 1001 (their $disconnect runs), then end workers."""
+        """Stop the event sources, close every connection with 1001 (their $disconnect
+        runs), then end the workers."""
+        if self.event_sources is not None:
+            await self.event_sources.stop()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._server is not None:
             self._server.close()
         for session in list(self._sessions):
@@ -210,7 +271,7 @@ class LocalStage:
                     keep_alive=keep_alive,
                     head_only=request.method == "HEAD",
                 )
-        if request.method == "GET" and self.serves_path(request.path):
+        if request.method == "GET" and self.api.serves_path(request.path):
             return response_bytes(
                 426,
                 b"This is a WebSocket API: connect with a WebSocket client.\n",

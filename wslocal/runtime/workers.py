@@ -4,7 +4,7 @@ One ``WorkerPool`` per function: it starts workers ahead of the first call (prew
 reuses warm ones, grows with concurrent calls up to ``max_workers`` and then queues
 callers. A worker that crashes or overruns the function's Timeout is killed and replaced;
 its caller gets an InvocationError. Requests and results cross a socketpair as frames
-(``wslocal.framing``); the worker's stdout and stderr are its logs.
+(``wslocal.runtime.framing``); the worker's stdout and stderr are its logs.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from wslocal import bootstrap
 from wslocal.exceptions import (
     HandlerError,
     InvocationTimeoutError,
     WorkerCrashedError,
 )
-from wslocal.framing import HEADER, decode_payload, encode_frame, frame_length
+from wslocal.runtime import bootstrap
+from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
 from wslocal.template import FunctionModel
 
 DEFAULT_MAX_WORKERS = 8
@@ -105,7 +105,7 @@ class Worker:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "wslocal.bootstrap",
+                "wslocal.runtime.bootstrap",
                 str(child.fileno()),
                 env=worker_environment(function, settings),
                 pass_fds=(child.fileno(),),

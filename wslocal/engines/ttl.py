@@ -1,0 +1,113 @@
+"""Time to live, which DynamoDB Local never applies: the stage deletes expired items.
+
+The sweeper deletes an item only while it is still expired (a conditional delete), as
+the service would, so the table's stream carries the removal. It notes each key it
+deletes in ``TtlDeletions``; the stream source marks the matching REMOVE record with the
+service's ``userIdentity``, as Lambda receives it for a TTL deletion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from wslocal.eventsources.dynamodb_records import keys_id
+
+log = logging.getLogger("wslocal")
+
+DEFAULT_SWEEP_INTERVAL_S = 10.0
+
+
+class TtlDeletions:
+    """Keys the sweeper deleted and no stream record has claimed yet."""
+
+    def __init__(self) -> None:
+        self._keys: set[tuple[str, str]] = set()
+
+    def add(self, table_name: str, key: str) -> None:
+        self._keys.add((table_name, key))
+
+    def discard(self, table_name: str, key: str) -> None:
+        self._keys.discard((table_name, key))
+
+    def claim(self, table_name: str, key: str) -> bool:
+        """True once for a key the sweeper deleted: its REMOVE record is a TTL one."""
+        if (table_name, key) in self._keys:
+            self._keys.remove((table_name, key))
+            return True
+        return False
+
+
+@dataclass(frozen=True)
+class TtlTable:
+    table_name: str
+    ttl_attribute: str
+    key_names: tuple[str, ...]
+
+
+class TtlSweeper:
+    """Deletes the items whose TTL attribute (epoch seconds) is in the past."""
+
+    def __init__(
+        self,
+        client: Any,
+        tables: Iterable[TtlTable],
+        deletions: TtlDeletions,
+        clock: Callable[[], float],
+        interval_s: float = DEFAULT_SWEEP_INTERVAL_S,
+    ) -> None:
+        self._client = client
+        self._tables = tuple(tables)
+        self._deletions = deletions
+        self._clock = clock
+        self.interval_s = interval_s
+
+    @property
+    def tables(self) -> tuple[TtlTable, ...]:
+        return self._tables
+
+    async def run(self) -> None:
+        """Sweep every interval until cancelled; an engine error is logged, not fatal."""
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await asyncio.to_thread(self.sweep)
+            except (BotoCoreError, ClientError) as exc:
+                log.warning("TTL sweep failed: %s", exc)
+
+    def sweep(self) -> int:
+        """Delete what has expired now; return how many items were deleted."""
+        return sum(self._sweep_table(table) for table in self._tables)
+
+    def _sweep_table(self, table: TtlTable) -> int:
+        expired = {
+            "FilterExpression": "#ttl < :now",
+            "ExpressionAttributeNames": {"#ttl": table.ttl_attribute},
+            "ExpressionAttributeValues": {":now": {"N": str(int(self._clock()))}},
+        }
+        deleted = 0
+        for page in self._client.get_paginator("scan").paginate(
+            TableName=table.table_name, **expired
+        ):
+            for item in page.get("Items", []):
+                keys = {name: item[name] for name in table.key_names}
+                key = keys_id(keys)
+                self._deletions.add(table.table_name, key)
+                try:
+                    self._client.delete_item(
+                        TableName=table.table_name, Key=keys, ConditionExpression="#ttl < :now",
+                        ExpressionAttributeNames=expired["ExpressionAttributeNames"],
+                        ExpressionAttributeValues=expired["ExpressionAttributeValues"],
+                    )  # fmt: skip
+                except self._client.exceptions.ConditionalCheckFailedException:
+                    self._deletions.discard(table.table_name, key)
+                    continue
+                deleted += 1
+        if deleted:
+            log.info("TTL: deleted %d expired item(s) of %s", deleted, table.table_name)
+        return deleted

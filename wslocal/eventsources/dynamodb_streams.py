@@ -1,0 +1,255 @@
+"""DynamoDB stream event sources: poll a table's stream and invoke the function with
+Lambda's batches, one batch at a time per shard, in order.
+
+Each shard is read about four times a second, as Lambda does. A batch goes out when it
+is full (``BatchSize``) or its window passed (``MaximumBatchingWindowInSeconds``). A
+failure is retried, bisected or discarded by the rules of ``batches``; a discarded
+batch's description goes to the on-failure destination. Child shards are read once their
+parent is finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from wslocal.engines.ttl import TtlDeletions
+from wslocal.eventsources import batches, dynamodb_records
+from wslocal.exceptions import HandlerError, InvocationError
+from wslocal.template import DynamoDBStreamSourceModel, OnFailureDestination
+
+log = logging.getLogger("wslocal")
+
+POLL_INTERVAL_S = 0.25
+SHARD_DISCOVERY_INTERVAL_S = 2.0
+GET_RECORDS_LIMIT = 1000
+
+Record = Mapping[str, Any]
+
+
+class Invoker(Protocol):
+    async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any: ...
+
+
+class FailureDestinations(Protocol):
+    """Where a discarded batch's description goes (an SQS queue, an SNS topic)."""
+
+    async def deliver(self, destination: OnFailureDestination, message: dict[str, Any]) -> None: ...
+
+
+class DynamoDBStreamPoller:
+    """One event source mapping: a table's stream feeding one function."""
+
+    def __init__(
+        self,
+        source: DynamoDBStreamSourceModel,
+        *,
+        table_name: str,
+        stream_arn: str,
+        streams: Any,
+        invoker: Invoker,
+        destinations: FailureDestinations,
+        function_arn: str,
+        region: str,
+        ttl: TtlDeletions | None = None,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str],
+        poll_interval_s: float = POLL_INTERVAL_S,
+    ) -> None:
+        self.source = source
+        self._table_name = table_name
+        self._stream_arn = stream_arn
+        """The engine's own ARN of the stream, for its API; records carry the template's."""
+        self._streams = streams
+        self._invoker = invoker
+        self._destinations = destinations
+        self._function_arn = function_arn
+        self._region = region
+        self._ttl = ttl
+        self._clock = clock
+        self._new_id = new_id
+        self._poll_interval_s = poll_interval_s
+        self._policy = batches.RetryPolicy(
+            maximum_retry_attempts=source.maximum_retry_attempts,
+            maximum_record_age_s=source.maximum_record_age_s,
+            bisect_on_error=source.bisect_on_error,
+            report_item_failures=source.report_item_failures,
+        )
+        self._shards: dict[str, asyncio.Task[None]] = {}
+        self._finished: set[str] = set()
+        self.invocations = 0
+
+    async def run(self) -> None:
+        """Find shards and read each (children after their parent) until cancelled."""
+        first = True
+        try:
+            while True:
+                for shard in await asyncio.to_thread(self._describe_shards):
+                    shard_id = shard["ShardId"]
+                    parent = shard.get("ParentShardId")
+                    if shard_id in self._shards:
+                        continue
+                    if parent in self._shards and parent not in self._finished:
+                        continue
+                    position = self.source.starting_position if first else "TRIM_HORIZON"
+                    self._shards[shard_id] = asyncio.create_task(
+                        self._read_shard(shard_id, position)
+                    )
+                first = False
+                await asyncio.sleep(SHARD_DISCOVERY_INTERVAL_S)
+        finally:
+            for task in self._shards.values():
+                task.cancel()
+            await asyncio.gather(*self._shards.values(), return_exceptions=True)
+
+    def _describe_shards(self) -> list[dict[str, Any]]:
+        shards: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"StreamArn": self._stream_arn}
+        while True:
+            description = self._streams.describe_stream(**request)["StreamDescription"]
+            shards.extend(description.get("Shards", []))
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                return shards
+            request["ExclusiveStartShardId"] = last
+
+    def _iterator(self, shard_id: str, position: str, after: str | None) -> str | None:
+        request = {"StreamArn": self._stream_arn, "ShardId": shard_id}
+        if after is not None:
+            request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
+        else:
+            request["ShardIteratorType"] = position
+        return self._streams.get_shard_iterator(**request).get("ShardIterator")  # type: ignore[no-any-return]
+
+    async def _read_shard(self, shard_id: str, position: str) -> None:
+        buffer: list[Record] = []
+        first_buffered = 0.0
+        last_read: str | None = None
+        iterator = await asyncio.to_thread(self._iterator, shard_id, position, None)
+        while iterator is not None or buffer:
+            if iterator is not None:
+                try:
+                    page = await asyncio.to_thread(
+                        self._streams.get_records, ShardIterator=iterator, Limit=GET_RECORDS_LIMIT
+                    )
+                except self._streams.exceptions.ExpiredIteratorException:
+                    iterator = await asyncio.to_thread(
+                        self._iterator, shard_id, position, last_read
+                    )
+                    continue
+                except (BotoCoreError, ClientError) as exc:
+                    log.warning("%s: reading the stream failed: %s", self.source.name, exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                records = page.get("Records", [])
+                iterator = page.get("NextShardIterator")
+                if records:
+                    if not buffer:
+                        first_buffered = self._clock()
+                    buffer.extend(records)
+                    last_read = records[-1]["dynamodb"]["SequenceNumber"]
+            while batches.batch_ready(
+                len(buffer),
+                self.source.batch_size,
+                first_buffered,
+                self._clock(),
+                self.source.batching_window_s,
+            ) or (iterator is None and buffer):
+                batch, buffer = buffer[: self.source.batch_size], buffer[self.source.batch_size :]
+                await self._process(shard_id, tuple(batch))
+                first_buffered = self._clock()
+            await asyncio.sleep(self._poll_interval_s)
+        self._finished.add(shard_id)
+
+    async def _process(self, shard_id: str, records: tuple[Record, ...]) -> None:
+        """Invoke until every record succeeded or was discarded, in order."""
+        pending: deque[batches.Attempt[Record]] = deque([batches.Attempt(records)])
+        while pending:
+            attempt = pending.popleft()
+            kept, expired = batches.split_expired(
+                attempt.records, dynamodb_records.created_s, self._clock(), self._policy
+            )
+            if expired:
+                await self._discard(
+                    shard_id,
+                    batches.Discarded(expired, batches.RECORD_AGE_EXCEEDED, attempt.retries),
+                    None,
+                )
+            if not kept:
+                continue
+            error: str | None = None
+            try:
+                result = await self._invoke(kept)
+                failed_from = batches.first_failure(
+                    result, dynamodb_records.sequence_numbers(kept), self._policy
+                )
+            except HandlerError as exc:
+                failed_from, error = 0, "Unhandled"
+                log.warning("%s: the function failed: %s", self.source.name, exc)
+            except InvocationError as exc:
+                failed_from, error = 0, "Unhandled"
+                log.warning("%s: the invocation failed: %s", self.source.name, exc)
+            if failed_from is None:
+                continue
+            plan = batches.after_failure(
+                batches.Attempt(kept, attempt.retries), failed_from, error is not None, self._policy
+            )
+            if plan.discarded is not None:
+                await self._discard(shard_id, plan.discarded, error)
+            pending.extendleft(reversed(plan.then))
+            if plan.then and not plan.bisected:
+                await asyncio.sleep(batches.retry_delay_s(plan.then[0].retries))
+
+    async def _invoke(self, records: tuple[Record, ...]) -> Any:
+        event = {
+            "Records": [
+                dynamodb_records.lambda_record(
+                    record,
+                    stream_arn=self.source.stream_arn,
+                    region=self._region,
+                    by_ttl=self._by_ttl(record),
+                )
+                for record in records
+            ]
+        }
+        self.invocations += 1
+        label = f"EventSource: {self.source.name} Records: {len(records)}"
+        return await self._invoker.invoke(self.source.function, event, label)
+
+    def _by_ttl(self, record: Record) -> bool:
+        if self._ttl is None or not dynamodb_records.is_removal(record):
+            return False
+        key = dynamodb_records.keys_id(record["dynamodb"].get("Keys", {}))
+        return self._ttl.claim(self._table_name, key)
+
+    async def _discard(
+        self, shard_id: str, discarded: batches.Discarded[Record], error: str | None
+    ) -> None:
+        message = dynamodb_records.failure_record(
+            discarded,
+            shard_id=shard_id,
+            stream_arn=self.source.stream_arn,
+            function_arn=self._function_arn,
+            request_id=self._new_id(),
+            error=error,
+            now_s=self._clock(),
+        )
+        where = self.source.on_failure
+        log.warning(
+            "%s: gave up on %d record(s) (%s)%s",
+            self.source.name,
+            len(discarded.records),
+            discarded.condition,
+            f"; described to {where.kind} {where.arn}" if where else "; no on-failure destination",
+        )
+        if where is not None:
+            try:
+                await self._destinations.deliver(where, message)
+            except Exception as exc:  # a destination that fails must not stop the shard
+                log.error("%s: the on-failure destination failed: %s", self.source.name, exc)

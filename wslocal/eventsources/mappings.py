@@ -1,0 +1,135 @@
+"""EventSourceMappings: every event source of the template, started and stopped with the
+stage. At start-up each stream source finds its table's stream in the engine (a table
+without one gets it enabled, or a clear error names the table)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from wslocal.engines.ttl import TtlDeletions
+from wslocal.eventsources.dynamodb_streams import DynamoDBStreamPoller, Invoker
+from wslocal.exceptions import EventSourceError
+from wslocal.template import DynamoDBStreamSourceModel, OnFailureDestination, StageModel
+
+log = logging.getLogger("wslocal")
+
+
+class LoggedDestinations:
+    """On-failure destinations whose service the stage does not run: the description of
+    the discarded batch is written to the log, whole, so nothing is lost silently."""
+
+    async def deliver(self, destination: OnFailureDestination, message: dict[str, Any]) -> None:
+        log.warning(
+            "on-failure record for %s %s (not emulated, logged): %s",
+            destination.kind,
+            destination.arn,
+            json.dumps(message),
+        )
+
+
+def describe(source: DynamoDBStreamSourceModel, table_name: str) -> str:
+    """One banner line: what is read, by whom, with which settings."""
+    parts = [
+        f"batch {source.batch_size}",
+        f"window {source.batching_window_s:g} s",
+        source.starting_position,
+        "retries " + ("unlimited" if source.maximum_retry_attempts < 0 else
+                      str(source.maximum_retry_attempts)),
+    ]  # fmt: skip
+    if source.maximum_record_age_s >= 0:
+        parts.append(f"max age {source.maximum_record_age_s} s")
+    if source.bisect_on_error:
+        parts.append("bisect")
+    if source.report_item_failures:
+        parts.append("item failures")
+    if source.on_failure:
+        parts.append(f"on failure {source.on_failure.kind} {source.on_failure.arn.split(':')[-1]}")
+    if not source.enabled:
+        parts.append("DISABLED")
+    if source.not_emulated:
+        parts.append(f"not emulated: {', '.join(source.not_emulated)}")
+    return f"{table_name} stream -> {source.function} ({', '.join(parts)})"
+
+
+class EventSourceMappings:
+    def __init__(
+        self,
+        model: StageModel,
+        invoker: Invoker,
+        *,
+        dynamodb: Any,
+        streams: Any,
+        ttl: TtlDeletions | None = None,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str],
+    ) -> None:
+        self._model = model
+        self._invoker = invoker
+        self._dynamodb = dynamodb
+        self._streams = streams
+        self._ttl = ttl
+        self._clock = clock
+        self._new_id = new_id
+        self.pollers: list[DynamoDBStreamPoller] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Find each enabled source's stream, then start polling them all."""
+        destinations = LoggedDestinations()
+        for source in self._model.stream_sources:
+            if not source.enabled:
+                continue
+            table_name = self._model.table(source.table).table_name
+            stream_arn = await asyncio.to_thread(self._stream_of, table_name, source)
+            function = self._model.functions[source.function]
+            self.pollers.append(
+                DynamoDBStreamPoller(
+                    source,
+                    table_name=table_name,
+                    stream_arn=stream_arn,
+                    streams=self._streams,
+                    invoker=self._invoker,
+                    destinations=destinations,
+                    function_arn=(
+                        f"arn:aws:lambda:{self._model.region}:{self._model.account_id}"
+                        f":function:{function.function_name}"
+                    ),
+                    region=self._model.region,
+                    ttl=self._ttl,
+                    clock=self._clock,
+                    new_id=self._new_id,
+                )
+            )
+        self._tasks = [asyncio.create_task(poller.run()) for poller in self.pollers]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _stream_of(self, table_name: str, source: DynamoDBStreamSourceModel) -> str:
+        """The engine's ARN of the table's latest stream; enabled if the table has none."""
+        view_type = self._model.table(source.table).stream_view_type
+        try:
+            table = self._dynamodb.describe_table(TableName=table_name)["Table"]
+            arn = table.get("LatestStreamArn")
+            if arn and (table.get("StreamSpecification") or {}).get("StreamEnabled", True):
+                return str(arn)
+            updated = self._dynamodb.update_table(
+                TableName=table_name,
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": view_type},
+            )
+            return str(updated["TableDescription"]["LatestStreamArn"])
+        except (BotoCoreError, ClientError, KeyError) as exc:
+            raise EventSourceError(
+                f"{source.name}: the stream of table {table_name} cannot be read "
+                f"({exc}); the engine must implement DynamoDB Streams (DynamoDB Local and "
+                "moto do)"
+            ) from None

@@ -1,0 +1,30 @@
+"""The template model: what of a SAM template the local stage serves, read without
+touching a socket or starting a process."""
+
+from wslocal.template.model import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_REGION,
+    AuthorizerModel,
+    DynamoDBStreamSourceModel,
+    FunctionModel,
+    OnFailureDestination,
+    RouteModel,
+    StageModel,
+    TableModel,
+)
+from wslocal.template.reader import api_id_for, build_stage_model, read_template
+
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_REGION",
+    "AuthorizerModel",
+    "DynamoDBStreamSourceModel",
+    "FunctionModel",
+    "OnFailureDestination",
+    "RouteModel",
+    "StageModel",
+    "TableModel",
+    "api_id_for",
+    "build_stage_model",
+    "read_template",
+]

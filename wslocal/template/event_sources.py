@@ -1,0 +1,126 @@
+"""Event sources: a function's ``Events`` of ``Type: DynamoDB`` become stream sources
+with Lambda's defaults; other event types are listed as not emulated."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from wslocal.exceptions import TemplateError
+from wslocal.template.intrinsics import Resolver
+from wslocal.template.model import DynamoDBStreamSourceModel, OnFailureDestination, TableModel
+
+_TABLE_OF_STREAM = re.compile(r":table/([^/]+)/stream/")
+_IGNORED_STREAM_PROPERTIES = (
+    "FilterCriteria",
+    "ParallelizationFactor",
+    "TumblingWindowInSeconds",
+    "MetricsConfig",
+)
+STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    return str(value).lower() == "true"
+
+
+def _number(value: Any, default: float, where: str, prop: str) -> float:
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TemplateError(f"{value!r} is not a number", where, prop) from None
+
+
+def _destination(config: Any, where: str) -> OnFailureDestination | None:
+    on_failure = (config or {}).get("OnFailure") or {}
+    arn = on_failure.get("Destination")
+    if not arn:
+        return None
+    kind = on_failure.get("Type") or str(arn).split(":")[2].upper()
+    if kind not in ("SQS", "SNS"):
+        raise TemplateError(
+            f"an on-failure destination of a stream is SQS or SNS, not {kind!r}",
+            where,
+            "DestinationConfig",
+        )
+    return OnFailureDestination(kind=kind, arn=str(arn))
+
+
+def _stream_source(
+    name: str,
+    function: str,
+    properties: Mapping[str, Any],
+    tables_by_name: Mapping[str, TableModel],
+) -> DynamoDBStreamSourceModel:
+    stream_arn = str(properties.get("Stream", ""))
+    match = _TABLE_OF_STREAM.search(stream_arn)
+    table = tables_by_name.get(match.group(1)) if match else None
+    if table is None:
+        raise TemplateError(
+            f"{stream_arn!r} is not the stream of a table in this template", name, "Stream"
+        )
+    if table.stream_view_type is None:
+        raise TemplateError(
+            f"reads the stream of {table.logical_id}, which has no StreamSpecification",
+            name,
+            "Stream",
+        )
+    position = properties.get("StartingPosition")
+    if position not in STARTING_POSITIONS:
+        raise TemplateError(
+            f"must be one of {', '.join(STARTING_POSITIONS)}, not {position!r}",
+            name,
+            "StartingPosition",
+        )
+    return DynamoDBStreamSourceModel(
+        name=name,
+        function=function,
+        table=table.logical_id,
+        stream_arn=stream_arn,
+        starting_position=str(position),
+        batch_size=int(_number(properties.get("BatchSize"), 100, name, "BatchSize")),
+        batching_window_s=_number(
+            properties.get("MaximumBatchingWindowInSeconds"), 0, name, "MaximumBatchingWindow"
+        ),
+        maximum_retry_attempts=int(
+            _number(properties.get("MaximumRetryAttempts"), -1, name, "MaximumRetryAttempts")
+        ),
+        maximum_record_age_s=int(
+            _number(
+                properties.get("MaximumRecordAgeInSeconds"), -1, name, "MaximumRecordAgeInSeconds"
+            )
+        ),
+        bisect_on_error=_flag(properties.get("BisectBatchOnFunctionError"), False),
+        report_item_failures="ReportBatchItemFailures"
+        in (properties.get("FunctionResponseTypes") or ()),
+        enabled=_flag(properties.get("Enabled"), True),
+        on_failure=_destination(properties.get("DestinationConfig"), name),
+        not_emulated=tuple(key for key in _IGNORED_STREAM_PROPERTIES if key in properties),
+    )
+
+
+def event_sources(
+    functions: Mapping[str, Mapping[str, Any]],
+    tables: Iterable[TableModel],
+    resolver: Resolver,
+) -> tuple[list[DynamoDBStreamSourceModel], list[str]]:
+    """The stream sources of ``functions`` (logical id -> resource), and one line for
+    each event the stage does not run."""
+    tables_by_name = {table.table_name: table for table in tables}
+    sources: list[DynamoDBStreamSourceModel] = []
+    skipped: list[str] = []
+    for function, resource in functions.items():
+        for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            name = f"{function}.{event_name}"
+            kind = event.get("Type")
+            if kind != "DynamoDB":
+                skipped.append(f"{name} ({kind} event) is not emulated")
+                continue
+            properties = resolver.resolve(event.get("Properties") or {}, name)
+            sources.append(_stream_source(name, function, properties, tables_by_name))
+    return sources, skipped

@@ -1,0 +1,123 @@
+"""The template model: what of a SAM template the local stage serves.
+
+Plain frozen data (the WebSocket API, its routes, the functions and their layers, the
+tables, the event sources), built by ``wslocal.template.reader`` with every intrinsic
+resolved to a local value. Nothing here touches a socket or starts a process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "123456789012"
+DEFAULT_TIMEOUT_SECONDS = 3
+DEFAULT_MEMORY_MB = 128
+
+
+@dataclass(frozen=True)
+class FunctionModel:
+    logical_id: str
+    function_name: str
+    code_dir: Path
+    handler: str
+    runtime: str
+    timeout: float
+    memory_size: int
+    environment: Mapping[str, str]
+    layer_dirs: tuple[Path, ...]
+
+    @property
+    def module(self) -> str:
+        """The handler's module, importable with ``code_dir`` and the layers on sys.path."""
+        return self.handler.rsplit(".", 1)[0].replace("/", ".")
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class AuthorizerModel:
+    logical_id: str
+    function: str
+    identity_sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RouteModel:
+    route_key: str
+    function: str
+    """Logical id of the function the route's AWS_PROXY integration invokes."""
+    two_way: bool
+    """True when the route has a route response: the integration's body goes back."""
+    authorizer: AuthorizerModel | None = None
+
+
+@dataclass(frozen=True)
+class TableModel:
+    logical_id: str
+    create_table: Mapping[str, Any]
+    """Keyword arguments of DynamoDB's CreateTable for this table."""
+    ttl_attribute: str | None
+    stream_view_type: str | None = None
+    """KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES when the table has a stream."""
+
+    @property
+    def table_name(self) -> str:
+        return str(self.create_table["TableName"])
+
+
+@dataclass(frozen=True)
+class OnFailureDestination:
+    """Where Lambda sends the description of a batch it gave up on."""
+
+    kind: str
+    """``SQS`` or ``SNS``."""
+    arn: str
+
+
+@dataclass(frozen=True)
+class DynamoDBStreamSourceModel:
+    """A function's ``Events: Type: DynamoDB``: Lambda's event source mapping for it."""
+
+    name: str
+    """``<Function>.<EventName>``, as the banner and the logs name it."""
+    function: str
+    table: str
+    """Logical id of the table whose stream is read."""
+    stream_arn: str
+    starting_position: str
+    batch_size: int = 100
+    batching_window_s: float = 0.0
+    maximum_retry_attempts: int = -1
+    """-1: retry until the record expires."""
+    maximum_record_age_s: int = -1
+    bisect_on_error: bool = False
+    report_item_failures: bool = False
+    enabled: bool = True
+    on_failure: OnFailureDestination | None = None
+    not_emulated: tuple[str, ...] = ()
+    """Properties of the mapping the stage reads but does not apply."""
+
+
+@dataclass(frozen=True)
+class StageModel:
+    api_logical_id: str
+    api_id: str
+    route_selection_expression: str
+    routes: Mapping[str, RouteModel]
+    functions: Mapping[str, FunctionModel]
+    tables: tuple[TableModel, ...]
+    region: str
+    account_id: str
+    not_emulated: tuple[str, ...] = field(default=())
+    """One line per resource the stage skips, for the start-up banner."""
+    warnings: tuple[str, ...] = field(default=())
+    stream_sources: tuple[DynamoDBStreamSourceModel, ...] = field(default=())
+
+    def table(self, logical_id: str) -> TableModel:
+        return next(table for table in self.tables if table.logical_id == logical_id)

@@ -1,0 +1,229 @@
+"""Reading a SAM template: ``read_template`` parses the file, ``build_stage_model`` turns
+the document into a ``StageModel`` with every intrinsic resolved to a local value."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from wslocal.exceptions import TemplateError
+from wslocal.template.event_sources import event_sources
+from wslocal.template.functions import function_model, layer_dirs
+from wslocal.template.intrinsics import Resolver, load_yaml
+from wslocal.template.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, StageModel
+from wslocal.template.routes import routes_of_api
+from wslocal.template.tables import table_model
+
+# Resource types the local stage reads, or whose job is done implicitly by serving the API.
+_UNDERSTOOD = {
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::RouteResponse",
+    "AWS::ApiGatewayV2::IntegrationResponse",
+    "AWS::ApiGatewayV2::Authorizer",
+    "AWS::ApiGatewayV2::Deployment",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::Serverless::Function",
+    "AWS::Serverless::LayerVersion",
+    "AWS::Lambda::LayerVersion",
+    "AWS::Lambda::Permission",
+    "AWS::DynamoDB::Table",
+    "AWS::Serverless::SimpleTable",
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::Logs::LogGroup",
+}
+
+
+def read_template(path: Path) -> dict[str, Any]:
+    """Parse a template file; raise TemplateError when it is not a template."""
+    try:
+        document = load_yaml(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TemplateError(f"cannot read {path}: {exc.strerror}") from None
+    except Exception as exc:
+        raise TemplateError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
+        raise TemplateError(f"{path} has no Resources section")
+    return document
+
+
+def api_id_for(logical_id: str) -> str:
+    """A stable 10-character API id, like API Gateway's, derived from the logical id."""
+    digest = hashlib.sha256(logical_id.encode()).hexdigest()
+    return "".join(chr(ord("a") + int(c, 16) % 26) if c.isalpha() else c for c in digest[:10])
+
+
+def build_stage_model(
+    document: Mapping[str, Any],
+    base_dir: Path,
+    parameter_overrides: Mapping[str, str] | None = None,
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    stack_name: str = "local",
+    api: str | None = None,
+) -> StageModel:
+    """Read the WebSocket API of ``document`` (files relative to ``base_dir``)."""
+    resources: dict[str, Any] = document["Resources"]
+    refs, attributes = _local_values(
+        document, parameter_overrides or {}, region, account_id, stack_name
+    )
+    resolver = Resolver(refs, attributes, document.get("Conditions"), document.get("Mappings"))
+    active = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if "Condition" not in resource or resolver.condition(resource["Condition"], logical_id)
+    }
+    api_logical_id = _choose_api(active, api)
+    functions_by_name = {
+        str(refs[logical_id]): logical_id
+        for logical_id, resource in active.items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+    layers = layer_dirs(active, base_dir, refs)
+    globals_ = document.get("Globals", {}).get("Function", {})
+    warnings: list[str] = []
+    functions = {
+        logical_id: function_model(
+            logical_id, resource, globals_, resolver, base_dir, layers, refs, warnings
+        )
+        for logical_id, resource in active.items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+    routes = routes_of_api(active, api_logical_id, resolver, functions_by_name)
+    tables = tuple(
+        table_model(logical_id, r, resolver, refs)
+        for logical_id, r in active.items()
+        if r.get("Type") in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
+    )
+    stream_sources, skipped_events = event_sources(
+        {
+            logical_id: resource
+            for logical_id, resource in active.items()
+            if resource.get("Type") == "AWS::Serverless::Function"
+        },
+        tables,
+        resolver,
+    )
+    api_properties = resolver.resolve(active[api_logical_id].get("Properties", {}), api_logical_id)
+    return StageModel(
+        api_logical_id=api_logical_id,
+        api_id=refs[api_logical_id],
+        route_selection_expression=api_properties.get(
+            "RouteSelectionExpression", "$request.body.action"
+        ),
+        routes=routes,
+        functions=functions,
+        tables=tables,
+        region=region,
+        account_id=account_id,
+        not_emulated=tuple(_not_emulated(active, api_logical_id) + skipped_events),
+        warnings=tuple(warnings),
+        stream_sources=tuple(stream_sources),
+    )
+
+
+def _local_values(
+    document: Mapping[str, Any],
+    overrides: Mapping[str, str],
+    region: str,
+    account_id: str,
+    stack_name: str,
+) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
+    """What Ref and Fn::GetAtt give for each parameter and resource, locally."""
+    refs: dict[str, Any] = {
+        "AWS::Region": region,
+        "AWS::AccountId": account_id,
+        "AWS::Partition": "aws",
+        "AWS::StackName": stack_name,
+        "AWS::StackId": f"arn:aws:cloudformation:{region}:{account_id}:stack/{stack_name}/local",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::NotificationARNs": [],
+    }
+    for name, parameter in (document.get("Parameters") or {}).items():
+        if name in overrides:
+            refs[name] = overrides[name]
+        elif "Default" in parameter:
+            refs[name] = parameter["Default"]
+        else:
+            raise TemplateError(
+                "has no Default; give it with --parameter-overrides", name, "Default"
+            )
+    unknown = set(overrides) - set(document.get("Parameters") or {})
+    if unknown:
+        raise TemplateError(f"--parameter-overrides names unknown parameters: {sorted(unknown)}")
+    names = Resolver(refs, {})
+    attributes: dict[tuple[str, str], Any] = {}
+    arn = f"arn:aws:{{}}:{region}:{account_id}:{{}}"
+    for logical_id, resource in document["Resources"].items():
+        kind = resource.get("Type", "")
+        properties = resource.get("Properties") or {}
+        if kind in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"):
+            name = names.resolve(properties.get("TableName", logical_id), logical_id)
+            refs[logical_id] = name
+            attributes[(logical_id, "Arn")] = arn.format("dynamodb", f"table/{name}")
+            attributes[(logical_id, "StreamArn")] = arn.format(
+                "dynamodb", f"table/{name}/stream/local"
+            )
+        elif kind == "AWS::Serverless::Function":
+            name = names.resolve(properties.get("FunctionName", logical_id), logical_id)
+            refs[logical_id] = name
+            attributes[(logical_id, "Arn")] = arn.format("lambda", f"function:{name}")
+        elif kind in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
+            refs[logical_id] = arn.format("lambda", f"layer:{logical_id}:1")
+        elif kind == "AWS::ApiGatewayV2::Api":
+            api_id = api_id_for(logical_id)
+            refs[logical_id] = api_id
+            attributes[(logical_id, "ApiId")] = api_id
+            attributes[(logical_id, "ApiEndpoint")] = (
+                f"wss://{api_id}.execute-api.{region}.amazonaws.com"
+            )
+        elif kind == "AWS::SQS::Queue":
+            name = names.resolve(properties.get("QueueName", logical_id), logical_id)
+            refs[logical_id] = f"https://sqs.{region}.amazonaws.com/{account_id}/{name}"
+            attributes[(logical_id, "Arn")] = arn.format("sqs", name)
+            attributes[(logical_id, "QueueName")] = name
+            attributes[(logical_id, "QueueUrl")] = refs[logical_id]
+        elif kind == "AWS::IAM::Role":
+            refs[logical_id] = logical_id
+            attributes[(logical_id, "Arn")] = f"arn:aws:iam::{account_id}:role/{logical_id}"
+        else:
+            refs[logical_id] = logical_id
+            attributes[(logical_id, "Arn")] = arn.format("local", logical_id)
+    return refs, attributes
+
+
+def _choose_api(resources: Mapping[str, Any], wanted: str | None) -> str:
+    apis = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::ApiGatewayV2::Api"
+        and (resource.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+    ]
+    if wanted is not None:
+        if wanted not in apis:
+            raise TemplateError(f"--api {wanted} is not a WebSocket API; the template has {apis}")
+        return wanted
+    if not apis:
+        raise TemplateError(
+            "the template has no AWS::ApiGatewayV2::Api with ProtocolType: WEBSOCKET"
+        )
+    if len(apis) > 1:
+        raise TemplateError(f"the template has several WebSocket APIs {apis}; choose with --api")
+    return apis[0]
+
+
+def _not_emulated(resources: Mapping[str, Any], api_logical_id: str) -> list[str]:
+    lines = []
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type", "?")
+        if kind == "AWS::ApiGatewayV2::Api" and logical_id != api_logical_id:
+            protocol = (resource.get("Properties") or {}).get("ProtocolType")
+            lines.append(f"{logical_id} ({kind}, {protocol}) is not served")
+        elif kind not in _UNDERSTOOD:
+            lines.append(f"{logical_id} ({kind}) is not emulated")
+    return lines

@@ -1,0 +1,104 @@
+"""Routes of the WebSocket API: each route's AWS_PROXY integration, its function, its
+route response and its REQUEST authorizer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from wslocal.exceptions import TemplateError
+from wslocal.template.intrinsics import Resolver
+from wslocal.template.model import AuthorizerModel, RouteModel
+
+_FUNCTION_ARN = re.compile(r"arn:[^:]+:lambda:[^:]*:[^:]*:function:([^/:]+)")
+
+
+def function_for_uri(uri: Any, functions_by_name: Mapping[str, str], where: str, prop: str) -> str:
+    match = _FUNCTION_ARN.search(str(uri))
+    if match is None or match.group(1) not in functions_by_name:
+        raise TemplateError(f"{uri!r} does not name a function of this template", where, prop)
+    return functions_by_name[match.group(1)]
+
+
+def routes_of_api(
+    resources: Mapping[str, Any],
+    api_logical_id: str,
+    resolver: Resolver,
+    functions_by_name: Mapping[str, str],
+) -> dict[str, RouteModel]:
+    def of_api(kind: str) -> dict[str, dict[str, Any]]:
+        found = {}
+        for logical_id, resource in resources.items():
+            if resource.get("Type") != kind:
+                continue
+            properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
+            if properties.get("ApiId") == resolver.resolve({"Ref": api_logical_id}):
+                found[logical_id] = properties
+        return found
+
+    integrations = of_api("AWS::ApiGatewayV2::Integration")
+    authorizers = of_api("AWS::ApiGatewayV2::Authorizer")
+    two_way = {p.get("RouteId") for p in of_api("AWS::ApiGatewayV2::RouteResponse").values()}
+    routes: dict[str, RouteModel] = {}
+    for logical_id, properties in of_api("AWS::ApiGatewayV2::Route").items():
+        key = properties.get("RouteKey")
+        if not isinstance(key, str):
+            raise TemplateError("is required", logical_id, "RouteKey")
+        target = str(properties.get("Target", ""))
+        integration_id = target.removeprefix("integrations/")
+        if integration_id not in integrations:
+            raise TemplateError(
+                f"Target {target!r} is not an integration of this API", logical_id, "Target"
+            )
+        integration = integrations[integration_id]
+        if integration.get("IntegrationType") != "AWS_PROXY":
+            raise TemplateError(
+                f"IntegrationType {integration.get('IntegrationType')!r} is not emulated "
+                "(use AWS_PROXY)",
+                integration_id,
+                "IntegrationType",
+            )
+        function = function_for_uri(
+            integration.get("IntegrationUri"), functions_by_name, integration_id, "IntegrationUri"
+        )
+        authorizer = None
+        if properties.get("AuthorizationType") == "CUSTOM":
+            authorizer = _authorizer(
+                properties.get("AuthorizerId"), authorizers, functions_by_name, logical_id
+            )
+        elif properties.get("AuthorizationType") not in (None, "NONE"):
+            raise TemplateError(
+                f"AuthorizationType {properties['AuthorizationType']} is not emulated",
+                logical_id,
+                "AuthorizationType",
+            )
+        routes[key] = RouteModel(
+            route_key=key,
+            function=function,
+            two_way=logical_id in two_way,
+            authorizer=authorizer,
+        )
+    return routes
+
+
+def _authorizer(
+    authorizer_id: Any,
+    authorizers: Mapping[str, Mapping[str, Any]],
+    functions_by_name: Mapping[str, str],
+    route: str,
+) -> AuthorizerModel:
+    if authorizer_id not in authorizers:
+        raise TemplateError("does not name an authorizer of this API", route, "AuthorizerId")
+    properties = authorizers[authorizer_id]
+    if properties.get("AuthorizerType") != "REQUEST":
+        raise TemplateError(
+            "only REQUEST authorizers are emulated", authorizer_id, "AuthorizerType"
+        )
+    return AuthorizerModel(
+        logical_id=authorizer_id,
+        function=function_for_uri(
+            properties.get("AuthorizerUri"), functions_by_name, authorizer_id, "AuthorizerUri"
+        ),
+        identity_sources=tuple(properties.get("IdentitySource") or ()),
+    )
