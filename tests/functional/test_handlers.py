@@ -91,15 +91,11 @@ def test_connect_rejects_a_bad_room_or_name_with_400_and_stores_nothing(chat, qu
     assert chat.store.get(SENDER) is None
 
 
-def test_connect_announces_the_join_to_the_others_only(chat):
+def test_connect_stores_the_row_and_posts_nothing(chat):
     join(chat, "bob")
-    join(chat, "elsewhere", room="other")
-    invoke("connect", load_event("connect"))
-    assert received("bob") == [
-        {"type": "presence", "event": "joined", "name": "alice", "room": "lobby"}
-    ]
-    assert received(SENDER) == []
-    assert received("elsewhere") == []
+    assert invoke("connect", load_event("connect"))["statusCode"] == 200
+    assert chat.store.get(SENDER).room == "lobby"
+    assert received("bob") == []
 
 
 def test_send_message_stores_it_and_delivers_it_to_the_other_members(chat):
@@ -179,14 +175,12 @@ def test_default_answers_a_body_that_is_not_json(chat):
     }
 
 
-def test_disconnect_removes_the_connection_and_announces_the_leave(chat):
+def test_disconnect_removes_the_row_and_posts_nothing(chat):
     join(chat, SENDER, name="alice")
     join(chat, "bob")
     assert invoke("disconnect", load_event("disconnect"))["statusCode"] == 200
     assert chat.store.get(SENDER) is None
-    assert received("bob") == [
-        {"type": "presence", "event": "left", "name": "alice", "room": "lobby"}
-    ]
+    assert received("bob") == []
 
 
 def test_disconnect_of_an_unknown_connection_is_fine(chat):
@@ -240,3 +234,102 @@ def test_metrics_are_emitted_as_emf(chat, capsys):
     names = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert {"Messages", "Deliveries", "FanOutDuration"} <= names
     assert emf["Messages"] == [1.0]
+
+
+def test_history_says_who_is_in_the_room(chat):
+    join(chat, SENDER, name="alice")
+    join(chat, "bob")
+    join(chat, "elsewhere", room="other")
+    reply = json.loads(invoke("history", load_event("history"))["body"])
+    assert reply["members"]["names"] == ["alice", "bob"]
+    assert reply["members"]["count"] == 2
+
+
+# --- presence, from the connections table's stream ------------------------------------
+
+
+@pytest.fixture
+def presence(chat, monkeypatch):
+    """The presence handler, posting to moto's Management API like the others."""
+    monkeypatch.setenv(
+        "MANAGEMENT_API_ENDPOINT", "https://abcdef1234.execute-api.us-east-1.amazonaws.com/dev"
+    )
+    return chat
+
+
+def test_presence_tells_each_member_who_joined_who_left_and_who_is_here(presence):
+    # GIVEN alice's row is in the table and bob's and carol's are gone (the sample batch)
+    join(presence, SENDER, name="alice")
+    join(presence, "dave")
+    # WHEN the stream batch arrives
+    response = invoke("presence", load_event("presence_stream"))
+    # THEN one envelope reaches every member, the joiner included
+    assert response == {"batchItemFailures": []}
+    for member in (SENDER, "dave"):
+        [envelope] = received(member)
+        assert envelope["type"] == "presence"
+        assert (envelope["room"], envelope["joined"], envelope["left"]) == (
+            "lobby",
+            ["alice"],
+            ["bob", "carol"],
+        )
+        assert envelope["members"]["names"] == ["alice", "dave"]
+        assert envelope["members"]["count"] == 2
+
+
+def test_presence_sends_one_envelope_per_room(presence):
+    join(presence, SENDER, name="alice")
+    join(presence, "eve", room="other", name="eve")
+    event = load_event("presence_stream")
+    moved = event["Records"][1]["dynamodb"]["OldImage"]
+    moved["room"] = {"S": "other"}
+    invoke("presence", event)
+    [lobby] = received(SENDER)
+    [other] = received("eve")
+    assert (lobby["joined"], lobby["left"]) == (["alice"], ["carol"])
+    assert (other["joined"], other["left"]) == ([], ["bob"])
+
+
+def test_presence_skips_a_row_without_room_or_name_and_announces_the_rest(presence):
+    join(presence, SENDER, name="alice")
+    event = load_event("presence_stream")
+    del event["Records"][1]["dynamodb"]["OldImage"]["name"]
+    assert invoke("presence", event) == {"batchItemFailures": []}
+    [envelope] = received(SENDER)
+    assert envelope["left"] == ["carol"]
+
+
+def test_presence_ignores_updates_of_a_row(presence):
+    join(presence, SENDER, name="alice")
+    event = load_event("presence_stream")
+    for record in event["Records"]:
+        record["eventName"] = "MODIFY"
+    assert invoke("presence", event) == {"batchItemFailures": []}
+    assert received(SENDER) == []
+
+
+def test_presence_reports_the_records_of_a_room_it_could_not_tell(presence, monkeypatch):
+    # GIVEN the room index cannot be read
+    handler = load_handler("presence")
+    from botocore.exceptions import ClientError
+
+    def throttled(room, page_size=None):
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "Query")
+
+    monkeypatch.setattr(handler.presence._connections, "members", throttled)
+    # WHEN the batch is handled
+    response = handler.lambda_handler(load_event("presence_stream"), LambdaContextStub())
+    # THEN every record of that room is reported, so Lambda retries from the first
+    assert response == {
+        "batchItemFailures": [
+            {"itemIdentifier": "100000000012345678901"},
+            {"itemIdentifier": "100000000012345678902"},
+            {"itemIdentifier": "100000000012345678903"},
+        ]
+    }
+
+
+def test_presence_sample_event_parses_with_powertools_parser_model():
+    from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
+
+    DynamoDBStreamModel.model_validate(load_event("presence_stream"))

@@ -33,6 +33,20 @@ def receive_type(ws, kind, timeout=10):
             return envelope
 
 
+def presence_until(ws, done, timeout=15):
+    """Presence envelopes until one satisfies ``done``; that one is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        envelope = receive_type(ws, "presence", max(0.1, deadline - time.monotonic()))
+        if done(envelope):
+            return envelope
+
+
+def sees(*names):
+    """The room's member list, as the envelope gives it, is exactly ``names``."""
+    return lambda envelope: envelope["members"]["names"] == sorted(names)
+
+
 def assert_silent(ws, seconds=0.7):
     with pytest.raises(TimeoutError):
         ws.recv(timeout=seconds)
@@ -44,7 +58,7 @@ def send(ws, message):
 
 def test_two_clients_in_a_room_exchange_messages_both_ways(chat_stage, room):
     with join(chat_stage, room, "alice") as alice, join(chat_stage, room, "bob") as bob:
-        receive_type(alice, "presence")
+        presence_until(alice, sees("alice", "bob"))
         send(alice, "hi bob")
         got = receive_type(bob, "newMessage")
         assert (got["payload"], got["sender"], got["room"]) == ("hi bob", "alice", room)
@@ -54,7 +68,7 @@ def test_two_clients_in_a_room_exchange_messages_both_ways(chat_stage, room):
 
 def test_the_sender_does_not_get_its_own_message(chat_stage, room):
     with join(chat_stage, room, "alice") as alice, join(chat_stage, room, "bob") as bob:
-        receive_type(alice, "presence")
+        presence_until(alice, sees("alice", "bob"))
         send(alice, "hello")
         receive_type(bob, "newMessage")
         assert_silent(alice)
@@ -62,20 +76,48 @@ def test_the_sender_does_not_get_its_own_message(chat_stage, room):
 
 def test_a_client_in_another_room_receives_nothing(chat_stage, room):
     with join(chat_stage, room, "alice") as alice, join(chat_stage, room + "x", "eve") as eve:
+        presence_until(eve, sees("eve"))
         send(alice, "secret")
         assert_silent(eve)
 
 
+def test_a_joiner_hears_its_own_join_with_the_member_list(chat_stage, room):
+    with join(chat_stage, room, "alice") as alice:
+        envelope = presence_until(alice, sees("alice"))
+    assert (envelope["room"], envelope["joined"], envelope["left"]) == (room, ["alice"], [])
+    assert envelope["members"]["count"] == 1
+
+
 def test_members_hear_joins_and_leaves(chat_stage, room):
     with join(chat_stage, room, "alice") as alice:
+        presence_until(alice, sees("alice"))
         with join(chat_stage, room, "bob"):
-            assert receive(alice) == {
-                "type": "presence",
-                "event": "joined",
-                "name": "bob",
-                "room": room,
-            }
-        assert receive(alice) == {"type": "presence", "event": "left", "name": "bob", "room": room}
+            joined = presence_until(alice, sees("alice", "bob"))
+        left = presence_until(alice, sees("alice"))
+    assert joined["joined"] == ["bob"]
+    assert (left["left"], left["members"]["count"]) == (["bob"], 1)
+
+
+def test_a_row_expired_by_ttl_is_announced_as_left(chat_stage, room):
+    # GIVEN a member whose row expired (its $disconnect was lost)
+    table = boto3.resource(
+        "dynamodb",
+        endpoint_url=chat_stage.stage.config.endpoints["AWS_ENDPOINT_URL_DYNAMODB"],
+        region_name="us-east-1",
+        aws_access_key_id="wslocal",
+        aws_secret_access_key="wslocal",
+    ).Table("ConnectionsTable")
+    with join(chat_stage, room, "alice") as alice:
+        presence_until(alice, sees("alice"))
+        table.put_item(
+            Item={"connectionId": f"ghost-{room}", "room": room, "name": "ghost",
+                  "connectedAt": 0, "ttl": int(time.time()) - 1}
+        )  # fmt: skip
+        presence_until(alice, sees("alice", "ghost"))
+        # WHEN the stage's TTL sweep runs
+        assert chat_stage.stage.ttl_sweeper.sweep() >= 1
+        # THEN the room hears that the ghost left
+        assert presence_until(alice, sees("alice"))["left"] == ["ghost"]
 
 
 def test_a_late_joiner_gets_the_history(chat_stage, room):
@@ -146,10 +188,10 @@ def test_a_fragmented_message_under_128_kb_is_delivered_whole(chat_stage, room):
 
 def test_an_abrupt_close_runs_disconnect_and_the_room_hears_the_leave(chat_stage, room):
     with join(chat_stage, room, "alice") as alice, join(chat_stage, room, "bob") as bob:
-        receive_type(alice, "presence")
+        presence_until(alice, sees("alice", "bob"))
         bob.socket.shutdown(socket.SHUT_RDWR)  # no close frame: the TCP connection drops
         bob.socket.close()
-        assert receive(alice) == {"type": "presence", "event": "left", "name": "bob", "room": room}
+        assert presence_until(alice, sees("alice"))["left"] == ["bob"]
 
 
 def management_client(stage):
@@ -192,7 +234,7 @@ def test_a_post_over_128_kb_is_refused_with_413(chat_stage, room):
 
 def test_a_killed_worker_is_replaced(chat_stage, room):
     with join(chat_stage, room, "alice") as alice, join(chat_stage, room, "bob") as bob:
-        receive_type(alice, "presence")
+        presence_until(alice, sees("alice", "bob"))
         for pid in chat_stage.worker_pids("SendMessageFunction"):
             os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
@@ -201,8 +243,8 @@ def test_a_killed_worker_is_replaced(chat_stage, room):
 
 
 def test_clients_joining_at_once_all_stay_in_the_room(chat_stage, room):
-    # Joins overlap: each $connect announces to members still in their own $connect,
-    # which answer 410. Those must not be removed from the room.
+    # Joins overlap: presence posts reach members still in their own $connect, which
+    # answer 410. Those must not be removed from the room.
     with ThreadPoolExecutor(20) as pool, contextlib.ExitStack() as stack:
         connecting = list(pool.map(lambda i: join(chat_stage, room, f"c{i}"), range(20)))
         clients = [stack.enter_context(client) for client in connecting]

@@ -47,6 +47,15 @@ def test_invoke_runs_each_sample_event(dynamodb_local, function, event):
     assert "REPORT RequestId" in result.stderr
 
 
+def test_invoke_runs_a_stream_function_with_the_sample_stream_event(dynamodb_local):
+    result = run(
+        "invoke", "PresenceFunction", "-e", str(EVENTS / "presence_stream.json"),
+        "--dynamodb-endpoint", dynamodb_local.endpoint,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"batchItemFailures": []}
+
+
 def test_invoke_starts_its_own_dynamodb_when_given_none():
     result = run("invoke", "ConnectFunction", "-e", str(EVENTS / "connect.json"))
     assert result.returncode == 0, result.stderr
@@ -95,10 +104,12 @@ def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
         assert f"ws://127.0.0.1:{port}" in text
         assert f"http://127.0.0.1:{port}/local/@connections" in text
         assert "DynamoDB Local" in text
+        assert "ConnectionsTable stream -> PresenceFunction (batch 100, window 1 s" in text
+        assert "TTL           expired items of ConnectionsTable (ttl)" in text
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:
             assert "script-src 'self'" in page.headers["Content-Security-Policy"]
         children = children_of(process.pid)
-        assert len(children) >= 6  # five prewarmed workers and DynamoDB Local
+        assert len(children) >= 7  # six prewarmed workers and DynamoDB Local
         with connect(f"ws://127.0.0.1:{port}?room=cli&name=alice") as ws:
             process.send_signal(signal.SIGTERM)
             with pytest.raises(ConnectionClosed) as caught:

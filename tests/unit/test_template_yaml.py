@@ -87,24 +87,8 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("function", "expected"),
     [
-        (
-            "ConnectFunction",
-            rights(
-                ("dynamodb:PutItem", TABLE),
-                ("dynamodb:BatchWriteItem", TABLE),
-                ("dynamodb:Query", ROOM_INDEX),
-                ("execute-api:ManageConnections", POST_CONNECTIONS),
-            ),
-        ),
-        (
-            "DisconnectFunction",
-            rights(
-                ("dynamodb:DeleteItem", TABLE),
-                ("dynamodb:BatchWriteItem", TABLE),
-                ("dynamodb:Query", ROOM_INDEX),
-                ("execute-api:ManageConnections", POST_CONNECTIONS),
-            ),
-        ),
+        ("ConnectFunction", rights(("dynamodb:PutItem", TABLE))),
+        ("DisconnectFunction", rights(("dynamodb:DeleteItem", TABLE))),
         ("DefaultFunction", set()),
         (
             "SendMessageFunction",
@@ -117,7 +101,23 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
                 ("execute-api:ManageConnections", POST_CONNECTIONS),
             ),
         ),
-        ("HistoryFunction", rights(("dynamodb:GetItem", TABLE), ("dynamodb:Query", HISTORY))),
+        (
+            "HistoryFunction",
+            rights(
+                ("dynamodb:GetItem", TABLE),
+                ("dynamodb:Query", HISTORY),
+                ("dynamodb:Query", ROOM_INDEX),
+            ),
+        ),
+        (
+            "PresenceFunction",
+            rights(
+                ("dynamodb:Query", ROOM_INDEX),
+                ("dynamodb:BatchWriteItem", TABLE),
+                ("execute-api:ManageConnections", POST_CONNECTIONS),
+                ("sqs:SendMessage", {"Fn::GetAtt": ["PresenceFailuresQueue", "Arn"]}),
+            ),
+        ),
     ],
 )
 def test_each_function_gets_exactly_the_rights_it_uses(translated, function, expected):
@@ -139,3 +139,19 @@ def test_each_lambda_permission_is_scoped_to_this_api_and_its_route(translated, 
         if r["Type"] == "AWS::Lambda::Permission"
     ]
     assert any(arn.endswith(f":${{ChatApi}}/*/{route}") for arn in arns)
+
+
+def test_presence_reads_the_connections_stream_with_bounded_retries(translated):
+    mapping = translated["PresenceFunctionConnectionsStream"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ConnectionsTable", "StreamArn"]}
+    assert mapping["MaximumRetryAttempts"] >= 0
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["PresenceFailuresQueue", "Arn"]
+    }
+
+
+def test_connections_stream_carries_old_and_new_rows(translated):
+    table = translated["ConnectionsTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}

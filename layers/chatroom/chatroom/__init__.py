@@ -11,8 +11,9 @@ from chatroom.broadcast import (
 from chatroom.connections import Connection, ConnectionStore, Member
 from chatroom.exceptions import ChatError, InvalidJoinError, InvalidMessageError, ProtocolError
 from chatroom.messages import MessageStore, StoredMessage
+from chatroom.presence import PresenceAnnouncer, RoomChange, room_changes
 from chatroom.service import Caller, ChatService, Reply
-from chatroom.telemetry import websocket_handler
+from chatroom.telemetry import stream_handler, websocket_handler
 
 __all__ = [
     "BroadcastResult",
@@ -28,10 +29,14 @@ __all__ = [
     "ManagementApiClients",
     "Member",
     "MessageStore",
+    "PresenceAnnouncer",
     "ProtocolError",
     "Reply",
+    "RoomChange",
     "StoredMessage",
     "management_endpoint",
     "protocol",
+    "room_changes",
+    "stream_handler",
     "websocket_handler",
 ]

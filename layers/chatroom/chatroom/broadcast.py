@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom.connections import ConnectionStore, Member
+from chatroom.exceptions import ChatError
 
 DEFAULT_CONCURRENCY = 32
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
@@ -27,17 +28,20 @@ CUSTOM_ENDPOINT_VARIABLE = "MANAGEMENT_API_ENDPOINT"
 
 
 def management_endpoint(
-    domain_name: str, stage: str, environ: Mapping[str, str] = os.environ
+    domain_name: str | None, stage: str | None, environ: Mapping[str, str] = os.environ
 ) -> str | None:
     """The endpoint to post to, or None to let boto3 read its own endpoint variable.
 
-    ``MANAGEMENT_API_ENDPOINT`` is for custom domains, whose base path is not the stage.
+    ``MANAGEMENT_API_ENDPOINT`` is for custom domains, whose base path is not the stage,
+    and for functions whose events carry no ``requestContext`` (stream, queue).
     """
     if environ.get(ENDPOINT_VARIABLE):
         return None
     custom = environ.get(CUSTOM_ENDPOINT_VARIABLE)
     if custom:
         return custom
+    if not domain_name or not stage:
+        raise ChatError(f"{CUSTOM_ENDPOINT_VARIABLE} must name the stage's @connections endpoint")
     return f"https://{domain_name}/{stage}"
 
 
@@ -55,7 +59,14 @@ class ManagementApiClients:
         self._clients: dict[str | None, Any] = {}
 
     def for_request(self, domain_name: str, stage: str) -> Any:
-        endpoint = management_endpoint(domain_name, stage)
+        """The client for the stage an event came through."""
+        return self._client(management_endpoint(domain_name, stage))
+
+    def configured(self) -> Any:
+        """The client for the endpoint the environment names (no event to read it from)."""
+        return self._client(management_endpoint(None, None))
+
+    def _client(self, endpoint: str | None) -> Any:
         client = self._clients.get(endpoint)
         if client is None:
             client = boto3.client(

@@ -44,6 +44,7 @@ class Member:
 
     connection_id: str
     connected_at: int
+    name: str = ""
 
     def may_still_be_connecting(self, now_ms: int) -> bool:
         return now_ms - self.connected_at < CONNECT_GRACE_MS
@@ -105,7 +106,7 @@ class ConnectionStore:
         while True:
             page = self._table.query(**query)
             members.extend(
-                Member(item["connectionId"], int(item.get("connectedAt", 0)))
+                Member(item["connectionId"], int(item.get("connectedAt", 0)), item.get("name", ""))
                 for item in page.get("Items", [])
             )
             if "LastEvaluatedKey" not in page:

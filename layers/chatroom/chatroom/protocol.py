@@ -21,6 +21,8 @@ ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_MAX_CHARS = 32
 KNOWN_ACTIONS: tuple[str, ...] = ("sendMessage", "history")
 DEFAULT_MESSAGE_MAX_BYTES = 16 * 1024
+MEMBER_LIST_LIMIT = 200
+"""Names listed in a members snapshot; the count is always whole."""
 
 Envelope = dict[str, Any]
 
@@ -122,12 +124,35 @@ def new_message(
     }
 
 
-def presence(event: str, *, name: str, room: str) -> Envelope:
-    return {"type": "presence", "event": event, "name": name, "room": room}
+def members_snapshot(
+    names: Sequence[str], as_of_ms: int, limit: int = MEMBER_LIST_LIMIT
+) -> Envelope:
+    """Who is in the room at ``as_of_ms``: the first ``limit`` names in alphabetical order
+    and the whole count. A client keeps the snapshot with the latest ``asOf``."""
+    ordered = sorted(names, key=lambda name: (name.casefold(), name))
+    return {
+        "names": ordered[:limit],
+        "count": len(ordered),
+        "truncated": len(ordered) > limit,
+        "asOf": iso_timestamp(as_of_ms),
+    }
 
 
-def history(room: str, messages: Sequence[Envelope]) -> Envelope:
-    return {"type": "history", "room": room, "messages": list(messages)}
+def presence(
+    room: str, *, joined: Sequence[str], left: Sequence[str], members: Envelope
+) -> Envelope:
+    """Who joined and who left the room since the last announcement, and who is here."""
+    return {
+        "type": "presence",
+        "room": room,
+        "joined": list(joined),
+        "left": list(left),
+        "members": members,
+    }
+
+
+def history(room: str, messages: Sequence[Envelope], members: Envelope) -> Envelope:
+    return {"type": "history", "room": room, "messages": list(messages), "members": members}
 
 
 def error(code: str, message: str) -> Envelope:

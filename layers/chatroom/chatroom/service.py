@@ -99,8 +99,8 @@ class ChatService:
         )
 
     def connect(self, caller: Caller, query: Mapping[str, str] | None) -> Reply:
-        """Store the connection and tell the room. The joiner itself cannot be posted to
-        while $connect runs (AWS answers 410), so only the others hear of it."""
+        """Store the connection: one write, whatever the room's size. The room hears of
+        it from the table's stream (``PresenceFunction``), never from the handshake."""
         try:
             join = protocol.parse_join(query)
         except ProtocolError as exc:
@@ -115,19 +115,13 @@ class ChatService:
             )
         )
         logger.append_keys(room=join.room)
-        self._announce(
-            caller, join.room, protocol.presence("joined", name=join.name, room=join.room)
-        )
         return Reply(200)
 
     def disconnect(self, caller: Caller) -> Reply:
-        """Forget the connection and tell the room; an unknown connection is fine."""
+        """Forget the connection (the stream announces it); an unknown one is fine."""
         gone = self._connections.remove(caller.connection_id)
         if gone is not None:
             logger.append_keys(room=gone.room)
-            self._announce(
-                caller, gone.room, protocol.presence("left", name=gone.name, room=gone.room)
-            )
         return Reply(200)
 
     def send_message(self, caller: Caller, body: str | None) -> Reply:
@@ -151,14 +145,18 @@ class ChatService:
         return Reply(200)
 
     def history(self, caller: Caller) -> Reply:
-        """Answer the room's newest messages, oldest first (a two-way route)."""
+        """Answer the room's newest messages, oldest first, and who is here (a two-way
+        route)."""
         member = self._connections.get(caller.connection_id)
         if member is None:
             problem = protocol.not_joined_error()
             return Reply(200, protocol.encode(protocol.error(problem.code, problem.message)))
         logger.append_keys(room=member.room)
         envelopes = [message.envelope() for message in self._messages.recent(member.room)]
-        return Reply(200, protocol.encode(protocol.history(member.room, envelopes)))
+        members = protocol.members_snapshot(
+            [m.name for m in self._connections.members(member.room)], int(self._clock() * 1000)
+        )
+        return Reply(200, protocol.encode(protocol.history(member.room, envelopes, members)))
 
     def unknown_action(self, body: str | None) -> Reply:
         """Answer a frame no route took (the $default route, two-way)."""

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+from aws_lambda_powertools.utilities.data_classes import (
+    APIGatewayWebSocketEvent,
+    DynamoDBStreamEvent,
+)
 
 if TYPE_CHECKING:
     from chatroom.service import Reply
@@ -39,5 +42,19 @@ def websocket_handler(route: Callable[[APIGatewayWebSocketEvent], Reply]) -> Lam
         websocket_event = APIGatewayWebSocketEvent(event)
         logger.append_keys(connection_id=websocket_event.request_context.connection_id)
         return route(websocket_event).as_response()
+
+    return handler
+
+
+def stream_handler(
+    consume: Callable[[DynamoDBStreamEvent], dict[str, Any]],
+) -> LambdaHandler:
+    """Turn ``consume(event) -> response`` into a Lambda handler for a DynamoDB stream."""
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    @functools.wraps(consume)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return consume(DynamoDBStreamEvent(event))
 
     return handler

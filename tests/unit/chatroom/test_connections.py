@@ -100,10 +100,10 @@ def test_remove_many_of_nothing_writes_nothing(chat_tables):
     assert table.calls == []
 
 
-def test_members_carry_their_connect_time_from_the_index(chat_tables):
+def test_members_carry_their_connect_time_and_name_from_the_index(chat_tables):
     store = ConnectionStore(table=chat_tables.connections)
     store.add(connection("c1"))
-    assert store.members("lobby") == [Member("c1", 1_732_447_824_000)]
+    assert store.members("lobby") == [Member("c1", 1_732_447_824_000, "alice")]
 
 
 def test_a_member_younger_than_the_integration_timeout_may_still_be_connecting():

@@ -107,14 +107,45 @@ def test_new_message_keeps_the_seed_articles_payload_field():
     }
 
 
-def test_presence_history_and_error_envelopes():
-    assert protocol.presence("left", name="a", room="r") == {
-        "type": "presence",
-        "event": "left",
-        "name": "a",
-        "room": "r",
+def test_members_snapshot_lists_names_alphabetically_with_the_whole_count():
+    snapshot = protocol.members_snapshot(["bob", "Alice", "carol"], 1732447831120)
+    assert snapshot == {
+        "names": ["Alice", "bob", "carol"],
+        "count": 3,
+        "truncated": False,
+        "asOf": "2024-11-24T11:30:31.120Z",
     }
-    assert protocol.history("r", []) == {"type": "history", "room": "r", "messages": []}
+
+
+def test_members_snapshot_of_a_large_room_is_bounded_and_says_so():
+    names = [f"user{index:04d}" for index in range(protocol.MEMBER_LIST_LIMIT + 50)]
+    snapshot = protocol.members_snapshot(names, 0)
+    assert len(snapshot["names"]) == protocol.MEMBER_LIST_LIMIT
+    assert (snapshot["count"], snapshot["truncated"]) == (protocol.MEMBER_LIST_LIMIT + 50, True)
+
+
+def test_presence_envelope_says_who_joined_who_left_and_who_is_here():
+    members = protocol.members_snapshot(["a", "b"], 0)
+    assert protocol.presence("r", joined=["b"], left=["c"], members=members) == {
+        "type": "presence",
+        "room": "r",
+        "joined": ["b"],
+        "left": ["c"],
+        "members": members,
+    }
+
+
+def test_history_envelope_carries_the_members():
+    members = protocol.members_snapshot([], 0)
+    assert protocol.history("r", [], members) == {
+        "type": "history",
+        "room": "r",
+        "messages": [],
+        "members": members,
+    }
+
+
+def test_error_envelope():
     assert protocol.error("c", "m") == {"type": "error", "code": "c", "message": "m"}
 
 

@@ -271,4 +271,7 @@ def test_the_projects_own_template_is_served():
     assert set(stage.routes) == {"$connect", "$disconnect", "$default", "sendMessage", "history"}
     assert {k for k, r in stage.routes.items() if r.two_way} == {"$default", "history"}
     assert stage.functions["SendMessageFunction"].layer_dirs[0].name == "chatroom"
-    assert stage.not_emulated == ()
+    # The presence failures queue: on-failure records are logged until SQS is emulated.
+    assert stage.not_emulated == ("PresenceFailuresQueue (AWS::SQS::Queue) is not emulated",)
+    [presence] = stage.stream_sources
+    assert (presence.function, presence.table) == ("PresenceFunction", "ConnectionsTable")

@@ -1,0 +1,117 @@
+"""Presence from the connections table's change stream.
+
+``$connect`` and ``$disconnect`` only write their own row; every insert and removal
+reaches ``PresenceFunction`` through the table's stream, whoever made it (a handler, the
+410 clean-up of a broadcast, DynamoDB's time to live). One stream batch becomes one
+``presence`` envelope per room: who joined, who left, and who is here now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chatroom import protocol
+from chatroom.broadcast import Broadcaster, BroadcastResult, ManagementApiClients
+from chatroom.connections import ConnectionStore
+from chatroom.telemetry import logger
+
+
+@dataclass
+class RoomChange:
+    """What one batch changed in one room, with the records it came from (to report
+    them as failed if the room cannot be told)."""
+
+    room: str
+    joined: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+    sequence_numbers: list[str] = field(default_factory=list)
+
+
+def room_changes(records: Iterable[DynamoDBRecord]) -> list[RoomChange]:
+    """Group a batch's inserts and removals by room, in stream order. A row without a room
+    or a name (written by hand) is logged and skipped; updates change no membership."""
+    changes: dict[str, RoomChange] = {}
+    for record in records:
+        name = record.event_name
+        if name not in (DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.REMOVE):
+            continue
+        stream = record.dynamodb
+        image = (
+            stream.new_image if name is DynamoDBRecordEventName.INSERT else stream.old_image
+        ) if stream else None  # fmt: skip
+        room, member = (image or {}).get("room"), (image or {}).get("name")
+        if not isinstance(room, str) or not isinstance(member, str):
+            logger.warning(
+                "skipped a connections record without room or name",
+                extra={"event_id": record.event_id, "keys": stream.keys if stream else None},
+            )
+            continue
+        change = changes.setdefault(room, RoomChange(room))
+        (change.joined if name is DynamoDBRecordEventName.INSERT else change.left).append(member)
+        if stream and stream.sequence_number:
+            change.sequence_numbers.append(stream.sequence_number)
+    return list(changes.values())
+
+
+class PresenceAnnouncer:
+    """Tells each changed room who joined, who left and who is here."""
+
+    def __init__(
+        self,
+        connections: ConnectionStore,
+        broadcaster: Broadcaster | None = None,
+        clients: ManagementApiClients | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._connections = connections
+        self._broadcaster = broadcaster or Broadcaster(connections, clock=clock)
+        self._clients = clients or ManagementApiClients()
+        self._clock = clock
+
+    def announce(self, change: RoomChange) -> BroadcastResult:
+        """Post the room's presence envelope to every member, joiners included (they are
+        connected by now; one still in ``$connect`` is kept by the broadcaster's grace)."""
+        members = self._connections.members(change.room)
+        snapshot = protocol.members_snapshot(
+            [member.name for member in members], int(self._clock() * 1000)
+        )
+        envelope = protocol.presence(
+            change.room, joined=change.joined, left=change.left, members=snapshot
+        )
+        return self._broadcaster.broadcast(
+            self._clients.configured(), protocol.encode(envelope), members
+        )
+
+    def handle(self, records: Iterable[DynamoDBRecord]) -> dict[str, Any]:
+        """Announce every room of the batch; a room that cannot be told (its query or
+        clients fail) has its records reported as failed, so Lambda retries from there.
+        Posts that fail for single members never fail the batch."""
+        failed: list[str] = []
+        for change in room_changes(records):
+            try:
+                result = self.announce(change)
+            except (BotoCoreError, ClientError):
+                logger.exception("presence announcement failed", extra={"room": change.room})
+                failed.extend(change.sequence_numbers)
+                continue
+            logger.info(
+                "presence announced",
+                extra={
+                    "room": change.room,
+                    "joined": len(change.joined),
+                    "left": len(change.left),
+                    "delivered": result.delivered,
+                    "gone": result.gone,
+                    "failed": result.failed,
+                },
+            )
+        return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}

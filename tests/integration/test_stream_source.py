@@ -1,0 +1,138 @@
+"""A DynamoDB stream event source on the stage, with a template it has never seen
+(tests/fixtures/orders_app): a WebSocket route writes orders into DynamoDB Local, the
+table's stream invokes a function with Lambda's batches, and that function reports each
+record it got to the customer's connection."""
+
+import json
+import logging
+import time
+
+import boto3
+import pytest
+from websockets.sync.client import connect
+
+from tests.support.paths import FIXTURES
+from tests.support.stage import RunningStage
+from wslocal.engines.dynamodb import create_tables
+from wslocal.server import StageConfig
+from wslocal.template import build_stage_model, read_template
+
+pytestmark = pytest.mark.integration
+
+APP = FIXTURES / "orders_app"
+
+
+@pytest.fixture(scope="module")
+def shop(dynamodb_local):
+    model = build_stage_model(read_template(APP / "template.yaml"), APP)
+    create_tables(dynamodb_local, model.tables, model.region)
+    config = StageConfig(
+        port=0,
+        stage="dev",
+        max_workers=2,
+        ttl_sweep_s=3600,  # the tests sweep by hand
+        endpoints={"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint},
+    )
+    with RunningStage(model, config) as running:
+        yield running
+
+
+@pytest.fixture
+def customer(shop):
+    with connect(shop.url, open_timeout=20) as ws:
+        yield ws
+
+
+def order(ws, order_id, **fields):
+    ws.send(json.dumps({"op": "order", "id": order_id, **fields}))
+
+
+def reports(ws, count, timeout=15):
+    """The next ``count`` reports the stream function posted to this connection."""
+    deadline = time.monotonic() + timeout
+    return [
+        json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic()))) for _ in range(count)
+    ]
+
+
+def orders_table(shop):
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=shop.stage.config.endpoints["AWS_ENDPOINT_URL_DYNAMODB"],
+        region_name="us-east-1",
+        aws_access_key_id="wslocal",
+        aws_secret_access_key="wslocal",
+    ).Table("shop-orders")
+
+
+def test_an_insert_reaches_the_function_as_a_lambda_record(shop, customer):
+    order(customer, "o-insert")
+    [report] = reports(customer, 1)
+    assert (report["orderId"], report["eventName"], report["eventSource"]) == (
+        "o-insert",
+        "INSERT",
+        "aws:dynamodb",
+    )
+    assert report["eventSourceARN"] == (
+        "arn:aws:dynamodb:us-east-1:123456789012:table/shop-orders/stream/local"
+    )
+    assert report["awsRegion"] == "us-east-1" and report["userIdentity"] is None
+
+
+def test_records_of_one_shard_arrive_in_stream_order(shop, customer):
+    # Orders of one connection are invoked concurrently (as on AWS), so they are written
+    # in any order; the stream delivers them in the order they were written.
+    for index in range(5):
+        order(customer, f"o-order-{index}")
+    got = reports(customer, 5)
+    assert {r["orderId"] for r in got} == {f"o-order-{index}" for index in range(5)}
+    numbers = [int(r["sequenceNumber"]) for r in got]
+    assert numbers == sorted(numbers)
+
+
+def test_a_ttl_removal_carries_the_services_identity(shop, customer):
+    order(customer, "o-ttl", expires=int(time.time()) - 1)
+    assert reports(customer, 1)[0]["eventName"] == "INSERT"
+    assert shop.stage.ttl_sweeper.sweep() >= 1
+    [removal] = reports(customer, 1)
+    assert (removal["orderId"], removal["eventName"]) == ("o-ttl", "REMOVE")
+    assert removal["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
+def test_an_ordinary_delete_has_no_user_identity(shop, customer):
+    order(customer, "o-delete")
+    reports(customer, 1)
+    orders_table(shop).delete_item(Key={"orderId": "o-delete"})
+    [removal] = reports(customer, 1)
+    assert removal["eventName"] == "REMOVE" and removal["userIdentity"] is None
+
+
+def test_a_reported_item_failure_is_retried_then_given_up(shop, customer, caplog):
+    # GIVEN MaximumRetryAttempts: 1 and a function that reports "refused" orders as failed
+    caplog.set_level(logging.WARNING, logger="wslocal")
+    order(customer, "o-refused", kind="refused")
+    # WHEN it is invoked: once, then one retry
+    first, retry = reports(customer, 2)
+    # THEN the same record came twice, and was then described to the destination
+    assert first["sequenceNumber"] == retry["sequenceNumber"]
+    deadline = time.monotonic() + 10
+    while "gave up on 1 record(s) (RetryAttemptsExhausted)" not in caplog.text:
+        assert time.monotonic() < deadline, caplog.text
+        time.sleep(0.1)
+    assert '"condition": "RetryAttemptsExhausted"' in caplog.text
+    # AND the shard goes on
+    order(customer, "o-after")
+    assert reports(customer, 1)[0]["orderId"] == "o-after"
+
+
+def test_a_poison_record_is_bisected_away_and_its_neighbours_are_processed(shop, customer):
+    # GIVEN three orders written in one batch window, the middle one poisonous
+    table = orders_table(shop)
+    connection_id = next(iter(shop.stage.registry)).connection_id
+    with table.batch_writer() as batch:
+        for order_id, kind in (("o-b1", "ok"), ("o-b2", "poison"), ("o-b3", "ok")):
+            batch.put_item(Item={"orderId": order_id, "connectionId": connection_id, "kind": kind})
+    # THEN the function raised on the whole batch, the halves were tried, and only the
+    # poison was given up: both neighbours were reported (once each after bisection)
+    got = {r["orderId"] for r in reports(customer, 2)}
+    assert got == {"o-b1", "o-b3"}
