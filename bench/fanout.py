@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import websockets
 
@@ -89,8 +90,9 @@ def start_stage(port: int) -> tuple[subprocess.Popen[str], str]:
     return process, dynamodb
 
 
-def room_members(dynamodb_endpoint: str) -> list[str]:
-    """The bench room's connection ids, read through the layer's own ConnectionStore."""
+def room_members(dynamodb_endpoint: str, room: str = "bench") -> list[Any]:
+    """The room's members (id, connect time, name), read through the layer's own
+    ConnectionStore."""
     import boto3
 
     sys.path.insert(0, str(ROOT / "layers" / "chatroom"))
@@ -103,7 +105,7 @@ def room_members(dynamodb_endpoint: str) -> list[str]:
         aws_access_key_id="wslocal",
         aws_secret_access_key="wslocal",
     ).Table("ConnectionsTable")
-    return [member.connection_id for member in ConnectionStore(table=table).members("bench")]
+    return ConnectionStore(table=table).members(room)
 
 
 async def post_directly(port: int, connection_ids: list[str], data: bytes, lanes: int = 32) -> None:
@@ -237,7 +239,8 @@ async def run(args: argparse.Namespace) -> None:
         joined = time.perf_counter() - began
         direct = None
         if args.direct:
-            direct = (port, await asyncio.to_thread(room_members, dynamodb))
+            members = await asyncio.to_thread(room_members, dynamodb)
+            direct = (port, [member.connection_id for member in members])
         rounds = []
         for index in range(args.rounds):
             marker = f"bench-{index}-{os.getpid()}"

@@ -13,6 +13,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from tests.support.tables import local_table
+
 pytestmark = pytest.mark.integration
 
 
@@ -100,13 +102,8 @@ def test_members_hear_joins_and_leaves(chat_stage, room):
 
 def test_a_row_expired_by_ttl_is_announced_as_left(chat_stage, room):
     # GIVEN a member whose row expired (its $disconnect was lost)
-    table = boto3.resource(
-        "dynamodb",
-        endpoint_url=chat_stage.stage.config.endpoints["AWS_ENDPOINT_URL_DYNAMODB"],
-        region_name="us-east-1",
-        aws_access_key_id="wslocal",
-        aws_secret_access_key="wslocal",
-    ).Table("ConnectionsTable")
+    endpoint = chat_stage.stage.config.endpoints["AWS_ENDPOINT_URL_DYNAMODB"]
+    table = local_table(endpoint, "ConnectionsTable")
     with join(chat_stage, room, "alice") as alice:
         presence_until(alice, sees("alice"))
         table.put_item(

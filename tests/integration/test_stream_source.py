@@ -7,12 +7,12 @@ import json
 import logging
 import time
 
-import boto3
 import pytest
 from websockets.sync.client import connect
 
 from tests.support.paths import FIXTURES
 from tests.support.stage import RunningStage
+from tests.support.tables import local_table
 from wslocal.engines.dynamodb import create_tables
 from wslocal.server import StageConfig
 from wslocal.template import build_stage_model, read_template
@@ -56,13 +56,7 @@ def reports(ws, count, timeout=15):
 
 
 def orders_table(shop):
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=shop.stage.config.endpoints["AWS_ENDPOINT_URL_DYNAMODB"],
-        region_name="us-east-1",
-        aws_access_key_id="wslocal",
-        aws_secret_access_key="wslocal",
-    ).Table("shop-orders")
+    return local_table(shop.stage.config.endpoints["AWS_ENDPOINT_URL_DYNAMODB"], "shop-orders")
 
 
 def test_an_insert_reaches_the_function_as_a_lambda_record(shop, customer):

@@ -18,3 +18,16 @@ def create_chat_tables(dynamodb_client: Any) -> dict[str, str]:
         dynamodb_client.create_table(**table.create_table)
         names[table.logical_id] = table.create_table["TableName"]
     return names
+
+
+def local_table(endpoint: str, name: str) -> Any:
+    """A boto3 Table of a local engine (dummy credentials), to look at what handlers wrote."""
+    import boto3
+
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="wslocal",
+        aws_secret_access_key="wslocal",
+    ).Table(name)

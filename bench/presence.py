@@ -1,0 +1,222 @@
+"""Presence benchmark: joins that never wait for the room, and presence that is never lost.
+
+    .venv/bin/python bench/presence.py [--clients 500] [--churn-clients 200] [--churn-seconds 60]
+
+Against ``wslocal start`` on the project's template (DynamoDB Local, the stream-driven
+PresenceFunction), and in the same run a plain ``websockets`` server (the floor):
+
+1. joins: N clients connect to one room, 50 at a time; the time until all are connected
+   and each handshake's latency (p50, p99), for a room of 10 and a room of N;
+2. presence delay: 20 more clients join the full room one by one; the time from the
+   start of each join until a member already there sees it (p50, p95);
+3. churn: clients join and leave one room at random for a while; then, once quiet, every
+   client's newest members snapshot must equal the table's rows for the room.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+
+import websockets
+from fanout import room_members, start_baseline, start_stage, tree_rss_mb
+
+from wslocal.engines.dynamodb import free_port
+
+BATCH = 50
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class Member:
+    """One client: keeps the newest members snapshot and when each joiner was seen."""
+
+    def __init__(self, ws: websockets.ClientConnection, name: str) -> None:
+        self.ws, self.name = ws, name
+        self.names: list[str] | None = None
+        self.as_of = ""
+        self.seen_joining: dict[str, float] = {}
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.ws:
+                envelope = json.loads(message)
+                if envelope.get("type") != "presence":
+                    continue
+                for name in envelope["joined"]:
+                    self.seen_joining.setdefault(name, time.perf_counter())
+                snapshot = envelope["members"]
+                if snapshot["asOf"] >= self.as_of:
+                    self.as_of, self.names = snapshot["asOf"], snapshot["names"]
+        except websockets.ConnectionClosed:
+            return
+
+
+async def join(url: str, room: str, name: str) -> tuple[websockets.ClientConnection, float]:
+    began = time.perf_counter()
+    ws = await websockets.connect(
+        f"{url}?room={room}&name={name}",
+        max_size=None,
+        max_queue=None,
+        ping_interval=None,
+        open_timeout=300,
+    )
+    return ws, (time.perf_counter() - began) * 1000
+
+
+async def join_room(url: str, room: str, count: int) -> tuple[list[Member], list[float], float]:
+    """Connect ``count`` clients, ``BATCH`` at a time: members, handshake ms, total s."""
+    members: list[Member] = []
+    latencies: list[float] = []
+    began = time.perf_counter()
+    for start in range(0, count, BATCH):
+        names = [f"{room}-{index}" for index in range(start, min(count, start + BATCH))]
+        joined = await asyncio.gather(*(join(url, room, name) for name in names))
+        for (ws, latency), name in zip(joined, names, strict=True):
+            members.append(Member(ws, name))
+            latencies.append(latency)
+    return members, latencies, time.perf_counter() - began
+
+
+async def close_all(members: list[Member]) -> None:
+    await asyncio.gather(*(m.ws.close() for m in members), return_exceptions=True)
+
+
+async def handshakes(url: str, room: str, count: int) -> list[float]:
+    """``count`` joins one after another into ``room``: each handshake's ms alone, so
+    the room's size is the only thing that differs between rooms."""
+    latencies, opened = [], []
+    for index in range(count):
+        ws, latency = await join(url, room, f"probe-{index}")
+        opened.append(Member(ws, f"probe-{index}"))
+        latencies.append(latency)
+    await close_all(opened)
+    return latencies
+
+
+async def joins(url: str, label: str, clients: int) -> tuple[list[str], list[Member]]:
+    """All ``clients`` into one room 50 at a time; then handshake latency into a room of
+    10 and into that room."""
+    large, _, total = await join_room(url, "large", clients)
+    small, _, _ = await join_room(url, "small", 10)
+    lines = [f"{label:<26} {clients} clients into one room, 50 at a time: all connected in "
+             f"{total:.2f} s"]  # fmt: skip
+    for room, size in (("small", 10), ("large", clients)):
+        latencies = await handshakes(url, room, 50)
+        lines.append(
+            f"{label:<26} handshake into a room of {size:>4}: p50 "
+            f"{statistics.median(latencies):5.1f} ms, p99 {percentile(latencies, 0.99):5.1f} ms"
+        )
+    await close_all(small)
+    return lines, large
+
+
+async def presence_delay(url: str, room_members: list[Member], joins: int) -> list[float]:
+    observer = room_members[0]
+    delays, newcomers = [], []
+    for index in range(joins):
+        name = f"late-{index}"
+        began = time.perf_counter()
+        ws, _ = await join(url, "large", name)
+        newcomers.append(Member(ws, name))
+        while name not in observer.seen_joining:
+            if time.perf_counter() - began > 60:
+                raise SystemExit(f"{name}'s join was never announced")
+            await asyncio.sleep(0.005)
+        delays.append((observer.seen_joining[name] - began) * 1000)
+        await asyncio.sleep(0.3)
+    await close_all(newcomers)
+    return delays
+
+
+def table_names(dynamodb_endpoint: str, room: str) -> list[str]:
+    """The room's members as the table has them."""
+    return sorted(member.name for member in room_members(dynamodb_endpoint, room))
+
+
+async def churn(url: str, dynamodb: str, slots: int, seconds: float) -> tuple[int, int, int]:
+    """Join and leave at random; return (changes made, clients compared, views wrong)."""
+    connected: dict[int, Member] = {}
+    rng = random.Random(7)
+    changes = 0
+    ends = time.perf_counter() + seconds
+    while time.perf_counter() < ends:
+        slot = rng.randrange(slots)
+        if slot in connected:
+            await connected.pop(slot).ws.close()
+        else:
+            ws, _ = await join(url, "churn", f"u{slot}")
+            connected[slot] = Member(ws, f"u{slot}")
+        changes += 1
+        await asyncio.sleep(rng.uniform(0, 0.1))
+    expected = await asyncio.to_thread(table_names, dynamodb, "churn")
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline:  # the stream's last batches are still on their way
+        wrong = sum(sorted(m.names or []) != expected for m in connected.values())
+        if not wrong:
+            break
+        await asyncio.sleep(0.5)
+        expected = await asyncio.to_thread(table_names, dynamodb, "churn")
+    await close_all(list(connected.values()))
+    return changes, len(connected), wrong
+
+
+async def run(args: argparse.Namespace) -> None:
+    port = free_port()
+    baseline = start_baseline(port)
+    try:
+        floor, members = await joins(
+            f"ws://127.0.0.1:{port}", "plain websockets (floor)", args.clients
+        )
+        await close_all(members)
+    finally:
+        baseline.terminate()
+        baseline.wait(30)
+    port = free_port()
+    stage, dynamodb = start_stage(port)
+    url = f"ws://127.0.0.1:{port}"
+    try:
+        lines, members = await joins(url, "wslocal stage (chat)", args.clients)
+        delays = await presence_delay(url, members, args.late_joins)
+        rss = tree_rss_mb(stage.pid)
+        await close_all(members)
+        changes, compared, wrong = await churn(
+            url, dynamodb, args.churn_clients, args.churn_seconds
+        )
+    finally:
+        stage.terminate()
+        stage.wait(60)
+    for line in (*floor, *lines):
+        print(line)
+    print(
+        f"presence delay (join -> a member sees it, room of {args.clients}, "
+        f"{args.late_joins} joins): p50 {statistics.median(delays):.0f} ms, "
+        f"p95 {percentile(delays, 0.95):.0f} ms, max {max(delays):.0f} ms"
+    )
+    print(
+        f"churn: {changes} joins/leaves by {args.churn_clients} clients in "
+        f"{args.churn_seconds:g} s; {compared} clients compared with the table, "
+        f"{wrong} with a wrong member list"
+    )
+    print(f"stage tree RSS with {args.clients + 1} clients: {rss:.0f} MB (DynamoDB Local included)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--late-joins", type=int, default=20)
+    parser.add_argument("--churn-clients", type=int, default=200)
+    parser.add_argument("--churn-seconds", type=float, default=60.0)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
