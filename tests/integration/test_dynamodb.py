@@ -20,14 +20,21 @@ def put(engine, table: str) -> None:
     )
 
 
-def test_the_templates_tables_are_created_with_index_and_ttl(dynamodb_local):
+def test_the_templates_tables_are_created_with_index_stream_and_ttl(dynamodb_local):
     model = chat_model()
     create_tables(dynamodb_local, model.tables, model.region)
     dynamodb = client(dynamodb_local.endpoint, "us-east-1")
     table = dynamodb.describe_table(TableName="ConnectionsTable")["Table"]
     [index] = table["GlobalSecondaryIndexes"]
     assert index["IndexName"] == "room-index"
-    assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["connectedAt"]}
+    assert index["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["connectedAt", "name"],
+    }
+    assert table["StreamSpecification"] == {
+        "StreamEnabled": True,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
     ttl = dynamodb.describe_time_to_live(TableName="MessagesTable")["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "ttl"
 

@@ -9,18 +9,30 @@ service's ``userIdentity``, as Lambda receives it for a TTL deletion.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wslocal.eventsources.dynamodb_records import keys_id
-
 log = logging.getLogger("wslocal")
 
 DEFAULT_SWEEP_INTERVAL_S = 10.0
+
+
+def keys_id(keys: Mapping[str, Any]) -> str:
+    """One string per item key, the same from a Scan and from a stream record (binary
+    key values in base64)."""
+
+    def binary(value: object) -> str:
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(value).decode("ascii")
+        raise TypeError(f"{type(value).__name__} in a key")
+
+    return json.dumps(keys, sort_keys=True, separators=(",", ":"), default=binary)
 
 
 class TtlDeletions:

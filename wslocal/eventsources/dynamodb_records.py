@@ -5,7 +5,6 @@ discarded batch that goes to an on-failure destination. Pure functions of what
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -33,11 +32,6 @@ def created_s(record: Mapping[str, Any]) -> float:
     if isinstance(moment, datetime):
         return moment.timestamp()
     return float(moment or 0)
-
-
-def keys_id(keys: Mapping[str, Any]) -> str:
-    """One string per item key, the same from a Scan and from a stream record."""
-    return json.dumps(_json_safe(keys), sort_keys=True, separators=(",", ":"))
 
 
 def is_removal(record: Mapping[str, Any]) -> bool:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wslocal.engines.ttl import TtlDeletions
+from wslocal.engines.ttl import TtlDeletions, keys_id
 from wslocal.eventsources import batches, dynamodb_records
 from wslocal.exceptions import HandlerError, InvocationError
 from wslocal.template import DynamoDBStreamSourceModel, OnFailureDestination
@@ -225,7 +225,7 @@ class DynamoDBStreamPoller:
     def _by_ttl(self, record: Record) -> bool:
         if self._ttl is None or not dynamodb_records.is_removal(record):
             return False
-        key = dynamodb_records.keys_id(record["dynamodb"].get("Keys", {}))
+        key = keys_id(record["dynamodb"].get("Keys", {}))
         return self._ttl.claim(self._table_name, key)
 
     async def _discard(

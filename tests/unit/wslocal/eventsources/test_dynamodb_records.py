@@ -8,7 +8,6 @@ from wslocal.eventsources.batches import Discarded
 from wslocal.eventsources.dynamodb_records import (
     TTL_IDENTITY,
     failure_record,
-    keys_id,
     lambda_record,
 )
 
@@ -57,12 +56,6 @@ def test_a_ttl_removal_carries_the_services_identity():
 
 def test_an_ordinary_record_has_no_user_identity():
     assert "userIdentity" not in lambda_record(raw(), stream_arn=STREAM, region="us-east-1")
-
-
-def test_keys_are_identified_the_same_whatever_their_order():
-    assert keys_id({"a": {"S": "1"}, "b": {"N": "2"}}) == keys_id(
-        {"b": {"N": "2"}, "a": {"S": "1"}}
-    )
 
 
 def test_the_failure_record_describes_the_records_without_carrying_them():
