@@ -83,7 +83,6 @@ class DynamoDBStreamPoller:
         )
         self._shards: dict[str, asyncio.Task[None]] = {}
         self._finished: set[str] = set()
-        self.invocations = 0
 
     async def run(self) -> None:
         """Find shards and read each (children after their parent) until cancelled."""
@@ -218,7 +217,6 @@ class DynamoDBStreamPoller:
                 for record in records
             ]
         }
-        self.invocations += 1
         label = f"EventSource: {self.source.name} Records: {len(records)}"
         return await self._invoker.invoke(self.source.function, event, label)
 
