@@ -12,14 +12,16 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from wslocal import __version__
 from wslocal.apigateway.limits import Limits
 from wslocal.engines.dynamodb import DynamoDBEngine, create_tables, start_engine
+from wslocal.engines.sqs import SqsEngine, create_queues, start_sqs
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
-from wslocal.eventsources.mappings import describe
+from wslocal.eventsources.mappings import describe, describe_queue_source
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
 from wslocal.server import LocalStage, StageConfig
 from wslocal.template import DEFAULT_REGION, StageModel, build_stage_model, read_template
@@ -54,6 +56,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "local", "moto"),
         default="auto",
         help="engine when no endpoint is given (auto: DynamoDB Local, else moto)",
+    )
+    parser.add_argument(
+        "--sqs-endpoint",
+        help="use this SQS endpoint (ElasticMQ, LocalStack); default: moto's server in-process",
     )
 
 
@@ -96,7 +102,29 @@ def _load(args: argparse.Namespace) -> StageModel:
     )
 
 
-def _engine(args: argparse.Namespace, model: StageModel) -> tuple[DynamoDBEngine, list[str]]:
+@dataclass
+class Engines:
+    """The services the template's resources live in, started for this run."""
+
+    dynamodb: DynamoDBEngine
+    tables_made: list[str]
+    sqs: SqsEngine | None = None
+    queue_urls: dict[str, str] = field(default_factory=dict)
+
+    def endpoints(self) -> dict[str, str]:
+        """boto3's endpoint variables that point the handlers at these engines."""
+        endpoints = {"AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint}
+        if self.sqs is not None:
+            endpoints["AWS_ENDPOINT_URL_SQS"] = self.sqs.endpoint
+        return endpoints
+
+    def stop(self) -> None:
+        if self.sqs is not None:
+            self.sqs.stop()
+        self.dynamodb.stop()
+
+
+def _engines(args: argparse.Namespace, model: StageModel) -> Engines:
     engine = start_engine(
         region=model.region,
         search_from=args.template.resolve().parent,
@@ -104,12 +132,16 @@ def _engine(args: argparse.Namespace, model: StageModel) -> tuple[DynamoDBEngine
         db_path=args.db_path,
         engine=args.dynamodb,
     )
+    engines = Engines(engine, [])
     try:
-        made = create_tables(engine, model.tables, model.region)
+        engines.tables_made = create_tables(engine, model.tables, model.region)
+        if model.queues:
+            engines.sqs = start_sqs(args.sqs_endpoint)
+            engines.queue_urls = create_queues(engines.sqs, model.queues, model.region)
     except BaseException:
-        engine.stop()
+        engines.stop()
         raise
-    return engine, made
+    return engines
 
 
 def _handler_credentials(args: argparse.Namespace) -> dict[str, str] | None:
@@ -127,8 +159,9 @@ def _runtime_warnings(model: StageModel) -> list[str]:
     return [f"functions declare {', '.join(declared)}; handlers run on this interpreter, {running}"]
 
 
-def _banner(stage: LocalStage, engine: DynamoDBEngine, made: list[str], out: TextIO) -> None:
+def _banner(stage: LocalStage, engines: Engines, out: TextIO) -> None:
     model = stage.model
+    engine, made = engines.dynamodb, engines.tables_made
     lines = [
         f"wslocal {__version__}: {model.api_logical_id} (api id {model.api_id}), "
         f"stage {stage.config.stage!r}",
@@ -140,6 +173,10 @@ def _banner(stage: LocalStage, engine: DynamoDBEngine, made: list[str], out: Tex
     tables = ", ".join(t.create_table["TableName"] for t in model.tables) or "none"
     lines.append(f"  DynamoDB      {engine.description} at {engine.endpoint}; tables: {tables}"
                  + (f" (created {len(made)})" if made else ""))  # fmt: skip
+    if engines.sqs is not None:
+        queues = ", ".join(sorted(engines.queue_urls))
+        lines.append(f"  SQS           {engines.sqs.description} at {engines.sqs.endpoint}; "
+                     f"queues: {queues}")  # fmt: skip
     lines += _event_source_lines(stage)
     lines.append("  Routes")
     for key, route in sorted(model.routes.items()):
@@ -156,11 +193,15 @@ def _banner(stage: LocalStage, engine: DynamoDBEngine, made: list[str], out: Tex
 def _event_source_lines(stage: LocalStage) -> list[str]:
     model = stage.model
     lines = []
-    if model.stream_sources:
+    if model.stream_sources or model.queue_sources:
         lines.append("  Event sources")
         lines += [
             f"    {describe(source, model.table(source.table).table_name)}"
             for source in model.stream_sources
+        ]
+        lines += [
+            f"    {describe_queue_source(source, model, stage.config.max_workers)}"
+            for source in model.queue_sources
         ]
     sweeper = stage.ttl_sweeper
     if sweeper is not None:
@@ -172,9 +213,7 @@ def _event_source_lines(stage: LocalStage) -> list[str]:
     return lines
 
 
-async def _serve(
-    args: argparse.Namespace, model: StageModel, engine: DynamoDBEngine, made: list[str]
-) -> None:
+async def _serve(args: argparse.Namespace, model: StageModel, engines: Engines) -> None:
     config = StageConfig(
         host=args.host,
         port=args.port,
@@ -183,7 +222,8 @@ async def _serve(
         limits=Limits(idle_timeout=args.idle_timeout, max_duration=args.max_duration),
         prewarm=not args.no_prewarm,
         max_workers=args.max_workers,
-        endpoints={"AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint},
+        endpoints=engines.endpoints(),
+        queue_urls=engines.queue_urls,
         credentials=_handler_credentials(args),
         # Items of an endpoint the user named are theirs: the stage deletes none of them.
         ttl_sweep_s=0 if args.dynamodb_endpoint else args.ttl_sweep,
@@ -195,14 +235,14 @@ async def _serve(
         loop.add_signal_handler(signum, stopping.set)
     try:
         await stage.start()
-        _banner(stage, engine, made, sys.stdout)
+        _banner(stage, engines, sys.stdout)
         await stopping.wait()
     finally:
         print("Stopping: closing connections ($disconnect runs), ending workers.", flush=True)
         await stage.stop()
 
 
-async def _invoke(args: argparse.Namespace, model: StageModel, engine: DynamoDBEngine) -> int:
+async def _invoke(args: argparse.Namespace, model: StageModel, engines: Engines) -> int:
     if args.function not in model.functions:
         raise WslocalError(
             f"{args.function} is not a function of the template; it has {sorted(model.functions)}"
@@ -212,7 +252,8 @@ async def _invoke(args: argparse.Namespace, model: StageModel, engine: DynamoDBE
         port=0,
         prewarm=False,
         event_sources=False,
-        endpoints={"AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint},
+        endpoints=engines.endpoints(),
+        queue_urls=engines.queue_urls,
         credentials=_handler_credentials(args),
         log_stream=sys.stderr,
     )
@@ -242,16 +283,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         model = _load(args)
-        engine, made = _engine(args, model)
+        engines = _engines(args, model)
     except WslocalError as exc:
         print(f"wslocal: {exc}", file=sys.stderr)
         return 2
-    with engine:
+    try:
         try:
             if args.command == "invoke":
-                return asyncio.run(_invoke(args, model, engine))
+                return asyncio.run(_invoke(args, model, engines))
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(_serve(args, model, engine, made))
+                asyncio.run(_serve(args, model, engines))
             return 0
         except WslocalError as exc:
             print(f"wslocal: {exc}", file=sys.stderr)
@@ -259,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             print(f"wslocal: {exc}", file=sys.stderr)
             return 2
+    finally:
+        engines.stop()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ table's stream invokes a function with Lambda's batches, and that function repor
 record it got to the customer's connection."""
 
 import json
-import logging
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from tests.support.paths import FIXTURES
 from tests.support.stage import RunningStage
 from tests.support.tables import local_table
 from wslocal.engines.dynamodb import create_tables
+from wslocal.engines.sqs import create_queues, start_sqs
 from wslocal.server import StageConfig
 from wslocal.template import build_stage_model, read_template
 
@@ -23,7 +23,13 @@ APP = FIXTURES / "orders_app"
 
 
 @pytest.fixture(scope="module")
-def shop(dynamodb_local):
+def sqs_engine():
+    with start_sqs() as engine:
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def shop(dynamodb_local, sqs_engine):
     model = build_stage_model(read_template(APP / "template.yaml"), APP)
     create_tables(dynamodb_local, model.tables, model.region)
     config = StageConfig(
@@ -31,7 +37,11 @@ def shop(dynamodb_local):
         stage="dev",
         max_workers=2,
         ttl_sweep_s=3600,  # the tests sweep by hand
-        endpoints={"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint},
+        endpoints={
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
+            "AWS_ENDPOINT_URL_SQS": sqs_engine.endpoint,
+        },
+        queue_urls=create_queues(sqs_engine, model.queues, model.region),
     )
     with RunningStage(model, config) as running:
         yield running
@@ -101,19 +111,20 @@ def test_an_ordinary_delete_has_no_user_identity(shop, customer):
     assert removal["eventName"] == "REMOVE" and removal["userIdentity"] is None
 
 
-def test_a_reported_item_failure_is_retried_then_given_up(shop, customer, caplog):
+def test_a_reported_item_failure_is_retried_then_described_to_the_queue(shop, sqs_engine, customer):
     # GIVEN MaximumRetryAttempts: 1 and a function that reports "refused" orders as failed
-    caplog.set_level(logging.WARNING, logger="wslocal")
     order(customer, "o-refused", kind="refused")
     # WHEN it is invoked: once, then one retry
     first, retry = reports(customer, 2)
-    # THEN the same record came twice, and was then described to the destination
+    # THEN the same record came twice, and was then described to the on-failure queue
     assert first["sequenceNumber"] == retry["sequenceNumber"]
-    deadline = time.monotonic() + 10
-    while "gave up on 1 record(s) (RetryAttemptsExhausted)" not in caplog.text:
-        assert time.monotonic() < deadline, caplog.text
-        time.sleep(0.1)
-    assert '"condition": "RetryAttemptsExhausted"' in caplog.text
+    answer = sqs_engine.client("us-east-1").receive_message(
+        QueueUrl=shop.stage.config.queue_urls["FailedOrders"], WaitTimeSeconds=10
+    )
+    [message] = answer["Messages"]
+    failure = json.loads(message["Body"])
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == first["sequenceNumber"]
     # AND the shard goes on
     order(customer, "o-after")
     assert reports(customer, 1)[0]["orderId"] == "o-after"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -23,6 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wslocal.engines.moto_server import free_port, start_moto_server
 from wslocal.exceptions import DynamoDBError
 from wslocal.template import TableModel
 
@@ -62,12 +62,6 @@ class DynamoDBEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def find_dynamodb_local_jar(start: Path) -> Path | None:
@@ -152,17 +146,14 @@ def start_dynamodb_local(
 
 
 def start_moto(region: str) -> DynamoDBEngine:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
+    started = start_moto_server()
+    if started is None:
         raise DynamoDBError(
             "neither Java nor moto is available: install Java 17 (for DynamoDB Local) or "
             "`pip install 'moto[server]'`, or pass --dynamodb-endpoint"
-        ) from None
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    engine = DynamoDBEngine("moto (in-process)", f"http://127.0.0.1:{port}", moto=server)
+        )
+    server, endpoint = started
+    engine = DynamoDBEngine("moto (in-process)", endpoint, moto=server)
     _wait_until_ready(engine, region)
     return engine
 

@@ -1,7 +1,8 @@
 """The rules Lambda's event source mappings apply to a batch, as pure functions.
 
-When a batch is ready, what a function's answer means (``batchItemFailures``), and what
-happens after a failure: retry from the first failed record, bisect, or give up and
+When a batch is ready, what a function's answer means (``batchItemFailures``: a queue
+keeps exactly the listed messages, a stream resumes from the lowest), and what happens
+after a stream batch fails: retry from the first failed record, bisect, or give up and
 describe the records to the on-failure destination. The pollers do the I/O.
 """
 
@@ -63,32 +64,43 @@ def batch_ready(
     return buffered > 0 and (buffered >= batch_size or now_s - first_buffered_s >= window_s)
 
 
-def first_failure(result: Any, identifiers: Sequence[str], policy: RetryPolicy) -> int | None:
-    """Index of the first record to retry after a function returned ``result``; None when
-    the whole batch succeeded.
+def failed_positions(
+    result: Any, identifiers: Sequence[str], policy: RetryPolicy
+) -> frozenset[int] | None:
+    """Positions of the records a function's ``result`` reports as failed; None when the
+    whole batch succeeded.
 
     Without ``ReportBatchItemFailures`` any result is success. With it, nothing, ``{}``
-    or an empty list is success; the listed identifiers fail from the lowest of them;
-    an answer Lambda cannot read (an unknown or empty identifier, a wrong shape) fails
-    the whole batch.
+    or an empty list is success; an answer Lambda cannot read (an unknown or empty
+    identifier, a wrong shape) fails the whole batch.
     """
     if not policy.report_item_failures or result is None:
         return None
+    everything = frozenset(range(len(identifiers)))
     if not isinstance(result, Mapping):
-        return 0
+        return everything
     failures = result.get("batchItemFailures")
     if not failures:
         return None
     if not isinstance(failures, list):
-        return 0
+        return everything
     position = {identifier: index for index, identifier in enumerate(identifiers)}
-    indexes = []
+    indexes = set()
     for failure in failures:
         identifier = failure.get("itemIdentifier") if isinstance(failure, Mapping) else None
         if identifier not in position:
-            return 0
-        indexes.append(position[identifier])
-    return min(indexes)
+            return everything
+        indexes.add(position[identifier])
+    return frozenset(indexes)
+
+
+def first_failure(result: Any, identifiers: Sequence[str], policy: RetryPolicy) -> int | None:
+    """Index of the first record to retry after a function returned ``result`` (a stream
+    resumes from the lowest reported record); None when the whole batch succeeded."""
+    failed = failed_positions(result, identifiers, policy)
+    if failed is None:
+        return None
+    return min(failed, default=0)
 
 
 def after_failure(

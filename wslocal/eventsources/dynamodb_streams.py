@@ -15,14 +15,15 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal.engines.ttl import TtlDeletions, keys_id
 from wslocal.eventsources import batches, dynamodb_records
+from wslocal.eventsources.protocols import FailureDestinations, Invoker
 from wslocal.exceptions import HandlerError, InvocationError
-from wslocal.template import DynamoDBStreamSourceModel, OnFailureDestination
+from wslocal.template import DynamoDBStreamSourceModel
 
 log = logging.getLogger("wslocal")
 
@@ -31,16 +32,6 @@ SHARD_DISCOVERY_INTERVAL_S = 2.0
 GET_RECORDS_LIMIT = 1000
 
 Record = Mapping[str, Any]
-
-
-class Invoker(Protocol):
-    async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any: ...
-
-
-class FailureDestinations(Protocol):
-    """Where a discarded batch's description goes (an SQS queue, an SNS topic)."""
-
-    async def deliver(self, destination: OnFailureDestination, message: dict[str, Any]) -> None: ...
 
 
 class DynamoDBStreamPoller:

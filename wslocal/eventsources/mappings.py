@@ -1,6 +1,7 @@
 """EventSourceMappings: every event source of the template, started and stopped with the
 stage. At start-up each stream source finds its table's stream in the engine (a table
-without one gets it enabled, or a clear error names the table)."""
+without one gets it enabled, or a clear error names the table); each queue source reads
+its queue in the SQS engine, where the stage created the template's queues."""
 
 from __future__ import annotations
 
@@ -8,30 +9,68 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal.engines.ttl import TtlDeletions
-from wslocal.eventsources.dynamodb_streams import DynamoDBStreamPoller, Invoker
+from wslocal.eventsources.dynamodb_streams import DynamoDBStreamPoller
+from wslocal.eventsources.protocols import Invoker
+from wslocal.eventsources.sqs_queues import SqsQueuePoller, concurrency_of
 from wslocal.exceptions import EventSourceError
-from wslocal.template import DynamoDBStreamSourceModel, OnFailureDestination, StageModel
+from wslocal.template import (
+    DynamoDBStreamSourceModel,
+    OnFailureDestination,
+    SqsSourceModel,
+    StageModel,
+)
 
 log = logging.getLogger("wslocal")
 
 
-class LoggedDestinations:
-    """On-failure destinations whose service the stage does not run: the description of
-    the discarded batch is written to the log, whole, so nothing is lost silently."""
+class OnFailureDestinations:
+    """A discarded batch's description goes to its queue when the stage runs that queue;
+    to any other destination (SNS, a queue outside the template) it is written to the log,
+    whole, so nothing is lost silently."""
+
+    def __init__(self, sqs: Any = None, queue_urls: Mapping[str, str] | None = None) -> None:
+        self._sqs = sqs
+        self._queue_urls = dict(queue_urls or {})
 
     async def deliver(self, destination: OnFailureDestination, message: dict[str, Any]) -> None:
+        url = self._queue_urls.get(destination.arn.rsplit(":", 1)[-1])
+        if destination.kind == "SQS" and self._sqs is not None and url is not None:
+            await asyncio.to_thread(
+                self._sqs.send_message, QueueUrl=url, MessageBody=json.dumps(message)
+            )
+            return
         log.warning(
             "on-failure record for %s %s (not emulated, logged): %s",
             destination.kind,
             destination.arn,
             json.dumps(message),
         )
+
+
+def describe_queue_source(source: SqsSourceModel, model: StageModel, pool_size: int) -> str:
+    """One banner line for a queue source."""
+    queue = model.queue(source.queue)
+    parts = [
+        f"batch {source.batch_size}",
+        f"window {source.batching_window_s:g} s",
+        f"concurrency {concurrency_of(source, pool_size)}",
+        f"visibility {queue.visibility_timeout_s} s",
+    ]
+    if source.report_item_failures:
+        parts.append("item failures")
+    if queue.dead_letter_queue:
+        parts.append(f"DLQ {queue.dead_letter_queue} after {queue.max_receive_count} receives")
+    if not source.enabled:
+        parts.append("DISABLED")
+    if source.not_emulated:
+        parts.append(f"not emulated: {', '.join(source.not_emulated)}")
+    return f"{source.queue} queue -> {source.function} ({', '.join(parts)})"
 
 
 def describe(source: DynamoDBStreamSourceModel, table_name: str) -> str:
@@ -66,6 +105,9 @@ class EventSourceMappings:
         *,
         dynamodb: Any,
         streams: Any,
+        sqs: Any = None,
+        queue_urls: Mapping[str, str] | None = None,
+        pool_size: int = 1,
         ttl: TtlDeletions | None = None,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str],
@@ -74,15 +116,19 @@ class EventSourceMappings:
         self._invoker = invoker
         self._dynamodb = dynamodb
         self._streams = streams
+        self._sqs = sqs
+        self._queue_urls = dict(queue_urls or {})
+        self._pool_size = pool_size
         self._ttl = ttl
         self._clock = clock
         self._new_id = new_id
         self.pollers: list[DynamoDBStreamPoller] = []
+        self.queue_pollers: list[SqsQueuePoller] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Find each enabled source's stream, then start polling them all."""
-        destinations = LoggedDestinations()
+        destinations = OnFailureDestinations(self._sqs, self._queue_urls)
         for source in self._model.stream_sources:
             if not source.enabled:
                 continue
@@ -107,7 +153,26 @@ class EventSourceMappings:
                     new_id=self._new_id,
                 )
             )
+        for queue_source in self._model.queue_sources:
+            if not queue_source.enabled:
+                continue
+            if self._sqs is None or queue_source.queue not in self._queue_urls:
+                raise EventSourceError(
+                    f"{queue_source.name}: queue {queue_source.queue} is not in the SQS engine"
+                )
+            self.queue_pollers.append(
+                SqsQueuePoller(
+                    queue_source,
+                    queue=self._model.queue(queue_source.queue),
+                    queue_url=self._queue_urls[queue_source.queue],
+                    sqs=self._sqs,
+                    invoker=self._invoker,
+                    region=self._model.region,
+                    concurrency=concurrency_of(queue_source, self._pool_size),
+                )
+            )
         self._tasks = [asyncio.create_task(poller.run()) for poller in self.pollers]
+        self._tasks += [asyncio.create_task(poller.run()) for poller in self.queue_pollers]
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -49,6 +49,8 @@ class StageConfig:
     max_workers: int = DEFAULT_MAX_WORKERS
     endpoints: Mapping[str, str] = field(default_factory=dict)
     """boto3 endpoint variables for the handlers (AWS_ENDPOINT_URL_DYNAMODB, ...)."""
+    queue_urls: Mapping[str, str] = field(default_factory=dict)
+    """The template's queues in the SQS engine (``AWS_ENDPOINT_URL_SQS``), by name."""
     credentials: Mapping[str, str] | None = None
     """AWS credential variables for the handlers; None gives dummy ones."""
     log_stream: TextIO | None = None
@@ -144,8 +146,10 @@ class LocalStage:
             await self._start_event_sources()
 
     async def _start_event_sources(self) -> None:
-        """Poll the streams and sweep expired items, through the engine's own APIs."""
+        """Poll the streams and queues and sweep expired items, through the engines' own
+        APIs."""
         endpoint = self.config.endpoints.get("AWS_ENDPOINT_URL_DYNAMODB")
+        sqs_endpoint = self.config.endpoints.get("AWS_ENDPOINT_URL_SQS")
         credentials: dict[str, str] | None = None if self.config.credentials is None else {}
         dynamodb = engine_client(endpoint, self.model.region, credentials)
         deletions = TtlDeletions()
@@ -163,12 +167,19 @@ class LocalStage:
                 dynamodb, ttl_tables, deletions, self.clock, self.config.ttl_sweep_s
             )
             self._background.append(asyncio.create_task(self.ttl_sweeper.run()))
-        if self.model.stream_sources:
+        if self.model.stream_sources or self.model.queue_sources:
             self.event_sources = EventSourceMappings(
                 self.model,
                 self,
                 dynamodb=dynamodb,
                 streams=engine_client(endpoint, self.model.region, credentials, "dynamodbstreams"),
+                sqs=(
+                    engine_client(sqs_endpoint, self.model.region, credentials, "sqs")
+                    if sqs_endpoint
+                    else None
+                ),
+                queue_urls=self.config.queue_urls,
+                pool_size=self.config.max_workers,
                 ttl=deletions,
                 clock=self.clock,
                 new_id=self.new_id,

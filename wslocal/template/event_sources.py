@@ -1,5 +1,6 @@
-"""Event sources: a function's ``Events`` of ``Type: DynamoDB`` become stream sources
-with Lambda's defaults; other event types are listed as not emulated."""
+"""Event sources: a function's ``Events`` of ``Type: DynamoDB`` become stream sources and
+of ``Type: SQS`` queue sources, with Lambda's defaults and its validation; other event
+types are listed as not emulated."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from typing import Any
 
 from wslocal.exceptions import TemplateError
 from wslocal.template.intrinsics import Resolver
-from wslocal.template.model import DynamoDBStreamSourceModel, OnFailureDestination, TableModel
+from wslocal.template.model import (
+    DynamoDBStreamSourceModel,
+    OnFailureDestination,
+    QueueModel,
+    SqsSourceModel,
+    TableModel,
+)
 
 _TABLE_OF_STREAM = re.compile(r":table/([^/]+)/stream/")
 _IGNORED_STREAM_PROPERTIES = (
@@ -18,7 +25,11 @@ _IGNORED_STREAM_PROPERTIES = (
     "TumblingWindowInSeconds",
     "MetricsConfig",
 )
+_IGNORED_QUEUE_PROPERTIES = ("FilterCriteria", "MetricsConfig", "ProvisionedPollerConfig")
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
+SQS_DEFAULT_BATCH_SIZE = 10
+SQS_LARGEST_BATCH = 10_000
+FIFO_LARGEST_BATCH = 10
 
 
 def _flag(value: Any, default: bool) -> bool:
@@ -104,23 +115,83 @@ def _stream_source(
     )
 
 
+def _queue_source(
+    name: str,
+    function: str,
+    properties: Mapping[str, Any],
+    queues_by_name: Mapping[str, QueueModel],
+) -> SqsSourceModel:
+    """Lambda's rules for an SQS mapping: batches of 1 to 10,000 (10 for FIFO), more than
+    10 only with a batching window, MaximumConcurrency 2 to 1000."""
+    queue_arn = str(properties.get("Queue", ""))
+    queue = (
+        queues_by_name.get(queue_arn.rsplit(":", 1)[-1]) if queue_arn.startswith("arn:") else None
+    )
+    if queue is None:
+        raise TemplateError(
+            f"{queue_arn!r} is not the Arn of a queue in this template", name, "Queue"
+        )
+    fifo = queue.attributes.get("FifoQueue") == "true"
+    batch_size = int(
+        _number(properties.get("BatchSize"), SQS_DEFAULT_BATCH_SIZE, name, "BatchSize")
+    )
+    window = _number(
+        properties.get("MaximumBatchingWindowInSeconds"), 0, name, "MaximumBatchingWindowInSeconds"
+    )
+    largest = FIFO_LARGEST_BATCH if fifo else SQS_LARGEST_BATCH
+    if not 1 <= batch_size <= largest:
+        raise TemplateError(f"must be 1 to {largest}, not {batch_size}", name, "BatchSize")
+    if batch_size > SQS_DEFAULT_BATCH_SIZE and window < 1:
+        raise TemplateError(
+            "a batch of more than 10 needs MaximumBatchingWindowInSeconds of 1 or more",
+            name,
+            "BatchSize",
+        )
+    concurrency = (properties.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    if concurrency is not None:
+        concurrency = int(_number(concurrency, 0, name, "ScalingConfig"))
+        if not 2 <= concurrency <= 1000:
+            raise TemplateError(
+                f"MaximumConcurrency must be 2 to 1000, not {concurrency}", name, "ScalingConfig"
+            )
+    return SqsSourceModel(
+        name=name,
+        function=function,
+        queue=queue.queue_name,
+        queue_arn=queue_arn,
+        batch_size=batch_size,
+        batching_window_s=window,
+        maximum_concurrency=concurrency,
+        report_item_failures="ReportBatchItemFailures"
+        in (properties.get("FunctionResponseTypes") or ()),
+        enabled=_flag(properties.get("Enabled"), True),
+        not_emulated=tuple(key for key in _IGNORED_QUEUE_PROPERTIES if key in properties),
+    )
+
+
 def event_sources(
     functions: Mapping[str, Mapping[str, Any]],
     tables: Iterable[TableModel],
+    queues: Iterable[QueueModel],
     resolver: Resolver,
-) -> tuple[list[DynamoDBStreamSourceModel], list[str]]:
-    """The stream sources of ``functions`` (logical id -> resource), and one line for
-    each event the stage does not run."""
+) -> tuple[list[DynamoDBStreamSourceModel], list[SqsSourceModel], list[str]]:
+    """The stream and queue sources of ``functions`` (logical id -> resource), and one
+    line for each event the stage does not run."""
     tables_by_name = {table.table_name: table for table in tables}
-    sources: list[DynamoDBStreamSourceModel] = []
+    queues_by_name = {queue.queue_name: queue for queue in queues}
+    streams: list[DynamoDBStreamSourceModel] = []
+    queue_sources: list[SqsSourceModel] = []
     skipped: list[str] = []
     for function, resource in functions.items():
         for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
             name = f"{function}.{event_name}"
             kind = event.get("Type")
-            if kind != "DynamoDB":
+            if kind not in ("DynamoDB", "SQS"):
                 skipped.append(f"{name} ({kind} event) is not emulated")
                 continue
             properties = resolver.resolve(event.get("Properties") or {}, name)
-            sources.append(_stream_source(name, function, properties, tables_by_name))
-    return sources, skipped
+            if kind == "SQS":
+                queue_sources.append(_queue_source(name, function, properties, queues_by_name))
+            else:
+                streams.append(_stream_source(name, function, properties, tables_by_name))
+    return streams, queue_sources, skipped

@@ -16,6 +16,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
+DEFAULT_VISIBILITY_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,42 @@ class DynamoDBStreamSourceModel:
 
 
 @dataclass(frozen=True)
+class QueueModel:
+    """An ``AWS::SQS::Queue``: CreateQueue's name and attributes, and its dead-letter
+    queue (SQS itself moves a message there after ``maxReceiveCount`` receives)."""
+
+    logical_id: str
+    queue_name: str
+    attributes: Mapping[str, str]
+    """CreateQueue attributes, strings as SQS takes them (RedrivePolicy as JSON)."""
+    dead_letter_queue: str | None = None
+    """Name of the queue the RedrivePolicy names."""
+    max_receive_count: int | None = None
+
+    @property
+    def visibility_timeout_s(self) -> int:
+        return int(self.attributes.get("VisibilityTimeout", DEFAULT_VISIBILITY_TIMEOUT_S))
+
+
+@dataclass(frozen=True)
+class SqsSourceModel:
+    """A function's ``Events: Type: SQS``: Lambda's event source mapping for a queue."""
+
+    name: str
+    function: str
+    queue: str
+    """Name of the queue read (a queue of this template)."""
+    queue_arn: str
+    batch_size: int = 10
+    batching_window_s: float = 0.0
+    maximum_concurrency: int | None = None
+    """``ScalingConfig.MaximumConcurrency``: most invocations at once (2 to 1000)."""
+    report_item_failures: bool = False
+    enabled: bool = True
+    not_emulated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StageModel:
     api_logical_id: str
     api_id: str
@@ -118,6 +155,11 @@ class StageModel:
     """One line per resource the stage skips, for the start-up banner."""
     warnings: tuple[str, ...] = field(default=())
     stream_sources: tuple[DynamoDBStreamSourceModel, ...] = field(default=())
+    queues: tuple[QueueModel, ...] = field(default=())
+    queue_sources: tuple[SqsSourceModel, ...] = field(default=())
 
     def table(self, logical_id: str) -> TableModel:
         return next(table for table in self.tables if table.logical_id == logical_id)
+
+    def queue(self, name: str) -> QueueModel:
+        return next(queue for queue in self.queues if queue.queue_name == name)

@@ -13,6 +13,7 @@ from wslocal.template.event_sources import event_sources
 from wslocal.template.functions import function_model, layer_dirs
 from wslocal.template.intrinsics import Resolver, load_yaml
 from wslocal.template.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, StageModel
+from wslocal.template.queues import queue_model
 from wslocal.template.routes import routes_of_api
 from wslocal.template.tables import table_model
 
@@ -36,6 +37,7 @@ _UNDERSTOOD = {
     "AWS::IAM::Policy",
     "AWS::IAM::ManagedPolicy",
     "AWS::Logs::LogGroup",
+    "AWS::SQS::Queue",
 }
 
 
@@ -100,13 +102,19 @@ def build_stage_model(
         for logical_id, r in active.items()
         if r.get("Type") in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
     )
-    stream_sources, skipped_events = event_sources(
+    queues = tuple(
+        queue_model(logical_id, r, resolver, refs)
+        for logical_id, r in active.items()
+        if r.get("Type") == "AWS::SQS::Queue"
+    )
+    stream_sources, queue_sources, skipped_events = event_sources(
         {
             logical_id: resource
             for logical_id, resource in active.items()
             if resource.get("Type") == "AWS::Serverless::Function"
         },
         tables,
+        queues,
         resolver,
     )
     api_properties = resolver.resolve(active[api_logical_id].get("Properties", {}), api_logical_id)
@@ -124,6 +132,8 @@ def build_stage_model(
         not_emulated=tuple(_not_emulated(active, api_logical_id) + skipped_events),
         warnings=tuple(warnings),
         stream_sources=tuple(stream_sources),
+        queues=queues,
+        queue_sources=tuple(queue_sources),
     )
 
 
@@ -184,6 +194,9 @@ def _local_values(
             )
         elif kind == "AWS::SQS::Queue":
             name = names.resolve(properties.get("QueueName", logical_id), logical_id)
+            fifo = str(properties.get("FifoQueue", "")).lower() == "true"
+            if fifo and not str(name).endswith(".fifo"):
+                name = f"{name}.fifo"
             refs[logical_id] = f"https://sqs.{region}.amazonaws.com/{account_id}/{name}"
             attributes[(logical_id, "Arn")] = arn.format("sqs", name)
             attributes[(logical_id, "QueueName")] = name

@@ -7,6 +7,7 @@ from wslocal.eventsources.batches import (
     RetryPolicy,
     after_failure,
     batch_ready,
+    failed_positions,
     first_failure,
     retry_delay_s,
     split_expired,
@@ -52,6 +53,16 @@ def test_an_unreadable_answer_fails_the_whole_batch():
         {"batchItemFailures": [{"id": "2"}]},
     ):
         assert first_failure(result, ["1", "2"], REPORTING) == 0
+
+
+def test_a_queue_keeps_exactly_the_reported_messages():
+    result = {"batchItemFailures": [{"itemIdentifier": "c"}, {"itemIdentifier": "a"}]}
+    assert failed_positions(result, ["a", "b", "c"], REPORTING) == {0, 2}
+
+
+def test_an_unreadable_answer_keeps_every_message_of_a_queue_batch():
+    result = {"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": None}]}
+    assert failed_positions(result, ["a", "b"], REPORTING) == {0, 1}
 
 
 def test_a_failure_retries_from_the_failed_record_and_counts_the_retry():

@@ -1,4 +1,5 @@
-"""Stream event sources read from a function's Events, with Lambda's defaults."""
+"""Stream and queue event sources read from a function's Events, with Lambda's defaults
+and its validation."""
 
 from pathlib import Path
 
@@ -130,3 +131,98 @@ def test_a_disabled_source_is_read_as_disabled(tmp_path):
     text = TEMPLATE.replace("BatchSize: 10", "BatchSize: 10\n            Enabled: false")
     [source] = model(tmp_path, text).stream_sources
     assert not source.enabled
+
+
+QUEUE_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: a, ProtocolType: WEBSOCKET}
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 60
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 3}
+  Dead:
+    Type: AWS::SQS::Queue
+  Ordered:
+    Type: AWS::SQS::Queue
+    Properties: {FifoQueue: true}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.main
+      Runtime: python3.12
+      Events:
+        Queued:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+            BatchSize: 5
+            ScalingConfig: {MaximumConcurrency: 4}
+            FunctionResponseTypes: [ReportBatchItemFailures]
+"""
+
+
+def test_an_sqs_event_becomes_a_queue_source_with_its_settings(tmp_path):
+    [source] = model(tmp_path, QUEUE_TEMPLATE).queue_sources
+    assert (source.name, source.function, source.queue) == ("Worker.Queued", "Worker", "Jobs")
+    assert source.queue_arn == "arn:aws:sqs:us-east-1:123456789012:Jobs"
+    assert (source.batch_size, source.batching_window_s, source.maximum_concurrency) == (5, 0, 4)
+    assert source.report_item_failures and source.enabled
+
+
+def test_an_sqs_source_takes_lambdas_defaults(tmp_path):
+    text = QUEUE_TEMPLATE.replace("            BatchSize: 5\n", "").replace(
+        "            ScalingConfig: {MaximumConcurrency: 4}\n", ""
+    )
+    [source] = model(tmp_path, text).queue_sources
+    assert (source.batch_size, source.maximum_concurrency) == (10, None)
+
+
+def test_a_queue_keeps_its_attributes_and_redrive_policy(tmp_path):
+    jobs = model(tmp_path, QUEUE_TEMPLATE).queue("Jobs")
+    assert jobs.visibility_timeout_s == 60
+    assert (jobs.dead_letter_queue, jobs.max_receive_count) == ("Dead", 3)
+    assert '"maxReceiveCount": 3' in jobs.attributes["RedrivePolicy"]
+
+
+def test_a_fifo_queue_gets_its_suffix(tmp_path):
+    names = [q.queue_name for q in model(tmp_path, QUEUE_TEMPLATE).queues]
+    assert "Ordered.fifo" in names
+
+
+def test_a_batch_over_ten_without_a_window_is_refused(tmp_path):
+    text = QUEUE_TEMPLATE.replace("BatchSize: 5", "BatchSize: 50")
+    with pytest.raises(TemplateError, match=r"Worker.Queued.BatchSize: .*Window"):
+        model(tmp_path, text)
+
+
+def test_a_batch_over_ten_with_a_window_is_accepted(tmp_path):
+    text = QUEUE_TEMPLATE.replace(
+        "BatchSize: 5", "BatchSize: 50\n            MaximumBatchingWindowInSeconds: 1"
+    )
+    [source] = model(tmp_path, text).queue_sources
+    assert source.batch_size == 50
+
+
+def test_a_maximum_concurrency_below_two_is_refused(tmp_path):
+    text = QUEUE_TEMPLATE.replace("MaximumConcurrency: 4", "MaximumConcurrency: 1")
+    with pytest.raises(TemplateError, match="MaximumConcurrency"):
+        model(tmp_path, text)
+
+
+def test_a_queue_outside_the_template_is_named(tmp_path):
+    text = QUEUE_TEMPLATE.replace(
+        "!GetAtt Jobs.Arn", "arn:aws:sqs:us-east-1:123456789012:elsewhere"
+    )
+    with pytest.raises(TemplateError, match=r"Worker.Queued.Queue: .*elsewhere"):
+        model(tmp_path, text)
+
+
+def test_a_redrive_policy_without_a_receive_count_is_refused(tmp_path):
+    text = QUEUE_TEMPLATE.replace(", maxReceiveCount: 3", "")
+    with pytest.raises(TemplateError, match=r"Jobs.RedrivePolicy"):
+        model(tmp_path, text)

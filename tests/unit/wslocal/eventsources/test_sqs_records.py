@@ -1,0 +1,57 @@
+"""Lambda's SQS records from ReceiveMessage's answer: they parse with Powertools' model."""
+
+from aws_lambda_powertools.utilities.parser.models import SqsModel
+
+from wslocal.eventsources.sqs_records import lambda_record, receive_count
+
+RECEIVED = {
+    "MessageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+    "ReceiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+    "MD5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+    "Body": "Test message.",
+    "Attributes": {
+        "ApproximateReceiveCount": "2",
+        "SentTimestamp": "1545082649183",
+        "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+        "ApproximateFirstReceiveTimestamp": "1545082649185",
+    },
+    "MessageAttributes": {
+        "count": {"StringValue": "100", "DataType": "Number"},
+        "blob": {"BinaryValue": b"\x00\x01", "DataType": "Binary"},
+    },
+}
+ARN = "arn:aws:sqs:us-east-2:123456789012:my-queue"
+
+
+def record():
+    return lambda_record(RECEIVED, queue_arn=ARN, region="us-east-2")
+
+
+def test_a_record_parses_with_powertools_sqs_model():
+    parsed = SqsModel.model_validate({"Records": [record()]})
+    assert parsed.Records[0].eventSourceARN == ARN
+
+
+def test_a_record_renames_sqs_fields_as_lambda_does():
+    built = record()
+    assert (built["messageId"], built["body"], built["md5OfBody"]) == (
+        RECEIVED["MessageId"],
+        "Test message.",
+        RECEIVED["MD5OfBody"],
+    )
+    assert (built["eventSource"], built["awsRegion"]) == ("aws:sqs", "us-east-2")
+
+
+def test_message_attributes_have_lambdas_lower_case_fields():
+    attributes = record()["messageAttributes"]
+    assert attributes["count"] == {
+        "stringValue": "100",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "Number",
+    }
+    assert attributes["blob"]["binaryValue"] == "AAE="
+
+
+def test_the_receive_count_is_read_from_the_attributes():
+    assert receive_count(RECEIVED) == 2

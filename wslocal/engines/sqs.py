@@ -1,0 +1,71 @@
+"""The SQS the handlers and the queue pollers talk to, and the template's queues in it.
+
+moto's server in this process by default (a real SQS implementation: visibility
+timeouts, receive counts, redrive to dead-letter queues), or any endpoint the user names
+(ElasticMQ, LocalStack), where queues are created only if missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from wslocal.engines.dynamodb import DUMMY_CREDENTIALS, client
+from wslocal.engines.moto_server import start_moto_server
+from wslocal.exceptions import EventSourceError
+from wslocal.template import QueueModel
+from wslocal.template.queues import creation_order
+
+
+@dataclass
+class SqsEngine:
+    """A running (or borrowed) SQS endpoint; ``stop`` ends what we started."""
+
+    description: str
+    endpoint: str
+    moto: Any = None
+    credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
+
+    def client(self, region: str) -> Any:
+        return client(self.endpoint, region, self.credentials, "sqs")
+
+    def stop(self) -> None:
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+    def __enter__(self) -> SqsEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_sqs(endpoint: str | None = None) -> SqsEngine:
+    if endpoint:
+        return SqsEngine(f"existing endpoint {endpoint}", endpoint, credentials={})
+    started = start_moto_server()
+    if started is None:
+        raise EventSourceError(
+            "the template has SQS queues: install moto's server (`pip install 'moto[server]'`) "
+            "or pass --sqs-endpoint"
+        )
+    server, url = started
+    return SqsEngine("moto (in-process)", url, moto=server)
+
+
+def create_queues(engine: SqsEngine, queues: Iterable[QueueModel], region: str) -> dict[str, str]:
+    """Create each queue (dead-letter queues first); return every queue's URL by name."""
+    sqs = engine.client(region)
+    urls: dict[str, str] = {}
+    for queue in creation_order(tuple(queues)):
+        try:
+            urls[queue.queue_name] = sqs.create_queue(
+                QueueName=queue.queue_name, Attributes=dict(queue.attributes)
+            )["QueueUrl"]
+        except (BotoCoreError, ClientError) as exc:
+            raise EventSourceError(f"{queue.logical_id}: CreateQueue failed: {exc}") from None
+    return urls

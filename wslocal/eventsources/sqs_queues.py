@@ -1,0 +1,210 @@
+"""SQS event sources: poll a queue and invoke the function with Lambda's batches.
+
+Several pollers read the queue at once (``ScalingConfig.MaximumConcurrency``, bounded by
+the function's worker pool), each long-polling ReceiveMessage and gathering a batch until
+it is full (``BatchSize``), its window passed (``MaximumBatchingWindowInSeconds``) or it
+holds 6 MB. Success deletes the batch; with ``ReportBatchItemFailures`` only the messages
+not listed are deleted; a function error deletes none. What is not deleted reappears
+after the queue's visibility timeout, and SQS itself moves a message to the dead-letter
+queue once it has been received ``maxReceiveCount`` times, as on AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from wslocal.eventsources import batches, sqs_records
+from wslocal.eventsources.protocols import Invoker
+from wslocal.exceptions import InvocationError
+from wslocal.template import QueueModel, SqsSourceModel
+
+log = logging.getLogger("wslocal")
+
+RECEIVE_WAIT_S = 1
+"""Long poll of each ReceiveMessage: short enough for the stage to stop promptly."""
+LARGEST_RECEIVE = 10
+LARGEST_PAYLOAD_BYTES = 6 * 1024 * 1024
+"""An invocation's payload limit: a batch goes out before it passes this."""
+ERROR_PAUSE_S = 1.0
+
+Message = Mapping[str, Any]
+T = TypeVar("T")
+
+
+def concurrency_of(source: SqsSourceModel, pool_size: int) -> int:
+    """How many batches are in flight at once: the mapping's MaximumConcurrency, at most
+    the function's pool (Lambda scales to the backlog; here the pool is the bound)."""
+    wanted = source.maximum_concurrency or pool_size
+    return max(1, min(wanted, pool_size))
+
+
+class SqsQueuePoller:
+    """One event source mapping: a queue feeding one function."""
+
+    def __init__(
+        self,
+        source: SqsSourceModel,
+        *,
+        queue: QueueModel,
+        queue_url: str,
+        sqs: Any,
+        invoker: Invoker,
+        region: str,
+        concurrency: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.concurrency = concurrency
+        self._queue = queue
+        self._queue_url = queue_url
+        self._sqs = sqs
+        self._invoker = invoker
+        self._region = region
+        self._clock = clock
+        self._policy = batches.RetryPolicy(report_item_failures=source.report_item_failures)
+        self._executor = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix=f"sqs-{source.name}"
+        )
+
+    async def run(self) -> None:
+        """Poll with ``concurrency`` pollers until cancelled."""
+        try:
+            await asyncio.gather(*(self._poll() for _ in range(self.concurrency)))
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _poll(self) -> None:
+        while True:
+            try:
+                batch = await self._gather()
+            except (BotoCoreError, ClientError) as exc:
+                log.warning(
+                    "%s: receiving from %s failed: %s",
+                    self.source.name,
+                    self._queue.queue_name,
+                    exc,
+                )
+                await asyncio.sleep(ERROR_PAUSE_S)
+                continue
+            if batch:
+                await self._process(batch)
+
+    async def _call(self, function: Callable[..., T], **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: function(**kwargs)
+        )
+
+    async def _receive(self, most: int, wait_s: int) -> list[Message]:
+        answer = await self._call(
+            self._sqs.receive_message,
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=min(most, LARGEST_RECEIVE),
+            WaitTimeSeconds=wait_s,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(answer.get("Messages", []))
+
+    async def _gather(self) -> list[Message]:
+        """One batch: what the first receive returns, then more until the batch is full,
+        its window has passed, or its payload reaches Lambda's limit."""
+        batch = await self._receive(self.source.batch_size, RECEIVE_WAIT_S)
+        if not batch:
+            return batch
+        opened = self._clock()
+        size = sum(len(m.get("Body", "")) for m in batch)
+        while len(batch) < self.source.batch_size and size < LARGEST_PAYLOAD_BYTES:
+            left = self.source.batching_window_s - (self._clock() - opened)
+            if left <= 0:
+                break
+            more = await self._receive(self.source.batch_size - len(batch), int(min(left, 20)))
+            if not more and left < 1:
+                await asyncio.sleep(min(left, 0.05))
+            batch.extend(more)
+            size += sum(len(m.get("Body", "")) for m in more)
+        return batch
+
+    async def _process(self, batch: Sequence[Message]) -> None:
+        event = {
+            "Records": [
+                sqs_records.lambda_record(
+                    message, queue_arn=self.source.queue_arn, region=self._region
+                )
+                for message in batch
+            ]
+        }
+        label = f"EventSource: {self.source.name} Records: {len(batch)}"
+        try:
+            result = await self._invoker.invoke(self.source.function, event, label)
+        except InvocationError as exc:
+            log.warning(
+                "%s: the function failed (%s); %d message(s) return after the visibility "
+                "timeout (%d s)",
+                self.source.name,
+                exc,
+                len(batch),
+                self._queue.visibility_timeout_s,
+            )
+            self._note_last_receives(batch)
+            return
+        failed = (
+            batches.failed_positions(result, [m["MessageId"] for m in batch], self._policy)
+            or frozenset()
+        )
+        done = [m for index, m in enumerate(batch) if index not in failed]
+        if failed:
+            log.warning(
+                "%s: %d of %d message(s) reported failed; they return after the visibility "
+                "timeout (%d s)",
+                self.source.name,
+                len(failed),
+                len(batch),
+                self._queue.visibility_timeout_s,
+            )
+            self._note_last_receives([batch[index] for index in sorted(failed)])
+        await self._delete(done)
+
+    async def _delete(self, messages: Sequence[Message]) -> None:
+        for start in range(0, len(messages), LARGEST_RECEIVE):
+            chunk = messages[start : start + LARGEST_RECEIVE]
+            try:
+                answer = await self._call(
+                    self._sqs.delete_message_batch,
+                    QueueUrl=self._queue_url,
+                    Entries=[
+                        {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]}
+                        for index, m in enumerate(chunk)
+                    ],
+                )
+            except (BotoCoreError, ClientError) as exc:
+                log.warning("%s: deleting processed messages failed: %s", self.source.name, exc)
+                continue
+            for failure in answer.get("Failed", []):
+                log.warning(
+                    "%s: a processed message was not deleted (%s); it will be seen again",
+                    self.source.name,
+                    failure.get("Message") or failure.get("Code"),
+                )
+
+    def _note_last_receives(self, messages: Sequence[Message]) -> None:
+        """Say which failed messages SQS moves to the dead-letter queue next."""
+        limit = self._queue.max_receive_count
+        if limit is None:
+            return
+        for message in messages:
+            if sqs_records.receive_count(message) >= limit:
+                log.warning(
+                    "%s: message %s failed on receive %d of %d: SQS moves it to %s",
+                    self.source.name,
+                    message["MessageId"],
+                    sqs_records.receive_count(message),
+                    limit,
+                    self._queue.dead_letter_queue,
+                )
