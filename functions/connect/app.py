@@ -1,12 +1,13 @@
-"""$connect: admit the connection to the room of ``?room=&name=`` and tell the room."""
+"""$connect: admit the connection to the room of ``?room=&name=`` (one write; the
+connections stream announces it)."""
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from chatroom import Caller, ChatService, Reply, websocket_handler
+from chatroom import Caller, ChatService, Remaining, Reply, websocket_handler
 
 chat = ChatService.from_environment()
 
 
 @websocket_handler
-def lambda_handler(event: APIGatewayWebSocketEvent) -> Reply:
+def lambda_handler(event: APIGatewayWebSocketEvent, remaining: Remaining) -> Reply:
     return chat.connect(Caller.from_event(event), event.get("queryStringParameters"))

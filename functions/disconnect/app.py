@@ -1,12 +1,12 @@
-"""$disconnect: forget the connection and tell its room that it left."""
+"""$disconnect: forget the connection (one delete; the connections stream announces it)."""
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from chatroom import Caller, ChatService, Reply, websocket_handler
+from chatroom import Caller, ChatService, Remaining, Reply, websocket_handler
 
 chat = ChatService.from_environment()
 
 
 @websocket_handler
-def lambda_handler(event: APIGatewayWebSocketEvent) -> Reply:
+def lambda_handler(event: APIGatewayWebSocketEvent, remaining: Remaining) -> Reply:
     return chat.disconnect(Caller.from_event(event))

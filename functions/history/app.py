@@ -2,11 +2,11 @@
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from chatroom import Caller, ChatService, Reply, websocket_handler
+from chatroom import Caller, ChatService, Remaining, Reply, websocket_handler
 
 chat = ChatService.from_environment()
 
 
 @websocket_handler
-def lambda_handler(event: APIGatewayWebSocketEvent) -> Reply:
+def lambda_handler(event: APIGatewayWebSocketEvent, remaining: Remaining) -> Reply:
     return chat.history(Caller.from_event(event))

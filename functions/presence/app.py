@@ -2,11 +2,11 @@
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from chatroom import ConnectionStore, PresenceAnnouncer, stream_handler
+from chatroom import PresenceAnnouncer, Remaining, stream_handler
 
-presence = PresenceAnnouncer(ConnectionStore())
+presence = PresenceAnnouncer.from_environment()
 
 
 @stream_handler
-def lambda_handler(event: DynamoDBStreamEvent) -> dict:
-    return presence.handle(event.records)
+def lambda_handler(event: DynamoDBStreamEvent, remaining: Remaining) -> dict:
+    return presence.handle(event.records, remaining)

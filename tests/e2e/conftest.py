@@ -9,6 +9,7 @@ from tests.support.paths import FRONTEND
 from tests.support.stage import RunningStage
 from tests.support.tables import chat_model
 from wslocal.engines.dynamodb import create_tables, free_port
+from wslocal.engines.sqs import create_queues, start_sqs
 from wslocal.server import StageConfig
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -30,13 +31,17 @@ class PageStage:
     """The chat stage serving frontend/ on a fixed free port, so it can be stopped and
     started again at the same address (the page must reconnect by itself)."""
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine, sqs) -> None:
         self.model = chat_model()
         create_tables(engine, self.model.tables, self.model.region)
         self.config = StageConfig(
             port=free_port(),
             static_dir=FRONTEND,
-            endpoints={"AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint},
+            endpoints={
+                "AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint,
+                "AWS_ENDPOINT_URL_SQS": sqs.endpoint,
+            },
+            queue_urls=create_queues(sqs, self.model.queues, self.model.region),
         )
         self.running: RunningStage | None = None
 
@@ -55,15 +60,15 @@ class PageStage:
 
 @pytest.fixture(scope="module")
 def page_stage():
-    """A DynamoDB Local of its own: the session's is read by the chat stage's presence
-    poller, which would post to (and, on 410, forget) this stage's connections."""
+    """A DynamoDB Local and an SQS of its own: the session's are read by the chat stage's
+    pollers, which would post to (and, on 410, forget) this stage's connections."""
     from tests.support.paths import ROOT
     from wslocal.engines.dynamodb import find_dynamodb_local_jar, start_dynamodb_local
 
     jar = find_dynamodb_local_jar(ROOT)
     assert jar is not None, "DynamoDB Local is missing: run `npm ci` (make test does)"
-    with start_dynamodb_local(jar, region="us-east-1") as engine:
-        stage = PageStage(engine)
+    with start_dynamodb_local(jar, region="us-east-1") as engine, start_sqs() as sqs:
+        stage = PageStage(engine, sqs)
         stage.start()
         yield stage
         stage.stop()

@@ -333,3 +333,86 @@ def test_presence_sample_event_parses_with_powertools_parser_model():
     from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 
     DynamoDBStreamModel.model_validate(load_event("presence_stream"))
+
+
+@pytest.fixture
+def sharded(chat, monkeypatch):
+    """The chat with a fan-out queue in moto and rooms of more than two sharded."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="fan-out")["QueueUrl"]
+    monkeypatch.setenv("FANOUT_QUEUE_URL", url)
+    monkeypatch.setenv("INLINE_FANOUT_MAX", "2")
+    monkeypatch.setenv("FANOUT_SHARD_SIZE", "2")
+    monkeypatch.setenv(
+        "MANAGEMENT_API_ENDPOINT", "https://abcdef1234.execute-api.us-east-1.amazonaws.com/dev"
+    )
+    chat.sqs, chat.queue_url = sqs, url
+    return chat
+
+
+def shard_event(sqs, url) -> dict:
+    """What Lambda would invoke FanOutFunction with: the queued shards as SQS records."""
+    records = []
+    while answer := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in answer:
+            record = load_event("fan_out_shard")["Records"][0]
+            record.update(messageId=message["MessageId"], body=message["Body"])
+            records.append(record)
+    return {"Records": records}
+
+
+def test_a_large_room_is_posted_by_the_fan_out_function_in_shards(sharded):
+    # GIVEN a room of five: the sender and four others, over the inline limit of two
+    join(sharded, SENDER, name="alice")
+    for index in range(4):
+        join(sharded, f"member-{index}")
+    # WHEN alice sends, the message is stored and queued as two shards of two
+    assert invoke("send_message", message_event("sendMessage", {"action": "sendMessage",
+                  "message": "to many"}))["statusCode"] == 200  # fmt: skip
+    assert all(received(f"member-{index}") == [] for index in range(4))
+    event = shard_event(sharded.sqs, sharded.queue_url)
+    assert len(event["Records"]) == 2
+    # THEN the fan-out function posts both shards and reports no failure
+    assert invoke("fan_out", event) == {"batchItemFailures": []}
+    for index in range(4):
+        [envelope] = received(f"member-{index}")
+        assert (envelope["type"], envelope["payload"]) == ("newMessage", "to many")
+
+
+def test_a_malformed_shard_is_a_batch_item_failure_and_the_others_go_on(sharded):
+    join(sharded, "member-0")
+    event = load_event("fan_out_shard")
+    good = event["Records"][0]
+    good["body"] = good["body"].replace("L0SM9cOFvHcCIhw=", "member-0")
+    bad = {**good, "messageId": "bad-shard", "body": '{"v": 1, "room": "lobby"}'}
+    event["Records"].append(bad)
+    assert invoke("fan_out", event) == {"batchItemFailures": [{"itemIdentifier": "bad-shard"}]}
+    [envelope] = received("member-0")
+    assert envelope["payload"] == "hello, room"
+
+
+def test_the_sender_is_told_when_the_room_cannot_be_queued_and_the_message_is_kept(
+    sharded, monkeypatch
+):
+    # GIVEN the fan-out queue is gone
+    sharded.sqs.delete_queue(QueueUrl=sharded.queue_url)
+    join(sharded, SENDER, name="alice")
+    for index in range(3):
+        join(sharded, f"member-{index}")
+    # WHEN alice sends to the room
+    response = invoke("send_message", message_event("sendMessage", {"action": "sendMessage",
+                      "message": "kept"}))  # fmt: skip
+    # THEN she hears that it was not delivered, and it is in the room's history
+    assert response["statusCode"] == 502
+    [error] = received(SENDER)
+    assert error["code"] == "delivery_failed"
+    history = invoke("history", message_event("history", {"action": "history"}))
+    assert [m["payload"] for m in json.loads(history["body"])["messages"]] == ["kept"]
+
+
+def test_fan_out_sample_event_parses_with_powertools_parser_model():
+    from aws_lambda_powertools.utilities.parser.models import SqsModel
+
+    SqsModel.model_validate(load_event("fan_out_shard"))

@@ -35,3 +35,9 @@ class LambdaContextStub:
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
     aws_request_id = "test-request"
+
+    def __init__(self, remaining_ms: int = 10_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

@@ -68,6 +68,9 @@ def translated() -> dict[str, Any]:
     return transform(document, {}, NoManagedPolicies())["Resources"]
 
 
+FANOUT_QUEUE = {"Fn::GetAtt": ["FanOutQueue", "Arn"]}
+
+
 def inline_rights(translated: dict[str, Any], function: str) -> set[tuple[str, str]]:
     role = translated[f"{function}Role"]["Properties"]
     rights = set()
@@ -99,6 +102,7 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
                 ("dynamodb:Query", ROOM_INDEX),
                 ("dynamodb:PutItem", HISTORY),
                 ("execute-api:ManageConnections", POST_CONNECTIONS),
+                ("sqs:SendMessage", FANOUT_QUEUE),
             ),
         ),
         (
@@ -116,6 +120,15 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
                 ("dynamodb:BatchWriteItem", TABLE),
                 ("execute-api:ManageConnections", POST_CONNECTIONS),
                 ("sqs:SendMessage", {"Fn::GetAtt": ["PresenceFailuresQueue", "Arn"]}),
+                ("sqs:SendMessage", FANOUT_QUEUE),
+            ),
+        ),
+        (
+            "FanOutFunction",
+            rights(
+                ("dynamodb:BatchWriteItem", TABLE),
+                ("execute-api:ManageConnections", POST_CONNECTIONS),
+                ("sqs:SendMessage", FANOUT_QUEUE),
             ),
         ),
     ],

@@ -10,10 +10,11 @@ from chatroom.broadcast import (
 )
 from chatroom.connections import Connection, ConnectionStore, Member
 from chatroom.exceptions import ChatError, InvalidJoinError, InvalidMessageError, ProtocolError
+from chatroom.fanout import FanOut, FanOutError, Shard, ShardError, ShardPoster, ShardQueue
 from chatroom.messages import MessageStore, StoredMessage
 from chatroom.presence import PresenceAnnouncer, RoomChange, room_changes
 from chatroom.service import Caller, ChatService, Reply
-from chatroom.telemetry import stream_handler, websocket_handler
+from chatroom.telemetry import Remaining, queue_handler, stream_handler, websocket_handler
 
 __all__ = [
     "BroadcastResult",
@@ -24,6 +25,8 @@ __all__ = [
     "Connection",
     "ConnectionStore",
     "Delivery",
+    "FanOut",
+    "FanOutError",
     "InvalidJoinError",
     "InvalidMessageError",
     "ManagementApiClients",
@@ -31,11 +34,17 @@ __all__ = [
     "MessageStore",
     "PresenceAnnouncer",
     "ProtocolError",
+    "Remaining",
     "Reply",
     "RoomChange",
+    "Shard",
+    "ShardError",
+    "ShardPoster",
+    "ShardQueue",
     "StoredMessage",
     "management_endpoint",
     "protocol",
+    "queue_handler",
     "room_changes",
     "stream_handler",
     "websocket_handler",

@@ -1,14 +1,18 @@
 """Posting to connections through the API Gateway Management API (``@connections``).
 
 The fan-out is the hot path: one client per endpoint per execution environment, a bounded
-thread pool for concurrent posts (boto3 clients are thread-safe), botocore's standard retry
-mode for 429 and 5xx, and the connections that answer 410 removed in one batch.
+thread pool for concurrent posts (boto3 clients are thread-safe), and the connections that
+answer 410 removed in one batch. A post is retried on 429, 5xx and connection errors with
+full jitter, within a total budget (never botocore's 4 attempts of 5 s each), and no post
+starts once the invocation's time is short: those members are handed back as deferred,
+for the caller to queue.
 """
 
 from __future__ import annotations
 
 import enum
 import os
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +25,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom.connections import ConnectionStore, Member
 from chatroom.exceptions import ChatError
+from chatroom.telemetry import Remaining
 
 DEFAULT_CONCURRENCY = 32
+POST_BUDGET_S = 3.0
+"""Longest one post may take, retries included."""
+POST_ATTEMPTS = 3
+FIRST_BACKOFF_S = 0.05
+RESERVE_S = 1.5
+"""Time an invocation keeps for itself: no post starts with less left than this."""
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
 CUSTOM_ENDPOINT_VARIABLE = "MANAGEMENT_API_ENDPOINT"
 
@@ -50,11 +62,12 @@ class ManagementApiClients:
     environment's lifetime (create it at module scope in a handler)."""
 
     def __init__(self, max_pool_connections: int = DEFAULT_CONCURRENCY) -> None:
+        # Retries are the broadcaster's (jittered, within a total budget), not botocore's.
         self._config = Config(
-            retries={"mode": "standard", "max_attempts": 4},
+            retries={"mode": "standard", "total_max_attempts": 1},
             max_pool_connections=max_pool_connections,
-            connect_timeout=3,
-            read_timeout=5,
+            connect_timeout=1,
+            read_timeout=2,
         )
         self._clients: dict[str | None, Any] = {}
 
@@ -80,6 +93,12 @@ class Delivery(enum.Enum):
     DELIVERED = "delivered"
     GONE = "gone"
     FAILED = "failed"
+    DEFERRED = "deferred"
+    """Not attempted: the invocation's time was short; the caller queues the member."""
+
+
+def unlimited() -> float:
+    return float("inf")
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,9 @@ class BroadcastResult:
     """Connections that answered 410 and were removed."""
     failed: int
     duration_ms: float
+    deferred: tuple[Member, ...] = ()
+    """Members not posted because time ran short, for the caller to queue."""
+    failed_members: tuple[Member, ...] = ()
 
 
 class Broadcaster:
@@ -99,32 +121,61 @@ class Broadcaster:
         store: ConnectionStore,
         max_workers: int = DEFAULT_CONCURRENCY,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._store = store
         self._max_workers = max_workers
         self._clock = clock
+        self._sleep = sleep
         self._executor: ThreadPoolExecutor | None = None
 
-    def post(self, client: Any, connection_id: str, data: bytes) -> Delivery:
-        """Post to one connection. GoneException is a ClientError: it is caught first."""
-        try:
-            client.post_to_connection(ConnectionId=connection_id, Data=data)
-        except client.exceptions.GoneException:
-            return Delivery.GONE
-        except (ClientError, BotoCoreError):
-            return Delivery.FAILED
-        return Delivery.DELIVERED
+    def post(
+        self, client: Any, connection_id: str, data: bytes, remaining: Remaining = unlimited
+    ) -> Delivery:
+        """Post to one connection: 410 is gone, 403/413/400 fail at once, 429, 5xx and
+        connection errors are retried with jitter while the budget and the invocation's
+        time allow."""
+        if remaining() < RESERVE_S:
+            return Delivery.DEFERRED
+        budget_ends = time.monotonic() + POST_BUDGET_S
+        for attempt in range(POST_ATTEMPTS):
+            try:
+                client.post_to_connection(ConnectionId=connection_id, Data=data)
+                return Delivery.DELIVERED
+            except ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if status == 410 or exc.response.get("Error", {}).get("Code") == "GoneException":
+                    return Delivery.GONE
+                if status not in RETRYABLE_STATUS:
+                    return Delivery.FAILED
+            except BotoCoreError:
+                pass
+            pause = random.uniform(0, FIRST_BACKOFF_S * 2**attempt)
+            last = attempt == POST_ATTEMPTS - 1
+            if last or time.monotonic() + pause > budget_ends or remaining() - pause < RESERVE_S:
+                return Delivery.FAILED
+            self._sleep(pause)
+        return Delivery.FAILED
 
-    def broadcast(self, client: Any, data: bytes, recipients: Iterable[Member]) -> BroadcastResult:
+    def broadcast(
+        self,
+        client: Any,
+        data: bytes,
+        recipients: Iterable[Member],
+        remaining: Remaining = unlimited,
+    ) -> BroadcastResult:
         """Post ``data`` to every member concurrently; remove exactly those that answered
-        410, except members young enough to be still in $connect (they will open)."""
+        410, except members young enough to be still in $connect (they will open). Members
+        reached when the invocation's time is short come back as ``deferred``."""
         started = time.perf_counter()
         members = list(recipients)
         if len(members) <= 1:
-            deliveries = [self.post(client, m.connection_id, data) for m in members]
+            deliveries = [self.post(client, m.connection_id, data, remaining) for m in members]
         else:
             deliveries = list(
-                self._pool().map(lambda m: self.post(client, m.connection_id, data), members)
+                self._pool().map(
+                    lambda m: self.post(client, m.connection_id, data, remaining), members
+                )
             )
         now_ms = int(self._clock() * 1000)
         gone = [
@@ -133,11 +184,14 @@ class Broadcaster:
             if delivery is Delivery.GONE and not member.may_still_be_connecting(now_ms)
         ]
         self._store.remove_many(gone)
+        outcome = list(zip(members, deliveries, strict=True))
         return BroadcastResult(
             delivered=deliveries.count(Delivery.DELIVERED),
             gone=len(gone),
             failed=deliveries.count(Delivery.FAILED),
             duration_ms=(time.perf_counter() - started) * 1000,
+            deferred=tuple(m for m, d in outcome if d is Delivery.DEFERRED),
+            failed_members=tuple(m for m, d in outcome if d is Delivery.FAILED),
         )
 
     def _pool(self) -> ThreadPoolExecutor:

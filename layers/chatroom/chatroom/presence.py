@@ -20,9 +20,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import protocol
-from chatroom.broadcast import Broadcaster, BroadcastResult, ManagementApiClients
+from chatroom.broadcast import Broadcaster, ManagementApiClients, unlimited
 from chatroom.connections import ConnectionStore
-from chatroom.telemetry import logger
+from chatroom.fanout import FanOut, FanOutError, FanOutResult
+from chatroom.telemetry import Remaining, logger
 
 
 @dataclass
@@ -71,15 +72,24 @@ class PresenceAnnouncer:
         broadcaster: Broadcaster | None = None,
         clients: ManagementApiClients | None = None,
         clock: Callable[[], float] = time.time,
+        fan_out: FanOut | None = None,
     ) -> None:
         self._connections = connections
-        self._broadcaster = broadcaster or Broadcaster(connections, clock=clock)
+        self._fan_out = fan_out or FanOut(
+            broadcaster or Broadcaster(connections, clock=clock), queue=None
+        )
         self._clients = clients or ManagementApiClients()
         self._clock = clock
 
-    def announce(self, change: RoomChange) -> BroadcastResult:
+    @classmethod
+    def from_environment(cls) -> PresenceAnnouncer:
+        connections = ConnectionStore()
+        return cls(connections, fan_out=FanOut.from_environment(Broadcaster(connections)))
+
+    def announce(self, change: RoomChange, remaining: Remaining = unlimited) -> FanOutResult:
         """Post the room's presence envelope to every member, joiners included (they are
-        connected by now; one still in ``$connect`` is kept by the broadcaster's grace)."""
+        connected by now; one still in ``$connect`` is kept by the broadcaster's grace);
+        a large room goes out in shards, like a message."""
         members = self._connections.members(change.room)
         snapshot = protocol.members_snapshot(
             [member.name for member in members], int(self._clock() * 1000)
@@ -87,19 +97,21 @@ class PresenceAnnouncer:
         envelope = protocol.presence(
             change.room, joined=change.joined, left=change.left, members=snapshot
         )
-        return self._broadcaster.broadcast(
-            self._clients.configured(), protocol.encode(envelope), members
+        return self._fan_out.deliver(
+            self._clients.configured(), change.room, protocol.encode(envelope), members, remaining
         )
 
-    def handle(self, records: Iterable[DynamoDBRecord]) -> dict[str, Any]:
+    def handle(
+        self, records: Iterable[DynamoDBRecord], remaining: Remaining = unlimited
+    ) -> dict[str, Any]:
         """Announce every room of the batch; a room that cannot be told (its query or
         clients fail) has its records reported as failed, so Lambda retries from there.
         Posts that fail for single members never fail the batch."""
         failed: list[str] = []
         for change in room_changes(records):
             try:
-                result = self.announce(change)
-            except (BotoCoreError, ClientError):
+                result = self.announce(change, remaining)
+            except (BotoCoreError, ClientError, FanOutError):
                 logger.exception("presence announcement failed", extra={"room": change.room})
                 failed.extend(change.sequence_numbers)
                 continue
@@ -109,9 +121,7 @@ class PresenceAnnouncer:
                     "room": change.room,
                     "joined": len(change.joined),
                     "left": len(change.left),
-                    "delivered": result.delivered,
-                    "gone": result.gone,
-                    "failed": result.failed,
+                    **result.log_fields(),
                 },
             )
         return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}

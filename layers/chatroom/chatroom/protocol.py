@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chatroom.exceptions import InvalidJoinError, InvalidMessageError
+from chatroom.exceptions import InvalidJoinError, InvalidMessageError, ProtocolError
 
 DEFAULT_ROOM = "lobby"
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -103,6 +103,14 @@ def unknown_action_error(body: str | None) -> InvalidMessageError:
 def not_joined_error() -> InvalidMessageError:
     """The error for a connection the store no longer has (its row expired or was lost)."""
     return InvalidMessageError("not_joined", "this connection is not in a room; reconnect")
+
+
+def delivery_failed_error() -> ProtocolError:
+    """The error for a message that was stored but could not be sent to the whole room."""
+    return ProtocolError(
+        "delivery_failed",
+        "your message was stored but could not be sent to everyone; it is in the history",
+    )
 
 
 def iso_timestamp(epoch_ms: int) -> str:

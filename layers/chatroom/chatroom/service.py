@@ -17,11 +17,12 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chatroom import protocol
-from chatroom.broadcast import Broadcaster, BroadcastResult, Delivery, ManagementApiClients
+from chatroom.broadcast import Broadcaster, Delivery, ManagementApiClients, unlimited
 from chatroom.connections import Connection, ConnectionStore
 from chatroom.exceptions import ProtocolError
+from chatroom.fanout import FanOut, FanOutError, FanOutResult
 from chatroom.messages import MessageStore
-from chatroom.telemetry import logger, metrics
+from chatroom.telemetry import Remaining, logger, metrics
 
 
 class MetricsSink(Protocol):
@@ -75,10 +76,12 @@ class ChatService:
         metrics: MetricsSink | None = None,
         clock: Callable[[], float] = time.time,
         max_message_bytes: int = protocol.DEFAULT_MESSAGE_MAX_BYTES,
+        fan_out: FanOut | None = None,
     ) -> None:
         self._connections = connections
         self._messages = messages
         self._broadcaster = broadcaster or Broadcaster(connections, clock=clock)
+        self._fan_out = fan_out or FanOut(self._broadcaster, queue=None)
         self._clients = clients or ManagementApiClients()
         self._metrics = metrics
         self._clock = clock
@@ -89,9 +92,13 @@ class ChatService:
         """The service a handler builds once per execution environment: both stores
         share one DynamoDB resource (creating it loads the service model once)."""
         dynamodb = boto3.resource("dynamodb")
+        connections = ConnectionStore(table=dynamodb.Table(os.environ["CONNECTIONS_TABLE"]))
+        broadcaster = Broadcaster(connections)
         return cls(
-            connections=ConnectionStore(table=dynamodb.Table(os.environ["CONNECTIONS_TABLE"])),
+            connections=connections,
             messages=MessageStore(table=dynamodb.Table(os.environ["MESSAGES_TABLE"])),
+            broadcaster=broadcaster,
+            fan_out=FanOut.from_environment(broadcaster),
             metrics=metrics,
             max_message_bytes=int(
                 os.environ.get("MESSAGE_MAX_BYTES", protocol.DEFAULT_MESSAGE_MAX_BYTES)
@@ -124,8 +131,12 @@ class ChatService:
             logger.append_keys(room=gone.room)
         return Reply(200)
 
-    def send_message(self, caller: Caller, body: str | None) -> Reply:
-        """Validate, store in the room's history, then send to every other member."""
+    def send_message(
+        self, caller: Caller, body: str | None, remaining: Remaining = unlimited
+    ) -> Reply:
+        """Validate, store in the room's history, then send to every other member (inline
+        or in shards, within the invocation's ``remaining`` time). If the room cannot be
+        reached the sender is told; the message stays in the history."""
         sender = self._connections.get(caller.connection_id)
         if sender is None:
             return self._refuse(caller, protocol.not_joined_error())
@@ -141,7 +152,12 @@ class ChatService:
             sent_at_ms=int(self._clock() * 1000),
         )
         self._count("Messages", 1)
-        self._announce(caller, sender.room, stored.envelope())
+        try:
+            self._announce(caller, sender.room, stored.envelope(), remaining)
+        except FanOutError:
+            logger.exception("fan-out failed after the message was stored")
+            self._refuse(caller, protocol.delivery_failed_error())
+            return Reply(502)
         return Reply(200)
 
     def history(self, caller: Caller) -> Reply:
@@ -167,29 +183,27 @@ class ChatService:
             problem = exc
         return Reply(200, protocol.encode(protocol.error(problem.code, problem.message)))
 
-    def _announce(self, caller: Caller, room: str, envelope: protocol.Envelope) -> BroadcastResult:
+    def _announce(
+        self, caller: Caller, room: str, envelope: protocol.Envelope, remaining: Remaining
+    ) -> FanOutResult:
         recipients = [
             member
             for member in self._connections.members(room)
             if member.connection_id != caller.connection_id
         ]
         client = self._clients.for_request(caller.domain_name, caller.stage)
-        result = self._broadcaster.broadcast(client, protocol.encode(envelope), recipients)
+        result = self._fan_out.deliver(
+            client, room, protocol.encode(envelope), recipients, remaining
+        )
         self._count("Deliveries", result.delivered)
         self._count("GoneConnectionsRemoved", result.gone)
         self._count("FailedDeliveries", result.failed)
-        if self._metrics is not None and recipients:
+        self._count("ShardsQueued", result.shards)
+        if self._metrics is not None and recipients and not result.shards:
             self._metrics.add_metric(
                 name="FanOutDuration", unit=MetricUnit.Milliseconds, value=result.duration_ms
             )
-        outcome = {
-            "type": envelope["type"],
-            "recipients": len(recipients),
-            "delivered": result.delivered,
-            "gone": result.gone,
-            "failed": result.failed,
-            "fanout_ms": round(result.duration_ms, 1),
-        }
+        outcome = {"type": envelope["type"], **result.log_fields()}
         if result.failed:
             logger.warning("fan-out had failed posts", extra=outcome)
         else:

@@ -123,6 +123,70 @@ def test_post_reports_gone_for_a_410(store):
     assert Broadcaster(store).post(FakeManagementApi(gone={"a"}), "a", b"x") is Delivery.GONE
 
 
+def test_no_post_starts_when_the_invocations_time_is_short(store):
+    api = FakeManagementApi()
+    result = broadcaster(store).broadcast(api, b"x", members("a", "b"), remaining=lambda: 1.0)
+    assert [m.connection_id for m in result.deferred] == ["a", "b"]
+    assert (result.delivered, result.failed, api.posts) == (0, 0, [])
+
+
+def test_failed_members_are_named_for_the_caller_to_retry(store):
+    api = FakeManagementApi(failing={"b"})
+    result = broadcaster(store).broadcast(api, b"x", members("a", "b"))
+    assert [m.connection_id for m in result.failed_members] == ["b"]
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """Answers each POST with the next status of ``statuses`` (then 200)."""
+
+    statuses: list[int]
+    hits: list[str]
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.hits.append(self.path)
+        status = self.statuses.pop(0) if self.statuses else 200
+        body = b'{"message":"no"}' if status != 200 else b""
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def answering(monkeypatch):
+    """A local @connections that answers the statuses a test gives, and its client."""
+    _Answers.hits = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_port}/dev"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", endpoint)
+    yield ManagementApiClients().for_request("unused.example.com", "dev")
+    server.shutdown()
+
+
+def test_a_403_fails_at_once_without_a_retry(store, answering):
+    _Answers.statuses = [403]
+    assert Broadcaster(store).post(answering, "a", b"x") is Delivery.FAILED
+    assert len(_Answers.hits) == 1
+
+
+def test_a_5xx_is_retried_at_most_three_times_in_all(store, answering):
+    _Answers.statuses = [503, 503, 503, 503]
+    assert Broadcaster(store).post(answering, "a", b"x") is Delivery.FAILED
+    assert len(_Answers.hits) == 3
+
+
+def test_no_retry_starts_past_the_invocations_reserve(store, answering):
+    _Answers.statuses = [503, 200]
+    times = iter([5.0, 1.0, 1.0])  # enough to start, then short
+    assert Broadcaster(store).post(answering, "a", b"x", lambda: next(times)) is Delivery.FAILED
+    assert len(_Answers.hits) == 1
+
+
 class _TooManyThenOk(BaseHTTPRequestHandler):
     """Answers 429 (LimitExceededException) to the first POST, then 200."""
 
@@ -146,7 +210,7 @@ class _TooManyThenOk(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_429_is_retried_by_the_standard_retry_mode(store, monkeypatch):
+def test_a_429_is_retried_with_jitter(store, monkeypatch):
     _TooManyThenOk.hits = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _TooManyThenOk)
     threading.Thread(target=server.serve_forever, daemon=True).start()
