@@ -67,10 +67,11 @@ def process_count(pid: int) -> int:
     return count
 
 
-def start_stage(port: int) -> tuple[subprocess.Popen[str], str]:
+def start_stage(port: int, overrides: list[str]) -> tuple[subprocess.Popen[str], str]:
     """The stage and its DynamoDB endpoint (read from the banner)."""
+    extra = ["--parameter-overrides", *overrides] if overrides else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "wslocal.cli", "start", "--port", str(port)],
+        [sys.executable, "-m", "wslocal.cli", "start", "--port", str(port), *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -229,7 +230,7 @@ async def run(args: argparse.Namespace) -> None:
     if args.baseline:
         process, dynamodb = start_baseline(port), ""
     else:
-        process, dynamodb = start_stage(port)
+        process, dynamodb = start_stage(port, args.parameter_overrides)
     url = f"ws://127.0.0.1:{port}"
     try:
         began = time.perf_counter()
@@ -274,6 +275,7 @@ def main() -> None:
         "--settle", type=float, default=2.0, help="quiet seconds that end the joins"
     )
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
     parser.add_argument(
         "--direct",
         action="store_true",

@@ -61,3 +61,20 @@ def room() -> str:
     import uuid
 
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def moto_server_url():
+    """moto's server in this process, on a free port: handlers post to its Management API
+    over real HTTP (the layer's keep-alive client is not botocore, so moto's mock cannot
+    intercept it); what it receives lands in the backends the mock's tests read."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -59,7 +59,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sqs-endpoint",
-        help="use this SQS endpoint (ElasticMQ, LocalStack); default: moto's server in-process",
+        help="use this SQS endpoint (ElasticMQ, LocalStack); default: moto's server",
     )
 
 

@@ -1,4 +1,5 @@
-"""Every handler with the layer, against moto's DynamoDB and Management API."""
+"""Every handler with the layer, against moto's DynamoDB, SQS and Management API (its
+server, over real HTTP, for the layer's signed keep-alive posts)."""
 
 import io
 import json
@@ -16,11 +17,11 @@ SENDER = "L0SM9cOFvHcCIhw="  # the connection id of every file in events/
 
 
 @pytest.fixture
-def chat(chat_tables, monkeypatch):
+def chat(chat_tables, moto_server_url, monkeypatch):
     monkeypatch.setenv("CONNECTIONS_TABLE", chat_tables.names["ConnectionsTable"])
     monkeypatch.setenv("MESSAGES_TABLE", chat_tables.names["MessagesTable"])
     monkeypatch.setenv("MESSAGE_MAX_BYTES", "64")
-    monkeypatch.delenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", moto_server_url)
     chat_tables.store = ConnectionStore(table=chat_tables.connections)
     return chat_tables
 

@@ -24,6 +24,7 @@ def chat_stage(dynamodb_local, chat_sqs):
     config = StageConfig(
         port=0,
         limits=Limits(),
+        ttl_sweep_s=3600,  # the tests sweep by hand
         endpoints={
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
             "AWS_ENDPOINT_URL_SQS": chat_sqs.endpoint,

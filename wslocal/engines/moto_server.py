@@ -1,11 +1,20 @@
-"""moto's server, in this process, on a free port: the SQS engine, and DynamoDB's where
-Java is missing. Its request log stays off (it would print a line per poll)."""
+"""moto's server in a process of its own, on a free port: the SQS engine, and DynamoDB's
+where Java is missing.
+
+Its own process keeps its state apart (two stages, two servers, two sets of queues) and
+keeps its work off the stage's interpreter lock; its request log goes nowhere.
+"""
 
 from __future__ import annotations
 
-import logging
+import importlib.util
 import socket
-from typing import Any
+import subprocess
+import sys
+import time
+import urllib.request
+
+START_TIMEOUT_S = 30.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -14,14 +23,37 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-def start_moto_server() -> tuple[Any, str] | None:
-    """(server, endpoint), or None when moto's server extra is not installed."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
+def start_moto_server() -> tuple[subprocess.Popen[bytes], str] | None:
+    """(process, endpoint) once it answers, or None when moto's server extra is not
+    installed."""
+    if importlib.util.find_spec("moto.server") is None or importlib.util.find_spec("flask") is None:
         return None
     port = free_port()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return server, f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+                return process, endpoint
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_process(process)
+                return None
+            time.sleep(0.1)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

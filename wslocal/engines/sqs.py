@@ -1,6 +1,6 @@
 """The SQS the handlers and the queue pollers talk to, and the template's queues in it.
 
-moto's server in this process by default (a real SQS implementation: visibility
+moto's server, in a process of its own, by default (a real SQS implementation: visibility
 timeouts, receive counts, redrive to dead-letter queues), or any endpoint the user names
 (ElasticMQ, LocalStack), where queues are created only if missing.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal.engines.dynamodb import DUMMY_CREDENTIALS, client
-from wslocal.engines.moto_server import start_moto_server
+from wslocal.engines.moto_server import start_moto_server, stop_process
 from wslocal.exceptions import EventSourceError
 from wslocal.template import QueueModel
 from wslocal.template.queues import creation_order
@@ -26,16 +26,16 @@ class SqsEngine:
 
     description: str
     endpoint: str
-    moto: Any = None
+    process: Any = None
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
 
     def client(self, region: str) -> Any:
         return client(self.endpoint, region, self.credentials, "sqs")
 
     def stop(self) -> None:
-        if self.moto is not None:
-            self.moto.stop()
-            self.moto = None
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
 
     def __enter__(self) -> SqsEngine:
         return self
@@ -53,8 +53,8 @@ def start_sqs(endpoint: str | None = None) -> SqsEngine:
             "the template has SQS queues: install moto's server (`pip install 'moto[server]'`) "
             "or pass --sqs-endpoint"
         )
-    server, url = started
-    return SqsEngine("moto (in-process)", url, moto=server)
+    process, url = started
+    return SqsEngine("moto's server", url, process=process)
 
 
 def create_queues(engine: SqsEngine, queues: Iterable[QueueModel], region: str) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """SQS event sources: poll a queue and invoke the function with Lambda's batches.
 
 Several pollers read the queue at once (``ScalingConfig.MaximumConcurrency``, bounded by
-the function's worker pool), each long-polling ReceiveMessage and gathering a batch until
+the function's worker pool); as on AWS they scale with the backlog: one polls an idle
+queue, the others join as soon as it returns messages and go back to waiting when their
+own receive comes back empty. Each long-polls ReceiveMessage and gathers a batch until
 it is full (``BatchSize``), its window passed (``MaximumBatchingWindowInSeconds``) or it
 holds 6 MB. Success deletes the batch; with ``ReportBatchItemFailures`` only the messages
 not listed are deleted; a function error deletes none. What is not deleted reappears

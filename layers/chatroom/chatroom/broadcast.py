@@ -1,11 +1,11 @@
 """Posting to connections through the API Gateway Management API (``@connections``).
 
-The fan-out is the hot path: one client per endpoint per execution environment, a bounded
-thread pool for concurrent posts (boto3 clients are thread-safe), and the connections that
-answer 410 removed in one batch. A post is retried on 429, 5xx and connection errors with
-full jitter, within a total budget (never botocore's 4 attempts of 5 s each), and no post
-starts once the invocation's time is short: those members are handed back as deferred,
-for the caller to queue.
+The fan-out is the hot path: one client per endpoint per execution environment (signed
+keep-alive connections, ``management_api``), a bounded thread pool for concurrent posts,
+and the connections that answer 410 removed in one batch. A post is retried on 429, 5xx
+and connection errors with full jitter, within a total budget (never botocore's 4
+attempts of 5 s each), and no post starts once the invocation's time is short: those
+members are handed back as deferred, for the caller to queue.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom.connections import ConnectionStore, Member
 from chatroom.exceptions import ChatError
+from chatroom.management_api import KeepAliveManagementApi
 from chatroom.telemetry import Remaining
 
 DEFAULT_CONCURRENCY = 32
@@ -41,50 +40,38 @@ CUSTOM_ENDPOINT_VARIABLE = "MANAGEMENT_API_ENDPOINT"
 
 def management_endpoint(
     domain_name: str | None, stage: str | None, environ: Mapping[str, str] = os.environ
-) -> str | None:
-    """The endpoint to post to, or None to let boto3 read its own endpoint variable.
-
-    ``MANAGEMENT_API_ENDPOINT`` is for custom domains, whose base path is not the stage,
-    and for functions whose events carry no ``requestContext`` (stream, queue).
-    """
-    if environ.get(ENDPOINT_VARIABLE):
-        return None
-    custom = environ.get(CUSTOM_ENDPOINT_VARIABLE)
-    if custom:
-        return custom
+) -> str:
+    """The endpoint to post to: boto3's endpoint variable when set (the local stage sets
+    it), else ``MANAGEMENT_API_ENDPOINT`` (custom domains, whose base path is not the
+    stage, and functions whose events carry no ``requestContext``), else the event's."""
+    for variable in (ENDPOINT_VARIABLE, CUSTOM_ENDPOINT_VARIABLE):
+        if environ.get(variable):
+            return environ[variable]
     if not domain_name or not stage:
         raise ChatError(f"{CUSTOM_ENDPOINT_VARIABLE} must name the stage's @connections endpoint")
     return f"https://{domain_name}/{stage}"
 
 
 class ManagementApiClients:
-    """One ``apigatewaymanagementapi`` client per endpoint, kept for the execution
-    environment's lifetime (create it at module scope in a handler)."""
+    """One Management API client per endpoint, kept for the execution environment's
+    lifetime (create it at module scope in a handler): botocore's signer on keep-alive
+    connections, ``KeepAliveManagementApi``."""
 
-    def __init__(self, max_pool_connections: int = DEFAULT_CONCURRENCY) -> None:
-        # Retries are the broadcaster's (jittered, within a total budget), not botocore's.
-        self._config = Config(
-            retries={"mode": "standard", "total_max_attempts": 1},
-            max_pool_connections=max_pool_connections,
-            connect_timeout=1,
-            read_timeout=2,
-        )
-        self._clients: dict[str | None, Any] = {}
+    def __init__(self) -> None:
+        self._clients: dict[str, KeepAliveManagementApi] = {}
 
-    def for_request(self, domain_name: str, stage: str) -> Any:
+    def for_request(self, domain_name: str, stage: str) -> KeepAliveManagementApi:
         """The client for the stage an event came through."""
         return self._client(management_endpoint(domain_name, stage))
 
-    def configured(self) -> Any:
+    def configured(self) -> KeepAliveManagementApi:
         """The client for the endpoint the environment names (no event to read it from)."""
         return self._client(management_endpoint(None, None))
 
-    def _client(self, endpoint: str | None) -> Any:
+    def _client(self, endpoint: str) -> KeepAliveManagementApi:
         client = self._clients.get(endpoint)
         if client is None:
-            client = boto3.client(
-                "apigatewaymanagementapi", endpoint_url=endpoint, config=self._config
-            )
+            client = KeepAliveManagementApi(endpoint)
             self._clients[endpoint] = client
         return client
 

@@ -38,9 +38,12 @@ def test_endpoint_is_built_from_the_events_domain_and_stage():
     )
 
 
-def test_botos_endpoint_variable_wins_and_boto3_reads_it_itself():
-    environ = {"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": "http://127.0.0.1:3001/local"}
-    assert management_endpoint("x", "dev", environ=environ) is None
+def test_botos_endpoint_variable_wins():
+    environ = {
+        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": "http://127.0.0.1:3001/local",
+        "MANAGEMENT_API_ENDPOINT": "https://chat.example.com/v1",
+    }
+    assert management_endpoint("x", "dev", environ=environ) == "http://127.0.0.1:3001/local"
 
 
 def test_a_custom_domain_endpoint_can_be_configured():

@@ -1,0 +1,141 @@
+"""Client CPU per ``PostToConnection``: botocore's client against a signed keep-alive path.
+
+    .venv/bin/python bench/post_cost.py [--posts 2000]
+
+A stub ``@connections`` endpoint runs in a process of its own (so its CPU is not counted);
+this process posts to it serially and reports its own CPU time (``time.process_time``)
+per post for:
+
+- botocore's ``apigatewaymanagementapi`` client, signed (what runs on AWS);
+- the same client unsigned (what the local stage's bootstrap does);
+- botocore's ``SigV4Auth`` signer and credential chain with a ``urllib3`` keep-alive pool,
+  and with one ``http.client`` keep-alive connection (the candidate "cheaper posts": no
+  hand-written signing).
+
+Issue 8 adopts the signed keep-alive path only if it is at least 2x cheaper per post.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import boto3
+import urllib3
+from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+
+STUB = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+DATA = (
+    b'{"type":"newMessage","id":"01JDQ2V6M1W9Y7M1C2Z3X4Y5Z6","room":"bench","sender":"alice",'
+    b'"payload":"hello, room","sentAt":"2024-11-24T12:10:24.000Z"}'
+)
+CONNECTION = "L0SM9cOFvHcCIhw="
+
+
+def cpu_per_call_ms(post: Callable[[], None], count: int) -> float:
+    for _ in range(50):  # warm: connections, caches, lazy imports
+        post()
+    started = time.process_time()
+    for _ in range(count):
+        post()
+    return (time.process_time() - started) / count * 1000
+
+
+def botocore_post(endpoint: str, signed: bool) -> Callable[[], None]:
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1})
+    if not signed:
+        config = config.merge(Config(signature_version=UNSIGNED))
+    client = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=endpoint, region_name="us-east-1", config=config
+    )
+    return lambda: client.post_to_connection(ConnectionId=CONNECTION, Data=DATA)
+
+
+def signed_pool_post(endpoint: str) -> Callable[[], None]:
+    """botocore's credential chain and SigV4 signer, urllib3's keep-alive pool."""
+    credentials = boto3.Session().get_credentials()
+    signer = SigV4Auth(credentials, "execute-api", "us-east-1")
+    pool = urllib3.PoolManager(maxsize=32)
+    url = f"{endpoint}/@connections/{CONNECTION.replace('=', '%3D')}"
+
+    def post() -> None:
+        request = AWSRequest(method="POST", url=url, data=DATA)
+        signer.add_auth(request)
+        response = pool.request("POST", url, body=DATA, headers=dict(request.headers.items()))
+        if response.status != 200:
+            raise RuntimeError(response.status)
+
+    return post
+
+
+def signed_connection_post(endpoint: str) -> Callable[[], None]:
+    """botocore's credential chain and SigV4 signer, one ``http.client`` keep-alive
+    connection (what one thread of the broadcaster's pool would hold)."""
+    credentials = boto3.Session().get_credentials()
+    signer = SigV4Auth(credentials, "execute-api", "us-east-1")
+    parts = urllib3.util.parse_url(endpoint)
+    connection = http.client.HTTPConnection(parts.host, parts.port)
+    path = f"{parts.path}/@connections/{CONNECTION.replace('=', '%3D')}"
+    url = f"{endpoint}/@connections/{CONNECTION.replace('=', '%3D')}"
+
+    def post() -> None:
+        request = AWSRequest(method="POST", url=url, data=DATA)
+        signer.add_auth(request)
+        connection.request("POST", path, body=DATA, headers=dict(request.headers.items()))
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(response.status)
+
+    return post
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=2000)
+    args = parser.parse_args()
+    stub = subprocess.Popen([sys.executable, "-c", STUB], stdout=subprocess.PIPE, text=True)
+    try:
+        assert stub.stdout is not None
+        endpoint = f"http://127.0.0.1:{stub.stdout.readline().strip()}/dev"
+        rows = [
+            ("botocore client, signed (AWS)", botocore_post(endpoint, signed=True)),
+            ("botocore client, unsigned (local stage)", botocore_post(endpoint, signed=False)),
+            ("SigV4Auth + urllib3 keep-alive pool", signed_pool_post(endpoint)),
+            ("SigV4Auth + http.client keep-alive", signed_connection_post(endpoint)),
+        ]
+        results = [(name, cpu_per_call_ms(post, args.posts)) for name, post in rows]
+    finally:
+        stub.terminate()
+    base = results[0][1]
+    print(f"client CPU per PostToConnection, {args.posts} serial posts to a local stub")
+    print(f"{'path':<42} {'ms/post':>8} {'vs botocore signed':>20}")
+    for name, cost in results:
+        print(f"{name:<42} {cost:>8.3f} {base / cost:>19.2f}x")
+
+
+if __name__ == "__main__":
+    main()
