@@ -23,6 +23,7 @@ from wslocal.engines.sqs import SqsEngine, create_queues, start_sqs
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
 from wslocal.eventsources.mappings import describe, describe_queue_source
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
+from wslocal.runtime.workers import DEFAULT_IDLE_WORKER_S
 from wslocal.server import LocalStage, StageConfig
 from wslocal.template import DEFAULT_REGION, StageModel, build_stage_model, read_template
 
@@ -75,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--static", type=Path, help="serve this folder's files (the chat page)")
     start.add_argument("--max-workers", type=int, default=8, help="worker processes per function")
     start.add_argument("--no-prewarm", action="store_true", help="start workers on first call")
+    start.add_argument(
+        "--worker-idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_WORKER_S,
+        metavar="SECONDS",
+        help="stop workers idle this long, keeping one warm per function; 0: never",
+    )
     start.add_argument("--idle-timeout", type=float, default=Limits.idle_timeout, help="seconds")
     start.add_argument("--max-duration", type=float, default=Limits.max_duration, help="seconds")
     start.add_argument(
@@ -222,6 +230,7 @@ async def _serve(args: argparse.Namespace, model: StageModel, engines: Engines) 
         limits=Limits(idle_timeout=args.idle_timeout, max_duration=args.max_duration),
         prewarm=not args.no_prewarm,
         max_workers=args.max_workers,
+        idle_worker_s=args.worker_idle_timeout,
         endpoints=engines.endpoints(),
         queue_urls=engines.queue_urls,
         credentials=_handler_credentials(args),

@@ -140,3 +140,24 @@ async def test_a_worker_that_died_while_idle_is_replaced_on_the_next_call():
     first, second, size = await with_pool("handlers.slow", body)
     assert second != first
     assert size == 1
+
+
+async def test_idle_workers_are_stopped_down_to_one_warm_one():
+    async def body(pool):
+        await asyncio.gather(*(pool.invoke({"seconds": 0.3}, f"r{i}") for i in range(3)))
+        grown = pool.size
+        stopped = await pool.reap(time.monotonic() + 61)
+        result = await pool.invoke({}, "after")
+        return grown, stopped, pool.size, pool.cold_starts, result
+
+    grown, stopped, size, cold, result = await with_pool("handlers.slow", body, max_workers=3)
+    assert (grown, stopped, size) == (3, 2, 1)
+    assert cold == 3 and result["pid"]  # the warm one served the next call
+
+
+async def test_workers_used_recently_are_kept():
+    async def body(pool):
+        await asyncio.gather(*(pool.invoke({"seconds": 0.3}, f"r{i}") for i in range(2)))
+        return await pool.reap(time.monotonic() + 1), pool.size
+
+    assert await with_pool("handlers.slow", body) == (0, 2)

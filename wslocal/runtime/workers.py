@@ -1,9 +1,11 @@
 """Lambda execution environments as long-lived worker processes.
 
 One ``WorkerPool`` per function: it starts workers ahead of the first call (prewarm),
-reuses warm ones, grows with concurrent calls up to ``max_workers`` and then queues
-callers. A worker that crashes or overruns the function's Timeout is killed and replaced;
-its caller gets an InvocationError. Requests and results cross a socketpair as frames
+reuses warm ones (the most recently used first), grows with concurrent calls up to
+``max_workers`` and then queues callers; as Lambda reclaims idle execution environments,
+workers idle longer than ``idle_worker_s`` are stopped, down to one warm worker. A worker
+that crashes or overruns the function's Timeout is killed and replaced; its caller gets
+an InvocationError. Requests and results cross a socketpair as frames
 (``wslocal.runtime.framing``); the worker's stdout and stderr are its logs.
 """
 
@@ -29,6 +31,7 @@ from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_
 from wslocal.template import FunctionModel
 
 DEFAULT_MAX_WORKERS = 8
+DEFAULT_IDLE_WORKER_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class RuntimeSettings:
         }
     )
     max_workers: int = DEFAULT_MAX_WORKERS
+    idle_worker_s: float = DEFAULT_IDLE_WORKER_S
+    """Stop workers idle this long, keeping one warm; 0: never."""
     log_stream: TextIO | None = None
     """Where workers write their logs; None inherits the stage's stdout."""
 
@@ -97,6 +102,7 @@ class Worker:
         self._writer = writer
         self.init_ms: float = 0.0
         self.init_error: dict[str, Any] | None = None
+        self.idle_since = time.monotonic()
 
     @classmethod
     async def start(cls, function: FunctionModel, settings: RuntimeSettings) -> Worker:
@@ -198,6 +204,20 @@ class WorkerPool:
             raise HandlerError(reply.get("error") or {})
         return reply.get("result")
 
+    async def reap(self, now: float) -> int:
+        """Stop the workers idle for longer than ``idle_worker_s``, keeping the most
+        recently used one warm; return how many were stopped."""
+        limit = self._settings.idle_worker_s
+        if limit <= 0:
+            return 0
+        async with self._available:
+            stale = [w for w in self._idle[:-1] if now - w.idle_since > limit]
+            self._idle = [w for w in self._idle if w not in stale]
+            self._size -= len(stale)
+            self._available.notify(len(stale))
+        await asyncio.gather(*(worker.stop() for worker in stale))
+        return len(stale)
+
     async def close(self) -> None:
         self._closed = True
         async with self._available:
@@ -241,6 +261,7 @@ class WorkerPool:
         if self._closed:
             await worker.stop()
             return
+        worker.idle_since = time.monotonic()
         async with self._available:
             self._idle.append(worker)
             self._available.notify()

@@ -23,7 +23,12 @@ from wslocal.apigateway.limits import GOING_AWAY, Limits
 from wslocal.engines.dynamodb import client as engine_client
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
 from wslocal.eventsources.mappings import EventSourceMappings
-from wslocal.runtime.workers import DEFAULT_MAX_WORKERS, RuntimeSettings, WorkerPool
+from wslocal.runtime.workers import (
+    DEFAULT_IDLE_WORKER_S,
+    DEFAULT_MAX_WORKERS,
+    RuntimeSettings,
+    WorkerPool,
+)
 from wslocal.server import static
 from wslocal.server.session import WebSocketSession
 from wslocal.template import StageModel
@@ -47,6 +52,8 @@ class StageConfig:
     ttl_sweep_s: float = DEFAULT_SWEEP_INTERVAL_S
     """Delete TTL-expired items this often (DynamoDB Local never does); 0: never."""
     max_workers: int = DEFAULT_MAX_WORKERS
+    idle_worker_s: float = DEFAULT_IDLE_WORKER_S
+    """Stop workers idle this long, one warm worker per function stays; 0: never."""
     endpoints: Mapping[str, str] = field(default_factory=dict)
     """boto3 endpoint variables for the handlers (AWS_ENDPOINT_URL_DYNAMODB, ...)."""
     queue_urls: Mapping[str, str] = field(default_factory=dict)
@@ -133,6 +140,7 @@ class LocalStage:
             ),
             redirect_to=f"http://{self.domain_name}",
             max_workers=self.config.max_workers,
+            idle_worker_s=self.config.idle_worker_s,
             log_stream=self.config.log_stream,
             **({"credentials": self.config.credentials} if self.config.credentials else {}),
         )
@@ -142,6 +150,8 @@ class LocalStage:
         }
         if self.config.prewarm:
             await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+        if self.config.idle_worker_s > 0:
+            self._background.append(asyncio.create_task(self._reap_idle_workers()))
         if self.config.event_sources:
             await self._start_event_sources()
 
@@ -185,6 +195,14 @@ class LocalStage:
                 new_id=self.new_id,
             )
             await self.event_sources.start()
+
+    async def _reap_idle_workers(self) -> None:
+        """Give idle workers' memory back, as Lambda reclaims idle environments."""
+        while True:
+            await asyncio.sleep(min(self.config.idle_worker_s / 4, 5.0))
+            now = time.monotonic()
+            for pool in self.pools.values():
+                await pool.reap(now)
 
     async def stop(self) -> None:
         """Stop the event sources, close every connection with 1001 (their $disconnect
