@@ -55,8 +55,12 @@ unit: deps
 template-check: deps $(SAM_VENV)/.installed
 	$(BIN)/pytest tests/unit/test_template_yaml.py
 
+# Issue 8's numbers: client CPU per post, the fan-out table (same run as the floor; about
+# 8 minutes), and the production cost model built from the measured per-post CPU.
 bench: deps
+	$(BIN)/python bench/post_cost.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/cost_model.py
 
 build: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build

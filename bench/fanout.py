@@ -1,22 +1,27 @@
-"""Fan-out benchmark: one chat message to every member of a room of N clients.
+"""Fan-out benchmark (issue 8): one chat message to every member of a room, in one run
+with the floor.
 
-    .venv/bin/python bench/fanout.py [--clients 500] [--rounds 7] [--baseline | --direct]
+    make bench          # = .venv/bin/python bench/fanout.py
+    .venv/bin/python bench/fanout.py [--clients 500] [--rounds 15] [--burst 20]
+                                     [--large 2000] [--parameter-overrides K=V ...]
 
-Starts the local stage (``wslocal start``) on the project's template with DynamoDB Local
-in a process of its own, connects N WebSocket clients to one room, then has one of them
-send ``sendMessage`` and times how long until every other client has the message (the
-path: client -> stage -> SendMessageFunction worker -> DynamoDB Query -> N-1 @connections
-POSTs -> stage -> clients). ``--baseline`` runs the same clients against a plain
-``websockets`` broadcast server, the floor any stage can reach on this machine;
-``--direct`` POSTs to ``@connections`` from the bench itself over 32 keep-alive
-connections, to separate the stage's own cost from the handler's botocore. It prints
-the latency per round, the median and the memory of the stage's process tree.
+For the floor (a plain ``websockets`` server that broadcasts in-process) and then for
+``wslocal start`` on the project's template (DynamoDB Local, moto's SQS, the sharded
+fan-out): N clients join one room; after two warm-up messages, one client sends
+``sendMessage`` ``--rounds`` times, one at a time, and the time until every other client
+has it is noted (p50 over rounds); then ``--burst`` messages back to back, and the
+deliveries per second until all have all of them. Then a room of ``--large`` clients on
+the stage: every message delivered to all, p50. Lost messages are counted, never waited
+for past 60 s. Memory: the stage and its workers, DynamoDB Local's JVM and moto's server
+each on their own line. ``--direct`` (stage only) POSTs to ``@connections`` from the bench
+itself over 32 keep-alive connections: the stage's own cost without a handler.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -25,6 +30,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,37 +41,40 @@ from wslocal.engines.dynamodb import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 50
-MARKER = re.compile(r"bench-\d+-\d+")
+MARKER = re.compile(r"bench-[\w-]+")
+WARM_UP = 2
+LOSS_DEADLINE_S = 60.0
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants."""
-    total, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(
-                next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
-            )
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except (FileNotFoundError, StopIteration):
-            continue
-        pending.extend(int(child) for child in children)
-    return total / 1024
-
-
-def process_count(pid: int) -> int:
-    count, pending = 0, [pid]
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except FileNotFoundError:
             continue
-        count += 1
+        found.append(current)
         pending.extend(int(child) for child in children)
-    return count
+    return found
+
+
+def memory_mb(pid: int, field: str = "Rss:") -> float:
+    """A process's resident memory (``Rss:``), or its proportional share of the pages it
+    shares with others (``Pss:``), from smaps_rollup."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except (FileNotFoundError, PermissionError):
+        return 0.0
+    lines = rollup.splitlines()
+    kilobytes = next((line.split()[1] for line in lines if line.startswith(field)), "0")
+    return int(kilobytes) / 1024
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants."""
+    return sum(memory_mb(process) for process in process_tree(pid))
 
 
 def start_stage(port: int, overrides: list[str]) -> tuple[subprocess.Popen[str], str]:
@@ -160,14 +170,16 @@ def start_baseline(port: int) -> subprocess.Popen[str]:
     return process
 
 
-async def connect_all(url: str, count: int) -> list[websockets.ClientConnection]:
+async def connect_all(
+    url: str, count: int, room: str = "bench"
+) -> list[websockets.ClientConnection]:
     """Connect in batches; keepalive pings are off (a client busy with the joins' presence
     storm must not be dropped for a late pong)."""
     clients: list[websockets.ClientConnection] = []
     for start in range(0, count, BATCH):
         batch = [
             websockets.connect(
-                f"{url}?room=bench&name=c{index}",
+                f"{url}?room={room}&name=c{index}",
                 max_size=None,
                 max_queue=None,
                 ping_interval=None,
@@ -189,10 +201,12 @@ class Receiver:
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        async for message in self.ws:
-            self.received += 1
-            if isinstance(message, str) and (found := MARKER.search(message)):
-                self.arrivals[found.group(0)] = time.perf_counter()
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for message in self.ws:
+                self.received += 1
+                if isinstance(message, str):
+                    for found in MARKER.findall(message):
+                        self.arrivals[found] = time.perf_counter()
 
 
 async def settle(receivers: list[Receiver], quiet: float) -> None:
@@ -203,85 +217,193 @@ async def settle(receivers: list[Receiver], quiet: float) -> None:
         await asyncio.sleep(quiet)
 
 
-async def one_round(
-    receivers: list[Receiver], marker: str, direct: tuple[int, list[str]] | None = None
-) -> tuple[float, float]:
-    sender, others = receivers[0], receivers[1:]
-    started = time.perf_counter()
-    message = json.dumps({"type": "newMessage", "payload": marker})
-    if direct is not None:
-        port, ids = direct
-        others = receivers
-        await post_directly(port, ids, message.encode())
-    else:
-        await sender.ws.send(json.dumps({"action": "sendMessage", "message": marker}))
-    deadline = started + 120
-    while not all(marker in r.arrivals for r in others):
+async def wait_for(others: list[Receiver], markers: list[str], started: float) -> tuple[float, int]:
+    """(ms until every receiver had every marker, deliveries still missing after the
+    deadline)."""
+    deadline = started + LOSS_DEADLINE_S
+    while True:
+        missing = sum(marker not in r.arrivals for r in others for marker in markers)
+        if not missing:
+            last = max(r.arrivals[m] for r in others for m in markers)
+            return (last - started) * 1000, 0
         if time.perf_counter() > deadline:
-            missing = sum(marker not in r.arrivals for r in others)
-            raise SystemExit(f"{missing} clients never received {marker}")
+            return LOSS_DEADLINE_S * 1000, missing
         await asyncio.sleep(0.001)
-    arrivals = [r.arrivals[marker] for r in others]
-    return (max(arrivals) - started) * 1000, (statistics.median(arrivals) - started) * 1000
 
 
-async def run(args: argparse.Namespace) -> None:
+async def send_markers(
+    receivers: list[Receiver], markers: list[str], direct: tuple[int, list[str]] | None
+) -> None:
+    for marker in markers:
+        if direct is not None:
+            port, ids = direct
+            payload = json.dumps({"type": "newMessage", "payload": marker}).encode()
+            await post_directly(port, ids, payload)
+        else:
+            await receivers[0].ws.send(json.dumps({"action": "sendMessage", "message": marker}))
+
+
+@dataclass
+class Run:
+    clients: int
+    joined_s: float
+    singles_ms: list[float] = field(default_factory=list)
+    burst_s: float = 0.0
+    burst_deliveries: int = 0
+    lost: int = 0
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(self.singles_ms)
+
+    @property
+    def burst_rate(self) -> float:
+        return self.burst_deliveries / self.burst_s if self.burst_s else 0.0
+
+
+async def measure(
+    url: str, clients: int, rounds: int, burst: int, direct_port: int | None = None,
+    dynamodb: str = "", while_connected: Callable[[], Awaitable[None]] | None = None,
+) -> Run:  # fmt: skip
+    began = time.perf_counter()
+    connections = await connect_all(url, clients)
+    receivers = [Receiver(ws) for ws in connections]
+    await settle(receivers, 2.0)
+    run = Run(clients, time.perf_counter() - began)
+    direct = None
+    others = receivers[1:]
+    if direct_port is not None:
+        members = await asyncio.to_thread(room_members, dynamodb)
+        direct, others = (direct_port, [m.connection_id for m in members]), receivers
+    tag = f"{os.getpid()}-{clients}"
+    for index in range(WARM_UP + rounds):
+        markers = [f"bench-{tag}-{index}"]
+        started = time.perf_counter()
+        await send_markers(receivers, markers, direct)
+        elapsed, lost = await wait_for(others, markers, started)
+        if index >= WARM_UP:
+            run.singles_ms.append(elapsed)
+            run.lost += lost
+        await asyncio.sleep(0.2)
+    if burst:
+        markers = [f"bench-{tag}-burst{index}" for index in range(burst)]
+        started = time.perf_counter()
+        await send_markers(receivers, markers, direct)
+        elapsed, lost = await wait_for(others, markers, started)
+        run.burst_s = elapsed / 1000
+        run.burst_deliveries = len(others) * burst - lost
+        run.lost += lost
+    if while_connected is not None:
+        await while_connected()
+    await asyncio.gather(*(ws.close() for ws in connections))
+    return run
+
+
+def memory_lines(pid: int) -> dict[str, str]:
+    """RSS (and PSS) by kind: the stage with its workers, DynamoDB Local's JVM, moto."""
+    names = ("stage and workers", "DynamoDB Local (JVM)", "moto's server (SQS)")
+    kinds: dict[str, list[float]] = {name: [0.0, 0.0, 0] for name in names}
+    for process in process_tree(pid):
+        command = Path(f"/proc/{process}/cmdline").read_bytes().replace(b"\0", b" ")
+        kind = "stage and workers"
+        if b"java" in command:
+            kind = "DynamoDB Local (JVM)"
+        elif b"moto.server" in command:
+            kind = "moto's server (SQS)"
+        kinds[kind][0] += memory_mb(process)
+        kinds[kind][1] += memory_mb(process, "Pss:")
+        kinds[kind][2] += 1
+    return {
+        kind: f"{rss:.0f} (PSS {pss:.0f}, {count} processes)"
+        for kind, (rss, pss, count) in kinds.items()
+    }
+
+
+async def run_all(args: argparse.Namespace) -> None:
+    rows: list[tuple[str, str, str, str]] = []
+    floor: Run | None = None
+    if not args.direct:
+        port = free_port()
+        baseline = start_baseline(port)
+        try:
+            floor = await measure(f"ws://127.0.0.1:{port}", args.clients, args.rounds, args.burst)
+        finally:
+            baseline.terminate()
+            baseline.wait(30)
     port = free_port()
-    if args.baseline:
-        process, dynamodb = start_baseline(port), ""
-    else:
-        process, dynamodb = start_stage(port, args.parameter_overrides)
+    stage, dynamodb = start_stage(port, args.parameter_overrides)
     url = f"ws://127.0.0.1:{port}"
+    memory: dict[str, dict[str, str]] = {}
+
+    async def look_at_memory() -> None:
+        memory["after the burst"] = memory_lines(stage.pid)
+        await asyncio.sleep(args.idle)
+        memory[f"after {args.idle:g} s idle"] = memory_lines(stage.pid)
+
     try:
-        began = time.perf_counter()
-        clients = await connect_all(url, args.clients)
-        receivers = [Receiver(ws) for ws in clients]
-        await settle(receivers, args.settle)
-        joined = time.perf_counter() - began
-        direct = None
-        if args.direct:
-            members = await asyncio.to_thread(room_members, dynamodb)
-            direct = (port, [member.connection_id for member in members])
-        rounds = []
-        for index in range(args.rounds):
-            marker = f"bench-{index}-{os.getpid()}"
-            rounds.append(await one_round(receivers, marker, direct))
-            await asyncio.sleep(0.2)
-        last = [r[0] for r in rounds]
-        server = "plain websockets broadcast" if args.baseline else "wslocal stage (chat template)"
-        if args.direct:
-            server += ", @connections POSTed directly (no handler, no botocore)"
-        print(f"server: {server}")
-        print(f"clients: {args.clients} in one room; joined (with presence) in {joined:.1f} s")
-        print("round  all delivered (ms)  median delivery (ms)")
-        for index, (everyone, median) in enumerate(rounds):
-            print(f"{index:>5}  {everyone:>18.1f}  {median:>20.1f}")
-        recipients = args.clients if args.direct else args.clients - 1
-        print(f"fan-out to {recipients}: median {statistics.median(last):.1f} ms, "
-              f"best {min(last):.1f} ms, worst {max(last):.1f} ms")  # fmt: skip
-        print(f"server processes: {process_count(process.pid)}, "
-              f"memory (RSS of the tree): {tree_rss_mb(process.pid):.0f} MB")  # fmt: skip
-        await asyncio.gather(*(ws.close() for ws in clients))
+        run = await measure(
+            url, args.clients, args.rounds, args.burst, port if args.direct else None, dynamodb,
+            look_at_memory,
+        )  # fmt: skip
+        large = None
+        if args.large and not args.direct:
+            await asyncio.sleep(2)
+            large = await measure(url, args.large, args.large_rounds, 0)
     finally:
-        process.terminate()
-        process.wait(60)
+        stage.terminate()
+        stage.wait(60)
+    name = "stage, @connections POSTed by the bench" if args.direct else "wslocal stage"
+    floor_p50 = floor.p50_ms if floor else float("nan")
+    rows.append((f"one message to {args.clients - 1}, p50 of {args.rounds} (ms)",
+                 f"{floor_p50:.1f}", f"{run.p50_ms:.1f} ({run.p50_ms / floor_p50:.1f}x floor)",
+                 "<= 8x floor"))  # fmt: skip
+    rows.append((f"one message to {args.clients - 1}, best / worst (ms)",
+                 f"{min(floor.singles_ms):.1f} / {max(floor.singles_ms):.1f}" if floor else "-",
+                 f"{min(run.singles_ms):.1f} / {max(run.singles_ms):.1f}", ""))  # fmt: skip
+    if args.burst:
+        rows.append((f"burst of {args.burst} to {args.clients - 1}: deliveries/s",
+                     f"{floor.burst_rate:,.0f}" if floor else "-", f"{run.burst_rate:,.0f}",
+                     ">= 3,000"))  # fmt: skip
+    rows.append(("lost deliveries", str(floor.lost) if floor else "-", str(run.lost), "0"))
+    rows.append((f"{args.clients} clients joined (s)",
+                 f"{floor.joined_s:.1f}" if floor else "-", f"{run.joined_s:.1f}", ""))  # fmt: skip
+    if large is not None:
+        what = f"room of {args.large}: one message to {args.large - 1}"
+        rows.append((f"{what}, p50 of {args.large_rounds} (ms)", "-", f"{large.p50_ms:.1f}", ""))
+        rows.append((f"room of {args.large}: lost deliveries", "-", str(large.lost), "0"))
+        rows.append((f"room of {args.large}: joined (s)", "-", f"{large.joined_s:.1f}", ""))
+    for when, kinds in memory.items():
+        for kind, text in kinds.items():
+            target = "<= 400 MB" if kind == "stage and workers" else "own line"
+            rows.append((f"RSS at {args.clients} clients, {when}: {kind} (MB)", "-", text, target))
+    print(f"fan-out benchmark: plain websockets (floor) vs {name}; "
+          f"overrides: {' '.join(args.parameter_overrides) or 'none'}")  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    header = ("measure", "floor", "stage", "target")
+    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--burst", type=int, default=20)
     parser.add_argument(
-        "--settle", type=float, default=2.0, help="quiet seconds that end the joins"
+        "--large", type=int, default=2000, help="room size of the last part; 0: skip"
     )
-    parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--large-rounds", type=int, default=5)
+    parser.add_argument(
+        "--idle", type=float, default=70.0, help="seconds idle before memory is read again"
+    )
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
     parser.add_argument(
         "--direct",
         action="store_true",
         help="POST to @connections from the bench, skipping the handler",
     )
-    asyncio.run(run(parser.parse_args()))
+    asyncio.run(run_all(parser.parse_args()))
 
 
 if __name__ == "__main__":

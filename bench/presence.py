@@ -181,7 +181,7 @@ async def run(args: argparse.Namespace) -> None:
         baseline.terminate()
         baseline.wait(30)
     port = free_port()
-    stage, dynamodb = start_stage(port)
+    stage, dynamodb = start_stage(port, [])
     url = f"ws://127.0.0.1:{port}"
     try:
         lines, members = await joins(url, "wslocal stage (chat)", args.clients)
