@@ -3,6 +3,7 @@ server, over real HTTP, for the layer's signed keep-alive posts)."""
 
 import io
 import json
+import time
 from urllib.parse import quote
 
 import pytest
@@ -40,7 +41,9 @@ def received(connection_id: str) -> list[dict]:
 
 
 def join(chat, connection_id: str, room: str = "lobby", name: str | None = None) -> None:
-    chat.store.add(Connection(connection_id, room, name or connection_id, 0, "1.2.3.4"))
+    """A member that connected a minute ago (open, and past $connect's grace)."""
+    connected_at = int(time.time() * 1000) - 60_000
+    chat.store.add(Connection(connection_id, room, name or connection_id, connected_at, "1.2.3.4"))
 
 
 def message_event(route: str, body: object, connection_id: str = SENDER) -> dict:
@@ -130,6 +133,7 @@ def test_send_message_skips_the_sender_and_other_rooms(chat):
         ({"action": "sendMessage", "message": 7}, "invalid_message"),
         ({"action": "sendMessage", "message": ""}, "empty_message"),
         ({"action": "sendMessage", "message": "x" * 65}, "message_too_large"),
+        ('{"action": "sendMessage", "message": "\\ud800"}', "invalid_message"),
     ],
 )
 def test_send_message_answers_each_bad_input_with_an_error_and_stores_nothing(chat, body, code):
@@ -142,6 +146,21 @@ def test_send_message_answers_each_bad_input_with_an_error_and_stores_nothing(ch
     assert received("bob") == []
     assert chat.messages.scan()["Count"] == 0
     assert chat.store.get(SENDER) is not None
+
+
+def test_a_message_whose_envelope_would_pass_128_kb_is_refused_and_not_stored(chat, monkeypatch):
+    # GIVEN the largest MessageMaxBytes the template allows
+    monkeypatch.setenv("MESSAGE_MAX_BYTES", "30000")
+    join(chat, SENDER)
+    join(chat, "bob")
+    # WHEN 30,000 control characters are sent (180 KB once escaped in the envelope)
+    body = {"action": "sendMessage", "message": "\x01" * 30_000}
+    response = invoke("send_message", message_event("sendMessage", body))
+    # THEN the sender is told, and nothing is stored or delivered
+    assert response["statusCode"] == 400
+    [error] = received(SENDER)
+    assert error["code"] == "message_too_large"
+    assert received("bob") == [] and chat.messages.scan()["Count"] == 0
 
 
 def test_send_message_from_a_connection_not_in_a_room_is_told_to_reconnect(chat):

@@ -7,17 +7,26 @@ cost of a broadcast grows with the room, not with the table.
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chatroom.telemetry import logger
 
 ROOM_INDEX = "room-index"
 CONNECT_GRACE_MS = 30_000
 """API Gateway's longest integration timeout (29 s) and a margin: a connection younger
 than this may still be in $connect, where posts answer 410 although it will open."""
+BATCH_WRITE_MAX = 25
+REMOVE_ATTEMPTS = 5
+REMOVE_FIRST_BACKOFF_S = 0.05
+REMOVE_BUDGET_S = 1.0
 CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 15 * 60
 """API Gateway's 2 h maximum connection duration plus a margin: rows whose $disconnect was
 lost expire on their own."""
@@ -74,7 +83,11 @@ class ConnectionStore:
         )
 
     def get(self, connection_id: str) -> Connection | None:
-        item = self._table.get_item(Key={"connectionId": connection_id}).get("Item")
+        """A strongly consistent read: a first message right after ``$connect`` must find
+        the row it wrote."""
+        item = self._table.get_item(Key={"connectionId": connection_id}, ConsistentRead=True).get(
+            "Item"
+        )
         return _connection(item) if item else None
 
     def remove(self, connection_id: str) -> Connection | None:
@@ -85,17 +98,45 @@ class ConnectionStore:
         return _connection(old) if old else None
 
     def remove_many(self, connection_ids: Iterable[str]) -> int:
-        """Delete connections in batches of 25; return how many were asked for."""
+        """Delete connections in batches of 25, resending what DynamoDB leaves unprocessed
+        with jittered backoff for at most ``REMOVE_BUDGET_S``; return how many were
+        deleted. Never raises: this clean-up runs after the message was stored and
+        delivered, and a row left behind answers 410 next time (or expires)."""
         ids = sorted(set(connection_ids))
-        if ids:
-            with self._table.batch_writer() as batch:
-                for connection_id in ids:
-                    batch.delete_item(Key={"connectionId": connection_id})
-        return len(ids)
+        deleted = 0
+        for start in range(0, len(ids), BATCH_WRITE_MAX):
+            chunk = ids[start : start + BATCH_WRITE_MAX]
+            deleted += self._delete_batch(chunk)
+        return deleted
 
-    def members(self, room: str, page_size: int | None = None) -> list[Member]:
-        """The connections in ``room``, read from the GSI page by page (``page_size``
-        caps a page below DynamoDB's 1 MB)."""
+    def _delete_batch(self, ids: list[str]) -> int:
+        name = self._table.name
+        requests = [{"DeleteRequest": {"Key": {"connectionId": cid}}} for cid in ids]
+        client = self._table.meta.client
+        deadline = time.monotonic() + REMOVE_BUDGET_S
+        for attempt in range(REMOVE_ATTEMPTS):
+            try:
+                answer = client.batch_write_item(RequestItems={name: requests})
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning("removing gone connections failed", extra={"error": str(exc)})
+                return len(ids) - len(requests)
+            requests = answer.get("UnprocessedItems", {}).get(name, [])
+            if not requests:
+                return len(ids)
+            pause = random.uniform(0, REMOVE_FIRST_BACKOFF_S * 2**attempt)
+            if time.monotonic() + pause > deadline:
+                break
+            time.sleep(pause)
+        logger.warning("gone connections left for later", extra={"left": len(requests)})
+        return len(ids) - len(requests)
+
+    def members(
+        self, room: str, page_size: int | None = None, now_ms: int | None = None
+    ) -> list[Member]:
+        """The live connections in ``room``, read from the GSI page by page (``page_size``
+        caps a page below DynamoDB's 1 MB). Rows past their TTL are skipped: DynamoDB
+        deletes expired items late, and nobody should post to them."""
+        now_s = (now_ms if now_ms is not None else int(time.time() * 1000)) // 1000
         members: list[Member] = []
         query: dict[str, Any] = {
             "IndexName": ROOM_INDEX,
@@ -108,10 +149,17 @@ class ConnectionStore:
             members.extend(
                 Member(item["connectionId"], int(item.get("connectedAt", 0)), item.get("name", ""))
                 for item in page.get("Items", [])
+                if not _expired(item, now_s)
             )
             if "LastEvaluatedKey" not in page:
                 return members
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _expired(item: dict[str, Any], now_s: int) -> bool:
+    """Past its TTL (derived from connectedAt: the index does not project ``ttl``)."""
+    connected_at = item.get("connectedAt")
+    return connected_at is not None and int(connected_at) // 1000 + CONNECTION_TTL_SECONDS < now_s
 
 
 def _connection(item: dict[str, Any]) -> Connection:

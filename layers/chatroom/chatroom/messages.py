@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,8 +82,12 @@ class MessageStore:
         )
         return message
 
-    def recent(self, room: str, limit: int = HISTORY_LIMIT) -> list[StoredMessage]:
-        """The newest ``limit`` messages of ``room``, oldest first."""
+    def recent(
+        self, room: str, limit: int = HISTORY_LIMIT, now_s: float | None = None
+    ) -> list[StoredMessage]:
+        """The newest ``limit`` messages of ``room``, oldest first; messages past their
+        TTL are skipped (DynamoDB deletes expired items late)."""
+        now = int(now_s if now_s is not None else time.time())
         page = self._table.query(
             KeyConditionExpression=Key("room").eq(room), ScanIndexForward=False, Limit=limit
         )
@@ -95,4 +100,5 @@ class MessageStore:
                 sent_at_ms=int(item["sentAt"]),
             )
             for item in reversed(page.get("Items", []))
+            if int(item.get("ttl", now)) >= now
         ]

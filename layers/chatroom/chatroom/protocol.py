@@ -22,6 +22,8 @@ NAME_MAX_CHARS = 32
 KNOWN_ACTIONS: tuple[str, ...] = ("sendMessage", "history")
 DEFAULT_MESSAGE_MAX_BYTES = 16 * 1024
 MEMBER_LIST_LIMIT = 200
+POST_MAX_BYTES = 128 * 1024
+"""The largest payload ``@connections`` accepts (PostToConnection answers 413 above)."""
 """Names listed in a members snapshot; the count is always whole."""
 
 Envelope = dict[str, Any]
@@ -79,13 +81,30 @@ def parse_chat_message(body: str | None, max_bytes: int) -> str:
         raise InvalidMessageError("invalid_message", "'message' must be a string")
     if not message.strip():
         raise InvalidMessageError("empty_message", "'message' must not be empty")
-    size = len(message.encode("utf-8"))
+    try:
+        size = len(message.encode("utf-8"))
+    except UnicodeEncodeError:
+        # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 can carry.
+        raise InvalidMessageError(
+            "invalid_message", "'message' has a lone surrogate: it is not valid Unicode"
+        ) from None
     if size > max_bytes:
         raise InvalidMessageError(
             "message_too_large",
             f"'message' is {size} bytes of UTF-8; the limit is {max_bytes}",
         )
     return message
+
+
+def check_envelope_size(envelope: Envelope) -> None:
+    """Refuse what would be posted over ``@connections``' 128 KB limit: the envelope as
+    encoded (JSON escapes included), not the text as typed."""
+    size = len(encode(envelope))
+    if size > POST_MAX_BYTES:
+        raise InvalidMessageError(
+            "message_too_large",
+            f"the message encodes to {size} bytes; a post carries at most {POST_MAX_BYTES}",
+        )
 
 
 def unknown_action_error(body: str | None) -> InvalidMessageError:

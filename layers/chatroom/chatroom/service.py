@@ -21,7 +21,7 @@ from chatroom.broadcast import Broadcaster, Delivery, ManagementApiClients, unli
 from chatroom.connections import Connection, ConnectionStore
 from chatroom.exceptions import ProtocolError
 from chatroom.fanout import FanOut, FanOutError, FanOutResult
-from chatroom.messages import MessageStore
+from chatroom.messages import MessageStore, StoredMessage, time_ordered_id
 from chatroom.telemetry import Remaining, logger, metrics
 
 
@@ -141,15 +141,18 @@ class ChatService:
         if sender is None:
             return self._refuse(caller, protocol.not_joined_error())
         logger.append_keys(room=sender.room)
+        sent_at_ms = int(self._clock() * 1000)
         try:
             text = protocol.parse_chat_message(body, self._max_message_bytes)
+            protocol.check_envelope_size(
+                StoredMessage(
+                    time_ordered_id(sent_at_ms), sender.room, sender.name, text, sent_at_ms
+                ).envelope()
+            )
         except ProtocolError as exc:
             return self._refuse(caller, exc)
         stored = self._messages.append(
-            room=sender.room,
-            sender=sender.name,
-            payload=text,
-            sent_at_ms=int(self._clock() * 1000),
+            room=sender.room, sender=sender.name, payload=text, sent_at_ms=sent_at_ms
         )
         self._count("Messages", 1)
         try:

@@ -1,3 +1,5 @@
+import time
+
 from chatroom.connections import (
     CONNECT_GRACE_MS,
     CONNECTION_TTL_SECONDS,
@@ -7,11 +9,11 @@ from chatroom.connections import (
     Member,
 )
 
+NOW_MS = int(time.time() * 1000)
+
 
 def connection(connection_id: str, room: str = "lobby", name: str = "alice") -> Connection:
-    return Connection(
-        connection_id, room, name, connected_at=1_732_447_824_000, source_ip="1.2.3.4"
-    )
+    return Connection(connection_id, room, name, connected_at=NOW_MS, source_ip="1.2.3.4")
 
 
 class RecordingTable:
@@ -23,6 +25,8 @@ class RecordingTable:
 
     def __getattr__(self, name):
         method = getattr(self._table, name)
+        if not callable(method):  # name, meta: attributes, not operations
+            return method
 
         def call(*args, **kwargs):
             self.calls.append((name, kwargs))
@@ -40,7 +44,7 @@ def test_added_connection_can_be_read_back(chat_tables):
 def test_stored_row_expires_after_the_maximum_connection_duration_plus_a_margin(chat_tables):
     ConnectionStore(table=chat_tables.connections).add(connection("c1"))
     item = chat_tables.connections.get_item(Key={"connectionId": "c1"})["Item"]
-    assert item["ttl"] == 1_732_447_824 + CONNECTION_TTL_SECONDS
+    assert item["ttl"] == NOW_MS // 1000 + CONNECTION_TTL_SECONDS
     assert CONNECTION_TTL_SECONDS > 2 * 60 * 60
 
 
@@ -103,10 +107,57 @@ def test_remove_many_of_nothing_writes_nothing(chat_tables):
 def test_members_carry_their_connect_time_and_name_from_the_index(chat_tables):
     store = ConnectionStore(table=chat_tables.connections)
     store.add(connection("c1"))
-    assert store.members("lobby") == [Member("c1", 1_732_447_824_000, "alice")]
+    assert store.members("lobby") == [Member("c1", NOW_MS, "alice")]
 
 
 def test_a_member_younger_than_the_integration_timeout_may_still_be_connecting():
     member = Member("c", connected_at=1_000_000)
     assert member.may_still_be_connecting(now_ms=1_000_000 + CONNECT_GRACE_MS - 1)
     assert not member.may_still_be_connecting(now_ms=1_000_000 + CONNECT_GRACE_MS)
+
+
+def test_members_skip_a_row_past_its_ttl_that_dynamodb_has_not_deleted_yet(chat_tables):
+    store = ConnectionStore(table=chat_tables.connections)
+    store.add(connection("live"))
+    stale_ms = NOW_MS - (CONNECTION_TTL_SECONDS + 60) * 1000
+    store.add(Connection("stale", "lobby", "bob", connected_at=stale_ms, source_ip="1.2.3.4"))
+    assert [m.connection_id for m in store.members("lobby")] == ["live"]
+
+
+def test_get_reads_consistently(chat_tables):
+    table = RecordingTable(chat_tables.connections)
+    ConnectionStore(table=table).get("c1")
+    assert table.calls == [("get_item", {"Key": {"connectionId": "c1"}, "ConsistentRead": True})]
+
+
+def test_remove_many_resends_unprocessed_deletes_until_done(chat_tables, monkeypatch):
+    store = ConnectionStore(table=chat_tables.connections)
+    for index in range(3):
+        store.add(connection(f"c{index}"))
+    client = chat_tables.connections.meta.client
+    real = client.batch_write_item
+    answers = []
+
+    def throttled_once(RequestItems):
+        if not answers:  # the first answer leaves everything unprocessed
+            answers.append("unprocessed")
+            return {"UnprocessedItems": RequestItems}
+        answers.append("done")
+        return real(RequestItems=RequestItems)
+
+    monkeypatch.setattr(client, "batch_write_item", throttled_once)
+    assert store.remove_many(["c0", "c1", "c2"]) == 3
+    assert answers == ["unprocessed", "done"]
+    assert store.members("lobby") == []
+
+
+def test_remove_many_gives_up_within_its_budget_and_never_raises(chat_tables, monkeypatch):
+    store = ConnectionStore(table=chat_tables.connections)
+    store.add(connection("c0"))
+    client = chat_tables.connections.meta.client
+    monkeypatch.setattr(
+        client, "batch_write_item", lambda RequestItems: {"UnprocessedItems": RequestItems}
+    )
+    started = time.monotonic()
+    assert store.remove_many(["c0"]) == 0
+    assert time.monotonic() - started < 2.0

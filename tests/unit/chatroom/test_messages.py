@@ -1,17 +1,21 @@
+import time
+
 from chatroom.messages import HISTORY_LIMIT, MessageStore, time_ordered_id
+
+NOW_MS = int(time.time() * 1000)
 
 
 def test_recent_returns_the_rooms_messages_oldest_first(chat_tables):
     store = MessageStore(table=chat_tables.messages, ttl_hours=24)
     for index in range(3):
-        store.append(room="lobby", sender="a", payload=f"m{index}", sent_at_ms=1000 + index)
+        store.append(room="lobby", sender="a", payload=f"m{index}", sent_at_ms=NOW_MS + index)
     assert [m.payload for m in store.recent("lobby")] == ["m0", "m1", "m2"]
 
 
 def test_recent_keeps_only_the_newest_fifty(chat_tables):
     store = MessageStore(table=chat_tables.messages, ttl_hours=24)
     for index in range(60):
-        store.append(room="lobby", sender="a", payload=f"m{index}", sent_at_ms=1000 + index)
+        store.append(room="lobby", sender="a", payload=f"m{index}", sent_at_ms=NOW_MS + index)
     payloads = [m.payload for m in store.recent("lobby")]
     assert len(payloads) == HISTORY_LIMIT
     assert payloads[0] == "m10" and payloads[-1] == "m59"
@@ -19,8 +23,8 @@ def test_recent_keeps_only_the_newest_fifty(chat_tables):
 
 def test_recent_leaves_out_other_rooms(chat_tables):
     store = MessageStore(table=chat_tables.messages, ttl_hours=24)
-    store.append(room="one", sender="a", payload="here", sent_at_ms=1)
-    store.append(room="two", sender="a", payload="elsewhere", sent_at_ms=2)
+    store.append(room="one", sender="a", payload="here", sent_at_ms=NOW_MS)
+    store.append(room="two", sender="a", payload="elsewhere", sent_at_ms=NOW_MS)
     assert [m.payload for m in store.recent("one")] == ["here"]
 
 
@@ -51,3 +55,10 @@ def test_stored_message_envelope_is_a_new_message(chat_tables):
     envelope = message.envelope()
     assert envelope["type"] == "newMessage" and envelope["id"] == message.message_id
     assert envelope["sentAt"] == "1970-01-01T00:00:00.000Z"
+
+
+def test_recent_skips_messages_past_their_ttl_that_dynamodb_has_not_deleted_yet(chat_tables):
+    store = MessageStore(table=chat_tables.messages, ttl_hours=1)
+    store.append(room="r", sender="a", payload="expired", sent_at_ms=NOW_MS - 2 * 3600 * 1000)
+    store.append(room="r", sender="a", payload="fresh", sent_at_ms=NOW_MS)
+    assert [m.payload for m in store.recent("r")] == ["fresh"]

@@ -60,6 +60,7 @@ def test_chat_message_returns_the_text():
         ('{"action": "sendMessage", "message": null}', "invalid_message"),
         ('{"action": "sendMessage", "message": ""}', "empty_message"),
         ('{"action": "sendMessage", "message": " \\n "}', "empty_message"),
+        ('{"action": "sendMessage", "message": "a\\ud800b"}', "invalid_message"),
     ],
 )
 def test_chat_message_rejects_each_bad_input_with_its_code(body, code):
@@ -151,3 +152,20 @@ def test_error_envelope():
 
 def test_encode_is_compact_utf8():
     assert protocol.encode({"payload": "é"}) == '{"payload":"é"}'.encode()
+
+
+def test_an_envelope_over_the_post_limit_is_refused_whatever_was_typed():
+    # 30,000 control characters are 30,000 bytes typed but 180,000 once JSON-escaped
+    envelope = protocol.new_message(
+        message_id="m", room="r", sender="s", payload="\x01" * 30_000, sent_at_ms=0
+    )
+    with pytest.raises(InvalidMessageError) as caught:
+        protocol.check_envelope_size(envelope)
+    assert caught.value.code == "message_too_large"
+
+
+def test_an_envelope_under_the_post_limit_passes():
+    envelope = protocol.new_message(
+        message_id="m", room="r", sender="s", payload="x" * 30_000, sent_at_ms=0
+    )
+    protocol.check_envelope_size(envelope)
