@@ -2,7 +2,6 @@
 selection expression, a layer, a REQUEST authorizer, handlers written for AWS that build
 the Management API endpoint themselves. Proves the stage is not wired to the chat."""
 
-import base64
 import contextlib
 import json
 import time
@@ -17,7 +16,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from tests.support.paths import FIXTURES
-from tests.support.raw_websocket import open_raw, send_close_without_status
+from tests.support.raw_websocket import (
+    open_raw,
+    read_close_code,
+    send_close_without_status,
+    send_masked,
+)
 from tests.support.stage import RunningStage
 from wslocal.apigateway.limits import Limits
 from wslocal.server import StageConfig
@@ -106,13 +110,33 @@ def test_warm_workers_keep_module_state_and_the_context_is_lambdas(stage):
     assert 0 < first["remainingMs"] <= 1000
 
 
-def test_unmatched_and_binary_frames_go_to_default(stage):
+def test_unmatched_frames_go_to_default(stage):
     with connect(stage.url) as ws:
-        assert echo(ws, {"type": "other"})["routeKey"] == "$default"
-        reply = echo(ws, b"\x00\x01binary")
-    assert reply["routeKey"] == "$default"
-    assert reply["isBase64Encoded"] is True
-    assert base64.b64decode(reply["body"]) == b"\x00\x01binary"
+        reply = echo(ws, {"type": "other"})
+    assert (reply["routeKey"], reply["isBase64Encoded"]) == ("$default", False)
+
+
+def test_a_binary_frame_closes_the_connection_with_1003(stage, log_path):
+    def binary(ws):
+        ws.send(b"\x00\x01binary")
+        with pytest.raises(ConnectionClosed) as caught:
+            ws.recv(timeout=10)
+        assert caught.value.rcvd.code == 1003
+
+    assert disconnect_of(stage, log_path, binary)[0] == 1003
+
+
+def test_a_text_frame_of_invalid_utf8_closes_with_1007_and_nothing_after_it_runs(stage, log_path):
+    before = {c.connection_id for c in stage.stage.registry}
+    sock = open_raw(stage.url)
+    this = connection_id(stage, before)
+    send_masked(sock, 0x1, b"\xff\xfe not utf-8")
+    send_masked(sock, 0x1, json.dumps({"type": "echo"}).encode())  # in the same read
+    assert read_close_code(sock) == 1007
+    sock.close()
+    [event] = logged(log_path, "DISCONNECT", this)
+    assert event["requestContext"]["disconnectStatusCode"] == 1007
+    assert logged(log_path, "MESSAGE", this, timeout=0.5) == []
 
 
 def test_without_a_default_route_an_unmatched_message_is_forbidden(tmp_path):

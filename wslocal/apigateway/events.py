@@ -175,12 +175,13 @@ def message_event(
     connection: ConnectionContext,
     *,
     route_key: str,
-    data: str | bytes,
+    data: str,
     request_id: str,
     message_id: str,
     now_ms: int,
 ) -> Event:
-    """A MESSAGE event; a binary frame's body is base64 with ``isBase64Encoded: true``."""
+    """A MESSAGE event: the text frame's body (API Gateway closes on binary frames, so
+    ``isBase64Encoded`` is false)."""
     context = request_context(
         stage,
         connection,
@@ -190,9 +191,7 @@ def message_event(
         now_ms=now_ms,
     )
     context["messageId"] = message_id
-    binary = isinstance(data, bytes)
-    body = base64.b64encode(data).decode("ascii") if isinstance(data, bytes) else data
-    return {"requestContext": context, "body": body, "isBase64Encoded": binary}
+    return {"requestContext": context, "body": data, "isBase64Encoded": False}
 
 
 DISCONNECT_HEADERS = (

@@ -21,6 +21,21 @@ STATUS_BODY = {
     502: integration.INTERNAL_SERVER_ERROR,
 }
 ABNORMAL_CLOSURE = 1006
+UNSUPPORTED_DATA = 1003
+INVALID_PAYLOAD = 1007
+
+
+def inbound_message(is_text: bool, data: bytes) -> str | tuple[int, str]:
+    """A client's complete message as API Gateway takes it: the text of a text frame, or
+    the close it answers with. Binary frames are not supported (AWS documents 1003);
+    a text frame that is not UTF-8 breaks RFC 6455 (1007)."""
+    if not is_text:
+        return UNSUPPORTED_DATA, "Binary frames are not supported"
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return INVALID_PAYLOAD, "Invalid UTF-8 in a text frame"
+
 
 
 @dataclass(frozen=True)
@@ -143,17 +158,16 @@ class WebSocketApi:
         return Handshake(response.status_code, response.body, dict(response.headers))
 
     # --- messages -------------------------------------------------------------------------
-    def route_for(self, message: str | bytes) -> RouteModel | None:
+    def route_for(self, message: str) -> RouteModel | None:
         """The route a message takes; None means the client gets Forbidden."""
-        text = message if isinstance(message, str) else None
-        key = routing.select_route(self.route_selection_expression, text, self.routes.keys())
+        key = routing.select_route(self.route_selection_expression, message, self.routes.keys())
         return None if key is None else self.routes[key]
 
     def message_event(
         self,
         connection: events.ConnectionContext,
         route: RouteModel,
-        message: str | bytes,
+        message: str,
         request_id: str,
         message_id: str,
         now_ms: int,

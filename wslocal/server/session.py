@@ -21,7 +21,13 @@ from websockets.server import ServerProtocol
 
 from wslocal.apigateway import events, integration, limits
 from wslocal.apigateway.connections import ConnectionRegistry
-from wslocal.apigateway.gateway import ACCEPTED, CloseFrames, Handshake, WebSocketApi
+from wslocal.apigateway.gateway import (
+    ACCEPTED,
+    CloseFrames,
+    Handshake,
+    WebSocketApi,
+    inbound_message,
+)
 from wslocal.apigateway.http import HttpRequest
 from wslocal.exceptions import HandlerError, InvocationError
 from wslocal.template import RouteModel
@@ -192,6 +198,8 @@ class WebSocketSession:
             if frame.opcode is Opcode.PING:
                 self._stage.registry.touch(self.connection_id)
             return
+        if self._protocol.state is not State.OPEN:
+            return  # frames after a close the stage started are dropped
         if frame.opcode is not Opcode.CONT:
             self._fragment_opcode = frame.opcode
         self._fragments.append(bytes(frame.data))
@@ -200,7 +208,10 @@ class WebSocketSession:
         data = b"".join(self._fragments)
         opcode, self._fragments = self._fragment_opcode, []
         self._stage.registry.touch(self.connection_id)
-        message: str | bytes = data.decode("utf-8") if opcode is Opcode.TEXT else data
+        message = inbound_message(opcode is Opcode.TEXT, data)
+        if isinstance(message, tuple):
+            self.close(*message)
+            return
         task = asyncio.create_task(self._dispatch(message))
         self._dispatches.add(task)
         task.add_done_callback(self._dispatches.discard)
@@ -292,7 +303,7 @@ class WebSocketSession:
             log.warning("%s failed: %s", label, exc)
             return None
 
-    async def _dispatch(self, message: str | bytes) -> None:
+    async def _dispatch(self, message: str) -> None:
         stage = self._stage
         api = stage.api
         request_id = stage.new_id()

@@ -1,5 +1,3 @@
-import base64
-
 import pytest
 from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketConnectEventModel,
@@ -103,12 +101,6 @@ def test_text_message_body_is_the_text():
     assert "headers" not in event
 
 
-def test_binary_message_body_is_base64():
-    event = message(b"\x00\xff")
-    assert event["isBase64Encoded"] is True
-    assert base64.b64decode(event["body"]) == b"\x00\xff"
-
-
 def test_disconnect_event_has_status_reason_and_placeholder_headers():
     event = disconnect()
     assert event["requestContext"]["disconnectStatusCode"] == 1005
@@ -148,7 +140,6 @@ def test_authorizer_event_is_a_request_authorizers():
     [
         (lambda: connect([("room", "a")]), APIGatewayWebSocketConnectEventModel),
         (lambda: message("{}"), APIGatewayWebSocketMessageEventModel),
-        (lambda: message(b"\x01"), APIGatewayWebSocketMessageEventModel),
         (disconnect, APIGatewayWebSocketDisconnectEventModel),
     ],
 )

@@ -1,7 +1,7 @@
 """What API Gateway decides for a WebSocket API, without sockets."""
 
 from wslocal.apigateway.events import StageContext
-from wslocal.apigateway.gateway import CloseFrames, WebSocketApi
+from wslocal.apigateway.gateway import CloseFrames, WebSocketApi, inbound_message
 from wslocal.apigateway.integration import ProxyResponse
 from wslocal.template import AuthorizerModel, RouteModel
 
@@ -64,3 +64,15 @@ def test_the_close_reported_is_whoever_closed_first_else_1006():
     )
     assert API.close_status(CloseFrames(sent=(1009, ""))) == (1009, "Message too big")
     assert API.close_status(CloseFrames())[0] == 1006
+
+
+def test_a_text_message_is_taken_as_its_text():
+    assert inbound_message(True, "héllo".encode()) == "héllo"
+
+
+def test_a_binary_message_is_refused_with_1003():
+    assert inbound_message(False, b"\x00")[0] == 1003
+
+
+def test_a_text_message_that_is_not_utf8_is_refused_with_1007():
+    assert inbound_message(True, b"\xff\xfe")[0] == 1007
