@@ -25,6 +25,7 @@ from wslocal.eventsources.mappings import describe, describe_queue_source
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
 from wslocal.runtime.workers import DEFAULT_IDLE_WORKER_S
 from wslocal.server import LocalStage, StageConfig
+from wslocal.server.watcher import watched_folders
 from wslocal.template import DEFAULT_REGION, StageModel, build_stage_model, read_template
 
 CREDENTIAL_VARIABLES = (
@@ -76,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--static", type=Path, help="serve this folder's files (the chat page)")
     start.add_argument("--max-workers", type=int, default=8, help="worker processes per function")
     start.add_argument("--no-prewarm", action="store_true", help="start workers on first call")
+    start.add_argument(
+        "--watch",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="replace a function's workers when its code or layers change (default: on)",
+    )
     start.add_argument(
         "--worker-idle-timeout",
         type=float,
@@ -186,6 +193,10 @@ def _banner(stage: LocalStage, engines: Engines, out: TextIO) -> None:
         lines.append(f"  SQS           {engines.sqs.description} at {engines.sqs.endpoint}; "
                      f"queues: {queues}")  # fmt: skip
     lines += _event_source_lines(stage)
+    if stage.config.watch:
+        folders = len(watched_folders(model))
+        lines.append(f"  Reload        a function's workers when its code or layers change "
+                     f"({folders} folders watched; --no-watch to stop)")  # fmt: skip
     lines.append("  Routes")
     for key, route in sorted(model.routes.items()):
         extra = " (two-way)" if route.two_way else ""
@@ -229,6 +240,7 @@ async def _serve(args: argparse.Namespace, model: StageModel, engines: Engines) 
         static_dir=args.static.resolve() if args.static else None,
         limits=Limits(idle_timeout=args.idle_timeout, max_duration=args.max_duration),
         prewarm=not args.no_prewarm,
+        watch=args.watch,
         max_workers=args.max_workers,
         idle_worker_s=args.worker_idle_timeout,
         endpoints=engines.endpoints(),

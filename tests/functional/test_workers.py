@@ -161,3 +161,27 @@ async def test_workers_used_recently_are_kept():
         return await pool.reap(time.monotonic() + 1), pool.size
 
     assert await with_pool("handlers.slow", body) == (0, 2)
+
+
+async def test_a_reload_replaces_idle_workers_and_the_next_call_starts_a_new_one():
+    async def body(pool):
+        before = await pool.invoke({}, "r1")
+        stopped = await pool.reload()
+        after = await pool.invoke({}, "r2")
+        return before["pid"], after["pid"], stopped, pool.cold_starts
+
+    before, after, stopped, cold = await with_pool("handlers.slow", body)
+    assert before != after and (stopped, cold) == (1, 2)
+
+
+async def test_a_call_in_flight_during_a_reload_finishes_on_the_old_worker():
+    async def body(pool):
+        running = asyncio.create_task(pool.invoke({"seconds": 0.5}, "r1"))
+        await asyncio.sleep(0.2)
+        await pool.reload()
+        old = await running
+        new = await pool.invoke({}, "r2")
+        return old["pid"], new["pid"], pool.size
+
+    old, new, size = await with_pool("handlers.slow", body)
+    assert old != new and size == 1

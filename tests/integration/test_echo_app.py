@@ -4,6 +4,7 @@ the Management API endpoint themselves. Proves the stage is not wired to the cha
 
 import contextlib
 import json
+import shutil
 import time
 
 import pytest
@@ -296,3 +297,23 @@ def test_an_allowed_connection_carries_the_authorizer_context(guarded):
     with connect(f"{guarded.url}?token=good") as ws:
         reply = echo(ws, {"type": "echo"})
     assert reply["authorizer"] == {"principalId": "user-1", "tier": "gold"}
+
+
+def test_an_edited_handler_is_reloaded_and_the_connection_stays(tmp_path):
+    # GIVEN a copy of the app served with --watch
+    app = tmp_path / "app"
+    shutil.copytree(APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+    model = build_stage_model(
+        read_template(app / "template.yaml"), app, {"EventLogPath": str(tmp_path / "log")}
+    )
+    config = StageConfig(port=0, stage="test", max_workers=2, watch=True)
+    with RunningStage(model, config) as stage, connect(stage.url) as ws:
+        assert echo(ws, {"type": "echo"})["greeting"] == "echo"
+        # WHEN the layer's greeting is edited
+        shared = app / "shared" / "echo_shared" / "__init__.py"
+        shared.write_text(shared.read_text().replace('"echo"', '"edited"'))
+        # THEN the next calls get the new code, on the same connection
+        deadline = time.monotonic() + 15
+        while echo(ws, {"type": "echo"})["greeting"] != "edited":
+            assert time.monotonic() < deadline, "the edit was never picked up"
+            time.sleep(0.2)

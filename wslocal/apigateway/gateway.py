@@ -37,7 +37,6 @@ def inbound_message(is_text: bool, data: bytes) -> str | tuple[int, str]:
         return INVALID_PAYLOAD, "Invalid UTF-8 in a text frame"
 
 
-
 @dataclass(frozen=True)
 class Handshake:
     """The answer to an upgrade request: 2xx accepts, anything else rejects."""

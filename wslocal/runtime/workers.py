@@ -103,6 +103,8 @@ class Worker:
         self.init_ms: float = 0.0
         self.init_error: dict[str, Any] | None = None
         self.idle_since = time.monotonic()
+        self.generation = 0
+        """The pool's code generation the worker imported; older ones are replaced."""
 
     @classmethod
     async def start(cls, function: FunctionModel, settings: RuntimeSettings) -> Worker:
@@ -159,6 +161,7 @@ class WorkerPool:
         self._size = 0
         self._available = asyncio.Condition()
         self._closed = False
+        self._generation = 0
         self.cold_starts = 0
 
     @property
@@ -204,6 +207,18 @@ class WorkerPool:
             raise HandlerError(reply.get("error") or {})
         return reply.get("result")
 
+    async def reload(self) -> int:
+        """New code: idle workers are stopped now, busy ones when their call returns;
+        the next call starts a worker that imports the handler again. Return how many
+        idle workers were stopped."""
+        async with self._available:
+            self._generation += 1
+            stale, self._idle = self._idle, []
+            self._size -= len(stale)
+            self._available.notify(len(stale))
+        await asyncio.gather(*(worker.stop() for worker in stale))
+        return len(stale)
+
     async def reap(self, now: float) -> int:
         """Stop the workers idle for longer than ``idle_worker_s``, keeping the most
         recently used one warm; return how many were stopped."""
@@ -226,6 +241,7 @@ class WorkerPool:
         await asyncio.gather(*(worker.stop() for worker in idle))
 
     async def _start(self) -> Worker:
+        generation = self._generation
         try:
             worker = await Worker.start(self.function, self._settings)
         except BaseException:
@@ -234,6 +250,7 @@ class WorkerPool:
                 self._available.notify()
             raise
         self.cold_starts += 1
+        worker.generation = generation
         return worker
 
     async def _acquire(self) -> Worker:
@@ -260,6 +277,9 @@ class WorkerPool:
     async def _release(self, worker: Worker) -> None:
         if self._closed:
             await worker.stop()
+            return
+        if worker.generation != self._generation:
+            await self._discard(worker)
             return
         worker.idle_since = time.monotonic()
         async with self._available:

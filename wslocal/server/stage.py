@@ -31,6 +31,7 @@ from wslocal.runtime.workers import (
 )
 from wslocal.server import static
 from wslocal.server.session import WebSocketSession
+from wslocal.server.watcher import CodeWatcher
 from wslocal.template import StageModel
 
 log = logging.getLogger("wslocal")
@@ -47,6 +48,8 @@ class StageConfig:
     static_dir: Path | None = None
     limits: Limits = field(default_factory=Limits)
     prewarm: bool = True
+    watch: bool = False
+    """Replace a function's workers when a file of its code or layers changes."""
     event_sources: bool = True
     """Poll the template's event sources (``wslocal invoke`` runs one function only)."""
     ttl_sweep_s: float = DEFAULT_SWEEP_INTERVAL_S
@@ -152,6 +155,8 @@ class LocalStage:
             await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
         if self.config.idle_worker_s > 0:
             self._background.append(asyncio.create_task(self._reap_idle_workers()))
+        if self.config.watch:
+            self._background.append(asyncio.create_task(CodeWatcher(self.model, self).run()))
         if self.config.event_sources:
             await self._start_event_sources()
 
@@ -195,6 +200,10 @@ class LocalStage:
                 new_id=self.new_id,
             )
             await self.event_sources.start()
+
+    async def reload_function(self, function: str) -> None:
+        """New code for ``function``: its workers are replaced (calls in flight finish)."""
+        await self.pools[function].reload()
 
     async def _reap_idle_workers(self) -> None:
         """Give idle workers' memory back, as Lambda reclaims idle environments."""
