@@ -251,15 +251,28 @@ async def _serve(args: argparse.Namespace, model: StageModel, engines: Engines) 
     )
     stage = LocalStage(model, config)
     stopping = asyncio.Event()
+
+    def on_signal() -> None:
+        """The first Ctrl-C stops gracefully ($disconnects run against live workers and
+        engines); a second one stops at once."""
+        if stopping.is_set():
+            print("Stopping now: workers killed, connections dropped.", flush=True)
+            stage.abort()
+        stopping.set()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
+        loop.add_signal_handler(signum, on_signal)
     try:
         await stage.start()
         _banner(stage, engines, sys.stdout)
         await stopping.wait()
     finally:
-        print("Stopping: closing connections ($disconnect runs), ending workers.", flush=True)
+        print(
+            "Stopping: closing connections ($disconnect runs), ending workers "
+            "(Ctrl-C again to stop at once).",
+            flush=True,
+        )
         await stage.stop()
 
 
@@ -322,7 +335,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wslocal: {exc}", file=sys.stderr)
             return 2
     finally:
-        engines.stop()
+        try:
+            engines.stop()
+        except KeyboardInterrupt:  # a Ctrl-C between two engines: stop the next at once
+            print("Stopping now: engines killed.", flush=True)
+            engines.stop()
 
 
 if __name__ == "__main__":

@@ -126,3 +126,68 @@ def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def start_in_own_group(port):
+    """``wslocal start`` as a terminal runs it: the leader of its own process group."""
+    process = subprocess.Popen(
+        [*WSLOCAL, "start", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    banner = []
+    while not any("Press Ctrl-C" in line for line in banner):
+        line = process.stdout.readline()
+        assert line, "".join(banner)
+        banner.append(line)
+    return process
+
+
+def test_ctrl_c_to_the_process_group_stops_cleanly_after_disconnects():
+    port = free_port()
+    process = start_in_own_group(port)
+    try:
+        children = children_of(process.pid)
+        with connect(f"ws://127.0.0.1:{port}?room=ctrlc&name=alice") as ws:
+            # WHEN the terminal sends SIGINT to the whole foreground group
+            os.killpg(process.pid, signal.SIGINT)
+            with pytest.raises(ConnectionClosed) as caught:
+                ws.recv(timeout=20)
+        # THEN the client got 1001, $disconnect ran, nothing printed a traceback
+        assert caught.value.rcvd.code == 1001
+        assert process.wait(timeout=30) == 0
+        output = process.stdout.read()
+        assert "Route: $disconnect" in output
+        assert "[DisconnectFunction] END" in output
+        assert "Traceback" not in output and "KeyboardInterrupt" not in output
+        time.sleep(0.5)
+        for child in children:
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_second_ctrl_c_stops_at_once():
+    port = free_port()
+    process = start_in_own_group(port)
+    try:
+        children = children_of(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert "Stopping now" in process.stdout.read()
+        time.sleep(0.5)
+        for child in children:
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

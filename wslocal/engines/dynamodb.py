@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wslocal.engines.moto_server import free_port, start_moto_server
+from wslocal.engines.moto_server import free_port, start_moto_server, stop_process
 from wslocal.exceptions import DynamoDBError
 from wslocal.template import TableModel
 
@@ -45,13 +45,8 @@ class DynamoDBEngine:
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
     def __enter__(self) -> DynamoDBEngine:
         return self
@@ -129,6 +124,7 @@ def start_dynamodb_local(
         [java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
          "-port", str(port), "-sharedDb", *storage],
         cwd=jar.parent,
+        start_new_session=True,  # not in the terminal's process group: the stage stops it
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -50,6 +50,8 @@ def start_moto_server() -> tuple[subprocess.Popen[bytes], str] | None:
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, wait up to 10 s, then kill; a Ctrl-C while waiting kills it at once
+    (and goes on to the caller)."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -57,3 +59,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        except KeyboardInterrupt:
+            process.kill()
+            process.wait()
+            raise

@@ -120,6 +120,9 @@ class Worker:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=settings.log_stream,
                 stderr=settings.log_stream,
+                # Its own process group: a terminal's Ctrl-C reaches the stage alone,
+                # which runs $disconnect on live workers before it stops them.
+                start_new_session=True,
             )
         finally:
             child.close()
@@ -143,6 +146,12 @@ class Worker:
         await self._writer.drain()
         return await self._receive()
 
+    def kill(self) -> None:
+        """End the process now (a second Ctrl-C)."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
     async def stop(self) -> None:
         self._writer.close()
         if self.process.returncode is None:
@@ -158,6 +167,7 @@ class WorkerPool:
         self.function = function
         self._settings = settings
         self._idle: list[Worker] = []
+        self._busy: set[Worker] = set()
         self._size = 0
         self._available = asyncio.Condition()
         self._closed = False
@@ -183,6 +193,7 @@ class WorkerPool:
     async def invoke(self, event: Mapping[str, Any], request_id: str, label: str = "") -> Any:
         """Run the handler once; return its result or raise an InvocationError."""
         worker = await self._acquire()
+        self._busy.add(worker)
         deadline = time.time() + self.function.timeout
         request = {
             "type": "invoke",
@@ -194,14 +205,17 @@ class WorkerPool:
         try:
             reply = await asyncio.wait_for(worker.invoke(request), self.function.timeout)
         except TimeoutError:
+            self._busy.discard(worker)
             self._log(f"{request_id} Task timed out after {self.function.timeout:.2f} seconds")
             await self._discard(worker)
             raise InvocationTimeoutError(
                 f"{self.function.logical_id} timed out after {self.function.timeout} s"
             ) from None
         except BaseException:
+            self._busy.discard(worker)
             await self._discard(worker)
             raise
+        self._busy.discard(worker)
         await self._release(worker)
         if not reply.get("ok"):
             raise HandlerError(reply.get("error") or {})
@@ -232,6 +246,12 @@ class WorkerPool:
             self._available.notify(len(stale))
         await asyncio.gather(*(worker.stop() for worker in stale))
         return len(stale)
+
+    def kill(self) -> None:
+        """Kill every worker, idle or busy, at once; calls in flight fail."""
+        self._closed = True
+        for worker in (*self._idle, *self._busy):
+            worker.kill()
 
     async def close(self) -> None:
         self._closed = True

@@ -237,6 +237,14 @@ class LocalStage:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1)
 
+    def abort(self) -> None:
+        """Stop now (a second Ctrl-C): kill every worker and drop every connection; no
+        more $disconnects run."""
+        for pool in self.pools.values():
+            pool.kill()
+        for writer in [*self._clients.values()]:
+            writer.transport.abort()
+
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
         """Run a function of the template once, in its warm pool."""
         return await self.pools[function].invoke(event, self.new_id(), label)
