@@ -80,6 +80,13 @@ def test_a_template_it_cannot_read_is_a_clear_error(tmp_path):
     assert "cannot read" in result.stderr
 
 
+def assert_ended(processes: list[int]) -> None:
+    time.sleep(0.5)
+    for process in processes:
+        with pytest.raises(ProcessLookupError):
+            os.kill(process, 0)
+
+
 def children_of(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(line) for line in out.stdout.split()]
@@ -95,12 +102,7 @@ def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
         text=True,
     )
     try:
-        banner = []
-        while not any("Press Ctrl-C" in line for line in banner):
-            line = process.stdout.readline()
-            assert line, "".join(banner)
-            banner.append(line)
-        text = "".join(banner)
+        text = "".join(read_banner(process))
         assert f"ws://127.0.0.1:{port}" in text
         assert f"http://127.0.0.1:{port}/local/@connections" in text
         assert "DynamoDB Local" in text
@@ -118,10 +120,7 @@ def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
         assert process.wait(timeout=30) == 0
         output = process.stdout.read()
         assert "Route: $disconnect" in output
-        time.sleep(0.5)
-        for child in children:
-            with pytest.raises(ProcessLookupError):
-                os.kill(child, 0)
+        assert_ended(children)
     finally:
         if process.poll() is None:
             process.kill()
@@ -138,12 +137,17 @@ def start_in_own_group(port):
         text=True,
         start_new_session=True,
     )
+    read_banner(process)
+    return process
+
+
+def read_banner(process):
     banner = []
     while not any("Press Ctrl-C" in line for line in banner):
         line = process.stdout.readline()
         assert line, "".join(banner)
         banner.append(line)
-    return process
+    return banner
 
 
 def test_ctrl_c_to_the_process_group_stops_cleanly_after_disconnects():
@@ -163,10 +167,7 @@ def test_ctrl_c_to_the_process_group_stops_cleanly_after_disconnects():
         assert "Route: $disconnect" in output
         assert "[DisconnectFunction] END" in output
         assert "Traceback" not in output and "KeyboardInterrupt" not in output
-        time.sleep(0.5)
-        for child in children:
-            with pytest.raises(ProcessLookupError):
-                os.kill(child, 0)
+        assert_ended(children)
     finally:
         if process.poll() is None:
             process.kill()
@@ -183,10 +184,7 @@ def test_a_second_ctrl_c_stops_at_once():
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=20) == 0
         assert "Stopping now" in process.stdout.read()
-        time.sleep(0.5)
-        for child in children:
-            with pytest.raises(ProcessLookupError):
-                os.kill(child, 0)
+        assert_ended(children)
     finally:
         if process.poll() is None:
             process.kill()
