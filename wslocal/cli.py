@@ -1,5 +1,6 @@
 """``wslocal start`` serves a SAM template's WebSocket API; ``wslocal invoke`` runs one
-function once with an event file (the Docker-less ``sam local invoke``)."""
+function once with an event file (the Docker-less ``sam local invoke``);
+``wslocal generate-event`` prints the sample events SAM's lacks."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import logging
 import os
 import signal
 import sys
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from wslocal import __version__
+from wslocal import __version__, samples
+from wslocal.apigateway.events import api_gateway_id
 from wslocal.apigateway.limits import Limits
 from wslocal.engines.dynamodb import DynamoDBEngine, create_tables, start_engine
 from wslocal.engines.sqs import SqsEngine, create_queues, start_sqs
@@ -26,7 +30,14 @@ from wslocal.exceptions import HandlerError, InvocationError, WslocalError
 from wslocal.runtime.workers import DEFAULT_IDLE_WORKER_S
 from wslocal.server import LocalStage, StageConfig
 from wslocal.server.watcher import watched_folders
-from wslocal.template import DEFAULT_REGION, StageModel, build_stage_model, read_template
+from wslocal.template import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_REGION,
+    StageModel,
+    build_stage_model,
+    read_template,
+)
+from wslocal.template.functions import override_environment
 
 CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
@@ -102,8 +113,92 @@ def build_parser() -> argparse.ArgumentParser:
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
     _common(invoke)
     invoke.add_argument("function", help="logical id of the function, e.g. SendMessageFunction")
-    invoke.add_argument("--event", "-e", type=Path, help="event JSON file (default: {})")
+    invoke.add_argument(
+        "--event", "-e", metavar="FILE", help="event JSON file, or - for stdin (default: {})"
+    )
+    invoke.add_argument(
+        "--env-vars", "-n", type=Path, metavar="FILE",
+        help='SAM\'s format: {"Parameters": {...}, "<Function>": {"NAME": "value"}}',
+    )  # fmt: skip
+    _generate_event_parser(commands)
     return parser
+
+
+def _generate_event_parser(commands: Any) -> None:
+    generate = commands.add_parser(
+        "generate-event", help="print a sample event (WebSocket, DynamoDB stream, SQS)"
+    )
+    services = generate.add_subparsers(dest="service", required=True)
+    websocket = services.add_parser("websocket", help="an API Gateway WebSocket event")
+    websocket.add_argument("kind", choices=samples.WEBSOCKET_ROUTES)
+    websocket.add_argument("--route-key", help="message: the route (default $default)")
+    websocket.add_argument("--body", default='{"action":"sendMessage","message":"hello"}')
+    websocket.add_argument("--connection-id", default="L0SM9cOFvHcCIhw=")
+    websocket.add_argument("--query", nargs="*", default=[], metavar="NAME=VALUE")
+    websocket.add_argument("--api-id", default="abcdef1234")
+    websocket.add_argument("--stage", default="dev")
+    sqs = services.add_parser("sqs", help="an SQS batch, as Lambda's poller delivers it")
+    sqs.add_argument("--body", action="append", help="one per record (default: one)")
+    sqs.add_argument("--queue", default="MyQueue")
+    dynamodb = services.add_parser("dynamodb", help="a DynamoDB stream batch of one record")
+    dynamodb.add_argument("--table", default="MyTable")
+    dynamodb.add_argument("--event-name", choices=("INSERT", "MODIFY", "REMOVE"), default="INSERT")
+    dynamodb.add_argument("--keys", default='{"id": {"S": "1"}}', help="typed JSON")
+    dynamodb.add_argument("--new-image", help="typed JSON (default: the keys, unless REMOVE)")
+    dynamodb.add_argument("--old-image", help="typed JSON (default: the keys, if REMOVE)")
+    dynamodb.add_argument("--ttl", action="store_true", help="a removal by TTL")
+    for parser in (websocket, sqs, dynamodb):
+        parser.add_argument("--region", default=DEFAULT_REGION)
+
+
+def _json_option(text: str | None, name: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise WslocalError(f"{name} is not JSON: {exc}") from None
+
+
+def _generate_event(args: argparse.Namespace) -> dict[str, Any]:
+    now_ms = int(time.time() * 1000)
+    if args.service == "websocket":
+        return samples.websocket_event(
+            args.kind, api_id=args.api_id, stage=args.stage, region=args.region,
+            connection_id=args.connection_id, route_key=args.route_key, body=args.body,
+            query=list(_parameters(args.query).items()), request_id=api_gateway_id(),
+            message_id=api_gateway_id(), now_ms=now_ms,
+        )  # fmt: skip
+    if args.service == "sqs":
+        bodies = args.body or ['{"hello": "world"}']
+        return samples.sqs_event(
+            bodies, queue=args.queue, region=args.region, account_id=DEFAULT_ACCOUNT_ID,
+            ids=[str(uuid.uuid4()) for _ in bodies], now_ms=now_ms,
+        )  # fmt: skip
+    keys = _json_option(args.keys, "--keys")
+    removal = args.event_name == "REMOVE"
+    new_image = _json_option(args.new_image, "--new-image") or (None if removal else keys)
+    old_image = _json_option(args.old_image, "--old-image") or (keys if removal else None)
+    return samples.dynamodb_event(
+        table=args.table, event_name=args.event_name, keys=keys, new_image=new_image,
+        old_image=old_image, region=args.region, account_id=DEFAULT_ACCOUNT_ID,
+        event_id=uuid.uuid4().hex, sequence_number=str(now_ms * 1000), now_ms=now_ms,
+        by_ttl=args.ttl,
+    )  # fmt: skip
+
+
+def _read_event(source: str | None) -> Any:
+    """The event of ``wslocal invoke``: a file, stdin (``-``), or ``{}``."""
+    if source is None:
+        return {}
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WslocalError(f"cannot read the event {source}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise WslocalError(f"the event is not JSON: {exc}") from None
 
 
 def _load(args: argparse.Namespace) -> StageModel:
@@ -276,12 +371,7 @@ async def _serve(args: argparse.Namespace, model: StageModel, engines: Engines) 
         await stage.stop()
 
 
-async def _invoke(args: argparse.Namespace, model: StageModel, engines: Engines) -> int:
-    if args.function not in model.functions:
-        raise WslocalError(
-            f"{args.function} is not a function of the template; it has {sorted(model.functions)}"
-        )
-    event: Any = json.loads(args.event.read_text(encoding="utf-8")) if args.event else {}
+async def _invoke(args: argparse.Namespace, model: StageModel, engines: Engines, event: Any) -> int:
     config = StageConfig(
         port=0,
         prewarm=False,
@@ -307,6 +397,25 @@ async def _invoke(args: argparse.Namespace, model: StageModel, engines: Engines)
     return 0
 
 
+def _prepare_invoke(args: argparse.Namespace, model: StageModel) -> tuple[StageModel, Any]:
+    """Check the function, read the event and the environment overrides before any
+    engine starts, so a typo fails fast."""
+    if args.function not in model.functions:
+        raise WslocalError(
+            f"{args.function} is not a function of the template; it has {sorted(model.functions)}"
+        )
+    event = _read_event(args.event)
+    if args.env_vars is not None:
+        try:
+            overrides = json.loads(args.env_vars.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise WslocalError(f"--env-vars {args.env_vars}: {exc}") from None
+        model, warnings = override_environment(model, overrides)
+        for warning in warnings:
+            print(f"wslocal: warning: {warning}", file=sys.stderr)
+    return model, event
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -316,7 +425,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
+        if args.command == "generate-event":
+            print(json.dumps(_generate_event(args), indent=2))
+            return 0
         model = _load(args)
+        event: Any = None
+        if args.command == "invoke":
+            model, event = _prepare_invoke(args, model)
         engines = _engines(args, model)
     except WslocalError as exc:
         print(f"wslocal: {exc}", file=sys.stderr)
@@ -324,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
             if args.command == "invoke":
-                return asyncio.run(_invoke(args, model, engines))
+                return asyncio.run(_invoke(args, model, engines, event))
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_serve(args, model, engines))
             return 0

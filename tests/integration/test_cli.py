@@ -189,3 +189,28 @@ def test_a_second_ctrl_c_stops_at_once():
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_generated_event_piped_to_invoke_runs_the_function(dynamodb_local):
+    # sam local generate-event ... | sam local invoke -e -
+    generated = run(
+        "generate-event", "websocket", "message", "--body", '{"action":"nope"}',
+        "--route-key", "$default",
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stderr
+    result = subprocess.run(
+        [*WSLOCAL, "invoke", "DefaultFunction", "-e", "-",
+         "--dynamodb-endpoint", dynamodb_local.endpoint],
+        input=generated.stdout, capture_output=True, text=True, cwd=ROOT, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(json.loads(result.stdout)["body"])["code"] == "unknown_action"
+
+
+def test_an_event_that_is_not_json_fails_before_anything_starts():
+    result = subprocess.run(
+        [*WSLOCAL, "invoke", "DefaultFunction", "-e", "-"],
+        input="not json", capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "the event is not JSON" in result.stderr

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from wslocal.exceptions import TemplateError
 from wslocal.template.intrinsics import Resolver
-from wslocal.template.model import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, FunctionModel
+from wslocal.template.model import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_SECONDS,
+    FunctionModel,
+    StageModel,
+)
 
 _FUNCTION_PROPERTIES = {
     "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize",
@@ -130,3 +136,32 @@ def _env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def override_environment(
+    model: StageModel, env_vars: Mapping[str, Any]
+) -> tuple[StageModel, list[str]]:
+    """Apply a SAM ``--env-vars`` document: ``{"Parameters": {...}}`` for every function,
+    ``{"<LogicalId>": {...}}`` for one (it wins). As SAM does, only variables the
+    template declares for a function are overridden; the rest are named in warnings."""
+    if not isinstance(env_vars, Mapping) or not all(
+        isinstance(values, Mapping) for values in env_vars.values()
+    ):
+        raise TemplateError('--env-vars must be {"Parameters" or a function: {NAME: value}}')
+    unknown = sorted(set(env_vars) - set(model.functions) - {"Parameters"})
+    warnings = [
+        f"--env-vars names {name}, which is not a function of the template" for name in unknown
+    ]
+    functions = dict(model.functions)
+    for name, function in model.functions.items():
+        wanted = {**env_vars.get("Parameters", {}), **env_vars.get(name, {})}
+        ignored = sorted(set(env_vars.get(name, {})) - set(function.environment))
+        if ignored:
+            warnings.append(
+                f"--env-vars: {name} declares no {', '.join(ignored)} in the template; "
+                "ignored, as SAM ignores it"
+            )
+        applied = {key: str(value) for key, value in wanted.items() if key in function.environment}
+        if applied:
+            functions[name] = replace(function, environment={**function.environment, **applied})
+    return replace(model, functions=functions), warnings

@@ -275,3 +275,28 @@ def test_the_projects_own_template_is_served():
     assert "PresenceFailuresQueue" in {queue.queue_name for queue in stage.queues}
     [presence] = stage.stream_sources
     assert (presence.function, presence.table) == ("PresenceFunction", "ConnectionsTable")
+
+
+def test_env_vars_override_what_the_template_declares_as_sam_does():
+    from tests.support.tables import chat_model
+    from wslocal.template.functions import override_environment
+
+    model, warnings = override_environment(
+        chat_model(),
+        {
+            "Parameters": {"MESSAGE_MAX_BYTES": "100"},
+            "SendMessageFunction": {"MESSAGE_MAX_BYTES": "200", "NOT_DECLARED": "x"},
+        },
+    )
+    assert model.functions["SendMessageFunction"].environment["MESSAGE_MAX_BYTES"] == "200"
+    assert model.functions["HistoryFunction"].environment["MESSAGE_MAX_BYTES"] == "100"
+    assert "NOT_DECLARED" not in model.functions["SendMessageFunction"].environment
+    assert any("NOT_DECLARED" in warning for warning in warnings)
+
+
+def test_env_vars_that_are_not_sams_shape_are_refused():
+    from tests.support.tables import chat_model
+    from wslocal.template.functions import override_environment
+
+    with pytest.raises(TemplateError, match="--env-vars"):
+        override_environment(chat_model(), {"SendMessageFunction": "not a mapping"})
