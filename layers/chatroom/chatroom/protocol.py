@@ -178,8 +178,28 @@ def presence(
     }
 
 
-def history(room: str, messages: Sequence[Envelope], members: Envelope) -> Envelope:
-    return {"type": "history", "room": room, "messages": list(messages), "members": members}
+def history(
+    room: str, messages: Sequence[Envelope], members: Envelope, limit: int = POST_MAX_BYTES
+) -> Envelope:
+    """The room's history, oldest first, cut to the newest messages that fit ``limit``
+    bytes once encoded (a route response is a message to the caller: 128 KB at most);
+    ``more`` says that older ones were left out."""
+    kept = list(messages)
+    envelope = {
+        "type": "history",
+        "room": room,
+        "messages": kept,
+        "members": members,
+        "more": False,
+    }
+    size = len(encode(envelope))
+    while kept and size > limit:
+        size -= len(encode(kept[0])) + 1  # the message and its comma
+        kept.pop(0)
+        envelope["more"] = True
+    while kept and len(encode(envelope)) > limit:  # the estimate's last byte or two
+        kept.pop(0)
+    return envelope
 
 
 def error(code: str, message: str) -> Envelope:

@@ -143,7 +143,23 @@ def test_history_envelope_carries_the_members():
         "room": "r",
         "messages": [],
         "members": members,
+        "more": False,
     }
+
+
+def test_a_history_over_128_kb_keeps_the_newest_messages_that_fit_and_says_more_exist():
+    # 50 messages of 16 KiB of quotes: about 1.6 MB once escaped
+    messages = [
+        protocol.new_message(
+            message_id=f"m{index:02d}", room="r", sender="s", payload='"' * 16384, sent_at_ms=0
+        )
+        for index in range(50)
+    ]
+    envelope = protocol.history("r", messages, protocol.members_snapshot(["s"], 0))
+    assert len(protocol.encode(envelope)) <= protocol.POST_MAX_BYTES
+    assert envelope["more"] is True
+    kept = [m["id"] for m in envelope["messages"]]
+    assert kept == [f"m{index:02d}" for index in range(50 - len(kept), 50)] and len(kept) >= 3
 
 
 def test_error_envelope():
