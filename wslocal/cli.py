@@ -71,6 +71,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="engine when no endpoint is given (auto: DynamoDB Local, else moto)",
     )
     parser.add_argument(
+        "--skip-build",
+        action="store_true",
+        help="run every function on this interpreter with wslocal's packages (faster start; "
+        "no per-function Python or requirements.txt)",
+    )
+    parser.add_argument(
         "--sqs-endpoint",
         help="use this SQS endpoint (ElasticMQ, LocalStack); default: moto's server",
     )
@@ -297,11 +303,38 @@ def _banner(stage: LocalStage, engines: Engines, out: TextIO) -> None:
         extra = " (two-way)" if route.two_way else ""
         extra += f" (authorizer {route.authorizer.function})" if route.authorizer else ""
         lines.append(f"    {key:<14} -> {route.function}{extra}")
+    lines += _runtime_lines(stage)
     lines += [f"  Not emulated: {line}" for line in model.not_emulated]
-    lines += [f"  Warning: {line}" for line in (*model.warnings, *_runtime_warnings(model))]
+    runtime_warnings = [] if stage.runtimes else _runtime_warnings(model)
+    lines += [f"  Warning: {line}" for line in (*model.warnings, *runtime_warnings)]
     lines.append("Press Ctrl-C to stop.")
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def _runtime_lines(stage: LocalStage) -> list[str]:
+    """Which Python each function runs on, with what, and what was built."""
+    if not stage.runtimes:
+        return ["  Python        every function on this interpreter with wslocal's packages "
+                "(--skip-build)"]  # fmt: skip
+    by_interpreter: dict[str, list[str]] = {}
+    for name, runtime in sorted(stage.runtimes.items()):
+        by_interpreter.setdefault(f"python{runtime.version} ({runtime.interpreter})", []).append(
+            name
+        )
+    lines = [
+        f"  Python        {where}: {', '.join(names)}" for where, names in by_interpreter.items()
+    ]
+    lines.append(
+        "  Packages      each function's requirements.txt and its layers', built once into "
+        "the per-user cache; boto3 and botocore as Lambda's runtime has them"
+    )
+    lines += [
+        f"  Note: {name} {note}"
+        for name, runtime in sorted(stage.runtimes.items())
+        for note in runtime.notes
+    ]
+    return lines
 
 
 def _event_source_lines(stage: LocalStage) -> list[str]:
@@ -335,6 +368,7 @@ async def _serve(args: argparse.Namespace, model: StageModel, engines: Engines) 
         static_dir=args.static.resolve() if args.static else None,
         limits=Limits(idle_timeout=args.idle_timeout, max_duration=args.max_duration),
         prewarm=not args.no_prewarm,
+        build=not args.skip_build,
         watch=args.watch,
         max_workers=args.max_workers,
         idle_worker_s=args.worker_idle_timeout,
@@ -375,6 +409,7 @@ async def _invoke(args: argparse.Namespace, model: StageModel, engines: Engines,
     config = StageConfig(
         port=0,
         prewarm=False,
+        build=not args.skip_build,
         event_sources=False,
         endpoints=engines.endpoints(),
         queue_urls=engines.queue_urls,

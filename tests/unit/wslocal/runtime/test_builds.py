@@ -1,0 +1,33 @@
+"""What a function's build needs: its requirements, and a Python of its version."""
+
+import sys
+
+from wslocal.runtime.builds import declared_version, find_interpreter, requirements_of
+
+
+def test_a_requirements_file_of_comments_only_needs_no_build(tmp_path):
+    (tmp_path / "requirements.txt").write_text("# only the layer\n\n")
+    assert requirements_of(tmp_path) is None
+
+
+def test_a_requirements_file_naming_a_package_is_built(tmp_path):
+    (tmp_path / "requirements.txt").write_text("# pinned\ntomli-w==1.2.0\n")
+    assert requirements_of(tmp_path) == b"# pinned\ntomli-w==1.2.0\n"
+
+
+def test_a_folder_without_requirements_needs_no_build(tmp_path):
+    assert requirements_of(tmp_path) is None
+
+
+def test_the_declared_version_is_read_from_the_runtime():
+    assert declared_version("python3.13") == "3.13"
+
+
+def test_this_interpreter_serves_its_own_version():
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert find_interpreter(version) == sys.executable
+
+
+def test_a_version_nowhere_to_be_found_is_none(tmp_path):
+    environ = {"PATH": str(tmp_path), "HOME": str(tmp_path)}
+    assert find_interpreter("3.99", environ) is None

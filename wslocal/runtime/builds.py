@@ -1,0 +1,183 @@
+"""Each function's own Python and dependencies, as ``sam build`` and Lambda give them.
+
+For every function: the interpreter of its declared runtime when one is here (on PATH,
+in pyenv, or in uv's Pythons), else the stage's own with a warning; its CodeUri's and its
+layers' ``requirements.txt`` installed with that interpreter's pip into per-user cache
+folders keyed by the file's hash (built once); and a worker path with exactly Lambda's
+pieces: the code, its dependencies, each layer and its dependencies, then what Lambda's
+runtime itself provides (boto3, botocore and theirs). Nothing else of the stage's own
+environment is importable, so a package missing from requirements.txt fails here as it
+would on AWS.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wslocal.exceptions import WslocalError
+from wslocal.template import FunctionModel, StageModel
+
+RUNTIME_PROVIDED = ("boto3", "botocore", "jmespath", "s3transfer", "dateutil", "six", "urllib3")
+"""What Lambda's Python runtime has besides the standard library."""
+
+
+class BuildError(WslocalError):
+    """A requirements.txt could not be installed; the message has pip's last words."""
+
+
+@dataclass(frozen=True)
+class FunctionRuntime:
+    """How a function's workers start: which Python, and what is on their path."""
+
+    interpreter: str
+    version: str
+    paths: tuple[Path, ...]
+    """After the code folder: dependencies, layers and theirs, the runtime's libraries."""
+    notes: tuple[str, ...] = field(default=())
+
+
+def declared_version(runtime: str) -> str:
+    """``python3.13`` -> ``3.13``."""
+    return runtime.removeprefix("python")
+
+
+def find_interpreter(version: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """A Python of ``version``: this one, on PATH, in pyenv or in uv's Pythons."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    found = shutil.which(f"python{version}", path=environ.get("PATH"))
+    if found and _answers(found, version):
+        return found
+    home = Path(environ.get("HOME", str(Path.home())))
+    pyenv = Path(environ.get("PYENV_ROOT") or home / ".pyenv")
+    uv = Path(environ.get("UV_PYTHON_INSTALL_DIR") or home / ".local/share/uv/python")
+    patterns = (
+        str(pyenv / "versions" / f"{version}*" / "bin" / f"python{version}"),
+        str(uv / f"cpython-{version}*" / "bin" / f"python{version}"),
+    )
+    for pattern in patterns:
+        for candidate in sorted(glob.glob(pattern), reverse=True):
+            if _answers(candidate, version):
+                return candidate
+    return None
+
+
+def _answers(interpreter: str, version: str) -> bool:
+    """The interpreter runs and is the version asked for (a pyenv shim may not be)."""
+    try:
+        done = subprocess.run(
+            [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == version
+
+
+def requirements_of(folder: Path) -> bytes | None:
+    """The folder's requirements.txt, or None when it names nothing to install."""
+    path = folder / "requirements.txt"
+    if not path.is_file():
+        return None
+    text = path.read_bytes()
+    lines = [line.strip() for line in text.decode("utf-8", "replace").splitlines()]
+    return text if any(line and not line.startswith("#") for line in lines) else None
+
+
+def build_dependencies(folder: Path, interpreter: str, version: str, cache: Path) -> Path | None:
+    """Install ``folder/requirements.txt`` once into the cache; the folder, or None."""
+    requirements = requirements_of(folder)
+    if requirements is None:
+        return None
+    key = hashlib.sha256(requirements + f"{version}-{platform.machine()}".encode()).hexdigest()
+    target = cache / "builds" / f"{folder.resolve().name}-py{version}-{key[:16]}"
+    if (target / ".complete").is_file():
+        return target
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    done = subprocess.run(
+        [interpreter, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--no-warn-script-location", "-r", str(folder / "requirements.txt"),
+         "--target", str(partial)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise BuildError(f"{folder / 'requirements.txt'}: pip failed: {done.stderr.strip()[-500:]}")
+    (partial / ".complete").write_text("")
+    if target.exists():  # built meanwhile by another stage
+        shutil.rmtree(partial, ignore_errors=True)
+    else:
+        partial.rename(target)
+    return target
+
+
+def runtime_libraries(cache: Path) -> Path:
+    """A folder holding exactly what Lambda's runtime provides (links to this
+    environment's boto3, botocore and their dependencies) and the worker bootstrap."""
+    wanted = {name: _location(name) for name in (*RUNTIME_PROVIDED, "wslocal")}
+    key = hashlib.sha256(repr(sorted(wanted.items())).encode()).hexdigest()[:16]
+    folder = cache / "runtime" / key
+    if (folder / ".complete").is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for location in wanted.values():
+        link = folder / location.name
+        if not link.exists():
+            link.symlink_to(location)
+    (folder / ".complete").write_text("")
+    return folder
+
+
+def _location(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise BuildError(f"{name} is not installed with wslocal")
+    origin = Path(spec.origin)
+    return origin.parent if origin.name == "__init__.py" else origin
+
+
+def prepare(model: StageModel, cache: Path) -> dict[str, FunctionRuntime]:
+    """Each function's interpreter and worker path; builds what is missing."""
+    libraries = runtime_libraries(cache)
+    runtimes: dict[str, FunctionRuntime] = {}
+    for name, function in model.functions.items():
+        runtimes[name] = _prepare_function(function, cache, libraries)
+    return runtimes
+
+
+def _prepare_function(function: FunctionModel, cache: Path, libraries: Path) -> FunctionRuntime:
+    version = declared_version(function.runtime)
+    interpreter = find_interpreter(version)
+    notes: list[str] = []
+    if interpreter is None:
+        interpreter = sys.executable
+        running = f"{sys.version_info.major}.{sys.version_info.minor}"
+        notes.append(
+            f"declares {function.runtime}, none found (PATH, pyenv, uv): runs on {running}; "
+            f"`pyenv install {version}` or `uv python install {version}` gives it one"
+        )
+        version = running
+    paths: list[Path] = []
+    started = time.perf_counter()
+    for folder in (function.code_dir, *function.layer_dirs):
+        if folder != function.code_dir:
+            paths.append(folder)
+        built = build_dependencies(folder, interpreter, version, cache)
+        if built is not None:
+            paths.append(built)
+    elapsed = time.perf_counter() - started
+    if elapsed > 1:
+        notes.append(f"dependencies built in {elapsed:.1f} s")
+    return FunctionRuntime(interpreter, version, (*paths, libraries), tuple(notes))
