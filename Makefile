@@ -7,7 +7,7 @@ SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
 PORT ?= 3001
 
-.PHONY: run test lint typecheck unit integration e2e template-check bench build deps clean
+.PHONY: run test lint typecheck unit integration e2e template-check bench build dist deps clean
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -65,5 +65,11 @@ bench: deps
 build: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
 
+# A wheel of the local stage, for `pipx install dist/wslocal-*.whl` or
+# `uv tool install dist/wslocal-*.whl` (moto's server comes with the [moto] extra).
+dist: deps
+	rm -rf dist
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) node_modules .deps .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) node_modules .deps .aws-sam .pytest_cache .mypy_cache .ruff_cache dist build

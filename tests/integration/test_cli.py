@@ -214,3 +214,22 @@ def test_an_event_that_is_not_json_fails_before_anything_starts():
     )  # fmt: skip
     assert result.returncode == 2
     assert "the event is not JSON" in result.stderr
+
+
+def test_the_wheel_installs_a_working_wslocal_in_a_fresh_environment(tmp_path):
+    # make dist's wheel, installed as pipx or uv tool install would: its own venv
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+         str(tmp_path / "dist"), str(ROOT)],
+        check=True, timeout=300,
+    )  # fmt: skip
+    [wheel] = (tmp_path / "dist").glob("wslocal-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    pip = tmp_path / "venv" / "bin" / "pip"
+    subprocess.run([pip, "install", "--quiet", str(wheel)], check=True, timeout=600)
+    result = subprocess.run(
+        [tmp_path / "venv" / "bin" / "wslocal", "generate-event", "websocket", "connect"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["requestContext"]["eventType"] == "CONNECT"
