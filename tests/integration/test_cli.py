@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -233,3 +234,41 @@ def test_the_wheel_installs_a_working_wslocal_in_a_fresh_environment(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["requestContext"]["eventType"] == "CONNECT"
+
+
+def test_start_reloads_an_edited_layer_with_the_connection_still_open(tmp_path):
+    # GIVEN `wslocal start` on a copy of a third-party app
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURES / "echo_app", app, ignore=shutil.ignore_patterns("__pycache__"))
+    port = free_port()
+    process = subprocess.Popen(
+        [*WSLOCAL, "start", "--template", str(app / "template.yaml"), "--port", str(port),
+         "--stage", "test", "--skip-build", "--parameter-overrides",
+         f"EventLogPath={tmp_path / 'events.jsonl'}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        read_banner(process)
+        with connect(f"ws://127.0.0.1:{port}") as ws:
+
+            def greeting():
+                ws.send(json.dumps({"type": "echo"}))
+                return json.loads(ws.recv(timeout=15))["greeting"]
+
+            assert greeting() == "echo"
+            # WHEN the layer is edited while the connection is open
+            shared = app / "shared" / "echo_shared" / "__init__.py"
+            shared.write_text(shared.read_text().replace('"echo"', '"edited"'))
+            # THEN a later reply on the same connection comes from the new code
+            deadline = time.monotonic() + 15
+            while greeting() != "edited":
+                assert time.monotonic() < deadline, "the edit was never picked up"
+                time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        assert "reloaded EchoFn: __init__.py changed" in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
