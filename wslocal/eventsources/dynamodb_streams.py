@@ -74,6 +74,9 @@ class DynamoDBStreamPoller:
         )
         self._shards: dict[str, asyncio.Task[None]] = {}
         self._finished: set[str] = set()
+        self.ready = asyncio.Event()
+        """Set once the shards found at start have their starting iterators: writes made
+        after it are read, even with ``LATEST``."""
 
     async def run(self) -> None:
         """Find shards and read each (children after their parent) until cancelled."""
@@ -88,10 +91,12 @@ class DynamoDBStreamPoller:
                     if parent in self._shards and parent not in self._finished:
                         continue
                     position = self.source.starting_position if first else "TRIM_HORIZON"
+                    iterator = await asyncio.to_thread(self._iterator, shard_id, position, None)
                     self._shards[shard_id] = asyncio.create_task(
-                        self._read_shard(shard_id, position)
+                        self._read_shard(shard_id, position, iterator)
                     )
                 first = False
+                self.ready.set()
                 await asyncio.sleep(SHARD_DISCOVERY_INTERVAL_S)
         finally:
             for task in self._shards.values():
@@ -117,11 +122,10 @@ class DynamoDBStreamPoller:
             request["ShardIteratorType"] = position
         return self._streams.get_shard_iterator(**request).get("ShardIterator")  # type: ignore[no-any-return]
 
-    async def _read_shard(self, shard_id: str, position: str) -> None:
+    async def _read_shard(self, shard_id: str, position: str, iterator: str | None) -> None:
         buffer: list[Record] = []
         first_buffered = 0.0
         last_read: str | None = None
-        iterator = await asyncio.to_thread(self._iterator, shard_id, position, None)
         while iterator is not None or buffer:
             if iterator is not None:
                 try:

@@ -28,6 +28,9 @@ from wslocal.template import (
 
 log = logging.getLogger("wslocal")
 
+READY_TIMEOUT_S = 30.0
+"""Longest the stage waits for the streams' starting iterators before it serves."""
+
 
 class OnFailureDestinations:
     """A discarded batch's description goes to its queue when the stage runs that queue;
@@ -172,6 +175,9 @@ class EventSourceMappings:
                 )
             )
         self._tasks = [asyncio.create_task(poller.run()) for poller in self.pollers]
+        await asyncio.wait_for(
+            asyncio.gather(*(poller.ready.wait() for poller in self.pollers)), READY_TIMEOUT_S
+        )
         self._tasks += [asyncio.create_task(poller.run()) for poller in self.queue_pollers]
 
     async def stop(self) -> None:
