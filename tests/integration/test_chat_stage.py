@@ -54,6 +54,17 @@ def assert_silent(ws, seconds=0.7):
         ws.recv(timeout=seconds)
 
 
+def put_ghost(stage, room, connected_ago_ms, **extra):
+    """A row named "ghost" with no live connection behind it; the table is returned."""
+    endpoint = stage.stage.config.endpoints["AWS_ENDPOINT_URL_DYNAMODB"]
+    table = local_table(endpoint, "ConnectionsTable")
+    table.put_item(
+        Item={"connectionId": f"ghost-{room}", "room": room, "name": "ghost",
+              "connectedAt": int(time.time() * 1000) - connected_ago_ms, **extra}
+    )  # fmt: skip
+    return table
+
+
 def send(ws, message):
     ws.send(json.dumps({"action": "sendMessage", "message": message}))
 
@@ -103,14 +114,9 @@ def test_members_hear_joins_and_leaves(chat_stage, room):
 def test_a_row_expired_by_ttl_is_announced_as_left(chat_stage, room):
     # GIVEN a member whose row expired (its $disconnect was lost); it joined just now, so
     # the 410 its presence post gets is taken for a $connect in progress, not a ghost
-    endpoint = chat_stage.stage.config.endpoints["AWS_ENDPOINT_URL_DYNAMODB"]
-    table = local_table(endpoint, "ConnectionsTable")
     with join(chat_stage, room, "alice") as alice:
         presence_until(alice, sees("alice"))
-        table.put_item(
-            Item={"connectionId": f"ghost-{room}", "room": room, "name": "ghost",
-                  "connectedAt": int(time.time() * 1000), "ttl": int(time.time()) - 1}
-        )  # fmt: skip
+        put_ghost(chat_stage, room, connected_ago_ms=0, ttl=int(time.time()) - 1)
         presence_until(alice, sees("alice", "ghost"))
         # WHEN the stage's TTL sweep runs
         assert chat_stage.stage.ttl_sweeper.sweep() >= 1
@@ -120,14 +126,9 @@ def test_a_row_expired_by_ttl_is_announced_as_left(chat_stage, room):
 
 def test_a_ghost_row_that_answers_410_is_removed_and_announced_as_left(chat_stage, room):
     # GIVEN a row whose connection is long gone (connected an hour ago, no $disconnect)
-    endpoint = chat_stage.stage.config.endpoints["AWS_ENDPOINT_URL_DYNAMODB"]
-    table = local_table(endpoint, "ConnectionsTable")
     with join(chat_stage, room, "alice") as alice:
         presence_until(alice, sees("alice"))
-        table.put_item(
-            Item={"connectionId": f"ghost-{room}", "room": room, "name": "ghost",
-                  "connectedAt": int(time.time() * 1000) - 3_600_000}
-        )  # fmt: skip
+        table = put_ghost(chat_stage, room, connected_ago_ms=3_600_000)
         # THEN the presence post to it answers 410, its row goes, and the room hears it
         assert presence_until(alice, sees("alice"))["left"] == ["ghost"]
         assert "Item" not in table.get_item(Key={"connectionId": f"ghost-{room}"})

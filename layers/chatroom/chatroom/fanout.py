@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -154,7 +154,6 @@ class FanOutResult:
     shards: int = 0
     """Shards queued for FanOutFunction (large rooms, deferred or failed members)."""
     duration_ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def log_fields(self) -> dict[str, Any]:
         return {
