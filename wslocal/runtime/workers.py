@@ -33,6 +33,7 @@ from wslocal.template import FunctionModel
 
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_IDLE_WORKER_S = 60.0
+CHANNEL_CLOSED_GRACE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,11 @@ class Worker:
             header = await self._reader.readexactly(HEADER.size)
             return decode_payload(await self._reader.readexactly(frame_length(header)))
         except (asyncio.IncompleteReadError, ConnectionError):
-            code = await self.process.wait()
+            try:  # its channel closed: it is exiting, or it is made to
+                code = await asyncio.wait_for(self.process.wait(), CHANNEL_CLOSED_GRACE_S)
+            except TimeoutError:
+                self.kill()
+                code = await self.process.wait()
             raise WorkerCrashedError(f"the worker process exited with code {code}") from None
 
     async def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -268,10 +273,14 @@ class WorkerPool:
             worker.kill()
 
     async def close(self) -> None:
+        """Stop every worker: idle ones, and busy ones (their calls fail), so nothing
+        outlives the pool."""
         self._closed = True
         async with self._available:
             idle, self._idle = self._idle, []
             self._available.notify_all()
+        for worker in self._busy:
+            worker.kill()
         await asyncio.gather(*(worker.stop() for worker in idle))
 
     async def _start(self) -> Worker:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -39,6 +39,7 @@ from wslocal.template import StageModel
 log = logging.getLogger("wslocal")
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+STEP_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,15 @@ class StageConfig:
     credentials: Mapping[str, str] | None = None
     """AWS credential variables for the handlers; None gives dummy ones."""
     log_stream: TextIO | None = None
+
+
+async def _within(step: Awaitable[Any], what: str, seconds: float = STEP_TIMEOUT_S) -> None:
+    """One step of stopping, bounded: a step that hangs is logged and left behind, so the
+    stage always gets to ending its workers."""
+    try:
+        await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        log.warning("stopping: %s did not stop within %g s; going on", what, seconds)
 
 
 class LocalStage:
@@ -226,10 +236,10 @@ class LocalStage:
         """Stop the event sources, close every connection with 1001 (their $disconnect
         runs), then end the workers."""
         if self.event_sources is not None:
-            await self.event_sources.stop()
+            await _within(self.event_sources.stop(), "the event sources")
         for task in self._background:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await _within(asyncio.gather(*self._background, return_exceptions=True), "background")
         if self._server is not None:
             self._server.close()
         for session in list(self._sessions):
