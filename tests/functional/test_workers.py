@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from wslocal.exceptions import HandlerError
-from wslocal.runtime.workers import RuntimeSettings, WorkerPool
+from wslocal.runtime.workers import RuntimeSettings, Worker, WorkerPool
 from wslocal.template import FunctionModel
 
 CODE = FIXTURES / "worker_functions"
@@ -185,3 +185,26 @@ async def test_a_call_in_flight_during_a_reload_finishes_on_the_old_worker():
 
     old, new, size = await with_pool("handlers.slow", body)
     assert old != new and size == 1
+
+
+async def test_a_call_cancelled_as_it_completes_is_cancelled_and_its_worker_kept(monkeypatch):
+    # asyncio.wait_for on 3.11 returned the result and dropped such a cancellation
+    # (CPython gh-86296): a stream poller being stopped then never stopped.
+    original = Worker.invoke
+    caller: asyncio.Task | None = None
+
+    async def invoke_then_cancel_the_caller(self, request):
+        reply = await original(self, request)
+        caller.cancel()
+        return reply
+
+    async def body(pool):
+        nonlocal caller
+        await pool.prewarm()
+        monkeypatch.setattr(Worker, "invoke", invoke_then_cancel_the_caller)
+        caller = asyncio.create_task(pool.invoke({}, "req-1"))
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        return pool.size, len(pool.idle_pids())
+
+    assert await with_pool("handlers.environment", body) == (1, 1)

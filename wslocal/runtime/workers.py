@@ -154,7 +154,8 @@ class Worker:
             return decode_payload(await self._reader.readexactly(frame_length(header)))
         except (asyncio.IncompleteReadError, ConnectionError):
             try:  # its channel closed: it is exiting, or it is made to
-                code = await asyncio.wait_for(self.process.wait(), CHANNEL_CLOSED_GRACE_S)
+                async with asyncio.timeout(CHANNEL_CLOSED_GRACE_S):
+                    code = await self.process.wait()
             except TimeoutError:
                 self.kill()
                 code = await self.process.wait()
@@ -198,6 +199,11 @@ class WorkerPool:
         """Worker processes alive or starting."""
         return self._size
 
+    @property
+    def busy(self) -> int:
+        """Calls in flight."""
+        return len(self._busy)
+
     def idle_pids(self) -> list[int]:
         """Process ids of the warm workers waiting for a call."""
         return [worker.process.pid for worker in self._idle]
@@ -222,7 +228,10 @@ class WorkerPool:
             "label": label,
         }
         try:
-            reply = await asyncio.wait_for(worker.invoke(request), self.function.timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # arrives as the call completes (CPython gh-86296), and the caller never stops.
+            async with asyncio.timeout(self.function.timeout):
+                reply = await worker.invoke(request)
         except TimeoutError:
             self._busy.discard(worker)
             self._log(f"{request_id} Task timed out after {self.function.timeout:.2f} seconds")
@@ -266,6 +275,15 @@ class WorkerPool:
         await asyncio.gather(*(worker.stop() for worker in stale))
         return len(stale)
 
+    async def retire(self) -> None:
+        """The function was replaced or removed: idle workers stop now, busy ones when
+        their call returns."""
+        self._closed = True
+        async with self._available:
+            idle, self._idle = self._idle, []
+            self._available.notify_all()
+        await asyncio.gather(*(worker.stop() for worker in idle))
+
     def kill(self) -> None:
         """Kill every worker, idle or busy, at once; calls in flight fail."""
         self._closed = True
@@ -275,13 +293,9 @@ class WorkerPool:
     async def close(self) -> None:
         """Stop every worker: idle ones, and busy ones (their calls fail), so nothing
         outlives the pool."""
-        self._closed = True
-        async with self._available:
-            idle, self._idle = self._idle, []
-            self._available.notify_all()
         for worker in self._busy:
             worker.kill()
-        await asyncio.gather(*(worker.stop() for worker in idle))
+        await self.retire()
 
     async def _start(self) -> Worker:
         generation = self._generation

@@ -171,7 +171,8 @@ class WebSocketSession:
             else:
                 timeout = CLOSE_HANDSHAKE_TIMEOUT
             try:
-                data = await asyncio.wait_for(self._reader.read(READ_SIZE), max(timeout, 0))
+                async with asyncio.timeout(max(timeout, 0)):
+                    data = await self._reader.read(READ_SIZE)
             except TimeoutError:
                 if protocol.state is not State.OPEN or connection is None:
                     return
