@@ -15,15 +15,14 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from wslocal import __version__, samples
 from wslocal.apigateway.events import api_gateway_id
 from wslocal.apigateway.limits import Limits
-from wslocal.engines.dynamodb import DynamoDBEngine, create_tables, start_engine
-from wslocal.engines.sqs import SqsEngine, create_queues, start_sqs
+from wslocal.engines.provisioning import Engines, Provisioned, start_engines
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
 from wslocal.eventsources.mappings import describe, describe_queue_source
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
@@ -218,46 +217,34 @@ def _load(args: argparse.Namespace) -> StageModel:
     )
 
 
-@dataclass
-class Engines:
-    """The services the template's resources live in, started for this run."""
-
-    dynamodb: DynamoDBEngine
-    tables_made: list[str]
-    sqs: SqsEngine | None = None
-    queue_urls: dict[str, str] = field(default_factory=dict)
-
-    def endpoints(self) -> dict[str, str]:
-        """boto3's endpoint variables that point the handlers at these engines."""
-        endpoints = {"AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint}
-        if self.sqs is not None:
-            endpoints["AWS_ENDPOINT_URL_SQS"] = self.sqs.endpoint
-        return endpoints
-
-    def stop(self) -> None:
-        if self.sqs is not None:
-            self.sqs.stop()
-        self.dynamodb.stop()
-
-
-def _engines(args: argparse.Namespace, model: StageModel) -> Engines:
-    engine = start_engine(
-        region=model.region,
+def _engines(args: argparse.Namespace, model: StageModel) -> tuple[Engines, Provisioned]:
+    return start_engines(
+        model,
         search_from=args.template.resolve().parent,
-        endpoint=args.dynamodb_endpoint,
+        dynamodb_endpoint=args.dynamodb_endpoint,
         db_path=args.db_path,
         engine=args.dynamodb,
+        sqs_endpoint=args.sqs_endpoint,
     )
-    engines = Engines(engine, [])
-    try:
-        engines.tables_made = create_tables(engine, model.tables, model.region)
-        if model.queues:
-            engines.sqs = start_sqs(args.sqs_endpoint)
-            engines.queue_urls = create_queues(engines.sqs, model.queues, model.region)
-    except BaseException:
-        engines.stop()
-        raise
-    return engines
+
+
+@dataclass(frozen=True)
+class ProjectTemplate:
+    """The template ``wslocal start`` serves, read again when it is edited, its new
+    tables and queues put in the running engines."""
+
+    args: argparse.Namespace
+    engines: Engines
+
+    @property
+    def path(self) -> Path:
+        return Path(self.args.template).resolve()
+
+    def load(self) -> StageModel:
+        return _load(self.args)
+
+    def provision(self, model: StageModel) -> Provisioned:
+        return self.engines.provision(model)
 
 
 def _handler_credentials(args: argparse.Namespace) -> dict[str, str] | None:
@@ -275,9 +262,9 @@ def _runtime_warnings(model: StageModel) -> list[str]:
     return [f"functions declare {', '.join(declared)}; handlers run on this interpreter, {running}"]
 
 
-def _banner(stage: LocalStage, engines: Engines, out: TextIO) -> None:
+def _banner(stage: LocalStage, engines: Engines, made: Sequence[str], out: TextIO) -> None:
     model = stage.model
-    engine, made = engines.dynamodb, engines.tables_made
+    engine = engines.dynamodb
     lines = [
         f"wslocal {__version__}: {model.api_logical_id} (api id {model.api_id}), "
         f"stage {stage.config.stage!r}",
@@ -297,7 +284,8 @@ def _banner(stage: LocalStage, engines: Engines, out: TextIO) -> None:
     if stage.config.watch:
         folders = len(watched_folders(model))
         lines.append(f"  Reload        a function's workers when its code or layers change "
-                     f"({folders} folders watched; --no-watch to stop)")  # fmt: skip
+                     f"({folders} folders watched); routes, functions, tables and event "
+                     f"sources when the template changes; --no-watch to stop")  # fmt: skip
     lines.append("  Routes")
     for key, route in sorted(model.routes.items()):
         extra = " (two-way)" if route.two_way else ""
@@ -360,7 +348,9 @@ def _event_source_lines(stage: LocalStage) -> list[str]:
     return lines
 
 
-async def _serve(args: argparse.Namespace, model: StageModel, engines: Engines) -> None:
+async def _serve(
+    args: argparse.Namespace, model: StageModel, engines: Engines, made: Sequence[str]
+) -> None:
     config = StageConfig(
         host=args.host,
         port=args.port,
@@ -378,7 +368,7 @@ async def _serve(args: argparse.Namespace, model: StageModel, engines: Engines) 
         # Items of an endpoint the user named are theirs: the stage deletes none of them.
         ttl_sweep_s=0 if args.dynamodb_endpoint else args.ttl_sweep,
     )
-    stage = LocalStage(model, config)
+    stage = LocalStage(model, config, template=ProjectTemplate(args, engines))
     stopping = asyncio.Event()
 
     def on_signal() -> None:
@@ -394,7 +384,7 @@ async def _serve(args: argparse.Namespace, model: StageModel, engines: Engines) 
         loop.add_signal_handler(signum, on_signal)
     try:
         await stage.start()
-        _banner(stage, engines, sys.stdout)
+        _banner(stage, engines, made, sys.stdout)
         await stopping.wait()
     finally:
         print(
@@ -459,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stdout if args.command == "start" else sys.stderr,
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # "1 change detected": ours say which
     try:
         if args.command == "generate-event":
             print(json.dumps(_generate_event(args), indent=2))
@@ -467,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         event: Any = None
         if args.command == "invoke":
             model, event = _prepare_invoke(args, model)
-        engines = _engines(args, model)
+        engines, provisioned = _engines(args, model)
     except WslocalError as exc:
         print(f"wslocal: {exc}", file=sys.stderr)
         return 2
@@ -476,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "invoke":
                 return asyncio.run(_invoke(args, model, engines, event))
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(_serve(args, model, engines))
+                asyncio.run(_serve(args, model, engines, provisioned.tables_made))
             return 0
         except WslocalError as exc:
             print(f"wslocal: {exc}", file=sys.stderr)

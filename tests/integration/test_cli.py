@@ -238,18 +238,9 @@ def test_the_wheel_installs_a_working_wslocal_in_a_fresh_environment(tmp_path):
 
 def test_start_reloads_an_edited_layer_with_the_connection_still_open(tmp_path):
     # GIVEN `wslocal start` on a copy of a third-party app
-    app = tmp_path / "app"
-    shutil.copytree(FIXTURES / "echo_app", app, ignore=shutil.ignore_patterns("__pycache__"))
     port = free_port()
-    process = subprocess.Popen(
-        [*WSLOCAL, "start", "--template", str(app / "template.yaml"), "--port", str(port),
-         "--stage", "test", "--skip-build", "--parameter-overrides",
-         f"EventLogPath={tmp_path / 'events.jsonl'}"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    app, process = start_copy_of_echo_app(tmp_path, port)
     try:
-        read_banner(process)
         with connect(f"ws://127.0.0.1:{port}") as ws:
 
             def greeting():
@@ -265,9 +256,123 @@ def test_start_reloads_an_edited_layer_with_the_connection_still_open(tmp_path):
             while greeting() != "edited":
                 assert time.monotonic() < deadline, "the edit was never picked up"
                 time.sleep(0.2)
-        os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=30) == 0
-        assert "reloaded EchoFn: __init__.py changed" in process.stdout.read()
+        assert "reloaded EchoFn: __init__.py changed" in stop_and_read(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def start_copy_of_echo_app(tmp_path, port):
+    """``wslocal start`` on a copy of a third-party app the test may edit."""
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURES / "echo_app", app, ignore=shutil.ignore_patterns("__pycache__"))
+    process = subprocess.Popen(
+        [*WSLOCAL, "start", "--template", str(app / "template.yaml"), "--port", str(port),
+         "--stage", "test", "--skip-build", "--parameter-overrides",
+         f"EventLogPath={tmp_path / 'events.jsonl'}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    read_banner(process)
+    return app, process
+
+
+def stop_and_read(process):
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    return process.stdout.read()
+
+
+PING_ROUTE = """
+  PingRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref EchoApi
+      RouteKey: ping
+      RouteResponseSelectionExpression: $default
+      Target: !Sub "integrations/${PingIntegration}"
+  PingIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref EchoApi
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/\
+        functions/${PingFn.Arn}/invocations"
+  PingRouteResponse:
+    Type: AWS::ApiGatewayV2::RouteResponse
+    Properties:
+      ApiId: !Ref EchoApi
+      RouteId: !Ref PingRoute
+      RouteResponseKey: $default
+  PingFn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: ping.handler
+      Environment:
+        Variables:
+          PINGS_TABLE: !Ref Pings
+  Pings:
+    Type: AWS::Serverless::SimpleTable
+"""
+
+PING_HANDLER = """
+import json, os
+import boto3
+
+def handler(event, context):
+    table = boto3.resource("dynamodb").Table(os.environ["PINGS_TABLE"])
+    table.put_item(Item={"id": event["requestContext"]["connectionId"]})
+    return {"statusCode": 200, "body": json.dumps({"pong": table.item_count >= 0})}
+"""
+
+
+def test_an_edited_template_adds_a_route_function_and_table_with_the_connection_open(tmp_path):
+    # GIVEN `wslocal start` on a copy of a third-party app, and a client connected
+    port = free_port()
+    app, process = start_copy_of_echo_app(tmp_path, port)
+    try:
+        with connect(f"ws://127.0.0.1:{port}") as ws:
+
+            def answer():
+                ws.send(json.dumps({"type": "ping"}))
+                return json.loads(ws.recv(timeout=15))
+
+            assert answer()["routeKey"] == "$default"
+            # WHEN the template gains a route, its function and a table it writes to
+            (app / "src" / "ping.py").write_text(PING_HANDLER)
+            template = app / "template.yaml"
+            template.write_text(template.read_text() + PING_ROUTE)
+            # THEN the same connection reaches the new function, which finds its table
+            deadline = time.monotonic() + 30
+            while (reply := answer()).get("pong") is None:
+                assert time.monotonic() < deadline, f"the new route never answered: {reply}"
+                time.sleep(0.3)
+            assert reply == {"pong": True}
+        output = stop_and_read(process)
+        assert "template.yaml changed: routes +ping; functions +PingFn; tables +Pings" in output
+        assert "created table" in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_template_that_no_longer_reads_is_said_and_the_previous_one_still_serves(tmp_path):
+    # GIVEN `wslocal start` on a copy of a third-party app, and a client connected
+    port = free_port()
+    app, process = start_copy_of_echo_app(tmp_path, port)
+    try:
+        with connect(f"ws://127.0.0.1:{port}") as ws:
+            # WHEN the template is saved half-edited (a route naming a missing function)
+            template = app / "template.yaml"
+            template.write_text(template.read_text() + PING_ROUTE.split("  PingFn:")[0])
+            time.sleep(2)
+            # THEN the connection and its routes work as before
+            ws.send(json.dumps({"type": "echo"}))
+            assert json.loads(ws.recv(timeout=15))["routeKey"] == "echo"
+        output = stop_and_read(process)
+        assert "template.yaml not applied, still serving the previous one" in output
     finally:
         if process.poll() is None:
             process.kill()

@@ -25,6 +25,7 @@ from tests.support.raw_websocket import (
 )
 from tests.support.stage import RunningStage
 from wslocal.apigateway.limits import Limits
+from wslocal.engines.provisioning import Provisioned
 from wslocal.server import StageConfig
 from wslocal.template import build_stage_model, read_template
 
@@ -317,3 +318,53 @@ def test_an_edited_handler_is_reloaded_and_the_connection_stays(tmp_path):
         while echo(ws, {"type": "echo"})["greeting"] != "edited":
             assert time.monotonic() < deadline, "the edit was never picked up"
             time.sleep(0.2)
+
+
+class EditedTemplate:
+    """The app's template as a test edits it; its engines have what it needs already."""
+
+    def __init__(self, log_path) -> None:
+        self.document = read_template(APP / "template.yaml")
+        self.log_path = log_path
+        self.path = APP / "template.yaml"
+
+    def load(self):
+        return build_stage_model(self.document, APP, {"EventLogPath": str(self.log_path)})
+
+    def provision(self, model):
+        return Provisioned(endpoints={}, queue_urls={})
+
+
+def test_a_reloaded_template_replaces_only_the_function_it_changed(tmp_path):
+    # GIVEN a stage whose template is edited while a client is connected
+    template = EditedTemplate(tmp_path / "log")
+    config = StageConfig(port=0, stage="test", max_workers=2)
+    with RunningStage(template.load(), config, template) as stage, connect(stage.url) as ws:
+        before = echo(ws, {"type": "echo"})
+        push_workers = stage.worker_pids("PushFn")
+        # WHEN EchoFn's memory size changes in the template
+        template.document["Resources"]["EchoFn"]["Properties"]["MemorySize"] = 512
+        changes = stage.call(stage.stage.reload_template())
+        # THEN EchoFn runs in a new worker with its new setting, on the same connection,
+        # and the other functions keep their warm workers
+        after = echo(ws, {"type": "echo"})
+        assert stage.worker_pids("PushFn") == push_workers
+    assert changes.functions.changed == ("EchoFn",)
+    assert (before["memory"], after["memory"]) == (128, 512)
+    assert after["pid"] != before["pid"]
+
+
+def test_a_template_whose_api_was_replaced_closes_its_connections_with_1001(tmp_path):
+    # GIVEN a client of the app's API
+    template = EditedTemplate(tmp_path / "log")
+    config = StageConfig(port=0, stage="test", max_workers=2)
+    with RunningStage(template.load(), config, template) as stage, connect(stage.url) as ws:
+        # WHEN the template's API becomes another resource
+        template.document = json.loads(json.dumps(template.document).replace("EchoApi", "Echo2"))
+        stage.call(stage.stage.reload_template())
+        # THEN the connection ends as a deleted API's does, and new ones reach the new API
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        with connect(stage.url) as again:
+            assert echo(again, {"type": "echo"})["routeKey"] == "echo"
+    assert closed.value.rcvd.code == 1001

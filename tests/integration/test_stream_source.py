@@ -13,6 +13,7 @@ from tests.support.paths import FIXTURES
 from tests.support.stage import RunningStage
 from tests.support.tables import local_table
 from wslocal.engines.dynamodb import create_tables
+from wslocal.engines.provisioning import Provisioned
 from wslocal.engines.sqs import create_queues, start_sqs
 from wslocal.server import StageConfig
 from wslocal.template import build_stage_model, read_template
@@ -141,3 +142,57 @@ def test_a_poison_record_is_bisected_away_and_its_neighbours_are_processed(shop,
     # poison was given up: both neighbours were reported (once each after bisection)
     got = {r["orderId"] for r in reports(customer, 2)}
     assert got == {"o-b1", "o-b3"}
+
+
+class EditedShop:
+    """orders_app with a table of its own (a fresh stream), edited by the test."""
+
+    path = APP / "template.yaml"
+
+    def __init__(self, endpoints, queue_urls):
+        text = json.dumps(read_template(APP / "template.yaml"))
+        self.document = json.loads(text.replace("shop-orders", "shop-orders-edited"))
+        self.provisioned = Provisioned(endpoints=endpoints, queue_urls=queue_urls)
+
+    @property
+    def source(self):
+        return self.document["Resources"]["Fulfil"]["Properties"]["Events"]["OrdersStream"]
+
+    def load(self):
+        return build_stage_model(self.document, APP)
+
+    def provision(self, model):
+        return self.provisioned
+
+
+def test_an_edited_stream_source_goes_on_from_where_it_was_and_can_be_disabled(
+    dynamodb_local, sqs_engine
+):
+    # GIVEN a stage on the shop whose stream function already processed an order
+    endpoints = {
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
+        "AWS_ENDPOINT_URL_SQS": sqs_engine.endpoint,
+    }
+    template = EditedShop(endpoints, {})
+    model = template.load()
+    create_tables(dynamodb_local, model.tables, model.region)
+    queue_urls = create_queues(sqs_engine, model.queues, model.region)
+    template.provisioned = Provisioned(endpoints=endpoints, queue_urls=queue_urls)
+    config = StageConfig(port=0, stage="dev", max_workers=2, endpoints=endpoints,
+                         queue_urls=queue_urls)  # fmt: skip
+    with RunningStage(model, config, template) as stage, connect(stage.url) as ws:
+        order(ws, "o-before-edit")
+        assert reports(ws, 1)[0]["orderId"] == "o-before-edit"
+        # WHEN its BatchSize is edited (StartingPosition is TRIM_HORIZON)
+        template.source["Properties"]["BatchSize"] = 5
+        changes = stage.call(stage.stage.reload_template())
+        assert changes.event_sources.changed == ("Fulfil.OrdersStream",)
+        # THEN the next order is the next report: nothing already processed comes again
+        order(ws, "o-after-edit")
+        assert [r["orderId"] for r in reports(ws, 1)] == ["o-after-edit"]
+        # AND once disabled in the template, writes no longer invoke it
+        template.source["Properties"]["Enabled"] = False
+        stage.call(stage.stage.reload_template())
+        order(ws, "o-disabled")
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=3)

@@ -8,12 +8,15 @@ from collections.abc import Coroutine
 from typing import Any
 
 from wslocal.server import LocalStage, StageConfig
+from wslocal.server.stage import TemplateSource
 from wslocal.template import StageModel
 
 
 class RunningStage:
-    def __init__(self, model: StageModel, config: StageConfig) -> None:
-        self.stage = LocalStage(model, config)
+    def __init__(
+        self, model: StageModel, config: StageConfig, template: TemplateSource | None = None
+    ) -> None:
+        self.stage = LocalStage(model, config, template=template)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,6 +33,17 @@ SHARD_DISCOVERY_INTERVAL_S = 2.0
 GET_RECORDS_LIMIT = 1000
 
 Record = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    """Where a poller is in its stream: the last record processed per shard, and the
+    shards read to their end. A poller given one goes on from there, as a mapping
+    updated on AWS does."""
+
+    stream_arn: str
+    checkpoints: Mapping[str, str]
+    finished: frozenset[str]
 
 
 class DynamoDBStreamPoller:
@@ -52,6 +64,7 @@ class DynamoDBStreamPoller:
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str],
         poll_interval_s: float = POLL_INTERVAL_S,
+        resume: StreamPosition | None = None,
     ) -> None:
         self.source = source
         self._table_name = table_name
@@ -74,6 +87,10 @@ class DynamoDBStreamPoller:
         )
         self._shards: dict[str, asyncio.Task[None]] = {}
         self._finished: set[str] = set()
+        self._checkpoints: dict[str, str] = {}
+        if resume is not None and resume.stream_arn == stream_arn:
+            self._checkpoints = dict(resume.checkpoints)
+            self._finished = set(resume.finished)
         self.ready = asyncio.Event()
         """Set once the shards found at start have their starting iterators: writes made
         after it are read, even with ``LATEST``."""
@@ -91,7 +108,8 @@ class DynamoDBStreamPoller:
                     if parent in self._shards and parent not in self._finished:
                         continue
                     position = self.source.starting_position if first else "TRIM_HORIZON"
-                    iterator = await asyncio.to_thread(self._iterator, shard_id, position, None)
+                    after = self._checkpoints.get(shard_id)
+                    iterator = await asyncio.to_thread(self._iterator, shard_id, position, after)
                     self._shards[shard_id] = asyncio.create_task(
                         self._read_shard(shard_id, position, iterator)
                     )
@@ -102,6 +120,10 @@ class DynamoDBStreamPoller:
             for task in self._shards.values():
                 task.cancel()
             await asyncio.gather(*self._shards.values(), return_exceptions=True)
+
+    @property
+    def position(self) -> StreamPosition:
+        return StreamPosition(self._stream_arn, dict(self._checkpoints), frozenset(self._finished))
 
     def _describe_shards(self) -> list[dict[str, Any]]:
         shards: list[dict[str, Any]] = []
@@ -123,9 +145,11 @@ class DynamoDBStreamPoller:
         return self._streams.get_shard_iterator(**request).get("ShardIterator")  # type: ignore[no-any-return]
 
     async def _read_shard(self, shard_id: str, position: str, iterator: str | None) -> None:
+        if shard_id in self._finished:
+            return
         buffer: list[Record] = []
         first_buffered = 0.0
-        last_read: str | None = None
+        last_read: str | None = self._checkpoints.get(shard_id)
         while iterator is not None or buffer:
             if iterator is not None:
                 try:
@@ -157,6 +181,7 @@ class DynamoDBStreamPoller:
             ) or (iterator is None and buffer):
                 batch, buffer = buffer[: self.source.batch_size], buffer[self.source.batch_size :]
                 await self._process(shard_id, tuple(batch))
+                self._checkpoints[shard_id] = batch[-1]["dynamodb"]["SequenceNumber"]
                 first_buffered = self._clock()
             await asyncio.sleep(self._poll_interval_s)
         self._finished.add(shard_id)

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal.engines.ttl import TtlDeletions
-from wslocal.eventsources.dynamodb_streams import DynamoDBStreamPoller
+from wslocal.eventsources.dynamodb_streams import DynamoDBStreamPoller, StreamPosition
 from wslocal.eventsources.protocols import Invoker
 from wslocal.eventsources.sqs_queues import SqsQueuePoller, concurrency_of
 from wslocal.exceptions import EventSourceError
@@ -101,6 +101,10 @@ def describe(source: DynamoDBStreamSourceModel, table_name: str) -> str:
 
 
 class EventSourceMappings:
+    """The running pollers, one per enabled source, by the source's name; ``update``
+    restarts only the sources a template edit changed, so the others keep their place
+    in their stream."""
+
     def __init__(
         self,
         model: StageModel,
@@ -125,65 +129,116 @@ class EventSourceMappings:
         self._ttl = ttl
         self._clock = clock
         self._new_id = new_id
-        self.pollers: list[DynamoDBStreamPoller] = []
-        self.queue_pollers: list[SqsQueuePoller] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._running: dict[str, tuple[DynamoDBStreamPoller | SqsQueuePoller, asyncio.Task[None]]]
+        self._running = {}
+
+    @property
+    def running(self) -> list[str]:
+        """Names of the sources being polled."""
+        return sorted(self._running)
 
     async def start(self) -> None:
         """Find each enabled source's stream, then start polling them all."""
-        destinations = OnFailureDestinations(self._sqs, self._queue_urls)
-        for source in self._model.stream_sources:
-            if not source.enabled:
-                continue
-            table_name = self._model.table(source.table).table_name
-            stream_arn = await asyncio.to_thread(self._stream_of, table_name, source)
-            function = self._model.functions[source.function]
-            self.pollers.append(
-                DynamoDBStreamPoller(
-                    source,
-                    table_name=table_name,
-                    stream_arn=stream_arn,
-                    streams=self._streams,
-                    invoker=self._invoker,
-                    destinations=destinations,
-                    function_arn=(
-                        f"arn:aws:lambda:{self._model.region}:{self._model.account_id}"
-                        f":function:{function.function_name}"
-                    ),
-                    region=self._model.region,
-                    ttl=self._ttl,
-                    clock=self._clock,
-                    new_id=self._new_id,
-                )
-            )
-        for queue_source in self._model.queue_sources:
-            if not queue_source.enabled:
-                continue
-            if self._sqs is None or queue_source.queue not in self._queue_urls:
-                raise EventSourceError(
-                    f"{queue_source.name}: queue {queue_source.queue} is not in the SQS engine"
-                )
-            self.queue_pollers.append(
-                SqsQueuePoller(
-                    queue_source,
-                    queue=self._model.queue(queue_source.queue),
-                    queue_url=self._queue_urls[queue_source.queue],
-                    sqs=self._sqs,
-                    invoker=self._invoker,
-                    region=self._model.region,
-                    concurrency=concurrency_of(queue_source, self._pool_size),
-                )
-            )
-        self._tasks = [asyncio.create_task(poller.run()) for poller in self.pollers]
-        await asyncio.wait_for(
-            asyncio.gather(*(poller.ready.wait() for poller in self.pollers)), READY_TIMEOUT_S
-        )
-        self._tasks += [asyncio.create_task(poller.run()) for poller in self.queue_pollers]
+        await self._start(self._names(self._model))
+
+    async def update(
+        self,
+        model: StageModel,
+        names: set[str],
+        *,
+        sqs: Any = None,
+        queue_urls: Mapping[str, str] | None = None,
+    ) -> None:
+        """The template changed these sources: stop them, then start those the new model
+        still has, a stream source from where it was. The others are not touched."""
+        positions = {
+            name: poller.position
+            for name, (poller, _) in self._running.items()
+            if name in names and isinstance(poller, DynamoDBStreamPoller)
+        }
+        await self._stop(names)
+        self._model = model
+        self._sqs = sqs
+        self._queue_urls = dict(queue_urls or {})
+        await self._start(names & self._names(model), positions)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        await self._stop(set(self._running))
+
+    @staticmethod
+    def _names(model: StageModel) -> set[str]:
+        sources: tuple[DynamoDBStreamSourceModel | SqsSourceModel, ...] = (
+            *model.stream_sources,
+            *model.queue_sources,
+        )
+        return {source.name for source in sources}
+
+    async def _stop(self, names: set[str]) -> None:
+        stopping = [self._running.pop(name)[1] for name in sorted(names & set(self._running))]
+        for task in stopping:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*stopping, return_exceptions=True)
+
+    async def _start(
+        self, names: set[str], positions: Mapping[str, StreamPosition] | None = None
+    ) -> None:
+        destinations = OnFailureDestinations(self._sqs, self._queue_urls)
+        streams = []
+        for source in self._model.stream_sources:
+            if source.enabled and source.name in names:
+                resume = (positions or {}).get(source.name)
+                poller = await self._stream_poller(source, destinations, resume)
+                streams.append(poller)
+                self._running[source.name] = (poller, asyncio.create_task(poller.run()))
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await asyncio.gather(*(poller.ready.wait() for poller in streams))
+        for queue_source in self._model.queue_sources:
+            if queue_source.enabled and queue_source.name in names:
+                queue_poller = self._queue_poller(queue_source)
+                self._running[queue_source.name] = (
+                    queue_poller,
+                    asyncio.create_task(queue_poller.run()),
+                )
+
+    async def _stream_poller(
+        self,
+        source: DynamoDBStreamSourceModel,
+        destinations: OnFailureDestinations,
+        resume: StreamPosition | None,
+    ) -> DynamoDBStreamPoller:
+        table_name = self._model.table(source.table).table_name
+        stream_arn = await asyncio.to_thread(self._stream_of, table_name, source)
+        function = self._model.functions[source.function]
+        return DynamoDBStreamPoller(
+            source,
+            table_name=table_name,
+            stream_arn=stream_arn,
+            streams=self._streams,
+            invoker=self._invoker,
+            destinations=destinations,
+            function_arn=(
+                f"arn:aws:lambda:{self._model.region}:{self._model.account_id}"
+                f":function:{function.function_name}"
+            ),
+            region=self._model.region,
+            ttl=self._ttl,
+            clock=self._clock,
+            new_id=self._new_id,
+            resume=resume,
+        )
+
+    def _queue_poller(self, source: SqsSourceModel) -> SqsQueuePoller:
+        if self._sqs is None or source.queue not in self._queue_urls:
+            raise EventSourceError(f"{source.name}: queue {source.queue} is not in the SQS engine")
+        return SqsQueuePoller(
+            source,
+            queue=self._model.queue(source.queue),
+            queue_url=self._queue_urls[source.queue],
+            sqs=self._sqs,
+            invoker=self._invoker,
+            region=self._model.region,
+            concurrency=concurrency_of(source, self._pool_size),
+        )
 
     def _stream_of(self, table_name: str, source: DynamoDBStreamSourceModel) -> str:
         """The engine's ARN of the table's latest stream; enabled if the table has none."""

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from wslocal.apigateway import events, management_api
 from wslocal.apigateway.connections import ConnectionRegistry
@@ -22,8 +22,10 @@ from wslocal.apigateway.http import HttpError, HttpRequest, parse_request_head, 
 from wslocal.apigateway.limits import GOING_AWAY, Limits
 from wslocal.cache import cache_dir
 from wslocal.engines.dynamodb import client as engine_client
+from wslocal.engines.provisioning import Provisioned
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
 from wslocal.eventsources.mappings import EventSourceMappings
+from wslocal.exceptions import WslocalError
 from wslocal.runtime import builds
 from wslocal.runtime.workers import (
     DEFAULT_IDLE_WORKER_S,
@@ -33,8 +35,9 @@ from wslocal.runtime.workers import (
 )
 from wslocal.server import static
 from wslocal.server.session import WebSocketSession
-from wslocal.server.watcher import CodeWatcher
+from wslocal.server.watcher import CodeWatcher, TemplateWatcher
 from wslocal.template import StageModel
+from wslocal.template.changes import TemplateChanges, compare
 
 log = logging.getLogger("wslocal")
 
@@ -72,11 +75,24 @@ class StageConfig:
     log_stream: TextIO | None = None
 
 
+class TemplateSource(Protocol):
+    """The template a stage serves, to read again when it is edited, and the engines
+    that get its new tables and queues."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def load(self) -> StageModel: ...
+
+    def provision(self, model: StageModel) -> Provisioned: ...
+
+
 async def _within(step: Awaitable[Any], what: str, seconds: float = STEP_TIMEOUT_S) -> None:
     """One step of stopping, bounded: a step that hangs is logged and left behind, so the
     stage always gets to ending its workers."""
     try:
-        await asyncio.wait_for(step, seconds)
+        async with asyncio.timeout(seconds):
+            await step
     except TimeoutError:
         log.warning("stopping: %s did not stop within %g s; going on", what, seconds)
 
@@ -89,9 +105,14 @@ class LocalStage:
         *,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = events.api_gateway_id,
+        template: TemplateSource | None = None,
     ) -> None:
         self.model = model
         self.config = config
+        self.template = template
+        """Watched with ``config.watch``: an edit reloads what it changed."""
+        self.endpoints = dict(config.endpoints)
+        self.queue_urls = dict(config.queue_urls)
         self.clock = clock
         self.new_id = new_id
         self.registry = ConnectionRegistry(clock)
@@ -105,6 +126,11 @@ class LocalStage:
         self.event_sources: EventSourceMappings | None = None
         self.runtimes: dict[str, builds.FunctionRuntime] = {}
         self.ttl_sweeper: TtlSweeper | None = None
+        self._sweeper_task: asyncio.Task[None] | None = None
+        self._ttl_deletions = TtlDeletions()
+        self._code_watcher: CodeWatcher | None = None
+        self._retired: list[WorkerPool] = []
+        self._reloading = asyncio.Lock()
 
     # --- addresses ------------------------------------------------------------------------
     @property
@@ -145,16 +171,33 @@ class LocalStage:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self.api = self._websocket_api()
-        management = f"http://{self.domain_name}/{self.config.stage}"
         if self.config.build:
             self.runtimes = await asyncio.to_thread(builds.prepare, self.model, cache_dir())
-        settings = RuntimeSettings(
+        settings = self._runtime_settings()
+        self.pools = {
+            logical_id: WorkerPool(function, settings)
+            for logical_id, function in self.model.functions.items()
+        }
+        if self.config.prewarm:
+            await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+        if self.config.idle_worker_s > 0:
+            self._background.append(asyncio.create_task(self._reap_idle_workers()))
+        if self.config.watch:
+            self._code_watcher = CodeWatcher(self)
+            self._background.append(asyncio.create_task(self._code_watcher.run()))
+            if self.template is not None:
+                watcher = TemplateWatcher(self.template.path, self)
+                self._background.append(asyncio.create_task(watcher.run()))
+        if self.config.event_sources:
+            self._start_ttl_sweeper()
+            await self._start_event_sources()
+
+    def _runtime_settings(self) -> RuntimeSettings:
+        management = f"http://{self.domain_name}/{self.config.stage}"
+        return RuntimeSettings(
             region=self.model.region,
             account_id=self.model.account_id,
-            endpoints={
-                **self.config.endpoints,
-                "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": management,
-            },
+            endpoints={**self.endpoints, "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": management},
             redirect_hosts=(
                 self.domain_name,
                 f"{self.model.api_id}.execute-api.{self.model.region}.amazonaws.com",
@@ -166,27 +209,17 @@ class LocalStage:
             log_stream=self.config.log_stream,
             **({"credentials": self.config.credentials} if self.config.credentials else {}),
         )
-        self.pools = {
-            logical_id: WorkerPool(function, settings)
-            for logical_id, function in self.model.functions.items()
-        }
-        if self.config.prewarm:
-            await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
-        if self.config.idle_worker_s > 0:
-            self._background.append(asyncio.create_task(self._reap_idle_workers()))
-        if self.config.watch:
-            self._background.append(asyncio.create_task(CodeWatcher(self.model, self).run()))
-        if self.config.event_sources:
-            await self._start_event_sources()
 
-    async def _start_event_sources(self) -> None:
-        """Poll the streams and queues and sweep expired items, through the engines' own
-        APIs."""
-        endpoint = self.config.endpoints.get("AWS_ENDPOINT_URL_DYNAMODB")
-        sqs_endpoint = self.config.endpoints.get("AWS_ENDPOINT_URL_SQS")
+    def _engine_client(self, service: str = "dynamodb") -> Any:
+        variable = "AWS_ENDPOINT_URL_SQS" if service == "sqs" else "AWS_ENDPOINT_URL_DYNAMODB"
         credentials: dict[str, str] | None = None if self.config.credentials is None else {}
-        dynamodb = engine_client(endpoint, self.model.region, credentials)
-        deletions = TtlDeletions()
+        return engine_client(self.endpoints.get(variable), self.model.region, credentials, service)
+
+    def _sqs_client(self) -> Any:
+        return self._engine_client("sqs") if "AWS_ENDPOINT_URL_SQS" in self.endpoints else None
+
+    def _start_ttl_sweeper(self) -> None:
+        """Delete expired items of the tables with a TTL, as DynamoDB would."""
         ttl_tables = [
             TtlTable(
                 table.table_name,
@@ -198,31 +231,133 @@ class LocalStage:
         ]
         if ttl_tables and self.config.ttl_sweep_s > 0:
             self.ttl_sweeper = TtlSweeper(
-                dynamodb, ttl_tables, deletions, self.clock, self.config.ttl_sweep_s
+                self._engine_client(),
+                ttl_tables,
+                self._ttl_deletions,
+                self.clock,
+                self.config.ttl_sweep_s,
             )
-            self._background.append(asyncio.create_task(self.ttl_sweeper.run()))
-        if self.model.stream_sources or self.model.queue_sources:
-            self.event_sources = EventSourceMappings(
-                self.model,
-                self,
-                dynamodb=dynamodb,
-                streams=engine_client(endpoint, self.model.region, credentials, "dynamodbstreams"),
-                sqs=(
-                    engine_client(sqs_endpoint, self.model.region, credentials, "sqs")
-                    if sqs_endpoint
-                    else None
-                ),
-                queue_urls=self.config.queue_urls,
-                pool_size=self.config.max_workers,
-                ttl=deletions,
-                clock=self.clock,
-                new_id=self.new_id,
-            )
-            await self.event_sources.start()
+            self._sweeper_task = asyncio.create_task(self.ttl_sweeper.run())
+
+    async def _start_event_sources(self) -> None:
+        """Poll the streams and queues, through the engines' own APIs."""
+        if not (self.model.stream_sources or self.model.queue_sources):
+            return
+        self.event_sources = EventSourceMappings(
+            self.model,
+            self,
+            dynamodb=self._engine_client(),
+            streams=self._engine_client("dynamodbstreams"),
+            sqs=self._sqs_client(),
+            queue_urls=self.queue_urls,
+            pool_size=self.config.max_workers,
+            ttl=self._ttl_deletions,
+            clock=self.clock,
+            new_id=self.new_id,
+        )
+        await self.event_sources.start()
 
     async def reload_function(self, function: str) -> None:
         """New code for ``function``: its workers are replaced (calls in flight finish)."""
         await self.pools[function].reload()
+
+    async def reload_template(self) -> TemplateChanges | None:
+        """The template was edited: read it again and replace only what changed. A
+        template that cannot be read or provisioned changes nothing (None)."""
+        assert self.template is not None
+        name = self.template.path.name
+        async with self._reloading:
+            try:
+                model = await asyncio.to_thread(self.template.load)
+                changes = compare(self.model, model)
+                if not changes:
+                    log.info("%s changed: nothing the stage serves changed", name)
+                    return changes
+                provisioned = await asyncio.to_thread(self.template.provision, model)
+                runtimes = (
+                    await asyncio.to_thread(builds.prepare, model, cache_dir())
+                    if self.config.build
+                    else {}
+                )
+            except WslocalError as exc:
+                log.error("%s not applied, still serving the previous one: %s", name, exc)
+                return None
+            made = [f"created table {table}" for table in provisioned.tables_made]
+            made += [f"created queue {queue}" for queue in provisioned.queues_made]
+            if changes.tables.changed:
+                made.append(
+                    f"tables {', '.join(changes.tables.changed)} exist already and are kept "
+                    "as they are (delete them, or restart without --db-path, to recreate)"
+                )
+            log.info("%s changed: %s", name, "; ".join([changes.describe(), *made]))
+            await self._apply(model, changes, provisioned, runtimes)
+            return changes
+
+    async def _apply(
+        self,
+        model: StageModel,
+        changes: TemplateChanges,
+        provisioned: Provisioned,
+        runtimes: Mapping[str, builds.FunctionRuntime],
+    ) -> None:
+        """Swap in the new model: connections stay unless their API is gone; functions
+        whose definition, build or environment changed get new workers; an event source
+        starts again (from its StartingPosition) only if it changed."""
+        if changes.api_replaced:
+            for session in list(self._sessions):
+                session.close(GOING_AWAY, "Going away: the API is no longer in the template")
+            if self._sessions:
+                await asyncio.wait([s.task for s in self._sessions], timeout=STEP_TIMEOUT_S)
+        endpoints_changed = dict(provisioned.endpoints) != self.endpoints
+        self.endpoints = dict(provisioned.endpoints)
+        self.queue_urls = dict(provisioned.queue_urls)
+        replaced = set(changes.functions.gone_or_changed) | {
+            name for name in model.functions if runtimes.get(name) != self.runtimes.get(name)
+        }
+        if endpoints_changed or changes.api_replaced:
+            replaced |= set(self.pools)
+        self.model = model
+        self.api = self._websocket_api()
+        self.runtimes = dict(runtimes)
+        retiring = [self.pools.pop(name) for name in sorted(replaced & set(self.pools))]
+        await asyncio.gather(*(pool.retire() for pool in retiring))
+        self._retired = [pool for pool in (*self._retired, *retiring) if pool.busy]
+        settings = self._runtime_settings()
+        added = [name for name in sorted(model.functions) if name not in self.pools]
+        for name in added:
+            self.pools[name] = WorkerPool(model.functions[name], settings)
+        if self.config.prewarm:
+            await self._prewarm(added)
+        if self._code_watcher is not None:
+            self._code_watcher.refresh()
+        if not self.config.event_sources:
+            return
+        if changes.tables and self._sweeper_task is not None:
+            self._sweeper_task.cancel()
+            self._sweeper_task = None
+        if changes.tables:
+            self._start_ttl_sweeper()
+        try:
+            if self.event_sources is None:
+                await self._start_event_sources()
+            elif changes.event_sources:
+                await self.event_sources.update(
+                    model,
+                    {*changes.event_sources.added, *changes.event_sources.gone_or_changed},
+                    sqs=self._sqs_client(),
+                    queue_urls=self.queue_urls,
+                )
+        except (WslocalError, TimeoutError) as exc:
+            log.error("event sources not started: %s", exc)
+
+    async def _prewarm(self, functions: list[str]) -> None:
+        """Start one worker of each; a handler that fails to import is said, not fatal."""
+        results = await asyncio.gather(
+            *(self.pools[name].prewarm() for name in functions), return_exceptions=True
+        )
+        for name, result in zip(functions, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("%s did not start: %s", name, result)
 
     async def _reap_idle_workers(self) -> None:
         """Give idle workers' memory back, as Lambda reclaims idle environments."""
@@ -237,9 +372,11 @@ class LocalStage:
         runs), then end the workers."""
         if self.event_sources is not None:
             await _within(self.event_sources.stop(), "the event sources")
-        for task in self._background:
-            task.cancel()
-        await _within(asyncio.gather(*self._background, return_exceptions=True), "background")
+        for task in (*self._background, self._sweeper_task):
+            if task is not None:
+                task.cancel()
+        background = [t for t in (*self._background, self._sweeper_task) if t is not None]
+        await _within(asyncio.gather(*background, return_exceptions=True), "background")
         if self._server is not None:
             self._server.close()
         for session in list(self._sessions):
@@ -251,7 +388,7 @@ class LocalStage:
             writer.transport.abort()
         if self._clients:
             await asyncio.wait(list(self._clients), timeout=1)
-        await asyncio.gather(*(pool.close() for pool in self.pools.values()))
+        await asyncio.gather(*(pool.close() for pool in (*self.pools.values(), *self._retired)))
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1)
@@ -259,7 +396,7 @@ class LocalStage:
     def abort(self) -> None:
         """Stop now (a second Ctrl-C): kill every worker and drop every connection; no
         more $disconnects run."""
-        for pool in self.pools.values():
+        for pool in (*self.pools.values(), *self._retired):
             pool.kill()
         for writer in [*self._clients.values()]:
             writer.transport.abort()

@@ -1,5 +1,6 @@
-"""CodeWatcher: a changed file under a function's CodeUri or a layer's ContentUri
-replaces that function's warm workers; connections, data and the other functions stay.
+"""The stage's watchers: a changed file under a function's CodeUri or a layer's
+ContentUri replaces that function's warm workers (CodeWatcher); an edited template
+reloads what it changed (TemplateWatcher). Connections and data stay.
 
 Uses ``watchfiles`` (Rust's notify: inotify on Linux, FSEvents on macOS), with its
 default filter (no ``__pycache__``, ``.git``, editor swap files).
@@ -7,10 +8,11 @@ default filter (no ``__pycache__``, ``.git``, editor swap files).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from wslocal.template import StageModel
 
@@ -18,7 +20,11 @@ log = logging.getLogger("wslocal")
 
 
 class Reloadable(Protocol):
+    model: StageModel
+
     async def reload_function(self, function: str) -> None: ...
+
+    async def reload_template(self) -> Any: ...
 
 
 def watched_folders(model: StageModel) -> list[Path]:
@@ -42,18 +48,54 @@ def functions_changed(model: StageModel, paths: Iterable[Path]) -> dict[str, lis
 
 
 class CodeWatcher:
-    def __init__(self, model: StageModel, stage: Reloadable, debounce_ms: int = 100) -> None:
-        self._model = model
+    """Watches the folders of the stage's current model; ``refresh`` after the model
+    changed starts watching the new set."""
+
+    def __init__(self, stage: Reloadable, debounce_ms: int = 100) -> None:
         self._stage = stage
         self._debounce_ms = debounce_ms
+        self._refresh = asyncio.Event()
+
+    def refresh(self) -> None:
+        self._refresh.set()
 
     async def run(self) -> None:
         """Watch until cancelled."""
         from watchfiles import awatch
 
-        folders = watched_folders(self._model)
-        async for changes in awatch(*folders, debounce=self._debounce_ms, recursive=True):
-            paths = [Path(path) for _, path in changes]
-            for function, files in sorted(functions_changed(self._model, paths).items()):
-                await self._stage.reload_function(function)
-                log.info("reloaded %s: %s changed", function, ", ".join(files))
+        while True:
+            self._refresh.clear()
+            folders = watched_folders(self._stage.model)
+            async for changes in awatch(
+                *folders, debounce=self._debounce_ms, recursive=True, stop_event=self._refresh
+            ):
+                paths = [Path(path) for _, path in changes]
+                for function, files in sorted(functions_changed(self._stage.model, paths).items()):
+                    if function in self._stage.model.functions:
+                        await self._stage.reload_function(function)
+                        log.info("reloaded %s: %s changed", function, ", ".join(files))
+
+
+class TemplateWatcher:
+    """Watches the template's folder (not its subfolders) for writes to the template:
+    editors that save by renaming a new file over it are seen too."""
+
+    def __init__(self, template: Path, stage: Reloadable, debounce_ms: int = 200) -> None:
+        self._template = template.resolve()
+        self._stage = stage
+        self._debounce_ms = debounce_ms
+
+    def _is_template(self, _change: Any, path: str) -> bool:
+        return Path(path) == self._template
+
+    async def run(self) -> None:
+        from watchfiles import awatch
+
+        async for _ in awatch(
+            self._template.parent,
+            debounce=self._debounce_ms,
+            recursive=False,
+            watch_filter=self._is_template,
+        ):
+            if self._template.exists():
+                await self._stage.reload_template()
