@@ -2,7 +2,8 @@
 // reconnects by itself. User text is only ever set as textContent, never as HTML.
 
 import { ChatConnection } from "./connection.js";
-import { checkJoin, describeError, sendMessageFrame } from "./rules.js";
+import { Outbox } from "./outbox.js";
+import { checkJoin, checkMessage, describeError, RETRYABLE_ERRORS } from "./rules.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -39,7 +40,11 @@ const state = {
   members: null, // the newest snapshot of who is here (by its asOf)
   joinedOnce: false,
   historyLoaded: false, // until the history arrives, typed messages wait (it redraws the list)
+  historyTries: 0,
+  outbox: new Outbox(),
 };
+
+const HISTORY_RETRIES = 3;
 
 function endpoint() {
   const override = new URLSearchParams(location.search).get("ws");
@@ -70,9 +75,9 @@ function timeText(iso) {
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
-function messageItem({ sender, payload, sentAt, own, pending }) {
+function messageItem({ sender, payload, sentAt, own }) {
   const item = document.createElement("li");
-  item.className = `message ${own ? "own" : "other"}${pending ? " pending" : ""}`;
+  item.className = `message ${own ? "own" : "other"}`;
   const meta = document.createElement("p");
   meta.className = "meta";
   const who = document.createElement("span");
@@ -86,13 +91,57 @@ function messageItem({ sender, payload, sentAt, own, pending }) {
   text.className = "text";
   text.textContent = payload;
   item.append(meta, text);
-  if (pending) {
-    const note = document.createElement("p");
-    note.className = "pending-note";
-    note.textContent = "Not sent yet: it will be sent when you are back online.";
-    item.append(note);
+  return item;
+}
+
+function outboxNote(entry) {
+  if (entry.state === "failed") return `Not sent: ${entry.error}`;
+  if (entry.state === "sending") return "Sending…";
+  return state.connection && state.connection.connected
+    ? "Sending…"
+    : "Not sent yet: it will be sent when you are back online.";
+}
+
+// One of our messages, drawn from its Outbox entry: pending, sent or failed.
+function outboxItem(entry) {
+  const item = messageItem({ sender: state.name, payload: entry.text, sentAt: entry.sentAt, own: true });
+  item.dataset.clientId = entry.clientId;
+  item.dataset.state = entry.state;
+  if (entry.state === "sent") return item;
+  item.classList.add(entry.state === "failed" ? "failed" : "pending");
+  const note = document.createElement("p");
+  note.className = "pending-note";
+  note.textContent = outboxNote(entry);
+  item.append(note);
+  if (entry.state === "failed" && entry.retry) {
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "retry";
+    retry.textContent = "Retry";
+    retry.addEventListener("click", () => {
+      if (state.outbox.retry(entry.clientId)) {
+        redraw(entry);
+        pump();
+      }
+    });
+    item.append(retry);
   }
   return item;
+}
+
+function redraw(entry) {
+  const old = ui.messages.querySelector(`[data-client-id="${entry.clientId}"]`);
+  if (old) old.replaceWith(outboxItem(entry));
+}
+
+// Send what is queued, oldest first, once the room's history is in.
+function pump() {
+  if (!state.historyLoaded || !state.connection || !state.connection.connected) return;
+  for (const entry of state.outbox.due()) {
+    if (!state.connection.send(state.outbox.frame(entry))) return;
+    state.outbox.sending(entry);
+    redraw(entry);
+  }
 }
 
 function namesText(names) {
@@ -159,14 +208,65 @@ function renderNewMessage(envelope) {
 
 function renderHistory(envelope) {
   state.historyLoaded = true;
+  state.historyTries = 0;
   applyMembers(envelope.members);
   ui.messages.replaceChildren();
   state.seen = new Set();
-  for (const message of envelope.messages) renderNewMessage(message);
-  scrollToNewest();
-  for (const frame of state.connection.flush()) {
-    append(messageItem({ sender: state.name, payload: JSON.parse(frame).message, own: true }));
+  if (envelope.more) {
+    const more = document.createElement("li");
+    more.className = "presence more";
+    more.textContent = "Older messages are not shown (the history is cut to its newest).";
+    ui.messages.append(more);
   }
+  state.outbox.reconcile(envelope.messages);
+  for (const message of envelope.messages) {
+    const entry = message.clientId && state.outbox.entries.get(message.clientId);
+    if (entry) {
+      state.seen.add(message.id);
+      ui.messages.append(outboxItem(entry));
+    } else {
+      renderNewMessage(message);
+    }
+  }
+  for (const entry of state.outbox.unsent()) ui.messages.append(outboxItem(entry));
+  scrollToNewest();
+  pump();
+}
+
+function onAck(envelope) {
+  const entry = state.outbox.acked(envelope);
+  if (!entry) return;
+  state.seen.add(entry.id);
+  redraw(entry);
+}
+
+function onError(envelope) {
+  if (envelope.code === "not_joined") {
+    showNotice(describeError(envelope));
+    state.connection.reconnect();
+    return;
+  }
+  const retry = RETRYABLE_ERRORS.has(envelope.code);
+  const entry = envelope.clientId && state.outbox.refused(envelope, describeError(envelope), retry);
+  if (entry) redraw(entry);
+  else showNotice(describeError(envelope));
+}
+
+// API Gateway's own frames ({"message": "Internal server error", ...}) name no request:
+// a failed history is asked again (then the page joins again); messages in flight failed.
+function onGatewayFailure(envelope) {
+  if (!state.historyLoaded) {
+    state.historyTries += 1;
+    if (state.historyTries > HISTORY_RETRIES) {
+      state.historyTries = 0;
+      state.connection.reconnect();
+    } else {
+      setTimeout(() => state.connection.send(JSON.stringify({ action: "history" })), 1000);
+    }
+    return;
+  }
+  const words = `The server could not handle it (${envelope.message}).`;
+  for (const entry of state.outbox.failInFlight(words)) redraw(entry);
 }
 
 function onEnvelope(envelope) {
@@ -181,10 +281,16 @@ function onEnvelope(envelope) {
     case "history":
       renderHistory(envelope);
       break;
+    case "ack":
+      onAck(envelope);
+      break;
     case "error":
-      showNotice(describeError(envelope));
+      onError(envelope);
       break;
     default:
+      if (envelope.type === undefined && typeof envelope.message === "string") {
+        onGatewayFailure(envelope);
+      }
       break;
   }
 }
@@ -209,6 +315,7 @@ function join(name, room) {
   state.name = name;
   state.room = room;
   state.joinedOnce = false;
+  state.outbox = new Outbox();
   localStorage.setItem("chat.name", name);
   localStorage.setItem("chat.room", room);
   ui.messages.replaceChildren();
@@ -225,6 +332,12 @@ function join(name, room) {
     state.historyLoaded = false;
     connection.send(JSON.stringify({ action: "history" }));
   });
+  connection.addEventListener("closed", () => {
+    if (state.connection !== connection) return;
+    state.historyLoaded = false;
+    state.outbox.requeueInFlight();
+    for (const entry of state.outbox.unsent()) redraw(entry);
+  });
   connection.addEventListener("envelope", (event) => onEnvelope(event.detail));
   connection.open();
 }
@@ -232,17 +345,21 @@ function join(name, room) {
 function sendTyped() {
   clearNotice();
   const text = ui.message.value;
-  const frame = sendMessageFrame(text);
-  if (frame instanceof Error) {
-    showNotice(frame.message);
+  const problem = checkMessage(text);
+  if (problem) {
+    showNotice(problem);
     return;
   }
-  const sent = state.historyLoaded ? state.connection.send(frame) : state.connection.keep(frame);
-  const pending = !sent && !state.connection.connected; // held only for the history: not "offline"
-  append(messageItem({ sender: state.name, payload: text, own: true, pending }));
+  const entry = state.outbox.add(text);
+  append(outboxItem(entry));
   scrollToNewest();
   ui.message.value = "";
+  pump();
 }
+
+setInterval(() => {
+  for (const entry of state.outbox.expire()) redraw(entry);
+}, 1000);
 
 ui.join.addEventListener("submit", (event) => {
   event.preventDefault();

@@ -17,7 +17,6 @@ export class ChatConnection extends EventTarget {
     this.attempt = 0;
     this.socket = null;
     this.closedByUser = false;
-    this.outbox = []; // frames typed while offline, sent on reconnect
     this.retryTimer = null;
     this.countdownTimer = null;
   }
@@ -47,6 +46,7 @@ export class ChatConnection extends EventTarget {
     socket.addEventListener("close", () => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.emit("closed", {});
       if (this.closedByUser) {
         this.emit("state", { state: "offline" });
         return;
@@ -71,27 +71,16 @@ export class ChatConnection extends EventTarget {
     }, delay);
   }
 
-  /** Send now, or keep the frame for the reconnect. Returns true if it went out now. */
+  /** Send now if connected; returns whether it went out (the Outbox keeps the rest). */
   send(frame) {
-    if (this.connected) {
-      this.socket.send(frame);
-      return true;
-    }
-    return this.keep(frame);
+    if (!this.connected) return false;
+    this.socket.send(frame);
+    return true;
   }
 
-  /** Keep a frame to send with the next flush; returns false (it did not go out now). */
-  keep(frame) {
-    this.outbox.push(frame);
-    return false;
-  }
-
-  /** Send what was kept while offline; returns those frames, oldest first. */
-  flush() {
-    if (!this.connected) return [];
-    const pending = this.outbox.splice(0);
-    for (const frame of pending) this.socket.send(frame);
-    return pending;
+  /** Drop this connection and join again (the server no longer knows it). */
+  reconnect() {
+    if (this.socket) this.socket.close(4000, "joining again");
   }
 
   close() {

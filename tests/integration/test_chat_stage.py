@@ -79,11 +79,12 @@ def test_two_clients_in_a_room_exchange_messages_both_ways(chat_stage, room):
         assert receive_type(alice, "newMessage")["payload"] == "hi alice"
 
 
-def test_the_sender_does_not_get_its_own_message(chat_stage, room):
+def test_the_sender_gets_an_ack_and_not_its_own_message(chat_stage, room):
     with join(chat_stage, room, "alice") as alice, join(chat_stage, room, "bob") as bob:
         presence_until(alice, sees("alice", "bob"))
         send(alice, "hello")
-        receive_type(bob, "newMessage")
+        delivered = receive_type(bob, "newMessage")
+        assert receive_type(alice, "ack")["id"] == delivered["id"]
         assert_silent(alice)
 
 

@@ -20,10 +20,12 @@ class ProtocolError(ChatError):
     is the human-readable message.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, client_id: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.client_id = client_id
+        """The refused message's ``clientId``, so the sender knows which one failed."""
 
 
 class InvalidJoinError(ProtocolError):

@@ -1,4 +1,9 @@
-"""MessageStore: a room's recent history, kept in DynamoDB with a time-to-live."""
+"""MessageStore: a room's recent history, kept in DynamoDB with a time-to-live.
+
+A message sent with a ``clientId`` is stored together with a claim on that id, in one
+transaction: a retry of the same message (its ack was lost with the connection) finds
+the claim and is answered with the message first stored, never stored twice.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from chatroom import protocol
 
@@ -23,6 +29,15 @@ def time_ordered_id(sent_at_ms: int, token: Callable[[int], str] = secrets.token
     return f"{sent_at_ms:013d}-{token(8)}"
 
 
+CLAIM_SORT_KEY = "#claim"
+
+
+def claim_key(client_id: str) -> str:
+    """The partition of a client id's claim: never a room (rooms have no '#'), and one
+    per id, so claims spread over the table."""
+    return f"#client#{client_id}"
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     message_id: str
@@ -30,6 +45,7 @@ class StoredMessage:
     sender: str
     payload: str
     sent_at_ms: int
+    client_id: str | None = None
 
     def envelope(self) -> protocol.Envelope:
         return protocol.new_message(
@@ -38,7 +54,40 @@ class StoredMessage:
             sender=self.sender,
             payload=self.payload,
             sent_at_ms=self.sent_at_ms,
+            client_id=self.client_id,
         )
+
+    def item(self, ttl: int) -> dict[str, Any]:
+        item = {
+            "room": self.room,
+            "messageId": self.message_id,
+            "sender": self.sender,
+            "payload": self.payload,
+            "sentAt": self.sent_at_ms,
+            "ttl": ttl,
+        }
+        if self.client_id is not None:
+            item["clientId"] = self.client_id
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> StoredMessage:
+        return cls(
+            message_id=item["messageId"],
+            room=item["room"],
+            sender=item["sender"],
+            payload=item["payload"],
+            sent_at_ms=int(item["sentAt"]),
+            client_id=item.get("clientId"),
+        )
+
+
+@dataclass(frozen=True)
+class Appended:
+    message: StoredMessage
+    duplicate: bool = False
+    """The client id had been stored already: ``message`` is the first one, not stored
+    again."""
 
 
 class MessageStore:
@@ -62,25 +111,66 @@ class MessageStore:
         )
         self._id_factory = id_factory
 
-    def append(self, *, room: str, sender: str, payload: str, sent_at_ms: int) -> StoredMessage:
+    def append(
+        self,
+        *,
+        room: str,
+        sender: str,
+        payload: str,
+        sent_at_ms: int,
+        client_id: str | None = None,
+    ) -> Appended:
+        """Store a message; with a ``client_id``, at most once per id."""
         message = StoredMessage(
             message_id=self._id_factory(sent_at_ms),
             room=room,
             sender=sender,
             payload=payload,
             sent_at_ms=sent_at_ms,
+            client_id=client_id,
         )
-        self._table.put_item(
-            Item={
-                "room": room,
-                "messageId": message.message_id,
-                "sender": sender,
-                "payload": payload,
-                "sentAt": sent_at_ms,
-                "ttl": sent_at_ms // 1000 + self._ttl_seconds,
-            }
+        ttl = sent_at_ms // 1000 + self._ttl_seconds
+        if client_id is None:
+            self._table.put_item(Item=message.item(ttl))
+            return Appended(message)
+        claim = {
+            **message.item(ttl),
+            "room": claim_key(client_id),
+            "messageId": CLAIM_SORT_KEY,
+            "payload": "",  # the ack of a retry needs the id and time, not the text again
+            "messageRoom": room,
+            "originalId": message.message_id,
+        }
+        try:  # the resource's client serialises the items, as Table.put_item does
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table.name, "Item": message.item(ttl)}},
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": claim,
+                            "ConditionExpression": "attribute_not_exists(room)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if not _claim_taken(exc):
+                raise
+            return Appended(self._claimed(client_id) or message, duplicate=True)
+        return Appended(message)
+
+    def _claimed(self, client_id: str) -> StoredMessage | None:
+        """The message first stored under ``client_id`` (its id, room, sender and time;
+        the claim keeps no text)."""
+        item = self._table.get_item(
+            Key={"room": claim_key(client_id), "messageId": CLAIM_SORT_KEY}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return StoredMessage.from_item(
+            {**item, "room": item["messageRoom"], "messageId": item["originalId"]}
         )
-        return message
 
     def recent(
         self, room: str, limit: int = HISTORY_LIMIT, now_s: float | None = None
@@ -92,13 +182,18 @@ class MessageStore:
             KeyConditionExpression=Key("room").eq(room), ScanIndexForward=False, Limit=limit
         )
         return [
-            StoredMessage(
-                message_id=item["messageId"],
-                room=item["room"],
-                sender=item["sender"],
-                payload=item["payload"],
-                sent_at_ms=int(item["sentAt"]),
-            )
+            StoredMessage.from_item(item)
             for item in reversed(page.get("Items", []))
             if int(item.get("ttl", now)) >= now
         ]
+
+
+def _claim_taken(error: ClientError) -> bool:
+    """A transaction cancelled because the claim's condition failed (the message is in
+    the transaction's first place, the claim in the second)."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    if reasons:
+        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+    return "ConditionalCheckFailed" in str(error)

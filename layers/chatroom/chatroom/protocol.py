@@ -18,6 +18,7 @@ from chatroom.exceptions import InvalidJoinError, InvalidMessageError, ProtocolE
 
 DEFAULT_ROOM = "lobby"
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_MAX_CHARS = 32
 KNOWN_ACTIONS: tuple[str, ...] = ("sendMessage", "history")
 DEFAULT_MESSAGE_MAX_BYTES = 16 * 1024
@@ -74,26 +75,52 @@ def parse_body(body: str | None) -> dict[str, Any]:
     return decoded
 
 
-def parse_chat_message(body: str | None, max_bytes: int) -> str:
-    """Return the text of a ``sendMessage`` frame, or raise with the rule it broke."""
-    message = parse_body(body).get("message")
+@dataclass(frozen=True)
+class ChatMessage:
+    """A ``sendMessage`` frame's text, and the id its sender gave it (if any)."""
+
+    text: str
+    client_id: str | None = None
+
+
+def parse_client_id(decoded: Mapping[str, Any]) -> str | None:
+    """The optional ``clientId``: the sender's own id for a message, which makes a retry
+    of it safe (the message is stored and delivered once)."""
+    client_id = decoded.get("clientId")
+    if client_id is None:
+        return None
+    if not isinstance(client_id, str) or not CLIENT_ID_PATTERN.fullmatch(client_id):
+        raise InvalidMessageError(
+            "invalid_client_id", "'clientId' must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'"
+        )
+    return client_id
+
+
+def parse_chat_message(body: str | None, max_bytes: int) -> ChatMessage:
+    """Read a ``sendMessage`` frame, or raise with the rule it broke (and its clientId)."""
+    decoded = parse_body(body)
+    client_id = parse_client_id(decoded)
+    message = decoded.get("message")
+
+    def refuse(code: str, why: str) -> InvalidMessageError:
+        return InvalidMessageError(code, why, client_id)
+
     if not isinstance(message, str):
-        raise InvalidMessageError("invalid_message", "'message' must be a string")
+        raise refuse("invalid_message", "'message' must be a string")
     if not message.strip():
-        raise InvalidMessageError("empty_message", "'message' must not be empty")
+        raise refuse("empty_message", "'message' must not be empty")
     try:
         size = len(message.encode("utf-8"))
     except UnicodeEncodeError:
         # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 can carry.
-        raise InvalidMessageError(
+        raise refuse(
             "invalid_message", "'message' has a lone surrogate: it is not valid Unicode"
         ) from None
     if size > max_bytes:
-        raise InvalidMessageError(
-            "message_too_large",
-            f"'message' is {size} bytes of UTF-8; the limit is {max_bytes}",
+        raise refuse(
+            "message_too_large", f"'message' is {size} bytes of UTF-8; the limit is {max_bytes}"
         )
-    return message
+    return ChatMessage(message, client_id)
 
 
 def check_envelope_size(envelope: Envelope) -> None:
@@ -104,6 +131,7 @@ def check_envelope_size(envelope: Envelope) -> None:
         raise InvalidMessageError(
             "message_too_large",
             f"the message encodes to {size} bytes; a post carries at most {POST_MAX_BYTES}",
+            envelope.get("clientId"),
         )
 
 
@@ -124,11 +152,12 @@ def not_joined_error() -> InvalidMessageError:
     return InvalidMessageError("not_joined", "this connection is not in a room; reconnect")
 
 
-def delivery_failed_error() -> ProtocolError:
+def delivery_failed_error(client_id: str | None = None) -> ProtocolError:
     """The error for a message that was stored but could not be sent to the whole room."""
     return ProtocolError(
         "delivery_failed",
         "your message was stored but could not be sent to everyone; it is in the history",
+        client_id,
     )
 
 
@@ -139,15 +168,38 @@ def iso_timestamp(epoch_ms: int) -> str:
 
 
 def new_message(
-    *, message_id: str, room: str, sender: str, payload: str, sent_at_ms: int
+    *,
+    message_id: str,
+    room: str,
+    sender: str,
+    payload: str,
+    sent_at_ms: int,
+    client_id: str | None = None,
 ) -> Envelope:
-    return {
+    envelope: Envelope = {
         "type": "newMessage",
         "id": message_id,
         "room": room,
         "sender": sender,
         "payload": payload,
         "sentAt": iso_timestamp(sent_at_ms),
+    }
+    if client_id is not None:
+        envelope["clientId"] = client_id
+    return envelope
+
+
+def ack(
+    *, client_id: str | None, message_id: str, sent_at_ms: int, duplicate: bool = False
+) -> Envelope:
+    """To the sender: its message is stored under ``id`` (``duplicate``: it had been
+    already, by an earlier try of the same ``clientId``, and was not stored again)."""
+    return {
+        "type": "ack",
+        "clientId": client_id,
+        "id": message_id,
+        "sentAt": iso_timestamp(sent_at_ms),
+        "duplicate": duplicate,
     }
 
 
@@ -202,8 +254,11 @@ def history(
     return envelope
 
 
-def error(code: str, message: str) -> Envelope:
-    return {"type": "error", "code": code, "message": message}
+def error(code: str, message: str, client_id: str | None = None) -> Envelope:
+    envelope: Envelope = {"type": "error", "code": code, "message": message}
+    if client_id is not None:
+        envelope["clientId"] = client_id
+    return envelope
 
 
 def encode(envelope: Envelope) -> bytes:

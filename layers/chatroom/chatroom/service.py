@@ -134,32 +134,56 @@ class ChatService:
     def send_message(
         self, caller: Caller, body: str | None, remaining: Remaining = unlimited
     ) -> Reply:
-        """Validate, store in the room's history, then send to every other member (inline
-        or in shards, within the invocation's ``remaining`` time). If the room cannot be
-        reached the sender is told; the message stays in the history."""
+        """Validate, store in the room's history (once per ``clientId``), acknowledge to
+        the sender, then send to every other member (inline or in shards, within the
+        invocation's ``remaining`` time). A retry of a stored message is acknowledged
+        again and sent to no one. If the room cannot be reached the sender is told; the
+        message stays in the history."""
         sender = self._connections.get(caller.connection_id)
         if sender is None:
             return self._refuse(caller, protocol.not_joined_error())
         logger.append_keys(room=sender.room)
         sent_at_ms = int(self._clock() * 1000)
         try:
-            text = protocol.parse_chat_message(body, self._max_message_bytes)
+            typed = protocol.parse_chat_message(body, self._max_message_bytes)
             protocol.check_envelope_size(
                 StoredMessage(
-                    time_ordered_id(sent_at_ms), sender.room, sender.name, text, sent_at_ms
+                    time_ordered_id(sent_at_ms),
+                    sender.room,
+                    sender.name,
+                    typed.text,
+                    sent_at_ms,
+                    typed.client_id,
                 ).envelope()
             )
         except ProtocolError as exc:
             return self._refuse(caller, exc)
-        stored = self._messages.append(
-            room=sender.room, sender=sender.name, payload=text, sent_at_ms=sent_at_ms
+        appended = self._messages.append(
+            room=sender.room,
+            sender=sender.name,
+            payload=typed.text,
+            sent_at_ms=sent_at_ms,
+            client_id=typed.client_id,
         )
+        stored = appended.message
+        self._post(
+            caller,
+            protocol.ack(
+                client_id=typed.client_id,
+                message_id=stored.message_id,
+                sent_at_ms=stored.sent_at_ms,
+                duplicate=appended.duplicate,
+            ),
+        )
+        if appended.duplicate:
+            logger.info("a retried message was stored already", extra={"id": stored.message_id})
+            return Reply(200)
         self._count("Messages", 1)
         try:
             self._announce(caller, sender.room, stored.envelope(), remaining)
         except FanOutError:
             logger.exception("fan-out failed after the message was stored")
-            self._refuse(caller, protocol.delivery_failed_error())
+            self._refuse(caller, protocol.delivery_failed_error(typed.client_id))
             return Reply(502)
         return Reply(200)
 
@@ -216,11 +240,15 @@ class ChatService:
     def _refuse(self, caller: Caller, problem: ProtocolError) -> Reply:
         """Tell the sender what was wrong; the route is one-way, so this is a post."""
         logger.info("refused a message", extra={"code": problem.code})
-        client = self._clients.for_request(caller.domain_name, caller.stage)
-        data = protocol.encode(protocol.error(problem.code, problem.message))
-        if self._broadcaster.post(client, caller.connection_id, data) is Delivery.GONE:
-            self._connections.remove(caller.connection_id)
+        self._post(caller, protocol.error(problem.code, problem.message, problem.client_id))
         return Reply(400)
+
+    def _post(self, caller: Caller, envelope: protocol.Envelope) -> None:
+        """Post to the caller itself; a caller gone (410) is forgotten."""
+        client = self._clients.for_request(caller.domain_name, caller.stage)
+        delivery = self._broadcaster.post(client, caller.connection_id, protocol.encode(envelope))
+        if delivery is Delivery.GONE:
+            self._connections.remove(caller.connection_id)
 
     def _count(self, name: str, value: int) -> None:
         if self._metrics is not None and value:

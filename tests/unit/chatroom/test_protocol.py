@@ -45,7 +45,27 @@ def test_join_accepts_a_32_character_unicode_name():
 
 def test_chat_message_returns_the_text():
     body = json.dumps({"action": "sendMessage", "message": "Hello world"})
-    assert protocol.parse_chat_message(body, max_bytes=100) == "Hello world"
+    assert protocol.parse_chat_message(body, max_bytes=100) == protocol.ChatMessage("Hello world")
+
+
+def test_chat_message_returns_its_client_id():
+    body = json.dumps({"action": "sendMessage", "message": "hi", "clientId": "c_1-A"})
+    assert protocol.parse_chat_message(body, max_bytes=100).client_id == "c_1-A"
+
+
+@pytest.mark.parametrize("client_id", ["", "x" * 65, "has space", "é", 7, ["c"]])
+def test_a_client_id_outside_the_rule_is_refused(client_id):
+    body = json.dumps({"action": "sendMessage", "message": "hi", "clientId": client_id})
+    with pytest.raises(InvalidMessageError) as caught:
+        protocol.parse_chat_message(body, max_bytes=100)
+    assert caught.value.code == "invalid_client_id"
+
+
+def test_a_refused_message_carries_its_client_id():
+    body = json.dumps({"action": "sendMessage", "message": " ", "clientId": "c-9"})
+    with pytest.raises(InvalidMessageError) as caught:
+        protocol.parse_chat_message(body, max_bytes=100)
+    assert (caught.value.code, caught.value.client_id) == ("empty_message", "c-9")
 
 
 @pytest.mark.parametrize(
@@ -71,7 +91,7 @@ def test_chat_message_rejects_each_bad_input_with_its_code(body, code):
 
 def test_message_size_counts_utf8_bytes_not_characters():
     fits = json.dumps({"message": "éé"})  # 4 bytes of UTF-8
-    assert protocol.parse_chat_message(fits, max_bytes=4) == "éé"
+    assert protocol.parse_chat_message(fits, max_bytes=4).text == "éé"
     with pytest.raises(InvalidMessageError) as caught:
         protocol.parse_chat_message(json.dumps({"message": "ééé"}), max_bytes=4)
     assert caught.value.code == "message_too_large"
