@@ -94,12 +94,22 @@ class DynamoDBStreamPoller:
         self.ready = asyncio.Event()
         """Set once the shards found at start have their starting iterators: writes made
         after it are read, even with ``LATEST``."""
+        self._draining = asyncio.Event()
+
+    async def drain(self, grace_s: float) -> None:
+        """Read no more; let a batch being invoked finish (within ``grace_s``) so its
+        checkpoint counts: a mapping restarted by a template edit does not invoke it
+        again. The caller then cancels ``run``."""
+        self._draining.set()
+        reading = list(self._shards.values())
+        if reading:
+            await asyncio.wait(reading, timeout=grace_s)
 
     async def run(self) -> None:
         """Find shards and read each (children after their parent) until cancelled."""
         first = True
         try:
-            while True:
+            while not self._draining.is_set():
                 for shard in await asyncio.to_thread(self._describe_shards):
                     shard_id = shard["ShardId"]
                     parent = shard.get("ParentShardId")
@@ -150,7 +160,7 @@ class DynamoDBStreamPoller:
         buffer: list[Record] = []
         first_buffered = 0.0
         last_read: str | None = self._checkpoints.get(shard_id)
-        while iterator is not None or buffer:
+        while (iterator is not None or buffer) and not self._draining.is_set():
             if iterator is not None:
                 try:
                     page = await asyncio.to_thread(
@@ -180,16 +190,21 @@ class DynamoDBStreamPoller:
                 self.source.batching_window_s,
             ) or (iterator is None and buffer):
                 batch, buffer = buffer[: self.source.batch_size], buffer[self.source.batch_size :]
-                await self._process(shard_id, tuple(batch))
+                if not await self._process(shard_id, tuple(batch)):
+                    return  # draining: the batch is left for whoever reads next
                 self._checkpoints[shard_id] = batch[-1]["dynamodb"]["SequenceNumber"]
                 first_buffered = self._clock()
             await asyncio.sleep(self._poll_interval_s)
-        self._finished.add(shard_id)
+        if not self._draining.is_set():
+            self._finished.add(shard_id)
 
-    async def _process(self, shard_id: str, records: tuple[Record, ...]) -> None:
-        """Invoke until every record succeeded or was discarded, in order."""
+    async def _process(self, shard_id: str, records: tuple[Record, ...]) -> bool:
+        """Invoke until every record succeeded or was discarded, in order; False when
+        draining stopped it first (nothing after its last success is checkpointed)."""
         pending: deque[batches.Attempt[Record]] = deque([batches.Attempt(records)])
         while pending:
+            if self._draining.is_set():
+                return False
             attempt = pending.popleft()
             kept, expired = batches.split_expired(
                 attempt.records, dynamodb_records.created_s, self._clock(), self._policy
@@ -224,6 +239,7 @@ class DynamoDBStreamPoller:
             pending.extendleft(reversed(plan.then))
             if plan.then and not plan.bisected:
                 await asyncio.sleep(batches.retry_delay_s(plan.then[0].retries))
+        return True
 
     async def _invoke(self, records: tuple[Record, ...]) -> Any:
         event = {

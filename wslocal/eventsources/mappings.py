@@ -151,12 +151,7 @@ class EventSourceMappings:
     ) -> None:
         """The template changed these sources: stop them, then start those the new model
         still has, a stream source from where it was. The others are not touched."""
-        positions = {
-            name: poller.position
-            for name, (poller, _) in self._running.items()
-            if name in names and isinstance(poller, DynamoDBStreamPoller)
-        }
-        await self._stop(names)
+        positions = await self._stop(names)
         self._model = model
         self._sqs = sqs
         self._queue_urls = dict(queue_urls or {})
@@ -173,11 +168,26 @@ class EventSourceMappings:
         )
         return {source.name for source in sources}
 
-    async def _stop(self, names: set[str]) -> None:
-        stopping = [self._running.pop(name)[1] for name in sorted(names & set(self._running))]
-        for task in stopping:
+    async def _stop(self, names: set[str]) -> dict[str, StreamPosition]:
+        """Stream pollers first finish the batch they are invoking (within the
+        function's timeout), so its records are not invoked again; then every poller
+        is cancelled. Returns where each stream poller stopped."""
+        stopping = [self._running.pop(name) for name in sorted(names & set(self._running))]
+        await asyncio.gather(
+            *(
+                poller.drain(self._model.functions[poller.source.function].timeout)
+                for poller, _ in stopping
+                if isinstance(poller, DynamoDBStreamPoller)
+            )
+        )
+        for _, task in stopping:
             task.cancel()
-        await asyncio.gather(*stopping, return_exceptions=True)
+        await asyncio.gather(*(task for _, task in stopping), return_exceptions=True)
+        return {
+            poller.source.name: poller.position
+            for poller, _ in stopping
+            if isinstance(poller, DynamoDBStreamPoller)
+        }
 
     async def _start(
         self, names: set[str], positions: Mapping[str, StreamPosition] | None = None
