@@ -1,9 +1,9 @@
 // The chat page: joins a room, shows messages, presence and history, sends messages,
 // reconnects by itself. User text is only ever set as textContent, never as HTML.
 
-import { ChatConnection } from "./connection.js";
+import { ChatConnection, chooseEndpoint } from "./connection.js";
 import { Outbox } from "./outbox.js";
-import { checkJoin, checkMessage, describeError, RETRYABLE_ERRORS } from "./rules.js";
+import { checkJoin, checkMessage, describeError, RETRYABLE_ERRORS, trimName } from "./rules.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -47,10 +47,11 @@ const state = {
 const HISTORY_RETRIES = 3;
 
 function endpoint() {
+  const configured = window.CHAT_CONFIG && window.CHAT_CONFIG.websocketUrl;
   const override = new URLSearchParams(location.search).get("ws");
-  if (override) return override;
-  if (window.CHAT_CONFIG && window.CHAT_CONFIG.websocketUrl) return window.CHAT_CONFIG.websocketUrl;
-  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+  const chosen = chooseEndpoint({ override, configured, location });
+  if (chosen.refused) showNotice(chosen.refused);
+  return chosen.url;
 }
 
 function nearBottom() {
@@ -82,6 +83,7 @@ function messageItem({ sender, payload, sentAt, own }) {
   meta.className = "meta";
   const who = document.createElement("span");
   who.className = "sender";
+  who.dir = "auto";
   who.textContent = own ? `${sender} (you)` : sender;
   const when = document.createElement("time");
   when.dateTime = sentAt || new Date().toISOString();
@@ -89,6 +91,7 @@ function messageItem({ sender, payload, sentAt, own }) {
   meta.append(who, " · ", when);
   const text = document.createElement("p");
   text.className = "text";
+  text.dir = "auto";
   text.textContent = payload;
   item.append(meta, text);
   return item;
@@ -144,8 +147,22 @@ function pump() {
   }
 }
 
-function namesText(names) {
-  return names.length <= 3 ? names.join(", ") : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+// Each name in a <bdi>: a right-to-left name cannot reorder the words around it.
+function namesLine(names, verb) {
+  const shown = names.slice(0, 3);
+  const parts = [];
+  shown.forEach((name, index) => {
+    if (index > 0) parts.push(", ");
+    const bdi = document.createElement("bdi");
+    bdi.textContent = name;
+    parts.push(bdi);
+  });
+  if (names.length > shown.length) parts.push(` and ${names.length - shown.length} more`);
+  parts.push(` ${verb}`);
+  const item = document.createElement("li");
+  item.className = "presence";
+  item.append(...parts);
+  return item;
 }
 
 // One line per change of the room; the reader's own join is not news to them.
@@ -153,14 +170,9 @@ function presenceItems(envelope) {
   const ownJoin = envelope.joined.indexOf(state.name);
   const joined = envelope.joined.filter((_, index) => index !== ownJoin);
   const lines = [];
-  if (joined.length) lines.push(`${namesText(joined)} joined`);
-  if (envelope.left.length) lines.push(`${namesText(envelope.left)} left`);
-  return lines.map((line) => {
-    const item = document.createElement("li");
-    item.className = "presence";
-    item.textContent = line;
-    return item;
-  });
+  if (joined.length) lines.push(namesLine(joined, "joined"));
+  if (envelope.left.length) lines.push(namesLine(envelope.left, "left"));
+  return lines;
 }
 
 // Snapshots can arrive out of order (a history reply and a presence envelope race):
@@ -173,6 +185,7 @@ function applyMembers(snapshot) {
   ui.memberList.replaceChildren(
     ...snapshot.names.map((name) => {
       const item = document.createElement("li");
+      item.dir = "auto";
       item.textContent = name;
       if (name === state.name) item.className = "you";
       return item;
@@ -363,7 +376,7 @@ setInterval(() => {
 
 ui.join.addEventListener("submit", (event) => {
   event.preventDefault();
-  const name = ui.name.value.trim();
+  const name = trimName(ui.name.value);
   const room = ui.room.value.trim();
   const problem = checkJoin(name, room);
   if (problem) {

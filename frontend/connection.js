@@ -10,6 +10,29 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/** Where the page connects: the configured URL, else the host that served the page. A
+ * `?ws=` override is taken only for one of those two hosts, so a link cannot send the
+ * reader's name, room and messages to a server of its choosing. */
+export function chooseEndpoint({ override, configured, location }) {
+  const own = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+  const fallback = configured || own;
+  if (!override) return { url: fallback };
+  let asked;
+  try {
+    asked = new URL(override);
+  } catch {
+    return { url: fallback, refused: `Ignored ?ws=: ${override} is not a URL.` };
+  }
+  const allowed = [own, configured].filter(Boolean).map((url) => new URL(url).host);
+  if (!["ws:", "wss:"].includes(asked.protocol) || !allowed.includes(asked.host)) {
+    return {
+      url: fallback,
+      refused: `Ignored ?ws=${override}: the page connects only to ${allowed.join(" or ")}.`,
+    };
+  }
+  return { url: override };
+}
+
 export class ChatConnection extends EventTarget {
   constructor(endpoint, room, name) {
     super();

@@ -4,7 +4,16 @@
 export const MESSAGE_MAX_BYTES = 16 * 1024; // the app's MessageMaxBytes default
 export const FRAME_MAX_BYTES = 32 * 1024; // API Gateway's frame limit
 export const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-const NAME_MAX_CHARS = 32;
+export const NAME_MAX_CHARS = 32;
+// Refused in names (the table protocol.NAME_REFUSED_CATEGORIES has; a test keeps the two
+// equal): Unicode's "other" categories (controls; format characters such as zero-width
+// joiners and bidi overrides, which spoof; surrogates; private use; unassigned) and every
+// separator but the ASCII space.
+export const NAME_REFUSED_CATEGORIES = ["Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"];
+const NAME_REFUSED = new RegExp(
+  `(?! )[${NAME_REFUSED_CATEGORIES.map((category) => `\\p{${category}}`).join("")}]`,
+  "u",
+);
 
 const encoder = new TextEncoder();
 
@@ -30,13 +39,25 @@ export function checkMessage(text) {
   return null;
 }
 
-export function checkJoin(name, room) {
-  const trimmed = name.trim();
-  if ([...trimmed].length < 1 || [...trimmed].length > NAME_MAX_CHARS) {
-    return `Your name must be 1–${NAME_MAX_CHARS} characters.`;
+/** A display name as the server takes it: ASCII spaces trimmed at both ends. */
+export function trimName(name) {
+  return name.replace(/^ +| +$/g, "");
+}
+
+/** Why the server would refuse `name` on $connect, or null. */
+export function checkName(name) {
+  const trimmed = trimName(name);
+  const length = [...trimmed].length;
+  if (length < 1 || length > NAME_MAX_CHARS) return `Your name must be 1–${NAME_MAX_CHARS} characters.`;
+  if (NAME_REFUSED.test(trimmed)) {
+    return "Your name has an invisible, control or bidi character, or a space other than a plain one.";
   }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) return "Your name must be printable.";
+  return null;
+}
+
+export function checkJoin(name, room) {
+  const problem = checkName(name);
+  if (problem) return problem;
   if (!ROOM_PATTERN.test(room)) {
     return "A room is 1–64 letters, digits, _ or -.";
   }

@@ -140,6 +140,52 @@ def test_the_page_loads_under_its_strict_content_security_policy(browser, page_s
     assert problems == []
 
 
+def test_the_page_connects_under_its_policy_which_names_no_other_server(browser, page_stage, room):
+    page = browser.new_context().new_page()
+    violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text
+            and violations.append(message.text))  # fmt: skip
+    response = page.goto(page_stage.url)
+    policy = response.headers["content-security-policy"]
+    assert "connect-src 'self' wss://*.amazonaws.com;" in policy
+    page.get_by_label("Your name").fill("alice")
+    page.get_by_label("Room", exact=True).fill(room)
+    page.get_by_role("button", name="Join").click()
+    expect(page.get_by_role("status")).to_have_text("Connected", timeout=20000)
+    assert violations == []
+
+
+def test_a_ws_link_to_another_server_is_ignored_and_said(browser, page_stage, room):
+    page = browser.new_context().new_page()
+    page.goto(f"{page_stage.url}?ws=wss://collector.example/steal")
+    page.get_by_label("Your name").fill("alice")
+    page.get_by_label("Room", exact=True).fill(room)
+    page.get_by_role("button", name="Join").click()
+    expect(page.get_by_role("status")).to_have_text("Connected", timeout=20000)
+    expect(page.get_by_role("alert")).to_contain_text("Ignored ?ws=wss://collector.example")
+
+
+def test_a_name_the_server_would_refuse_is_refused_in_the_form(browser, page_stage):
+    page = browser.new_context().new_page()
+    page.goto(page_stage.url)
+    page.get_by_label("Your name").fill("ali\u200bce")
+    page.get_by_role("button", name="Join").click()
+    expect(page.get_by_role("alert")).to_contain_text("invisible")
+    expect(page.get_by_role("status")).to_have_text("Offline")
+
+
+def test_right_to_left_names_and_messages_are_isolated(browser, page_stage, room):
+    alice = open_chat(browser, page_stage, "alice", room)
+    bob = open_chat(browser, page_stage, "\u05e9\u05dc\u05d5\u05dd", room)
+    say(bob, "\u202eevil\u202c and more")
+    text = log(alice).locator(".message.other .text")
+    expect(text).to_have_attribute("dir", "auto")
+    assert text.evaluate("element => getComputedStyle(element).unicodeBidi") == "isolate"
+    sender = log(alice).locator(".message.other .sender")
+    assert sender.evaluate("element => getComputedStyle(element).unicodeBidi") == "isolate"
+    expect(log(alice).locator(".presence bdi")).to_have_text(["\u05e9\u05dc\u05d5\u05dd"])
+
+
 def test_a_conversation_screenshot_for_the_readme(browser, page_stage, room):
     room = f"design-review-{room[1:5]}"
     alice = open_chat(browser, page_stage, "alice", room, viewport={"width": 900, "height": 640})

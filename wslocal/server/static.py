@@ -7,8 +7,10 @@ from pathlib import Path
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'"
+    # The page's own host (CSP 3's 'self' covers ws: and wss: to it) and API Gateway's
+    # endpoints, for a config.js that names the deployed API; no other server.
+    "connect-src 'self' wss://*.amazonaws.com; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,11 @@ DEFAULT_ROOM = "lobby"
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_MAX_CHARS = 32
+NAME_REFUSED_CATEGORIES: tuple[str, ...] = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")
+"""Unicode categories refused in names (the ASCII space excepted): controls; format
+characters (zero-width joiners and spaces, bidi overrides and isolates, which spoof);
+surrogates; private use; unassigned; separators other than the plain space. The page's
+``rules.js`` has the same table; a test keeps them equal."""
 KNOWN_ACTIONS: tuple[str, ...] = ("sendMessage", "history")
 DEFAULT_MESSAGE_MAX_BYTES = 16 * 1024
 MEMBER_LIST_LIMIT = 200
@@ -56,10 +62,14 @@ def parse_join(
     name = query.get("name")
     if name is None:
         return Join(room=room, name=name_factory())
-    name = name.strip()
-    if not 1 <= len(name) <= NAME_MAX_CHARS or not name.isprintable():
+    name = name.strip(" ")
+    if not 1 <= len(name) <= NAME_MAX_CHARS:
+        raise InvalidJoinError("invalid_name", f"name must be 1-{NAME_MAX_CHARS} characters")
+    if any(char != " " and unicodedata.category(char) in NAME_REFUSED_CATEGORIES for char in name):
         raise InvalidJoinError(
-            "invalid_name", f"name must be 1-{NAME_MAX_CHARS} printable characters"
+            "invalid_name",
+            "name must not have invisible, control or bidi characters, or spaces other than "
+            "the plain space",
         )
     return Join(room=room, name=name)
 
