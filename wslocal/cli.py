@@ -382,17 +382,38 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
+    watchdog: asyncio.Task[None] | None = None
     try:
         await stage.start()
         _banner(stage, engines, made, sys.stdout)
+        watchdog = asyncio.create_task(_watch_engines(engines))
         await stopping.wait()
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         print(
             "Stopping: closing connections ($disconnect runs), ending workers "
             "(Ctrl-C again to stop at once).",
             flush=True,
         )
         await stage.stop()
+
+
+async def _watch_engines(engines: Engines, interval_s: float = 1.0) -> None:
+    """Say once, loudly, when an engine dies under the stage: the stage keeps serving
+    (handlers get the engine's connection errors, as they would from a dead service),
+    but an engine it started is not brought back."""
+    said: set[str] = set()
+    while True:
+        await asyncio.sleep(interval_s)
+        for report in engines.exit_reports():
+            if report not in said:
+                said.add(report)
+                logging.getLogger("wslocal").error(
+                    "%s. Handlers' calls to it fail from now on (an in-memory engine's data "
+                    "is gone); stop wslocal and start it again.",
+                    report,
+                )
 
 
 async def _invoke(args: argparse.Namespace, model: StageModel, engines: Engines, event: Any) -> int:

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from tests.support.paths import FIXTURES
-from wslocal.exceptions import HandlerError
+from wslocal.exceptions import HandlerError, InvocationError
+from wslocal.runtime import workers
 from wslocal.runtime.workers import RuntimeSettings, Worker, WorkerPool
 from wslocal.template import FunctionModel
 
@@ -208,3 +209,16 @@ async def test_a_call_cancelled_as_it_completes_is_cancelled_and_its_worker_kept
         return pool.size, len(pool.idle_pids())
 
     assert await with_pool("handlers.environment", body) == (1, 1)
+
+
+async def test_a_handler_whose_import_hangs_is_given_up_after_init_time(monkeypatch):
+    monkeypatch.setattr(workers, "INIT_TIMEOUT_S", 1.0)
+
+    async def body(pool):
+        started = time.monotonic()
+        with pytest.raises(InvocationError, match="did not finish within 1 s"):
+            await pool.invoke({}, "req-1")
+        return time.monotonic() - started, pool.size
+
+    elapsed, size = await with_pool("hangs.handler", body)
+    assert elapsed < 5 and size == 0

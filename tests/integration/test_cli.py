@@ -2,12 +2,14 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -377,3 +379,31 @@ def test_a_template_that_no_longer_reads_is_said_and_the_previous_one_still_serv
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_dynamodb_local_dying_is_said_and_the_stage_keeps_answering():
+    # GIVEN the chat on `wslocal start` with a client in a room
+    port = free_port()
+    process = start_in_own_group(port)
+    try:
+        with connect(f"ws://127.0.0.1:{port}?room=dies&name=alice") as ws:
+            # WHEN DynamoDB Local dies
+            [java] = [pid for pid in children_of(process.pid) if b"java" in process_name(pid)]
+            os.kill(java, signal.SIGKILL)
+            # THEN a message is answered with the service's failure, the connection stays
+            ws.send(json.dumps({"action": "sendMessage", "message": "anyone?"}))
+            assert json.loads(ws.recv(timeout=30))["message"] == "Internal server error"
+            ws.send(json.dumps({"action": "nothing"}))
+            assert json.loads(ws.recv(timeout=30))["code"] == "unknown_action"
+            time.sleep(2)  # the stage looks at its engines every second
+        output = stop_and_read(process)
+        assert re.search(r"DynamoDB Local \(in memory\).* exited with code -9", output)
+        assert "stop wslocal and start it again" in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def process_name(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()

@@ -76,3 +76,19 @@ def test_a_named_endpoint_is_used_as_it_is(dynamodb_local):
     ) as engine:
         assert engine.endpoint == dynamodb_local.endpoint
         assert engine.process is None
+
+
+def test_dynamodb_locals_output_goes_to_a_file_and_a_death_is_reported_with_it():
+    engine = start_engine(region="us-east-1", search_from=ROOT, engine="local")
+    try:
+        assert engine.process.stderr is None and engine.process.stdout is None
+        assert engine.log is not None and engine.log.exists()
+        assert engine.exit_report() is None
+        engine.process.kill()
+        engine.process.wait()
+        report = engine.exit_report()
+        assert report is not None and "exited with code -9" in report
+        assert str(engine.log) in report
+    finally:
+        engine.stop()
+    assert not engine.log.exists()

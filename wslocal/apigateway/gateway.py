@@ -188,20 +188,31 @@ class WebSocketApi:
         )
 
     @staticmethod
+    def too_many_requests(connection_id: str, request_id: str) -> bytes:
+        """A message over the connection's in-flight bound, never dispatched."""
+        return integration.gateway_error(
+            integration.TOO_MANY_REQUESTS, connection_id, request_id
+        ).encode("utf-8")
+
+    @staticmethod
     def reply(
         route: RouteModel,
         response: integration.ProxyResponse | None,
         connection_id: str,
         request_id: str,
+        max_bytes: int = 128 * 1024,
     ) -> bytes | None:
         """What goes back to the client after a message: Internal server error when the
-        integration failed, its body on a two-way route, else nothing."""
-        if response is None:
+        integration failed or its route response is over the message limit (``max_bytes``:
+        a message to the client is 128 KB at most), its body on a two-way route, else
+        nothing."""
+        body = response.body.encode("utf-8") if response and response.body is not None else None
+        if response is None or (route.two_way and body is not None and len(body) > max_bytes):
             return integration.gateway_error(
                 integration.INTERNAL_SERVER_ERROR, connection_id, request_id
             ).encode("utf-8")
-        if route.two_way and response.body is not None:
-            return response.body.encode("utf-8")
+        if route.two_way and body is not None:
+            return body
         return None
 
     # --- the end --------------------------------------------------------------------------

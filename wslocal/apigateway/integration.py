@@ -15,6 +15,7 @@ from typing import Any
 
 FORBIDDEN = "Forbidden"
 INTERNAL_SERVER_ERROR = "Internal server error"
+TOO_MANY_REQUESTS = "Too Many Requests"
 
 _CLOSE_REASONS = {
     1000: "Normal closure",

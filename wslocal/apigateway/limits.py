@@ -18,6 +18,15 @@ class Limits:
     max_duration: float = 2 * 60 * 60
     max_post_bytes: int = 128 * 1024
     """Largest @connections POST body; over it the API answers 413."""
+    max_inflight_messages: int = 100
+    """Messages of one connection being handled at once; more are answered "Too Many
+    Requests" (the stage's bound: API Gateway's throttling is per route and account)."""
+    send_buffer_bytes: int = 4 * 1024 * 1024
+    """Bytes waiting for a client that does not read; over it the connection is closed."""
+    request_head_timeout: float = 10.0
+    """Seconds for an HTTP request's head (and body) to arrive; else 408."""
+    keep_alive_idle: float = 60.0
+    """Seconds an idle keep-alive HTTP connection stays open between requests."""
 
     @property
     def websocket_max_size(self) -> tuple[int, int]:

@@ -47,6 +47,11 @@ def _error(status: int, error_type: str, message: str | None) -> ManagementRespo
     )
 
 
+def payload_too_large() -> ManagementResponse:
+    """A POST over the limit, answered from its Content-Length before its body is read."""
+    return _error(413, "PayloadTooLargeException", "Request too large")
+
+
 def _iso(epoch_seconds: float) -> str:
     moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -65,7 +70,7 @@ def handle_management_request(
     if connection_id is None:
         return _error(403, "ForbiddenException", "Forbidden")
     if method == "POST" and len(body) > max_post_bytes:
-        return _error(413, "PayloadTooLargeException", "Request too large")
+        return payload_too_large()
     connection = registry.get(connection_id)
     if connection is None or connection.state is not ConnectionState.OPEN:
         return _error(410, "GoneException", None)

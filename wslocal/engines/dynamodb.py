@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,10 +47,27 @@ class DynamoDBEngine:
     endpoint: str
     process: subprocess.Popen[bytes] | None = None
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
+    log: Path | None = None
+    """Where the engine's own output goes."""
+    stopping: bool = False
 
     def stop(self) -> None:
+        self.stopping = True
         if self.process is not None:
             stop_process(self.process)
+        if self.log is not None:
+            self.log.unlink(missing_ok=True)
+
+    def exit_report(self) -> str | None:
+        """Why the engine is gone, if it exited while it was wanted: its exit code and
+        the last lines of its log."""
+        if self.stopping or self.process is None or self.process.poll() is None:
+            return None
+        report = f"{self.description} exited with code {self.process.returncode}"
+        if self.log is not None and self.log.exists():
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-5:]
+            report += f" (its log, {self.log}: {' | '.join(tail) or 'empty'})"
+        return report
 
     def __enter__(self) -> DynamoDBEngine:
         return self
@@ -134,10 +152,9 @@ def _wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     probe = client(engine.endpoint, region)
     while True:
-        if engine.process is not None and engine.process.poll() is not None:
-            raise DynamoDBError(
-                f"{engine.description} exited with code {engine.process.returncode}"
-            )
+        report = engine.exit_report()
+        if report is not None:
+            raise DynamoDBError(report)
         try:
             probe.list_tables(Limit=1)
             return
@@ -160,18 +177,21 @@ def start_dynamodb_local(
     storage = ["-dbPath", str(db_path)] if db_path else ["-inMemory"]
     if db_path:
         db_path.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-         "-port", str(port), "-sharedDb", *storage],
-        cwd=jar.parent,
-        start_new_session=True,  # not in the terminal's process group: the stage stops it
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
+    # Its output goes to a file, never to a pipe nobody reads (a chatty JVM would block).
+    log_path = Path(tempfile.gettempdir()) / f"wslocal-dynamodb-local-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
+             "-port", str(port), "-sharedDb", *storage],
+            cwd=jar.parent,
+            start_new_session=True,  # not in the terminal's process group: the stage stops it
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
     where = f"in {db_path}" if db_path else "in memory"
     engine = DynamoDBEngine(
-        f"DynamoDB Local ({where})", f"http://127.0.0.1:{port}", process=process
+        f"DynamoDB Local ({where})", f"http://127.0.0.1:{port}", process=process, log=log_path
     )
     _wait_until_ready(engine, region)
     return engine

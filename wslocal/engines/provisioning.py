@@ -55,6 +55,13 @@ class Engines:
             queues_made=tuple(sorted(set(self.queue_urls) - before)),
         )
 
+    def exit_reports(self) -> list[str]:
+        """Engines that died while the stage runs, and why."""
+        engines: list[DynamoDBEngine | SqsEngine] = [self.dynamodb]
+        if self.sqs is not None:
+            engines.append(self.sqs)
+        return [report for engine in engines if (report := engine.exit_report())]
+
     def stop(self) -> None:
         if self.sqs is not None:
             self.sqs.stop()

@@ -37,6 +37,12 @@ class SqsEngine:
             stop_process(self.process)
             self.process = None
 
+    def exit_report(self) -> str | None:
+        """Why the engine is gone, if the process we started exited on its own."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        return f"{self.description} exited with code {self.process.returncode}"
+
     def __enter__(self) -> SqsEngine:
         return self
 

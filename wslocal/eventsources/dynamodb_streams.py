@@ -160,6 +160,7 @@ class DynamoDBStreamPoller:
         buffer: list[Record] = []
         first_buffered = 0.0
         last_read: str | None = self._checkpoints.get(shard_id)
+        failing = False
         while (iterator is not None or buffer) and not self._draining.is_set():
             if iterator is not None:
                 try:
@@ -172,9 +173,18 @@ class DynamoDBStreamPoller:
                     )
                     continue
                 except (BotoCoreError, ClientError) as exc:
-                    log.warning("%s: reading the stream failed: %s", self.source.name, exc)
+                    if not failing:  # once per outage, not once a second
+                        log.warning(
+                            "%s: reading the stream failed (trying again every second): %s",
+                            self.source.name,
+                            exc,
+                        )
+                    failing = True
                     await asyncio.sleep(1.0)
                     continue
+                if failing:
+                    log.info("%s: reading the stream again", self.source.name)
+                    failing = False
                 records = page.get("Records", [])
                 iterator = page.get("NextShardIterator")
                 if records:

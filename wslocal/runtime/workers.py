@@ -34,6 +34,8 @@ from wslocal.template import FunctionModel
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_IDLE_WORKER_S = 60.0
 CHANNEL_CLOSED_GRACE_S = 5.0
+INIT_TIMEOUT_S = 10.0
+"""Lambda gives a function's init (importing the handler) 10 seconds."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,16 @@ class Worker:
             child.close()
         reader, writer = await asyncio.open_connection(sock=parent)
         worker = cls(process, reader, writer)
-        ready = await worker._receive()
+        try:
+            async with asyncio.timeout(INIT_TIMEOUT_S):
+                ready = await worker._receive()
+        except TimeoutError:
+            await worker.stop()
+            raise InvocationTimeoutError(
+                f"{function.logical_id}: importing the handler did not finish within "
+                f"{INIT_TIMEOUT_S:g} s (Lambda's limit for init); is an import waiting on "
+                "something?"
+            ) from None
         worker.init_ms = float(ready.get("initMs") or 0.0)
         worker.init_error = ready.get("error")
         return worker

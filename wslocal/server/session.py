@@ -99,6 +99,15 @@ class WebSocketSession:
         else:
             self._protocol.send_text(data)
         self._flush()
+        buffered = self._writer.transport.get_write_buffer_size()
+        if buffered > self._stage.limits.send_buffer_bytes:
+            log.warning(
+                "closing %s: %d bytes wait for a client that does not read",
+                self.connection_id,
+                buffered,
+            )
+            self._closed_by_stage = (1001, "Going away: the client does not read its messages")
+            self._writer.transport.abort()
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake from the stage's side."""
@@ -213,6 +222,9 @@ class WebSocketSession:
         if isinstance(message, tuple):
             self.close(*message)
             return
+        if len(self._dispatches) >= self._stage.limits.max_inflight_messages:
+            self.send(self._stage.api.too_many_requests(self.connection_id, self._stage.new_id()))
+            return
         task = asyncio.create_task(self._dispatch(message))
         self._dispatches.add(task)
         task.add_done_callback(self._dispatches.discard)
@@ -321,7 +333,19 @@ class WebSocketSession:
             message_id=stage.new_id(),
             now_ms=int(stage.clock() * 1000),
         )
-        reply = api.reply(route, await self._call(route, event), self.connection_id, request_id)
+        response = await self._call(route, event)
+        limit = stage.limits.max_message_bytes
+        size = len(response.body.encode("utf-8")) if response and response.body else 0
+        if route.two_way and size > limit:
+            log.warning(
+                "%s: the route response of %s is %d bytes, over the %d a message may have; "
+                "the client gets Internal server error",
+                route.route_key,
+                route.function,
+                size,
+                limit,
+            )
+        reply = api.reply(route, response, self.connection_id, request_id, limit)
         if reply is not None:
             self.send(reply)
 

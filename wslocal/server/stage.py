@@ -179,7 +179,7 @@ class LocalStage:
             for logical_id, function in self.model.functions.items()
         }
         if self.config.prewarm:
-            await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+            await self._prewarm(list(self.pools))
         if self.config.idle_worker_s > 0:
             self._background.append(asyncio.create_task(self._reap_idle_workers()))
         if self.config.watch:
@@ -351,7 +351,9 @@ class LocalStage:
             log.error("event sources not started: %s", exc)
 
     async def _prewarm(self, functions: list[str]) -> None:
-        """Start one worker of each; a handler that fails to import is said, not fatal."""
+        """Start one worker of each; one that cannot start (its import hangs past init's
+        10 s) is said, not fatal: the stage serves the rest, and its first call tries
+        again."""
         results = await asyncio.gather(
             *(self.pools[name].prewarm() for name in functions), return_exceptions=True
         )
@@ -425,11 +427,23 @@ class LocalStage:
     ) -> None:
         current = asyncio.current_task()
         assert current is not None
+        limits = self.config.limits
         first = True
         while True:
+            try:  # the next request's first byte: an idle keep-alive waits longer
+                async with asyncio.timeout(
+                    limits.request_head_timeout if first else limits.keep_alive_idle
+                ):
+                    started = await reader.readexactly(1)
+            except (asyncio.IncompleteReadError, TimeoutError):
+                return  # nothing was asked: close quietly
             try:
-                head = await reader.readuntil(b"\r\n\r\n")
+                async with asyncio.timeout(limits.request_head_timeout):
+                    head = started + await reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError:
+                return
+            except TimeoutError:
+                writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
                 return
             try:
                 request = parse_request_head(head)
@@ -442,14 +456,29 @@ class LocalStage:
                         self._sessions.discard(session)
                     return
                 first = False
-                body = await reader.readexactly(request.content_length)
+                if request.content_length > limits.max_post_bytes:
+                    # Answered before the body is read: a 50 MB body is never buffered.
+                    writer.write(self._too_large(request))
+                    return
+                async with asyncio.timeout(limits.request_head_timeout):
+                    body = await reader.readexactly(request.content_length)
             except HttpError as exc:
                 writer.write(response_bytes(exc.status, f"{exc}\n".encode(), keep_alive=False))
+                return
+            except TimeoutError:
+                writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
                 return
             writer.write(self._respond(request, body))
             await writer.drain()
             if not request.keep_alive:
                 return
+
+    @staticmethod
+    def _too_large(request: HttpRequest) -> bytes:
+        if management_api.is_management_path(request.path):
+            answer = management_api.payload_too_large()
+            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=False)
+        return response_bytes(413, b"Payload Too Large\n", keep_alive=False)
 
     def _respond(self, request: HttpRequest, body: bytes) -> bytes:
         keep_alive = request.keep_alive

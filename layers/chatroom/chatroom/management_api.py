@@ -77,30 +77,38 @@ class KeepAliveManagementApi:
         request = AWSRequest(method="POST", url=f"{self._origin}{path}", data=Data)
         self._signer.add_auth(request)
         headers = dict(request.headers.items())
-        connection = self._connection()
-        try:
-            connection.request("POST", path, body=Data, headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            self._local.connection = None
-            raise ConnectionClosedError(endpoint_url=self.endpoint) from exc
+        for attempt in (1, 2):
+            connection, reused = self._connection()
+            try:
+                connection.request("POST", path, body=Data, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()
+                self._local.connection = None
+                # A kept-alive connection the server closed while it was idle fails at
+                # once; one new connection is tried (as urllib3 does), then the caller
+                # retries with its own backoff.
+                if not (reused and attempt == 1):
+                    raise ConnectionClosedError(endpoint_url=self.endpoint) from exc
         if response.status >= 300:
             raise self._error(response, body)
         return {"ResponseMetadata": {"HTTPStatusCode": response.status}}
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection, and whether it was used before."""
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            if self._secure:
-                connection = http.client.HTTPSConnection(
-                    self._netloc, timeout=self._timeout_s, context=self._ssl
-                )
-            else:
-                connection = http.client.HTTPConnection(self._netloc, timeout=self._timeout_s)
-            self._local.connection = connection
-        return connection
+        if connection is not None:
+            return connection, True
+        if self._secure:
+            connection = http.client.HTTPSConnection(
+                self._netloc, timeout=self._timeout_s, context=self._ssl
+            )
+        else:
+            connection = http.client.HTTPConnection(self._netloc, timeout=self._timeout_s)
+        self._local.connection = connection
+        return connection, False
 
     @staticmethod
     def _error(response: http.client.HTTPResponse, body: bytes) -> ClientError:

@@ -23,6 +23,9 @@ class _Recorder(BaseHTTPRequestHandler):
     status = 200
     error_type = ""
     close = False
+    drop_idle = False
+    """Close the connection after answering without saying so, as a server does to a
+    kept-alive connection left idle past its timeout."""
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -37,6 +40,8 @@ class _Recorder(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.write(answer)
+        if self.drop_idle:
+            self.close_connection = True
 
     def log_message(self, *args):
         pass
@@ -45,7 +50,7 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def stub():
     _Recorder.requests, _Recorder.status, _Recorder.error_type = [], 200, ""
-    _Recorder.close = False
+    _Recorder.close = _Recorder.drop_idle = False
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/dev"
@@ -107,6 +112,14 @@ def test_an_error_status_is_a_client_error_with_its_code_and_status(stub, sessio
 
 def test_a_connection_closed_by_the_server_is_opened_again(stub, session):
     _Recorder.close = True
+    api = KeepAliveManagementApi(stub, session)
+    for _ in range(3):
+        api.post_to_connection(ConnectionId=CONNECTION, Data=b"x")
+    assert len(_Recorder.requests) == 3
+
+
+def test_a_kept_alive_connection_the_server_dropped_is_replaced_without_an_error(stub, session):
+    _Recorder.drop_idle = True
     api = KeepAliveManagementApi(stub, session)
     for _ in range(3):
         api.post_to_connection(ConnectionId=CONNECTION, Data=b"x")

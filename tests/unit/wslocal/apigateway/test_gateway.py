@@ -76,3 +76,17 @@ def test_a_binary_message_is_refused_with_1003():
 
 def test_a_text_message_that_is_not_utf8_is_refused_with_1007():
     assert inbound_message(True, b"\xff\xfe")[0] == 1007
+
+
+def test_a_route_response_over_the_message_limit_is_internal_server_error():
+    big = "x" * 129
+    assert API.reply(ROUTES["$default"], ProxyResponse(200, big), "c", "r", max_bytes=128) == (
+        b'{"message": "Internal server error", "connectionId": "c", "requestId": "r"}'
+    )
+    assert API.reply(ROUTES["$default"], ProxyResponse(200, big[:128]), "c", "r", 128) == b"x" * 128
+
+
+def test_too_many_requests_is_said_as_api_gateway_says_its_own_errors():
+    assert API.too_many_requests("c", "r") == (
+        b'{"message": "Too Many Requests", "connectionId": "c", "requestId": "r"}'
+    )
