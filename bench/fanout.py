@@ -78,8 +78,10 @@ def tree_rss_mb(pid: int) -> float:
 
 
 def start_stage(port: int, overrides: list[str]) -> tuple[subprocess.Popen[str], str]:
-    """The stage and its DynamoDB endpoint (read from the banner)."""
-    extra = ["--parameter-overrides", *overrides] if overrides else []
+    """The stage and its DynamoDB endpoint (read from the banner). One client sends every
+    message of the benchmark: its per-connection rate limit is off (MessageRateLimit=0)
+    unless the overrides say otherwise."""
+    extra = ["--parameter-overrides", "MessageRateLimit=0", *overrides]
     process = subprocess.Popen(
         [sys.executable, "-m", "wslocal.cli", "start", "--port", str(port), *extra],
         cwd=ROOT,

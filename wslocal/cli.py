@@ -291,6 +291,14 @@ def _banner(stage: LocalStage, engines: Engines, made: Sequence[str], out: TextI
         extra = " (two-way)" if route.two_way else ""
         extra += f" (authorizer {route.authorizer.function})" if route.authorizer else ""
         lines.append(f"    {key:<14} -> {route.function}{extra}")
+    reserved = [
+        f"{name} {function.reserved_concurrency}"
+        for name, function in sorted(model.functions.items())
+        if function.reserved_concurrency is not None
+    ]
+    if reserved:
+        lines.append(f"  Reserved      {', '.join(reserved)}: calls beyond are throttled, "
+                     "as Lambda does")  # fmt: skip
     lines += _runtime_lines(stage)
     lines += [f"  Not emulated: {line}" for line in model.not_emulated]
     runtime_warnings = [] if stage.runtimes else _runtime_warnings(model)

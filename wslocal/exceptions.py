@@ -5,7 +5,8 @@ WslocalError
 ├── InvocationError             one invocation of a function failed
 │   ├── HandlerError            the handler raised (carries Lambda's error fields)
 │   ├── WorkerCrashedError      the worker process died mid-invocation
-│   └── InvocationTimeoutError  the handler overran the function's Timeout
+│   ├── InvocationTimeoutError  the handler overran the function's Timeout
+│   └── ThrottledError          its reserved concurrency is in use (Lambda's 429)
 ├── DynamoDBError               no DynamoDB engine could be started, or tables not made
 └── EventSourceError            an event source cannot run (a stream that cannot be read)
 """
@@ -54,6 +55,11 @@ class WorkerCrashedError(InvocationError):
 
 class InvocationTimeoutError(InvocationError):
     """The handler ran past the function's Timeout; the worker was killed and replaced."""
+
+
+class ThrottledError(InvocationError):
+    """Every execution environment the function's reserved concurrency allows is busy
+    (Lambda's TooManyRequestsException)."""
 
 
 class DynamoDBError(WslocalError):

@@ -115,7 +115,8 @@ def test_send_message_stores_it_and_delivers_it_to_the_other_members(chat):
             "alice",
             "lobby",
         )
-    assert chat.messages.scan()["Count"] == 1
+    stored = [item for item in chat.messages.scan()["Items"] if not item["room"].startswith("#")]
+    assert len(stored) == 1  # (rooms have no '#': those are the sender's rate counters)
 
 
 def test_send_message_acknowledges_to_the_sender_and_skips_other_rooms(chat):
@@ -153,6 +154,31 @@ def test_a_retried_client_id_is_acknowledged_again_and_stored_and_delivered_once
     assert [m["payload"] for m in received("bob")] == ["once"]
     history = invoke("history", message_event("history", {"action": "history"}))
     assert [m["payload"] for m in json.loads(history["body"])["messages"]] == ["once"]
+
+
+def test_a_sender_over_its_rate_is_told_and_nothing_is_stored_and_others_go_on(chat, monkeypatch):
+    # GIVEN a rate of 2 messages per minute
+    monkeypatch.setenv("MESSAGE_RATE_LIMIT", "2")
+    monkeypatch.setenv("MESSAGE_RATE_WINDOW_SECONDS", "60")
+    join(chat, SENDER)
+    join(chat, "bob")
+    handler = load_handler("send_message")  # one execution environment for every send
+
+    def send(connection_id, text):
+        body = {"action": "sendMessage", "message": text, "clientId": f"c-{text}"}
+        event = message_event("sendMessage", body, connection_id)
+        return handler.lambda_handler(event, LambdaContextStub())
+
+    # WHEN the sender sends a third message within the minute
+    for text in ("one", "two", "three"):
+        send(SENDER, text)
+    # THEN the third is refused as rate_limited (with its clientId) and not stored
+    *_, refused = received(SENDER)
+    assert (refused["code"], refused["clientId"]) == ("rate_limited", "c-three")
+    history = invoke("history", message_event("history", {"action": "history"}))
+    assert [m["payload"] for m in json.loads(history["body"])["messages"]] == ["one", "two"]
+    # AND another member still sends
+    assert send("bob", "mine")["statusCode"] == 200
 
 
 def test_a_refused_message_names_its_client_id(chat):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.support.paths import FIXTURES
-from wslocal.exceptions import HandlerError, InvocationError
+from wslocal.exceptions import HandlerError, InvocationError, ThrottledError
 from wslocal.runtime import workers
 from wslocal.runtime.workers import RuntimeSettings, Worker, WorkerPool
 from wslocal.template import FunctionModel
@@ -222,3 +222,22 @@ async def test_a_handler_whose_import_hangs_is_given_up_after_init_time(monkeypa
 
     elapsed, size = await with_pool("hangs.handler", body)
     assert elapsed < 5 and size == 0
+
+
+async def test_calls_beyond_the_reserved_concurrency_are_throttled_not_queued():
+    async def body(pool):
+        calls = [pool.invoke({"seconds": 0.5}, f"req-{index}") for index in range(3)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        return [type(result).__name__ for result in results]
+
+    kinds = await with_pool("handlers.slow", body, max_workers=4, reserved_concurrency=2)
+    assert sorted(kinds) == ["ThrottledError", "dict", "dict"]
+
+
+async def test_a_reserved_concurrency_of_zero_throttles_every_call():
+    async def body(pool):
+        with pytest.raises(ThrottledError):
+            await pool.invoke({}, "req-1")
+        return pool.size
+
+    assert await with_pool("handlers.environment", body, reserved_concurrency=0) == 0

@@ -101,6 +101,8 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
                 ("dynamodb:BatchWriteItem", TABLE),
                 ("dynamodb:Query", ROOM_INDEX),
                 ("dynamodb:PutItem", HISTORY),
+                ("dynamodb:GetItem", HISTORY),
+                ("dynamodb:UpdateItem", HISTORY),
                 ("execute-api:ManageConnections", POST_CONNECTIONS),
                 ("sqs:SendMessage", FANOUT_QUEUE),
             ),

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from wslocal.exceptions import (
     HandlerError,
     InvocationTimeoutError,
+    ThrottledError,
     WorkerCrashedError,
 )
 from wslocal.runtime import bootstrap
@@ -322,11 +323,21 @@ class WorkerPool:
         return worker
 
     async def _acquire(self) -> Worker:
-        """A warm worker, or a new one while the pool is under its limit; else wait."""
+        """A warm worker, or a new one while the pool is under its limit; else wait
+        (the stage's own bound), or, at the function's reserved concurrency, throttle."""
         dead: list[Worker] = []
         warm: Worker | None = None
+        reserved = self.function.reserved_concurrency
         async with self._available:
             while warm is None:
+                in_use = self._size - len(self._idle)  # busy, or starting for a call
+                if reserved is not None and (
+                    reserved == 0 or (not self._idle and in_use >= reserved)
+                ):
+                    raise ThrottledError(
+                        f"{self.function.logical_id}: Rate Exceeded (reserved concurrency "
+                        f"{reserved} in use)"
+                    )
                 while not self._idle and self._size >= self._settings.max_workers:
                     await self._available.wait()
                 if not self._idle:

@@ -19,7 +19,7 @@ from wslocal.template.model import (
 
 _FUNCTION_PROPERTIES = {
     "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize",
-    "Environment", "Layers", "PackageType",
+    "Environment", "Layers", "PackageType", "ReservedConcurrentExecutions",
 }  # fmt: skip
 """The function properties the stage uses; others (Policies, Events, ...) stay unresolved."""
 
@@ -129,6 +129,11 @@ def function_model(
         memory_size=int(properties.get("MemorySize", DEFAULT_MEMORY_MB)),
         environment={str(k): _env_value(v) for k, v in variables.items()},
         layer_dirs=tuple(layer_dirs),
+        reserved_concurrency=(
+            int(properties["ReservedConcurrentExecutions"])
+            if properties.get("ReservedConcurrentExecutions") is not None
+            else None
+        ),
     )
 
 

@@ -30,6 +30,8 @@ class FunctionModel:
     memory_size: int
     environment: Mapping[str, str]
     layer_dirs: tuple[Path, ...]
+    reserved_concurrency: int | None = None
+    """``ReservedConcurrentExecutions``: calls beyond it are throttled, as Lambda does."""
 
     @property
     def module(self) -> str:

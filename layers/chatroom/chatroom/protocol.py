@@ -162,6 +162,16 @@ def not_joined_error() -> InvalidMessageError:
     return InvalidMessageError("not_joined", "this connection is not in a room; reconnect")
 
 
+def rate_limited_error(rate: Any, client_id: str | None = None) -> ProtocolError:
+    """The error for a message over the sender's rate (``rate``: a RateLimit); nothing
+    was stored, and sending it again later works."""
+    return ProtocolError(
+        "rate_limited",
+        f"at most {rate.limit} messages every {rate.window_s} s; wait a moment and send again",
+        client_id,
+    )
+
+
 def delivery_failed_error(client_id: str | None = None) -> ProtocolError:
     """The error for a message that was stored but could not be sent to the whole room."""
     return ProtocolError(

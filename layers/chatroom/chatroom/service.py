@@ -22,6 +22,7 @@ from chatroom.connections import Connection, ConnectionStore
 from chatroom.exceptions import ProtocolError
 from chatroom.fanout import FanOut, FanOutError, FanOutResult
 from chatroom.messages import MessageStore, StoredMessage, time_ordered_id
+from chatroom.rate_limit import RateLimit, RateLimiter
 from chatroom.telemetry import Remaining, logger, metrics
 
 
@@ -77,6 +78,7 @@ class ChatService:
         clock: Callable[[], float] = time.time,
         max_message_bytes: int = protocol.DEFAULT_MESSAGE_MAX_BYTES,
         fan_out: FanOut | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._connections = connections
         self._messages = messages
@@ -86,6 +88,7 @@ class ChatService:
         self._metrics = metrics
         self._clock = clock
         self._max_message_bytes = max_message_bytes
+        self._rate_limiter = rate_limiter
 
     @classmethod
     def from_environment(cls) -> ChatService:
@@ -94,9 +97,11 @@ class ChatService:
         dynamodb = boto3.resource("dynamodb")
         connections = ConnectionStore(table=dynamodb.Table(os.environ["CONNECTIONS_TABLE"]))
         broadcaster = Broadcaster(connections)
+        messages_table = dynamodb.Table(os.environ["MESSAGES_TABLE"])
         return cls(
             connections=connections,
-            messages=MessageStore(table=dynamodb.Table(os.environ["MESSAGES_TABLE"])),
+            messages=MessageStore(table=messages_table),
+            rate_limiter=RateLimiter(messages_table, RateLimit.from_environment()),
             broadcaster=broadcaster,
             fan_out=FanOut.from_environment(broadcaster),
             metrics=metrics,
@@ -158,6 +163,10 @@ class ChatService:
             )
         except ProtocolError as exc:
             return self._refuse(caller, exc)
+        limiter = self._rate_limiter
+        if limiter is not None and not limiter.admit(caller.connection_id, self._clock()):
+            self._count("RateLimited", 1)
+            return self._refuse(caller, protocol.rate_limited_error(limiter.rate, typed.client_id))
         appended = self._messages.append(
             room=sender.room,
             sender=sender.name,
