@@ -1,7 +1,7 @@
 // The chat page: joins a room, shows messages, presence and history, sends messages,
 // reconnects by itself. User text is only ever set as textContent, never as HTML.
 
-import { ChatConnection, chooseEndpoint } from "./connection.js";
+import { ChatConnection, chooseEndpoint, tokenFrom } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { checkJoin, checkMessage, describeError, RETRYABLE_ERRORS, trimName } from "./rules.js";
 
@@ -336,7 +336,7 @@ function join(name, room) {
   ui.roomTitle.textContent = `#${room}`;
   ui.joinButton.textContent = "Change room";
   clearNotice();
-  const connection = new ChatConnection(endpoint(), room, name);
+  const connection = new ChatConnection(endpoint(), room, name, tokenFrom(location.hash));
   state.connection = connection;
   connection.addEventListener("state", (event) => {
     if (state.connection === connection) setStatus(event.detail);

@@ -33,10 +33,25 @@ export function chooseEndpoint({ override, configured, location }) {
   return { url: override };
 }
 
+/** The WebSocket URL of a room: the room, the name, and the user pool's token when the
+ * API has the authorizer on (then the token's user name is the display name). */
+export function connectionUrl(endpoint, { room, name, token }) {
+  const pairs = Object.entries({ room, name, token }).filter(([, value]) => value);
+  const query = pairs.map(([key, value]) => `${key}=${encodeURIComponent(value)}`).join("&");
+  return `${endpoint}?${query}`;
+}
+
+/** A token handed to the page in its URL's fragment (never sent to the page's server):
+ * `#id_token=…`, as Cognito's hosted UI returns it, or `#token=…`. */
+export function tokenFrom(hash) {
+  const fragment = new URLSearchParams(hash.replace(/^#/, ""));
+  return fragment.get("id_token") || fragment.get("token") || null;
+}
+
 export class ChatConnection extends EventTarget {
-  constructor(endpoint, room, name) {
+  constructor(endpoint, room, name, token = null) {
     super();
-    this.url = `${endpoint}?room=${encodeURIComponent(room)}&name=${encodeURIComponent(name)}`;
+    this.url = connectionUrl(endpoint, { room, name, token });
     this.attempt = 0;
     this.socket = null;
     this.closedByUser = false;

@@ -111,3 +111,21 @@ def test_a_ws_override_for_the_configured_api_is_taken():
     assert choose("wss://abc.execute-api.aws/prod", configured="wss://abc.execute-api.aws/dev") == {
         "url": "wss://abc.execute-api.aws/prod"
     }
+
+
+def connection_module(expression: str) -> object:
+    module = json.dumps((FRONTEND / "connection.js").as_uri())
+    return run_node(f"const c = await import({module}); console.log(JSON.stringify({expression}));")
+
+
+def test_the_room_and_name_are_encoded_in_the_websocket_url():
+    url = connection_module('c.connectionUrl("ws://h:1", {room: "a b", name: "é&x"})')
+    assert url == "ws://h:1?room=a%20b&name=%C3%A9%26x"
+
+
+def test_a_token_from_the_pages_fragment_goes_in_the_websocket_url():
+    token = connection_module('c.tokenFrom("#id_token=eyJ.a.b&expires_in=3600")')
+    assert token == "eyJ.a.b"
+    url = connection_module('c.connectionUrl("ws://h:1", {room: "r", name: "n", token: "eyJ.a.b"})')
+    assert url == "ws://h:1?room=r&name=n&token=eyJ.a.b"
+    assert connection_module('c.tokenFrom("")') is None

@@ -50,16 +50,20 @@ def generated_name(token: Callable[[int], str] = secrets.token_hex) -> str:
 
 
 def parse_join(
-    query: Mapping[str, str] | None, name_factory: Callable[[], str] = generated_name
+    query: Mapping[str, str] | None,
+    name_factory: Callable[[], str] = generated_name,
+    verified_name: str | None = None,
 ) -> Join:
-    """Read ``?room=&name=`` of a connect request; raise InvalidJoinError with the reason."""
+    """Read ``?room=&name=`` of a connect request; raise InvalidJoinError with the reason.
+    A ``verified_name`` (the authorizer's, from a token) is the name, whatever ``?name=``
+    says."""
     query = query or {}
     room = query.get("room", DEFAULT_ROOM)
     if not ROOM_PATTERN.fullmatch(room):
         raise InvalidJoinError(
             "invalid_room", "room must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'"
         )
-    name = query.get("name")
+    name = verified_name if verified_name is not None else query.get("name")
     if name is None:
         return Join(room=room, name=name_factory())
     name = name.strip(" ")

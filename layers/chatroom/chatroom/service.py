@@ -41,16 +41,20 @@ class Caller:
     stage: str
     source_ip: str
     connected_at: int
+    verified_name: str | None = None
+    """The user's name from the $connect authorizer's context (a verified token), if any."""
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Caller:
         context = event["requestContext"]
+        verified = (context.get("authorizer") or {}).get("name")
         return cls(
             connection_id=context["connectionId"],
             domain_name=context["domainName"],
             stage=context["stage"],
             source_ip=context.get("identity", {}).get("sourceIp", ""),
             connected_at=int(context.get("connectedAt") or time.time() * 1000),
+            verified_name=str(verified) if verified else None,
         )
 
 
@@ -114,7 +118,7 @@ class ChatService:
         """Store the connection: one write, whatever the room's size. The room hears of
         it from the table's stream (``PresenceFunction``), never from the handshake."""
         try:
-            join = protocol.parse_join(query)
+            join = protocol.parse_join(query, verified_name=caller.verified_name)
         except ProtocolError as exc:
             return Reply(400, protocol.encode(protocol.error(exc.code, exc.message)))
         self._connections.add(
