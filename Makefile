@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 BIN := $(VENV)/bin
 PORT ?= 3001
 
@@ -24,6 +25,11 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -39,7 +45,7 @@ node_modules/.installed: package.json package-lock.json
 run: deps
 	$(BIN)/wslocal start --template template.yaml --static frontend/ --port $(PORT)
 
-test: deps $(SAM_VENV)/.installed .deps/chromium lint typecheck
+test: deps $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed .deps/chromium lint typecheck
 	$(BIN)/pytest
 
 lint: deps
@@ -52,7 +58,7 @@ typecheck: deps
 unit: deps
 	$(BIN)/pytest tests/unit tests/functional
 
-template-check: deps $(SAM_VENV)/.installed
+template-check: deps $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/pytest tests/unit/test_template_yaml.py
 
 # Issue 8's numbers: client CPU per post, the fan-out table (same run as the floor; about
@@ -72,4 +78,4 @@ dist: deps
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) node_modules .deps .aws-sam .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules .deps .aws-sam .pytest_cache .mypy_cache .ruff_cache dist build

@@ -130,18 +130,26 @@ def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
             process.wait()
 
 
-def start_in_own_group(port):
-    """``wslocal start`` as a terminal runs it: the leader of its own process group."""
-    process = subprocess.Popen(
-        [*WSLOCAL, "start", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    read_banner(process)
-    return process
+def start_on_a_free_port(*args: str) -> tuple[subprocess.Popen, int]:
+    """``wslocal start ARGS --port P`` as a terminal runs it (the leader of its own process
+    group), once its banner is out. A free port can be taken between our look and the
+    stage's bind: then another is tried."""
+    for _ in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [*WSLOCAL, "start", *args, "--port", str(port)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            read_banner(process)
+        except AssertionError as exc:
+            process.wait(timeout=30)
+            if "address already in use" not in str(exc):
+                raise
+            continue
+        return process, port
+    raise AssertionError("no free port could be bound three times in a row")
 
 
 def read_banner(process):
@@ -154,8 +162,7 @@ def read_banner(process):
 
 
 def test_ctrl_c_to_the_process_group_stops_cleanly_after_disconnects():
-    port = free_port()
-    process = start_in_own_group(port)
+    process, port = start_on_a_free_port()
     try:
         children = children_of(process.pid)
         with connect(f"ws://127.0.0.1:{port}?room=ctrlc&name=alice") as ws:
@@ -178,8 +185,7 @@ def test_ctrl_c_to_the_process_group_stops_cleanly_after_disconnects():
 
 
 def test_a_second_ctrl_c_stops_at_once():
-    port = free_port()
-    process = start_in_own_group(port)
+    process, _ = start_on_a_free_port()
     try:
         children = children_of(process.pid)
         os.killpg(process.pid, signal.SIGINT)
@@ -240,8 +246,7 @@ def test_the_wheel_installs_a_working_wslocal_in_a_fresh_environment(tmp_path):
 
 def test_start_reloads_an_edited_layer_with_the_connection_still_open(tmp_path):
     # GIVEN `wslocal start` on a copy of a third-party app
-    port = free_port()
-    app, process = start_copy_of_echo_app(tmp_path, port)
+    app, process, port = start_copy_of_echo_app(tmp_path)
     try:
         with connect(f"ws://127.0.0.1:{port}") as ws:
 
@@ -265,19 +270,15 @@ def test_start_reloads_an_edited_layer_with_the_connection_still_open(tmp_path):
             process.wait()
 
 
-def start_copy_of_echo_app(tmp_path, port):
+def start_copy_of_echo_app(tmp_path):
     """``wslocal start`` on a copy of a third-party app the test may edit."""
     app = tmp_path / "app"
     shutil.copytree(FIXTURES / "echo_app", app, ignore=shutil.ignore_patterns("__pycache__"))
-    process = subprocess.Popen(
-        [*WSLOCAL, "start", "--template", str(app / "template.yaml"), "--port", str(port),
-         "--stage", "test", "--skip-build", "--parameter-overrides",
-         f"EventLogPath={tmp_path / 'events.jsonl'}"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
+    process, port = start_on_a_free_port(
+        "--template", str(app / "template.yaml"), "--stage", "test", "--skip-build",
+        "--parameter-overrides", f"EventLogPath={tmp_path / 'events.jsonl'}",
     )  # fmt: skip
-    read_banner(process)
-    return app, process
+    return app, process, port
 
 
 def stop_and_read(process):
@@ -331,8 +332,7 @@ def handler(event, context):
 
 def test_an_edited_template_adds_a_route_function_and_table_with_the_connection_open(tmp_path):
     # GIVEN `wslocal start` on a copy of a third-party app, and a client connected
-    port = free_port()
-    app, process = start_copy_of_echo_app(tmp_path, port)
+    app, process, port = start_copy_of_echo_app(tmp_path)
     try:
         with connect(f"ws://127.0.0.1:{port}") as ws:
 
@@ -362,8 +362,7 @@ def test_an_edited_template_adds_a_route_function_and_table_with_the_connection_
 
 def test_a_template_that_no_longer_reads_is_said_and_the_previous_one_still_serves(tmp_path):
     # GIVEN `wslocal start` on a copy of a third-party app, and a client connected
-    port = free_port()
-    app, process = start_copy_of_echo_app(tmp_path, port)
+    app, process, port = start_copy_of_echo_app(tmp_path)
     try:
         with connect(f"ws://127.0.0.1:{port}") as ws:
             # WHEN the template is saved half-edited (a route naming a missing function)
@@ -383,8 +382,7 @@ def test_a_template_that_no_longer_reads_is_said_and_the_previous_one_still_serv
 
 def test_dynamodb_local_dying_is_said_and_the_stage_keeps_answering():
     # GIVEN the chat on `wslocal start` with a client in a room
-    port = free_port()
-    process = start_in_own_group(port)
+    process, port = start_on_a_free_port()
     try:
         with connect(f"ws://127.0.0.1:{port}?room=dies&name=alice") as ws:
             # WHEN DynamoDB Local dies

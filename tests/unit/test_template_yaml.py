@@ -170,3 +170,21 @@ def test_presence_reads_the_connections_stream_with_bounded_retries(translated):
 def test_connections_stream_carries_old_and_new_rows(translated):
     table = translated["ConnectionsTable"]["Properties"]
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_checkov_finds_no_failed_check():
+    checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
+    found = str(checkov) if checkov.exists() else shutil.which("checkov")
+    assert found, "checkov is missing: `make test` installs it in .venv-checkov"
+    result = subprocess.run(
+        [found, "--config-file", str(ROOT / ".checkov.yaml"), "-f", str(TEMPLATE),
+         "--output", "json", "--quiet"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    report = report[0] if isinstance(report, list) else report
+    failed = [
+        (check["check_id"], check["resource"]) for check in report["results"]["failed_checks"]
+    ]
+    assert failed == []
+    assert report["summary"]["passed"] > 0

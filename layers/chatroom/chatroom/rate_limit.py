@@ -53,8 +53,15 @@ class RateLimiter:
             return True
         window = int(now_s // self._rate.window_s)
         key = {"room": rate_key(connection_id), "messageId": SORT_KEY}
-        expires = (window + 2) * self._rate.window_s  # TTL: gone soon after its window
-        try:  # the common case: one more in the current window
+        # One more in the current window; else start the window; else (another send just
+        # started it) one more again. Each step is one conditional write, atomic in
+        # DynamoDB, so concurrent sends can neither pass the limit nor be refused under it.
+        return (
+            self._count(key, window) or self._start_window(key, window) or self._count(key, window)
+        )
+
+    def _count(self, key: dict[str, str], window: int) -> bool:
+        try:
             self._table.update_item(
                 Key=key,
                 UpdateExpression="SET sent = sent + :one",
@@ -65,11 +72,15 @@ class RateLimiter:
                     ":limit": self._rate.limit,
                 },
             )
-            return True
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
-        try:  # a new window (or the first message): start counting again
+            return False
+        return True
+
+    def _start_window(self, key: dict[str, str], window: int) -> bool:
+        expires = (window + 2) * self._rate.window_s  # TTL: gone soon after its window
+        try:
             self._table.update_item(
                 Key=key,
                 UpdateExpression="SET rateWindow = :window, sent = :one, #ttl = :ttl",
@@ -77,11 +88,11 @@ class RateLimiter:
                 ExpressionAttributeNames={"#ttl": "ttl"},
                 ExpressionAttributeValues={":one": 1, ":window": window, ":ttl": expires},
             )
-            return True
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
-        return False  # this window is full
+            return False
+        return True
 
 
 def _condition_failed(error: ClientError) -> bool:
