@@ -7,7 +7,7 @@ stage with the chat's defaults (acks, clientId claims, the per-connection rate l
 ``wslocal start`` on the project's template; ``--clients`` join rooms of ``--room-size``;
 each round, every client sends ``--messages`` messages (each with a clientId), paced to
 stay within the rate limit (20 per 10 s). A message is lost when a member of its room
-never receives it, or its sender never gets its ack; nothing is waited for past 120 s.
+never receives it, or its sender never gets its ack; nothing is waited for past 900 s.
 The stage's memory (its process and its workers, without DynamoDB Local's JVM and moto's
 server) is read right after each round: growth from round to round would be a leak.
 """
@@ -26,7 +26,7 @@ from fanout import memory_lines, start_stage
 
 from wslocal.engines.dynamodb import free_port
 
-DEADLINE_S = 120.0
+DEADLINE_S = 900.0
 
 
 class Client:
