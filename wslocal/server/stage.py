@@ -302,7 +302,7 @@ class LocalStage:
     ) -> None:
         """Swap in the new model: connections stay unless their API is gone; functions
         whose definition, build or environment changed get new workers; an event source
-        starts again (from its StartingPosition) only if it changed."""
+        restarts only if it changed, a stream source from where it was."""
         if changes.api_replaced:
             for session in list(self._sessions):
                 session.close(GOING_AWAY, "Going away: the API is no longer in the template")
@@ -460,11 +460,12 @@ class LocalStage:
                     # Answered before the body is read: a 50 MB body is never buffered.
                     writer.write(self._too_large(request))
                     return
-                async with asyncio.timeout(limits.request_head_timeout):
-                    body = await reader.readexactly(request.content_length)
             except HttpError as exc:
                 writer.write(response_bytes(exc.status, f"{exc}\n".encode(), keep_alive=False))
                 return
+            try:
+                async with asyncio.timeout(limits.request_head_timeout):
+                    body = await reader.readexactly(request.content_length)
             except TimeoutError:
                 writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
                 return
