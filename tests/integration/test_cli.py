@@ -1,5 +1,6 @@
 """The wslocal command as people run it: invoke with the sample events, start and stop."""
 
+import contextlib
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -130,6 +132,19 @@ def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
             process.wait()
 
 
+@contextlib.contextmanager
+def wslocal_started(*args: str) -> Iterator[tuple[subprocess.Popen, int]]:
+    """The process and port of a ``wslocal start`` the block may stop itself; whatever is
+    left running at the end is killed."""
+    process, port = start_on_a_free_port(*args)
+    try:
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def start_on_a_free_port(*args: str) -> tuple[subprocess.Popen, int]:
     """``wslocal start ARGS --port P`` as a terminal runs it (the leader of its own process
     group), once its banner is out. A free port can be taken between our look and the
@@ -162,8 +177,7 @@ def read_banner(process):
 
 
 def test_ctrl_c_to_the_process_group_stops_cleanly_after_disconnects():
-    process, port = start_on_a_free_port()
-    try:
+    with wslocal_started() as (process, port):
         children = children_of(process.pid)
         with connect(f"ws://127.0.0.1:{port}?room=ctrlc&name=alice") as ws:
             # WHEN the terminal sends SIGINT to the whole foreground group
@@ -178,15 +192,10 @@ def test_ctrl_c_to_the_process_group_stops_cleanly_after_disconnects():
         assert "[DisconnectFunction] END" in output
         assert "Traceback" not in output and "KeyboardInterrupt" not in output
         assert_ended(children)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_a_second_ctrl_c_stops_at_once():
-    process, _ = start_on_a_free_port()
-    try:
+    with wslocal_started() as (process, _):
         children = children_of(process.pid)
         os.killpg(process.pid, signal.SIGINT)
         time.sleep(0.2)
@@ -194,10 +203,6 @@ def test_a_second_ctrl_c_stops_at_once():
         assert process.wait(timeout=20) == 0
         assert "Stopping now" in process.stdout.read()
         assert_ended(children)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_a_generated_event_piped_to_invoke_runs_the_function(dynamodb_local):
@@ -246,8 +251,7 @@ def test_the_wheel_installs_a_working_wslocal_in_a_fresh_environment(tmp_path):
 
 def test_start_reloads_an_edited_layer_with_the_connection_still_open(tmp_path):
     # GIVEN `wslocal start` on a copy of a third-party app
-    app, process, port = start_copy_of_echo_app(tmp_path)
-    try:
+    with echo_app_started(tmp_path) as (app, process, port):
         with connect(f"ws://127.0.0.1:{port}") as ws:
 
             def greeting():
@@ -264,21 +268,18 @@ def test_start_reloads_an_edited_layer_with_the_connection_still_open(tmp_path):
                 assert time.monotonic() < deadline, "the edit was never picked up"
                 time.sleep(0.2)
         assert "reloaded EchoFn: __init__.py changed" in stop_and_read(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
-def start_copy_of_echo_app(tmp_path):
+@contextlib.contextmanager
+def echo_app_started(tmp_path) -> Iterator[tuple[Path, subprocess.Popen, int]]:
     """``wslocal start`` on a copy of a third-party app the test may edit."""
     app = tmp_path / "app"
     shutil.copytree(FIXTURES / "echo_app", app, ignore=shutil.ignore_patterns("__pycache__"))
-    process, port = start_on_a_free_port(
+    with wslocal_started(
         "--template", str(app / "template.yaml"), "--stage", "test", "--skip-build",
         "--parameter-overrides", f"EventLogPath={tmp_path / 'events.jsonl'}",
-    )  # fmt: skip
-    return app, process, port
+    ) as (process, port):  # fmt: skip
+        yield app, process, port
 
 
 def stop_and_read(process):
@@ -332,8 +333,7 @@ def handler(event, context):
 
 def test_an_edited_template_adds_a_route_function_and_table_with_the_connection_open(tmp_path):
     # GIVEN `wslocal start` on a copy of a third-party app, and a client connected
-    app, process, port = start_copy_of_echo_app(tmp_path)
-    try:
+    with echo_app_started(tmp_path) as (app, process, port):
         with connect(f"ws://127.0.0.1:{port}") as ws:
 
             def answer():
@@ -354,16 +354,11 @@ def test_an_edited_template_adds_a_route_function_and_table_with_the_connection_
         output = stop_and_read(process)
         assert "template.yaml changed: routes +ping; functions +PingFn; tables +Pings" in output
         assert "created table" in output
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_a_template_that_no_longer_reads_is_said_and_the_previous_one_still_serves(tmp_path):
     # GIVEN `wslocal start` on a copy of a third-party app, and a client connected
-    app, process, port = start_copy_of_echo_app(tmp_path)
-    try:
+    with echo_app_started(tmp_path) as (app, process, port):
         with connect(f"ws://127.0.0.1:{port}") as ws:
             # WHEN the template is saved half-edited (a route naming a missing function)
             template = app / "template.yaml"
@@ -374,16 +369,11 @@ def test_a_template_that_no_longer_reads_is_said_and_the_previous_one_still_serv
             assert json.loads(ws.recv(timeout=15))["routeKey"] == "echo"
         output = stop_and_read(process)
         assert "template.yaml not applied, still serving the previous one" in output
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_dynamodb_local_dying_is_said_and_the_stage_keeps_answering():
     # GIVEN the chat on `wslocal start` with a client in a room
-    process, port = start_on_a_free_port()
-    try:
+    with wslocal_started() as (process, port):
         with connect(f"ws://127.0.0.1:{port}?room=dies&name=alice") as ws:
             # WHEN DynamoDB Local dies
             [java] = [pid for pid in children_of(process.pid) if b"java" in process_name(pid)]
@@ -397,10 +387,6 @@ def test_dynamodb_local_dying_is_said_and_the_stage_keeps_answering():
         output = stop_and_read(process)
         assert re.search(r"DynamoDB Local \(in memory\).* exited with code -9", output)
         assert "stop wslocal and start it again" in output
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def process_name(pid: int) -> bytes:
