@@ -118,13 +118,7 @@ def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
         children = children_of(process.pid)
         assert len(children) >= 7  # six prewarmed workers and DynamoDB Local
         with connect(f"ws://127.0.0.1:{port}?room=cli&name=alice") as ws:
-            process.send_signal(signal.SIGTERM)
-            with pytest.raises(ConnectionClosed) as caught:
-                ws.recv(timeout=20)
-        assert caught.value.rcvd.code == 1001
-        assert process.wait(timeout=30) == 0
-        output = process.stdout.read()
-        assert "Route: $disconnect" in output
+            stopped_after_disconnects(process, ws, lambda: process.send_signal(signal.SIGTERM))
         assert_ended(children)
     finally:
         if process.poll() is None:
@@ -167,6 +161,19 @@ def start_on_a_free_port(*args: str) -> tuple[subprocess.Popen, int]:
     raise AssertionError("no free port could be bound three times in a row")
 
 
+def stopped_after_disconnects(process, ws, stop) -> str:
+    """``stop()`` the stage while ``ws`` is open: the client is closed with 1001, and the
+    stage exits 0 after ``$disconnect`` ran. Returns what the stage printed."""
+    stop()
+    with pytest.raises(ConnectionClosed) as caught:
+        ws.recv(timeout=20)
+    assert caught.value.rcvd.code == 1001
+    assert process.wait(timeout=30) == 0
+    output = process.stdout.read()
+    assert "Route: $disconnect" in output
+    return output
+
+
 def read_banner(process):
     banner = []
     while not any("Press Ctrl-C" in line for line in banner):
@@ -181,14 +188,10 @@ def test_ctrl_c_to_the_process_group_stops_cleanly_after_disconnects():
         children = children_of(process.pid)
         with connect(f"ws://127.0.0.1:{port}?room=ctrlc&name=alice") as ws:
             # WHEN the terminal sends SIGINT to the whole foreground group
-            os.killpg(process.pid, signal.SIGINT)
-            with pytest.raises(ConnectionClosed) as caught:
-                ws.recv(timeout=20)
-        # THEN the client got 1001, $disconnect ran, nothing printed a traceback
-        assert caught.value.rcvd.code == 1001
-        assert process.wait(timeout=30) == 0
-        output = process.stdout.read()
-        assert "Route: $disconnect" in output
+            # THEN the client got 1001, $disconnect ran, nothing printed a traceback
+            output = stopped_after_disconnects(
+                process, ws, lambda: os.killpg(process.pid, signal.SIGINT)
+            )
         assert "[DisconnectFunction] END" in output
         assert "Traceback" not in output and "KeyboardInterrupt" not in output
         assert_ended(children)
