@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--max-workers", type=int, default=8, help="worker processes per function")
     start.add_argument("--no-prewarm", action="store_true", help="start workers on first call")
     start.add_argument(
+        "--fork",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fork a function's workers after the first from a process with its libraries "
+        "imported (default: on; --no-fork starts each one from scratch)",
+    )
+    start.add_argument(
         "--watch",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -366,6 +373,7 @@ async def _serve(
         static_dir=args.static.resolve() if args.static else None,
         limits=Limits(idle_timeout=args.idle_timeout, max_duration=args.max_duration),
         prewarm=not args.no_prewarm,
+        fork_workers=args.fork,
         build=not args.skip_build,
         watch=args.watch,
         max_workers=args.max_workers,

@@ -126,8 +126,10 @@ def _log(line: str) -> None:
     sys.stdout.flush()
 
 
-def main(fd: int) -> None:
-    channel = socket.socket(fileno=fd)
+def prepare_process() -> None:
+    """What Lambda's runtime sets up before init: the code, then the layers, on sys.path
+    (the stage's own folder off it), the code folder as working directory, and the
+    Management API redirect. Once per process: a fork server does it for its forks."""
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     layers = [path for path in os.environ.get(LAYER_PATHS, "").split(os.pathsep) if path]
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -136,6 +138,21 @@ def main(fd: int) -> None:
     os.chdir(task_root)
     install_endpoint_redirect()
 
+
+def imported_modules() -> list[list[str]]:
+    """Every imported module with a file, in import order, as [name, file]: the stage
+    learns from them what a fork server may import ahead (the libraries, not the code)."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and name != "__main__":
+            found.append([name, file])
+    return found
+
+
+def serve(channel: socket.socket) -> None:
+    """Init (import the handler), say ready, then run invocations until the channel
+    closes."""
     started = time.perf_counter()
     handler: Callable[[Any, Any], Any] | None = None
     init_error: dict[str, Any] | None = None
@@ -146,7 +163,11 @@ def main(fd: int) -> None:
         init_error["errorType"] = "Runtime.ImportModuleError"
         traceback.print_exc()
     init_ms: float | None = (time.perf_counter() - started) * 1000
-    channel.sendall(encode_frame({"type": "ready", "initMs": init_ms, "error": init_error}))
+    channel.sendall(
+        encode_frame(
+            {"type": "ready", "initMs": init_ms, "error": init_error, "modules": imported_modules()}
+        )
+    )
     memory = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
 
     while True:
@@ -180,6 +201,11 @@ def main(fd: int) -> None:
             f"Max Memory Used: {max_memory} MB{init}"
         )
         channel.sendall(frame if reply["ok"] else encode_frame(reply))
+
+
+def main(fd: int) -> None:
+    prepare_process()
+    serve(socket.socket(fileno=fd))
 
 
 if __name__ == "__main__":

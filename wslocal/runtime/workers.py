@@ -7,6 +7,11 @@ workers idle longer than ``idle_worker_s`` are stopped, down to one warm worker.
 that crashes or overruns the function's Timeout is killed and replaced; its caller gets
 an InvocationError. Requests and results cross a socketpair as frames
 (``wslocal.runtime.framing``); the worker's stdout and stderr are its logs.
+
+The first worker starts as a process of its own; the ones after it are forked from the
+function's fork server (``wslocal.runtime.forking``), which has the libraries the first
+one imported already loaded: a worker added in a burst, or after an edit, then costs its
+handler's init, not a new interpreter and boto3 again.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from wslocal.exceptions import (
 )
 from wslocal.runtime import bootstrap
 from wslocal.runtime.builds import FunctionRuntime
+from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
 from wslocal.template import FunctionModel
 
@@ -64,6 +70,8 @@ class RuntimeSettings:
     """Stop workers idle this long, keeping one warm; 0: never."""
     log_stream: TextIO | None = None
     """Where workers write their logs; None inherits the stage's stdout."""
+    fork_workers: bool = True
+    """Fork workers after the first from a fork server with the libraries loaded."""
 
 
 def worker_environment(function: FunctionModel, settings: RuntimeSettings) -> dict[str, str]:
@@ -100,13 +108,16 @@ def worker_environment(function: FunctionModel, settings: RuntimeSettings) -> di
     return env
 
 
-def worker_command(function: FunctionModel, settings: RuntimeSettings, fd: int) -> list[str]:
-    """The worker's command line: its own interpreter without site-packages (``-S``) when
-    the function has a prepared runtime, else the stage's own."""
+def worker_command(
+    function: FunctionModel, settings: RuntimeSettings, module: str = "wslocal.runtime.bootstrap"
+) -> list[str]:
+    """The worker's (or its fork server's) command line, less its channel's fd: its own
+    interpreter without site-packages (``-S``) when the function has a prepared runtime,
+    else the stage's own."""
     runtime = settings.runtimes.get(function.logical_id)
     if runtime is None:
-        return [sys.executable, "-m", "wslocal.runtime.bootstrap", str(fd)]
-    return [runtime.interpreter, "-S", "-m", "wslocal.runtime.bootstrap", str(fd)]
+        return [sys.executable, "-m", module]
+    return [runtime.interpreter, "-S", "-m", module]
 
 
 class Worker:
@@ -114,7 +125,7 @@ class Worker:
 
     def __init__(
         self,
-        process: asyncio.subprocess.Process,
+        process: asyncio.subprocess.Process | ForkedProcess,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
@@ -126,22 +137,38 @@ class Worker:
         self.idle_since = time.monotonic()
         self.generation = 0
         """The pool's code generation the worker imported; older ones are replaced."""
+        self.modules: list[tuple[str, str]] = []
+        """What its init imported (name, file), for the pool's fork server."""
 
     @classmethod
-    async def start(cls, function: FunctionModel, settings: RuntimeSettings) -> Worker:
+    async def start(
+        cls,
+        function: FunctionModel,
+        settings: RuntimeSettings,
+        fork_server: ForkServer | None = None,
+    ) -> Worker:
+        """A new worker: forked by ``fork_server``, else a process of its own."""
         parent, child = socket.socketpair()
         try:
-            process = await asyncio.create_subprocess_exec(
-                *worker_command(function, settings, child.fileno()),
-                env=worker_environment(function, settings),
-                pass_fds=(child.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=settings.log_stream,
-                stderr=settings.log_stream,
-                # Its own process group: a terminal's Ctrl-C reaches the stage alone,
-                # which runs $disconnect on live workers before it stops them.
-                start_new_session=True,
-            )
+            process: asyncio.subprocess.Process | ForkedProcess
+            if fork_server is not None:
+                process = await fork_server.fork(child)
+            else:
+                process = await asyncio.create_subprocess_exec(
+                    *worker_command(function, settings),
+                    str(child.fileno()),
+                    env=worker_environment(function, settings),
+                    pass_fds=(child.fileno(),),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=settings.log_stream,
+                    stderr=settings.log_stream,
+                    # Its own process group: a terminal's Ctrl-C reaches the stage alone,
+                    # which runs $disconnect on live workers before it stops them.
+                    start_new_session=True,
+                )
+        except BaseException:
+            parent.close()
+            raise
         finally:
             child.close()
         reader, writer = await asyncio.open_connection(sock=parent)
@@ -158,6 +185,7 @@ class Worker:
             ) from None
         worker.init_ms = float(ready.get("initMs") or 0.0)
         worker.init_error = ready.get("error")
+        worker.modules = [(str(name), str(file)) for name, file in ready.get("modules") or []]
         return worker
 
     async def _receive(self) -> dict[str, Any]:
@@ -205,6 +233,14 @@ class WorkerPool:
         self._closed = False
         self._generation = 0
         self.cold_starts = 0
+        self.forks = 0
+        """Cold starts forked from the fork server."""
+        self._preload: list[str] | None = None
+        self._fork_server: ForkServer | None = None
+        self._fork_server_used = 0.0
+        self._forking_off = not settings.fork_workers
+        self._fork_server_lock = asyncio.Lock()
+        self._retired_fork_servers: list[ForkServer] = []
 
     @property
     def size(self) -> int:
@@ -285,6 +321,9 @@ class WorkerPool:
             self._size -= len(stale)
             self._available.notify(len(stale))
         await asyncio.gather(*(worker.stop() for worker in stale))
+        if self._fork_server is not None and now - self._fork_server_used > limit:
+            self._retire_fork_server()
+        await self._collect_fork_servers()
         return len(stale)
 
     async def retire(self) -> None:
@@ -295,12 +334,17 @@ class WorkerPool:
             idle, self._idle = self._idle, []
             self._available.notify_all()
         await asyncio.gather(*(worker.stop() for worker in idle))
+        self._retire_fork_server()
+        await self._collect_fork_servers()
 
     def kill(self) -> None:
         """Kill every worker, idle or busy, at once; calls in flight fail."""
         self._closed = True
         for worker in (*self._idle, *self._busy):
             worker.kill()
+        for server in (self._fork_server, *self._retired_fork_servers):
+            if server is not None:
+                server.kill()
 
     async def close(self) -> None:
         """Stop every worker: idle ones, and busy ones (their calls fail), so nothing
@@ -308,19 +352,71 @@ class WorkerPool:
         for worker in self._busy:
             worker.kill()
         await self.retire()
+        await asyncio.gather(*(server.stop() for server in self._retired_fork_servers))
+        self._retired_fork_servers.clear()
 
     async def _start(self) -> Worker:
         generation = self._generation
         try:
-            worker = await Worker.start(self.function, self._settings)
+            fork_server = await self._ready_fork_server()
+            try:
+                worker = await Worker.start(self.function, self._settings, fork_server)
+            except ForkServerError:
+                fork_server = None
+                worker = await Worker.start(self.function, self._settings)
         except BaseException:
             async with self._available:
                 self._size -= 1
                 self._available.notify()
             raise
         self.cold_starts += 1
+        self.forks += fork_server is not None
         worker.generation = generation
+        if self._preload is None and worker.init_error is None and worker.modules:
+            code = (self.function.code_dir, *self.function.layer_dirs)
+            self._preload = preloadable(worker.modules, code)
+        worker.modules = []
         return worker
+
+    async def _ready_fork_server(self) -> ForkServer | None:
+        """The fork server, started on the first need once a worker has shown which
+        libraries to load; None while nothing is known, or when forking is off or
+        failed here (workers then start as processes of their own)."""
+        if self._forking_off or self._preload is None or self._closed:
+            return None
+        async with self._fork_server_lock:
+            server = self._fork_server
+            if server is None or not server.alive:
+                self._retire_fork_server()
+                try:
+                    server = await ForkServer.start(
+                        worker_command(self.function, self._settings, "wslocal.runtime.forkserver"),
+                        worker_environment(self.function, self._settings),
+                        self._preload,
+                        self._settings.log_stream,
+                        INIT_TIMEOUT_S,
+                    )
+                except ForkServerError as exc:
+                    self._forking_off = True
+                    self._log(f"workers start on their own from now on: {exc}")
+                    return None
+                self._fork_server = server
+            self._fork_server_used = time.monotonic()
+            return server
+
+    def _retire_fork_server(self) -> None:
+        """It forks no more; it exits after the workers it forked (see reap/close)."""
+        if self._fork_server is not None:
+            self._fork_server.retire()
+            self._retired_fork_servers.append(self._fork_server)
+            self._fork_server = None
+
+    async def _collect_fork_servers(self) -> None:
+        """Wait for retired fork servers that have exited, so none is left unreaped."""
+        gone = [s for s in self._retired_fork_servers if s.process.returncode is not None]
+        for server in gone:
+            self._retired_fork_servers.remove(server)
+            await server.stop()
 
     async def _acquire(self) -> Worker:
         """A warm worker, or a new one while the pool is under its limit; else wait

@@ -54,6 +54,8 @@ class StageConfig:
     static_dir: Path | None = None
     limits: Limits = field(default_factory=Limits)
     prewarm: bool = True
+    fork_workers: bool = True
+    """Fork workers after a function's first from its fork server (cheaper cold starts)."""
     build: bool = False
     """Give each function its declared Python and its own requirements (``sam build``'s
     way, cached); False: every function runs on the stage's interpreter and packages."""
@@ -206,6 +208,7 @@ class LocalStage:
             runtimes=self.runtimes,
             max_workers=self.config.max_workers,
             idle_worker_s=self.config.idle_worker_s,
+            fork_workers=self.config.fork_workers,
             log_stream=self.config.log_stream,
             **({"credentials": self.config.credentials} if self.config.credentials else {}),
         )

@@ -1,0 +1,161 @@
+"""Workers forked from a function's fork server: cheaper cold starts that still run the
+handler's init in each execution environment, and that leave no process behind."""
+
+import asyncio
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.functional.test_workers import function, settings
+from wslocal.exceptions import WorkerCrashedError
+from wslocal.runtime.forking import ForkServer, ForkServerError
+from wslocal.runtime.workers import WorkerPool, worker_command, worker_environment
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+async def busy_and_new(pool: WorkerPool) -> tuple[dict, dict]:
+    """One call on the warm worker while another needs a second one."""
+    await pool.prewarm()
+    return await asyncio.gather(
+        pool.invoke({"seconds": 0.5}, "warm"), pool.invoke({"seconds": 0.1}, "new")
+    )
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def test_the_second_worker_is_forked_by_the_functions_fork_server():
+    pool = WorkerPool(function("handlers.slow"), settings(max_workers=2))
+    try:
+        first, second = await busy_and_new(pool)
+        assert pool.forks == 1 and pool.cold_starts == 2
+        assert "wslocal.runtime.forkserver" in command_line(second["parent"])
+        assert "wslocal.runtime.forkserver" not in command_line(first["parent"])
+    finally:
+        await pool.close()
+
+
+async def test_a_forked_worker_runs_the_handlers_init_itself():
+    pool = WorkerPool(function("handlers.slow"), settings(max_workers=2))
+    try:
+        _, forked = await busy_and_new(pool)
+    finally:
+        await pool.close()
+    assert forked["initPid"] == forked["pid"]
+
+
+async def test_a_forked_worker_has_the_functions_environment():
+    pool = WorkerPool(function("handlers.environment"), settings(max_workers=2))
+    try:
+        await pool.prewarm()
+        slow = pool.invoke({}, "warm")  # occupies the warm worker for a moment
+        env, forked_env = await asyncio.gather(slow, pool.invoke({}, "new"))
+    finally:
+        await pool.close()
+    for name in ("AWS_LAMBDA_FUNCTION_NAME", "FROM_TEMPLATE", "LAMBDA_TASK_ROOT", "AWS_REGION"):
+        assert forked_env[name] == env[name]
+
+
+async def test_a_forked_worker_that_exits_is_reported_with_its_code_and_replaced():
+    pool = WorkerPool(function("handlers.slow"), settings(max_workers=2))
+    try:
+        await pool.prewarm()
+        slow = asyncio.create_task(pool.invoke({"seconds": 0.5}, "warm"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(WorkerCrashedError, match="exited with code 3"):
+            await pool.invoke({"exitCode": 3}, "crash")
+        await slow
+        assert (await pool.invoke({}, "after"))["pid"]
+        assert pool.size == 1
+    finally:
+        await pool.close()
+
+
+async def test_after_a_code_change_new_workers_are_forked_and_import_the_new_code(tmp_path):
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 'before'\n")
+    pool = WorkerPool(function("app.handler", code_dir=tmp_path), settings())
+    try:
+        assert await pool.invoke({}, "r1") == "before"
+        (tmp_path / "app.py").write_text("def handler(event, context):\n    return 'after'\n")
+        await pool.reload()
+        assert await pool.invoke({}, "r2") == "after"
+        assert pool.forks == 1
+    finally:
+        await pool.close()
+
+
+async def test_with_forking_off_every_worker_starts_on_its_own():
+    quiet = dataclasses.replace(settings(max_workers=2), fork_workers=False)
+    pool = WorkerPool(function("handlers.slow"), quiet)
+    try:
+        _, second = await busy_and_new(pool)
+    finally:
+        await pool.close()
+    assert pool.forks == 0 and second["parent"] == os.getpid()
+
+
+async def test_closing_the_pool_ends_the_fork_server_and_its_forks():
+    pool = WorkerPool(function("handlers.slow"), settings(max_workers=2))
+    _, forked = await busy_and_new(pool)
+    await pool.close()
+    await asyncio.sleep(0.2)
+    assert gone(forked["pid"]) and gone(forked["parent"])
+
+
+async def test_an_idle_fork_server_is_retired_and_exits_after_its_forks():
+    pool = WorkerPool(function("handlers.slow"), settings(max_workers=3))
+    try:
+        await pool.prewarm()
+        results = await asyncio.gather(
+            *(pool.invoke({"seconds": 0.3}, f"r{index}") for index in range(3))
+        )
+        server = next(r["parent"] for r in results if r["parent"] != os.getpid())
+        await pool.reap(time.monotonic() + 61)  # two stopped, the fork server retired
+        await pool.reload()  # the one kept warm may be its fork: now it is gone too
+        await asyncio.sleep(0.2)
+        assert gone(server)
+    finally:
+        await pool.close()
+
+
+async def test_a_fork_server_whose_libraries_start_threads_refuses_to_fork(tmp_path):
+    (tmp_path / "threaded_library.py").write_text(
+        "import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True)"
+        ".start()\n"
+    )
+    slow = function("handlers.slow")
+    env = {**worker_environment(slow, settings()), "PYTHONPATH": str(tmp_path)}
+    with pytest.raises(ForkServerError, match="threads"):
+        await ForkServer.start(
+            worker_command(slow, settings(), "wslocal.runtime.forkserver"),
+            env,
+            ["threaded_library"],
+            None,
+            10.0,
+        )
+
+
+async def test_libraries_that_fail_to_import_are_skipped_not_fatal():
+    slow = function("handlers.slow")
+    server = await ForkServer.start(
+        worker_command(slow, settings(), "wslocal.runtime.forkserver"),
+        worker_environment(slow, settings()),
+        ["json", "no_such_library_here"],
+        None,
+        10.0,
+    )
+    try:
+        assert server.failed == ["no_such_library_here"]
+    finally:
+        await server.stop()

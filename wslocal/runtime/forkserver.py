@@ -1,0 +1,137 @@
+"""A function's fork server: ``python -m wslocal.runtime.forkserver FD``.
+
+Starting a worker from scratch costs a new interpreter and the import of boto3, botocore
+and the function's other libraries: about 0.6 s of CPU each, paid again for every worker a
+burst of calls adds. The fork server runs in the function's own environment (the same
+interpreter, path and variables as its workers), imports the libraries the stage names
+(the modules a worker imported from outside the function's code and layers), then forks a
+worker per request. Each fork still runs the handler's init itself, as a new execution
+environment does; it skips only the libraries' import.
+
+The control channel FD is a SOCK_SEQPACKET socket: one JSON object per packet. In:
+``preload`` (once, first), then ``fork`` carrying the new worker's channel as an
+SCM_RIGHTS file descriptor. Out: ``ready`` (after the preload: how long it took, what
+failed, and how many threads run, since forking a threaded process is unsafe), ``forked``
+with the child's pid, and ``exited`` with its exit code when it ends. When the stage shuts
+its side of the channel, the server forks no more and exits after its last fork has
+(still reporting their ends). Standard library only, like the bootstrap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from wslocal.runtime import bootstrap
+
+MAX_PACKET_BYTES = 4 * 1024 * 1024
+
+
+def _send(control: socket.socket, message: dict[str, Any]) -> None:
+    control.send(json.dumps(message, separators=(",", ":")).encode("utf-8"))
+
+
+def preload(modules: list[str]) -> list[str]:
+    """Import each module, in order; return the names that failed (skipped: the worker
+    imports them itself, or fails there as it would have)."""
+    failed = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # a library's import may raise anything
+            failed.append(name)
+    return failed
+
+
+def _child(control: socket.socket, wakeup: tuple[int, int], channel_fd: int) -> None:
+    """In the fork: drop the server's handles, start a session of its own (a terminal's
+    Ctrl-C reaches the stage alone), and serve as a worker."""
+    code = 0
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        control.close()
+        for fd in wakeup:
+            os.close(fd)
+        os.setsid()
+        bootstrap.serve(socket.socket(fileno=channel_fd))
+    except BaseException:  # report, then leave without the server's cleanup
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _reap(control: socket.socket, children: set[int]) -> None:
+    while children:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            return
+        children.discard(pid)
+        _send(control, {"type": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def serve(control: socket.socket) -> None:
+    """Preload, then fork a worker per request and report each one's end."""
+    request = json.loads(control.recv(MAX_PACKET_BYTES) or b"{}")
+    started = time.perf_counter()
+    failed = preload(list(request.get("modules") or []))
+    threads = threading.active_count()
+    _send(
+        control,
+        {
+            "type": "ready",
+            "ms": (time.perf_counter() - started) * 1000,
+            "failed": failed,
+            "threads": threads,
+        },
+    )
+    if threads > 1:
+        return
+    wakeup = os.pipe()
+    os.set_blocking(wakeup[0], False)
+    os.set_blocking(wakeup[1], False)
+    signal.set_wakeup_fd(wakeup[1])
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    children: set[int] = set()
+    forking = True
+    while forking or children:
+        watched: list[socket.socket | int] = [control, wakeup[0]] if forking else [wakeup[0]]
+        readable, _, _ = select.select(watched, [], [])
+        if wakeup[0] in readable:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(wakeup[0], 512):
+                    pass
+            _reap(control, children)
+        if control in readable:
+            data, fds, _, _ = socket.recv_fds(control, MAX_PACKET_BYTES, 1)
+            if not data:
+                forking = False
+            elif fds:
+                pid = os.fork()
+                if pid == 0:
+                    _child(control, wakeup, fds[0])
+                os.close(fds[0])
+                children.add(pid)
+                _send(control, {"type": "forked", "pid": pid})
+
+
+def main(fd: int) -> None:
+    bootstrap.prepare_process()
+    serve(socket.socket(fileno=fd))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
