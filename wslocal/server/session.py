@@ -233,6 +233,12 @@ class WebSocketSession:
         for chunk in self._protocol.data_to_send():
             if chunk:
                 self._writer.write(chunk)
+            elif self._writer.can_write_eof() and not self._writer.is_closing():
+                # Half-close, and let the read loop discard what the client still sends
+                # until it closes too: closing with its data unread would reset the
+                # connection, and a reset can reach the client before the close frame
+                # (a 1009 after an oversized message would then be lost).
+                self._writer.write_eof()
             elif not self._writer.is_closing():
                 self._writer.close()
 
