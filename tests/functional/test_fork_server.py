@@ -159,3 +159,18 @@ async def test_libraries_that_fail_to_import_are_skipped_not_fatal():
         assert server.failed == ["no_such_library_here"]
     finally:
         await server.stop()
+
+
+async def test_boto3_clients_of_the_services_the_stage_serves_are_warmed_for_the_forks():
+    pool = WorkerPool(function("aws.handler"), settings(max_workers=2))
+    try:
+        await pool.prewarm()
+        exec_result, fork_result = await asyncio.gather(
+            pool.invoke({"seconds": 0.5}, "warm"), pool.invoke({}, "new")
+        )
+        assert pool.fork_server is not None and pool.fork_server.warmed == ["dynamodb"]
+        assert "wslocal.runtime.forkserver" in command_line(fork_result["parent"])
+    finally:
+        await pool.close()
+    assert fork_result["endpoint"] == exec_result["endpoint"] == "http://127.0.0.1:1"
+    assert fork_result["region"] == "eu-west-1"

@@ -81,6 +81,8 @@ class ForkServer:
         self._reader: asyncio.Task[None] | None = None
         self.preload_ms = 0.0
         self.failed: list[str] = []
+        self.warmed: list[str] = []
+        """Services whose boto3 clients it created ahead (botocore's data parsed once)."""
         self._retired = False
 
     @classmethod
@@ -132,6 +134,7 @@ class ForkServer:
             )
         server.preload_ms = float(ready.get("ms") or 0.0)
         server.failed = list(ready.get("failed") or [])
+        server.warmed = list(ready.get("warmed") or [])
         server._reader = asyncio.create_task(server._read())
         return server
 

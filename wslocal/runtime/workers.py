@@ -252,6 +252,11 @@ class WorkerPool:
         """Calls in flight."""
         return len(self._busy)
 
+    @property
+    def fork_server(self) -> ForkServer | None:
+        """The function's fork server, while it forks."""
+        return self._fork_server
+
     def idle_pids(self) -> list[int]:
         """Process ids of the warm workers waiting for a call."""
         return [worker.process.pid for worker in self._idle]

@@ -1,0 +1,98 @@
+"""Cold starts of the chat's functions: workers started from scratch against forked ones.
+
+    .venv/bin/python bench/cold_start.py [--workers 8] [--function ConnectFunction ...]
+
+For each function, with and without the fork server: one pool on the function's prepared
+runtime (its declared Python and requirements, as ``wslocal start`` runs it), its first
+worker, then ``--workers`` more started one after another (what a burst of calls adds).
+Prints the wall time of each start, the CPU of all its processes (workers and fork
+server, from /proc) and their memory (RSS summed, and PSS, which counts a page shared by
+forks once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from wslocal.cache import cache_dir
+from wslocal.runtime import builds
+from wslocal.runtime.workers import RuntimeSettings, WorkerPool
+from wslocal.template.reader import build_stage_model, read_template
+
+ROOT = Path(__file__).resolve().parent.parent
+ENDPOINTS = {
+    "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
+    "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9",
+    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": "http://127.0.0.1:9/local",
+}
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_kb(pid: int, field: str, file: str) -> int:
+    for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+async def measure(function: str, workers: int, fork: bool) -> str:
+    model = build_stage_model(read_template(ROOT / "template.yaml"), ROOT)
+    runtimes = await asyncio.to_thread(builds.prepare, model, cache_dir())
+    with open(os.devnull, "w") as logs:
+        settings = RuntimeSettings(
+            region=model.region,
+            account_id=model.account_id,
+            endpoints=ENDPOINTS,
+            runtimes=runtimes,
+            max_workers=workers + 1,
+            log_stream=logs,
+            fork_workers=fork,
+        )
+        pool = WorkerPool(model.functions[function], settings)
+        try:
+            began = time.perf_counter()
+            await pool.prewarm()
+            first = time.perf_counter() - began
+            began = time.perf_counter()
+            for _ in range(workers):
+                await pool.prewarm()
+            each = (time.perf_counter() - began) / workers
+            pids = pool.idle_pids()
+            server = pool.fork_server
+            processes = [*pids, server.process.pid] if server else pids
+            cpu = sum(cpu_seconds(pid) for pid in processes)
+            rss = sum(memory_kb(pid, "VmRSS:", "status") for pid in processes) // 1024
+            pss = sum(memory_kb(pid, "Pss:", "smaps_rollup") for pid in processes) // 1024
+        finally:
+            await pool.close()
+    how = "forked" if fork else "from scratch"
+    return (
+        f"{function:<20} {how:<13} first {first * 1000:5.0f} ms, next {workers} "
+        f"{each * 1000:4.0f} ms each; CPU {cpu:5.2f} s; RSS {rss} MB, PSS {pss} MB "
+        f"({len(processes)} processes)"
+    )
+
+
+async def run(args: argparse.Namespace) -> None:
+    for function in args.function:
+        for fork in (False, True):
+            print(await measure(function, args.workers, fork), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--function", nargs="+", default=["ConnectFunction", "SendMessageFunction"])
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
