@@ -5,8 +5,10 @@
 Against ``wslocal start`` on the project's template (DynamoDB Local, the stream-driven
 PresenceFunction), and in the same run a plain ``websockets`` server (the floor):
 
-1. joins: N clients connect to one room, 50 at a time; the time until all are connected
-   and each handshake's latency (p50, p99), for a room of 10 and a room of N;
+1. joins: N clients connect to one room, 50 at a time; the time until all are connected,
+   then until every one of them has a member count of N (the presence of all the joins
+   delivered); then, once quiet, each handshake's latency (p50, p99) for a room of 10 and
+   a room of N;
 2. presence delay: 20 more clients join the full room one by one; the time from the
    start of each join until a member already there sees it (p50, p95);
 3. churn: clients join and leave one room at random for a while; then, once quiet, every
@@ -41,6 +43,7 @@ class Member:
     def __init__(self, ws: websockets.ClientConnection, name: str) -> None:
         self.ws, self.name = ws, name
         self.names: list[str] | None = None
+        self.count = 0
         self.as_of = ""
         self.seen_joining: dict[str, float] = {}
         self.task = asyncio.create_task(self._read())
@@ -56,6 +59,7 @@ class Member:
                 snapshot = envelope["members"]
                 if snapshot["asOf"] >= self.as_of:
                     self.as_of, self.names = snapshot["asOf"], snapshot["names"]
+                    self.count = snapshot["count"]
         except websockets.ConnectionClosed:
             return
 
@@ -102,13 +106,33 @@ async def handshakes(url: str, room: str, count: int) -> list[float]:
     return latencies
 
 
-async def joins(url: str, label: str, clients: int) -> tuple[list[str], list[Member]]:
-    """All ``clients`` into one room 50 at a time; then handshake latency into a room of
-    10 and into that room."""
+async def all_counted(members: list[Member], count: int, presence: bool) -> float | None:
+    """Seconds until every member's snapshot counts ``count`` (None without presence)."""
+    if not presence:
+        return None
+    began = time.perf_counter()
+    while any(member.count != count for member in members):
+        if time.perf_counter() - began > 120:
+            raise SystemExit("the room's presence never reached every member")
+        await asyncio.sleep(0.05)
+    return time.perf_counter() - began
+
+
+async def joins(
+    url: str, label: str, clients: int, presence: bool = True
+) -> tuple[list[str], list[Member]]:
+    """All ``clients`` into one room 50 at a time, until each one counts them all; then
+    handshake latency into a room of 10 and into that room."""
     large, _, total = await join_room(url, "large", clients)
+    settled = await all_counted(large, clients, presence)
     small, _, _ = await join_room(url, "small", 10)
+    await all_counted(small, 10, presence)
     lines = [f"{label:<26} {clients} clients into one room, 50 at a time: all connected in "
              f"{total:.2f} s"]  # fmt: skip
+    if settled is not None:
+        lines.append(
+            f"{label:<26} ... then every member counted {clients} after {settled:.2f} s more"
+        )
     for room, size in (("small", 10), ("large", clients)):
         latencies = await handshakes(url, room, 50)
         lines.append(
@@ -174,7 +198,7 @@ async def run(args: argparse.Namespace) -> None:
     baseline = start_baseline(port)
     try:
         floor, members = await joins(
-            f"ws://127.0.0.1:{port}", "plain websockets (floor)", args.clients
+            f"ws://127.0.0.1:{port}", "plain websockets (floor)", args.clients, presence=False
         )
         await close_all(members)
     finally:

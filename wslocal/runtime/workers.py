@@ -315,13 +315,17 @@ class WorkerPool:
         return len(stale)
 
     async def reap(self, now: float) -> int:
-        """Stop the workers idle for longer than ``idle_worker_s``, keeping the most
-        recently used one warm; return how many were stopped."""
+        """Stop the workers idle for longer than ``idle_worker_s``, keeping one warm: the
+        most recently used of those started on their own if there is one (a fork kept
+        would keep its retired fork server alive too), else the most recently used;
+        return how many were stopped."""
         limit = self._settings.idle_worker_s
         if limit <= 0:
             return 0
         async with self._available:
-            stale = [w for w in self._idle[:-1] if now - w.idle_since > limit]
+            own = [w for w in self._idle if not isinstance(w.process, ForkedProcess)]
+            keep = (own or self._idle)[-1:]
+            stale = [w for w in self._idle if w not in keep and now - w.idle_since > limit]
             self._idle = [w for w in self._idle if w not in stale]
             self._size -= len(stale)
             self._available.notify(len(stale))
