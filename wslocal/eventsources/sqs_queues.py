@@ -76,14 +76,24 @@ class SqsQueuePoller:
         )
 
     async def run(self) -> None:
-        """Poll with ``concurrency`` pollers until cancelled."""
+        """Poll until cancelled: one poller always, up to ``concurrency`` while the
+        queue has a backlog."""
+        backlog = asyncio.Event()
         try:
-            await asyncio.gather(*(self._poll() for _ in range(self.concurrency)))
+            await asyncio.gather(
+                self._poll(backlog, lead=True),
+                *(self._poll(backlog, lead=False) for _ in range(self.concurrency - 1)),
+            )
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _poll(self) -> None:
+    async def _poll(self, backlog: asyncio.Event, lead: bool) -> None:
+        """The lead poller never stops; the others wait for a backlog (a receive that
+        returned messages) and go back to waiting when their own receive is empty. An
+        idle queue costs one ReceiveMessage per long poll, not one per poller."""
         while True:
+            if not lead:
+                await backlog.wait()
             try:
                 batch = await self._gather()
             except (BotoCoreError, ClientError) as exc:
@@ -96,7 +106,10 @@ class SqsQueuePoller:
                 await asyncio.sleep(ERROR_PAUSE_S)
                 continue
             if batch:
+                backlog.set()
                 await self._process(batch)
+            elif not lead:
+                backlog.clear()
 
     async def _call(self, function: Callable[..., T], **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(

@@ -1,0 +1,109 @@
+"""How SQS pollers scale: one long-polls an idle queue, the others join for a backlog
+and leave when their receive comes back empty (as Lambda's pollers scale)."""
+
+import asyncio
+import threading
+import time
+
+from wslocal.eventsources.sqs_queues import SqsQueuePoller
+from wslocal.template import QueueModel, SqsSourceModel
+
+QUEUE = QueueModel(logical_id="Jobs", queue_name="jobs", attributes={})
+SOURCE = SqsSourceModel(
+    name="JobsFunction.Jobs",
+    function="JobsFunction",
+    queue="jobs",
+    queue_arn="arn:aws:sqs:us-east-1:123456789012:jobs",
+    batch_size=1,
+)
+
+
+class CountingQueue:
+    """A queue as boto3's SQS client answers, counting receives in flight."""
+
+    def __init__(self, messages: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._messages = [
+            {"MessageId": f"m{index}", "ReceiptHandle": f"r{index}", "Body": "{}"}
+            for index in range(messages)
+        ]
+        self.receiving = 0
+        self.most_receiving = 0
+        self.receives = 0
+
+    def receive_message(self, **_: object) -> dict:
+        with self._lock:
+            self.receiving += 1
+            self.receives += 1
+            self.most_receiving = max(self.most_receiving, self.receiving)
+            taken = self._messages[:1]
+            del self._messages[:1]
+        if not taken:
+            time.sleep(0.05)  # a (short) long poll that found nothing
+        with self._lock:
+            self.receiving -= 1
+        return {"Messages": taken}
+
+    def delete_message_batch(self, Entries: list, **_: object) -> dict:
+        return {"Successful": Entries}
+
+
+class SlowFunction:
+    def __init__(self) -> None:
+        self.running = 0
+        self.most_running = 0
+        self.calls = 0
+
+    async def invoke(self, function: str, event: dict, label: str = "") -> None:
+        self.running += 1
+        self.calls += 1
+        self.most_running = max(self.most_running, self.running)
+        await asyncio.sleep(0.1)
+        self.running -= 1
+
+
+def start_polling(queue: CountingQueue, function: SlowFunction) -> asyncio.Task:
+    poller = SqsQueuePoller(
+        SOURCE,
+        queue=QUEUE,
+        queue_url="http://sqs/jobs",
+        sqs=queue,
+        invoker=function,
+        region="us-east-1",
+        concurrency=4,
+    )
+    return asyncio.create_task(poller.run())
+
+
+async def stop(task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def poll_for(queue: CountingQueue, function: SlowFunction, seconds: float) -> None:
+    task = start_polling(queue, function)
+    await asyncio.sleep(seconds)
+    await stop(task)
+
+
+async def test_an_idle_queue_is_polled_by_one_poller():
+    queue = CountingQueue()
+    await poll_for(queue, SlowFunction(), 0.5)
+    assert queue.most_receiving == 1
+
+
+async def test_pollers_join_while_the_queue_has_a_backlog():
+    queue, function = CountingQueue(messages=12), SlowFunction()
+    await poll_for(queue, function, 1.0)
+    assert function.calls == 12
+    assert function.most_running > 1
+
+
+async def test_pollers_leave_once_the_backlog_is_drained():
+    queue, function = CountingQueue(messages=12), SlowFunction()
+    task = start_polling(queue, function)
+    await asyncio.sleep(1.0)  # drained, and the helpers' receives came back empty
+    queue.most_receiving = 0
+    await asyncio.sleep(0.5)
+    await stop(task)
+    assert function.calls == 12 and queue.most_receiving == 1
