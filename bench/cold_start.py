@@ -18,6 +18,8 @@ import os
 import time
 from pathlib import Path
 
+from fanout import cpu_seconds, memory_mb
+
 from wslocal.cache import cache_dir
 from wslocal.runtime import builds
 from wslocal.runtime.workers import RuntimeSettings, WorkerPool
@@ -29,18 +31,6 @@ ENDPOINTS = {
     "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9",
     "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": "http://127.0.0.1:9/local",
 }
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def memory_kb(pid: int, field: str, file: str) -> int:
-    for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
-        if line.startswith(field):
-            return int(line.split()[1])
-    return 0
 
 
 async def measure(function: str, workers: int, fork: bool) -> str:
@@ -69,8 +59,8 @@ async def measure(function: str, workers: int, fork: bool) -> str:
             server = pool.fork_server
             processes = [*pids, server.process.pid] if server else pids
             cpu = sum(cpu_seconds(pid) for pid in processes)
-            rss = sum(memory_kb(pid, "VmRSS:", "status") for pid in processes) // 1024
-            pss = sum(memory_kb(pid, "Pss:", "smaps_rollup") for pid in processes) // 1024
+            rss = round(sum(memory_mb(pid) for pid in processes))
+            pss = round(sum(memory_mb(pid, "Pss:") for pid in processes))
         finally:
             await pool.close()
     how = "forked" if fork else "from scratch"

@@ -12,7 +12,6 @@ it on the stage). CPU is the JVM's own (user + system, from /proc).
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import threading
 import time
@@ -21,23 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from fanout import cpu_seconds, memory_mb
 
 from wslocal.engines.dynamodb import JVM_OPTIONS, find_dynamodb_local_jar, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "Connections"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) // 1024
-    return 0
 
 
 def make_table(client: Any) -> str:
@@ -133,7 +121,7 @@ def measure(options: tuple[str, ...], rounds: int, puts: int) -> list[str]:
             lines.append(
                 f"{label}: round {round_ + 1}: {puts} PutItems in {elapsed:.2f} s, "
                 f"{cpu_seconds(process.pid) - before:.2f} s of JVM CPU, RSS "
-                f"{rss_mb(process.pid)} MB"
+                f"{memory_mb(process.pid):.0f} MB"
             )
         return lines
     finally:

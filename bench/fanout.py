@@ -72,6 +72,12 @@ def memory_mb(pid: int, field: str = "Rss:") -> float:
     return int(kilobytes) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants."""
     return sum(memory_mb(process) for process in process_tree(pid))

@@ -150,9 +150,9 @@ def imported_modules() -> list[list[str]]:
     return found
 
 
-def serve(channel: socket.socket) -> None:
-    """Init (import the handler), say ready, then run invocations until the channel
-    closes."""
+def serve(channel: socket.socket, report_modules: bool = True) -> None:
+    """Init (import the handler), say ready (with the modules imported, when the stage
+    still has to learn them), then run invocations until the channel closes."""
     started = time.perf_counter()
     handler: Callable[[Any, Any], Any] | None = None
     init_error: dict[str, Any] | None = None
@@ -165,7 +165,12 @@ def serve(channel: socket.socket) -> None:
     init_ms: float | None = (time.perf_counter() - started) * 1000
     channel.sendall(
         encode_frame(
-            {"type": "ready", "initMs": init_ms, "error": init_error, "modules": imported_modules()}
+            {
+                "type": "ready",
+                "initMs": init_ms,
+                "error": init_error,
+                "modules": imported_modules() if report_modules else [],
+            }
         )
     )
     memory = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from wslocal.exceptions import WslocalError
+from wslocal.runtime.forkserver import MAX_PACKET_BYTES
 
-MAX_PACKET_BYTES = 4 * 1024 * 1024
 KILLED = -signal.SIGKILL
 
 

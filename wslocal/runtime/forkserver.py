@@ -91,7 +91,8 @@ def _child(control: socket.socket, wakeup: tuple[int, int], channel_fd: int) -> 
         for fd in wakeup:
             os.close(fd)
         os.setsid()
-        bootstrap.serve(socket.socket(fileno=channel_fd))
+        # the pool learned the modules from its first worker: a fork need not repeat them
+        bootstrap.serve(socket.socket(fileno=channel_fd), report_modules=False)
     except BaseException:  # report, then leave without the server's cleanup
         traceback.print_exc()
         code = 1
