@@ -2,6 +2,7 @@
 here, on the Python it declares; nothing of wslocal's own packages leaks in."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from websockets.sync.client import connect
@@ -47,3 +48,36 @@ def test_the_declared_python_runs_the_function_when_one_is_here(report):
         assert any("none found" in note for note in runtime.notes)
     else:
         assert body["python"] == "3.13" == runtime.version
+
+
+PY38_APP = FIXTURES / "py38_app"
+
+
+@pytest.fixture(scope="module")
+def py38_stage():
+    model = build_stage_model(read_template(PY38_APP / "template.yaml"), PY38_APP)
+    config = StageConfig(port=0, stage="dev", max_workers=2, build=True)
+    with RunningStage(model, config) as stage:
+        yield stage
+
+
+def _report(stage, sleep=0.0):
+    with connect(stage.url, open_timeout=30) as ws:
+        ws.send(json.dumps({"action": "report", "sleep": sleep}))
+        return json.loads(ws.recv(timeout=60))
+
+
+def test_a_python38_function_runs_with_a_boto3_that_38_imports(py38_stage):
+    runtime = py38_stage.stage.runtimes["Report"]
+    body = _report(py38_stage)
+    if find_interpreter("3.8") is None:
+        assert any("none found" in note for note in runtime.notes)
+    else:
+        assert (body["python"], body["tomli"], body["region"]) == ("3.8", 1, "us-east-1")
+
+
+def test_a_python38_functions_second_worker_is_forked_and_answers(py38_stage):
+    with ThreadPoolExecutor(2) as pool:
+        bodies = list(pool.map(lambda _: _report(py38_stage, sleep=1.0), range(2)))
+    assert [body["region"] for body in bodies] == ["us-east-1", "us-east-1"]
+    assert len(py38_stage.worker_pids("Report")) == 2

@@ -8,6 +8,12 @@ pieces: the code, its dependencies, each layer and its dependencies, then what L
 runtime itself provides (boto3, botocore and theirs). Nothing else of the stage's own
 environment is importable, so a package missing from requirements.txt fails here as it
 would on AWS.
+
+The runtime's libraries are the stage's own (linked) when the function's interpreter can
+import them; an older Python (``python3.8`` still fills public templates, and today's
+botocore needs 3.9) gets its own, installed once with its pip: the newest boto3 that
+supports it, as that Lambda runtime last had. When neither works the function runs on
+the stage's Python, and its notes say so.
 """
 
 from __future__ import annotations
@@ -102,25 +108,47 @@ def build_dependencies(folder: Path, interpreter: str, version: str, cache: Path
         return None
     key = hashlib.sha256(requirements + f"{version}-{platform.machine()}".encode()).hexdigest()
     target = cache / "builds" / f"{folder.resolve().name}-py{version}-{key[:16]}"
+    return _pip_install(
+        interpreter,
+        ["-r", str(folder / "requirements.txt")],
+        target,
+        f"{folder / 'requirements.txt'}",
+    )
+
+
+def _pip_install(interpreter: str, what: list[str], target: Path, label: str) -> Path:
+    """``pip install --target`` once: a finished folder is marked and reused, a failed one
+    removed; two stages building the same folder at once keep the first."""
     if (target / ".complete").is_file():
         return target
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     done = subprocess.run(
         [interpreter, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-warn-script-location", "-r", str(folder / "requirements.txt"),
-         "--target", str(partial)],
+         "--no-warn-script-location", *what, "--target", str(partial)],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
-        raise BuildError(f"{folder / 'requirements.txt'}: pip failed: {done.stderr.strip()[-500:]}")
+        raise BuildError(f"{label}: pip failed: {pip_error(done.stderr)}")
     (partial / ".complete").write_text("")
     if target.exists():  # built meanwhile by another stage
         shutil.rmtree(partial, ignore_errors=True)
     else:
         partial.rename(target)
     return target
+
+
+def pip_error(stderr: str) -> str:
+    """What pip said went wrong: its ERROR lines (a configured index may fill stderr with
+    warnings first), else the end of what it printed."""
+    errors = [
+        line.removeprefix("ERROR: ") for line in stderr.splitlines() if line.startswith("ERROR:")
+    ]
+    if errors:
+        return "; ".join(errors)
+    lines = [line for line in stderr.splitlines() if not line.startswith("WARNING:")]
+    return "\n".join(lines).strip()[-500:] or "no message"
 
 
 def runtime_libraries(cache: Path) -> Path:
@@ -140,6 +168,46 @@ def runtime_libraries(cache: Path) -> Path:
     return folder
 
 
+def libraries_for(interpreter: str, version: str, linked: Path, cache: Path) -> Path:
+    """The runtime's libraries as ``interpreter`` can import them: the stage's own
+    (``linked``) when they import there, else boto3 installed for that Python, with the
+    bootstrap linked beside it. Raises BuildError when neither can be had."""
+    if interpreter == sys.executable or _imports_runtime(interpreter, version, linked):
+        return linked
+    target = cache / "runtime" / f"py{version}-{platform.machine()}"
+    built = _pip_install(interpreter, ["boto3"], target, f"boto3 for python{version}")
+    link = built / "wslocal"
+    if not link.exists():
+        link.symlink_to(_location("wslocal"))
+    if not _imports_runtime(interpreter, version, built):
+        raise BuildError(f"python{version} cannot run the worker bootstrap")
+    return built
+
+
+def _imports_runtime(interpreter: str, version: str, folder: Path) -> bool:
+    """``interpreter`` can import boto3 (and make a client) and the bootstrap from
+    ``folder``; remembered in the folder, since it cannot change."""
+    marker = folder / f".imports-py{version}"
+    if marker.is_file():
+        return True
+    probe = (
+        "import boto3, wslocal.runtime.bootstrap, wslocal.runtime.forkserver; "
+        "boto3.session.Session(region_name='us-east-1').client('dynamodb')"
+    )
+    try:
+        done = subprocess.run(
+            [interpreter, "-S", "-c", probe],
+            env={"PYTHONPATH": str(folder), "PATH": os.environ.get("PATH", "")},
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    if done.returncode != 0:
+        return False
+    marker.write_text("")
+    return True
+
+
 def _location(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
@@ -150,25 +218,31 @@ def _location(name: str) -> Path:
 
 def prepare(model: StageModel, cache: Path) -> dict[str, FunctionRuntime]:
     """Each function's interpreter and worker path; builds what is missing."""
-    libraries = runtime_libraries(cache)
+    linked = runtime_libraries(cache)
     runtimes: dict[str, FunctionRuntime] = {}
     for name, function in model.functions.items():
-        runtimes[name] = _prepare_function(function, cache, libraries)
+        runtimes[name] = _prepare_function(function, cache, linked)
     return runtimes
 
 
-def _prepare_function(function: FunctionModel, cache: Path, libraries: Path) -> FunctionRuntime:
+def _prepare_function(function: FunctionModel, cache: Path, linked: Path) -> FunctionRuntime:
     version = declared_version(function.runtime)
     interpreter = find_interpreter(version)
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
     notes: list[str] = []
+    libraries = linked
     if interpreter is None:
-        interpreter = sys.executable
-        running = f"{sys.version_info.major}.{sys.version_info.minor}"
         notes.append(
             f"declares {function.runtime}, none found (PATH, pyenv, uv): runs on {running}; "
             f"`pyenv install {version}` or `uv python install {version}` gives it one"
         )
-        version = running
+        interpreter, version = sys.executable, running
+    else:
+        try:
+            libraries = libraries_for(interpreter, version, linked, cache)
+        except BuildError as exc:
+            notes.append(f"declares {function.runtime}, but {exc}: runs on {running}")
+            interpreter, version = sys.executable, running
     paths: list[Path] = []
     started = time.perf_counter()
     for folder in (function.code_dir, *function.layer_dirs):

@@ -20,6 +20,7 @@ its side of the channel, the server forks no more and exits after its last fork 
 
 from __future__ import annotations
 
+import array
 import contextlib
 import importlib
 import json
@@ -40,6 +41,18 @@ MAX_PACKET_BYTES = 4 * 1024 * 1024
 
 def _send(control: socket.socket, message: dict[str, Any]) -> None:
     control.send(json.dumps(message, separators=(",", ":")).encode("utf-8"))
+
+
+def receive_with_fds(control: socket.socket) -> tuple[bytes, list[int]]:
+    """One packet and the descriptors sent with it. ``socket.recv_fds`` is 3.9+; a
+    function may run on Lambda's python3.8, so this is recvmsg as it does it."""
+    size = array.array("i").itemsize
+    data, ancillary, _, _ = control.recvmsg(MAX_PACKET_BYTES, socket.CMSG_LEN(size))
+    fds = array.array("i")
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - (len(payload) % size)])
+    return data, list(fds)
 
 
 def preload(modules: list[str]) -> list[str]:
@@ -146,7 +159,7 @@ def serve(control: socket.socket) -> None:
                     pass
             _reap(control, children)
         if control in readable:
-            data, fds, _, _ = socket.recv_fds(control, MAX_PACKET_BYTES, 1)
+            data, fds = receive_with_fds(control)
             if not data:
                 forking = False
             elif fds:

@@ -2,7 +2,7 @@
 
 import sys
 
-from wslocal.runtime.builds import declared_version, find_interpreter, requirements_of
+from wslocal.runtime.builds import declared_version, find_interpreter, pip_error, requirements_of
 
 
 def test_a_requirements_file_of_comments_only_needs_no_build(tmp_path):
@@ -31,3 +31,19 @@ def test_this_interpreter_serves_its_own_version():
 def test_a_version_nowhere_to_be_found_is_none(tmp_path):
     environ = {"PATH": str(tmp_path), "HOME": str(tmp_path)}
     assert find_interpreter("3.99", environ) is None
+
+
+def test_a_failed_build_says_pips_error_not_the_warnings_before_it():
+    stderr = "\n".join(
+        [*(f"WARNING: Location 'file:///opt/simple/p{i}/' is ignored" for i in range(40)),
+         "ERROR: Package 'tomli-w' requires a different Python: 3.8.18 not in '>=3.9'"]
+    )  # fmt: skip
+    assert (
+        pip_error(stderr) == "Package 'tomli-w' requires a different Python: 3.8.18 not in '>=3.9'"
+    )
+
+
+def test_a_build_that_fails_without_an_error_line_says_what_pip_said_last():
+    assert pip_error("WARNING: slow index\nTraceback ...\nOSError: disk full\n") == (
+        "Traceback ...\nOSError: disk full"
+    )
