@@ -89,7 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(start)
     start.add_argument("--host", default="127.0.0.1")
     start.add_argument("--port", type=int, default=3001)
-    start.add_argument("--stage", default="local")
+    start.add_argument(
+        "--stage",
+        help="serve under this stage name (default: the template's StageName, else local)",
+    )
     start.add_argument("--static", type=Path, help="serve this folder's files (the chat page)")
     start.add_argument("--max-workers", type=int, default=8, help="worker processes per function")
     start.add_argument("--no-prewarm", action="store_true", help="start workers on first call")
@@ -274,8 +277,8 @@ def _banner(stage: LocalStage, engines: Engines, made: Sequence[str], out: TextI
     engine = engines.dynamodb
     lines = [
         f"wslocal {__version__}: {model.api_logical_id} (api id {model.api_id}), "
-        f"stage {stage.config.stage!r}",
-        f"  WebSocket     {stage.websocket_url}  (also {stage.websocket_url}/{stage.config.stage})",
+        f"stage {stage.stage_name!r}",
+        f"  WebSocket     {stage.websocket_url}  (also {stage.websocket_url}/{stage.stage_name})",
         f"  @connections  {stage.connections_url}",
     ]
     if stage.page_url:

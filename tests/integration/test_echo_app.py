@@ -41,7 +41,8 @@ def echo_stage(log_path, limits=None, **overrides):
         APP,
         {"EventLogPath": str(log_path), **overrides},
     )
-    config = StageConfig(port=0, stage="test", limits=limits or Limits(), max_workers=2)
+    # No stage name given: the template's StageName is served, as `wslocal start` does.
+    config = StageConfig(port=0, limits=limits or Limits(), max_workers=2)
     with RunningStage(model, config) as running:
         yield running
 
@@ -196,7 +197,14 @@ def test_connect_can_choose_the_subprotocol(stage):
         assert ws.subprotocol == "chat.v1"
 
 
-@pytest.mark.parametrize("via", ["domainName", "apiId"])
+def test_the_stage_serves_under_the_templates_stage_name(stage):
+    assert stage.stage.stage_name == "test"
+    with connect(f"{stage.url}/test") as ws:
+        ws.send(json.dumps({"type": "push", "via": "domainName"}))
+        assert json.loads(ws.recv(timeout=15)) == {"pushed": "domainName"}
+
+
+@pytest.mark.parametrize("via", ["domainName", "apiId", "template"])
 def test_handlers_that_build_the_deployed_endpoint_reach_the_stage(stage, via):
     with connect(stage.url) as ws:
         ws.send(json.dumps({"type": "push", "via": via}))

@@ -1,7 +1,7 @@
-"""LocalStage: the WebSocket API, ``@connections`` and the static page on one port.
-
-It binds the port, starts a worker pool per function, and hands each TCP connection to a
-WebSocketSession (an upgrade) or answers HTTP itself (``@connections``, static files).
+"""LocalStage: the stage's lifecycle. It opens the port (the front door,
+``wslocal.server.front_door``, serves it), starts a worker pool per function, the event
+sources and the TTL sweeper, applies an edited template (read by
+``wslocal.server.reload``) and stops it all in order.
 """
 
 from __future__ import annotations
@@ -13,16 +13,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
-from wslocal.apigateway import events, management_api
+from wslocal.apigateway import events
 from wslocal.apigateway.connections import ConnectionRegistry
 from wslocal.apigateway.gateway import WebSocketApi
-from wslocal.apigateway.http import HttpError, HttpRequest, parse_request_head, response_bytes
 from wslocal.apigateway.limits import GOING_AWAY, Limits
 from wslocal.cache import cache_dir
 from wslocal.engines.dynamodb import client as engine_client
-from wslocal.engines.provisioning import Provisioned
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
 from wslocal.eventsources.mappings import EventSourceMappings
 from wslocal.exceptions import WslocalError
@@ -33,11 +31,11 @@ from wslocal.runtime.workers import (
     RuntimeSettings,
     WorkerPool,
 )
-from wslocal.server import static
-from wslocal.server.session import WebSocketSession
+from wslocal.server.front_door import FrontDoor
+from wslocal.server.reload import Reload, TemplateSource, read_edit
 from wslocal.server.watcher import CodeWatcher, TemplateWatcher
 from wslocal.template import StageModel
-from wslocal.template.changes import TemplateChanges, compare
+from wslocal.template.changes import TemplateChanges, pools_to_replace
 
 log = logging.getLogger("wslocal")
 
@@ -50,7 +48,9 @@ class StageConfig:
     host: str = "127.0.0.1"
     port: int = 3001
     """0 picks a free port (tests)."""
-    stage: str = "local"
+    stage: str | None = None
+    """The stage name served (and in ``@connections`` paths); None: the template's
+    ``StageName``, else ``local``."""
     static_dir: Path | None = None
     limits: Limits = field(default_factory=Limits)
     prewarm: bool = True
@@ -75,18 +75,6 @@ class StageConfig:
     credentials: Mapping[str, str] | None = None
     """AWS credential variables for the handlers; None gives dummy ones."""
     log_stream: TextIO | None = None
-
-
-class TemplateSource(Protocol):
-    """The template a stage serves, to read again when it is edited, and the engines
-    that get its new tables and queues."""
-
-    @property
-    def path(self) -> Path: ...
-
-    def load(self) -> StageModel: ...
-
-    def provision(self, model: StageModel) -> Provisioned: ...
 
 
 async def _within(step: Awaitable[Any], what: str, seconds: float = STEP_TIMEOUT_S) -> None:
@@ -122,8 +110,7 @@ class LocalStage:
         self.port = config.port
         self.api = self._websocket_api()
         self._server: asyncio.Server | None = None
-        self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
-        self._sessions: set[WebSocketSession] = set()
+        self.front_door = FrontDoor(self)
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
         self.runtimes: dict[str, builds.FunctionRuntime] = {}
@@ -144,8 +131,16 @@ class LocalStage:
         return f"ws://{self.domain_name}"
 
     @property
+    def stage_name(self) -> str:
+        return self.config.stage or self.model.stage_name or "local"
+
+    @property
+    def static_dir(self) -> Path | None:
+        return self.config.static_dir
+
+    @property
     def connections_url(self) -> str:
-        return f"http://{self.domain_name}/{self.config.stage}/@connections"
+        return f"http://{self.domain_name}/{self.stage_name}/@connections"
 
     @property
     def page_url(self) -> str | None:
@@ -160,17 +155,16 @@ class LocalStage:
         return WebSocketApi(
             routes=self.model.routes,
             route_selection_expression=self.model.route_selection_expression,
-            stage=events.StageContext(self.model.api_id, self.config.stage, self.domain_name),
+            stage=events.StageContext(self.model.api_id, self.stage_name, self.domain_name),
             region=self.model.region,
             account_id=self.model.account_id,
         )
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
-        """Bind the port, then start the workers (they need the port for their endpoint)."""
-        self._server = await asyncio.start_server(
-            self._on_client, self.config.host, self.config.port, limit=2 * 1024 * 1024
-        )
+        """Open the port, then start the workers (they need the port for their endpoint);
+        connections accepted meanwhile wait until the stage can serve them."""
+        self._server = await self.front_door.listen(self.config.host, self.config.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self.api = self._websocket_api()
         if self.config.build:
@@ -193,9 +187,10 @@ class LocalStage:
         if self.config.event_sources:
             self._start_ttl_sweeper()
             await self._start_event_sources()
+        self.front_door.ready.set()
 
     def _runtime_settings(self) -> RuntimeSettings:
-        management = f"http://{self.domain_name}/{self.config.stage}"
+        management = f"http://{self.domain_name}/{self.stage_name}"
         return RuntimeSettings(
             region=self.model.region,
             account_id=self.model.account_id,
@@ -268,67 +263,54 @@ class LocalStage:
         """The template was edited: read it again and replace only what changed. A
         template that cannot be read or provisioned changes nothing (None)."""
         assert self.template is not None
-        name = self.template.path.name
         async with self._reloading:
-            try:
-                model = await asyncio.to_thread(self.template.load)
-                changes = compare(self.model, model)
-                if not changes:
-                    log.info("%s changed: nothing the stage serves changed", name)
-                    return changes
-                provisioned = await asyncio.to_thread(self.template.provision, model)
-                runtimes = (
-                    await asyncio.to_thread(builds.prepare, model, cache_dir())
-                    if self.config.build
-                    else {}
-                )
-            except WslocalError as exc:
-                log.error("%s not applied, still serving the previous one: %s", name, exc)
-                return None
-            made = [f"created table {table}" for table in provisioned.tables_made]
-            made += [f"created queue {queue}" for queue in provisioned.queues_made]
-            if changes.tables.changed:
-                made.append(
-                    f"tables {', '.join(changes.tables.changed)} exist already and are kept "
-                    "as they are (delete them, or restart without --db-path, to recreate)"
-                )
-            log.info("%s changed: %s", name, "; ".join([changes.describe(), *made]))
-            await self._apply(model, changes, provisioned, runtimes)
-            return changes
+            edit = await read_edit(self.template, self.model, build=self.config.build)
+            if not isinstance(edit, Reload):
+                return edit
+            await self._apply(edit)
+            return edit.changes
 
-    async def _apply(
-        self,
-        model: StageModel,
-        changes: TemplateChanges,
-        provisioned: Provisioned,
-        runtimes: Mapping[str, builds.FunctionRuntime],
-    ) -> None:
+    async def _apply(self, edit: Reload) -> None:
         """Swap in the new model: connections stay unless their API is gone; functions
-        whose definition, build or environment changed get new workers; an event source
-        restarts only if it changed, a stream source from where it was."""
+        whose definition, build or environment changed get new workers, in one swap of
+        the pools (calls in flight finish on the old, new calls go to the new); an event
+        source restarts only if it changed, a stream source from where it was."""
+        model, changes, provisioned = edit.model, edit.changes, edit.provisioned
         if changes.api_replaced:
-            for session in list(self._sessions):
-                session.close(GOING_AWAY, "Going away: the API is no longer in the template")
-            if self._sessions:
-                await asyncio.wait([s.task for s in self._sessions], timeout=STEP_TIMEOUT_S)
+            self.front_door.close_sessions(
+                GOING_AWAY, "Going away: the API is no longer in the template"
+            )
+            await self.front_door.wait_for_sessions(STEP_TIMEOUT_S)
         endpoints_changed = dict(provisioned.endpoints) != self.endpoints
         self.endpoints = dict(provisioned.endpoints)
         self.queue_urls = dict(provisioned.queue_urls)
-        replaced = set(changes.functions.gone_or_changed) | {
-            name for name in model.functions if runtimes.get(name) != self.runtimes.get(name)
-        }
-        if endpoints_changed or changes.api_replaced:
-            replaced |= set(self.pools)
+        replaced = pools_to_replace(
+            changes,
+            self.pools,
+            builds_changed=[
+                name
+                for name in model.functions
+                if edit.runtimes.get(name) != self.runtimes.get(name)
+            ],
+            endpoints_changed=endpoints_changed,
+        )
         self.model = model
         self.api = self._websocket_api()
-        self.runtimes = dict(runtimes)
-        retiring = [self.pools.pop(name) for name in sorted(replaced & set(self.pools))]
+        self.runtimes = dict(edit.runtimes)
+        settings = self._runtime_settings()
+        kept = {
+            name: pool
+            for name, pool in self.pools.items()
+            if name not in replaced and name in model.functions
+        }
+        added = sorted(set(model.functions) - set(kept))
+        retiring = [pool for name, pool in self.pools.items() if name not in kept]
+        self.pools = {
+            **kept,
+            **{name: WorkerPool(model.functions[name], settings) for name in added},
+        }
         await asyncio.gather(*(pool.retire() for pool in retiring))
         self._retired = [pool for pool in (*self._retired, *retiring) if pool.busy]
-        settings = self._runtime_settings()
-        added = [name for name in sorted(model.functions) if name not in self.pools]
-        for name in added:
-            self.pools[name] = WorkerPool(model.functions[name], settings)
         if self.config.prewarm:
             await self._prewarm(added)
         if self._code_watcher is not None:
@@ -384,15 +366,9 @@ class LocalStage:
         await _within(asyncio.gather(*background, return_exceptions=True), "background")
         if self._server is not None:
             self._server.close()
-        for session in list(self._sessions):
-            session.close(GOING_AWAY, "Going away: the stage is stopping")
-        sessions = [s.task for s in self._sessions]
-        if sessions:
-            await asyncio.wait(sessions, timeout=SHUTDOWN_GRACE_SECONDS)
-        for writer in self._clients.values():  # idle keep-alive HTTP connections
-            writer.transport.abort()
-        if self._clients:
-            await asyncio.wait(list(self._clients), timeout=1)
+        self.front_door.close_sessions(GOING_AWAY, "Going away: the stage is stopping")
+        await self.front_door.wait_for_sessions(SHUTDOWN_GRACE_SECONDS)
+        await self.front_door.drop_clients()
         await asyncio.gather(*(pool.close() for pool in (*self.pools.values(), *self._retired)))
         if self._server is not None:
             with contextlib.suppress(Exception):
@@ -403,116 +379,8 @@ class LocalStage:
         more $disconnects run."""
         for pool in (*self.pools.values(), *self._retired):
             pool.kill()
-        for writer in [*self._clients.values()]:
-            writer.transport.abort()
+        self.front_door.abort()
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
         """Run a function of the template once, in its warm pool."""
         return await self.pools[function].invoke(event, self.new_id(), label)
-
-    # --- connections ----------------------------------------------------------------------
-    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._clients[task] = writer
-        try:
-            await self._serve_client(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
-        except Exception:
-            log.exception("error while serving a client")
-        finally:
-            del self._clients[task]
-            writer.close()
-
-    async def _serve_client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        current = asyncio.current_task()
-        assert current is not None
-        limits = self.config.limits
-        first = True
-        while True:
-            try:  # the next request's first byte: an idle keep-alive waits longer
-                async with asyncio.timeout(
-                    limits.request_head_timeout if first else limits.keep_alive_idle
-                ):
-                    started = await reader.readexactly(1)
-            except (asyncio.IncompleteReadError, TimeoutError):
-                return  # nothing was asked: close quietly
-            try:
-                async with asyncio.timeout(limits.request_head_timeout):
-                    head = started + await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError:
-                return
-            except TimeoutError:
-                writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
-                return
-            try:
-                request = parse_request_head(head)
-                if first and request.is_websocket_upgrade:
-                    session = WebSocketSession(self, reader, writer, head, request, task=current)
-                    self._sessions.add(session)
-                    try:
-                        await session.run()
-                    finally:
-                        self._sessions.discard(session)
-                    return
-                first = False
-                if request.content_length > limits.max_post_bytes:
-                    # Answered before the body is read: a 50 MB body is never buffered.
-                    writer.write(self._too_large(request))
-                    return
-            except HttpError as exc:
-                writer.write(response_bytes(exc.status, f"{exc}\n".encode(), keep_alive=False))
-                return
-            try:
-                async with asyncio.timeout(limits.request_head_timeout):
-                    body = await reader.readexactly(request.content_length)
-            except TimeoutError:
-                writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
-                return
-            writer.write(self._respond(request, body))
-            await writer.drain()
-            if not request.keep_alive:
-                return
-
-    @staticmethod
-    def _too_large(request: HttpRequest) -> bytes:
-        if management_api.is_management_path(request.path):
-            answer = management_api.payload_too_large()
-            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=False)
-        return response_bytes(413, b"Payload Too Large\n", keep_alive=False)
-
-    def _respond(self, request: HttpRequest, body: bytes) -> bytes:
-        keep_alive = request.keep_alive
-        if management_api.is_management_path(request.path):
-            answer = management_api.handle_management_request(
-                self.registry,
-                method=request.method,
-                path=request.path,
-                body=body,
-                stage=self.config.stage,
-                max_post_bytes=self.config.limits.max_post_bytes,
-            )
-            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
-        if self.config.static_dir is not None and request.method in ("GET", "HEAD"):
-            path = static.resolve_static(self.config.static_dir, request.path)
-            if path is not None:
-                return response_bytes(
-                    200,
-                    path.read_bytes(),
-                    {"Content-Type": static.content_type(path), **static.SECURITY_HEADERS},
-                    keep_alive=keep_alive,
-                    head_only=request.method == "HEAD",
-                )
-        if request.method == "GET" and self.api.serves_path(request.path):
-            return response_bytes(
-                426,
-                b"This is a WebSocket API: connect with a WebSocket client.\n",
-                {"Upgrade": "websocket", "Content-Type": "text/plain; charset=utf-8"},
-                keep_alive=keep_alive,
-            )
-        return response_bytes(
-            404, b"Not Found\n", {"Content-Type": "text/plain"}, keep_alive=keep_alive
-        )

@@ -147,6 +147,8 @@ class SqsSourceModel:
 class StageModel:
     api_logical_id: str
     api_id: str
+    stage_name: str | None
+    """The ``StageName`` of the API's ``AWS::ApiGatewayV2::Stage``; None when it has none."""
     route_selection_expression: str
     routes: Mapping[str, RouteModel]
     functions: Mapping[str, FunctionModel]

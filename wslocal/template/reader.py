@@ -54,10 +54,22 @@ def read_template(path: Path) -> dict[str, Any]:
     return document
 
 
-def api_id_for(logical_id: str) -> str:
-    """A stable 10-character API id, like API Gateway's, derived from the logical id."""
+def api_id_for(logical_id: str, length: int = 10) -> str:
+    """A stable id, like API Gateway's (10 characters for an API, 7 for a route,
+    integration, authorizer or deployment), derived from the logical id."""
     digest = hashlib.sha256(logical_id.encode()).hexdigest()
-    return "".join(chr(ord("a") + int(c, 16) % 26) if c.isalpha() else c for c in digest[:10])
+    return "".join(chr(ord("a") + int(c, 16) % 26) if c.isalpha() else c for c in digest[:length])
+
+
+_API_GATEWAY_V2_IDS = {
+    "AWS::ApiGatewayV2::Route": "RouteId",
+    "AWS::ApiGatewayV2::Integration": "IntegrationId",
+    "AWS::ApiGatewayV2::Authorizer": "AuthorizerId",
+    "AWS::ApiGatewayV2::Deployment": "DeploymentId",
+    "AWS::ApiGatewayV2::RouteResponse": "RouteResponseId",
+    "AWS::ApiGatewayV2::IntegrationResponse": "IntegrationResponseId",
+}
+"""What ``Ref`` of these gives, as CloudFormation documents it: the resource's own id."""
 
 
 def build_stage_model(
@@ -118,9 +130,11 @@ def build_stage_model(
         resolver,
     )
     api_properties = resolver.resolve(active[api_logical_id].get("Properties", {}), api_logical_id)
+    stage_name = _stage_name(active, api_logical_id, resolver)
     return StageModel(
         api_logical_id=api_logical_id,
         api_id=refs[api_logical_id],
+        stage_name=stage_name,
         route_selection_expression=api_properties.get(
             "RouteSelectionExpression", "$request.body.action"
         ),
@@ -192,6 +206,11 @@ def _local_values(
             attributes[(logical_id, "ApiEndpoint")] = (
                 f"wss://{api_id}.execute-api.{region}.amazonaws.com"
             )
+        elif kind in _API_GATEWAY_V2_IDS:
+            refs[logical_id] = api_id_for(f"{logical_id}#{kind}", 7)
+            attributes[(logical_id, _API_GATEWAY_V2_IDS[kind])] = refs[logical_id]
+        elif kind == "AWS::ApiGatewayV2::Stage":
+            refs[logical_id] = names.resolve(properties.get("StageName", logical_id), logical_id)
         elif kind == "AWS::SQS::Queue":
             name = names.resolve(properties.get("QueueName", logical_id), logical_id)
             fifo = str(properties.get("FifoQueue", "")).lower() == "true"
@@ -208,6 +227,23 @@ def _local_values(
             refs[logical_id] = logical_id
             attributes[(logical_id, "Arn")] = arn.format("local", logical_id)
     return refs, attributes
+
+
+def _stage_name(
+    resources: Mapping[str, Any], api_logical_id: str, resolver: Resolver
+) -> str | None:
+    """The ``StageName`` of the API's stage; the first in the template when it has several."""
+    api_id = resolver.resolve({"Ref": api_logical_id})
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::ApiGatewayV2::Stage":
+            continue
+        properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
+        if properties.get("ApiId") == api_id:
+            name = properties.get("StageName")
+            if not isinstance(name, str) or not name:
+                raise TemplateError("is required", logical_id, "StageName")
+            return name
+    return None
 
 
 def _choose_api(resources: Mapping[str, Any], wanted: str | None) -> str:

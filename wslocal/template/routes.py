@@ -27,31 +27,32 @@ def routes_of_api(
     resolver: Resolver,
     functions_by_name: Mapping[str, str],
 ) -> dict[str, RouteModel]:
-    def of_api(kind: str) -> dict[str, dict[str, Any]]:
+    def of_api(kind: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The API's resources of ``kind`` by what ``Ref`` gives for them (their id, as
+        other resources name them), each with its logical id and resolved properties."""
         found = {}
         for logical_id, resource in resources.items():
             if resource.get("Type") != kind:
                 continue
             properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
             if properties.get("ApiId") == resolver.resolve({"Ref": api_logical_id}):
-                found[logical_id] = properties
+                found[str(resolver.resolve({"Ref": logical_id}))] = (logical_id, properties)
         return found
 
     integrations = of_api("AWS::ApiGatewayV2::Integration")
     authorizers = of_api("AWS::ApiGatewayV2::Authorizer")
-    two_way = {p.get("RouteId") for p in of_api("AWS::ApiGatewayV2::RouteResponse").values()}
+    two_way = {p.get("RouteId") for _, p in of_api("AWS::ApiGatewayV2::RouteResponse").values()}
     routes: dict[str, RouteModel] = {}
-    for logical_id, properties in of_api("AWS::ApiGatewayV2::Route").items():
+    for route_id, (logical_id, properties) in of_api("AWS::ApiGatewayV2::Route").items():
         key = properties.get("RouteKey")
         if not isinstance(key, str):
             raise TemplateError("is required", logical_id, "RouteKey")
         target = str(properties.get("Target", ""))
-        integration_id = target.removeprefix("integrations/")
-        if integration_id not in integrations:
+        if target.removeprefix("integrations/") not in integrations:
             raise TemplateError(
                 f"Target {target!r} is not an integration of this API", logical_id, "Target"
             )
-        integration = integrations[integration_id]
+        integration_id, integration = integrations[target.removeprefix("integrations/")]
         if integration.get("IntegrationType") != "AWS_PROXY":
             raise TemplateError(
                 f"IntegrationType {integration.get('IntegrationType')!r} is not emulated "
@@ -76,7 +77,7 @@ def routes_of_api(
         routes[key] = RouteModel(
             route_key=key,
             function=function,
-            two_way=logical_id in two_way,
+            two_way=route_id in two_way,
             authorizer=authorizer,
         )
     return routes
@@ -84,21 +85,19 @@ def routes_of_api(
 
 def _authorizer(
     authorizer_id: Any,
-    authorizers: Mapping[str, Mapping[str, Any]],
+    authorizers: Mapping[str, tuple[str, Mapping[str, Any]]],
     functions_by_name: Mapping[str, str],
     route: str,
 ) -> AuthorizerModel:
     if authorizer_id not in authorizers:
         raise TemplateError("does not name an authorizer of this API", route, "AuthorizerId")
-    properties = authorizers[authorizer_id]
+    logical_id, properties = authorizers[authorizer_id]
     if properties.get("AuthorizerType") != "REQUEST":
-        raise TemplateError(
-            "only REQUEST authorizers are emulated", authorizer_id, "AuthorizerType"
-        )
+        raise TemplateError("only REQUEST authorizers are emulated", logical_id, "AuthorizerType")
     return AuthorizerModel(
-        logical_id=authorizer_id,
+        logical_id=logical_id,
         function=function_for_uri(
-            properties.get("AuthorizerUri"), functions_by_name, authorizer_id, "AuthorizerUri"
+            properties.get("AuthorizerUri"), functions_by_name, logical_id, "AuthorizerUri"
         ),
         identity_sources=tuple(properties.get("IdentitySource") or ()),
     )

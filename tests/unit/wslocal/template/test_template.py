@@ -300,3 +300,45 @@ def test_env_vars_that_are_not_sams_shape_are_refused():
 
     with pytest.raises(TemplateError, match="--env-vars"):
         override_environment(chat_model(), {"SendMessageFunction": "not a mapping"})
+
+
+def test_the_stage_name_is_the_apis_stage_resources(project):
+    assert model(project).stage_name == "dev"
+
+
+def test_ref_of_a_stage_is_its_stage_name_as_cloudformation_gives_it(project):
+    text = (project / "template.yaml").read_text()
+    text = text.replace(
+        "          DEBUG: true", "          DEBUG: true\n          STAGE: !Ref Stage"
+    )
+    (project / "template.yaml").write_text(text)
+    assert model(project).functions["EchoFunction"].environment["STAGE"] == "dev"
+
+
+def test_ref_of_a_route_or_integration_is_an_id_not_its_logical_id(project):
+    text = (project / "template.yaml").read_text()
+    text = text.replace(
+        "          DEBUG: true",
+        "          DEBUG: true\n"
+        "          ROUTE: !Ref EchoRoute\n"
+        "          TARGET: !Ref EchoIntegration",
+    )
+    (project / "template.yaml").write_text(text)
+    environment = model(project).functions["EchoFunction"].environment
+    assert len(environment["ROUTE"]) == 7 and environment["ROUTE"] != "EchoRoute"
+    assert len(environment["TARGET"]) == 7 and environment["TARGET"] != environment["ROUTE"]
+
+
+def test_routes_and_route_responses_are_joined_by_those_ids(project):
+    assert model(project).routes["echo"].two_way is True
+
+
+def test_an_api_without_a_stage_resource_has_no_stage_name(project):
+    text = (project / "template.yaml").read_text()
+    text = text.replace("      StageName: dev\n      AutoDeploy: true\n", "      StageName: dev\n")
+    text = text.replace(
+        "      ApiId: !Ref Api\n      StageName: dev\n",
+        "      ApiId: other\n      StageName: dev\n",
+    )
+    (project / "template.yaml").write_text(text)
+    assert model(project).stage_name is None

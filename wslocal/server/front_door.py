@@ -1,0 +1,192 @@
+"""The stage's front door: it accepts each TCP connection, reads a request head, asks
+the pure core which door it is for (``wslocal.apigateway.doors``) and hands it over: an
+upgrade to a WebSocketSession, ``@connections`` to the management API's rules, a GET to
+the page's folder. It serves nothing itself beyond HTTP framing and time limits.
+
+Connections that arrive while the stage is still starting (its port is open, its
+functions are being built and warmed) wait for ``ready``: a client that connects as soon
+as the port opens is answered, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Protocol
+
+from wslocal.apigateway import management_api
+from wslocal.apigateway.doors import Door, choose_door, fallback_door
+from wslocal.apigateway.http import HttpError, HttpRequest, parse_request_head, response_bytes
+from wslocal.server import static
+from wslocal.server.session import SessionHost, WebSocketSession
+
+log = logging.getLogger("wslocal")
+
+STREAM_LIMIT_BYTES = 2 * 1024 * 1024
+
+
+class FrontDoorHost(SessionHost, Protocol):
+    """What the front door needs of the stage beyond a session's needs."""
+
+    @property
+    def stage_name(self) -> str: ...
+
+    @property
+    def static_dir(self) -> Path | None: ...
+
+
+class FrontDoor:
+    """Every client connection of the stage, from accept to close."""
+
+    def __init__(self, host: FrontDoorHost) -> None:
+        self._host = host
+        self.ready = asyncio.Event()
+        """Set once the stage can serve; until then accepted connections wait."""
+        self.clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self.sessions: set[WebSocketSession] = set()
+
+    async def listen(self, host: str, port: int) -> asyncio.Server:
+        return await asyncio.start_server(self.on_client, host, port, limit=STREAM_LIMIT_BYTES)
+
+    def close_sessions(self, code: int, reason: str) -> None:
+        for session in list(self.sessions):
+            session.close(code, reason)
+
+    async def wait_for_sessions(self, timeout: float) -> None:
+        if self.sessions:
+            await asyncio.wait([session.task for session in self.sessions], timeout=timeout)
+
+    async def drop_clients(self) -> None:
+        """Abort what is left (idle keep-alive HTTP connections) and wait for them."""
+        for writer in self.clients.values():
+            writer.transport.abort()
+        if self.clients:
+            await asyncio.wait(list(self.clients), timeout=1)
+
+    def abort(self) -> None:
+        for writer in list(self.clients.values()):
+            writer.transport.abort()
+
+    async def on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.clients[task] = writer
+        try:
+            await self.ready.wait()
+            await self._serve(reader, writer, task)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except Exception:
+            log.exception("error while serving a client")
+        finally:
+            del self.clients[task]
+            writer.close()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, task: asyncio.Task[None]
+    ) -> None:
+        limits = self._host.limits
+        first = True
+        while True:
+            try:  # the next request's first byte: an idle keep-alive waits longer
+                async with asyncio.timeout(
+                    limits.request_head_timeout if first else limits.keep_alive_idle
+                ):
+                    started = await reader.readexactly(1)
+            except (asyncio.IncompleteReadError, TimeoutError):
+                return  # nothing was asked: close quietly
+            try:
+                async with asyncio.timeout(limits.request_head_timeout):
+                    head = started + await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            except TimeoutError:
+                writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
+                return
+            try:
+                request = parse_request_head(head)
+                door = choose_door(
+                    request,
+                    first=first,
+                    serves_static=self._host.static_dir is not None,
+                    websocket_path=self._host.api.serves_path(request.path),
+                )
+                if door is Door.WEBSOCKET:
+                    await self._upgrade(reader, writer, head, request, task)
+                    return
+                first = False
+                if request.content_length > limits.max_post_bytes:
+                    # Answered before the body is read: a 50 MB body is never buffered.
+                    writer.write(self._too_large(request))
+                    return
+            except HttpError as exc:
+                writer.write(response_bytes(exc.status, f"{exc}\n".encode(), keep_alive=False))
+                return
+            try:
+                async with asyncio.timeout(limits.request_head_timeout):
+                    body = await reader.readexactly(request.content_length)
+            except TimeoutError:
+                writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
+                return
+            writer.write(self._respond(door, request, body))
+            await writer.drain()
+            if not request.keep_alive:
+                return
+
+    async def _upgrade(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        head: bytes,
+        request: HttpRequest,
+        task: asyncio.Task[None],
+    ) -> None:
+        session = WebSocketSession(self._host, reader, writer, head, request, task=task)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+
+    @staticmethod
+    def _too_large(request: HttpRequest) -> bytes:
+        if management_api.is_management_path(request.path):
+            answer = management_api.payload_too_large()
+            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=False)
+        return response_bytes(413, b"Payload Too Large\n", keep_alive=False)
+
+    def _respond(self, door: Door, request: HttpRequest, body: bytes) -> bytes:
+        keep_alive = request.keep_alive
+        if door is Door.MANAGEMENT_API:
+            answer = management_api.handle_management_request(
+                self._host.registry,
+                method=request.method,
+                path=request.path,
+                body=body,
+                stage=self._host.stage_name,
+                max_post_bytes=self._host.limits.max_post_bytes,
+            )
+            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
+        if door is Door.STATIC:
+            static_dir = self._host.static_dir
+            path = static.resolve_static(static_dir, request.path) if static_dir else None
+            if path is not None:
+                return response_bytes(
+                    200,
+                    path.read_bytes(),
+                    {"Content-Type": static.content_type(path), **static.SECURITY_HEADERS},
+                    keep_alive=keep_alive,
+                    head_only=request.method == "HEAD",
+                )
+            door = fallback_door(request, websocket_path=self._host.api.serves_path(request.path))
+        if door is Door.WEBSOCKET_ADDRESS:
+            return response_bytes(
+                426,
+                b"This is a WebSocket API: connect with a WebSocket client.\n",
+                {"Upgrade": "websocket", "Content-Type": "text/plain; charset=utf-8"},
+                keep_alive=keep_alive,
+            )
+        return response_bytes(
+            404, b"Not Found\n", {"Content-Type": "text/plain"}, keep_alive=keep_alive
+        )
