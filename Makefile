@@ -68,8 +68,11 @@ bench: deps
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/cost_model.py
 
-build: $(SAM_VENV)/.installed
-	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+# sam build checks each function's Runtime against a pythonX.Y on PATH; the one the
+# template declares is found as the local stage finds it (PATH, pyenv, uv).
+build: deps $(SAM_VENV)/.installed
+	@path="$$($(BIN)/python scripts/sam_build_path.py template.yaml)" && \
+	  PATH="$$path" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
 
 # A wheel of the local stage, for `pipx install dist/wslocal-*.whl` or
 # `uv tool install dist/wslocal-*.whl` (moto's server comes with the [moto] extra).

@@ -139,7 +139,7 @@ async def post_directly(port: int, connection_ids: list[str], data: bytes, lanes
         while queue:
             target = quote(queue.pop(), safe="")
             writer.write(
-                f"POST /local/@connections/{target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"POST /dev/@connections/{target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 f"Content-Length: {len(data)}\r\n\r\n".encode()
                 + data
             )

@@ -216,7 +216,7 @@ def test_an_abrupt_close_runs_disconnect_and_the_room_hears_the_leave(chat_stage
 def management_client(stage):
     return boto3.client(
         "apigatewaymanagementapi",
-        endpoint_url=f"{stage.http}/local",
+        endpoint_url=f"{stage.http}/{stage.stage.stage_name}",
         region_name="us-east-1",
         aws_access_key_id="x",
         aws_secret_access_key="x",
