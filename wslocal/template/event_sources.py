@@ -17,6 +17,7 @@ from wslocal.template.model import (
     SqsSourceModel,
     TableModel,
 )
+from wslocal.template.translation import API_EVENTS
 
 _TABLE_OF_STREAM = re.compile(r":table/([^/]+)/stream/")
 _IGNORED_STREAM_PROPERTIES = (
@@ -186,6 +187,8 @@ def event_sources(
         for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
             name = f"{function}.{event_name}"
             kind = event.get("Type")
+            if kind in API_EVENTS:
+                continue  # served by its REST or HTTP API, as translated
             if kind not in ("DynamoDB", "SQS"):
                 skipped.append(f"{name} ({kind} event) is not emulated")
                 continue

@@ -61,6 +61,67 @@ class RouteModel:
 
 
 @dataclass(frozen=True)
+class MockResponseModel:
+    """What a MOCK integration answers (SAM's CORS preflight ``OPTIONS`` methods)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class ProxyRouteModel:
+    """One method on one path of a REST or HTTP API, and what answers it."""
+
+    method: str
+    """Upper case, or ``ANY``."""
+    path: str
+    """The resource path as the template has it (``/items/{id}``, ``/{proxy+}``), or
+    ``$default`` for an HTTP API's default route."""
+    function: str | None
+    """Logical id of the function the Lambda proxy integration invokes; None: a MOCK."""
+    payload_format: str = "1.0"
+    timeout_s: float = 29.0
+    mock: MockResponseModel | None = None
+
+    @property
+    def route_key(self) -> str:
+        """``GET /items/{id}``, as an HTTP API names its routes."""
+        return self.path if self.path == "$default" else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class CorsModel:
+    """An HTTP API's ``CorsConfiguration``: API Gateway answers preflights itself."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age_s: int | None = None
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True)
+class ProxyApiModel:
+    """A REST API (API Gateway v1) or an HTTP API (v2) with Lambda proxy integrations."""
+
+    logical_id: str
+    api_id: str
+    kind: str
+    """``REST`` or ``HTTP``."""
+    stage_name: str
+    """``Prod`` for SAM's implicit REST API; ``$default`` (not in the path) for HTTP's."""
+    routes: tuple[ProxyRouteModel, ...]
+    binary_media_types: tuple[str, ...] = ()
+    cors: CorsModel | None = None
+
+    @property
+    def stage_in_path(self) -> bool:
+        return self.stage_name != "$default"
+
+
+@dataclass(frozen=True)
 class TableModel:
     logical_id: str
     create_table: Mapping[str, Any]
@@ -145,8 +206,9 @@ class SqsSourceModel:
 
 @dataclass(frozen=True)
 class StageModel:
-    api_logical_id: str
-    api_id: str
+    api_logical_id: str | None
+    """The WebSocket API served; None when the template has none."""
+    api_id: str | None
     stage_name: str | None
     """The ``StageName`` of the API's ``AWS::ApiGatewayV2::Stage``; None when it has none."""
     route_selection_expression: str
@@ -161,6 +223,8 @@ class StageModel:
     stream_sources: tuple[DynamoDBStreamSourceModel, ...] = field(default=())
     queues: tuple[QueueModel, ...] = field(default=())
     queue_sources: tuple[SqsSourceModel, ...] = field(default=())
+    proxy_apis: tuple[ProxyApiModel, ...] = field(default=())
+    """The template's REST and HTTP APIs, served beside the WebSocket API."""
 
     def table(self, logical_id: str) -> TableModel:
         return next(table for table in self.tables if table.logical_id == logical_id)

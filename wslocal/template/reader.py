@@ -13,9 +13,11 @@ from wslocal.template.event_sources import event_sources
 from wslocal.template.functions import function_model, layer_dirs
 from wslocal.template.intrinsics import Resolver, load_yaml
 from wslocal.template.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, StageModel
+from wslocal.template.proxy_apis import proxy_apis
 from wslocal.template.queues import queue_model
 from wslocal.template.routes import routes_of_api
 from wslocal.template.tables import table_model
+from wslocal.template.translation import SERVERLESS_APIS, api_resources, needs_translation
 
 # Resource types the local stage reads, or whose job is done implicitly by serving the API.
 _UNDERSTOOD = {
@@ -38,6 +40,10 @@ _UNDERSTOOD = {
     "AWS::IAM::ManagedPolicy",
     "AWS::Logs::LogGroup",
     "AWS::SQS::Queue",
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGateway::Stage",
+    "AWS::ApiGateway::Deployment",
+    "AWS::ApiGatewayV2::DomainName",
 }
 
 
@@ -82,10 +88,15 @@ def build_stage_model(
     api: str | None = None,
 ) -> StageModel:
     """Read the WebSocket API of ``document`` (files relative to ``base_dir``)."""
+    parameters = _parameter_values(document, parameter_overrides or {})
     resources: dict[str, Any] = document["Resources"]
-    refs, attributes = _local_values(
-        document, parameter_overrides or {}, region, account_id, stack_name
-    )
+    if needs_translation(resources):
+        resources = {
+            logical_id: resource
+            for logical_id, resource in resources.items()
+            if resource.get("Type") not in SERVERLESS_APIS
+        } | api_resources(document, base_dir, parameters, region, account_id)
+    refs, attributes = _local_values(resources, parameters, region, account_id, stack_name)
     resolver = Resolver(refs, attributes, document.get("Conditions"), document.get("Mappings"))
     active = {
         logical_id: resource
@@ -108,7 +119,12 @@ def build_stage_model(
         for logical_id, resource in active.items()
         if resource.get("Type") == "AWS::Serverless::Function"
     }
-    routes = routes_of_api(active, api_logical_id, resolver, functions_by_name)
+    routes = (
+        routes_of_api(active, api_logical_id, resolver, functions_by_name)
+        if api_logical_id is not None
+        else {}
+    )
+    apis, skipped_routes = proxy_apis(active, resolver, functions_by_name)
     tables = tuple(
         table_model(logical_id, r, resolver, refs)
         for logical_id, r in active.items()
@@ -129,11 +145,15 @@ def build_stage_model(
         queues,
         resolver,
     )
-    api_properties = resolver.resolve(active[api_logical_id].get("Properties", {}), api_logical_id)
-    stage_name = _stage_name(active, api_logical_id, resolver)
+    api_properties = (
+        resolver.resolve(active[api_logical_id].get("Properties", {}), api_logical_id)
+        if api_logical_id is not None
+        else {}
+    )
+    stage_name = _stage_name(active, api_logical_id, resolver) if api_logical_id else None
     return StageModel(
         api_logical_id=api_logical_id,
-        api_id=refs[api_logical_id],
+        api_id=refs[api_logical_id] if api_logical_id is not None else None,
         stage_name=stage_name,
         route_selection_expression=api_properties.get(
             "RouteSelectionExpression", "$request.body.action"
@@ -143,17 +163,36 @@ def build_stage_model(
         tables=tables,
         region=region,
         account_id=account_id,
-        not_emulated=tuple(_not_emulated(active, api_logical_id) + skipped_events),
+        not_emulated=tuple(_not_emulated(active, api_logical_id) + skipped_routes + skipped_events),
         warnings=tuple(warnings),
         stream_sources=tuple(stream_sources),
         queues=queues,
         queue_sources=tuple(queue_sources),
+        proxy_apis=tuple(apis),
     )
 
 
+def _parameter_values(document: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, Any]:
+    """Each parameter's value: the override given, else its Default."""
+    values: dict[str, Any] = {}
+    for name, parameter in (document.get("Parameters") or {}).items():
+        if name in overrides:
+            values[name] = overrides[name]
+        elif "Default" in parameter:
+            values[name] = parameter["Default"]
+        else:
+            raise TemplateError(
+                "has no Default; give it with --parameter-overrides", name, "Default"
+            )
+    unknown = set(overrides) - set(document.get("Parameters") or {})
+    if unknown:
+        raise TemplateError(f"--parameter-overrides names unknown parameters: {sorted(unknown)}")
+    return values
+
+
 def _local_values(
-    document: Mapping[str, Any],
-    overrides: Mapping[str, str],
+    resources: Mapping[str, Any],
+    parameters: Mapping[str, Any],
     region: str,
     account_id: str,
     stack_name: str,
@@ -167,23 +206,12 @@ def _local_values(
         "AWS::StackId": f"arn:aws:cloudformation:{region}:{account_id}:stack/{stack_name}/local",
         "AWS::URLSuffix": "amazonaws.com",
         "AWS::NotificationARNs": [],
+        **parameters,
     }
-    for name, parameter in (document.get("Parameters") or {}).items():
-        if name in overrides:
-            refs[name] = overrides[name]
-        elif "Default" in parameter:
-            refs[name] = parameter["Default"]
-        else:
-            raise TemplateError(
-                "has no Default; give it with --parameter-overrides", name, "Default"
-            )
-    unknown = set(overrides) - set(document.get("Parameters") or {})
-    if unknown:
-        raise TemplateError(f"--parameter-overrides names unknown parameters: {sorted(unknown)}")
     names = Resolver(refs, {})
     attributes: dict[tuple[str, str], Any] = {}
     arn = f"arn:aws:{{}}:{region}:{account_id}:{{}}"
-    for logical_id, resource in document["Resources"].items():
+    for logical_id, resource in resources.items():
         kind = resource.get("Type", "")
         properties = resource.get("Properties") or {}
         if kind in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"):
@@ -203,9 +231,18 @@ def _local_values(
             api_id = api_id_for(logical_id)
             refs[logical_id] = api_id
             attributes[(logical_id, "ApiId")] = api_id
+            scheme = "wss" if properties.get("ProtocolType") == "WEBSOCKET" else "https"
             attributes[(logical_id, "ApiEndpoint")] = (
-                f"wss://{api_id}.execute-api.{region}.amazonaws.com"
+                f"{scheme}://{api_id}.execute-api.{region}.amazonaws.com"
             )
+        elif kind == "AWS::ApiGateway::RestApi":
+            refs[logical_id] = api_id_for(logical_id)
+            attributes[(logical_id, "RestApiId")] = refs[logical_id]
+            attributes[(logical_id, "RootResourceId")] = api_id_for(f"{logical_id}#/", 10)
+        elif kind == "AWS::ApiGateway::Deployment":
+            refs[logical_id] = api_id_for(f"{logical_id}#{kind}", 6)
+        elif kind == "AWS::ApiGateway::Stage":
+            refs[logical_id] = names.resolve(properties.get("StageName", logical_id), logical_id)
         elif kind in _API_GATEWAY_V2_IDS:
             refs[logical_id] = api_id_for(f"{logical_id}#{kind}", 7)
             attributes[(logical_id, _API_GATEWAY_V2_IDS[kind])] = refs[logical_id]
@@ -246,7 +283,9 @@ def _stage_name(
     return None
 
 
-def _choose_api(resources: Mapping[str, Any], wanted: str | None) -> str:
+def _choose_api(resources: Mapping[str, Any], wanted: str | None) -> str | None:
+    """The WebSocket API served; None when the template has none (its REST and HTTP APIs
+    and event sources are served all the same)."""
     apis = [
         logical_id
         for logical_id, resource in resources.items()
@@ -257,22 +296,20 @@ def _choose_api(resources: Mapping[str, Any], wanted: str | None) -> str:
         if wanted not in apis:
             raise TemplateError(f"--api {wanted} is not a WebSocket API; the template has {apis}")
         return wanted
-    if not apis:
-        raise TemplateError(
-            "the template has no AWS::ApiGatewayV2::Api with ProtocolType: WEBSOCKET"
-        )
     if len(apis) > 1:
         raise TemplateError(f"the template has several WebSocket APIs {apis}; choose with --api")
-    return apis[0]
+    return apis[0] if apis else None
 
 
-def _not_emulated(resources: Mapping[str, Any], api_logical_id: str) -> list[str]:
+def _not_emulated(resources: Mapping[str, Any], api_logical_id: str | None) -> list[str]:
     lines = []
     for logical_id, resource in resources.items():
         kind = resource.get("Type", "?")
-        if kind == "AWS::ApiGatewayV2::Api" and logical_id != api_logical_id:
-            protocol = (resource.get("Properties") or {}).get("ProtocolType")
-            lines.append(f"{logical_id} ({kind}, {protocol}) is not served")
+        properties = resource.get("Properties") or {}
+        if kind == "AWS::ApiGatewayV2::Api":
+            protocol = properties.get("ProtocolType")
+            if protocol == "WEBSOCKET" and logical_id != api_logical_id:
+                lines.append(f"{logical_id} ({kind}, {protocol}) is not served")
         elif kind not in _UNDERSTOOD:
             lines.append(f"{logical_id} ({kind}) is not emulated")
     return lines

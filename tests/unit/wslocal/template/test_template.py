@@ -182,10 +182,16 @@ def test_tables_become_create_table_requests(project):
 
 
 def test_other_resources_are_listed_as_not_emulated_but_queues_are_served(project):
-    lines = model(project).not_emulated
-    assert any("RestApi" in line for line in lines)
+    text = TEMPLATE + "  Topic:\n    Type: AWS::SNS::Topic\n"
+    lines = model(project, text).not_emulated
+    assert any("Topic (AWS::SNS::Topic) is not emulated" in line for line in lines)
     assert not any("Queue (AWS::SQS::Queue)" in line for line in lines)
     assert not any("EchoFunction" in line for line in lines)
+
+
+def test_a_serverless_rest_api_beside_the_websocket_api_is_served(project):
+    [rest] = model(project).proxy_apis
+    assert (rest.logical_id, rest.kind, rest.stage_name) == ("RestApi", "REST", "prod")
 
 
 def test_a_layer_not_in_the_template_is_a_warning(project):
@@ -210,9 +216,9 @@ def test_unknown_parameter_overrides_are_refused(project):
         model(project, parameter_overrides={"Nope": "1"})
 
 
-def test_a_template_without_a_websocket_api_is_refused(project):
-    with pytest.raises(TemplateError, match="ProtocolType: WEBSOCKET"):
-        model(project, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+def test_a_template_without_a_websocket_api_is_served_all_the_same(project):
+    stage = model(project, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    assert (stage.api_logical_id, stage.routes, stage.queues[0].logical_id) == (None, {}, "Q")
 
 
 def test_a_non_proxy_integration_names_the_resource_and_property(project):

@@ -1,0 +1,189 @@
+"""REST and HTTP APIs of a template, as aws-sam-translator makes them and the stage
+reads them; SAM's WebSocket API under the logical ids SAM generates."""
+
+import json
+import textwrap
+
+import pytest
+
+from wslocal.exceptions import TemplateError
+from wslocal.template import build_stage_model
+from wslocal.template.intrinsics import load_yaml
+
+FUNCTION = """
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+"""
+
+
+def model(tmp_path, resources, **kwargs):
+    (tmp_path / "src").mkdir(exist_ok=True)
+    text = "Transform: AWS::Serverless-2016-10-31\nResources:\n"
+    text += textwrap.indent(textwrap.dedent(resources), "  ")
+    return build_stage_model(load_yaml(text + FUNCTION), tmp_path, **kwargs)
+
+
+def test_an_api_event_makes_the_implicit_rest_api_with_stage_prod(tmp_path):
+    stage = model(
+        tmp_path,
+        FUNCTION.replace(
+            "Runtime: python3.12",
+            """Runtime: python3.12
+      Events:
+        Get: {Type: Api, Properties: {Path: "/a/{id}", Method: get}}""",
+        ).replace("  Fn:", "  Other:"),
+    )
+    [rest] = stage.proxy_apis
+    assert (rest.logical_id, rest.kind, rest.stage_name) == ("ServerlessRestApi", "REST", "Prod")
+    assert [(r.method, r.path, r.function) for r in rest.routes] == [("GET", "/a/{id}", "Other")]
+
+
+def test_an_http_api_event_makes_the_implicit_http_api_on_default(tmp_path):
+    stage = model(
+        tmp_path,
+        FUNCTION.replace(
+            "Runtime: python3.12",
+            """Runtime: python3.12
+      Events:
+        Get: {Type: HttpApi, Properties: {Path: /b, Method: post, TimeoutInMillis: 500}}""",
+        ).replace("  Fn:", "  Other:"),
+    )
+    [http] = stage.proxy_apis
+    assert (http.logical_id, http.stage_name, http.stage_in_path) == (
+        "ServerlessHttpApi",
+        "$default",
+        False,
+    )
+    [route] = http.routes
+    assert (route.route_key, route.payload_format, route.timeout_s) == ("POST /b", "2.0", 0.5)
+
+
+def test_a_serverless_websocket_apis_routes_have_sams_logical_ids(tmp_path):
+    stage = model(
+        tmp_path,
+        """
+      Ws:
+        Type: AWS::Serverless::WebSocketApi
+        Properties:
+          RouteSelectionExpression: $request.body.op
+          StageName: beta
+          Routes:
+            $connect: {FunctionArn: !GetAtt Fn.Arn}
+            ping: {FunctionArn: !GetAtt Fn.Arn}
+      PingResponse:
+        Type: AWS::ApiGatewayV2::RouteResponse
+        Properties: {ApiId: !Ref Ws, RouteId: !Ref WsPingRoute, RouteResponseKey: $default}
+    """,
+    )
+    assert (stage.api_logical_id, stage.stage_name) == ("Ws", "beta")
+    assert stage.route_selection_expression == "$request.body.op"
+    assert stage.routes["ping"].two_way and not stage.routes["$connect"].two_way
+
+
+def test_a_serverless_websocket_apis_authorizer_is_on_connect(tmp_path):
+    stage = model(
+        tmp_path,
+        """
+      Ws:
+        Type: AWS::Serverless::WebSocketApi
+        Properties:
+          RouteSelectionExpression: $request.body.op
+          Auth:
+            AuthType: CUSTOM
+            AuthArn: !GetAtt Fn.Arn
+            IdentitySource: [route.request.header.Auth]
+          Routes:
+            $connect: {FunctionArn: !GetAtt Fn.Arn}
+    """,
+    )
+    authorizer = stage.routes["$connect"].authorizer
+    assert (authorizer.logical_id, authorizer.function) == ("WsConnectAuthorizer", "Fn")
+
+
+def test_what_the_translator_refuses_is_a_template_error_in_its_words(tmp_path):
+    with pytest.raises(TemplateError, match="AuthArn must be specified"):
+        model(
+            tmp_path,
+            """
+          Ws:
+            Type: AWS::Serverless::WebSocketApi
+            Properties:
+              RouteSelectionExpression: $request.body.op
+              Auth: {AuthType: CUSTOM}
+              Routes:
+                $connect: {FunctionArn: !GetAtt Fn.Arn}
+        """,
+        )
+
+
+def test_a_local_definition_uri_is_read_as_the_apis_openapi(tmp_path):
+    (tmp_path / "api.json").write_text(json.dumps({
+        "openapi": "3.0.1",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/c": {"get": {"x-amazon-apigateway-integration": {
+            "type": "aws_proxy", "httpMethod": "POST", "payloadFormatVersion": "2.0",
+            "uri": {"Fn::Sub": "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31"
+                               "/functions/${Fn.Arn}/invocations"},
+        }}}},
+    }))  # fmt: skip
+    stage = model(
+        tmp_path,
+        """
+      Http:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          DefinitionUri: api.json
+    """,
+    )
+    [http] = stage.proxy_apis
+    assert [(r.route_key, r.function) for r in http.routes] == [("GET /c", "Fn")]
+
+
+def test_an_integration_other_than_proxy_or_mock_is_listed_as_not_served(tmp_path):
+    (tmp_path / "api.json").write_text(json.dumps({
+        "openapi": "3.0.1", "info": {"title": "t", "version": "1"},
+        "paths": {"/d": {"get": {"x-amazon-apigateway-integration": {
+            "type": "http_proxy", "httpMethod": "GET", "uri": "https://example.com",
+        }}}},
+    }))  # fmt: skip
+    stage = model(
+        tmp_path,
+        """
+      Http:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          DefinitionUri: api.json
+    """,
+    )
+    assert stage.proxy_apis[0].routes == ()
+    assert any("Http GET /d" in line for line in stage.not_emulated)
+
+
+def test_http_api_routes_written_as_apigatewayv2_resources_are_read(tmp_path):
+    stage = model(
+        tmp_path,
+        """
+      Http:
+        Type: AWS::ApiGatewayV2::Api
+        Properties: {Name: h, ProtocolType: HTTP}
+      Route:
+        Type: AWS::ApiGatewayV2::Route
+        Properties:
+          ApiId: !Ref Http
+          RouteKey: "GET /e/{x}"
+          Target: !Sub "integrations/${Integration}"
+      Integration:
+        Type: AWS::ApiGatewayV2::Integration
+        Properties:
+          ApiId: !Ref Http
+          IntegrationType: AWS_PROXY
+          IntegrationUri: !GetAtt Fn.Arn
+          PayloadFormatVersion: "1.0"
+    """,
+    )
+    [route] = stage.proxy_apis[0].routes
+    assert (route.route_key, route.function, route.payload_format) == ("GET /e/{x}", "Fn", "1.0")

@@ -1,0 +1,277 @@
+"""The template's REST APIs (``AWS::ApiGateway::RestApi``) and HTTP APIs
+(``AWS::ApiGatewayV2::Api`` with ``ProtocolType: HTTP``), read from their OpenAPI
+``Body`` (what aws-sam-translator makes of ``AWS::Serverless::Api``, ``HttpApi`` and
+``Events: Api|HttpApi``, or a template's own ``DefinitionBody``) and, for HTTP APIs, from
+``AWS::ApiGatewayV2::Route`` resources. Each method of each path becomes a
+``ProxyRouteModel``; integrations other than Lambda proxy and MOCK are listed as not
+emulated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from wslocal.exceptions import TemplateError
+from wslocal.template.intrinsics import Resolver
+from wslocal.template.model import (
+    CorsModel,
+    MockResponseModel,
+    ProxyApiModel,
+    ProxyRouteModel,
+)
+from wslocal.template.routes import function_for_uri
+
+REST_TIMEOUT_S = 29.0
+HTTP_TIMEOUT_S = 30.0
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+_ANY = "x-amazon-apigateway-any-method"
+
+
+def proxy_apis(
+    resources: Mapping[str, Any], resolver: Resolver, functions_by_name: Mapping[str, str]
+) -> tuple[list[ProxyApiModel], list[str]]:
+    """Every REST and HTTP API of ``resources``, and one line per route not served."""
+    apis: list[ProxyApiModel] = []
+    skipped: list[str] = []
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type")
+        properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
+        if kind == "AWS::ApiGateway::RestApi":
+            apis.append(
+                _rest_api(logical_id, properties, resources, resolver, functions_by_name, skipped)
+            )
+        elif kind == "AWS::ApiGatewayV2::Api" and _is_http_api(properties):
+            apis.append(
+                _http_api(logical_id, properties, resources, resolver, functions_by_name, skipped)
+            )
+    return apis, skipped
+
+
+def _is_http_api(properties: Mapping[str, Any]) -> bool:
+    protocol = properties.get("ProtocolType")
+    return protocol == "HTTP" or (protocol is None and "Body" in properties)
+
+
+def _stage_of(
+    resources: Mapping[str, Any], resolver: Resolver, kind: str, api_property: str, api: str
+) -> str | None:
+    api_ref = resolver.resolve({"Ref": api})
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != kind:
+            continue
+        properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
+        if properties.get(api_property) == api_ref:
+            name = properties.get("StageName")
+            if not isinstance(name, str) or not name:
+                raise TemplateError("is required", logical_id, "StageName")
+            return name
+    return None
+
+
+def _rest_api(
+    logical_id: str,
+    properties: Mapping[str, Any],
+    resources: Mapping[str, Any],
+    resolver: Resolver,
+    functions_by_name: Mapping[str, str],
+    skipped: list[str],
+) -> ProxyApiModel:
+    body = _body(properties, logical_id)
+    binary = properties.get("BinaryMediaTypes") or body.get(
+        "x-amazon-apigateway-binary-media-types", []
+    )
+    stage = _stage_of(resources, resolver, "AWS::ApiGateway::Stage", "RestApiId", logical_id)
+    return ProxyApiModel(
+        logical_id=logical_id,
+        api_id=str(resolver.resolve({"Ref": logical_id})),
+        kind="REST",
+        stage_name=stage or "Prod",
+        routes=tuple(_openapi_routes(logical_id, body, "REST", functions_by_name, skipped)),
+        binary_media_types=tuple(str(t).replace("~1", "/") for t in binary),
+    )
+
+
+def _http_api(
+    logical_id: str,
+    properties: Mapping[str, Any],
+    resources: Mapping[str, Any],
+    resolver: Resolver,
+    functions_by_name: Mapping[str, str],
+    skipped: list[str],
+) -> ProxyApiModel:
+    body = _body(properties, logical_id) if "Body" in properties else {}
+    routes = _openapi_routes(logical_id, body, "HTTP", functions_by_name, skipped)
+    routes += _v2_routes(logical_id, resources, resolver, functions_by_name, skipped)
+    cors = properties.get("CorsConfiguration") or _cors_from_openapi(
+        body.get("x-amazon-apigateway-cors")
+    )
+    stage = _stage_of(resources, resolver, "AWS::ApiGatewayV2::Stage", "ApiId", logical_id)
+    return ProxyApiModel(
+        logical_id=logical_id,
+        api_id=str(resolver.resolve({"Ref": logical_id})),
+        kind="HTTP",
+        stage_name=stage or "$default",
+        routes=tuple(routes),
+        cors=_cors(cors, logical_id) if cors else None,
+    )
+
+
+def _body(properties: Mapping[str, Any], logical_id: str) -> Mapping[str, Any]:
+    body = properties.get("Body")
+    if body is None:
+        return {}
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            raise TemplateError("is not an OpenAPI document", logical_id, "Body") from None
+    if not isinstance(body, Mapping) or not isinstance(body.get("paths", {}), Mapping):
+        raise TemplateError("is not an OpenAPI document with paths", logical_id, "Body")
+    return body
+
+
+def _openapi_routes(
+    api: str,
+    body: Mapping[str, Any],
+    kind: str,
+    functions_by_name: Mapping[str, str],
+    skipped: list[str],
+) -> list[ProxyRouteModel]:
+    routes: list[ProxyRouteModel] = []
+    for path, operations in (body.get("paths") or {}).items():
+        if not isinstance(operations, Mapping):
+            raise TemplateError(f"path {path!r} is not a map of methods", api, "Body")
+        for key, operation in operations.items():
+            if key not in (*_METHODS, _ANY) or not isinstance(operation, Mapping):
+                continue
+            method = "ANY" if key == _ANY else key.upper()
+            where = f"{api} {method} {path}"
+            route = _route(
+                method, str(path), operation.get("x-amazon-apigateway-integration"), kind,
+                functions_by_name, where,
+            )  # fmt: skip
+            if route is None:
+                skipped.append(f"{where}: its integration is not emulated (Lambda proxy, MOCK)")
+            else:
+                routes.append(route)
+    return routes
+
+
+def _route(
+    method: str,
+    path: str,
+    integration: Any,
+    kind: str,
+    functions_by_name: Mapping[str, str],
+    where: str,
+) -> ProxyRouteModel | None:
+    if not isinstance(integration, Mapping):
+        return None
+    default_timeout = REST_TIMEOUT_S if kind == "REST" else HTTP_TIMEOUT_S
+    timeout_s = float(integration.get("timeoutInMillis", default_timeout * 1000)) / 1000
+    kind_of = str(integration.get("type", "")).lower()
+    if kind_of == "aws_proxy":
+        return ProxyRouteModel(
+            method=method,
+            path=path,
+            function=function_for_uri(integration.get("uri"), functions_by_name, where, "uri"),
+            payload_format=str(
+                integration.get("payloadFormatVersion", "1.0" if kind == "REST" else "2.0")
+            ),
+            timeout_s=timeout_s,
+        )
+    if kind_of == "mock":
+        return ProxyRouteModel(method, path, None, mock=_mock(integration), timeout_s=timeout_s)
+    return None
+
+
+def _mock(integration: Mapping[str, Any]) -> MockResponseModel:
+    """A MOCK's default response: its status, its ``method.response.header.*``
+    parameters (quoted literals) and its JSON template."""
+    default = (integration.get("responses") or {}).get("default") or {}
+    headers = {}
+    for name, value in (default.get("responseParameters") or {}).items():
+        if str(name).startswith("method.response.header."):
+            headers[str(name).removeprefix("method.response.header.")] = str(value).strip("'")
+    templates = default.get("responseTemplates") or {}
+    body = templates.get("application/json", "") if isinstance(templates, Mapping) else ""
+    return MockResponseModel(int(default.get("statusCode", 200)), headers, str(body or ""))
+
+
+def _v2_routes(
+    api: str,
+    resources: Mapping[str, Any],
+    resolver: Resolver,
+    functions_by_name: Mapping[str, str],
+    skipped: list[str],
+) -> list[ProxyRouteModel]:
+    """Routes written as ``AWS::ApiGatewayV2::Route`` resources with their integrations."""
+    api_ref = resolver.resolve({"Ref": api})
+    integrations: dict[str, Mapping[str, Any]] = {}
+    routes: list[tuple[str, Mapping[str, Any]]] = []
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type")
+        if kind not in ("AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route"):
+            continue
+        properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
+        if properties.get("ApiId") != api_ref:
+            continue
+        if kind == "AWS::ApiGatewayV2::Integration":
+            integrations[str(resolver.resolve({"Ref": logical_id}))] = properties
+        else:
+            routes.append((logical_id, properties))
+    found = []
+    for logical_id, properties in routes:
+        key = str(properties.get("RouteKey", ""))
+        method, _, path = key.partition(" ")
+        if key != "$default" and not path.startswith("/"):
+            raise TemplateError(f"{key!r} is not METHOD /path or $default", logical_id, "RouteKey")
+        integration = integrations.get(
+            str(properties.get("Target", "")).removeprefix("integrations/")
+        )
+        if integration is None or integration.get("IntegrationType") != "AWS_PROXY":
+            skipped.append(f"{api} {key}: its integration is not emulated (Lambda proxy)")
+            continue
+        found.append(
+            ProxyRouteModel(
+                method="ANY" if key == "$default" else method.upper(),
+                path="$default" if key == "$default" else path,
+                function=function_for_uri(
+                    integration.get("IntegrationUri"), functions_by_name, logical_id, "Target"
+                ),
+                payload_format=str(integration.get("PayloadFormatVersion", "2.0")),
+                timeout_s=float(integration.get("TimeoutInMillis", HTTP_TIMEOUT_S * 1000)) / 1000,
+            )
+        )
+    return found
+
+
+def _cors_from_openapi(cors: Any) -> dict[str, Any] | None:
+    """``x-amazon-apigateway-cors`` (camelCase) in CorsConfiguration's own names."""
+    if not isinstance(cors, Mapping):
+        return None
+    names = {
+        "allowOrigins": "AllowOrigins", "allowMethods": "AllowMethods",
+        "allowHeaders": "AllowHeaders", "exposeHeaders": "ExposeHeaders",
+        "maxAge": "MaxAge", "allowCredentials": "AllowCredentials",
+    }  # fmt: skip
+    return {names[key]: value for key, value in cors.items() if key in names}
+
+
+def _cors(config: Mapping[str, Any], api: str) -> CorsModel:
+    def strings(name: str) -> tuple[str, ...]:
+        value = config.get(name) or []
+        if not isinstance(value, list):
+            raise TemplateError("is not a list", api, f"CorsConfiguration.{name}")
+        return tuple(str(item) for item in value)
+
+    max_age = config.get("MaxAge")
+    return CorsModel(
+        allow_origins=strings("AllowOrigins"),
+        allow_methods=tuple(m.upper() for m in strings("AllowMethods")),
+        allow_headers=tuple(h.lower() for h in strings("AllowHeaders")),
+        expose_headers=strings("ExposeHeaders"),
+        max_age_s=int(max_age) if max_age is not None else None,
+        allow_credentials=str(config.get("AllowCredentials", False)).lower() == "true",
+    )
