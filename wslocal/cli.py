@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wslocal", description=__doc__)
     parser.add_argument("--version", action="version", version=f"wslocal {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    start = commands.add_parser("start", help="serve the template's WebSocket API on localhost")
+    start = commands.add_parser(
+        "start", help="serve the template's APIs (WebSocket, REST, HTTP) on localhost"
+    )
     _common(start)
     start.add_argument("--host", default="127.0.0.1")
     start.add_argument("--port", type=int, default=3001)
@@ -275,12 +277,8 @@ def _runtime_warnings(model: StageModel) -> list[str]:
 def _banner(stage: LocalStage, engines: Engines, made: Sequence[str], out: TextIO) -> None:
     model = stage.model
     engine = engines.dynamodb
-    lines = [
-        f"wslocal {__version__}: {model.api_logical_id} (api id {model.api_id}), "
-        f"stage {stage.stage_name!r}",
-        f"  WebSocket     {stage.websocket_url}  (also {stage.websocket_url}/{stage.stage_name})",
-        f"  @connections  {stage.connections_url}",
-    ]
+    lines = [f"wslocal {__version__}: every API of the template, one port each"]
+    lines += _api_lines(stage)
     if stage.page_url:
         lines.append(f"  Page          {stage.page_url}")
     tables = ", ".join(t.create_table["TableName"] for t in model.tables) or "none"
@@ -296,11 +294,7 @@ def _banner(stage: LocalStage, engines: Engines, made: Sequence[str], out: TextI
         lines.append(f"  Reload        a function's workers when its code or layers change "
                      f"({folders} folders watched); routes, functions, tables and event "
                      f"sources when the template changes; --no-watch to stop")  # fmt: skip
-    lines.append("  Routes")
-    for key, route in sorted(model.routes.items()):
-        extra = " (two-way)" if route.two_way else ""
-        extra += f" (authorizer {route.authorizer.function})" if route.authorizer else ""
-        lines.append(f"    {key:<14} -> {route.function}{extra}")
+    lines += _route_lines(stage)
     reserved = [
         f"{name} {function.reserved_concurrency}"
         for name, function in sorted(model.functions.items())
@@ -316,6 +310,40 @@ def _banner(stage: LocalStage, engines: Engines, made: Sequence[str], out: TextI
     lines.append("Press Ctrl-C to stop.")
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def _api_lines(stage: LocalStage) -> list[str]:
+    """One line per API, by logical id, with its local invoke URL (as the stack's output
+    would give it: the stage in the path for REST, none for an HTTP API's $default)."""
+    model = stage.model
+    lines = []
+    if model.api_logical_id is not None:
+        url = f"{stage.websocket_url}/{stage.stage_name}"
+        lines.append(
+            f"  WebSocket API {model.api_logical_id:<18} {url}  (also {stage.websocket_url})"
+        )
+        lines.append(f"  @connections  {'':<18} {stage.connections_url}")
+    for api in model.proxy_apis:
+        kind = "REST API " if api.kind == "REST" else "HTTP API "
+        lines.append(f"  {kind}     {api.logical_id:<18} {stage.proxy_url(api.logical_id)}")
+    return lines or ["  No API: the stage runs the template's event sources"]
+
+
+def _route_lines(stage: LocalStage) -> list[str]:
+    model = stage.model
+    lines = []
+    if model.routes:
+        lines.append(f"  Routes of {model.api_logical_id}")
+    for key, route in sorted(model.routes.items()):
+        extra = " (two-way)" if route.two_way else ""
+        extra += f" (authorizer {route.authorizer.function})" if route.authorizer else ""
+        lines.append(f"    {key:<22} -> {route.function}{extra}")
+    for api in model.proxy_apis:
+        lines.append(f"  Routes of {api.logical_id}")
+        for proxy_route in sorted(api.routes, key=lambda r: (r.path, r.method)):
+            target = proxy_route.function or "answered by the API (MOCK)"
+            lines.append(f"    {proxy_route.route_key:<22} -> {target}")
+    return lines
 
 
 def _runtime_lines(stage: LocalStage) -> list[str]:
@@ -490,6 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("watchfiles").setLevel(logging.WARNING)  # "1 change detected": ours say which
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its metrics, never published
     try:
         if args.command == "generate-event":
             print(json.dumps(_generate_event(args), indent=2))

@@ -394,3 +394,34 @@ def test_dynamodb_local_dying_is_said_and_the_stage_keeps_answering():
 
 def process_name(pid: int) -> bytes:
     return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def test_a_rest_only_app_is_served_at_its_deployed_url_and_stage():
+    app = FIXTURES / "rest_only_app"
+    with wslocal_started("--template", str(app / "template.yaml"), "--dynamodb", "moto") as (
+        process,
+        port,
+    ):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/Prod/hello") as response:
+            assert json.loads(response.read()) == {"message": "hello world", "path": "/hello"}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+def test_the_banner_names_every_api_with_its_local_url():
+    app = FIXTURES / "mixed_app"
+    port = free_port()
+    process = subprocess.Popen(
+        [*WSLOCAL, "start", "--template", str(app / "template.yaml"), "--skip-build",
+         "--dynamodb", "moto", "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        banner = "".join(read_banner(process))
+    finally:
+        process.kill()
+        process.wait()
+    assert re.search(rf"WebSocket API LiveApi +ws://127.0.0.1:{port}/live", banner)
+    assert re.search(rf"REST API +ShopApi +http://127.0.0.1:{port + 1}/v1\n", banner)
+    assert re.search(rf"HTTP API +PublicHttpApi +http://127.0.0.1:{port + 2}\n", banner)
+    assert re.search(rf"HTTP API +ServerlessHttpApi +http://127.0.0.1:{port + 3}\n", banner)

@@ -3,6 +3,7 @@ response. The WebSocket handshake itself is parsed by the websockets library."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
@@ -83,16 +84,19 @@ def parse_request_head(head: bytes) -> HttpRequest:
 def response_bytes(
     status: int,
     body: bytes = b"",
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
     *,
     keep_alive: bool = True,
     head_only: bool = False,
 ) -> bytes:
+    """A response; ``headers`` as a map, or as pairs when a name repeats (Set-Cookie).
+    Content-Length and Connection are the stage's own."""
     reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
-    lines = [f"HTTP/1.1 {status} {reason}"]
-    all_headers = {"Content-Length": str(len(body)), **(headers or {})}
+    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
+    own = {"content-length", "connection"}
+    lines = [f"HTTP/1.1 {status} {reason}", f"Content-Length: {len(body)}"]
+    lines.extend(f"{name}: {value}" for name, value in pairs if name.lower() not in own)
     if not keep_alive:
-        all_headers["Connection"] = "close"
-    lines.extend(f"{name}: {value}" for name, value in all_headers.items())
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        lines.append("Connection: close")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
     return head if head_only else head + body

@@ -1,4 +1,5 @@
-"""API Gateway's WebSocket limits, and the close codes the service uses for them."""
+"""API Gateway's limits (WebSocket, @connections, REST and HTTP payloads), and the close
+codes the service uses for them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class Limits:
     max_duration: float = 2 * 60 * 60
     max_post_bytes: int = 128 * 1024
     """Largest @connections POST body; over it the API answers 413."""
+    max_proxy_payload_bytes: int = 10 * 1024 * 1024
+    """Largest request body of a REST or HTTP API (API Gateway's 10 MB); over it, 413."""
     max_inflight_messages: int = 100
     """Messages of one connection being handled at once; more are answered "Too Many
     Requests" (the stage's bound: API Gateway's throttling is per route and account)."""

@@ -1,7 +1,8 @@
-"""The stage's front door: it accepts each TCP connection, reads a request head, asks
-the pure core which door it is for (``wslocal.apigateway.doors``) and hands it over: an
-upgrade to a WebSocketSession, ``@connections`` to the management API's rules, a GET to
-the page's folder. It serves nothing itself beyond HTTP framing and time limits.
+"""The stage's front doors, one per port: each accepts TCP connections, reads a request
+head, asks the pure core which door it is for (``wslocal.apigateway.doors``) and hands
+it over: an upgrade to a WebSocketSession, ``@connections`` to the management API's
+rules, a REST or HTTP API call to ``ProxyApiDoor``, a GET to the page's folder. It serves
+nothing itself beyond HTTP framing and time limits.
 
 Connections that arrive while the stage is still starting (its port is open, its
 functions are being built and warmed) wait for ``ready``: a client that connects as soon
@@ -18,8 +19,11 @@ from typing import Protocol
 from wslocal.apigateway import management_api
 from wslocal.apigateway.doors import Door, choose_door, fallback_door
 from wslocal.apigateway.http import HttpError, HttpRequest, parse_request_head, response_bytes
+from wslocal.apigateway.proxy import responses
 from wslocal.server import static
+from wslocal.server.proxy_api import ProxyApiDoor
 from wslocal.server.session import SessionHost, WebSocketSession
+from wslocal.template import ProxyApiModel
 
 log = logging.getLogger("wslocal")
 
@@ -35,19 +39,44 @@ class FrontDoorHost(SessionHost, Protocol):
     @property
     def static_dir(self) -> Path | None: ...
 
+    @property
+    def proxy_door(self) -> ProxyApiDoor: ...
+
+    def proxy_api(self, logical_id: str) -> ProxyApiModel | None:
+        """The API as the template says now (it may have been edited, or removed)."""
+
 
 class FrontDoor:
-    """Every client connection of the stage, from accept to close."""
+    """Every client connection of one port, from accept to close."""
 
-    def __init__(self, host: FrontDoorHost) -> None:
+    def __init__(
+        self,
+        host: FrontDoorHost,
+        ready: asyncio.Event,
+        *,
+        proxy_api: str | None = None,
+        serves_static: bool = True,
+    ) -> None:
         self._host = host
-        self.ready = asyncio.Event()
+        self.ready = ready
         """Set once the stage can serve; until then accepted connections wait."""
+        self.proxy_api = proxy_api
+        """The REST or HTTP API (logical id) this port serves; None: the WebSocket API."""
+        self._serves_static = serves_static
         self.clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self.sessions: set[WebSocketSession] = set()
+        self.server: asyncio.Server | None = None
+        self.port = 0
 
-    async def listen(self, host: str, port: int) -> asyncio.Server:
-        return await asyncio.start_server(self.on_client, host, port, limit=STREAM_LIMIT_BYTES)
+    async def listen(self, host: str, port: int) -> None:
+        self.server = await asyncio.start_server(
+            self.on_client, host, port, limit=STREAM_LIMIT_BYTES
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    @property
+    def static_dir(self) -> Path | None:
+        return self._host.static_dir if self._serves_static else None
 
     def close_sessions(self, code: int, reason: str) -> None:
         for session in list(self.sessions):
@@ -109,16 +138,18 @@ class FrontDoor:
                 door = choose_door(
                     request,
                     first=first,
-                    serves_static=self._host.static_dir is not None,
+                    serves_static=self.static_dir is not None,
                     websocket_path=self._host.api.serves_path(request.path),
+                    proxy_api=self.proxy_api is not None,
                 )
                 if door is Door.WEBSOCKET:
                     await self._upgrade(reader, writer, head, request, task)
                     return
                 first = False
-                if request.content_length > limits.max_post_bytes:
+                too_large = self._too_large(door, request)
+                if too_large is not None:
                     # Answered before the body is read: a 50 MB body is never buffered.
-                    writer.write(self._too_large(request))
+                    writer.write(too_large)
                     return
             except HttpError as exc:
                 writer.write(response_bytes(exc.status, f"{exc}\n".encode(), keep_alive=False))
@@ -129,7 +160,7 @@ class FrontDoor:
             except TimeoutError:
                 writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
                 return
-            writer.write(self._respond(door, request, body))
+            writer.write(await self._respond(door, request, body, writer))
             await writer.drain()
             if not request.keep_alive:
                 return
@@ -149,14 +180,27 @@ class FrontDoor:
         finally:
             self.sessions.discard(session)
 
-    @staticmethod
-    def _too_large(request: HttpRequest) -> bytes:
-        if management_api.is_management_path(request.path):
-            answer = management_api.payload_too_large()
-            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=False)
+    def _too_large(self, door: Door, request: HttpRequest) -> bytes | None:
+        limits = self._host.limits
+        if door is Door.PROXY_API:
+            api = self._api()
+            if api is not None and request.content_length > limits.max_proxy_payload_bytes:
+                answer = responses.too_large(api)
+                return response_bytes(answer.status, answer.body, answer.headers, keep_alive=False)
+            return None
+        if request.content_length <= limits.max_post_bytes:
+            return None
+        if door is Door.MANAGEMENT_API:
+            managed = management_api.payload_too_large()
+            return response_bytes(managed.status, managed.body, managed.headers, keep_alive=False)
         return response_bytes(413, b"Payload Too Large\n", keep_alive=False)
 
-    def _respond(self, door: Door, request: HttpRequest, body: bytes) -> bytes:
+    def _api(self) -> ProxyApiModel | None:
+        return self._host.proxy_api(self.proxy_api) if self.proxy_api is not None else None
+
+    async def _respond(
+        self, door: Door, request: HttpRequest, body: bytes, writer: asyncio.StreamWriter
+    ) -> bytes:
         keep_alive = request.keep_alive
         if door is Door.MANAGEMENT_API:
             answer = management_api.handle_management_request(
@@ -169,7 +213,7 @@ class FrontDoor:
             )
             return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
         if door is Door.STATIC:
-            static_dir = self._host.static_dir
+            static_dir = self.static_dir
             path = static.resolve_static(static_dir, request.path) if static_dir else None
             if path is not None:
                 return response_bytes(
@@ -179,7 +223,25 @@ class FrontDoor:
                     keep_alive=keep_alive,
                     head_only=request.method == "HEAD",
                 )
-            door = fallback_door(request, websocket_path=self._host.api.serves_path(request.path))
+            door = fallback_door(
+                request,
+                websocket_path=self._host.api.serves_path(request.path),
+                proxy_api=self.proxy_api is not None,
+            )
+        if door is Door.PROXY_API:
+            api = self._api()
+            if api is not None:
+                peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+                proxied = await self._host.proxy_door.answer(
+                    api, request, body, source_ip=peer[0], port=self.port
+                )
+                return response_bytes(
+                    proxied.status,
+                    proxied.body,
+                    proxied.headers,
+                    keep_alive=keep_alive,
+                    head_only=request.method == "HEAD",
+                )
         if door is Door.WEBSOCKET_ADDRESS:
             return response_bytes(
                 426,

@@ -32,9 +32,10 @@ from wslocal.runtime.workers import (
     WorkerPool,
 )
 from wslocal.server.front_door import FrontDoor
+from wslocal.server.proxy_api import ProxyApiDoor
 from wslocal.server.reload import Reload, TemplateSource, read_edit
 from wslocal.server.watcher import CodeWatcher, TemplateWatcher
-from wslocal.template import StageModel
+from wslocal.template import ProxyApiModel, StageModel
 from wslocal.template.changes import TemplateChanges, pools_to_replace
 
 log = logging.getLogger("wslocal")
@@ -108,9 +109,13 @@ class LocalStage:
         self.registry = ConnectionRegistry(clock)
         self.pools: dict[str, WorkerPool] = {}
         self.port = config.port
+        """The first door's port: the WebSocket API's, or else the first REST/HTTP API's."""
         self.api = self._websocket_api()
-        self._server: asyncio.Server | None = None
-        self.front_door = FrontDoor(self)
+        self._ready = asyncio.Event()
+        self.doors: list[FrontDoor] = []
+        """One per port: the WebSocket API's (with @connections and the page), then one
+        per REST or HTTP API, so each API's paths are exactly the deployed API's."""
+        self.proxy_door = ProxyApiDoor(self)
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
         self.runtimes: dict[str, builds.FunctionRuntime] = {}
@@ -139,6 +144,26 @@ class LocalStage:
         return self.config.static_dir
 
     @property
+    def account_id(self) -> str:
+        return self.model.account_id
+
+    @property
+    def front_door(self) -> FrontDoor:
+        """The WebSocket API's door (the first); the stage has one before it starts."""
+        return self.doors[0]
+
+    def proxy_api(self, logical_id: str) -> ProxyApiModel | None:
+        return next((a for a in self.model.proxy_apis if a.logical_id == logical_id), None)
+
+    def proxy_url(self, logical_id: str) -> str:
+        """The API's invoke URL, as the stack's output would give it: the stage in the
+        path for REST, none for an HTTP API's ``$default``."""
+        api = self.proxy_api(logical_id)
+        door = next(door for door in self.doors if door.proxy_api == logical_id)
+        base = f"http://{self.config.host}:{door.port}"
+        return f"{base}/{api.stage_name}" if api is not None and api.stage_in_path else base
+
+    @property
     def connections_url(self) -> str:
         return f"http://{self.domain_name}/{self.stage_name}/@connections"
 
@@ -155,7 +180,7 @@ class LocalStage:
         return WebSocketApi(
             routes=self.model.routes,
             route_selection_expression=self.model.route_selection_expression,
-            stage=events.StageContext(self.model.api_id, self.stage_name, self.domain_name),
+            stage=events.StageContext(self.model.api_id or "", self.stage_name, self.domain_name),
             region=self.model.region,
             account_id=self.model.account_id,
         )
@@ -164,8 +189,8 @@ class LocalStage:
     async def start(self) -> None:
         """Open the port, then start the workers (they need the port for their endpoint);
         connections accepted meanwhile wait until the stage can serve them."""
-        self._server = await self.front_door.listen(self.config.host, self.config.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._open_doors()
+        self.port = self.doors[0].port
         self.api = self._websocket_api()
         if self.config.build:
             self.runtimes = await asyncio.to_thread(builds.prepare, self.model, cache_dir())
@@ -187,7 +212,39 @@ class LocalStage:
         if self.config.event_sources:
             self._start_ttl_sweeper()
             await self._start_event_sources()
-        self.front_door.ready.set()
+        self._ready.set()
+
+    async def _open_doors(self) -> None:
+        """A door for the WebSocket API (also when the template has no API at all: it
+        serves the page and @connections), then one per REST or HTTP API not open yet;
+        with ``--port N`` they take N, N+1, ... in the template's order."""
+        if not self.doors and (self.model.api_logical_id or not self.model.proxy_apis):
+            await self._open(FrontDoor(self, self._ready))
+        open_apis = {door.proxy_api for door in self.doors}
+        for api in self.model.proxy_apis:
+            if api.logical_id not in open_apis:
+                first = not self.doors
+                await self._open(
+                    FrontDoor(self, self._ready, proxy_api=api.logical_id, serves_static=first)
+                )
+
+    async def _open(self, door: FrontDoor) -> None:
+        port = self.config.port + len(self.doors) if self.config.port else 0
+        await door.listen(self.config.host, port)
+        self.doors.append(door)
+
+    async def _close_gone_doors(self) -> None:
+        """Doors of REST and HTTP APIs no longer in the template."""
+        gone = [
+            door
+            for door in self.doors[1:]
+            if door.proxy_api is not None and self.proxy_api(door.proxy_api) is None
+        ]
+        for door in gone:
+            self.doors.remove(door)
+            if door.server is not None:
+                door.server.close()
+            await door.drop_clients()
 
     def _runtime_settings(self) -> RuntimeSettings:
         management = f"http://{self.domain_name}/{self.stage_name}"
@@ -313,6 +370,8 @@ class LocalStage:
         self._retired = [pool for pool in (*self._retired, *retiring) if pool.busy]
         if self.config.prewarm:
             await self._prewarm(added)
+        await self._close_gone_doors()
+        await self._open_doors()
         if self._code_watcher is not None:
             self._code_watcher.refresh()
         if not self.config.event_sources:
@@ -364,22 +423,29 @@ class LocalStage:
                 task.cancel()
         background = [t for t in (*self._background, self._sweeper_task) if t is not None]
         await _within(asyncio.gather(*background, return_exceptions=True), "background")
-        if self._server is not None:
-            self._server.close()
-        self.front_door.close_sessions(GOING_AWAY, "Going away: the stage is stopping")
-        await self.front_door.wait_for_sessions(SHUTDOWN_GRACE_SECONDS)
-        await self.front_door.drop_clients()
+        for door in self.doors:
+            if door.server is not None:
+                door.server.close()
+        for door in self.doors:
+            door.close_sessions(GOING_AWAY, "Going away: the stage is stopping")
+        for door in self.doors:
+            await door.wait_for_sessions(SHUTDOWN_GRACE_SECONDS)
+        await _within(self.proxy_door.drain(STEP_TIMEOUT_S), "calls past their API's timeout")
+        for door in self.doors:
+            await door.drop_clients()
         await asyncio.gather(*(pool.close() for pool in (*self.pools.values(), *self._retired)))
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1)
+        for door in self.doors:
+            if door.server is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(door.server.wait_closed(), 1)
 
     def abort(self) -> None:
         """Stop now (a second Ctrl-C): kill every worker and drop every connection; no
         more $disconnects run."""
         for pool in (*self.pools.values(), *self._retired):
             pool.kill()
-        self.front_door.abort()
+        for door in self.doors:
+            door.abort()
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
         """Run a function of the template once, in its warm pool."""

@@ -1,0 +1,223 @@
+"""The Lambda proxy events of REST and HTTP APIs, field for field as API Gateway sends
+them (compared with real captures: Powertools' ``apiGatewayProxyEvent_noVersionAuth.json``
+for payload 1.0, ``apiGatewayProxyV2Event.json`` for 2.0).
+
+Payload 1.0 (every REST API; an HTTP API route that asks for it, with ``version``):
+``headers`` and ``queryStringParameters`` hold the last value, the ``multiValue*`` fields
+all of them, absent ones are ``null``; ``path`` is without the stage, the context's
+``path`` with it. Payload 2.0: lower-cased headers, repeated headers and query values
+joined with commas, ``cookies`` taken out of the headers, empty fields left out.
+Pure: ids and time are arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wslocal.apigateway.events import request_time
+from wslocal.apigateway.proxy.routes import RouteMatch
+from wslocal.template.model import ProxyApiModel
+from wslocal.template.reader import api_id_for
+
+Pairs = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ProxyRequest:
+    """One HTTP request as the API received it."""
+
+    method: str
+    path: str
+    """As sent, percent-encoded, stage included."""
+    raw_query: str
+    query: Pairs
+    headers: Pairs
+    body: bytes
+    source_ip: str
+    domain_name: str
+    protocol: str = "HTTP/1.1"
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        found = None
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                found = value
+        return found
+
+
+@dataclass(frozen=True)
+class Invocation:
+    request_id: str
+    now_ms: int
+    account_id: str
+
+
+def is_binary(api: ProxyApiModel, request: ProxyRequest) -> bool:
+    """REST: the body goes base64 when its Content-Type (or the Accept) is one of the
+    API's BinaryMediaTypes. HTTP APIs: whenever it is not text."""
+    if api.kind == "HTTP":
+        return _not_text(request.body)
+    for header in ("Content-Type", "Accept"):
+        value = (request.header(header) or "").split(";", 1)[0].strip().lower()
+        if value and any(fnmatch.fnmatch(value, t.lower()) for t in api.binary_media_types):
+            return True
+    return False
+
+
+def _not_text(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _body(api: ProxyApiModel, request: ProxyRequest) -> tuple[str | None, bool]:
+    if not request.body:
+        return None, False
+    if is_binary(api, request):
+        return base64.b64encode(request.body).decode(), True
+    return request.body.decode("utf-8", "replace"), False
+
+
+def _single_and_multi(pairs: Pairs) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    if not pairs:
+        return None, None
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def rest_event(
+    api: ProxyApiModel, match: RouteMatch, request: ProxyRequest, invocation: Invocation
+) -> dict[str, Any]:
+    """Payload 1.0: what every REST API sends, and an HTTP API route with version 1.0."""
+    headers, multi_headers = _single_and_multi(request.headers)
+    query, multi_query = _single_and_multi(request.query)
+    body, encoded = _body(api, request)
+    resource = match.route.path if match.route.path != "$default" else "$default"
+    event: dict[str, Any] = {}
+    if api.kind == "HTTP":
+        event["version"] = "1.0"
+    event |= {
+        "resource": resource,
+        "path": match.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "requestContext": {
+            "accountId": invocation.account_id,
+            "apiId": api.api_id,
+            "domainName": request.domain_name,
+            "domainPrefix": api.api_id,
+            "extendedRequestId": invocation.request_id,
+            "httpMethod": request.method,
+            "identity": _identity(request),
+            "path": request.path,
+            "protocol": request.protocol,
+            "requestId": invocation.request_id,
+            "requestTime": request_time(invocation.now_ms),
+            "requestTimeEpoch": invocation.now_ms,
+            "resourceId": None if api.kind == "HTTP" else _resource_id(api, resource),
+            "resourcePath": resource,
+            "stage": api.stage_name,
+        },
+        "pathParameters": match.path_parameters or None,
+        "stageVariables": None,
+        "body": body,
+        "isBase64Encoded": encoded,
+    }
+    return event
+
+
+def _identity(request: ProxyRequest) -> dict[str, Any]:
+    return {
+        "accessKey": None,
+        "accountId": None,
+        "caller": None,
+        "cognitoAuthenticationProvider": None,
+        "cognitoAuthenticationType": None,
+        "cognitoIdentityId": None,
+        "cognitoIdentityPoolId": None,
+        "principalOrgId": None,
+        "sourceIp": request.source_ip,
+        "user": None,
+        "userAgent": request.header("User-Agent"),
+        "userArn": None,
+    }
+
+
+def _resource_id(api: ProxyApiModel, resource: str) -> str:
+    return api_id_for(f"{api.logical_id}#{resource}", 6)
+
+
+def http_event(
+    api: ProxyApiModel, match: RouteMatch, request: ProxyRequest, invocation: Invocation
+) -> dict[str, Any]:
+    """Payload 2.0, an HTTP API's default."""
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in request.headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+            continue
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query: dict[str, str] = {}
+    for name, value in request.query:
+        query[name] = f"{query[name]},{value}" if name in query else value
+    body, encoded = _body(api, request)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": match.route.route_key,
+        "rawPath": request.path,
+        "rawQueryString": request.raw_query,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = headers
+    if query:
+        event["queryStringParameters"] = query
+    event["requestContext"] = {
+        "accountId": invocation.account_id,
+        "apiId": api.api_id,
+        "domainName": request.domain_name,
+        "domainPrefix": api.api_id,
+        "http": {
+            "method": request.method,
+            "path": request.path,
+            "protocol": request.protocol,
+            "sourceIp": request.source_ip,
+            "userAgent": request.header("User-Agent") or "",
+        },
+        "requestId": invocation.request_id,
+        "routeKey": match.route.route_key,
+        "stage": api.stage_name,
+        "time": request_time(invocation.now_ms),
+        "timeEpoch": invocation.now_ms,
+    }
+    if body is not None:
+        event["body"] = body
+    if match.path_parameters:
+        event["pathParameters"] = dict(match.path_parameters)
+    event["isBase64Encoded"] = encoded
+    return event
+
+
+def proxy_event(
+    api: ProxyApiModel, match: RouteMatch, request: ProxyRequest, invocation: Invocation
+) -> dict[str, Any]:
+    """The event the route's payload format asks for."""
+    if api.kind == "HTTP" and match.route.payload_format == "2.0":
+        return http_event(api, match, request, invocation)
+    return rest_event(api, match, request, invocation)

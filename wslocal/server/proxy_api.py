@@ -1,0 +1,113 @@
+"""Serving one request of a REST or HTTP API: the pure core chooses the route, builds
+the event and maps the result (``wslocal.apigateway.proxy``); this invokes the function
+in its warm pool and waits no longer than the integration's timeout. A function that
+outlives the timeout runs on to its end, as on AWS, while the client has its 504/503."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from wslocal.apigateway.http import HttpRequest
+from wslocal.apigateway.proxy import cors, responses
+from wslocal.apigateway.proxy.events import Invocation, ProxyRequest, proxy_event
+from wslocal.apigateway.proxy.responses import ProxyResponse
+from wslocal.apigateway.proxy.routes import match_route
+from wslocal.exceptions import InvocationError
+from wslocal.template import ProxyApiModel
+
+log = logging.getLogger("wslocal")
+
+
+class ProxyHost(Protocol):
+    """What serving a REST or HTTP API request needs of the stage."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    def clock(self) -> float: ...
+
+    def new_id(self) -> str: ...
+
+    async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any: ...
+
+
+class ProxyApiDoor:
+    """Answers the requests of one REST or HTTP API."""
+
+    def __init__(self, host: ProxyHost) -> None:
+        self._host = host
+        self._outliving: set[asyncio.Task[Any]] = set()
+        """Invocations whose client was answered with a timeout; they run to their end."""
+
+    async def answer(
+        self, api: ProxyApiModel, request: HttpRequest, body: bytes, *, source_ip: str, port: int
+    ) -> ProxyResponse:
+        origin = request.header("Origin")
+        if api.cors is not None and cors.is_preflight(
+            request.method, origin, request.header("Access-Control-Request-Method")
+        ):
+            assert origin is not None
+            return cors.preflight(
+                api.cors, origin, request.header("Access-Control-Request-Headers")
+            )
+        response = await self._route(api, request, body, source_ip, port)
+        return cors.with_cors(api.cors, origin, response) if api.cors is not None else response
+
+    async def _route(
+        self, api: ProxyApiModel, request: HttpRequest, body: bytes, source_ip: str, port: int
+    ) -> ProxyResponse:
+        split = urlsplit(request.target)
+        match = match_route(api, request.method, split.path or "/")
+        if match is None:
+            return responses.no_route(api)
+        route = match.route
+        if route.mock is not None:
+            return responses.mock_response(route.mock)
+        assert route.function is not None
+        proxy_request = ProxyRequest(
+            method=request.method,
+            path=split.path or "/",
+            raw_query=split.query,
+            query=parse_qsl(split.query, keep_blank_values=True),
+            headers=request.headers,
+            body=body,
+            source_ip=source_ip,
+            domain_name=request.header("Host") or f"127.0.0.1:{port}",
+        )
+        invocation = Invocation(
+            self._host.new_id(), int(self._host.clock() * 1000), self._host.account_id
+        )
+        event = proxy_event(api, match, proxy_request, invocation)
+        label = f"{api.logical_id} {route.route_key}"
+        call = asyncio.ensure_future(self._host.invoke(route.function, event, label))
+        try:
+            async with asyncio.timeout(route.timeout_s):
+                result = await asyncio.shield(call)
+        except TimeoutError:
+            self._outliving.add(call)
+            call.add_done_callback(self._finished_late)
+            log.warning("%s: no result within %g s; answered %s", label, route.timeout_s,
+                        "504" if api.kind == "REST" else "503")  # fmt: skip
+            return responses.integration_timed_out(api)
+        except InvocationError as exc:
+            log.error("%s failed: %s", label, exc)
+            return responses.integration_failed(api)
+        try:
+            return responses.function_response(api, route, result)
+        except responses.MalformedResultError as exc:
+            log.error("%s: malformed Lambda proxy response: %s", label, exc)
+            return responses.integration_failed(api)
+
+    def _finished_late(self, call: asyncio.Task[Any]) -> None:
+        self._outliving.discard(call)
+        if not call.cancelled() and call.exception() is not None:
+            log.error("an invocation that outlived its API's timeout failed: %s", call.exception())
+
+    async def drain(self, timeout: float) -> None:
+        """Let invocations that outlived their timeout finish (the stage is stopping)."""
+        if self._outliving:
+            await asyncio.wait(list(self._outliving), timeout=timeout)
