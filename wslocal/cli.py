@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from wslocal import __version__, samples
 from wslocal.apigateway.events import api_gateway_id
 from wslocal.apigateway.limits import Limits
-from wslocal.engines.provisioning import Engines, Provisioned, start_engines
+from wslocal.engines.provisioning import EnginePlan, Engines, Provisioned, start_engines
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
 from wslocal.eventsources.mappings import describe, describe_queue_source
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
@@ -229,7 +229,9 @@ def _load(args: argparse.Namespace) -> StageModel:
     )
 
 
-def _engines(args: argparse.Namespace, model: StageModel) -> tuple[Engines, Provisioned]:
+def _engines(
+    args: argparse.Namespace, model: StageModel, plan: EnginePlan | None = None
+) -> tuple[Engines, Provisioned]:
     return start_engines(
         model,
         search_from=args.template.resolve().parent,
@@ -237,16 +239,18 @@ def _engines(args: argparse.Namespace, model: StageModel) -> tuple[Engines, Prov
         db_path=args.db_path,
         engine=args.dynamodb,
         sqs_endpoint=args.sqs_endpoint,
+        plan=plan,
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class ProjectTemplate:
     """The template ``wslocal start`` serves, read again when it is edited, its new
-    tables and queues put in the running engines."""
+    tables and queues put in the running engines (there once they have started)."""
 
     args: argparse.Namespace
-    engines: Engines
+    engines: Engines | None = None
+    provisioned: Provisioned | None = None
 
     @property
     def path(self) -> Path:
@@ -256,6 +260,8 @@ class ProjectTemplate:
         return _load(self.args)
 
     def provision(self, model: StageModel) -> Provisioned:
+        if self.engines is None:
+            raise WslocalError("the engines have not started yet")
         return self.engines.provision(model)
 
 
@@ -394,9 +400,16 @@ def _event_source_lines(stage: LocalStage) -> list[str]:
     return lines
 
 
-async def _serve(
-    args: argparse.Namespace, model: StageModel, engines: Engines, made: Sequence[str]
-) -> None:
+async def _serve(args: argparse.Namespace, model: StageModel, template: ProjectTemplate) -> None:
+    """Start the engines and the stage side by side (the workers start with the engines'
+    planned endpoints while DynamoDB Local's JVM boots), serve until a signal, stop."""
+    plan = EnginePlan(args.dynamodb_endpoint, args.sqs_endpoint)
+    starting = asyncio.create_task(asyncio.to_thread(_engines, args, model, plan))
+
+    async def engines_ready() -> Provisioned:
+        template.engines, template.provisioned = await starting
+        return template.provisioned
+
     config = StageConfig(
         host=args.host,
         port=args.port,
@@ -409,13 +422,12 @@ async def _serve(
         watch=args.watch,
         max_workers=args.max_workers,
         idle_worker_s=args.worker_idle_timeout,
-        endpoints=engines.endpoints(),
-        queue_urls=engines.queue_urls,
+        endpoints=plan.endpoints(model),
         credentials=_handler_credentials(args),
         # Items of an endpoint the user named are theirs: the stage deletes none of them.
         ttl_sweep_s=0 if args.dynamodb_endpoint else args.ttl_sweep,
     )
-    stage = LocalStage(model, config, template=ProjectTemplate(args, engines))
+    stage = LocalStage(model, config, template=template)
     stopping = asyncio.Event()
 
     def on_signal() -> None:
@@ -431,9 +443,10 @@ async def _serve(
         loop.add_signal_handler(signum, on_signal)
     watchdog: asyncio.Task[None] | None = None
     try:
-        await stage.start()
-        _banner(stage, engines, made, sys.stdout)
-        watchdog = asyncio.create_task(_watch_engines(engines))
+        await stage.start(engines=engines_ready())
+        assert template.engines is not None and template.provisioned is not None
+        _banner(stage, template.engines, template.provisioned.tables_made, sys.stdout)
+        watchdog = asyncio.create_task(_watch_engines(template.engines))
         await stopping.wait()
     finally:
         if watchdog is not None:
@@ -444,6 +457,10 @@ async def _serve(
             flush=True,
         )
         await stage.stop()
+        # Engines still starting are waited for, so none is left running.
+        result = await asyncio.gather(starting, return_exceptions=True)
+        if template.engines is None and isinstance(result[0], tuple):
+            template.engines = result[0][0]
 
 
 async def _watch_engines(engines: Engines, interval_s: float = 1.0) -> None:
@@ -524,32 +541,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(_generate_event(args), indent=2))
             return 0
         model = _load(args)
-        event: Any = None
-        if args.command == "invoke":
-            model, event = _prepare_invoke(args, model)
-        engines, provisioned = _engines(args, model)
+        if args.command == "start":
+            return _start(args, model)
+        model, event = _prepare_invoke(args, model)
+        engines, _ = _engines(args, model)
     except WslocalError as exc:
         print(f"wslocal: {exc}", file=sys.stderr)
         return 2
     try:
-        try:
-            if args.command == "invoke":
-                return asyncio.run(_invoke(args, model, engines, event))
-            with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(_serve(args, model, engines, provisioned.tables_made))
-            return 0
-        except WslocalError as exc:
-            print(f"wslocal: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"wslocal: {exc}", file=sys.stderr)
-            return 2
+        return asyncio.run(_invoke(args, model, engines, event))
+    except (WslocalError, OSError) as exc:
+        print(f"wslocal: {exc}", file=sys.stderr)
+        return 2
     finally:
-        try:
-            engines.stop()
-        except KeyboardInterrupt:  # a Ctrl-C between two engines: stop the next at once
-            print("Stopping now: engines killed.", flush=True)
-            engines.stop()
+        _stop_engines(engines)
+
+
+def _start(args: argparse.Namespace, model: StageModel) -> int:
+    template = ProjectTemplate(args)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(args, model, template))
+        return 0
+    except (WslocalError, OSError) as exc:
+        print(f"wslocal: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if template.engines is not None:
+            _stop_engines(template.engines)
+
+
+def _stop_engines(engines: Engines) -> None:
+    try:
+        engines.stop()
+    except KeyboardInterrupt:  # a Ctrl-C between two engines: stop the next at once
+        print("Stopping now: engines killed.", flush=True)
+        engines.stop()
 
 
 if __name__ == "__main__":

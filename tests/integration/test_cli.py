@@ -425,3 +425,24 @@ def test_the_banner_names_every_api_with_its_local_url():
     assert re.search(rf"REST API +ShopApi +http://127.0.0.1:{port + 1}/v1\n", banner)
     assert re.search(rf"HTTP API +PublicHttpApi +http://127.0.0.1:{port + 2}\n", banner)
     assert re.search(rf"HTTP API +ServerlessHttpApi +http://127.0.0.1:{port + 3}\n", banner)
+
+
+def worker_processes() -> set[int]:
+    found = subprocess.run(["pgrep", "-f", "wslocal.runtime"], capture_output=True, text=True)
+    return {int(pid) for pid in found.stdout.split()}
+
+
+def test_an_endpoint_that_does_not_answer_is_a_clear_error_and_nothing_is_left():
+    port = free_port()
+    before = worker_processes()
+    process = subprocess.Popen(
+        [*WSLOCAL, "start", "--port", str(free_port()), "--dynamodb-endpoint",
+         f"http://127.0.0.1:{port}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"},
+    )  # fmt: skip
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert f"wslocal: DynamoDB at http://127.0.0.1:{port} cannot be used" in output
+    assert "Traceback" not in output
+    assert worker_processes() - before == set()  # the workers that started meanwhile ended

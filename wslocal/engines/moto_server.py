@@ -23,12 +23,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-def start_moto_server() -> tuple[subprocess.Popen[bytes], str] | None:
+def start_moto_server(port: int | None = None) -> tuple[subprocess.Popen[bytes], str] | None:
     """(process, endpoint) once it answers, or None when moto's server extra is not
-    installed."""
+    installed. ``port``: one chosen ahead (the stage's workers start meanwhile)."""
     if importlib.util.find_spec("moto.server") is None or importlib.util.find_spec("flask") is None:
         return None
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdin=subprocess.DEVNULL,

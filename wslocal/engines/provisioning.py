@@ -5,10 +5,12 @@ template is edited (what exists is kept; what is new is created)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wslocal.engines.dynamodb import DynamoDBEngine, create_tables, start_engine
+from wslocal.engines.moto_server import free_port
 from wslocal.engines.sqs import SqsEngine, create_queues, start_sqs
 from wslocal.template import StageModel
 
@@ -68,6 +70,31 @@ class Engines:
         self.dynamodb.stop()
 
 
+@dataclass(frozen=True)
+class EnginePlan:
+    """Where the engines will answer, known before they are started: the stage's workers
+    start with these endpoints while the engines boot (DynamoDB Local's JVM takes
+    seconds), so the two run side by side."""
+
+    dynamodb_endpoint: str | None = None
+    """The user's DynamoDB endpoint; None starts one on ``dynamodb_port``."""
+    sqs_endpoint: str | None = None
+    """The user's SQS endpoint; None starts moto's on ``sqs_port`` (with queues)."""
+    dynamodb_port: int = field(default_factory=free_port)
+    sqs_port: int = field(default_factory=free_port)
+
+    def endpoints(self, model: StageModel) -> dict[str, str]:
+        endpoints = {
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint
+            or f"http://127.0.0.1:{self.dynamodb_port}"
+        }
+        if model.queues:
+            endpoints["AWS_ENDPOINT_URL_SQS"] = (
+                self.sqs_endpoint or f"http://127.0.0.1:{self.sqs_port}"
+            )
+        return endpoints
+
+
 def start_engines(
     model: StageModel,
     *,
@@ -76,20 +103,30 @@ def start_engines(
     db_path: Path | None = None,
     engine: str = "auto",
     sqs_endpoint: str | None = None,
+    plan: EnginePlan | None = None,
 ) -> tuple[Engines, Provisioned]:
-    """Start the engines the model needs and create its resources; stop them on failure."""
-    engines = Engines(
-        start_engine(
-            region=model.region,
-            search_from=search_from,
-            endpoint=dynamodb_endpoint,
-            db_path=db_path,
-            engine=engine,
-        ),
-        sqs_endpoint=sqs_endpoint,
-    )
-    try:
-        return engines, engines.provision(model)
-    except BaseException:
-        engines.stop()
-        raise
+    """Start the engines the model needs (DynamoDB and SQS side by side) and create its
+    resources; stop them on failure. With a ``plan``, they answer where it says."""
+    plan = plan or EnginePlan(dynamodb_endpoint, sqs_endpoint)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sqs = pool.submit(start_sqs, plan.sqs_endpoint, plan.sqs_port) if model.queues else None
+        try:
+            dynamodb = start_engine(
+                region=model.region,
+                search_from=search_from,
+                endpoint=plan.dynamodb_endpoint,
+                db_path=db_path,
+                engine=engine,
+                port=plan.dynamodb_port,
+            )
+        except BaseException:
+            if sqs is not None and sqs.exception() is None:
+                sqs.result().stop()
+            raise
+        engines = Engines(dynamodb, sqs_endpoint=plan.sqs_endpoint)
+        try:
+            engines.sqs = sqs.result() if sqs is not None else None
+            return engines, engines.provision(model)
+        except BaseException:
+            engines.stop()
+            raise

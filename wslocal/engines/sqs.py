@@ -50,10 +50,10 @@ class SqsEngine:
         self.stop()
 
 
-def start_sqs(endpoint: str | None = None) -> SqsEngine:
+def start_sqs(endpoint: str | None = None, port: int | None = None) -> SqsEngine:
     if endpoint:
         return SqsEngine(f"existing endpoint {endpoint}", endpoint, credentials={})
-    started = start_moto_server()
+    started = start_moto_server(port)
     if started is None:
         raise EventSourceError(
             "the template has SQS queues: install moto's server (`pip install 'moto[server]'`) "

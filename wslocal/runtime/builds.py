@@ -217,17 +217,22 @@ def _location(name: str) -> Path:
 
 
 def prepare(model: StageModel, cache: Path) -> dict[str, FunctionRuntime]:
-    """Each function's interpreter and worker path; builds what is missing."""
+    """Each function's interpreter and worker path; builds what is missing. Each
+    declared version is looked for once (a probe runs the interpreter)."""
     linked = runtime_libraries(cache)
-    runtimes: dict[str, FunctionRuntime] = {}
-    for name, function in model.functions.items():
-        runtimes[name] = _prepare_function(function, cache, linked)
-    return runtimes
+    versions = {declared_version(function.runtime) for function in model.functions.values()}
+    interpreters = {version: find_interpreter(version) for version in sorted(versions)}
+    return {
+        name: _prepare_function(function, cache, linked, interpreters)
+        for name, function in model.functions.items()
+    }
 
 
-def _prepare_function(function: FunctionModel, cache: Path, linked: Path) -> FunctionRuntime:
+def _prepare_function(
+    function: FunctionModel, cache: Path, linked: Path, interpreters: Mapping[str, str | None]
+) -> FunctionRuntime:
     version = declared_version(function.runtime)
-    interpreter = find_interpreter(version)
+    interpreter = interpreters[version]
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     notes: list[str] = []
     libraries = linked

@@ -21,6 +21,7 @@ from wslocal.apigateway.gateway import WebSocketApi
 from wslocal.apigateway.limits import GOING_AWAY, Limits
 from wslocal.cache import cache_dir
 from wslocal.engines.dynamodb import client as engine_client
+from wslocal.engines.provisioning import Provisioned
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
 from wslocal.eventsources.mappings import EventSourceMappings
 from wslocal.exceptions import WslocalError
@@ -186,9 +187,11 @@ class LocalStage:
         )
 
     # --- lifecycle ------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Open the port, then start the workers (they need the port for their endpoint);
-        connections accepted meanwhile wait until the stage can serve them."""
+    async def start(self, engines: Awaitable[Provisioned] | None = None) -> None:
+        """Open the ports, then start the workers (they need the ports for their
+        endpoint); connections accepted meanwhile wait until the stage can serve them.
+        ``engines``: the engines still starting, at the endpoints the config names; the
+        workers start meanwhile, the event sources once they are there."""
         await self._open_doors()
         self.port = self.doors[0].port
         self.api = self._websocket_api()
@@ -209,6 +212,14 @@ class LocalStage:
             if self.template is not None:
                 watcher = TemplateWatcher(self.template.path, self)
                 self._background.append(asyncio.create_task(watcher.run()))
+        if engines is not None:
+            provisioned = await engines
+            self.queue_urls = dict(provisioned.queue_urls)
+            if dict(provisioned.endpoints) != self.endpoints:
+                raise WslocalError(
+                    f"the engines answer at {dict(provisioned.endpoints)}, not at the "
+                    f"endpoints the workers were given ({self.endpoints})"
+                )
         if self.config.event_sources:
             self._start_ttl_sweeper()
             await self._start_event_sources()
