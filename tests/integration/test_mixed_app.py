@@ -4,6 +4,7 @@ workers. Events are compared field by field with API Gateway's (Powertools' capt
 parser models)."""
 
 import base64
+import copy
 import http.client
 import json
 import time
@@ -20,6 +21,7 @@ from tests.support.paths import FIXTURES
 from tests.support.stage import RunningStage
 from tests.support.tables import local_table
 from wslocal.engines.dynamodb import create_tables
+from wslocal.engines.provisioning import Provisioned
 from wslocal.server import StageConfig
 from wslocal.template import build_stage_model, read_template
 
@@ -369,3 +371,43 @@ def test_rest_http_and_websocket_calls_share_the_functions_warm_workers(stage):
         ws.send(json.dumps({"action": "x"}))
         ws.recv(timeout=15)
     assert pool.cold_starts == started  # every API's call ran on the same warm worker
+
+
+class EditedTemplate:
+    """The mixed app's template as a test edits it; the table is there already."""
+
+    def __init__(self, endpoints) -> None:
+        self.document = read_template(APP / "template.yaml")
+        self.path = APP / "template.yaml"
+        self.endpoints = endpoints
+
+    def load(self):
+        return build_stage_model(copy.deepcopy(self.document), APP)
+
+    def provision(self, model):
+        return Provisioned(endpoints=self.endpoints, queue_urls={})
+
+
+def test_an_edited_template_serves_a_new_route_and_a_new_http_api_at_once(dynamodb_local):
+    # GIVEN the mixed app, served
+    endpoints = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint}
+    template = EditedTemplate(endpoints)
+    model = template.load()
+    create_tables(dynamodb_local, model.tables, model.region)
+    config = StageConfig(port=0, max_workers=1, endpoints=endpoints)
+    with RunningStage(model, config, template=template) as stage:
+        assert call(http_api(stage), path="/items/1/again")[0] == 404
+        # WHEN a route is added to the implicit HTTP API, and a new HTTP API appears
+        events = template.document["Resources"]["EchoFunction"]["Properties"]["Events"]
+        again = {"Path": "/items/{id}/again", "Method": "get"}
+        events["Again"] = {"Type": "HttpApi", "Properties": again}
+        template.document["Resources"]["NewApi"] = {"Type": "AWS::Serverless::HttpApi"}
+        new = {"ApiId": {"Ref": "NewApi"}, "Path": "/n", "Method": "get"}
+        events["New"] = {"Type": "HttpApi", "Properties": new}
+        changes = stage.call(stage.stage.reload_template())
+        # THEN both answer, on the ports the banner would show, without a restart
+        assert changes.proxy_apis.added == ("NewApi",)
+        assert json.loads(call(http_api(stage), path="/items/1/again")[2])["routeKey"] == (
+            "GET /items/{id}/again"
+        )
+        assert call(stage.stage.proxy_url("NewApi"), path="/n")[0] == 200

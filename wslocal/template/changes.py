@@ -55,6 +55,8 @@ class TemplateChanges:
     tables: Changed = Changed()
     queues: Changed = Changed()
     event_sources: Changed = Changed()
+    proxy_apis: Changed = Changed()
+    """REST and HTTP APIs: a changed one answers by its new routes at once."""
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
@@ -66,10 +68,11 @@ class TemplateChanges:
             parts.append("the WebSocket API was replaced")
         if self.api_settings:
             parts.append("the route selection expression")
-        for name in ("routes", "functions", "tables", "queues", "event_sources"):
+        for name in ("routes", "functions", "tables", "queues", "event_sources", "proxy_apis"):
             changed: Changed = getattr(self, name)
             if changed:
-                parts.append(changed.describe(name.replace("_", " ")))
+                label = "REST/HTTP APIs" if name == "proxy_apis" else name.replace("_", " ")
+                parts.append(changed.describe(label))
         return "; ".join(parts) or "nothing the stage serves"
 
 
@@ -91,6 +94,7 @@ def compare(old: StageModel, new: StageModel) -> TemplateChanges:
         tables=_compare(by_id(old.tables), by_id(new.tables)),
         queues=_compare(by_id(old.queues), by_id(new.queues)),
         event_sources=_compare(sources(old), sources(new)),
+        proxy_apis=_compare(by_id(old.proxy_apis), by_id(new.proxy_apis)),
     )
 
 

@@ -90,3 +90,14 @@ def test_new_engine_endpoints_replace_every_functions_workers():
 
 def test_a_replaced_api_replaces_every_functions_workers():
     assert pools_to_replace(TemplateChanges(api_replaced=True), ["A", "B"]) == {"A", "B"}
+
+
+def test_an_edited_rest_or_http_api_is_a_change():
+    app = FIXTURES / "mixed_app"
+    old = build_stage_model(read_template(app / "template.yaml"), app)
+    document = read_template(app / "template.yaml")
+    events = document["Resources"]["SlowFunction"]["Properties"]["Events"]
+    events["Slow"]["Properties"]["Path"] = "/slower"
+    changes = compare(old, build_stage_model(document, app))
+    assert changes.proxy_apis.changed == ("ServerlessHttpApi",)
+    assert "REST/HTTP APIs ~ServerlessHttpApi" in changes.describe()
