@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _generate_event_parser(commands: Any) -> None:
     generate = commands.add_parser(
-        "generate-event", help="print a sample event (WebSocket, DynamoDB stream, SQS)"
+        "generate-event",
+        help="print a sample event (WebSocket, REST or HTTP API, DynamoDB stream, SQS)",
     )
     services = generate.add_subparsers(dest="service", required=True)
     websocket = services.add_parser("websocket", help="an API Gateway WebSocket event")
@@ -154,6 +155,23 @@ def _generate_event_parser(commands: Any) -> None:
     websocket.add_argument("--query", nargs="*", default=[], metavar="NAME=VALUE")
     websocket.add_argument("--api-id", default="abcdef1234")
     websocket.add_argument("--stage", default="dev")
+    apigateway = services.add_parser(
+        "apigateway", help="a REST (payload 1.0) or HTTP API (payload 2.0) request"
+    )
+    apigateway.add_argument("kind", choices=("rest", "http"))
+    apigateway.add_argument("--method", default="GET")
+    apigateway.add_argument(
+        "--resource", help="the route's path, e.g. /items/{id} (default: --path)"
+    )
+    apigateway.add_argument(
+        "--path", default="/hello", help="the request's path, without the stage"
+    )
+    apigateway.add_argument("--query", default="", help="the raw query string, e.g. a=1&a=2")
+    apigateway.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
+    apigateway.add_argument("--body", help="the request body (text)")
+    apigateway.add_argument("--api-id", default="abcdef1234")
+    apigateway.add_argument("--stage", help="default: Prod for rest, $default for http")
+    apigateway.add_argument("--payload-format", choices=("1.0", "2.0"))
     sqs = services.add_parser("sqs", help="an SQS batch, as Lambda's poller delivers it")
     sqs.add_argument("--body", action="append", help="one per record (default: one)")
     sqs.add_argument("--queue", default="MyQueue")
@@ -164,7 +182,7 @@ def _generate_event_parser(commands: Any) -> None:
     dynamodb.add_argument("--new-image", help="typed JSON (default: the keys, unless REMOVE)")
     dynamodb.add_argument("--old-image", help="typed JSON (default: the keys, if REMOVE)")
     dynamodb.add_argument("--ttl", action="store_true", help="a removal by TTL")
-    for parser in (websocket, sqs, dynamodb):
+    for parser in (websocket, apigateway, sqs, dynamodb):
         parser.add_argument("--region", default=DEFAULT_REGION)
 
 
@@ -185,6 +203,15 @@ def _generate_event(args: argparse.Namespace) -> dict[str, Any]:
             connection_id=args.connection_id, route_key=args.route_key, body=args.body,
             query=list(_parameters(args.query).items()), request_id=api_gateway_id(),
             message_id=api_gateway_id(), now_ms=now_ms,
+        )  # fmt: skip
+    if args.service == "apigateway":
+        return samples.api_request_event(
+            args.kind, method=args.method, resource=args.resource or args.path,
+            path=args.path, query=args.query,
+            headers=list(_parameters(args.header).items()), body=args.body,
+            api_id=args.api_id, stage=args.stage or ("Prod" if args.kind == "rest" else "$default"),
+            region=args.region, account_id=DEFAULT_ACCOUNT_ID, request_id=api_gateway_id(),
+            now_ms=now_ms, payload_format=args.payload_format,
         )  # fmt: skip
     if args.service == "sqs":
         bodies = args.body or ['{"hello": "world"}']

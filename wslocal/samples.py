@@ -1,7 +1,7 @@
 """Sample events for ``wslocal generate-event``: the events ``sam local generate-event``
-lacks (WebSocket connect, message, disconnect) and Lambda's DynamoDB stream and SQS
-batches, built by the very functions the stage uses for live events (pure: the clock and
-the ids come in)."""
+lacks (WebSocket connect, message, disconnect), REST (payload 1.0) and HTTP API (payload
+2.0) requests, and Lambda's DynamoDB stream and SQS batches, built by the very functions
+the stage uses for live events (pure: the clock and the ids come in)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 from wslocal.apigateway import events
+from wslocal.apigateway.proxy.events import Invocation, ProxyRequest, proxy_event
+from wslocal.apigateway.proxy.routes import match_route
 from wslocal.eventsources import dynamodb_records, sqs_records
+from wslocal.exceptions import WslocalError
+from wslocal.template import ProxyApiModel, ProxyRouteModel
 
 SAMPLE_SOURCE_IP = "203.0.113.7"
 SAMPLE_USER_AGENT = "wscat/6.0.1"
@@ -121,3 +126,41 @@ def dynamodb_event(
             dynamodb_records.lambda_record(record, stream_arn=arn, region=region, by_ttl=by_ttl)
         ]
     }
+
+
+def api_request_event(
+    kind: str,
+    *,
+    method: str,
+    resource: str,
+    path: str,
+    query: str,
+    headers: Sequence[tuple[str, str]],
+    body: str | None,
+    api_id: str,
+    stage: str,
+    region: str,
+    account_id: str,
+    request_id: str,
+    now_ms: int,
+    payload_format: str | None = None,
+) -> dict[str, Any]:
+    """A REST (``kind="rest"``) or HTTP API (``"http"``) request as API Gateway sends it:
+    ``resource`` is the route's path (``/items/{id}``), ``path`` the request's."""
+    route = ProxyRouteModel(
+        method.upper(), resource, "Function",
+        payload_format=payload_format or ("1.0" if kind == "rest" else "2.0"),
+    )  # fmt: skip
+    api = ProxyApiModel("Api", api_id, kind.upper(), stage, (route,))
+    full_path = f"/{stage}{path}" if api.stage_in_path else path
+    match = match_route(api, route.method, full_path)
+    if match is None:
+        raise WslocalError(f"the path {path!r} does not match the resource {resource!r}")
+    domain = f"{api_id}.execute-api.{region}.amazonaws.com"
+    request = ProxyRequest(
+        method=route.method, path=full_path, raw_query=query,
+        query=parse_qsl(query, keep_blank_values=True),
+        headers=[("Host", domain), ("User-Agent", "curl/8.5.0"), *headers],
+        body=(body or "").encode(), source_ip=SAMPLE_SOURCE_IP, domain_name=domain,
+    )  # fmt: skip
+    return proxy_event(api, match, request, Invocation(request_id, now_ms, account_id))

@@ -446,3 +446,18 @@ def test_an_endpoint_that_does_not_answer_is_a_clear_error_and_nothing_is_left()
     assert f"wslocal: DynamoDB at http://127.0.0.1:{port} cannot be used" in output
     assert "Traceback" not in output
     assert worker_processes() - before == set()  # the workers that started meanwhile ended
+
+
+def test_a_generated_rest_request_piped_to_invoke_runs_the_function():
+    generated = run("generate-event", "apigateway", "rest", "--path", "/hello")
+    assert generated.returncode == 0, generated.stderr
+    result = subprocess.run(
+        [*WSLOCAL, "invoke", "HelloWorldFunction", "-e", "-", "--template",
+         str(FIXTURES / "rest_only_app" / "template.yaml"), "--dynamodb", "moto"],
+        input=generated.stdout, capture_output=True, text=True, cwd=ROOT, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(json.loads(result.stdout)["body"]) == {
+        "message": "hello world",
+        "path": "/hello",
+    }

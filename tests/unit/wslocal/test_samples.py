@@ -2,6 +2,8 @@
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayProxyEventModel,
+    APIGatewayProxyEventV2Model,
     APIGatewayWebSocketConnectEventModel,
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
@@ -10,6 +12,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 
 from wslocal import samples
+from wslocal.exceptions import WslocalError
 
 NOW = 1_795_900_000_000
 
@@ -66,3 +69,31 @@ def test_a_ttl_removal_sample_carries_the_services_identity():
     )  # fmt: skip
     DynamoDBStreamModel.model_validate(event)
     assert event["Records"][0]["userIdentity"]["principalId"] == "dynamodb.amazonaws.com"
+
+
+def api_request(kind, **changes):
+    values = {
+        "method": "POST", "resource": "/items/{id}", "path": "/items/7", "query": "a=1&a=2",
+        "headers": [("Content-Type", "application/json")], "body": '{"n": 1}',
+        "api_id": "abcdef1234", "stage": "Prod" if kind == "rest" else "$default",
+        "region": "eu-west-1", "account_id": "123456789012", "request_id": "r1", "now_ms": NOW,
+    }  # fmt: skip
+    values.update(changes)
+    return samples.api_request_event(kind, **values)
+
+
+def test_a_rest_sample_parses_as_powertools_rest_model():
+    event = APIGatewayProxyEventModel(**api_request("rest"))
+    assert (event.resource, event.path, event.requestContext.path) == (
+        "/items/{id}", "/items/7", "/Prod/items/7",
+    )  # fmt: skip
+
+
+def test_an_http_sample_parses_as_powertools_v2_model():
+    event = APIGatewayProxyEventV2Model(**api_request("http"))
+    assert (event.routeKey, event.rawQueryString) == ("POST /items/{id}", "a=1&a=2")
+
+
+def test_a_sample_path_that_does_not_fit_its_resource_is_refused():
+    with pytest.raises(WslocalError, match="does not match"):
+        api_request("rest", path="/other/7")
