@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve under this stage name (default: the template's StageName, else local)",
     )
     start.add_argument("--static", type=Path, help="serve this folder's files (the chat page)")
+    start.add_argument(
+        "--cognito-endpoint",
+        default=os.environ.get("AWS_ENDPOINT_URL_COGNITO_IDP"),
+        metavar="URL",
+        help="fetch Cognito user pools' keys from URL/<poolId> (default: "
+        "$AWS_ENDPOINT_URL_COGNITO_IDP, else Cognito itself)",
+    )
     start.add_argument("--max-workers", type=int, default=8, help="worker processes per function")
     start.add_argument("--no-prewarm", action="store_true", help="start workers on first call")
     start.add_argument(
@@ -451,6 +458,7 @@ async def _serve(args: argparse.Namespace, model: StageModel, template: ProjectT
         idle_worker_s=args.worker_idle_timeout,
         endpoints=plan.endpoints(model),
         credentials=_handler_credentials(args),
+        cognito_endpoint=args.cognito_endpoint,
         # Items of an endpoint the user named are theirs: the stage deletes none of them.
         ttl_sweep_s=0 if args.dynamodb_endpoint else args.ttl_sweep,
     )

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from websockets.sync.client import connect
 
+from tests.support.http import call, header_values
 from tests.support.paths import FIXTURES
 from tests.support.stage import RunningStage
 from tests.support.tables import local_table
@@ -62,26 +63,6 @@ def stage(dynamodb_local):
     )
     with RunningStage(model, config) as running:
         yield running
-
-
-def call(url, method="GET", path="", headers=(), body=b""):
-    """One request with exactly these headers (repeated ones too); (status, headers, body)."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    connection.putrequest(method, parts.path.rstrip("/") + path, skip_accept_encoding=True)
-    for name, value in headers:
-        connection.putheader(name, value)
-    if body:
-        connection.putheader("Content-Length", str(len(body)))
-    connection.endheaders(body or None)
-    response = connection.getresponse()
-    answer = (response.status, response.getheaders(), response.read())
-    connection.close()
-    return answer
-
-
-def header_values(headers, name):
-    return [value for key, value in headers if key.lower() == name.lower()]
 
 
 def rest(stage):

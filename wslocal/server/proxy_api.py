@@ -1,6 +1,7 @@
 """Serving one request of a REST or HTTP API: the pure core chooses the route, builds
-the event and maps the result (``wslocal.apigateway.proxy``); this invokes the function
-in its warm pool and waits no longer than the integration's timeout. A function that
+the event and maps the result (``wslocal.apigateway.proxy``); this asks the route's
+authorizer (``Authorizing``), invokes the function in its warm pool and waits no longer
+than the integration's timeout. A function that
 outlives the timeout runs on to its end, as on AWS, while the client has its 504/503."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from wslocal.apigateway.proxy.events import Invocation, ProxyRequest, proxy_even
 from wslocal.apigateway.proxy.responses import ProxyResponse
 from wslocal.apigateway.proxy.routes import match_route
 from wslocal.exceptions import InvocationError
+from wslocal.server.authorizing import Authorizing
 from wslocal.template import ProxyApiModel
 
 log = logging.getLogger("wslocal")
@@ -38,8 +40,9 @@ class ProxyHost(Protocol):
 class ProxyApiDoor:
     """Answers the requests of one REST or HTTP API."""
 
-    def __init__(self, host: ProxyHost) -> None:
+    def __init__(self, host: ProxyHost, authorizing: Authorizing) -> None:
         self._host = host
+        self._authorizing = authorizing
         self._outliving: set[asyncio.Task[Any]] = set()
         """Invocations whose client was answered with a timeout; they run to their end."""
 
@@ -81,7 +84,13 @@ class ProxyApiDoor:
         invocation = Invocation(
             self._host.new_id(), int(self._host.clock() * 1000), self._host.account_id
         )
-        event = proxy_event(api, match, proxy_request, invocation)
+        authorized = None
+        if route.authorizer is not None:
+            verdict = await self._authorizing.decide(api, match, proxy_request, invocation)
+            if verdict.refusal is not None:
+                return verdict.refusal
+            authorized = verdict.context
+        event = proxy_event(api, match, proxy_request, invocation, authorized)
         label = f"{api.logical_id} {route.route_key}"
         call = asyncio.ensure_future(self._host.invoke(route.function, event, label))
         try:

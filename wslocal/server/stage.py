@@ -32,6 +32,7 @@ from wslocal.runtime.workers import (
     RuntimeSettings,
     WorkerPool,
 )
+from wslocal.server.authorizing import Authorizing
 from wslocal.server.front_door import FrontDoor
 from wslocal.server.proxy_api import ProxyApiDoor
 from wslocal.server.reload import Reload, TemplateSource, read_edit
@@ -77,6 +78,9 @@ class StageConfig:
     credentials: Mapping[str, str] | None = None
     """AWS credential variables for the handlers; None gives dummy ones."""
     log_stream: TextIO | None = None
+    cognito_endpoint: str | None = None
+    """Where Cognito authorizers fetch their user pool's keys (``{endpoint}/{poolId}``,
+    as ``AWS_ENDPOINT_URL_COGNITO_IDP`` names a local pool); None: Cognito itself."""
 
 
 async def _within(step: Awaitable[Any], what: str, seconds: float = STEP_TIMEOUT_S) -> None:
@@ -116,7 +120,15 @@ class LocalStage:
         self.doors: list[FrontDoor] = []
         """One per port: the WebSocket API's (with @connections and the page), then one
         per REST or HTTP API, so each API's paths are exactly the deployed API's."""
-        self.proxy_door = ProxyApiDoor(self)
+        self.proxy_door = ProxyApiDoor(
+            self,
+            Authorizing(
+                self.invoke,
+                region=lambda: self.model.region,
+                cognito_endpoint=config.cognito_endpoint,
+                clock=clock,
+            ),
+        )
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
         self.runtimes: dict[str, builds.FunctionRuntime] = {}

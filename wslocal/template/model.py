@@ -70,6 +70,29 @@ class MockResponseModel:
 
 
 @dataclass(frozen=True)
+class ProxyAuthorizerModel:
+    """An authorizer of a REST or HTTP API, from its OpenAPI security scheme."""
+
+    name: str
+    kind: str
+    """``TOKEN`` or ``REQUEST`` (Lambda), ``COGNITO`` (REST), ``JWT`` (HTTP)."""
+    function: str | None = None
+    identity_sources: tuple[str, ...] = ()
+    """As the template writes them: ``method.request.header.Authorization`` (REST),
+    ``$request.header.Authorization`` (HTTP)."""
+    ttl_s: int = 0
+    """Results cached this long, by identity; 0: never."""
+    payload_format: str = "1.0"
+    simple_responses: bool = False
+    validation_expression: str | None = None
+    """A TOKEN authorizer's regular expression: a token that does not match is 401."""
+    issuer: str | None = None
+    audience: tuple[str, ...] = ()
+    user_pools: tuple[str, ...] = ()
+    """A Cognito authorizer's user pool ARNs."""
+
+
+@dataclass(frozen=True)
 class ProxyRouteModel:
     """One method on one path of a REST or HTTP API, and what answers it."""
 
@@ -83,6 +106,10 @@ class ProxyRouteModel:
     payload_format: str = "1.0"
     timeout_s: float = 29.0
     mock: MockResponseModel | None = None
+    authorizer: str | None = None
+    """Name of the API's authorizer that guards the route; None: open."""
+    scopes: tuple[str, ...] = ()
+    """A JWT route's authorization scopes: the token needs one of them."""
 
     @property
     def route_key(self) -> str:
@@ -115,6 +142,7 @@ class ProxyApiModel:
     routes: tuple[ProxyRouteModel, ...]
     binary_media_types: tuple[str, ...] = ()
     cors: CorsModel | None = None
+    authorizers: Mapping[str, ProxyAuthorizerModel] = field(default_factory=dict)
 
     @property
     def stage_in_path(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from wslocal.exceptions import TemplateError
@@ -18,6 +19,7 @@ from wslocal.template.model import (
     CorsModel,
     MockResponseModel,
     ProxyApiModel,
+    ProxyAuthorizerModel,
     ProxyRouteModel,
 )
 from wslocal.template.routes import function_for_uri
@@ -78,6 +80,9 @@ def _rest_api(
     skipped: list[str],
 ) -> ProxyApiModel:
     body = _body(properties, logical_id)
+    authorizers = _authorizers(
+        logical_id, body.get("securityDefinitions"), "REST", functions_by_name, skipped
+    )
     binary = properties.get("BinaryMediaTypes") or body.get(
         "x-amazon-apigateway-binary-media-types", []
     )
@@ -87,8 +92,11 @@ def _rest_api(
         api_id=str(resolver.resolve({"Ref": logical_id})),
         kind="REST",
         stage_name=stage or "Prod",
-        routes=tuple(_openapi_routes(logical_id, body, "REST", functions_by_name, skipped)),
+        routes=tuple(
+            _openapi_routes(logical_id, body, "REST", functions_by_name, authorizers, skipped)
+        ),
         binary_media_types=tuple(str(t).replace("~1", "/") for t in binary),
+        authorizers=authorizers,
     )
 
 
@@ -101,7 +109,9 @@ def _http_api(
     skipped: list[str],
 ) -> ProxyApiModel:
     body = _body(properties, logical_id) if "Body" in properties else {}
-    routes = _openapi_routes(logical_id, body, "HTTP", functions_by_name, skipped)
+    schemes = (body.get("components") or {}).get("securitySchemes")
+    authorizers = _authorizers(logical_id, schemes, "HTTP", functions_by_name, skipped)
+    routes = _openapi_routes(logical_id, body, "HTTP", functions_by_name, authorizers, skipped)
     routes += _v2_routes(logical_id, resources, resolver, functions_by_name, skipped)
     cors = properties.get("CorsConfiguration") or _cors_from_openapi(
         body.get("x-amazon-apigateway-cors")
@@ -114,6 +124,7 @@ def _http_api(
         stage_name=stage or "$default",
         routes=tuple(routes),
         cors=_cors(cors, logical_id) if cors else None,
+        authorizers=authorizers,
     )
 
 
@@ -136,6 +147,7 @@ def _openapi_routes(
     body: Mapping[str, Any],
     kind: str,
     functions_by_name: Mapping[str, str],
+    authorizers: Mapping[str, ProxyAuthorizerModel],
     skipped: list[str],
 ) -> list[ProxyRouteModel]:
     routes: list[ProxyRouteModel] = []
@@ -153,9 +165,95 @@ def _openapi_routes(
             )  # fmt: skip
             if route is None:
                 skipped.append(f"{where}: its integration is not emulated (Lambda proxy, MOCK)")
-            else:
-                routes.append(route)
+                continue
+            security = operation.get("security", body.get("security"))
+            authorizer, scopes = _security(security, authorizers, where, skipped)
+            routes.append(replace(route, authorizer=authorizer, scopes=scopes))
     return routes
+
+
+def _security(
+    security: Any,
+    authorizers: Mapping[str, ProxyAuthorizerModel],
+    where: str,
+    skipped: list[str],
+) -> tuple[str | None, tuple[str, ...]]:
+    """The authorizer an operation's ``security`` names, and its scopes."""
+    if not isinstance(security, list) or not security:
+        return None, ()
+    for requirement in security:
+        if not isinstance(requirement, Mapping):
+            continue
+        for name, scopes in requirement.items():
+            if name in authorizers:
+                return str(name), tuple(str(scope) for scope in scopes or ())
+            if name != "NONE":
+                skipped.append(f"{where}: its {name} authorization is not emulated; served open")
+    return None, ()
+
+
+def _authorizers(
+    api: str,
+    schemes: Any,
+    kind: str,
+    functions_by_name: Mapping[str, str],
+    skipped: list[str],
+) -> dict[str, ProxyAuthorizerModel]:
+    """The API's Lambda, Cognito and JWT authorizers, by security scheme name."""
+    found: dict[str, ProxyAuthorizerModel] = {}
+    for name, scheme in (schemes or {}).items():
+        config = (
+            scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, Mapping) else None
+        )
+        if not isinstance(config, Mapping):
+            continue
+        where = f"{api} authorizer {name}"
+        kind_of = str(config.get("type", "")).lower()
+        sources = config.get("identitySource")
+        if isinstance(sources, str):
+            sources = [source.strip() for source in sources.split(",") if source.strip()]
+        identity = tuple(str(source) for source in sources or ())
+        ttl = int(config.get("authorizerResultTtlInSeconds", 300 if kind == "REST" else 0))
+        if kind_of in ("token", "request"):
+            function = function_for_uri(
+                config.get("authorizerUri"), functions_by_name, where, "authorizerUri"
+            )
+            if kind_of == "token" and not identity:
+                identity = (f"method.request.header.{scheme.get('name', 'Authorization')}",)
+            found[str(name)] = ProxyAuthorizerModel(
+                name=str(name),
+                kind=kind_of.upper(),
+                function=function,
+                identity_sources=identity,
+                ttl_s=ttl,
+                payload_format=str(config.get("authorizerPayloadFormatVersion", "1.0")),
+                simple_responses=bool(config.get("enableSimpleResponses", False)),
+                validation_expression=config.get("identityValidationExpression"),
+            )
+        elif kind_of == "cognito_user_pools":
+            found[str(name)] = ProxyAuthorizerModel(
+                name=str(name),
+                kind="COGNITO",
+                identity_sources=identity
+                or (f"method.request.header.{scheme.get('name', 'Authorization')}",),
+                ttl_s=ttl,
+                user_pools=tuple(str(arn) for arn in config.get("providerARNs") or ()),
+            )
+        elif kind_of == "jwt":
+            jwt_config = config.get("jwtConfiguration") or {}
+            audience = jwt_config.get("audience") or []
+            found[str(name)] = ProxyAuthorizerModel(
+                name=str(name),
+                kind="JWT",
+                identity_sources=identity or ("$request.header.Authorization",),
+                issuer=str(jwt_config.get("issuer", "")) or None,
+                audience=tuple(
+                    str(a) for a in ([audience] if isinstance(audience, str) else audience)
+                ),
+            )
+        else:
+            skipped.append(f"{where}: type {kind_of!r} is not emulated")
+    return found
 
 
 def _route(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +97,11 @@ def _single_and_multi(pairs: Pairs) -> tuple[dict[str, str] | None, dict[str, li
 
 
 def rest_event(
-    api: ProxyApiModel, match: RouteMatch, request: ProxyRequest, invocation: Invocation
+    api: ProxyApiModel,
+    match: RouteMatch,
+    request: ProxyRequest,
+    invocation: Invocation,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Payload 1.0: what every REST API sends, and an HTTP API route with version 1.0."""
     headers, multi_headers = _single_and_multi(request.headers)
@@ -131,6 +135,7 @@ def rest_event(
             "resourceId": None if api.kind == "HTTP" else _resource_id(api, resource),
             "resourcePath": resource,
             "stage": api.stage_name,
+            **({"authorizer": dict(authorizer)} if authorizer is not None else {}),
         },
         "pathParameters": match.path_parameters or None,
         "stageVariables": None,
@@ -162,7 +167,11 @@ def _resource_id(api: ProxyApiModel, resource: str) -> str:
 
 
 def http_event(
-    api: ProxyApiModel, match: RouteMatch, request: ProxyRequest, invocation: Invocation
+    api: ProxyApiModel,
+    match: RouteMatch,
+    request: ProxyRequest,
+    invocation: Invocation,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Payload 2.0, an HTTP API's default."""
     headers: dict[str, str] = {}
@@ -206,6 +215,8 @@ def http_event(
         "time": request_time(invocation.now_ms),
         "timeEpoch": invocation.now_ms,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = dict(authorizer)
     if body is not None:
         event["body"] = body
     if match.path_parameters:
@@ -215,9 +226,15 @@ def http_event(
 
 
 def proxy_event(
-    api: ProxyApiModel, match: RouteMatch, request: ProxyRequest, invocation: Invocation
+    api: ProxyApiModel,
+    match: RouteMatch,
+    request: ProxyRequest,
+    invocation: Invocation,
+    authorizer: Mapping[str, Any] | None = None,
+    payload_format: str | None = None,
 ) -> dict[str, Any]:
-    """The event the route's payload format asks for."""
-    if api.kind == "HTTP" and match.route.payload_format == "2.0":
-        return http_event(api, match, request, invocation)
-    return rest_event(api, match, request, invocation)
+    """The event the route's payload format (or ``payload_format``) asks for, with what
+    the route's authorizer said under ``requestContext.authorizer``."""
+    if api.kind == "HTTP" and (payload_format or match.route.payload_format) == "2.0":
+        return http_event(api, match, request, invocation, authorizer)
+    return rest_event(api, match, request, invocation, authorizer)

@@ -6,8 +6,9 @@ import textwrap
 
 import pytest
 
+from tests.support.paths import FIXTURES
 from wslocal.exceptions import TemplateError
-from wslocal.template import build_stage_model
+from wslocal.template import build_stage_model, read_template
 from wslocal.template.intrinsics import load_yaml
 
 FUNCTION = """
@@ -187,3 +188,21 @@ def test_http_api_routes_written_as_apigatewayv2_resources_are_read(tmp_path):
     )
     [route] = stage.proxy_apis[0].routes
     assert (route.route_key, route.function, route.payload_format) == ("GET /e/{x}", "Fn", "1.0")
+
+
+def test_authorizers_are_read_from_sams_auth_with_their_routes():
+    app = FIXTURES / "auth_app"
+    stage = build_stage_model(read_template(app / "template.yaml"), app)
+    rest, http = stage.proxy_apis
+    assert {name: a.kind for name, a in rest.authorizers.items()} == {
+        "TokenAuth": "TOKEN", "KeyAuth": "REQUEST", "Pool": "COGNITO",
+    }  # fmt: skip
+    token = rest.authorizers["TokenAuth"]
+    assert (token.identity_sources, token.ttl_s) == (("method.request.header.Authorization",), 300)
+    assert {r.path: r.authorizer for r in rest.routes} == {
+        "/token": "TokenAuth", "/elsewhere": "TokenAuth", "/key": "KeyAuth", "/pool": "Pool",
+        "/open": None,
+    }  # fmt: skip
+    jwt = http.authorizers["Jwt"]
+    assert (jwt.kind, jwt.audience) == ("JWT", ("test-app-client",))
+    assert {r.path: r.scopes for r in http.routes}["/orders"] == ("orders/read",)

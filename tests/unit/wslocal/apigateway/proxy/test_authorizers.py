@@ -1,0 +1,159 @@
+"""API Gateway's authorizer rules, without a socket: identity, policies, JWTs, the cache."""
+
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from wslocal.apigateway.proxy import authorizers as rules
+from wslocal.apigateway.proxy.events import ProxyRequest
+from wslocal.template import ProxyApiModel, ProxyAuthorizerModel
+
+REST = ProxyApiModel("Rest", "abc123defg", "REST", "v1", ())
+HTTP = ProxyApiModel("Http", "abc123defg", "HTTP", "$default", ())
+ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123defg/v1/GET/items/7"
+
+
+def policy(effect, resource):
+    statement = {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}
+    return {"principalId": "p", "policyDocument": {"Statement": [statement]}}
+
+
+def request(headers=(), query=""):
+    pairs = [tuple(q.split("=")) for q in query.split("&") if q]
+    return ProxyRequest("GET", "/v1/items/7", query, pairs, list(headers), b"", "10.0.0.1", "h")
+
+
+def test_identity_reads_headers_query_strings_and_path_parameters():
+    authorizer = ProxyAuthorizerModel(
+        "A", "REQUEST",
+        identity_sources=("method.request.header.X-Key", "method.request.querystring.q",
+                          "method.request.path.id"),
+    )  # fmt: skip
+    assert rules.identity(authorizer, request([("x-key", "k")], "q=1"), {"id": "7"}) == (
+        "k",
+        "1",
+        "7",
+    )
+
+
+def test_an_empty_or_missing_identity_source_is_none():
+    authorizer = ProxyAuthorizerModel(
+        "A", "REQUEST", identity_sources=("$request.header.Authorization",)
+    )
+    assert rules.identity(authorizer, request([("Authorization", "")]), {}) is None
+    assert rules.identity(authorizer, request(), {}) is None
+
+
+def test_the_method_arn_has_the_stage_method_and_the_requests_own_path():
+    assert rules.method_arn(REST, "us-east-1", "123456789012", "GET", "/items/7") == ARN
+
+
+@pytest.mark.parametrize(
+    ("resource", "effect"),
+    [
+        (ARN, "Allow"),
+        ("arn:aws:execute-api:us-east-1:123456789012:abc123defg/v1/*", "Allow"),
+        ("arn:aws:execute-api:us-east-1:123456789012:abc123defg/v1/GET/items/?", "Allow"),
+        ("arn:aws:execute-api:us-east-1:123456789012:abc123defg/v1/POST/*", None),
+    ],
+)
+def test_a_policy_allows_the_arns_its_resources_match(resource, effect):
+    assert rules.policy_effect(policy("Allow", resource)["policyDocument"], ARN) == effect
+
+
+def test_a_deny_wins_over_an_allow():
+    document = {"Statement": [policy("Allow", "*")["policyDocument"]["Statement"][0],
+                              policy("Deny", ARN)["policyDocument"]["Statement"][0]]}  # fmt: skip
+    assert rules.policy_effect(document, ARN) == "Deny"
+
+
+def test_a_rest_allow_flattens_the_context_to_strings():
+    answer = {**policy("Allow", ARN), "context": {"n": 1, "ok": False, "s": "x"}}
+    verdict = rules.lambda_verdict(REST, ProxyAuthorizerModel("A", "TOKEN"), answer, ARN)
+    assert verdict.context == {
+        "n": "1",
+        "ok": "false",
+        "s": "x",
+        "principalId": "p",
+        "integrationLatency": 0,
+    }
+
+
+def test_an_answer_that_is_no_policy_is_a_failure():
+    verdict = rules.lambda_verdict(
+        REST, ProxyAuthorizerModel("A", "TOKEN"), {"principalId": "p"}, ARN
+    )
+    assert verdict.refusal is not None and verdict.refusal.status == 500
+
+
+def test_a_simple_response_says_yes_or_forbidden():
+    authorizer = ProxyAuthorizerModel("A", "REQUEST", payload_format="2.0", simple_responses=True)
+    yes = rules.lambda_verdict(HTTP, authorizer, {"isAuthorized": True, "context": {"a": 1}}, ARN)
+    no = rules.lambda_verdict(HTTP, authorizer, {"isAuthorized": False}, ARN)
+    assert yes.context == {"lambda": {"a": 1}}
+    assert no.refusal.status == 403
+
+
+def test_the_cache_keeps_an_answer_for_its_ttl_and_not_without_one():
+    cache = rules.AuthorizerCache()
+    cached = ProxyAuthorizerModel("A", "TOKEN", ttl_s=300)
+    uncached = ProxyAuthorizerModel("B", "TOKEN", ttl_s=0)
+    cache.put(cached, ("t",), "answer", now=1000)
+    cache.put(uncached, ("t",), "answer", now=1000)
+    assert cache.get(cached, ("t",), now=1299) == "answer"
+    assert cache.get(cached, ("t",), now=1300) is None
+    assert cache.get(uncached, ("t",), now=1000) is None
+
+
+def test_a_user_pools_issuer_is_cognitos_or_the_local_endpoints():
+    arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc"
+    assert (
+        rules.user_pool_issuer(arn, None)
+        == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc"
+    )
+    assert rules.user_pool_issuer(arn, "http://127.0.0.1:9/") == "http://127.0.0.1:9/eu-west-1_Abc"
+
+
+@pytest.fixture(scope="module")
+def signing():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return key, {"k1": {**public, "kid": "k1", "alg": "RS256"}}
+
+
+def token(key, **claims):
+    body = {"iss": "https://issuer", "aud": "app", "exp": time.time() + 60, **claims}
+    body = {name: value for name, value in body.items() if value is not None}
+    return jwt.encode(body, key, algorithm="RS256", headers={"kid": "k1"})
+
+
+def test_a_token_passes_with_the_issuer_and_an_audience_or_client_id(signing):
+    key, keys = signing
+    now = time.time()
+    assert rules.verify_token(token(key), keys, issuer="https://issuer", audience=["app"], now=now)
+    access = token(key, aud=None, client_id="app")
+    assert rules.verify_token(access, keys, issuer="https://issuer", audience=["app"], now=now)
+
+
+@pytest.mark.parametrize(
+    "claims", [{"aud": "other"}, {"iss": "https://else"}, {"exp": 1}, {"nbf": time.time() + 600}]
+)
+def test_a_token_fails_for_audience_issuer_or_time(signing, claims):
+    key, keys = signing
+    with pytest.raises(rules.TokenRejectedError):
+        rules.verify_token(
+            token(key, **claims), keys, issuer="https://issuer", audience=["app"], now=time.time()
+        )
+
+
+def test_scopes_come_from_scope_or_scp_and_claims_are_strings():
+    assert rules.token_scopes({"scope": "a b"}) == ["a", "b"]
+    assert rules.token_scopes({"scp": ["c"]}) == ["c"]
+    assert rules.claim_strings({"groups": ["x", "y"], "n": 1}) == {"groups": "[x y]", "n": "1"}
+
+
+def test_a_jwt_route_needs_one_of_its_scopes():
+    assert rules.jwt_verdict(HTTP, {"scope": "a"}, ["b"]).refusal.status == 403
+    assert rules.jwt_verdict(HTTP, {"scope": "a"}, ["a"]).context["jwt"]["scopes"] == ["a"]
