@@ -1,8 +1,9 @@
-"""wslocal: serve an AWS SAM WebSocket API on localhost, running the real handler code.
+"""wslocal: serve a whole AWS SAM app on localhost (its WebSocket, REST and HTTP APIs and
+its event sources), running the real handler code.
 
-The pure core (``template``, ``intrinsics``, ``routing``, ``events``, ``limits``,
-``integration``, ``management_api``, ``connections``, ``framing``, ``http``) holds no
-sockets; ``server``, ``workers``, ``dynamodb`` and ``cli`` move data.
+The pure core (``template``, ``apigateway`` with its ``proxy`` rules, the record builders
+of ``eventsources``, ``runtime.framing``) holds no sockets; ``server``, ``runtime``,
+``engines`` and ``cli`` move data.
 """
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
-"""``wslocal start`` serves a SAM template's WebSocket API; ``wslocal invoke`` runs one
-function once with an event file (the Docker-less ``sam local invoke``);
-``wslocal generate-event`` prints the sample events SAM's lacks."""
+"""``wslocal start`` serves a SAM template's APIs (WebSocket, REST, HTTP) and event
+sources; ``wslocal invoke`` runs one function once with an event file (the Docker-less
+``sam local invoke``); ``wslocal generate-event`` prints the sample events SAM's lacks."""
 
 from __future__ import annotations
 

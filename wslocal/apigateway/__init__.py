@@ -1,3 +1,4 @@
-"""API Gateway's rules for WebSocket APIs, as a pure core: route selection, the events,
+"""API Gateway's rules, as a pure core. For WebSocket APIs: route selection, the events,
 the limits and close codes, what an integration's result means, ``@connections``, the
-connection registry and the HTTP it all rides on. No sockets, no processes."""
+connection registry and the HTTP it all rides on; which door a request takes
+(``doors``); REST and HTTP APIs in ``proxy``. No sockets, no processes."""

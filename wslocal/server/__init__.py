@@ -1,4 +1,5 @@
-"""The I/O shell: one port for the WebSocket API, ``@connections`` and static files."""
+"""The I/O shell: a front door per port (the WebSocket API with ``@connections`` and the
+page, then each REST or HTTP API), the stage's lifecycle, sessions, reloads."""
 
 from wslocal.server.stage import LocalStage, StageConfig
 
