@@ -17,6 +17,7 @@ from wslocal.template.model import (
     SqsSourceModel,
     TableModel,
 )
+from wslocal.template.shapes import reading
 from wslocal.template.translation import API_EVENTS
 
 _TABLE_OF_STREAM = re.compile(r":table/([^/]+)/stream/")
@@ -185,16 +186,17 @@ def event_sources(
     skipped: list[str] = []
     for function, resource in functions.items():
         for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
-            name = f"{function}.{event_name}"
-            kind = event.get("Type")
-            if kind in API_EVENTS:
-                continue  # served by its REST or HTTP API, as translated
-            if kind not in ("DynamoDB", "SQS"):
-                skipped.append(f"{name} ({kind} event) is not emulated")
-                continue
-            properties = resolver.resolve(event.get("Properties") or {}, name)
-            if kind == "SQS":
-                queue_sources.append(_queue_source(name, function, properties, queues_by_name))
-            else:
-                streams.append(_stream_source(name, function, properties, tables_by_name))
+            with reading(f"{function}.Events.{event_name}"):
+                name = f"{function}.{event_name}"
+                kind = event.get("Type")
+                if kind in API_EVENTS:
+                    continue  # served by its REST or HTTP API, as translated
+                if kind not in ("DynamoDB", "SQS"):
+                    skipped.append(f"{name} ({kind} event) is not emulated")
+                    continue
+                properties = resolver.resolve(event.get("Properties") or {}, name)
+                if kind == "SQS":
+                    queue_sources.append(_queue_source(name, function, properties, queues_by_name))
+                else:
+                    streams.append(_stream_source(name, function, properties, tables_by_name))
     return streams, queue_sources, skipped

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from wslocal.exceptions import TemplateError
+from wslocal.template.shapes import UNEXPECTED_SHAPES
 
 NO_VALUE = object()
 """What ``Ref: AWS::NoValue`` resolves to: the property is dropped."""
@@ -95,11 +96,13 @@ class Resolver:
         return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def condition(self, name: str, where: str = "") -> bool:
-        if name not in self._conditions:
+        if not isinstance(name, str) or name not in self._conditions:
             raise TemplateError(f"unknown condition {name!r}", where or None)
         return bool(self.resolve(self._conditions[name], where))
 
     def _ref(self, name: Any, where: str) -> Any:
+        if not isinstance(name, str):
+            raise TemplateError(f"Ref takes a name, not {name!r}", where or None)
         if name == "AWS::NoValue":
             return NO_VALUE
         if name not in self._refs:
@@ -132,6 +135,16 @@ class Resolver:
         return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
 
     def _function(self, key: str, argument: Any, where: str) -> Any:
+        """One intrinsic; a malformed argument (``Fn::If`` without three items, a
+        ``Fn::Sub`` of a number, ...) is a TemplateError naming the function."""
+        try:
+            return self._evaluate(key, argument, where)
+        except UNEXPECTED_SHAPES as exc:
+            raise TemplateError(
+                f"{key} has a malformed argument {argument!r:.60} ({exc})", where or None
+            ) from None
+
+    def _evaluate(self, key: str, argument: Any, where: str) -> Any:
         if key == "Fn::GetAtt":
             return self._get_att(argument, where)
         if key == "Fn::Sub":

@@ -23,6 +23,7 @@ from wslocal.template.model import (
     ProxyRouteModel,
 )
 from wslocal.template.routes import function_for_uri
+from wslocal.template.shapes import reading
 
 REST_TIMEOUT_S = 29.0
 HTTP_TIMEOUT_S = 30.0
@@ -37,16 +38,21 @@ def proxy_apis(
     apis: list[ProxyApiModel] = []
     skipped: list[str] = []
     for logical_id, resource in resources.items():
-        kind = resource.get("Type")
-        properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
-        if kind == "AWS::ApiGateway::RestApi":
-            apis.append(
-                _rest_api(logical_id, properties, resources, resolver, functions_by_name, skipped)
-            )
-        elif kind == "AWS::ApiGatewayV2::Api" and _is_http_api(properties):
-            apis.append(
-                _http_api(logical_id, properties, resources, resolver, functions_by_name, skipped)
-            )
+        with reading(logical_id):
+            kind = resource.get("Type")
+            properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
+            if kind == "AWS::ApiGateway::RestApi":
+                apis.append(
+                    _rest_api(
+                        logical_id, properties, resources, resolver, functions_by_name, skipped
+                    )
+                )
+            elif kind == "AWS::ApiGatewayV2::Api" and _is_http_api(properties):
+                apis.append(
+                    _http_api(
+                        logical_id, properties, resources, resolver, functions_by_name, skipped
+                    )
+                )
     return apis, skipped
 
 

@@ -16,6 +16,7 @@ from wslocal.template.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, StageMode
 from wslocal.template.proxy_apis import proxy_apis
 from wslocal.template.queues import queue_model
 from wslocal.template.routes import routes_of_api
+from wslocal.template.shapes import check_outline, reading
 from wslocal.template.tables import table_model
 from wslocal.template.translation import SERVERLESS_APIS, api_resources, needs_translation
 
@@ -87,8 +88,26 @@ def build_stage_model(
     stack_name: str = "local",
     api: str | None = None,
 ) -> StageModel:
-    """Read the WebSocket API of ``document`` (files relative to ``base_dir``)."""
-    parameters = _parameter_values(document, parameter_overrides or {})
+    """Read what the stage serves of ``document`` (files relative to ``base_dir``): its
+    APIs, functions, tables, queues and event sources. A template that does not fit gets
+    a TemplateError naming the resource (and the property, where it can be told)."""
+    check_outline(document)
+    with reading(None):
+        return _build(
+            document, base_dir, parameter_overrides or {}, region, account_id, stack_name, api
+        )
+
+
+def _build(
+    document: Mapping[str, Any],
+    base_dir: Path,
+    parameter_overrides: Mapping[str, str],
+    region: str,
+    account_id: str,
+    stack_name: str,
+    api: str | None,
+) -> StageModel:
+    parameters = _parameter_values(document, parameter_overrides)
     resources: dict[str, Any] = document["Resources"]
     if needs_translation(resources):
         resources = {
@@ -112,29 +131,27 @@ def build_stage_model(
     layers = layer_dirs(active, base_dir, refs)
     globals_ = document.get("Globals", {}).get("Function", {})
     warnings: list[str] = []
-    functions = {
-        logical_id: function_model(
-            logical_id, resource, globals_, resolver, base_dir, layers, refs, warnings
-        )
-        for logical_id, resource in active.items()
-        if resource.get("Type") == "AWS::Serverless::Function"
-    }
+    functions = {}
+    for logical_id, resource in active.items():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            with reading(logical_id):
+                functions[logical_id] = function_model(
+                    logical_id, resource, globals_, resolver, base_dir, layers, refs, warnings
+                )
     routes = (
         routes_of_api(active, api_logical_id, resolver, functions_by_name)
         if api_logical_id is not None
         else {}
     )
     apis, skipped_routes = proxy_apis(active, resolver, functions_by_name)
-    tables = tuple(
-        table_model(logical_id, r, resolver, refs)
-        for logical_id, r in active.items()
-        if r.get("Type") in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
-    )
-    queues = tuple(
-        queue_model(logical_id, r, resolver, refs)
-        for logical_id, r in active.items()
-        if r.get("Type") == "AWS::SQS::Queue"
-    )
+    tables = []
+    queues = []
+    for logical_id, r in active.items():
+        with reading(logical_id):
+            if r.get("Type") in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"):
+                tables.append(table_model(logical_id, r, resolver, refs))
+            elif r.get("Type") == "AWS::SQS::Queue":
+                queues.append(queue_model(logical_id, r, resolver, refs))
     stream_sources, queue_sources, skipped_events = event_sources(
         {
             logical_id: resource
@@ -160,13 +177,13 @@ def build_stage_model(
         ),
         routes=routes,
         functions=functions,
-        tables=tables,
+        tables=tuple(tables),
         region=region,
         account_id=account_id,
         not_emulated=tuple(_not_emulated(active, api_logical_id) + skipped_routes + skipped_events),
         warnings=tuple(warnings),
         stream_sources=tuple(stream_sources),
-        queues=queues,
+        queues=tuple(queues),
         queue_sources=tuple(queue_sources),
         proxy_apis=tuple(apis),
     )
@@ -212,57 +229,62 @@ def _local_values(
     attributes: dict[tuple[str, str], Any] = {}
     arn = f"arn:aws:{{}}:{region}:{account_id}:{{}}"
     for logical_id, resource in resources.items():
-        kind = resource.get("Type", "")
-        properties = resource.get("Properties") or {}
-        if kind in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"):
-            name = names.resolve(properties.get("TableName", logical_id), logical_id)
-            refs[logical_id] = name
-            attributes[(logical_id, "Arn")] = arn.format("dynamodb", f"table/{name}")
-            attributes[(logical_id, "StreamArn")] = arn.format(
-                "dynamodb", f"table/{name}/stream/local"
-            )
-        elif kind == "AWS::Serverless::Function":
-            name = names.resolve(properties.get("FunctionName", logical_id), logical_id)
-            refs[logical_id] = name
-            attributes[(logical_id, "Arn")] = arn.format("lambda", f"function:{name}")
-        elif kind in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
-            refs[logical_id] = arn.format("lambda", f"layer:{logical_id}:1")
-        elif kind == "AWS::ApiGatewayV2::Api":
-            api_id = api_id_for(logical_id)
-            refs[logical_id] = api_id
-            attributes[(logical_id, "ApiId")] = api_id
-            scheme = "wss" if properties.get("ProtocolType") == "WEBSOCKET" else "https"
-            attributes[(logical_id, "ApiEndpoint")] = (
-                f"{scheme}://{api_id}.execute-api.{region}.amazonaws.com"
-            )
-        elif kind == "AWS::ApiGateway::RestApi":
-            refs[logical_id] = api_id_for(logical_id)
-            attributes[(logical_id, "RestApiId")] = refs[logical_id]
-            attributes[(logical_id, "RootResourceId")] = api_id_for(f"{logical_id}#/", 10)
-        elif kind == "AWS::ApiGateway::Deployment":
-            refs[logical_id] = api_id_for(f"{logical_id}#{kind}", 6)
-        elif kind == "AWS::ApiGateway::Stage":
-            refs[logical_id] = names.resolve(properties.get("StageName", logical_id), logical_id)
-        elif kind in _API_GATEWAY_V2_IDS:
-            refs[logical_id] = api_id_for(f"{logical_id}#{kind}", 7)
-            attributes[(logical_id, _API_GATEWAY_V2_IDS[kind])] = refs[logical_id]
-        elif kind == "AWS::ApiGatewayV2::Stage":
-            refs[logical_id] = names.resolve(properties.get("StageName", logical_id), logical_id)
-        elif kind == "AWS::SQS::Queue":
-            name = names.resolve(properties.get("QueueName", logical_id), logical_id)
-            fifo = str(properties.get("FifoQueue", "")).lower() == "true"
-            if fifo and not str(name).endswith(".fifo"):
-                name = f"{name}.fifo"
-            refs[logical_id] = f"https://sqs.{region}.amazonaws.com/{account_id}/{name}"
-            attributes[(logical_id, "Arn")] = arn.format("sqs", name)
-            attributes[(logical_id, "QueueName")] = name
-            attributes[(logical_id, "QueueUrl")] = refs[logical_id]
-        elif kind == "AWS::IAM::Role":
-            refs[logical_id] = logical_id
-            attributes[(logical_id, "Arn")] = f"arn:aws:iam::{account_id}:role/{logical_id}"
-        else:
-            refs[logical_id] = logical_id
-            attributes[(logical_id, "Arn")] = arn.format("local", logical_id)
+        with reading(logical_id):
+            kind = resource.get("Type", "")
+            properties = resource.get("Properties") or {}
+            if kind in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"):
+                name = names.resolve(properties.get("TableName", logical_id), logical_id)
+                refs[logical_id] = name
+                attributes[(logical_id, "Arn")] = arn.format("dynamodb", f"table/{name}")
+                attributes[(logical_id, "StreamArn")] = arn.format(
+                    "dynamodb", f"table/{name}/stream/local"
+                )
+            elif kind == "AWS::Serverless::Function":
+                name = names.resolve(properties.get("FunctionName", logical_id), logical_id)
+                refs[logical_id] = name
+                attributes[(logical_id, "Arn")] = arn.format("lambda", f"function:{name}")
+            elif kind in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
+                refs[logical_id] = arn.format("lambda", f"layer:{logical_id}:1")
+            elif kind == "AWS::ApiGatewayV2::Api":
+                api_id = api_id_for(logical_id)
+                refs[logical_id] = api_id
+                attributes[(logical_id, "ApiId")] = api_id
+                scheme = "wss" if properties.get("ProtocolType") == "WEBSOCKET" else "https"
+                attributes[(logical_id, "ApiEndpoint")] = (
+                    f"{scheme}://{api_id}.execute-api.{region}.amazonaws.com"
+                )
+            elif kind == "AWS::ApiGateway::RestApi":
+                refs[logical_id] = api_id_for(logical_id)
+                attributes[(logical_id, "RestApiId")] = refs[logical_id]
+                attributes[(logical_id, "RootResourceId")] = api_id_for(f"{logical_id}#/", 10)
+            elif kind == "AWS::ApiGateway::Deployment":
+                refs[logical_id] = api_id_for(f"{logical_id}#{kind}", 6)
+            elif kind == "AWS::ApiGateway::Stage":
+                refs[logical_id] = names.resolve(
+                    properties.get("StageName", logical_id), logical_id
+                )
+            elif kind in _API_GATEWAY_V2_IDS:
+                refs[logical_id] = api_id_for(f"{logical_id}#{kind}", 7)
+                attributes[(logical_id, _API_GATEWAY_V2_IDS[kind])] = refs[logical_id]
+            elif kind == "AWS::ApiGatewayV2::Stage":
+                refs[logical_id] = names.resolve(
+                    properties.get("StageName", logical_id), logical_id
+                )
+            elif kind == "AWS::SQS::Queue":
+                name = names.resolve(properties.get("QueueName", logical_id), logical_id)
+                fifo = str(properties.get("FifoQueue", "")).lower() == "true"
+                if fifo and not str(name).endswith(".fifo"):
+                    name = f"{name}.fifo"
+                refs[logical_id] = f"https://sqs.{region}.amazonaws.com/{account_id}/{name}"
+                attributes[(logical_id, "Arn")] = arn.format("sqs", name)
+                attributes[(logical_id, "QueueName")] = name
+                attributes[(logical_id, "QueueUrl")] = refs[logical_id]
+            elif kind == "AWS::IAM::Role":
+                refs[logical_id] = logical_id
+                attributes[(logical_id, "Arn")] = f"arn:aws:iam::{account_id}:role/{logical_id}"
+            else:
+                refs[logical_id] = logical_id
+                attributes[(logical_id, "Arn")] = arn.format("local", logical_id)
     return refs, attributes
 
 

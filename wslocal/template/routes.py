@@ -10,6 +10,7 @@ from typing import Any
 from wslocal.exceptions import TemplateError
 from wslocal.template.intrinsics import Resolver
 from wslocal.template.model import AuthorizerModel, RouteModel
+from wslocal.template.shapes import reading
 
 _FUNCTION_ARN = re.compile(r"arn:[^:]+:lambda:[^:]*:[^:]*:function:([^/:]+)")
 
@@ -32,54 +33,61 @@ def routes_of_api(
         other resources name them), each with its logical id and resolved properties."""
         found = {}
         for logical_id, resource in resources.items():
-            if resource.get("Type") != kind:
-                continue
-            properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
-            if properties.get("ApiId") == resolver.resolve({"Ref": api_logical_id}):
-                found[str(resolver.resolve({"Ref": logical_id}))] = (logical_id, properties)
+            with reading(logical_id):
+                if resource.get("Type") != kind:
+                    continue
+                properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
+                if properties.get("ApiId") == resolver.resolve({"Ref": api_logical_id}):
+                    found[str(resolver.resolve({"Ref": logical_id}))] = (logical_id, properties)
         return found
 
     integrations = of_api("AWS::ApiGatewayV2::Integration")
     authorizers = of_api("AWS::ApiGatewayV2::Authorizer")
-    two_way = {p.get("RouteId") for _, p in of_api("AWS::ApiGatewayV2::RouteResponse").values()}
+    two_way = {
+        str(p.get("RouteId")) for _, p in of_api("AWS::ApiGatewayV2::RouteResponse").values()
+    }
     routes: dict[str, RouteModel] = {}
     for route_id, (logical_id, properties) in of_api("AWS::ApiGatewayV2::Route").items():
-        key = properties.get("RouteKey")
-        if not isinstance(key, str):
-            raise TemplateError("is required", logical_id, "RouteKey")
-        target = str(properties.get("Target", ""))
-        if target.removeprefix("integrations/") not in integrations:
-            raise TemplateError(
-                f"Target {target!r} is not an integration of this API", logical_id, "Target"
-            )
-        integration_id, integration = integrations[target.removeprefix("integrations/")]
-        if integration.get("IntegrationType") != "AWS_PROXY":
-            raise TemplateError(
-                f"IntegrationType {integration.get('IntegrationType')!r} is not emulated "
-                "(use AWS_PROXY)",
+        with reading(logical_id):
+            key = properties.get("RouteKey")
+            if not isinstance(key, str):
+                raise TemplateError("is required", logical_id, "RouteKey")
+            target = str(properties.get("Target", ""))
+            if target.removeprefix("integrations/") not in integrations:
+                raise TemplateError(
+                    f"Target {target!r} is not an integration of this API", logical_id, "Target"
+                )
+            integration_id, integration = integrations[target.removeprefix("integrations/")]
+            if integration.get("IntegrationType") != "AWS_PROXY":
+                raise TemplateError(
+                    f"IntegrationType {integration.get('IntegrationType')!r} is not emulated "
+                    "(use AWS_PROXY)",
+                    integration_id,
+                    "IntegrationType",
+                )
+            function = function_for_uri(
+                integration.get("IntegrationUri"),
+                functions_by_name,
                 integration_id,
-                "IntegrationType",
+                "IntegrationUri",
             )
-        function = function_for_uri(
-            integration.get("IntegrationUri"), functions_by_name, integration_id, "IntegrationUri"
-        )
-        authorizer = None
-        if properties.get("AuthorizationType") == "CUSTOM":
-            authorizer = _authorizer(
-                properties.get("AuthorizerId"), authorizers, functions_by_name, logical_id
+            authorizer = None
+            if properties.get("AuthorizationType") == "CUSTOM":
+                authorizer = _authorizer(
+                    properties.get("AuthorizerId"), authorizers, functions_by_name, logical_id
+                )
+            elif properties.get("AuthorizationType") not in (None, "NONE"):
+                raise TemplateError(
+                    f"AuthorizationType {properties['AuthorizationType']} is not emulated",
+                    logical_id,
+                    "AuthorizationType",
+                )
+            routes[key] = RouteModel(
+                route_key=key,
+                function=function,
+                two_way=route_id in two_way,
+                authorizer=authorizer,
             )
-        elif properties.get("AuthorizationType") not in (None, "NONE"):
-            raise TemplateError(
-                f"AuthorizationType {properties['AuthorizationType']} is not emulated",
-                logical_id,
-                "AuthorizationType",
-            )
-        routes[key] = RouteModel(
-            route_key=key,
-            function=function,
-            two_way=route_id in two_way,
-            authorizer=authorizer,
-        )
     return routes
 
 
