@@ -6,7 +6,9 @@ WslocalError
 │   ├── HandlerError            the handler raised (carries Lambda's error fields)
 │   ├── WorkerCrashedError      the worker process died mid-invocation
 │   ├── InvocationTimeoutError  the handler overran the function's Timeout
-│   └── ThrottledError          its reserved concurrency is in use (Lambda's 429)
+│   ├── ThrottledError          its reserved concurrency is in use (Lambda's 429)
+│   └── PoolRetiredError        its workers were replaced while the call waited (a reload):
+│                               the stage runs it on the new ones
 ├── DynamoDBError               no DynamoDB engine could be started, or tables not made
 └── EventSourceError            an event source cannot run (a stream that cannot be read)
 """
@@ -68,3 +70,8 @@ class DynamoDBError(WslocalError):
 
 class EventSourceError(WslocalError):
     """An event source of the template cannot run; the message names it and its table."""
+
+
+class PoolRetiredError(InvocationError):
+    """The pool was retired (its function edited or removed) while this call waited for
+    a worker; the call has not started, so the stage runs it on the function's new pool."""

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.support.paths import FIXTURES
-from wslocal.exceptions import HandlerError, InvocationError, ThrottledError
+from wslocal.exceptions import HandlerError, InvocationError, PoolRetiredError, ThrottledError
 from wslocal.runtime import workers
 from wslocal.runtime.workers import RuntimeSettings, Worker, WorkerPool
 from wslocal.template import FunctionModel
@@ -241,3 +241,19 @@ async def test_a_reserved_concurrency_of_zero_throttles_every_call():
         return pool.size
 
     assert await with_pool("handlers.environment", body, reserved_concurrency=0) == 0
+
+
+async def test_a_call_waiting_for_a_worker_when_the_pool_retires_is_told_to_go_elsewhere():
+    async def body(pool):
+        running = asyncio.create_task(pool.invoke({"seconds": 0.5}, "r1"))
+        await asyncio.sleep(0.2)  # r1 holds the only worker
+        waiting = asyncio.create_task(pool.invoke({}, "r2"))
+        await asyncio.sleep(0.05)
+        await pool.retire()
+        first = await running
+        with pytest.raises(PoolRetiredError):
+            await waiting
+        return first, pool.size
+
+    first, size = await with_pool("handlers.slow", body, max_workers=1)
+    assert first["pid"] and size == 0  # the call in flight finished; nothing is left running

@@ -110,6 +110,7 @@ class DynamoDBStreamPoller:
         first = True
         try:
             while not self._draining.is_set():
+                self._forget_failed_shards()
                 for shard in await asyncio.to_thread(self._describe_shards):
                     shard_id = shard["ShardId"]
                     parent = shard.get("ParentShardId")
@@ -130,6 +131,21 @@ class DynamoDBStreamPoller:
             for task in self._shards.values():
                 task.cancel()
             await asyncio.gather(*self._shards.values(), return_exceptions=True)
+            self._shards.clear()  # run again (supervised), each shard goes on from its checkpoint
+
+    def _forget_failed_shards(self) -> None:
+        """A shard reader that stopped on an error is said, and read again from its
+        checkpoint at the next discovery, never left dead."""
+        for shard_id, task in list(self._shards.items()):
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error(
+                    "%s: reading shard %s stopped on an error; reading it again from its "
+                    "checkpoint",
+                    self.source.name,
+                    shard_id,
+                    exc_info=task.exception(),
+                )
+                del self._shards[shard_id]
 
     @property
     def position(self) -> StreamPosition:

@@ -19,6 +19,7 @@ from wslocal.eventsources.dynamodb_streams import DynamoDBStreamPoller, StreamPo
 from wslocal.eventsources.protocols import Invoker
 from wslocal.eventsources.sqs_queues import SqsQueuePoller, concurrency_of
 from wslocal.exceptions import EventSourceError
+from wslocal.supervision import supervised
 from wslocal.template import (
     DynamoDBStreamSourceModel,
     OnFailureDestination,
@@ -199,7 +200,10 @@ class EventSourceMappings:
                 resume = (positions or {}).get(source.name)
                 poller = await self._stream_poller(source, destinations, resume)
                 streams.append(poller)
-                self._running[source.name] = (poller, asyncio.create_task(poller.run()))
+                self._running[source.name] = (
+                    poller,
+                    asyncio.create_task(supervised(f"event source {source.name}", poller.run)),
+                )
         async with asyncio.timeout(READY_TIMEOUT_S):
             await asyncio.gather(*(poller.ready.wait() for poller in streams))
         for queue_source in self._model.queue_sources:
@@ -207,7 +211,9 @@ class EventSourceMappings:
                 queue_poller = self._queue_poller(queue_source)
                 self._running[queue_source.name] = (
                     queue_poller,
-                    asyncio.create_task(queue_poller.run()),
+                    asyncio.create_task(
+                        supervised(f"event source {queue_source.name}", queue_poller.run)
+                    ),
                 )
 
     async def _stream_poller(

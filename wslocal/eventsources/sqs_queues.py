@@ -71,21 +71,28 @@ class SqsQueuePoller:
         self._region = region
         self._clock = clock
         self._policy = batches.RetryPolicy(report_item_failures=source.report_item_failures)
-        self._executor = ThreadPoolExecutor(
-            max_workers=concurrency, thread_name_prefix=f"sqs-{source.name}"
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ThreadPoolExecutor:
+        """The poller's own threads for its blocking SQS calls (one per poller)."""
+        return ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix=f"sqs-{self.source.name}"
         )
 
     async def run(self) -> None:
         """Poll until cancelled: one poller always, up to ``concurrency`` while the
-        queue has a backlog."""
+        queue has a backlog. Run again after it stopped (supervised), it polls again."""
         backlog = asyncio.Event()
         try:
-            await asyncio.gather(
-                self._poll(backlog, lead=True),
-                *(self._poll(backlog, lead=False) for _ in range(self.concurrency - 1)),
-            )
+            # A task group: one poller failing stops the others (gather would leave them
+            # running, unseen, after the poller is stopped or started again).
+            async with asyncio.TaskGroup() as pollers:
+                pollers.create_task(self._poll(backlog, lead=True))
+                for _ in range(self.concurrency - 1):
+                    pollers.create_task(self._poll(backlog, lead=False))
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()  # threads start only when used
 
     async def _poll(self, backlog: asyncio.Event, lead: bool) -> None:
         """The lead poller never stops; the others wait for a backlog (a receive that

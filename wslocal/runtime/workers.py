@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from wslocal.exceptions import (
     HandlerError,
     InvocationTimeoutError,
+    PoolRetiredError,
     ThrottledError,
     WorkerCrashedError,
 )
@@ -435,6 +436,8 @@ class WorkerPool:
         reserved = self.function.reserved_concurrency
         async with self._available:
             while warm is None:
+                if self._closed:
+                    raise PoolRetiredError(f"{self.function.logical_id}'s workers were replaced")
                 in_use = self._size - len(self._idle)  # busy, or starting for a call
                 if reserved is not None and (
                     reserved == 0 or (not self._idle and in_use >= reserved)
@@ -445,6 +448,10 @@ class WorkerPool:
                     )
                 while not self._idle and self._size >= self._settings.max_workers:
                     await self._available.wait()
+                    if self._closed:
+                        raise PoolRetiredError(
+                            f"{self.function.logical_id}'s workers were replaced"
+                        )
                 if not self._idle:
                     self._size += 1
                     break
@@ -459,8 +466,8 @@ class WorkerPool:
         return warm if warm is not None else await self._start()
 
     async def _release(self, worker: Worker) -> None:
-        if self._closed:
-            await worker.stop()
+        if self._closed:  # retired: no more calls here; callers waiting go to the new pool
+            await self._discard(worker)
             return
         if worker.generation != self._generation:
             await self._discard(worker)
@@ -474,7 +481,10 @@ class WorkerPool:
         await worker.stop()
         async with self._available:
             self._size -= 1
-            self._available.notify()
+            if self._closed:
+                self._available.notify_all()
+            else:
+                self._available.notify()
 
     def _log(self, line: str) -> None:
         stream = self._settings.log_stream or sys.stdout

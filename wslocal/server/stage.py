@@ -24,7 +24,7 @@ from wslocal.engines.dynamodb import client as engine_client
 from wslocal.engines.provisioning import Provisioned
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
 from wslocal.eventsources.mappings import EventSourceMappings
-from wslocal.exceptions import WslocalError
+from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
 from wslocal.runtime import builds
 from wslocal.runtime.workers import (
     DEFAULT_IDLE_WORKER_S,
@@ -37,6 +37,7 @@ from wslocal.server.front_door import FrontDoor
 from wslocal.server.proxy_api import ProxyApiDoor
 from wslocal.server.reload import Reload, TemplateSource, read_edit
 from wslocal.server.watcher import CodeWatcher, TemplateWatcher
+from wslocal.supervision import supervised
 from wslocal.template import ProxyApiModel, StageModel
 from wslocal.template.changes import TemplateChanges, pools_to_replace
 
@@ -217,13 +218,19 @@ class LocalStage:
         if self.config.prewarm:
             await self._prewarm(list(self.pools))
         if self.config.idle_worker_s > 0:
-            self._background.append(asyncio.create_task(self._reap_idle_workers()))
+            self._background.append(
+                asyncio.create_task(supervised("the idle worker reaper", self._reap_idle_workers))
+            )
         if self.config.watch:
             self._code_watcher = CodeWatcher(self)
-            self._background.append(asyncio.create_task(self._code_watcher.run()))
+            self._background.append(
+                asyncio.create_task(supervised("the code watcher", self._code_watcher.run))
+            )
             if self.template is not None:
                 watcher = TemplateWatcher(self.template.path, self)
-                self._background.append(asyncio.create_task(watcher.run()))
+                self._background.append(
+                    asyncio.create_task(supervised("the template watcher", watcher.run))
+                )
         if engines is not None:
             provisioned = await engines
             self.queue_urls = dict(provisioned.queue_urls)
@@ -315,7 +322,9 @@ class LocalStage:
                 self.clock,
                 self.config.ttl_sweep_s,
             )
-            self._sweeper_task = asyncio.create_task(self.ttl_sweeper.run())
+            self._sweeper_task = asyncio.create_task(
+                supervised("the TTL sweeper", self.ttl_sweeper.run)
+            )
 
     async def _start_event_sources(self) -> None:
         """Poll the streams and queues, through the engines' own APIs."""
@@ -471,5 +480,14 @@ class LocalStage:
             door.abort()
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
-        """Run a function of the template once, in its warm pool."""
-        return await self.pools[function].invoke(event, self.new_id(), label)
+        """Run a function of the template once, in its warm pool; a call that was waiting
+        for a worker when a reload replaced the pool runs on the new one."""
+        while True:
+            pool = self.pools.get(function)
+            if pool is None:
+                raise InvocationError(f"{function} is not a function of the template now")
+            try:
+                return await pool.invoke(event, self.new_id(), label)
+            except PoolRetiredError:
+                if self.pools.get(function) is pool:  # closed, not replaced: stopping
+                    raise InvocationError(f"{function}: the stage is stopping") from None

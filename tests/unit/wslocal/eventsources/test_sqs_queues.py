@@ -6,6 +6,7 @@ import threading
 import time
 
 from wslocal.eventsources.sqs_queues import SqsQueuePoller
+from wslocal.supervision import supervised
 from wslocal.template import QueueModel, SqsSourceModel
 
 QUEUE = QueueModel(logical_id="Jobs", queue_name="jobs", attributes={})
@@ -107,3 +108,47 @@ async def test_pollers_leave_once_the_backlog_is_drained():
     await asyncio.sleep(0.5)
     await stop(task)
     assert function.calls == 12 and queue.most_receiving == 1
+
+
+class FailingOnceQueue(CountingQueue):
+    """A client that fails once in a way no poller expects (not a botocore error)."""
+
+    def __init__(self, messages: int) -> None:
+        super().__init__(messages)
+        self.failed = False
+
+    def receive_message(self, **kwargs: object) -> dict:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("the client broke")
+        return super().receive_message(**kwargs)
+
+
+async def test_a_poller_that_dies_is_said_and_started_again_and_delivers(caplog):
+    queue, function = FailingOnceQueue(messages=2), SlowFunction()
+    poller = SqsQueuePoller(
+        SOURCE, queue=QUEUE, queue_url="http://sqs/jobs", sqs=queue, invoker=function,
+        region="us-east-1", concurrency=4,
+    )  # fmt: skip
+    task = asyncio.create_task(supervised("event source jobs", poller.run, first_pause_s=0.01))
+    try:
+        async with asyncio.timeout(10):
+            while function.calls < 2:
+                await asyncio.sleep(0.01)
+    finally:
+        await stop(task)
+    assert "event source jobs stopped on an error" in caplog.text
+    assert "RuntimeError: the client broke" in caplog.text
+
+
+async def test_a_failing_poller_leaves_none_of_its_siblings_running():
+    queue, function = FailingOnceQueue(messages=0), SlowFunction()
+    poller = SqsQueuePoller(
+        SOURCE, queue=QUEUE, queue_url="http://sqs/jobs", sqs=queue, invoker=function,
+        region="us-east-1", concurrency=4,
+    )  # fmt: skip
+    before = set(asyncio.all_tasks())
+    task = asyncio.create_task(poller.run())
+    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0.05)
+    assert {t for t in asyncio.all_tasks() if not t.done()} - before == set()
