@@ -27,6 +27,20 @@ async def busy_and_new(pool: WorkerPool) -> tuple[dict, dict]:
     )
 
 
+def children() -> list[int]:
+    """This process's child processes, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                found.append(int(entry.name))
+    return found
+
+
 def gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -175,3 +189,43 @@ async def test_boto3_clients_of_the_services_the_stage_serves_are_warmed_for_the
         await pool.close()
     assert fork_result["endpoint"] == exec_result["endpoint"] == "http://127.0.0.1:1"
     assert fork_result["region"] == "eu-west-1"
+
+
+async def test_a_fork_server_that_cannot_be_told_its_libraries_fails_cleanly():
+    slow = function("handlers.slow")
+    too_many = [f"module_{index:07d}_{'x' * 40}" for index in range(100_000)]  # > 4 MB
+    before = set(children())
+    with pytest.raises(ForkServerError, match="did not get ready"):
+        await ForkServer.start(
+            worker_command(slow, settings(), "wslocal.runtime.forkserver"),
+            worker_environment(slow, settings()),
+            too_many,
+            None,
+            10.0,
+        )
+    assert set(children()) - before == set()  # the process it started is gone
+
+
+async def test_a_pool_whose_fork_server_fails_turns_forking_off_once_and_says_so(
+    monkeypatch, tmp_path
+):
+    starts = []
+
+    async def failing_start(*args, **kwargs):
+        starts.append(1)
+        raise ForkServerError("EMSGSIZE")
+
+    monkeypatch.setattr(ForkServer, "start", failing_start)
+    with (tmp_path / "log").open("w") as log:
+        pool = WorkerPool(
+            function("handlers.slow"), dataclasses.replace(settings(max_workers=4), log_stream=log)
+        )
+        try:
+            await pool.prewarm()  # the first worker shows which libraries to preload
+            await asyncio.gather(*(pool.invoke({"seconds": 0.3}, f"r{n}") for n in range(3)))
+            await asyncio.gather(*(pool.invoke({"seconds": 0.3}, f"s{n}") for n in range(4)))
+        finally:
+            await pool.close()
+    said = (tmp_path / "log").read_text()
+    assert starts == [1]
+    assert said.count("workers start on their own from now on: EMSGSIZE") == 1

@@ -12,6 +12,8 @@ import asyncio
 import base64
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,24 +37,46 @@ def keys_id(keys: Mapping[str, Any]) -> str:
     return json.dumps(keys, sort_keys=True, separators=(",", ":"), default=binary)
 
 
-class TtlDeletions:
-    """Keys the sweeper deleted and no stream record has claimed yet."""
+STREAM_RETENTION_S = 24 * 3600.0
+"""A stream keeps a record 24 hours: a deletion no reader claimed by then never will be."""
+MAX_NOTED_DELETIONS = 100_000
 
-    def __init__(self) -> None:
-        self._keys: set[tuple[str, str]] = set()
+
+class TtlDeletions:
+    """Keys the sweeper deleted and no stream record has claimed yet. Bounded: a key
+    is forgotten after the stream's retention, and the oldest go first past
+    ``max_keys`` (a table whose stream nobody reads would otherwise grow it for ever)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        max_age_s: float = STREAM_RETENTION_S,
+        max_keys: int = MAX_NOTED_DELETIONS,
+    ) -> None:
+        self._clock = clock
+        self._max_age_s = max_age_s
+        self._max_keys = max_keys
+        self._keys: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
     def add(self, table_name: str, key: str) -> None:
-        self._keys.add((table_name, key))
+        now = self._clock()
+        self._keys[(table_name, key)] = now
+        self._keys.move_to_end((table_name, key))
+        while self._keys and (
+            len(self._keys) > self._max_keys
+            or next(iter(self._keys.values())) < now - self._max_age_s
+        ):
+            self._keys.popitem(last=False)
 
     def discard(self, table_name: str, key: str) -> None:
-        self._keys.discard((table_name, key))
+        self._keys.pop((table_name, key), None)
 
     def claim(self, table_name: str, key: str) -> bool:
         """True once for a key the sweeper deleted: its REMOVE record is a TTL one."""
-        if (table_name, key) in self._keys:
-            self._keys.remove((table_name, key))
-            return True
-        return False
+        return self._keys.pop((table_name, key), None) is not None
 
 
 @dataclass(frozen=True)

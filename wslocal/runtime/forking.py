@@ -111,6 +111,9 @@ class ForkServer:
                 stderr=log_stream,
                 start_new_session=True,
             )
+        except OSError as exc:
+            parent.close()
+            raise ForkServerError(f"the fork server could not start: {exc}") from None
         finally:
             child.close()
         parent.setblocking(False)
@@ -119,7 +122,7 @@ class ForkServer:
             async with asyncio.timeout(timeout):
                 await server._send({"type": "preload", "modules": modules})
                 ready = await server._receive()
-        except (TimeoutError, ConnectionError, ValueError) as exc:
+        except (TimeoutError, OSError, ValueError) as exc:  # OSError: EMSGSIZE, a closed channel
             server.kill()
             await process.wait()
             parent.close()
