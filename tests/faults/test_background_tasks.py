@@ -5,6 +5,7 @@ reach their function)."""
 import logging
 import threading
 
+import boto3
 import pytest
 from websockets.sync.client import connect
 
@@ -37,6 +38,21 @@ class BreaksOnce:
 
 
 @pytest.fixture
+def fresh_orders_table(dynamodb_local):
+    """The orders app's table, deleted afterwards: its stream (read from TRIM_HORIZON)
+    must not hand this test's records to the next test that serves the app."""
+    model = build_stage_model(read_template(APP / "template.yaml"), APP)
+    create_tables(dynamodb_local, model.tables, model.region)
+    yield model
+    client = boto3.client(
+        "dynamodb", endpoint_url=dynamodb_local.endpoint, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    )  # fmt: skip
+    for table in model.tables:
+        client.delete_table(TableName=table.table_name)
+
+
+@pytest.fixture
 def breaking_streams(monkeypatch):
     clients: list[BreaksOnce] = []
     engine_client = LocalStage._engine_client
@@ -53,11 +69,10 @@ def breaking_streams(monkeypatch):
 
 
 def test_a_shard_reader_that_dies_is_said_and_reads_on_from_its_checkpoint(
-    dynamodb_local, sqs_engine, breaking_streams, caplog
+    dynamodb_local, sqs_engine, fresh_orders_table, breaking_streams, caplog
 ):
     # GIVEN the orders app with its stream source running
-    model = build_stage_model(read_template(APP / "template.yaml"), APP)
-    create_tables(dynamodb_local, model.tables, model.region)
+    model = fresh_orders_table
     config = StageConfig(
         port=0, stage="dev", max_workers=2, ttl_sweep_s=0,
         endpoints={"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
