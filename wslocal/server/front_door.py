@@ -215,11 +215,14 @@ class FrontDoor:
         if door is Door.STATIC:
             static_dir = self.static_dir
             path = static.resolve_static(static_dir, request.path) if static_dir else None
-            if path is not None:
+            if static_dir is not None and path is not None:
                 return response_bytes(
                     200,
                     path.read_bytes(),
-                    {"Content-Type": static.content_type(path), **static.SECURITY_HEADERS},
+                    {
+                        "Content-Type": static.content_type(path),
+                        **static.security_headers(static_dir),
+                    },
                     keep_alive=keep_alive,
                     head_only=request.method == "HEAD",
                 )
