@@ -188,3 +188,25 @@ def test_checkov_finds_no_failed_check():
     ]
     assert failed == []
     assert report["summary"]["passed"] > 0
+
+
+def test_the_fan_out_queue_allows_five_receives_before_its_dead_letter_queue(translated):
+    redrive = translated["FanOutQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] >= 5  # AWS's advice for a Lambda event source
+
+
+@pytest.mark.parametrize("queue", ["FanOutDeadLetterQueue", "PresenceFailuresQueue"])
+def test_each_dead_letter_queue_alarms_on_its_first_message(translated, queue):
+    alarms = [
+        resource["Properties"]
+        for resource in translated.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and resource["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}
+    ]
+    [alarm] = alarms
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold",
+    )  # fmt: skip
+    assert alarm["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }
