@@ -1,7 +1,9 @@
 """TokenVerifier: a JWT from an Amazon Cognito user pool, checked as the pool's guide
 says: the signature against the pool's JWKS (keys fetched once per execution environment
 and cached), the issuer, the expiry, ``token_use``, and the app client (``aud`` of an ID
-token, ``client_id`` of an access token). PyJWT does the cryptography."""
+token, ``client_id`` of an access token). PyJWT does the cryptography. The display name
+comes from a claim meant for display (the layer's ``display_name``), so a verified user
+is never refused for the shape of their id."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import os
 from dataclasses import dataclass
 
 import jwt
+
+from chatroom.protocol import display_name
 
 ALGORITHMS = ["RS256"]
 JWKS_CACHE_S = 3600
@@ -67,11 +71,11 @@ class TokenVerifier:
             raise InvalidTokenError(str(exc)) from None
         use = claims["token_use"]
         if use == "id":
-            client, name = claims.get("aud"), claims.get("cognito:username")
+            client = claims.get("aud")
         elif use == "access":
-            client, name = claims.get("client_id"), claims.get("username")
+            client = claims.get("client_id")
         else:
             raise InvalidTokenError(f"token_use {use!r} is neither id nor access")
         if client != self._client_id:
             raise WrongClientError(f"the token is for app client {client!r}")
-        return Identity(subject=str(claims["sub"]), name=str(name or claims["sub"]))
+        return Identity(subject=str(claims["sub"]), name=display_name(claims))

@@ -91,3 +91,31 @@ def test_the_issuer_is_the_pools_unless_overridden(monkeypatch):
     monkeypatch.delenv("JWT_ISSUER", raising=False)
     verifier = tokens.TokenVerifier.from_environment()
     assert verifier.issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+
+
+UUID = "9f3c2a1e-5b7d-4c8e-a1f2-0123456789ab"
+
+
+@pytest.mark.parametrize(
+    ("claims", "name"),
+    [
+        # a pool where people sign in with their e-mail: the user name is a UUID
+        ({"cognito:username": UUID, "email": "alice.smith@example.com"}, "alice.smith"),
+        # with their phone: no e-mail, a name claim
+        (
+            {"cognito:username": UUID, "phone_number": "+15550100", "name": "Alice Smith"},
+            "Alice Smith",
+        ),
+        # federated (Google): the user name is the provider's, the name is the person's
+        ({"cognito:username": "Google_109876543210987654321", "name": "Bob"}, "Bob"),
+        ({"cognito:username": UUID, "preferred_username": "ally", "name": "Alice"}, "ally"),
+    ],
+    ids=["email-pool", "phone-pool", "federated", "preferred"],
+)
+def test_the_display_name_comes_from_a_claim_meant_for_display(pool, verifier, claims, name):
+    assert verifier.verify(pool.token(**claims)).name == name
+
+
+def test_a_verified_user_with_only_an_opaque_id_is_named_not_refused(pool, verifier):
+    identity = verifier.verify(pool.token(**{"cognito:username": UUID, "sub": UUID}))
+    assert identity.name == "user-9f3c2a1e"

@@ -49,6 +49,44 @@ def generated_name(token: Callable[[int], str] = secrets.token_hex) -> str:
     return f"guest-{token(2)}"
 
 
+_OPAQUE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+DISPLAY_CLAIMS = ("preferred_username", "name", "email", "cognito:username", "username")
+"""A verified user's name, from the first of these that makes a name (an e-mail's local
+part; a user name only when it is not an opaque id, as in pools where people sign in with
+their e-mail or phone)."""
+
+
+def fit_name(text: str) -> str | None:
+    """``text`` made to pass the name rule: the characters it refuses dropped, spaces
+    collapsed, cut to NAME_MAX_CHARS; None when nothing is left."""
+    kept = "".join(
+        char
+        for char in text
+        if char == " " or unicodedata.category(char) not in NAME_REFUSED_CATEGORIES
+    )
+    name = " ".join(kept.split())[:NAME_MAX_CHARS].strip()
+    return name or None
+
+
+def display_name(claims: Mapping[str, Any]) -> str:
+    """The name a verified user is shown by: never refused for the shape of their id
+    (an e-mail pool's ``cognito:username`` is a 36-character UUID), never an opaque id
+    when the token has a name meant for display; else ``user-`` and their id's start."""
+    for claim in DISPLAY_CLAIMS:
+        value = claims.get(claim)
+        if not isinstance(value, str):
+            continue
+        if claim == "email":
+            value = value.split("@", 1)[0]
+        elif claim in ("cognito:username", "username") and _OPAQUE_ID.fullmatch(value):
+            continue
+        name = fit_name(value)
+        if name is not None:
+            return name
+    subject = re.sub(r"[^A-Za-z0-9]", "", str(claims.get("sub", "")))
+    return f"user-{subject[:8] or secrets.token_hex(4)}"
+
+
 def parse_join(
     query: Mapping[str, str] | None,
     name_factory: Callable[[], str] = generated_name,

@@ -205,3 +205,16 @@ def test_an_envelope_under_the_post_limit_passes():
         message_id="m", room="r", sender="s", payload="x" * 30_000, sent_at_ms=0
     )
     protocol.check_envelope_size(envelope)
+
+
+def test_a_display_name_is_fitted_to_the_name_rule_not_refused():
+    long_and_spoofing = "Alice\u202e" + "x" * 60
+    name = protocol.display_name({"name": long_and_spoofing})
+    assert len(name) == protocol.NAME_MAX_CHARS and "\u202e" not in name
+    assert protocol.parse_join({}, verified_name=name).name == name
+
+
+def test_a_display_name_of_nothing_usable_is_made_from_the_subject():
+    assert (
+        protocol.display_name({"name": "\u200b\u200b", "sub": "ab-cd-ef-12-34"}) == "user-abcdef12"
+    )
