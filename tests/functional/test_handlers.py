@@ -181,6 +181,46 @@ def test_a_sender_over_its_rate_is_told_and_nothing_is_stored_and_others_go_on(c
     assert send("bob", "mine")["statusCode"] == 200
 
 
+def test_a_reconnect_does_not_start_a_new_count(chat, monkeypatch):
+    # GIVEN a rate of 2 a minute, used up by alice's first connection
+    monkeypatch.setenv("MESSAGE_RATE_LIMIT", "2")
+    monkeypatch.setenv("MESSAGE_RATE_WINDOW_SECONDS", "60")
+    handler = load_handler("send_message")
+    join(chat, SENDER, name="alice")
+    join(chat, "alice-again", name="alice")  # her reconnect: same address, same name
+
+    def send(connection_id, text):
+        body = {"action": "sendMessage", "message": text, "clientId": f"c-{text}"}
+        return handler.lambda_handler(
+            message_event("sendMessage", body, connection_id), LambdaContextStub()
+        )
+
+    send(SENDER, "one")
+    send(SENDER, "two")
+    # WHEN she sends from her new connection
+    send("alice-again", "three")
+    # THEN it is refused: the count is hers, not her connection's
+    [refused] = [m for m in received("alice-again") if m["type"] == "error"]
+    assert refused["code"] == "rate_limited"
+
+
+def test_a_client_id_sent_by_someone_else_in_another_room_is_another_message(chat):
+    # GIVEN alice's message with clientId c-same in the lobby
+    join(chat, SENDER, room="lobby")
+    join(chat, "carol", room="kitchen", name="carol")
+    join(chat, "dave", room="kitchen", name="dave")
+    body = {"action": "sendMessage", "message": "from alice", "clientId": "c-same"}
+    invoke("send_message", message_event("sendMessage", body))
+    # WHEN carol sends the same clientId in her room
+    mine = {"action": "sendMessage", "message": "from carol", "clientId": "c-same"}
+    invoke("send_message", message_event("sendMessage", mine, "carol"))
+    # THEN hers is stored and delivered, and acknowledged as new, with her own id
+    [ack] = received("carol")
+    [alice_ack] = received(SENDER)
+    assert ack["duplicate"] is False and ack["id"] != alice_ack["id"]
+    assert [m["payload"] for m in received("dave")] == ["from carol"]
+
+
 def test_a_refused_message_names_its_client_id(chat):
     join(chat, SENDER)
     body = {"action": "sendMessage", "message": "", "clientId": "c-empty"}

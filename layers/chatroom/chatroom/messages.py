@@ -2,7 +2,9 @@
 
 A message sent with a ``clientId`` is stored together with a claim on that id, in one
 transaction: a retry of the same message (its ack was lost with the connection) finds
-the claim and is answered with the message first stored, never stored twice.
+the claim and is answered with the message first stored, never stored twice. A claim
+belongs to its room and sender: the same id sent by someone else, or to another room,
+is another message.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ def time_ordered_id(sent_at_ms: int, token: Callable[[int], str] = secrets.token
 CLAIM_SORT_KEY = "#claim"
 
 
-def claim_key(client_id: str) -> str:
-    """The partition of a client id's claim: never a room (rooms have no '#'), and one
-    per id, so claims spread over the table."""
-    return f"#client#{client_id}"
+def claim_key(room: str, sender: str, client_id: str) -> str:
+    """The partition of a client id's claim, per room and sender: never a room (rooms
+    have no '#'), and one per id, so claims spread over the table. Rooms and client ids
+    have no '#' either, so the sender, last, cannot make two claims one."""
+    return f"#client#{room}#{client_id}#{sender}"
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ class MessageStore:
             return Appended(message)
         claim = {
             **message.item(ttl),
-            "room": claim_key(client_id),
+            "room": claim_key(room, sender, client_id),
             "messageId": CLAIM_SORT_KEY,
             "payload": "",  # the ack of a retry needs the id and time, not the text again
             "messageRoom": room,
@@ -157,14 +160,15 @@ class MessageStore:
         except ClientError as exc:
             if not _claim_taken(exc):
                 raise
-            return Appended(self._claimed(client_id) or message, duplicate=True)
+            return Appended(self._claimed(room, sender, client_id) or message, duplicate=True)
         return Appended(message)
 
-    def _claimed(self, client_id: str) -> StoredMessage | None:
-        """The message first stored under ``client_id`` (its id, room, sender and time;
-        the claim keeps no text)."""
+    def _claimed(self, room: str, sender: str, client_id: str) -> StoredMessage | None:
+        """The message first stored under ``client_id`` by ``sender`` in ``room`` (its id
+        and time; the claim keeps no text)."""
         item = self._table.get_item(
-            Key={"room": claim_key(client_id), "messageId": CLAIM_SORT_KEY}, ConsistentRead=True
+            Key={"room": claim_key(room, sender, client_id), "messageId": CLAIM_SORT_KEY},
+            ConsistentRead=True,
         ).get("Item")
         if item is None:
             return None

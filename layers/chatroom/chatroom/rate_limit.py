@@ -1,10 +1,13 @@
-"""RateLimiter: at most N messages per connection in each window of W seconds.
+"""RateLimiter: at most N messages per sender in each window of W seconds.
 
-A counter per connection and window, kept in DynamoDB (any execution environment may
-handle the next message), with conditional updates, so concurrent sends cannot pass the
-limit together. The counters live in the messages table under their own partition
-(``#rate#<connectionId>``), never in the connections table: an update there would be a
-record on its stream, and an invocation of the presence function for every message.
+A sender is the verified user when sign-in is on, else the source IP and the name: a
+reconnect (a new connection id) does not start a new count. A counter per sender and
+window, kept in DynamoDB (any execution environment may handle the next message), with
+conditional updates, so concurrent sends cannot pass the limit together; a refused send
+costs one conditional write (the failed one returns the counter it found). The counters
+live in the messages table under their own partition (``#rate#<sender>``), never in the
+connections table: an update there would be a record on its stream, and an invocation
+of the presence function for every message.
 """
 
 from __future__ import annotations
@@ -20,8 +23,15 @@ DEFAULT_WINDOW_S = 10
 SORT_KEY = "#rate"
 
 
-def rate_key(connection_id: str) -> str:
-    return f"#rate#{connection_id}"
+def rate_key(sender: str) -> str:
+    return f"#rate#{sender}"
+
+
+def sender_key(*, verified_subject: str | None, source_ip: str, name: str) -> str:
+    """Whom a limit counts: the signed-in user, else the address and the name."""
+    if verified_subject:
+        return f"user:{verified_subject}"
+    return f"ip:{source_ip}:{name}"
 
 
 @dataclass(frozen=True)
@@ -47,20 +57,25 @@ class RateLimiter:
     def rate(self) -> RateLimit:
         return self._rate
 
-    def admit(self, connection_id: str, now_s: float) -> bool:
-        """Count one message of ``connection_id``; False when its window is full."""
+    def admit(self, sender: str, now_s: float) -> bool:
+        """Count one message of ``sender`` (``sender_key``); False when its window is full."""
         if self._rate.limit <= 0:
             return True
         window = int(now_s // self._rate.window_s)
-        key = {"room": rate_key(connection_id), "messageId": SORT_KEY}
-        # One more in the current window; else start the window; else (another send just
-        # started it) one more again. Each step is one conditional write, atomic in
-        # DynamoDB, so concurrent sends can neither pass the limit nor be refused under it.
-        return (
-            self._count(key, window) or self._start_window(key, window) or self._count(key, window)
-        )
+        key = {"room": rate_key(sender), "messageId": SORT_KEY}
+        # One more in the current window; a full current window is refused at once (the
+        # failed write says so); else start the window; else (another send just started
+        # it) one more again. Each step is one conditional write, atomic in DynamoDB, so
+        # concurrent sends can neither pass the limit nor be refused under it.
+        counted, found_window = self._count(key, window)
+        if counted:
+            return True
+        if found_window == window:
+            return False
+        return self._start_window(key, window) or self._count(key, window)[0]
 
-    def _count(self, key: dict[str, str], window: int) -> bool:
+    def _count(self, key: dict[str, str], window: int) -> tuple[bool, int | None]:
+        """Counted, or not and the window the counter was in (None: no counter)."""
         try:
             self._table.update_item(
                 Key=key,
@@ -71,12 +86,15 @@ class RateLimiter:
                     ":window": window,
                     ":limit": self._rate.limit,
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
-            return False
-        return True
+            found: Any = exc.response.get("Item") or {}  # the counter, low-level typed
+            window_found = found.get("rateWindow") or {}
+            return False, int(window_found["N"]) if "N" in window_found else None
+        return True, None
 
     def _start_window(self, key: dict[str, str], window: int) -> bool:
         expires = (window + 2) * self._rate.window_s  # TTL: gone soon after its window

@@ -22,7 +22,7 @@ from chatroom.connections import Connection, ConnectionStore
 from chatroom.exceptions import ProtocolError
 from chatroom.fanout import FanOut, FanOutError, FanOutResult
 from chatroom.messages import MessageStore, StoredMessage, time_ordered_id
-from chatroom.rate_limit import RateLimit, RateLimiter
+from chatroom.rate_limit import RateLimit, RateLimiter, sender_key
 from chatroom.telemetry import Remaining, logger, metrics
 
 
@@ -43,11 +43,15 @@ class Caller:
     connected_at: int
     verified_name: str | None = None
     """The user's name from the $connect authorizer's context (a verified token), if any."""
+    verified_subject: str | None = None
+    """The verified user's id (the authorizer's principalId), if any."""
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Caller:
         context = event["requestContext"]
-        verified = (context.get("authorizer") or {}).get("name")
+        authorizer = context.get("authorizer") or {}
+        verified = authorizer.get("name")
+        subject = authorizer.get("principalId") if verified else None
         return cls(
             connection_id=context["connectionId"],
             domain_name=context["domainName"],
@@ -55,6 +59,7 @@ class Caller:
             source_ip=context.get("identity", {}).get("sourceIp", ""),
             connected_at=int(context.get("connectedAt") or time.time() * 1000),
             verified_name=str(verified) if verified else None,
+            verified_subject=str(subject) if subject else None,
         )
 
 
@@ -168,7 +173,10 @@ class ChatService:
         except ProtocolError as exc:
             return self._refuse(caller, exc)
         limiter = self._rate_limiter
-        if limiter is not None and not limiter.admit(caller.connection_id, self._clock()):
+        counted_as = sender_key(
+            verified_subject=caller.verified_subject, source_ip=caller.source_ip, name=sender.name
+        )
+        if limiter is not None and not limiter.admit(counted_as, self._clock()):
             self._count("RateLimited", 1)
             return self._refuse(caller, protocol.rate_limited_error(limiter.rate, typed.client_id))
         appended = self._messages.append(

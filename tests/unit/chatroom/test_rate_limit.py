@@ -1,6 +1,6 @@
-"""RateLimiter: N messages per connection per window, counted in DynamoDB (moto)."""
+"""RateLimiter: N messages per sender per window, counted in DynamoDB (moto)."""
 
-from chatroom.rate_limit import RateLimit, RateLimiter
+from chatroom.rate_limit import RateLimit, RateLimiter, sender_key
 
 NOW_S = 1_800_000_000.0
 
@@ -32,5 +32,33 @@ def test_a_limit_of_zero_turns_it_off(chat_tables):
 def test_counters_are_not_part_of_any_rooms_history(chat_tables):
     from chatroom.messages import MessageStore
 
-    RateLimiter(chat_tables.messages).admit("lobby", NOW_S)
+    RateLimiter(chat_tables.messages).admit("ip:10.0.0.1:alice", NOW_S)
     assert MessageStore(table=chat_tables.messages).recent("lobby", now_s=NOW_S) == []
+
+
+class CountingWrites:
+    """The messages table, counting UpdateItem calls."""
+
+    def __init__(self, table) -> None:
+        self._table = table
+        self.updates = 0
+
+    def update_item(self, **kwargs):
+        self.updates += 1
+        return self._table.update_item(**kwargs)
+
+
+def test_a_refused_send_costs_one_conditional_write(chat_tables):
+    table = CountingWrites(chat_tables.messages)
+    limiter = RateLimiter(table, RateLimit(limit=2, window_s=10))
+    assert limiter.admit("ip:10.0.0.1:alice", NOW_S) and limiter.admit("ip:10.0.0.1:alice", NOW_S)
+    table.updates = 0
+    assert not limiter.admit("ip:10.0.0.1:alice", NOW_S + 1)
+    assert table.updates == 1
+
+
+def test_whom_a_limit_counts_is_the_signed_in_user_else_address_and_name():
+    assert sender_key(verified_subject="sub-1", source_ip="10.0.0.1", name="alice") == "user:sub-1"
+    assert sender_key(verified_subject=None, source_ip="10.0.0.1", name="alice") == (
+        "ip:10.0.0.1:alice"
+    )
