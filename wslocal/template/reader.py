@@ -45,6 +45,9 @@ _UNDERSTOOD = {
     "AWS::ApiGateway::Stage",
     "AWS::ApiGateway::Deployment",
     "AWS::ApiGatewayV2::DomainName",
+    # Accepted, not evaluated: the stage's log says when a message reaches a dead-letter
+    # queue, which is what such an alarm is for.
+    "AWS::CloudWatch::Alarm",
 }
 
 
