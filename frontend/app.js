@@ -4,6 +4,7 @@
 import { ChatConnection, chooseEndpoint, tokenFrom } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { checkJoin, checkMessage, describeError, RETRYABLE_ERRORS, trimName } from "./rules.js";
+import { freshPresence, isOwn, mergeHistory, withSender } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -37,6 +38,8 @@ const state = {
   name: "",
   room: "",
   seen: new Set(),
+  live: [], // messages that arrived since the history was asked for (merged with it)
+  seenPresence: new Set(), // ids of presence changes shown
   members: null, // the newest snapshot of who is here (by its asOf)
   joinedOnce: false,
   historyLoaded: false, // until the history arrives, typed messages wait (it redraws the list)
@@ -167,11 +170,12 @@ function namesLine(names, verb) {
 
 // One line per change of the room; the reader's own join is not news to them.
 function presenceItems(envelope) {
-  const ownJoin = envelope.joined.indexOf(state.name);
-  const joined = envelope.joined.filter((_, index) => index !== ownJoin);
+  const fresh = freshPresence(envelope, state.seenPresence);
+  const ownJoin = fresh.joined.indexOf(state.name);
+  const joined = fresh.joined.filter((_, index) => index !== ownJoin);
   const lines = [];
   if (joined.length) lines.push(namesLine(joined, "joined"));
-  if (envelope.left.length) lines.push(namesLine(envelope.left, "left"));
+  if (fresh.left.length) lines.push(namesLine(fresh.left, "left"));
   return lines;
 }
 
@@ -216,7 +220,7 @@ function clearNotice() {
 function renderNewMessage(envelope) {
   if (envelope.id && state.seen.has(envelope.id)) return;
   if (envelope.id) state.seen.add(envelope.id);
-  append(messageItem({ ...envelope, own: envelope.sender === state.name }));
+  append(messageItem({ ...envelope, own: isOwn(envelope, state.outbox.entries) }));
 }
 
 function renderHistory(envelope) {
@@ -232,7 +236,9 @@ function renderHistory(envelope) {
     ui.messages.append(more);
   }
   state.outbox.reconcile(envelope.messages);
-  for (const message of envelope.messages) {
+  const live = state.live;
+  state.live = [];
+  for (const message of mergeHistory(envelope.messages, live)) {
     const entry = message.clientId && state.outbox.entries.get(message.clientId);
     if (entry) {
       state.seen.add(message.id);
@@ -285,6 +291,8 @@ function onGatewayFailure(envelope) {
 function onEnvelope(envelope) {
   switch (envelope.type) {
     case "newMessage":
+      if (!state.historyLoaded) state.live.push(envelope);
+      if (state.members) applyMembers(withSender(state.members, envelope.sender));
       renderNewMessage(envelope);
       break;
     case "presence":
@@ -343,6 +351,7 @@ function join(name, room) {
   });
   connection.addEventListener("open", () => {
     state.historyLoaded = false;
+    state.live = [];
     connection.send(JSON.stringify({ action: "history" }));
   });
   connection.addEventListener("closed", () => {

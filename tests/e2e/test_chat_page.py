@@ -1,6 +1,7 @@
 """The chat page in headless Chromium against the local stage: the seed article's two
 tabs, and what a person would try next."""
 
+import re
 import time
 
 import pytest
@@ -211,3 +212,14 @@ def test_the_page_lists_who_is_in_the_room_and_keeps_it_current(browser, page_st
     bob.context.close()
     expect(members.get_by_role("listitem")).to_have_text(["alice"], timeout=15000)
     expect(log(alice)).to_contain_text("bob left")
+
+
+def test_another_member_with_my_name_is_not_shown_as_me(browser, page_stage, room):
+    me = open_chat(browser, page_stage, "alice", room)
+    namesake = open_chat(browser, page_stage, "alice", room)
+    say(namesake, "I am the other alice")
+    theirs = log(me).locator(".message", has_text="I am the other alice")
+    expect(theirs.locator(".sender")).to_have_text("alice")  # not "alice (you)"
+    expect(theirs).to_have_class(re.compile(r"\bother\b"))
+    say(me, "and I am me")
+    expect(log(me).locator(".message.own .sender")).to_have_text("alice (you)")

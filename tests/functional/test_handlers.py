@@ -411,6 +411,19 @@ def test_presence_tells_each_member_who_joined_who_left_and_who_is_here(presence
         assert envelope["members"]["count"] == 2
 
 
+def test_each_presence_change_carries_its_stream_id_the_same_when_announced_again(presence):
+    # GIVEN a batch that is delivered twice (Lambda retrying from a partial failure)
+    join(presence, SENDER, name="alice")
+    event = load_event("presence_stream")
+    sequence = [record["dynamodb"]["SequenceNumber"] for record in event["Records"]]
+    invoke("presence", event)
+    invoke("presence", load_event("presence_stream"))
+    # THEN both announcements name each change by its record's sequence number
+    first, again = received(SENDER)
+    assert (first["joinedIds"], first["leftIds"]) == ([sequence[0]], sequence[1:])
+    assert (again["joinedIds"], again["leftIds"]) == (first["joinedIds"], first["leftIds"])
+
+
 def test_presence_sends_one_envelope_per_room(presence):
     join(presence, SENDER, name="alice")
     join(presence, "eve", room="other", name="eve")

@@ -2,13 +2,12 @@
 (chatroom.protocol): one name rule, the same limits. Run in Node, as the browser runs them."""
 
 import json
-import shutil
-import subprocess
 
 import pytest
 
 from chatroom import protocol
 from chatroom.exceptions import InvalidJoinError
+from tests.support.node import run_node
 from tests.support.paths import FRONTEND
 
 NAMES = [
@@ -18,16 +17,6 @@ NAMES = [
     "a\u0000b", "a\u007fb", "a\u2028b", "a\u2029b", "\ue000", "a\u00adb", "a\ufeffb",
     "\u3000a", "a\u2003b", "שלום", "مرحبا", "\U0001d400bold",
 ]  # fmt: skip
-
-
-def run_node(script: str) -> object:
-    node = shutil.which("node")
-    assert node, "these tests need Node (make test's setup installs it)"
-    result = subprocess.run(
-        [node, "--no-warnings", "--input-type=module", "-e", script],
-        capture_output=True, text=True, timeout=30, check=True,
-    )  # fmt: skip
-    return json.loads(result.stdout)
 
 
 def page_accepts(names: list[str]) -> list[bool]:

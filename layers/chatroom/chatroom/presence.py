@@ -34,6 +34,10 @@ class RoomChange:
     room: str
     joined: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
+    joined_ids: list[str] = field(default_factory=list)
+    left_ids: list[str] = field(default_factory=list)
+    """Each change's stream sequence number: a page shows each change once, though a
+    batch retried after a partial failure announces changes already told again."""
     sequence_numbers: list[str] = field(default_factory=list)
 
 
@@ -57,7 +61,10 @@ def room_changes(records: Iterable[DynamoDBRecord]) -> list[RoomChange]:
             )
             continue
         change = changes.setdefault(room, RoomChange(room))
-        (change.joined if name is DynamoDBRecordEventName.INSERT else change.left).append(member)
+        inserted = name is DynamoDBRecordEventName.INSERT
+        (change.joined if inserted else change.left).append(member)
+        sequence = (stream.sequence_number if stream else None) or record.event_id or ""
+        (change.joined_ids if inserted else change.left_ids).append(sequence)
         if stream and stream.sequence_number:
             change.sequence_numbers.append(stream.sequence_number)
     return list(changes.values())
@@ -95,7 +102,11 @@ class PresenceAnnouncer:
             [member.name for member in members], int(self._clock() * 1000)
         )
         envelope = protocol.presence(
-            change.room, joined=change.joined, left=change.left, members=snapshot
+            change.room,
+            joined=change.joined,
+            left=change.left,
+            members=snapshot,
+            ids=(change.joined_ids, change.left_ids),
         )
         return self._fan_out.deliver(
             self._clients.configured(), change.room, protocol.encode(envelope), members, remaining

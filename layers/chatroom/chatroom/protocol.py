@@ -280,16 +280,26 @@ def members_snapshot(
 
 
 def presence(
-    room: str, *, joined: Sequence[str], left: Sequence[str], members: Envelope
+    room: str,
+    *,
+    joined: Sequence[str],
+    left: Sequence[str],
+    members: Envelope,
+    ids: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> Envelope:
-    """Who joined and who left the room since the last announcement, and who is here."""
-    return {
+    """Who joined and who left the room since the last announcement, and who is here.
+    ``ids`` (``joinedIds``, ``leftIds``): one id per change, the same each time the
+    change is announced, so a page shows it once."""
+    envelope: Envelope = {
         "type": "presence",
         "room": room,
         "joined": list(joined),
         "left": list(left),
         "members": members,
     }
+    if ids is not None:
+        envelope["joinedIds"], envelope["leftIds"] = list(ids[0]), list(ids[1])
+    return envelope
 
 
 def history(
