@@ -82,7 +82,9 @@ def request_context(
     return context
 
 
-def _single_and_multi(pairs: Pairs) -> tuple[dict[str, str], dict[str, list[str]]]:
+def single_and_multi(pairs: Pairs) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The last value of each name, and all of them in order (API Gateway's payload 1.0
+    ``headers``/``multiValueHeaders`` and their query string pair)."""
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     for name, value in pairs:
@@ -105,10 +107,10 @@ def handshake_headers(
 
 
 def _with_headers_and_query(event: Event, headers: Pairs, query: Pairs) -> Event:
-    event["headers"], event["multiValueHeaders"] = _single_and_multi(headers)
+    event["headers"], event["multiValueHeaders"] = single_and_multi(headers)
     if query:
-        event["queryStringParameters"], event["multiValueQueryStringParameters"] = (
-            _single_and_multi(query)
+        event["queryStringParameters"], event["multiValueQueryStringParameters"] = single_and_multi(
+            query
         )
     return event
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wslocal.apigateway.events import request_time
+from wslocal.apigateway.events import request_time, single_and_multi
 from wslocal.apigateway.proxy.routes import RouteMatch
 from wslocal.template.model import ProxyApiModel
 from wslocal.template.reader import api_id_for
@@ -86,14 +86,8 @@ def _body(api: ProxyApiModel, request: ProxyRequest) -> tuple[str | None, bool]:
 
 
 def _single_and_multi(pairs: Pairs) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
-    if not pairs:
-        return None, None
-    single: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    for name, value in pairs:
-        single[name] = value
-        multi.setdefault(name, []).append(value)
-    return single, multi
+    """As the WebSocket events have them, but ``null`` when there are none (REST)."""
+    return single_and_multi(pairs) if pairs else (None, None)
 
 
 def rest_event(
