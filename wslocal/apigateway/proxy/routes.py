@@ -57,19 +57,6 @@ def match_route(api: ProxyApiModel, method: str, request_path: str) -> RouteMatc
     return RouteMatch(default, path, {}) if default is not None else None
 
 
-def methods_on(api: ProxyApiModel, request_path: str) -> set[str]:
-    """The methods some route answers on this path (CORS preflight needs them)."""
-    path = strip_stage(api, request_path)
-    if path is None:
-        return set()
-    segments = _segments(path)
-    return {
-        route.method
-        for route in api.routes
-        if route.path != "$default" and _match(_segments(route.path), segments) is not None
-    }
-
-
 def _segments(path: str) -> list[str]:
     return [segment for segment in path.split("/") if segment]
 

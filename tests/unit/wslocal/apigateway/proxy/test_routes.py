@@ -1,6 +1,6 @@
 """Which route answers a request, as API Gateway chooses."""
 
-from wslocal.apigateway.proxy.routes import match_route, methods_on, strip_stage
+from wslocal.apigateway.proxy.routes import match_route, strip_stage
 from wslocal.template import ProxyApiModel, ProxyRouteModel
 
 
@@ -61,10 +61,3 @@ def test_the_default_route_takes_what_nothing_else_matched():
     http = api(("GET", "/items"), ("ANY", "$default"), kind="HTTP", stage="$default")
     assert matched(http, "GET", "/items")[1] == "/items"
     assert matched(http, "POST", "/elsewhere")[1] == "$default"
-
-
-def test_the_methods_on_a_path_are_known_for_preflights():
-    assert methods_on(api(("GET", "/a"), ("POST", "/a"), ("GET", "/b")), "/Prod/a") == {
-        "GET",
-        "POST",
-    }
