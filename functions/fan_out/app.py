@@ -1,8 +1,9 @@
-"""FanOut: post each shard of a large room's message from the fan-out queue."""
+"""FanOut: post each shard of a large room's message, and deliver overdue messages, from
+the fan-out queue."""
 
-from chatroom import Remaining, ShardPoster, queue_handler
+from chatroom import ChatEnvironment, Remaining, queue_handler
 
-fan_out = ShardPoster.from_environment()
+fan_out = ChatEnvironment.from_environment().shard_poster()
 
 
 @queue_handler

@@ -36,7 +36,7 @@ class LambdaContextStub:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
     aws_request_id = "test-request"
 
-    def __init__(self, remaining_ms: int = 10_000) -> None:
+    def __init__(self, remaining_ms: int = 30_000) -> None:
         self.remaining_ms = remaining_ms
 
     def get_remaining_time_in_millis(self) -> int:

@@ -27,7 +27,9 @@ class FakeManagementApi:
         self.posts: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
 
-    def post_to_connection(self, ConnectionId: str, Data: bytes) -> dict[str, Any]:
+    def post_to_connection(
+        self, ConnectionId: str, Data: bytes, timeout_s: float | None = None
+    ) -> dict[str, Any]:
         if ConnectionId in self.gone:
             raise GoneException(
                 {"Error": {"Code": "GoneException", "Message": ""}}, "PostToConnection"

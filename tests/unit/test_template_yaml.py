@@ -129,10 +129,14 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
             "FanOutFunction",
             rights(
                 ("dynamodb:BatchWriteItem", TABLE),
+                ("dynamodb:Query", ROOM_INDEX),
+                ("dynamodb:GetItem", HISTORY),
+                ("dynamodb:UpdateItem", HISTORY),
                 ("execute-api:ManageConnections", POST_CONNECTIONS),
                 ("sqs:SendMessage", FANOUT_QUEUE),
             ),
         ),
+        ("DeliveryWatchFunction", rights(("sqs:SendMessage", FANOUT_QUEUE))),
     ],
 )
 def test_each_function_gets_exactly_the_rights_it_uses(translated, function, expected):

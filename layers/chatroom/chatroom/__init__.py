@@ -1,35 +1,39 @@
-"""The chat's shared Lambda layer: connection store, history, broadcaster, wire protocol."""
+"""The chat's shared Lambda layer: stores, fan-out, delivery guarantee, wire protocol.
+
+- ``environment``: the clients and stores a function builds once, wired in one place;
+- ``connections``, ``messages``, ``rate_limit``: what is kept in DynamoDB;
+- ``fanout``: posting to a room of any size (``chatroom.fanout``'s own rooms);
+- ``delivery``: the backstop that keeps an acknowledged message's promise;
+- ``retry`` and ``budgets``: the one retry loop and the time budgets that add up;
+- ``service`` (the WebSocket routes), ``presence`` (the connections stream);
+- ``protocol``: the wire format; ``telemetry``: logs, metrics, handler decorators.
+"""
 
 from chatroom import protocol
-from chatroom.broadcast import (
-    Broadcaster,
-    BroadcastResult,
-    Delivery,
-    ManagementApiClients,
-    management_endpoint,
-)
 from chatroom.connections import Connection, ConnectionStore, Member
+from chatroom.delivery import Backstop, DeliveryWatch
+from chatroom.environment import ChatEnvironment
 from chatroom.exceptions import ChatError, InvalidJoinError, InvalidMessageError, ProtocolError
-from chatroom.fanout import FanOut, FanOutError, Shard, ShardError, ShardPoster, ShardQueue
+from chatroom.fanout import FanOut, FanOutError, Shard, ShardError, ShardQueue
+from chatroom.fanout.poster import ShardPoster
 from chatroom.messages import MessageStore, StoredMessage
 from chatroom.presence import PresenceAnnouncer, RoomChange, room_changes
 from chatroom.service import Caller, ChatService, Reply
 from chatroom.telemetry import Remaining, queue_handler, stream_handler, websocket_handler
 
 __all__ = [
-    "BroadcastResult",
-    "Broadcaster",
+    "Backstop",
     "Caller",
+    "ChatEnvironment",
     "ChatError",
     "ChatService",
     "Connection",
     "ConnectionStore",
-    "Delivery",
+    "DeliveryWatch",
     "FanOut",
     "FanOutError",
     "InvalidJoinError",
     "InvalidMessageError",
-    "ManagementApiClients",
     "Member",
     "MessageStore",
     "PresenceAnnouncer",
@@ -42,7 +46,6 @@ __all__ = [
     "ShardPoster",
     "ShardQueue",
     "StoredMessage",
-    "management_endpoint",
     "protocol",
     "queue_handler",
     "room_changes",

@@ -6,27 +6,23 @@ cost of a broadcast grows with the room, not with the table.
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatroom.telemetry import logger
+from chatroom import budgets, retry
+from chatroom.retry import unlimited
+from chatroom.telemetry import Remaining, logger
 
 ROOM_INDEX = "room-index"
 CONNECT_GRACE_MS = 30_000
 """API Gateway's longest integration timeout (29 s) and a margin: a connection younger
 than this may still be in $connect, where posts answer 410 although it will open."""
 BATCH_WRITE_MAX = 25
-REMOVE_ATTEMPTS = 5
-REMOVE_FIRST_BACKOFF_S = 0.05
-REMOVE_BUDGET_S = 1.0
 CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 15 * 60
 """API Gateway's 2 h maximum connection duration plus a margin: rows whose $disconnect was
 lost expire on their own."""
@@ -62,13 +58,12 @@ class Member:
 class ConnectionStore:
     """Adds, finds and removes connections; lists the members of a room."""
 
-    def __init__(self, table_name: str | None = None, table: Any = None) -> None:
-        """Pass ``table`` (a boto3 Table) in tests; handlers pass nothing and get
-        the table named by ``CONNECTIONS_TABLE``."""
-        if table is None:
-            name = table_name or os.environ["CONNECTIONS_TABLE"]
-            table = boto3.resource("dynamodb").Table(name)
+    def __init__(self, table: Any, clean_up_client: Any = None) -> None:
+        """``table`` is a boto3 Table; ``clean_up_client`` the DynamoDB client of the
+        clean-up, one attempt per call (``budgets.ONE_ATTEMPT``: ``retry`` decides), by
+        default the table's own."""
         self._table = table
+        self._clean_up_client = clean_up_client or table.meta.client
 
     def add(self, connection: Connection) -> None:
         self._table.put_item(
@@ -97,38 +92,37 @@ class ConnectionStore:
         ).get("Attributes")
         return _connection(old) if old else None
 
-    def remove_many(self, connection_ids: Iterable[str]) -> int:
-        """Delete connections in batches of 25, resending what DynamoDB leaves unprocessed
-        with jittered backoff for at most ``REMOVE_BUDGET_S``; return how many were
-        deleted. Never raises: this clean-up runs after the message was stored and
-        delivered, and a row left behind answers 410 next time (or expires)."""
+    def remove_many(self, connection_ids: Iterable[str], remaining: Remaining = unlimited) -> int:
+        """Delete connections in batches of 25, resending what DynamoDB leaves unprocessed,
+        all within the ``CLEAN_UP`` budget; return how many were deleted. Never raises:
+        this clean-up runs last, after the message was handed off, and a row left behind
+        answers 410 next time (or expires)."""
         ids = sorted(set(connection_ids))
-        deleted = 0
-        for start in range(0, len(ids), BATCH_WRITE_MAX):
-            chunk = ids[start : start + BATCH_WRITE_MAX]
-            deleted += self._delete_batch(chunk)
-        return deleted
-
-    def _delete_batch(self, ids: list[str]) -> int:
         name = self._table.name
-        requests = [{"DeleteRequest": {"Key": {"connectionId": cid}}} for cid in ids]
-        client = self._table.meta.client
-        deadline = time.monotonic() + REMOVE_BUDGET_S
-        for attempt in range(REMOVE_ATTEMPTS):
-            try:
-                answer = client.batch_write_item(RequestItems={name: requests})
-            except (BotoCoreError, ClientError) as exc:
-                logger.warning("removing gone connections failed", extra={"error": str(exc)})
-                return len(ids) - len(requests)
-            requests = answer.get("UnprocessedItems", {}).get(name, [])
-            if not requests:
+        pending = [
+            [
+                {"DeleteRequest": {"Key": {"connectionId": cid}}}
+                for cid in ids[at : at + BATCH_WRITE_MAX]
+            ]
+            for at in range(0, len(ids), BATCH_WRITE_MAX)
+        ]
+        for _ in retry.attempts(budgets.CLEAN_UP, remaining):
+            left = []
+            for requests in pending:
+                try:
+                    answer = self._clean_up_client.batch_write_item(RequestItems={name: requests})
+                except (BotoCoreError, ClientError) as exc:
+                    logger.warning("removing gone connections failed", extra={"error": str(exc)})
+                    left.append(requests)
+                    continue
+                if unprocessed := answer.get("UnprocessedItems", {}).get(name):
+                    left.append(unprocessed)
+            pending = left
+            if not pending:
                 return len(ids)
-            pause = random.uniform(0, REMOVE_FIRST_BACKOFF_S * 2**attempt)
-            if time.monotonic() + pause > deadline:
-                break
-            time.sleep(pause)
-        logger.warning("gone connections left for later", extra={"left": len(requests)})
-        return len(ids) - len(requests)
+        still = sum(len(requests) for requests in pending)
+        logger.warning("gone connections left for later", extra={"left": still})
+        return len(ids) - still
 
     def members(
         self, room: str, page_size: int | None = None, now_ms: int | None = None

@@ -5,22 +5,28 @@ transaction: a retry of the same message (its ack was lost with the connection) 
 the claim and is answered with the message first stored, never stored twice. A claim
 belongs to its room and sender: the same id sent by someone else, or to another room,
 is another message.
+
+Each message is stored ``pending`` with the time its sender's invocation ends
+(``deliverBy``) and is marked ``handedOff`` once every member was posted or queued, or
+``failed`` once a member was given up on (its sender is told). A message still pending
+after ``deliverBy`` is delivered by the backstop (``chatroom.delivery``); a retry of one
+that is not handed off delivers it again, under the same id.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from chatroom import protocol
+from chatroom import budgets, protocol, retry
+from chatroom.retry import unlimited
+from chatroom.telemetry import Remaining, logger
 
 DEFAULT_HISTORY_TTL_HOURS = 24
 HISTORY_LIMIT = 50
@@ -32,6 +38,10 @@ def time_ordered_id(sent_at_ms: int, token: Callable[[int], str] = secrets.token
 
 
 CLAIM_SORT_KEY = "#claim"
+PENDING = "pending"
+HANDED_OFF = "handedOff"
+FAILED = "failed"
+"""The states of a message's delivery (its ``delivery`` attribute)."""
 
 
 def claim_key(room: str, sender: str, client_id: str) -> str:
@@ -49,6 +59,15 @@ class StoredMessage:
     payload: str
     sent_at_ms: int
     client_id: str | None = None
+    sender_connection_id: str | None = None
+    delivery: str | None = None
+    """PENDING, HANDED_OFF or FAILED (None: stored before delivery was tracked)."""
+    deliver_by_ms: int | None = None
+    """When the sending invocation ends: a message still pending then is overdue."""
+
+    @property
+    def handed_off(self) -> bool:
+        return self.delivery not in (PENDING, FAILED)
 
     def envelope(self) -> protocol.Envelope:
         return protocol.new_message(
@@ -71,6 +90,12 @@ class StoredMessage:
         }
         if self.client_id is not None:
             item["clientId"] = self.client_id
+        if self.sender_connection_id is not None:
+            item["senderConnectionId"] = self.sender_connection_id
+        if self.delivery is not None:
+            item["delivery"] = self.delivery
+        if self.deliver_by_ms is not None:
+            item["deliverBy"] = self.deliver_by_ms
         return item
 
     @classmethod
@@ -82,6 +107,9 @@ class StoredMessage:
             payload=item["payload"],
             sent_at_ms=int(item["sentAt"]),
             client_id=item.get("clientId"),
+            sender_connection_id=item.get("senderConnectionId"),
+            delivery=item.get("delivery"),
+            deliver_by_ms=int(item["deliverBy"]) if "deliverBy" in item else None,
         )
 
 
@@ -98,21 +126,18 @@ class MessageStore:
 
     def __init__(
         self,
-        table_name: str | None = None,
-        table: Any = None,
-        ttl_hours: int | None = None,
+        table: Any,
+        ttl_hours: int = DEFAULT_HISTORY_TTL_HOURS,
         id_factory: Callable[[int], str] = time_ordered_id,
+        mark_client: Any = None,
     ) -> None:
-        if table is None:
-            name = table_name or os.environ["MESSAGES_TABLE"]
-            table = boto3.resource("dynamodb").Table(name)
+        """``mark_client`` is the DynamoDB client of the marks, made after the store: one
+        attempt per call (``budgets.ONE_ATTEMPT``: ``retry`` decides); by default the
+        table's own."""
         self._table = table
-        self._ttl_seconds = 3600 * (
-            ttl_hours
-            if ttl_hours is not None
-            else int(os.environ.get("HISTORY_TTL_HOURS", DEFAULT_HISTORY_TTL_HOURS))
-        )
+        self._ttl_seconds = 3600 * ttl_hours
         self._id_factory = id_factory
+        self._mark_client = mark_client or table.meta.client
 
     def append(
         self,
@@ -122,8 +147,11 @@ class MessageStore:
         payload: str,
         sent_at_ms: int,
         client_id: str | None = None,
+        sender_connection_id: str | None = None,
+        deliver_by_ms: int | None = None,
     ) -> Appended:
-        """Store a message; with a ``client_id``, at most once per id."""
+        """Store a message, pending delivery until ``deliver_by_ms``; with a
+        ``client_id``, at most once per id."""
         message = StoredMessage(
             message_id=self._id_factory(sent_at_ms),
             room=room,
@@ -131,16 +159,19 @@ class MessageStore:
             payload=payload,
             sent_at_ms=sent_at_ms,
             client_id=client_id,
+            sender_connection_id=sender_connection_id,
+            delivery=PENDING,
+            deliver_by_ms=deliver_by_ms,
         )
         ttl = sent_at_ms // 1000 + self._ttl_seconds
         if client_id is None:
             self._table.put_item(Item=message.item(ttl))
             return Appended(message)
         claim = {
-            **message.item(ttl),
+            **StoredMessage(message.message_id, room, sender, "", sent_at_ms, client_id).item(ttl),
             "room": claim_key(room, sender, client_id),
             "messageId": CLAIM_SORT_KEY,
-            "payload": "",  # the ack of a retry needs the id and time, not the text again
+            "payload": "",  # the retry reads the message itself; the claim names it
             "messageRoom": room,
             "originalId": message.message_id,
         }
@@ -164,17 +195,54 @@ class MessageStore:
         return Appended(message)
 
     def _claimed(self, room: str, sender: str, client_id: str) -> StoredMessage | None:
-        """The message first stored under ``client_id`` by ``sender`` in ``room`` (its id
-        and time; the claim keeps no text)."""
+        """The message first stored under ``client_id`` by ``sender`` in ``room``, with
+        its delivery state (from the claim alone if the message has expired)."""
         item = self._table.get_item(
             Key={"room": claim_key(room, sender, client_id), "messageId": CLAIM_SORT_KEY},
             ConsistentRead=True,
         ).get("Item")
         if item is None:
             return None
-        return StoredMessage.from_item(
+        return self.get(room, item["originalId"]) or StoredMessage.from_item(
             {**item, "room": item["messageRoom"], "messageId": item["originalId"]}
         )
+
+    def get(self, room: str, message_id: str) -> StoredMessage | None:
+        """One message, read consistently (its delivery state must be the latest)."""
+        item = self._table.get_item(
+            Key={"room": room, "messageId": message_id}, ConsistentRead=True
+        ).get("Item")
+        return StoredMessage.from_item(item) if item else None
+
+    def mark(self, message: StoredMessage, delivery: str, remaining: Remaining = unlimited) -> bool:
+        """Record the message's delivery: HANDED_OFF only over PENDING (a member given up
+        on stays FAILED), FAILED over anything. Within the ``MARK`` budget; False when it
+        could not be written (the backstop then delivers the message again: members see
+        it once, by its id)."""
+        condition = "attribute_exists(room)"
+        values: dict[str, Any] = {":state": {"S": delivery}}
+        if delivery == HANDED_OFF:
+            condition += " AND delivery = :pending"
+            values[":pending"] = {"S": PENDING}
+        problem: Exception | None = None
+        for _ in retry.attempts(budgets.MARK, remaining):
+            try:
+                self._mark_client.update_item(
+                    TableName=self._table.name,
+                    Key={"room": {"S": message.room}, "messageId": {"S": message.message_id}},
+                    UpdateExpression="SET delivery = :state",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
+                return True
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    return True  # expired, or marked already
+                problem = exc
+            except BotoCoreError as exc:
+                problem = exc
+        logger.warning("could not mark a message's delivery", extra={"error": str(problem)})
+        return False
 
     def recent(
         self, room: str, limit: int = HISTORY_LIMIT, now_s: float | None = None

@@ -8,8 +8,7 @@ reaches ``PresenceFunction`` through the table's stream, whoever made it (a hand
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +19,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import protocol
-from chatroom.broadcast import Broadcaster, ManagementApiClients, unlimited
-from chatroom.connections import ConnectionStore
-from chatroom.fanout import FanOut, FanOutError, FanOutResult
+from chatroom.environment import ChatEnvironment
+from chatroom.fanout.policy import FanOutResult
+from chatroom.fanout.shards import FanOutError
+from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining, logger
 
 
@@ -73,25 +73,15 @@ def room_changes(records: Iterable[DynamoDBRecord]) -> list[RoomChange]:
 class PresenceAnnouncer:
     """Tells each changed room who joined, who left and who is here."""
 
-    def __init__(
-        self,
-        connections: ConnectionStore,
-        broadcaster: Broadcaster | None = None,
-        clients: ManagementApiClients | None = None,
-        clock: Callable[[], float] = time.time,
-        fan_out: FanOut | None = None,
-    ) -> None:
-        self._connections = connections
-        self._fan_out = fan_out or FanOut(
-            broadcaster or Broadcaster(connections, clock=clock), queue=None
-        )
-        self._clients = clients or ManagementApiClients()
-        self._clock = clock
+    def __init__(self, environment: ChatEnvironment) -> None:
+        self._connections = environment.connections
+        self._fan_out = environment.fan_out
+        self._clients = environment.clients
+        self._clock = environment.clock
 
     @classmethod
     def from_environment(cls) -> PresenceAnnouncer:
-        connections = ConnectionStore()
-        return cls(connections, fan_out=FanOut.from_environment(Broadcaster(connections)))
+        return cls(ChatEnvironment.from_environment())
 
     def announce(self, change: RoomChange, remaining: Remaining = unlimited) -> FanOutResult:
         """Post the room's presence envelope to every member, joiners included (they are
@@ -108,9 +98,11 @@ class PresenceAnnouncer:
             members=snapshot,
             ids=(change.joined_ids, change.left_ids),
         )
-        return self._fan_out.deliver(
+        result = self._fan_out.deliver(
             self._clients.configured(), change.room, protocol.encode(envelope), members, remaining
         )
+        self._fan_out.clean_up(result, remaining)
+        return result
 
     def handle(
         self, records: Iterable[DynamoDBRecord], remaining: Remaining = unlimited

@@ -7,29 +7,27 @@ sender, or a 400 for a handshake, and nothing already stored is touched.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import protocol
-from chatroom.broadcast import Broadcaster, Delivery, ManagementApiClients, unlimited
-from chatroom.connections import Connection, ConnectionStore
-from chatroom.exceptions import ProtocolError
-from chatroom.fanout import FanOut, FanOutError, FanOutResult
-from chatroom.messages import MessageStore, StoredMessage, time_ordered_id
-from chatroom.rate_limit import RateLimit, RateLimiter, sender_key
-from chatroom.telemetry import Remaining, logger, metrics
+from chatroom.connections import Connection
+from chatroom.environment import ChatEnvironment
+from chatroom.exceptions import ChatError, ProtocolError
+from chatroom.fanout.broadcast import Delivery
+from chatroom.fanout.shards import Origin
+from chatroom.messages import FAILED, HANDED_OFF, StoredMessage, time_ordered_id
+from chatroom.rate_limit import sender_key
+from chatroom.retry import unlimited
+from chatroom.telemetry import Remaining, count, logger
 
-
-class MetricsSink(Protocol):
-    """What ChatService needs of Powertools' Metrics (tests may pass a fake)."""
-
-    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+LONGEST_DEADLINE_MS = 900_000
+"""Lambda's longest timeout: a message's ``deliverBy`` is never later than this."""
 
 
 @dataclass(frozen=True)
@@ -77,47 +75,19 @@ class Reply:
 
 
 class ChatService:
-    def __init__(
-        self,
-        connections: ConnectionStore,
-        messages: MessageStore,
-        broadcaster: Broadcaster | None = None,
-        clients: ManagementApiClients | None = None,
-        metrics: MetricsSink | None = None,
-        clock: Callable[[], float] = time.time,
-        max_message_bytes: int = protocol.DEFAULT_MESSAGE_MAX_BYTES,
-        fan_out: FanOut | None = None,
-        rate_limiter: RateLimiter | None = None,
-    ) -> None:
-        self._connections = connections
-        self._messages = messages
-        self._broadcaster = broadcaster or Broadcaster(connections, clock=clock)
-        self._fan_out = fan_out or FanOut(self._broadcaster, queue=None)
-        self._clients = clients or ManagementApiClients()
-        self._metrics = metrics
-        self._clock = clock
-        self._max_message_bytes = max_message_bytes
-        self._rate_limiter = rate_limiter
+    def __init__(self, environment: ChatEnvironment) -> None:
+        self._env = environment
+        self._connections = environment.connections
+        self._messages = environment.messages
+        self._fan_out = environment.fan_out
+        self._clients = environment.clients
+        self._metrics = environment.metrics
+        self._clock = environment.clock
 
     @classmethod
     def from_environment(cls) -> ChatService:
-        """The service a handler builds once per execution environment: both stores
-        share one DynamoDB resource (creating it loads the service model once)."""
-        dynamodb = boto3.resource("dynamodb")
-        connections = ConnectionStore(table=dynamodb.Table(os.environ["CONNECTIONS_TABLE"]))
-        broadcaster = Broadcaster(connections)
-        messages_table = dynamodb.Table(os.environ["MESSAGES_TABLE"])
-        return cls(
-            connections=connections,
-            messages=MessageStore(table=messages_table),
-            rate_limiter=RateLimiter(messages_table, RateLimit.from_environment()),
-            broadcaster=broadcaster,
-            fan_out=FanOut.from_environment(broadcaster),
-            metrics=metrics,
-            max_message_bytes=int(
-                os.environ.get("MESSAGE_MAX_BYTES", protocol.DEFAULT_MESSAGE_MAX_BYTES)
-            ),
-        )
+        """The service a handler builds once per execution environment."""
+        return cls(ChatEnvironment.from_environment())
 
     def connect(self, caller: Caller, query: Mapping[str, str] | None) -> Reply:
         """Store the connection: one write, whatever the room's size. The room hears of
@@ -148,18 +118,19 @@ class ChatService:
     def send_message(
         self, caller: Caller, body: str | None, remaining: Remaining = unlimited
     ) -> Reply:
-        """Validate, store in the room's history (once per ``clientId``), acknowledge to
-        the sender, then send to every other member (inline or in shards, within the
-        invocation's ``remaining`` time). A retry of a stored message is acknowledged
-        again and sent to no one. If the room cannot be reached the sender is told; the
-        message stays in the history."""
+        """Validate, store in the room's history (once per ``clientId``, pending until
+        handed off), acknowledge to the sender, then send to every other member (inline
+        or in shards, within the invocation's ``remaining`` time) and mark it handed off.
+        If that fails, the sender is told and the backstop delivers it later
+        (``chatroom.delivery``). A retry of a message not handed off delivers it again,
+        under its first id; of one handed off, is acknowledged again and sent to no one."""
         sender = self._connections.get(caller.connection_id)
         if sender is None:
             return self._refuse(caller, protocol.not_joined_error())
         logger.append_keys(room=sender.room)
         sent_at_ms = int(self._clock() * 1000)
         try:
-            typed = protocol.parse_chat_message(body, self._max_message_bytes)
+            typed = protocol.parse_chat_message(body, self._env.max_message_bytes)
             protocol.check_envelope_size(
                 StoredMessage(
                     time_ordered_id(sent_at_ms),
@@ -172,12 +143,12 @@ class ChatService:
             )
         except ProtocolError as exc:
             return self._refuse(caller, exc)
-        limiter = self._rate_limiter
+        limiter = self._env.rate_limiter
         counted_as = sender_key(
             verified_subject=caller.verified_subject, source_ip=caller.source_ip, name=sender.name
         )
         if limiter is not None and not limiter.admit(counted_as, self._clock()):
-            self._count("RateLimited", 1)
+            count(self._metrics, "RateLimited", 1)
             return self._refuse(caller, protocol.rate_limited_error(limiter.rate, typed.client_id))
         appended = self._messages.append(
             room=sender.room,
@@ -185,6 +156,8 @@ class ChatService:
             payload=typed.text,
             sent_at_ms=sent_at_ms,
             client_id=typed.client_id,
+            sender_connection_id=caller.connection_id,
+            deliver_by_ms=sent_at_ms + int(min(remaining() * 1000, LONGEST_DEADLINE_MS)),
         )
         stored = appended.message
         self._post(
@@ -196,14 +169,17 @@ class ChatService:
                 duplicate=appended.duplicate,
             ),
         )
-        if appended.duplicate:
-            logger.info("a retried message was stored already", extra={"id": stored.message_id})
+        if appended.duplicate and stored.handed_off:
+            logger.info("a retried message was handed off already", extra={"id": stored.message_id})
             return Reply(200)
-        self._count("Messages", 1)
+        if appended.duplicate:
+            logger.info("a retried message is delivered again", extra={"id": stored.message_id})
+        else:
+            count(self._metrics, "Messages", 1)
         try:
-            self._announce(caller, sender.room, stored.envelope(), remaining)
-        except FanOutError:
-            logger.exception("fan-out failed after the message was stored")
+            self._hand_off(caller, stored, remaining)
+        except (BotoCoreError, ClientError, ChatError):
+            logger.exception("the hand-off failed after the message was stored")
             self._refuse(caller, protocol.delivery_failed_error(typed.client_id))
             return Reply(502)
         return Reply(200)
@@ -231,32 +207,43 @@ class ChatService:
             problem = exc
         return Reply(200, protocol.encode(protocol.error(problem.code, problem.message)))
 
-    def _announce(
-        self, caller: Caller, room: str, envelope: protocol.Envelope, remaining: Remaining
-    ) -> FanOutResult:
+    def _hand_off(self, caller: Caller, stored: StoredMessage, remaining: Remaining) -> None:
+        """Post or queue the message to every member but the sender, mark it handed off
+        (or failed, and the sender told, if a member was given up on), then remove the
+        connections that were gone."""
         recipients = [
             member
-            for member in self._connections.members(room)
+            for member in self._connections.members(stored.room)
             if member.connection_id != caller.connection_id
         ]
         client = self._clients.for_request(caller.domain_name, caller.stage)
         result = self._fan_out.deliver(
-            client, room, protocol.encode(envelope), recipients, remaining
+            client,
+            stored.room,
+            protocol.encode(stored.envelope()),
+            recipients,
+            remaining,
+            origin=Origin(stored.message_id, caller.connection_id, stored.client_id),
         )
-        self._count("Deliveries", result.delivered)
-        self._count("GoneConnectionsRemoved", result.gone)
-        self._count("FailedDeliveries", result.failed)
-        self._count("ShardsQueued", result.shards)
-        if self._metrics is not None and recipients and not result.shards:
+        if result.failed:
+            self._messages.mark(stored, FAILED, remaining)
+            self._refuse(caller, protocol.delivery_failed_error(stored.client_id))
+        else:
+            self._messages.mark(stored, HANDED_OFF, remaining)
+        self._fan_out.clean_up(result, remaining)
+        count(self._metrics, "Deliveries", result.delivered)
+        count(self._metrics, "GoneConnectionsRemoved", len(result.gone))
+        count(self._metrics, "FailedDeliveries", result.failed)
+        count(self._metrics, "ShardsQueued", result.shards)
+        if recipients and not result.shards:
             self._metrics.add_metric(
                 name="FanOutDuration", unit=MetricUnit.Milliseconds, value=result.duration_ms
             )
-        outcome = {"type": envelope["type"], **result.log_fields()}
+        outcome = {"type": "newMessage", **result.log_fields()}
         if result.failed:
             logger.warning("fan-out had failed posts", extra=outcome)
         else:
             logger.info("fan-out done", extra=outcome)
-        return result
 
     def _refuse(self, caller: Caller, problem: ProtocolError) -> Reply:
         """Tell the sender what was wrong; the route is one-way, so this is a post."""
@@ -267,10 +254,6 @@ class ChatService:
     def _post(self, caller: Caller, envelope: protocol.Envelope) -> None:
         """Post to the caller itself; a caller gone (410) is forgotten."""
         client = self._clients.for_request(caller.domain_name, caller.stage)
-        delivery = self._broadcaster.post(client, caller.connection_id, protocol.encode(envelope))
+        delivery = self._fan_out.post_one(client, caller.connection_id, protocol.encode(envelope))
         if delivery is Delivery.GONE:
             self._connections.remove(caller.connection_id)
-
-    def _count(self, name: str, value: int) -> None:
-        if self._metrics is not None and value:
-            self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

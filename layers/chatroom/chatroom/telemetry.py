@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import (
     APIGatewayWebSocketEvent,
     DynamoDBStreamEvent,
@@ -26,6 +27,18 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 Remaining = Callable[[], float]
+
+
+class MetricsSink(Protocol):
+    """What the layer needs of Powertools' Metrics (tests may pass a fake)."""
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+
+
+def count(sink: MetricsSink, name: str, value: int) -> None:
+    """Add a count; zero is not worth a metric."""
+    if value:
+        sink.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 class ProxyReply(Protocol):

@@ -35,14 +35,6 @@ def test_messages_expire_after_the_configured_hours(chat_tables):
     assert item["Item"]["ttl"] == 1_000 + 2 * 3600
 
 
-def test_ttl_hours_default_from_the_environment(chat_tables, monkeypatch):
-    monkeypatch.setenv("HISTORY_TTL_HOURS", "5")
-    store = MessageStore(table=chat_tables.messages)
-    message = store.append(room="r", sender="a", payload="p", sent_at_ms=0).message
-    item = chat_tables.messages.get_item(Key={"room": "r", "messageId": message.message_id})
-    assert item["Item"]["ttl"] == 5 * 3600
-
-
 def test_ids_sort_by_time_and_are_unique_within_a_millisecond():
     same = {time_ordered_id(5) for _ in range(100)}
     assert len(same) == 100

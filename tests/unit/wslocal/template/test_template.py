@@ -279,8 +279,10 @@ def test_the_projects_own_template_is_served():
     assert stage.functions["SendMessageFunction"].layer_dirs[0].name == "chatroom"
     assert stage.not_emulated == ()
     assert "PresenceFailuresQueue" in {queue.queue_name for queue in stage.queues}
-    [presence] = stage.stream_sources
-    assert (presence.function, presence.table) == ("PresenceFunction", "ConnectionsTable")
+    assert {(source.function, source.table) for source in stage.stream_sources} == {
+        ("PresenceFunction", "ConnectionsTable"),
+        ("DeliveryWatchFunction", "MessagesTable"),
+    }
 
 
 def test_env_vars_override_what_the_template_declares_as_sam_does():

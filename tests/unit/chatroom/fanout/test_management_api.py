@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatroom.management_api import GoneException, KeepAliveManagementApi, signing_region
+from chatroom.fanout.management_api import GoneException, KeepAliveManagementApi, signing_region
 
 FROZEN = datetime.datetime(2026, 11, 28, 12, 0, 0, tzinfo=datetime.UTC)
 CONNECTION = "L0SM9cOFvHcCIhw="

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import ssl
 import threading
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -27,8 +29,13 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, ConnectionClosedError, NoCredentialsError
 from botocore.httpsession import DEFAULT_CA_BUNDLE
 
-TIMEOUT_S = 2.0
+from chatroom.budgets import POST
+from chatroom.exceptions import ChatError
+
+TIMEOUT_S = POST.attempt_timeout_s
 SERVICE = "execute-api"
+ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
+CUSTOM_ENDPOINT_VARIABLE = "MANAGEMENT_API_ENDPOINT"
 
 
 class GoneException(ClientError):
@@ -71,14 +78,17 @@ class KeepAliveManagementApi:
         self._ssl = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE) if self._secure else None
         self._local = threading.local()
 
-    def post_to_connection(self, ConnectionId: str, Data: bytes) -> dict[str, Any]:
-        """POST ``Data`` to ``@connections/{ConnectionId}``, signed; raise as boto3 does."""
+    def post_to_connection(
+        self, ConnectionId: str, Data: bytes, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """POST ``Data`` to ``@connections/{ConnectionId}``, signed; raise as boto3 does.
+        ``timeout_s`` bounds the connect and each read (the caller's budget decides it)."""
         path = f"{self._base_path}/@connections/{quote(ConnectionId, safe='')}"
         request = AWSRequest(method="POST", url=f"{self._origin}{path}", data=Data)
         self._signer.add_auth(request)
         headers = dict(request.headers.items())
         for attempt in (1, 2):
-            connection, reused = self._connection()
+            connection, reused = self._connection(timeout_s or self._timeout_s)
             try:
                 connection.request("POST", path, body=Data, headers=headers)
                 response = connection.getresponse()
@@ -89,24 +99,28 @@ class KeepAliveManagementApi:
                 self._local.connection = None
                 # A kept-alive connection the server closed while it was idle fails at
                 # once; one new connection is tried (as urllib3 does), then the caller
-                # retries with its own backoff.
-                if not (reused and attempt == 1):
+                # retries with its own backoff. A timeout is not that: it used the time.
+                if not (reused and attempt == 1) or isinstance(exc, TimeoutError):
                     raise ConnectionClosedError(endpoint_url=self.endpoint) from exc
         if response.status >= 300:
             raise self._error(response, body)
         return {"ResponseMetadata": {"HTTPStatusCode": response.status}}
 
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection, and whether it was used before."""
+    def _connection(self, timeout_s: float) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection with ``timeout_s`` set, and whether it was used
+        before."""
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if connection is not None:
+            connection.timeout = timeout_s
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout_s)
             return connection, True
         if self._secure:
             connection = http.client.HTTPSConnection(
-                self._netloc, timeout=self._timeout_s, context=self._ssl
+                self._netloc, timeout=timeout_s, context=self._ssl
             )
         else:
-            connection = http.client.HTTPConnection(self._netloc, timeout=self._timeout_s)
+            connection = http.client.HTTPConnection(self._netloc, timeout=timeout_s)
         self._local.connection = connection
         return connection, False
 
@@ -127,3 +141,40 @@ class KeepAliveManagementApi:
         }
         kind = GoneException if response.status == 410 else ClientError
         return kind(error, "PostToConnection")  # type: ignore[arg-type]
+
+
+def management_endpoint(
+    domain_name: str | None, stage: str | None, environ: Mapping[str, str] = os.environ
+) -> str:
+    """The endpoint to post to: boto3's endpoint variable when set (the local stage sets
+    it), else ``MANAGEMENT_API_ENDPOINT`` (custom domains, whose base path is not the
+    stage, and functions whose events carry no ``requestContext``), else the event's."""
+    for variable in (ENDPOINT_VARIABLE, CUSTOM_ENDPOINT_VARIABLE):
+        if environ.get(variable):
+            return environ[variable]
+    if not domain_name or not stage:
+        raise ChatError(f"{CUSTOM_ENDPOINT_VARIABLE} must name the stage's @connections endpoint")
+    return f"https://{domain_name}/{stage}"
+
+
+class ManagementApiClients:
+    """One Management API client per endpoint, kept for the execution environment's
+    lifetime: botocore's signer on keep-alive connections, ``KeepAliveManagementApi``."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, KeepAliveManagementApi] = {}
+
+    def for_request(self, domain_name: str, stage: str) -> KeepAliveManagementApi:
+        """The client for the stage an event came through."""
+        return self._client(management_endpoint(domain_name, stage))
+
+    def configured(self) -> KeepAliveManagementApi:
+        """The client for the endpoint the environment names (no event to read it from)."""
+        return self._client(management_endpoint(None, None))
+
+    def _client(self, endpoint: str) -> KeepAliveManagementApi:
+        client = self._clients.get(endpoint)
+        if client is None:
+            client = KeepAliveManagementApi(endpoint)
+            self._clients[endpoint] = client
+        return client

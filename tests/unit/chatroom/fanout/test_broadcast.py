@@ -3,13 +3,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from chatroom.broadcast import (
-    Broadcaster,
-    Delivery,
-    ManagementApiClients,
-    management_endpoint,
-)
-from chatroom.connections import CONNECT_GRACE_MS, Connection, ConnectionStore, Member
+from chatroom import budgets
+from chatroom.connections import CONNECT_GRACE_MS, Member
+from chatroom.fanout.broadcast import Broadcaster, Delivery
+from chatroom.fanout.management_api import ManagementApiClients, management_endpoint
 from tests.support.management_api import FakeManagementApi
 
 NOW = 1_800_000_000.0
@@ -20,16 +17,8 @@ def members(*ids: str, connected_at: int = OLD) -> list[Member]:
     return [Member(connection_id, connected_at) for connection_id in ids]
 
 
-def broadcaster(store, **kwargs) -> Broadcaster:
-    return Broadcaster(store, clock=lambda: NOW, **kwargs)
-
-
-@pytest.fixture
-def store(chat_tables):
-    store = ConnectionStore(table=chat_tables.connections)
-    for connection_id in ("a", "b", "c"):
-        store.add(Connection(connection_id, "lobby", connection_id, OLD, "1.2.3.4"))
-    return store
+def broadcaster(**kwargs) -> Broadcaster:
+    return Broadcaster(clock=lambda: NOW, **kwargs)
 
 
 def test_endpoint_is_built_from_the_events_domain_and_stage():
@@ -61,52 +50,49 @@ def test_one_client_per_endpoint_is_kept_for_the_execution_environment(monkeypat
     assert clients.for_request("b.example.com", "dev") is not first
 
 
-def test_broadcast_delivers_to_every_connection(store):
+def test_broadcast_delivers_to_every_connection():
     api = FakeManagementApi()
-    result = broadcaster(store).broadcast(api, b"hello", members("a", "b", "c"))
-    assert (result.delivered, result.gone, result.failed) == (3, 0, 0)
+    result = broadcaster().broadcast(api, b"hello", members("a", "b", "c"))
+    assert (result.delivered, result.gone, result.failed) == (3, (), 0)
     assert sorted(target for target, _ in api.posts) == ["a", "b", "c"]
     assert {data for _, data in api.posts} == {b"hello"}
 
 
-def test_a_410_during_fan_out_removes_exactly_the_gone_connection(store):
+def test_a_410_names_exactly_the_gone_connection():
     # moto's management API never answers 410: the fake plays API Gateway here.
     api = FakeManagementApi(gone={"b"})
-    result = broadcaster(store).broadcast(api, b"hello", members("a", "b", "c"))
-    assert (result.delivered, result.gone) == (2, 1)
-    assert sorted(m.connection_id for m in store.members("lobby")) == ["a", "c"]
+    result = broadcaster().broadcast(api, b"hello", members("a", "b", "c"))
+    assert (result.delivered, result.gone) == (2, ("b",))
 
 
-def test_a_410_from_a_connection_still_in_connect_does_not_remove_it(store):
+def test_a_410_from_a_connection_still_in_connect_is_not_gone():
     # On AWS a post to a connection whose $connect is still running answers 410; the
     # connection opens a moment later and must stay in the room.
     api = FakeManagementApi(gone={"b"})
     young = members("a", "c") + members("b", connected_at=int(NOW * 1000) - 1000)
-    result = broadcaster(store).broadcast(api, b"hello", young)
-    assert result.gone == 0
-    assert sorted(m.connection_id for m in store.members("lobby")) == ["a", "b", "c"]
+    result = broadcaster().broadcast(api, b"hello", young)
+    assert result.gone == ()
 
 
-def test_failed_posts_are_counted_and_the_connection_kept(store):
+def test_failed_posts_are_counted_and_not_gone():
     api = FakeManagementApi(failing={"c"})
-    result = broadcaster(store).broadcast(api, b"x", members("a", "b", "c"))
-    assert (result.delivered, result.failed, result.gone) == (2, 1, 0)
-    assert sorted(m.connection_id for m in store.members("lobby")) == ["a", "b", "c"]
+    result = broadcaster().broadcast(api, b"x", members("a", "b", "c"))
+    assert (result.delivered, result.failed, result.gone) == (2, 1, ())
 
 
-def test_broadcast_to_nobody_posts_nothing(store):
+def test_broadcast_to_nobody_posts_nothing():
     api = FakeManagementApi()
-    result = broadcaster(store).broadcast(api, b"x", [])
-    assert (result.delivered, result.gone, result.failed) == (0, 0, 0)
+    result = broadcaster().broadcast(api, b"x", [])
+    assert (result.delivered, result.gone, result.failed) == (0, (), 0)
     assert api.posts == []
 
 
-def test_fan_out_runs_posts_concurrently_with_a_bound(store):
+def test_fan_out_runs_posts_concurrently_with_a_bound():
     running, peak, lock = 0, 0, threading.Lock()
     release = threading.Event()
 
     class SlowApi(FakeManagementApi):
-        def post_to_connection(self, ConnectionId, Data):
+        def post_to_connection(self, ConnectionId, Data, timeout_s=None):
             nonlocal running, peak
             with lock:
                 running += 1
@@ -117,25 +103,26 @@ def test_fan_out_runs_posts_concurrently_with_a_bound(store):
             return super().post_to_connection(ConnectionId=ConnectionId, Data=Data)
 
     recipients = members(*(str(i) for i in range(20)))
-    result = broadcaster(store, max_workers=4).broadcast(SlowApi(), b"x", recipients)
+    result = broadcaster(max_workers=4).broadcast(SlowApi(), b"x", recipients)
     assert result.delivered == 20
     assert 1 < peak <= 4
 
 
-def test_post_reports_gone_for_a_410(store):
-    assert Broadcaster(store).post(FakeManagementApi(gone={"a"}), "a", b"x") is Delivery.GONE
+def test_post_reports_gone_for_a_410():
+    assert Broadcaster().post(FakeManagementApi(gone={"a"}), "a", b"x") is Delivery.GONE
 
 
-def test_no_post_starts_when_the_invocations_time_is_short(store):
+def test_no_post_starts_when_the_invocations_time_is_short():
     api = FakeManagementApi()
-    result = broadcaster(store).broadcast(api, b"x", members("a", "b"), remaining=lambda: 1.0)
+    short = budgets.RESERVE_S - 0.1
+    result = broadcaster().broadcast(api, b"x", members("a", "b"), remaining=lambda: short)
     assert [m.connection_id for m in result.deferred] == ["a", "b"]
     assert (result.delivered, result.failed, api.posts) == (0, 0, [])
 
 
-def test_failed_members_are_named_for_the_caller_to_retry(store):
+def test_failed_members_are_named_for_the_caller_to_retry():
     api = FakeManagementApi(failing={"b"})
-    result = broadcaster(store).broadcast(api, b"x", members("a", "b"))
+    result = broadcaster().broadcast(api, b"x", members("a", "b"))
     assert [m.connection_id for m in result.failed_members] == ["b"]
 
 
@@ -171,22 +158,24 @@ def answering(monkeypatch):
     server.shutdown()
 
 
-def test_a_403_fails_at_once_without_a_retry(store, answering):
+def test_a_403_fails_at_once_without_a_retry(answering):
     _Answers.statuses = [403]
-    assert Broadcaster(store).post(answering, "a", b"x") is Delivery.FAILED
+    assert Broadcaster().post(answering, "a", b"x") is Delivery.FAILED
     assert len(_Answers.hits) == 1
 
 
-def test_a_5xx_is_retried_at_most_three_times_in_all(store, answering):
+def test_a_5xx_is_retried_at_most_three_times_in_all(answering):
     _Answers.statuses = [503, 503, 503, 503]
-    assert Broadcaster(store).post(answering, "a", b"x") is Delivery.FAILED
+    assert Broadcaster().post(answering, "a", b"x") is Delivery.FAILED
     assert len(_Answers.hits) == 3
 
 
-def test_no_retry_starts_past_the_invocations_reserve(store, answering):
+def test_no_retry_starts_past_the_invocations_reserve(answering):
     _Answers.statuses = [503, 200]
-    times = iter([5.0, 1.0, 1.0])  # enough to start, then short
-    assert Broadcaster(store).post(answering, "a", b"x", lambda: next(times)) is Delivery.FAILED
+    enough = budgets.RESERVE_S + 0.5
+    short = budgets.RESERVE_S - 1.0
+    times = iter([enough, short, short])  # enough to start, then short
+    assert Broadcaster().post(answering, "a", b"x", lambda: next(times)) is Delivery.FAILED
     assert len(_Answers.hits) == 1
 
 
@@ -213,7 +202,7 @@ class _TooManyThenOk(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_429_is_retried_with_jitter(store, monkeypatch):
+def test_a_429_is_retried_with_jitter(monkeypatch):
     _TooManyThenOk.hits = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _TooManyThenOk)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -221,7 +210,7 @@ def test_a_429_is_retried_with_jitter(store, monkeypatch):
         endpoint = f"http://127.0.0.1:{server.server_port}/dev"
         monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", endpoint)
         client = ManagementApiClients().for_request("unused.example.com", "dev")
-        assert Broadcaster(store).post(client, "a", b"x") is Delivery.DELIVERED
+        assert Broadcaster().post(client, "a", b"x") is Delivery.DELIVERED
         assert _TooManyThenOk.hits == ["/dev/@connections/a", "/dev/@connections/a"]
     finally:
         server.shutdown()

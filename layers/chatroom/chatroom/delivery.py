@@ -1,0 +1,186 @@
+"""The delivery guarantee: an acknowledged message reaches every member, or its sender
+is told.
+
+``sendMessage`` stores each message ``pending`` with ``deliverBy``, the end of its own
+invocation, and marks it ``handedOff`` once every member was posted or queued. Whatever
+stops it in between (a crash, a timeout, a throttled Query, SQS down) leaves the mark
+unwritten, and the messages table's stream, which sees every write whoever made it, is
+the backstop:
+
+1. ``DeliveryWatch`` (``DeliveryWatchFunction``, the stream) queues an ``OverdueCheck``
+   for each message stored pending whose mark is not in the same batch, delayed until
+   its ``deliverBy`` has passed;
+2. ``Backstop`` (``FanOutFunction``, the fan-out queue) reads the message again: still
+   pending, it is delivered to the room under its id and marked. If that fails too, SQS
+   receives the check again; on its last receive the sender is told.
+
+Members may get a message twice (a retry, the backstop); pages show it once, by its id.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chatroom import protocol
+from chatroom.connections import ConnectionStore
+from chatroom.fanout.management_api import ManagementApiClients
+from chatroom.fanout.policy import FanOut, FanOutResult
+from chatroom.fanout.shards import FanOutError, Origin, OverdueCheck, ShardQueue
+from chatroom.messages import FAILED, HANDED_OFF, PENDING, MessageStore, StoredMessage
+from chatroom.retry import unlimited
+from chatroom.telemetry import MetricsSink, Remaining, count, logger
+
+GRACE_S = 2
+"""Checked this long after ``deliverBy``: the sender's invocation is over by then."""
+LAST_RECEIVE = 5
+"""The fan-out queue's maxReceiveCount: the last receive of a check tells the sender."""
+
+
+def check_delay_s(deliver_by_ms: int | None, now_ms: int) -> int:
+    """Seconds to wait before checking a message whose sender ends at ``deliver_by_ms``."""
+    if deliver_by_ms is None:
+        return GRACE_S
+    return max(0, math.ceil((deliver_by_ms - now_ms) / 1000)) + GRACE_S
+
+
+def overdue_candidates(records: Iterable[DynamoDBRecord]) -> dict[tuple[str, str], DynamoDBRecord]:
+    """The messages of a stream batch stored pending and not marked in the same batch,
+    each with its record (``deliverBy``, sequence number), in stream order."""
+    pending: dict[tuple[str, str], DynamoDBRecord] = {}
+    for record in records:
+        stream = record.dynamodb
+        image = (stream.new_image if stream else None) or {}
+        room, message_id = image.get("room"), image.get("messageId")
+        if not isinstance(room, str) or not isinstance(message_id, str):
+            continue
+        state = image.get("delivery")
+        if record.event_name is DynamoDBRecordEventName.INSERT and state == PENDING:
+            pending[(room, message_id)] = record
+        elif record.event_name is DynamoDBRecordEventName.MODIFY and state != PENDING:
+            pending.pop((room, message_id), None)
+    return pending
+
+
+class DeliveryWatch:
+    """Queues an overdue check for each message whose hand-off its batch did not see."""
+
+    def __init__(self, queue: ShardQueue, clock: Callable[[], float] = time.time) -> None:
+        self._queue = queue
+        self._clock = clock
+
+    def handle(
+        self, records: Iterable[DynamoDBRecord], remaining: Remaining = unlimited
+    ) -> dict[str, Any]:
+        """Queue the checks, each delayed to its own deadline; the records of checks that
+        could not be queued are reported failed, so Lambda reads them again."""
+        now_ms = int(self._clock() * 1000)
+        overdue = overdue_candidates(records)
+        checks = [
+            OverdueCheck(room, message_id, check_delay_s(deliver_by(record), now_ms))
+            for (room, message_id), record in overdue.items()
+        ]
+        try:
+            self._queue.put(checks, remaining)
+        except FanOutError:
+            logger.exception("overdue checks could not be queued", extra={"checks": len(checks)})
+            return {
+                "batchItemFailures": [
+                    {"itemIdentifier": sequence_number(record)} for record in overdue.values()
+                ]
+            }
+        return {"batchItemFailures": []}
+
+
+def deliver_by(record: DynamoDBRecord) -> int | None:
+    image = (record.dynamodb.new_image if record.dynamodb else None) or {}
+    value = image.get("deliverBy")
+    return int(value) if value is not None else None
+
+
+def sequence_number(record: DynamoDBRecord) -> str:
+    return (record.dynamodb.sequence_number if record.dynamodb else None) or ""
+
+
+class Backstop:
+    """Delivers a message whose hand-off was never marked, and marks it."""
+
+    def __init__(
+        self,
+        messages: MessageStore,
+        connections: ConnectionStore,
+        fan_out: FanOut,
+        clients: ManagementApiClients,
+        metrics: MetricsSink,
+    ) -> None:
+        self._messages = messages
+        self._connections = connections
+        self._fan_out = fan_out
+        self._clients = clients
+        self._metrics = metrics
+
+    def check(self, due: OverdueCheck, receive: int, remaining: Remaining = unlimited) -> None:
+        """Deliver the message if it is still pending; raise if that fails, so the queue
+        tries again, after telling the sender on the last receive."""
+        message = self._messages.get(due.room, due.message_id)
+        if message is None or message.delivery != PENDING:
+            logger.info("an overdue check found the message handed off")
+            return
+        try:
+            self.deliver(message, remaining)
+        except (BotoCoreError, ClientError, FanOutError):
+            if receive >= LAST_RECEIVE:
+                self.tell_sender(message)
+            raise
+        count(self._metrics, "MessagesRedelivered", 1)
+
+    def deliver(self, message: StoredMessage, remaining: Remaining = unlimited) -> FanOutResult:
+        """Send a stored message to its room (all but its sender's connection), then mark
+        it: handed off, or failed (and its sender told) if a member was given up on."""
+        recipients = [
+            member
+            for member in self._connections.members(message.room)
+            if member.connection_id != message.sender_connection_id
+        ]
+        origin = (
+            Origin(message.message_id, message.sender_connection_id, message.client_id)
+            if message.sender_connection_id
+            else None
+        )
+        result = self._fan_out.deliver(
+            self._clients.configured(),
+            message.room,
+            protocol.encode(message.envelope()),
+            recipients,
+            remaining,
+            origin=origin,
+        )
+        if result.failed:
+            self.tell_sender(message)
+        else:
+            self._messages.mark(message, HANDED_OFF, remaining)
+        self._fan_out.clean_up(result, remaining)
+        return result
+
+    def tell_sender(self, message: StoredMessage) -> None:
+        """Mark the message failed and tell its sender (a retry delivers it again)."""
+        self._messages.mark(message, FAILED)
+        if message.sender_connection_id:
+            tell(self._fan_out, self._clients, message.sender_connection_id, message.client_id)
+
+
+def tell(
+    fan_out: FanOut, clients: ManagementApiClients, connection_id: str, client_id: str | None
+) -> None:
+    """Post ``delivery_failed`` to a sender (from a function with no event to answer)."""
+    problem = protocol.delivery_failed_error(client_id)
+    envelope = protocol.error(problem.code, problem.message, problem.client_id)
+    fan_out.post_one(clients.configured(), connection_id, protocol.encode(envelope))

@@ -1,0 +1,29 @@
+"""The fan-out: posting one envelope to a room of any size.
+
+- ``management_api``: the Management API client (signed keep-alive posts);
+- ``broadcast``: concurrent posts with the one retry loop, within the ``POST`` budget;
+- ``shards``: the fan-out queue and its messages (shards, overdue checks);
+- ``policy``: inline or sharded, by the room's size and the time left;
+- ``poster``: FanOutFunction's work, one queue message at a time.
+"""
+
+from chatroom.fanout.broadcast import Broadcaster, BroadcastResult, Delivery
+from chatroom.fanout.management_api import ManagementApiClients, management_endpoint
+from chatroom.fanout.policy import FanOut, FanOutResult
+from chatroom.fanout.shards import FanOutError, Origin, OverdueCheck, Shard, ShardError, ShardQueue
+
+__all__ = [
+    "BroadcastResult",
+    "Broadcaster",
+    "Delivery",
+    "FanOut",
+    "FanOutError",
+    "FanOutResult",
+    "ManagementApiClients",
+    "Origin",
+    "OverdueCheck",
+    "Shard",
+    "ShardError",
+    "ShardQueue",
+    "management_endpoint",
+]

@@ -1,0 +1,31 @@
+"""The one place a function's clients and stores are wired from its variables."""
+
+from chatroom import budgets
+from chatroom.environment import ChatEnvironment
+
+ENVIRON = {"CONNECTIONS_TABLE": "ConnectionsTable", "MESSAGES_TABLE": "MessagesTable"}
+
+
+def test_the_history_ttl_comes_from_the_environment(chat_tables):
+    environment = ChatEnvironment.from_environment({**ENVIRON, "HISTORY_TTL_HOURS": "5"})
+    message = environment.messages.append(room="r", sender="a", payload="p", sent_at_ms=0).message
+    item = chat_tables.messages.get_item(Key={"room": "r", "messageId": message.message_id})
+    assert item["Item"]["ttl"] == 5 * 3600
+
+
+def test_without_a_queue_there_is_no_sharding(chat_tables):
+    assert ChatEnvironment.from_environment(ENVIRON).queue is None
+
+
+def test_the_steps_after_the_store_make_one_attempt_per_call(chat_tables):
+    environment = ChatEnvironment.from_environment({**ENVIRON, "FANOUT_QUEUE_URL": "https://q"})
+    retries = environment.connections._clean_up_client.meta.config.retries
+    assert retries["total_max_attempts"] == 1
+    assert environment.messages._mark_client.meta.config.read_timeout == budgets.AWS_READ_TIMEOUT_S
+
+
+def test_the_reserve_covers_a_post_the_queueing_the_mark_and_the_clean_up():
+    steps = (budgets.POST, budgets.QUEUE, budgets.MARK, budgets.CLEAN_UP)
+    assert sum(step.budget_s for step in steps) <= budgets.RESERVE_S
+    for step in steps:
+        assert step.attempt_timeout_s <= step.budget_s
