@@ -38,7 +38,11 @@ class ShardPoster:
         self._clients = clients
         self._backstop = backstop
         self._metrics = metrics
-        self._processor = BatchProcessor(event_type=EventType.SQS)
+        # A batch whose every record failed is answered with its failures, as a partial
+        # one is, rather than raised: SQS receives them again either way.
+        self._processor = BatchProcessor(
+            event_type=EventType.SQS, raise_on_entire_batch_failure=False
+        )
 
     def handle(self, event: dict[str, Any], remaining: Remaining) -> dict[str, Any]:
         return dict(
