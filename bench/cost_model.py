@@ -16,6 +16,12 @@ core) and AWS's published prices and quotas (us-east-1, arm64, as of 2026-11):
 - DynamoDB on demand: $0.125 per million read request units ($0.625 per million writes);
   the room's Query reads the index at ~70 bytes per member, eventually consistent.
 
+The delivery guarantee (``chatroom.delivery``) is priced on its own line: one more write
+per message (the hand-off mark), its time in the sender's invocation, DeliveryWatchFunction
+invoked once per stream batch (the stream's reads are free to a Lambda trigger), and for
+the messages whose mark falls outside their INSERT's batch an overdue check (one SQS send,
+receive and delete, one FanOutFunction invocation, one consistent GetItem).
+
 Assumptions stated in the output: fixed work per invocation, an SQS-to-Lambda hop of
 about 50 ms, and shards running at most ``FanOutMaximumConcurrency`` at once.
 """
@@ -45,6 +51,11 @@ INLINE_MAX = 100
 SHARD_SIZE = 100
 CONCURRENCY = 100
 ROOMS = (100, 1_000, 10_000, 100_000)
+MARK_MS = 6.0
+"""The hand-off mark: one UpdateItem in the sender's invocation."""
+WATCH_MEMORY_GB = 0.25
+WATCH_MS = 20.0
+"""One DeliveryWatchFunction invocation (a batch; few of its records need a check)."""
 
 
 @dataclass
@@ -92,6 +103,27 @@ def cost(members: int, post_ms: float, memory_gb: float, sharded: bool) -> Cost:
     return Cost(posts, shards, 1 + shards, gb_s, dollars * 1e6, max(wall, rate_ms), note)
 
 
+@dataclass
+class GuaranteeCost:
+    messages_per_batch: int
+    checked_fraction: float
+    dollars_per_million: float
+
+
+def guarantee_cost(
+    messages_per_batch: int, checked_fraction: float, sender_memory_gb: float
+) -> GuaranteeCost:
+    """What the promise adds to one message, in dollars per million messages."""
+    dollars = DYNAMODB_WRITE_UNIT  # the mark
+    dollars += MARK_MS / 1000 * sender_memory_gb * LAMBDA_GB_SECOND
+    watch = LAMBDA_REQUEST + WATCH_MS / 1000 * WATCH_MEMORY_GB * LAMBDA_GB_SECOND
+    dollars += watch / messages_per_batch
+    check = 3 * SQS_REQUEST + LAMBDA_REQUEST + DYNAMODB_READ_UNIT
+    check += FIXED_MS / 1000 * sender_memory_gb * LAMBDA_GB_SECOND
+    dollars += checked_fraction * check
+    return GuaranteeCost(messages_per_batch, checked_fraction, dollars * 1e6)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--post-cpu-ms", type=float, default=0.49)
@@ -114,6 +146,13 @@ def main() -> None:
             wall = f"{c.wall_ms / 1000:.2f} s" + (f" ({c.note})" if c.note else "")
             print(f"{members:,} | {path} | {c.posts:,} | {c.shards:,} | {c.invocations:,} | "
                   f"{c.gb_seconds:.3f} | ${c.dollars_per_million:,.0f} | {wall}")  # fmt: skip
+    print()
+    print("the delivery guarantee, added to every message whatever the room:")
+    print("messages per stream batch | share checked | $ per 1M messages")
+    for per_batch, checked in ((1, 1.0), (1, 0.05), (20, 0.05), (500, 0.01)):
+        g = guarantee_cost(per_batch, checked, memory_gb)
+        print(f"{g.messages_per_batch:,} | {g.checked_fraction:.0%} | "
+              f"${g.dollars_per_million:,.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

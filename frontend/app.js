@@ -101,7 +101,7 @@ function messageItem({ sender, payload, sentAt, own }) {
 }
 
 function outboxNote(entry) {
-  if (entry.state === "failed") return `Not sent: ${entry.error}`;
+  if (entry.state === "failed") return entry.id ? entry.error : `Not sent: ${entry.error}`;
   if (entry.state === "sending") return "Sending…";
   return state.connection && state.connection.connected
     ? "Sending…"

@@ -51,10 +51,12 @@ export class Outbox {
     return entry;
   }
 
-  /** An error naming a clientId: that message failed; `retry` if trying again may help. */
+  /** An error naming a clientId: that message failed; `retry` if trying again may help.
+   * delivery_failed comes after the ack: the message is stored (it keeps its id) but not
+   * everyone has it; Retry sends it again under the same id. */
   refused(envelope, words, retry) {
     const entry = this.entries.get(envelope.clientId);
-    if (!entry || entry.state === "sent") return null;
+    if (!entry || (entry.state === "sent" && envelope.code !== "delivery_failed")) return null;
     Object.assign(entry, { state: "failed", error: words, retry });
     return entry;
   }
@@ -90,7 +92,8 @@ export class Outbox {
     const stored = [];
     for (const message of messages) {
       const entry = message.clientId && this.entries.get(message.clientId);
-      if (entry && entry.state !== "sent") {
+      const undelivered = entry && entry.state === "failed" && entry.id; // stored, not sent to all
+      if (entry && entry.state !== "sent" && !undelivered) {
         Object.assign(entry, { state: "sent", id: message.id, sentAt: message.sentAt, error: null });
         stored.push(entry);
       }

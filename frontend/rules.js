@@ -77,7 +77,7 @@ const ERROR_WORDS = {
 };
 
 /** Errors after which sending the same message again may work. */
-export const RETRYABLE_ERRORS = new Set(["rate_limited"]);
+export const RETRYABLE_ERRORS = new Set(["rate_limited", "delivery_failed"]);
 
 /** Words for an error envelope from the server. */
 export function describeError(envelope) {

@@ -177,6 +177,10 @@ class DynamoDBStreamPoller:
         first_buffered = 0.0
         last_read: str | None = self._checkpoints.get(shard_id)
         failing = False
+        older_than_start: float | None = None
+        """Set when a LATEST reader had to start again from TRIM_HORIZON: records made
+        before it began are not what LATEST would have read."""
+        began_s = self._clock()
         while (iterator is not None or buffer) and not self._draining.is_set():
             if iterator is not None:
                 try:
@@ -187,6 +191,17 @@ class DynamoDBStreamPoller:
                     iterator = await asyncio.to_thread(
                         self._iterator, shard_id, position, last_read
                     )
+                    continue
+                except self._streams.exceptions.TrimmedDataAccessException:
+                    # DynamoDB Local answers this to an iterator taken while a shard was
+                    # empty once a second table has a stream (aws-sdk-java#2923): nothing
+                    # was trimmed, so read again from the checkpoint, else from the start.
+                    iterator = await asyncio.to_thread(
+                        self._iterator, shard_id, "TRIM_HORIZON", last_read
+                    )
+                    if last_read is None and position == "LATEST":
+                        # DynamoDB Local's creation times are whole minutes
+                        older_than_start = began_s - began_s % 60
                     continue
                 except (BotoCoreError, ClientError) as exc:
                     if not failing:  # once per outage, not once a second
@@ -203,6 +218,11 @@ class DynamoDBStreamPoller:
                     failing = False
                 records = page.get("Records", [])
                 iterator = page.get("NextShardIterator")
+                if records and older_than_start is not None:
+                    last_read = records[-1]["dynamodb"]["SequenceNumber"]
+                    records = [
+                        r for r in records if dynamodb_records.created_s(r) >= older_than_start
+                    ]
                 if records:
                     if not buffer:
                         first_buffered = self._clock()

@@ -1,0 +1,119 @@
+"""The delivery guarantee on the local stage with a worker process really killed: the
+sendMessage worker dies (``os._exit``) right after the store, before the ack. The
+backstop (DynamoDB Local's stream, DeliveryWatchFunction, the fan-out queue's delay,
+FanOutFunction) delivers the message to the room under its id, about the sender's
+deadline later; a retry of it is acknowledged with the same id and not sent again."""
+
+import json
+import time
+
+import pytest
+from websockets.sync.client import connect
+
+from tests.support.paths import ROOT
+from tests.support.stage import RunningStage
+from wslocal.apigateway.limits import Limits
+from wslocal.engines.dynamodb import create_tables, find_dynamodb_local_jar, start_dynamodb_local
+from wslocal.engines.sqs import create_queues, start_sqs
+from wslocal.server import StageConfig
+from wslocal.template import build_stage_model, read_template
+
+pytestmark = pytest.mark.integration
+
+DIES_AFTER_THE_STORE = f'''"""sendMessage; its worker dies once it stored a "die"."""
+
+import importlib.util
+import os
+
+from chatroom.messages import MessageStore
+
+_spec = importlib.util.spec_from_file_location(
+    "real_send_message", {str(ROOT / "functions" / "send_message" / "app.py")!r}
+)
+_real = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_real)
+_append = MessageStore.append
+
+
+def _append_then_die(self, **message):
+    stored = _append(self, **message)
+    if "die" in message["payload"] and not stored.duplicate:
+        os._exit(137)
+    return stored
+
+
+MessageStore.append = _append_then_die
+lambda_handler = _real.lambda_handler
+'''
+
+
+@pytest.fixture(scope="module")
+def killing_stage(tmp_path_factory):
+    """The chat, its SendMessageFunction wrapped, on its own DynamoDB Local and SQS (so
+    no other stage's functions read its streams or queues)."""
+    app = tmp_path_factory.mktemp("killed_worker_app")
+    wrapper = app / "send_message"
+    wrapper.mkdir()
+    (wrapper / "app.py").write_text(DIES_AFTER_THE_STORE)
+    text = (ROOT / "template.yaml").read_text()
+    text = text.replace("CodeUri: functions/send_message/", f"CodeUri: {wrapper}/")
+    text = text.replace("CodeUri: functions/", f"CodeUri: {ROOT}/functions/")
+    text = text.replace("ContentUri: layers/", f"ContentUri: {ROOT}/layers/")
+    (app / "template.yaml").write_text(text)
+    model = build_stage_model(read_template(app / "template.yaml"), app)
+    engine = start_dynamodb_local(find_dynamodb_local_jar(ROOT), region=model.region)
+    try:
+        create_tables(engine, model.tables, model.region)
+        with start_sqs() as sqs:
+            config = StageConfig(
+                port=0,
+                limits=Limits(),
+                ttl_sweep_s=3600,
+                endpoints={
+                    "AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint,
+                    "AWS_ENDPOINT_URL_SQS": sqs.endpoint,
+                },
+                queue_urls=create_queues(sqs, model.queues, model.region),
+            )
+            with RunningStage(model, config) as running:
+                yield running
+    finally:
+        engine.stop()
+
+
+def new_messages(socket, until_s: float) -> list[dict]:
+    """Every newMessage the socket gets before ``until_s`` (monotonic)."""
+    seen = []
+    while (left := until_s - time.monotonic()) > 0:
+        try:
+            envelope = json.loads(socket.recv(timeout=left))
+        except TimeoutError:
+            break
+        if envelope.get("type") == "newMessage":
+            seen.append(envelope)
+            until_s = min(until_s, time.monotonic() + 3)  # a second copy would come soon
+    return seen
+
+
+def test_a_worker_killed_after_the_store_is_delivered_by_the_backstop_on_the_local_stage(
+    killing_stage,
+):
+    url = killing_stage.url
+    with (
+        connect(f"{url}?room=kill&name=alice") as alice,
+        connect(f"{url}?room=kill&name=bob") as bob,
+    ):
+        body = {"action": "sendMessage", "message": "please die", "clientId": "c-die"}
+        alice.send(json.dumps(body))
+        # alice's worker died: no ack, API Gateway's failure frame instead
+        failure = json.loads(alice.recv(timeout=30))
+        assert failure.get("type") != "ack", failure
+        # the backstop delivers it to bob after alice's deadline (30 s) has passed
+        [delivered] = new_messages(bob, time.monotonic() + 75)
+        assert (delivered["payload"], delivered["clientId"]) == ("please die", "c-die")
+        # alice's Retry (her page offers it): acknowledged with the same id, not sent again
+        alice.send(json.dumps({**body, "message": "please die"}))
+        while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
+            pass
+        assert (ack["id"], ack["duplicate"]) == (delivered["id"], True)
+        assert new_messages(bob, time.monotonic() + 3) == []
