@@ -83,11 +83,16 @@ def tree_rss_mb(pid: int) -> float:
     return sum(memory_mb(process) for process in process_tree(pid))
 
 
-def start_stage(port: int, overrides: list[str]) -> tuple[subprocess.Popen[str], str]:
+def start_stage(
+    port: int,
+    overrides: list[str],
+    options: list[str] | None = None,
+    on_line: Callable[[str], None] = lambda line: None,
+) -> tuple[subprocess.Popen[str], str]:
     """The stage and its DynamoDB endpoint (read from the banner). One client sends every
     message of the benchmark: its per-connection rate limit is off (MessageRateLimit=0)
-    unless the overrides say otherwise."""
-    extra = ["--parameter-overrides", "MessageRateLimit=0", *overrides]
+    unless the overrides say otherwise. ``options`` go to ``wslocal start`` as they are."""
+    extra = [*(options or []), "--parameter-overrides", "MessageRateLimit=0", *overrides]
     process = subprocess.Popen(
         [sys.executable, "-m", "wslocal.cli", "start", "--port", str(port), *extra],
         cwd=ROOT,
@@ -105,7 +110,7 @@ def start_stage(port: int, overrides: list[str]) -> tuple[subprocess.Popen[str],
     else:
         raise SystemExit("the stage did not start")
     stdout = process.stdout
-    threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()  # keep draining
+    threading.Thread(target=lambda: [on_line(line) for line in stdout], daemon=True).start()
     return process, dynamodb
 
 

@@ -1,15 +1,30 @@
-"""Load benchmark (issue 9): many clients, each sending many messages, through the local
-stage with the chat's defaults (acks, clientId claims, the per-connection rate limit).
+"""Load benchmark: many clients, each sending many messages, through the local stage with
+the chat's defaults (acks, clientId claims, the delivery guarantee), optionally with faults
+injected at random.
 
     .venv/bin/python bench/load.py [--clients 1000] [--messages 20] [--room-size 10]
-                                   [--rounds 3]
+                                   [--rounds 3] [--faults kill=0.01,post-500=0.01]
 
 ``wslocal start`` on the project's template; ``--clients`` join rooms of ``--room-size``;
-each round, every client sends ``--messages`` messages (each with a clientId), paced to
-stay within the rate limit (20 per 10 s). A message is lost when a member of its room
-never receives it, or its sender never gets its ack; nothing is waited for past 900 s.
-The stage's memory (its process and its workers, without DynamoDB Local's JVM and moto's
-server) is read right after each round: growth from round to round would be a leak.
+each round, every client sends ``--messages`` messages (each with a clientId), one every
+0.55 s. ``--faults`` is passed to ``wslocal start --inject-faults``: that share of all
+invocations (every function: $connect, sendMessage, FanOut, presence, the watch...) has
+its worker killed at a random moment of the call, and that share of ``@connections``
+posts is answered 500.
+
+Each client behaves as the page does: a message without an ack after 10 s, or in flight
+when API Gateway's "Internal server error" frame arrives, or answered ``delivery_failed``,
+is sent again with the same clientId (the page's Retry), at most five times; a handshake
+refused is tried again. What is counted, per round:
+
+- lost without the sender told: a member that never got a message whose sender never got
+  ``delivery_failed`` for it (the promise broken);
+- duplicates shown: a member that got one message (one clientId) under two ids (the page
+  shows each id once, so only this would show twice);
+- missing acks, and the frames received more than once (shown once by the page).
+
+Nothing is waited for past 900 s. The stage's memory (its process and its workers) is
+read after each round.
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ import contextlib
 import json
 import time
 import uuid
+from dataclasses import dataclass, field
 
 import websockets
 from fanout import memory_lines, start_stage
@@ -27,108 +43,195 @@ from fanout import memory_lines, start_stage
 from wslocal.engines.dynamodb import free_port
 
 DEADLINE_S = 900.0
+ACK_TIMEOUT_S = 10.0
+MOST_SENDS = 6
 
 
+@dataclass
+class Outgoing:
+    text: str
+    sends: int = 0
+    sent_at: float = 0.0
+    acked: bool = False
+    told: bool = False
+
+
+@dataclass
 class Client:
-    def __init__(self, ws: websockets.ClientConnection, room: str) -> None:
-        self.ws = ws
-        self.room = room
-        self.received: set[str] = set()
-        self.acked: set[str] = set()
+    ws: websockets.ClientConnection
+    room: str
+    index: int
+    received: dict[str, set[str]] = field(default_factory=dict)
+    """clientId -> the message ids it arrived under."""
+    frames: int = 0
+    outbox: dict[str, Outgoing] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
             async for frame in self.ws:
                 envelope = json.loads(frame)
-                if envelope.get("type") == "newMessage":
-                    self.received.add(envelope["payload"])
-                elif envelope.get("type") == "ack":
-                    self.acked.add(envelope["clientId"])
+                kind = envelope.get("type")
+                if kind == "newMessage":
+                    self.frames += 1
+                    self.received.setdefault(envelope.get("clientId") or "", set()).add(
+                        envelope["id"]
+                    )
+                elif kind == "ack":
+                    entry = self.outbox.get(envelope["clientId"])
+                    if entry is not None:
+                        entry.acked = True
+                elif kind == "error" and envelope.get("code") == "delivery_failed":
+                    entry = self.outbox.get(envelope.get("clientId"))
+                    if entry is not None:
+                        entry.told = True
+                        await self.send(envelope["clientId"])  # the page's Retry
+                elif kind is None and envelope.get("message") == "Internal server error":
+                    for client_id, entry in list(self.outbox.items()):
+                        if not entry.acked and time.monotonic() - entry.sent_at < ACK_TIMEOUT_S:
+                            await self.send(client_id)
+
+    async def send(self, client_id: str) -> None:
+        entry = self.outbox[client_id]
+        if entry.sends >= MOST_SENDS:
+            return
+        entry.sends += 1
+        entry.sent_at = time.monotonic()
+        body = {"action": "sendMessage", "message": entry.text, "clientId": client_id}
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(json.dumps(body))
+
+    async def resend_unacked(self) -> None:
+        for client_id, entry in list(self.outbox.items()):
+            if not entry.acked and time.monotonic() - entry.sent_at > ACK_TIMEOUT_S:
+                await self.send(client_id)
 
 
-async def join(url: str, clients: int, room_size: int) -> list[Client]:
-    joined: list[Client] = []
-    for start in range(0, clients, 50):
-        batch = [
-            websockets.connect(
+async def connect(url: str, index: int, room_size: int) -> Client:
+    """Join, trying again when the handshake is refused (its $connect may be killed)."""
+    for attempt in range(MOST_SENDS):
+        try:
+            ws = await websockets.connect(
                 f"{url}?room=load{index // room_size}&name=c{index}",
                 max_queue=None,
                 ping_interval=None,
                 open_timeout=300,
             )
-            for index in range(start, min(clients, start + 50))
-        ]
-        for index, ws in enumerate(await asyncio.gather(*batch), start=start):
-            joined.append(Client(ws, f"load{index // room_size}"))
+        except websockets.InvalidStatus:
+            await asyncio.sleep(0.2 * (attempt + 1))
+            continue
+        client = Client(ws, f"load{index // room_size}", index)
+        client.start()
+        return client
+    raise SystemExit(f"client {index} could not join")
+
+
+async def join(url: str, clients: int, room_size: int) -> list[Client]:
+    joined: list[Client] = []
+    for start in range(0, clients, 50):
+        batch = [connect(url, index, room_size) for index in range(start, min(clients, start + 50))]
+        joined += await asyncio.gather(*batch)
     return joined
 
 
-async def send_round(clients: list[Client], tag: str, messages: int) -> dict[str, str]:
-    """Every client sends ``messages`` messages, one every 0.55 s (under 20 per 10 s).
-    Returns each message's text by its clientId."""
-    sent: dict[str, str] = {}
+async def send_round(clients: list[Client], tag: str, messages: int) -> dict[str, Client]:
+    """Every client sends ``messages`` messages, one every 0.55 s. Returns each message's
+    sender by its clientId."""
+    sent: dict[str, Client] = {}
 
-    async def sender(index: int, client: Client) -> None:
-        await asyncio.sleep((index % 100) * 0.0055)  # spread the clients over the interval
+    async def sender(client: Client) -> None:
+        await asyncio.sleep((client.index % 100) * 0.0055)  # spread the clients
         for number in range(messages):
             client_id = uuid.uuid4().hex
-            text = f"{tag}-{index}-{number}"
-            sent[client_id] = text
-            await client.ws.send(
-                json.dumps({"action": "sendMessage", "message": text, "clientId": client_id})
-            )
+            client.outbox[client_id] = Outgoing(f"{tag}-{client.index}-{number}")
+            sent[client_id] = client
+            await client.send(client_id)
             await asyncio.sleep(0.55)
 
-    await asyncio.gather(*(sender(index, client) for index, client in enumerate(clients)))
+    await asyncio.gather(*(sender(client) for client in clients))
     return sent
 
 
-def missing(clients: list[Client], sent: dict[str, str]) -> tuple[int, int]:
-    """(deliveries missing, acks missing) of this round. A text is ``<tag>-<sender
-    index>-<number>``."""
+@dataclass
+class Count:
+    lost_untold: int = 0
+    lost_told: int = 0
+    duplicates_shown: int = 0
+    unacked: int = 0
+    told: int = 0
+
+
+def count(clients: list[Client], sent: dict[str, Client]) -> Count:
     rooms: dict[str, list[Client]] = {}
     for client in clients:
         rooms.setdefault(client.room, []).append(client)
-    deliveries = acks = 0
-    for client_id, text in sent.items():
-        sender = clients[int(text.split("-")[1])]
-        acks += client_id not in sender.acked
-        deliveries += sum(
-            1 for other in rooms[sender.room] if other is not sender and text not in other.received
-        )
-    return deliveries, acks
+    result = Count()
+    for client_id, sender in sent.items():
+        entry = sender.outbox[client_id]
+        result.unacked += not entry.acked
+        result.told += entry.told
+        for other in rooms[sender.room]:
+            if other is sender:
+                continue
+            ids = other.received.get(client_id, set())
+            if not ids:
+                if entry.told:
+                    result.lost_told += 1
+                else:
+                    result.lost_untold += 1
+            result.duplicates_shown += len(ids) > 1
+    return result
 
 
 async def run(args: argparse.Namespace) -> None:
     port = free_port()
-    stage, _ = start_stage(port, [])
+    options = ["--inject-faults", args.faults] if args.faults else []
+    injected = {"killed": 0, "answered 500": 0}
+
+    def tally(line: str) -> None:
+        if "fault injected: worker killed" in line:
+            injected["killed"] += 1
+        elif "fault injected:" in line and "answered 500" in line:
+            injected["answered 500"] += 1
+
+    stage, _ = start_stage(port, [], options, tally)
     try:
         url = f"ws://127.0.0.1:{port}"
         started = time.perf_counter()
         clients = await join(url, args.clients, args.room_size)
         print(f"{args.clients} clients in rooms of {args.room_size}: joined in "
-              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+              f"{time.perf_counter() - started:.1f} s; faults {args.faults or 'none'}")  # fmt: skip
         expected_per_round = args.clients * args.messages * (args.room_size - 1)
         for round_number in range(1, args.rounds + 1):
             tag = f"r{round_number}"
             started = time.perf_counter()
+            frames_before = sum(c.frames for c in clients)
             sent = await send_round(clients, tag, args.messages)
             sending = time.perf_counter() - started
             deadline = time.monotonic() + DEADLINE_S
             while time.monotonic() < deadline:
-                lost, unacked = missing(clients, sent)
-                if not lost and not unacked:
+                result = count(clients, sent)
+                if not result.lost_untold and not result.lost_told and not result.unacked:
                     break
+                await asyncio.gather(*(client.resend_unacked() for client in clients))
                 await asyncio.sleep(1)
             total = time.perf_counter() - started
+            frames = sum(c.frames for c in clients) - frames_before
+            shown = sum(len(ids) for c in clients for k, ids in c.received.items() if k in sent)
             memory = memory_lines(stage.pid)
             print(
                 f"round {round_number}: {len(sent)} messages, {expected_per_round} deliveries "
                 f"expected; sent in {sending:.1f} s, all in {total:.1f} s "
-                f"({len(sent) / total:.0f} messages/s, {expected_per_round / total:.0f} "
-                f"deliveries/s); lost deliveries {lost}, missing acks {unacked}; "
-                f"stage RSS {memory['stage and workers']} MB"
+                f"({len(sent) / total:.0f} messages/s); lost without the sender told "
+                f"{result.lost_untold}, lost and told {result.lost_told}, duplicates shown "
+                f"{result.duplicates_shown}, missing acks {result.unacked}, senders told "
+                f"{result.told}, frames received twice {frames - shown}; "
+                f"stage RSS {memory['stage and workers']} MB; faults so far: "
+                f"{injected['killed']} workers killed, {injected['answered 500']} posts "
+                f"answered 500"
             )
     finally:
         stage.terminate()
@@ -141,6 +244,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--room-size", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--faults", help="wslocal start --inject-faults, e.g. kill=0.01,post-500=0.01"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

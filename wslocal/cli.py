@@ -26,6 +26,7 @@ from wslocal.engines.provisioning import EnginePlan, Engines, Provisioned, start
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
 from wslocal.eventsources.mappings import describe, describe_queue_source
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
+from wslocal.faults import FaultPlan, parse_faults
 from wslocal.runtime.workers import DEFAULT_IDLE_WORKER_S
 from wslocal.server import LocalStage, StageConfig
 from wslocal.server.watcher import watched_folders
@@ -127,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--idle-timeout", type=float, default=Limits.idle_timeout, help="seconds")
     start.add_argument("--max-duration", type=float, default=Limits.max_duration, help="seconds")
+    start.add_argument(
+        "--inject-faults",
+        type=_fault_plan,
+        metavar="kill=SHARE,post-500=SHARE[,seed=N]",
+        help="kill that share of workers mid-call and answer that share of @connections "
+        "posts with 500, to see the app keep its promises (e.g. kill=0.01,post-500=0.01)",
+    )
     start.add_argument(
         "--ttl-sweep",
         type=float,
@@ -334,6 +342,8 @@ def _banner(stage: LocalStage, engines: Engines, made: Sequence[str], out: TextI
         lines.append(f"  Reload        a function's workers when its code or layers change "
                      f"({folders} folders watched); routes, functions, tables and event "
                      f"sources when the template changes; --no-watch to stop")  # fmt: skip
+    if stage.config.faults is not None and stage.config.faults.active:
+        lines.append(f"  Faults        injected: {stage.config.faults.describe()}")
     lines += _route_lines(stage)
     reserved = [
         f"{name} {function.reserved_concurrency}"
@@ -459,6 +469,7 @@ async def _serve(args: argparse.Namespace, model: StageModel, template: ProjectT
         endpoints=plan.endpoints(model),
         credentials=_handler_credentials(args),
         cognito_endpoint=args.cognito_endpoint,
+        faults=args.inject_faults,
         # Items of an endpoint the user named are theirs: the stage deletes none of them.
         ttl_sweep_s=0 if args.dynamodb_endpoint else args.ttl_sweep,
     )
@@ -559,6 +570,13 @@ def _prepare_invoke(args: argparse.Namespace, model: StageModel) -> tuple[StageM
         for warning in warnings:
             print(f"wslocal: warning: {warning}", file=sys.stderr)
     return model, event
+
+
+def _fault_plan(text: str) -> FaultPlan:
+    try:
+        return parse_faults(text)
+    except WslocalError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

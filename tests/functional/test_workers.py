@@ -257,3 +257,19 @@ async def test_a_call_waiting_for_a_worker_when_the_pool_retires_is_told_to_go_e
 
     first, size = await with_pool("handlers.slow", body, max_workers=1)
     assert first["pid"] and size == 0  # the call in flight finished; nothing is left running
+
+
+async def test_an_injected_kill_ends_the_call_as_a_crash_and_the_next_call_gets_a_new_worker():
+    from dataclasses import replace
+
+    from wslocal.faults import FaultPlan
+
+    faults = FaultPlan(kill=1.0, seed=1)
+    pool = WorkerPool(function("handlers.slow"), replace(settings(), faults=faults))
+    try:
+        with pytest.raises(InvocationError, match="exited"):
+            await pool.invoke({"seconds": 0.2}, "r1")
+        faults.kill = 0.0
+        assert (await pool.invoke({}, "r2"))["pid"] > 0
+    finally:
+        await pool.close()

@@ -52,6 +52,11 @@ def payload_too_large() -> ManagementResponse:
     return _error(413, "PayloadTooLargeException", "Request too large")
 
 
+def internal_error() -> ManagementResponse:
+    """API Gateway's own 500 (an injected fault: ``--inject-faults post-500=...``)."""
+    return _error(500, "InternalServerErrorException", "Internal server error")
+
+
 def _iso(epoch_seconds: float) -> str:
     moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

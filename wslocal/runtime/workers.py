@@ -33,6 +33,7 @@ from wslocal.exceptions import (
     ThrottledError,
     WorkerCrashedError,
 )
+from wslocal.faults import FaultPlan
 from wslocal.runtime import bootstrap
 from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
@@ -73,6 +74,8 @@ class RuntimeSettings:
     """Where workers write their logs; None inherits the stage's stdout."""
     fork_workers: bool = True
     """Fork workers after the first from a fork server with the libraries loaded."""
+    faults: FaultPlan | None = None
+    """Workers to kill mid-call (``--inject-faults``)."""
 
 
 def worker_environment(function: FunctionModel, settings: RuntimeSettings) -> dict[str, str]:
@@ -281,11 +284,18 @@ class WorkerPool:
             "deadlineMs": int(deadline * 1000),
             "label": label,
         }
+        kill = self._injected_kill(worker, request_id)
         try:
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
             # arrives as the call completes (CPython gh-86296), and the caller never stops.
             async with asyncio.timeout(self.function.timeout):
                 reply = await worker.invoke(request)
+            if kill is not None:  # the call ended first: it crashes now, its work done
+                kill.cancel()
+                if kill.when() > asyncio.get_running_loop().time():
+                    self._log(f"{request_id} fault injected: worker killed as the call returned")
+                worker.kill()
+                raise WorkerCrashedError("the worker process was killed (an injected fault)")
         except TimeoutError:
             self._busy.discard(worker)
             self._log(f"{request_id} Task timed out after {self.function.timeout:.2f} seconds")
@@ -297,11 +307,27 @@ class WorkerPool:
             self._busy.discard(worker)
             await self._discard(worker)
             raise
+        finally:
+            if kill is not None:
+                kill.cancel()
         self._busy.discard(worker)
         await self._release(worker)
         if not reply.get("ok"):
             raise HandlerError(reply.get("error") or {})
         return reply.get("result")
+
+    def _injected_kill(self, worker: Worker, request_id: str) -> asyncio.TimerHandle | None:
+        """Arm the kill ``--inject-faults`` asks for, if any, for this call."""
+        faults = self._settings.faults
+        after = faults.kill_after_s() if faults is not None else None
+        if after is None:
+            return None
+
+        def kill() -> None:
+            self._log(f"{request_id} fault injected: worker killed after {after * 1000:.0f} ms")
+            worker.kill()
+
+        return asyncio.get_running_loop().call_later(after, kill)
 
     async def reload(self) -> int:
         """New code: idle workers are stopped now, busy ones when their call returns;

@@ -20,6 +20,7 @@ from wslocal.apigateway import management_api
 from wslocal.apigateway.doors import Door, choose_door, fallback_door
 from wslocal.apigateway.http import HttpError, HttpRequest, parse_request_head, response_bytes
 from wslocal.apigateway.proxy import responses
+from wslocal.faults import FaultPlan
 from wslocal.server import static
 from wslocal.server.proxy_api import ProxyApiDoor
 from wslocal.server.session import SessionHost, WebSocketSession
@@ -38,6 +39,9 @@ class FrontDoorHost(SessionHost, Protocol):
 
     @property
     def static_dir(self) -> Path | None: ...
+
+    @property
+    def faults(self) -> FaultPlan | None: ...
 
     @property
     def proxy_door(self) -> ProxyApiDoor: ...
@@ -202,6 +206,16 @@ class FrontDoor:
         self, door: Door, request: HttpRequest, body: bytes, writer: asyncio.StreamWriter
     ) -> bytes:
         keep_alive = request.keep_alive
+        faults = self._host.faults
+        if (
+            door is Door.MANAGEMENT_API
+            and request.method == "POST"
+            and faults
+            and faults.post_fails()
+        ):
+            log.info("fault injected: %s answered 500", request.path)
+            answer = management_api.internal_error()
+            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
         if door is Door.MANAGEMENT_API:
             answer = management_api.handle_management_request(
                 self._host.registry,

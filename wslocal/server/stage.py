@@ -25,6 +25,7 @@ from wslocal.engines.provisioning import Provisioned
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
 from wslocal.eventsources.mappings import EventSourceMappings
 from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
+from wslocal.faults import FaultPlan
 from wslocal.runtime import builds
 from wslocal.runtime.workers import (
     DEFAULT_IDLE_WORKER_S,
@@ -79,6 +80,8 @@ class StageConfig:
     credentials: Mapping[str, str] | None = None
     """AWS credential variables for the handlers; None gives dummy ones."""
     log_stream: TextIO | None = None
+    faults: FaultPlan | None = None
+    """Faults to inject (``--inject-faults``): workers killed mid-call, posts answered 500."""
     cognito_endpoint: str | None = None
     """Where Cognito authorizers fetch their user pool's keys (``{endpoint}/{poolId}``,
     as ``AWS_ENDPOINT_URL_COGNITO_IDP`` names a local pool); None: Cognito itself."""
@@ -156,6 +159,10 @@ class LocalStage:
     @property
     def static_dir(self) -> Path | None:
         return self.config.static_dir
+
+    @property
+    def faults(self) -> FaultPlan | None:
+        return self.config.faults
 
     @property
     def account_id(self) -> str:
@@ -292,6 +299,7 @@ class LocalStage:
             idle_worker_s=self.config.idle_worker_s,
             fork_workers=self.config.fork_workers,
             log_stream=self.config.log_stream,
+            faults=self.config.faults,
             **({"credentials": self.config.credentials} if self.config.credentials else {}),
         )
 
