@@ -14,7 +14,7 @@ import json
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom.connections import ConnectionStore
 from chatroom.messages import MessageStore
@@ -336,3 +336,13 @@ def test_the_backstop_tells_the_sender_on_the_checks_last_receive(chat, monkeypa
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert told()
     assert json.loads(json.dumps(received(SENDER)[-1]))["code"] == "delivery_failed"
+
+
+def test_dynamodb_down_acknowledges_nothing_and_fails_the_invocation(chat, monkeypatch):
+    # DynamoDB unreachable (DynamoDB Local killed): nothing can be stored, so nothing is
+    # acknowledged; the invocation fails, and API Gateway's failure frame makes the page
+    # show the message failed with Retry (tests/e2e/test_chat_page_sending.py).
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    with pytest.raises(BotoCoreError):
+        send()
+    assert received(SENDER) == [] and all(shown(m) == {} for m in OTHERS)

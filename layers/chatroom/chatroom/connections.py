@@ -60,8 +60,8 @@ class ConnectionStore:
 
     def __init__(self, table: Any, clean_up_client: Any = None) -> None:
         """``table`` is a boto3 Table; ``clean_up_client`` the DynamoDB client of the
-        clean-up, one attempt per call (``budgets.ONE_ATTEMPT``: ``retry`` decides), by
-        default the table's own."""
+        clean-up, a resource's client (it takes Python values), one attempt per call
+        (``budgets.ONE_ATTEMPT``: ``retry`` decides), by default the table's own."""
         self._table = table
         self._clean_up_client = clean_up_client or table.meta.client
 

@@ -47,7 +47,8 @@ class ChatEnvironment:
         queue); without ``MESSAGES_TABLE`` there is no history (presence)."""
         session = boto3.session.Session()
         dynamodb = session.resource("dynamodb", config=budgets.BEFORE_THE_STORE)
-        after_store = session.client("dynamodb", config=budgets.ONE_ATTEMPT)
+        # A resource's client: it takes and gives Python values, as the tables do.
+        after_store = session.resource("dynamodb", config=budgets.ONE_ATTEMPT).meta.client
         connections = ConnectionStore(dynamodb.Table(environ["CONNECTIONS_TABLE"]), after_store)
         messages_table = dynamodb.Table(environ.get("MESSAGES_TABLE", "unused"))
         queue_url = environ.get("FANOUT_QUEUE_URL")

@@ -131,9 +131,9 @@ class MessageStore:
         id_factory: Callable[[int], str] = time_ordered_id,
         mark_client: Any = None,
     ) -> None:
-        """``mark_client`` is the DynamoDB client of the marks, made after the store: one
-        attempt per call (``budgets.ONE_ATTEMPT``: ``retry`` decides); by default the
-        table's own."""
+        """``mark_client`` is the DynamoDB client of the marks, made after the store: a
+        resource's client (it takes Python values), one attempt per call
+        (``budgets.ONE_ATTEMPT``: ``retry`` decides); by default the table's own."""
         self._table = table
         self._ttl_seconds = 3600 * ttl_hours
         self._id_factory = id_factory
@@ -220,16 +220,16 @@ class MessageStore:
         could not be written (the backstop then delivers the message again: members see
         it once, by its id)."""
         condition = "attribute_exists(room)"
-        values: dict[str, Any] = {":state": {"S": delivery}}
+        values: dict[str, Any] = {":state": delivery}
         if delivery == HANDED_OFF:
             condition += " AND delivery = :pending"
-            values[":pending"] = {"S": PENDING}
+            values[":pending"] = PENDING
         problem: Exception | None = None
         for _ in retry.attempts(budgets.MARK, remaining):
             try:
                 self._mark_client.update_item(
                     TableName=self._table.name,
-                    Key={"room": {"S": message.room}, "messageId": {"S": message.message_id}},
+                    Key={"room": message.room, "messageId": message.message_id},
                     UpdateExpression="SET delivery = :state",
                     ConditionExpression=condition,
                     ExpressionAttributeValues=values,

@@ -29,3 +29,18 @@ def test_the_reserve_covers_a_post_the_queueing_the_mark_and_the_clean_up():
     assert sum(step.budget_s for step in steps) <= budgets.RESERVE_S
     for step in steps:
         assert step.attempt_timeout_s <= step.budget_s
+
+
+def test_the_clients_after_the_store_write_what_the_tables_read(chat_tables):
+    from chatroom.connections import Connection
+    from chatroom.messages import HANDED_OFF
+
+    environment = ChatEnvironment.from_environment(ENVIRON)
+    environment.connections.add(Connection("gone", "r", "n", 0, "1.2.3.4"))
+    assert environment.connections.remove_many(["gone"]) == 1
+    assert environment.connections.get("gone") is None
+    stored = environment.messages.append(
+        room="r", sender="a", payload="p", sent_at_ms=0, deliver_by_ms=1
+    ).message
+    assert environment.messages.mark(stored, HANDED_OFF)
+    assert environment.messages.get("r", stored.message_id).delivery == HANDED_OFF
