@@ -317,14 +317,18 @@ def memory_lines(pid: int) -> dict[str, str]:
     names = ("stage and workers", "DynamoDB Local (JVM)", "moto's server (SQS)")
     kinds: dict[str, list[float]] = {name: [0.0, 0.0, 0] for name in names}
     for process in process_tree(pid):
-        command = Path(f"/proc/{process}/cmdline").read_bytes().replace(b"\0", b" ")
-        kind = "stage and workers"
-        if b"java" in command:
-            kind = "DynamoDB Local (JVM)"
-        elif b"moto.server" in command:
-            kind = "moto's server (SQS)"
-        kinds[kind][0] += memory_mb(process)
-        kinds[kind][1] += memory_mb(process, "Pss:")
+        try:  # a worker may end while it is read (reaped, or killed by an injected fault)
+            command = Path(f"/proc/{process}/cmdline").read_bytes().replace(b"\0", b" ")
+            kind = "stage and workers"
+            if b"java" in command:
+                kind = "DynamoDB Local (JVM)"
+            elif b"moto.server" in command:
+                kind = "moto's server (SQS)"
+            rss, pss = memory_mb(process), memory_mb(process, "Pss:")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        kinds[kind][0] += rss
+        kinds[kind][1] += pss
         kinds[kind][2] += 1
     return {
         kind: f"{rss:.0f} (PSS {pss:.0f}, {count} processes)"

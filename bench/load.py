@@ -12,13 +12,16 @@ invocations (every function: $connect, sendMessage, FanOut, presence, the watch.
 its worker killed at a random moment of the call, and that share of ``@connections``
 posts is answered 500.
 
-Each client behaves as the page does: a message without an ack after 10 s, or in flight
-when API Gateway's "Internal server error" frame arrives, or answered ``delivery_failed``,
-is sent again with the same clientId (the page's Retry), at most five times; a handshake
-refused is tried again. What is counted, per round:
+Each client behaves as the page does: a message without an ack after 10 s (then 20, 40...),
+or in flight when one of API Gateway's own frames arrives ("Internal server error", "Too
+Many Requests"), or answered ``delivery_failed``, is sent again with the same clientId
+(the page's Retry), at most six times in all; a handshake refused is tried again. What is
+counted, per round:
 
-- lost without the sender told: a member that never got a message whose sender never got
-  ``delivery_failed`` for it (the promise broken);
+- lost without the sender told: a member that never got a message that was acknowledged
+  and whose sender never got ``delivery_failed`` for it (the promise broken); a message
+  never acknowledged (every send refused, killed or unanswered) is shown failed on its
+  page, and counted apart;
 - duplicates shown: a member that got one message (one clientId) under two ids (the page
   shows each id once, so only this would show twice);
 - missing acks, and the frames received more than once (shown once by the page).
@@ -66,33 +69,43 @@ class Client:
     frames: int = 0
     outbox: dict[str, Outgoing] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    closed_by: str | None = None
+    """Why the stage closed this connection, if it did (then nothing more is owed to it)."""
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for frame in self.ws:
-                envelope = json.loads(frame)
-                kind = envelope.get("type")
-                if kind == "newMessage":
-                    self.frames += 1
-                    self.received.setdefault(envelope.get("clientId") or "", set()).add(
-                        envelope["id"]
-                    )
-                elif kind == "ack":
-                    entry = self.outbox.get(envelope["clientId"])
-                    if entry is not None:
-                        entry.acked = True
-                elif kind == "error" and envelope.get("code") == "delivery_failed":
-                    entry = self.outbox.get(envelope.get("clientId"))
-                    if entry is not None:
-                        entry.told = True
-                        await self.send(envelope["clientId"])  # the page's Retry
-                elif kind is None and envelope.get("message") == "Internal server error":
-                    for client_id, entry in list(self.outbox.items()):
-                        if not entry.acked and time.monotonic() - entry.sent_at < ACK_TIMEOUT_S:
-                            await self.send(client_id)
+        try:
+            await self._frames()
+        except websockets.ConnectionClosed as closed:
+            self.closed_by = f"{closed.rcvd.code if closed.rcvd else 1006}"
+        else:
+            self.closed_by = f"{self.ws.close_code}"
+
+    async def _frames(self) -> None:
+        async for frame in self.ws:
+            envelope = json.loads(frame)
+            kind = envelope.get("type")
+            if kind == "newMessage":
+                self.frames += 1
+                self.received.setdefault(envelope.get("clientId") or "", set()).add(envelope["id"])
+            elif kind == "ack":
+                entry = self.outbox.get(envelope["clientId"])
+                if entry is not None:
+                    entry.acked = True
+            elif kind == "error" and envelope.get("code") == "delivery_failed":
+                entry = self.outbox.get(envelope.get("clientId"))
+                if entry is not None:
+                    entry.told = True
+                    await self.send(envelope["clientId"])  # the page's Retry
+            elif kind is None and isinstance(envelope.get("message"), str):
+                # API Gateway's own frame ("Internal server error", "Too Many
+                # Requests") names no message: the page fails those in flight, Retry.
+                for entry in self.outbox.values():
+                    if not entry.acked and time.monotonic() - entry.sent_at < ACK_TIMEOUT_S:
+                        entry.sent_at -= ACK_TIMEOUT_S  # due again now
+                await self.resend_unacked()
 
     async def send(self, client_id: str) -> None:
         entry = self.outbox[client_id]
@@ -105,8 +118,10 @@ class Client:
             await self.ws.send(json.dumps(body))
 
     async def resend_unacked(self) -> None:
+        """Send again what has no ack, after 10 s, then 20, 40...: a user's Retry."""
         for client_id, entry in list(self.outbox.items()):
-            if not entry.acked and time.monotonic() - entry.sent_at > ACK_TIMEOUT_S:
+            wait = ACK_TIMEOUT_S * 2 ** max(0, entry.sends - 1)
+            if not entry.acked and time.monotonic() - entry.sent_at > wait:
                 await self.send(client_id)
 
 
@@ -158,7 +173,12 @@ async def send_round(clients: list[Client], tag: str, messages: int) -> dict[str
 @dataclass
 class Count:
     lost_untold: int = 0
+    """Members without an acknowledged message whose sender was never told: the promise
+    broken."""
     lost_told: int = 0
+    """Members without a message whose sender got delivery_failed."""
+    not_acked_missing: int = 0
+    """Members without a message never acknowledged (its page shows it failed)."""
     duplicates_shown: int = 0
     unacked: int = 0
     told: int = 0
@@ -171,17 +191,21 @@ def count(clients: list[Client], sent: dict[str, Client]) -> Count:
     result = Count()
     for client_id, sender in sent.items():
         entry = sender.outbox[client_id]
+        if sender.closed_by is not None and not entry.acked:
+            continue  # its page lost the connection: it sends again after reconnecting
         result.unacked += not entry.acked
         result.told += entry.told
         for other in rooms[sender.room]:
-            if other is sender:
-                continue
+            if other is sender or other.closed_by is not None:
+                continue  # a member the stage disconnected is owed nothing after
             ids = other.received.get(client_id, set())
             if not ids:
                 if entry.told:
                     result.lost_told += 1
-                else:
+                elif entry.acked:
                     result.lost_untold += 1
+                else:
+                    result.not_acked_missing += 1
             result.duplicates_shown += len(ids) > 1
     return result
 
@@ -212,10 +236,15 @@ async def run(args: argparse.Namespace) -> None:
             sent = await send_round(clients, tag, args.messages)
             sending = time.perf_counter() - started
             deadline = time.monotonic() + DEADLINE_S
+            said = time.monotonic()
             while time.monotonic() < deadline:
                 result = count(clients, sent)
-                if not result.lost_untold and not result.lost_told and not result.unacked:
+                missing = result.lost_untold + result.lost_told + result.not_acked_missing
+                if not missing and not result.unacked:
                     break
+                if time.monotonic() - said > 60:
+                    said = time.monotonic()
+                    print(f"  after {time.perf_counter() - started:.0f} s: {result}", flush=True)
                 await asyncio.gather(*(client.resend_unacked() for client in clients))
                 await asyncio.sleep(1)
             total = time.perf_counter() - started
@@ -226,9 +255,12 @@ async def run(args: argparse.Namespace) -> None:
                 f"round {round_number}: {len(sent)} messages, {expected_per_round} deliveries "
                 f"expected; sent in {sending:.1f} s, all in {total:.1f} s "
                 f"({len(sent) / total:.0f} messages/s); lost without the sender told "
-                f"{result.lost_untold}, lost and told {result.lost_told}, duplicates shown "
+                f"{result.lost_untold}, lost and told {result.lost_told}, missing and never "
+                f"acknowledged {result.not_acked_missing}, duplicates shown "
                 f"{result.duplicates_shown}, missing acks {result.unacked}, senders told "
-                f"{result.told}, frames received twice {frames - shown}; "
+                f"{result.told}, frames received twice {frames - shown}, connections the "
+                f"stage closed {sum(c.closed_by is not None for c in clients)} "
+                f"({sorted({c.closed_by for c in clients if c.closed_by})}); "
                 f"stage RSS {memory['stage and workers']} MB; faults so far: "
                 f"{injected['killed']} workers killed, {injected['answered 500']} posts "
                 f"answered 500"

@@ -3,18 +3,13 @@ server, over real HTTP, for the layer's signed keep-alive posts)."""
 
 import io
 import json
-import time
-from urllib.parse import quote
 
 import pytest
-from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
-from moto.core import DEFAULT_ACCOUNT_ID
 
-from chatroom.connections import Connection, ConnectionStore
+from chatroom.connections import ConnectionStore
+from tests.support.chat_handlers import SENDER, invoke, join, message_event, received
 from tests.support.events import load_event
-from tests.support.handlers import LambdaContextStub, decode_concatenated, load_handler
-
-SENDER = "L0SM9cOFvHcCIhw="  # the connection id of every file in events/
+from tests.support.handlers import LambdaContextStub, load_handler
 
 
 @pytest.fixture
@@ -25,33 +20,6 @@ def chat(chat_tables, moto_server_url, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", moto_server_url)
     chat_tables.store = ConnectionStore(table=chat_tables.connections)
     return chat_tables
-
-
-def invoke(route_folder: str, event: dict) -> dict:
-    return load_handler(route_folder).lambda_handler(event, LambdaContextStub())
-
-
-def received(connection_id: str) -> list[dict]:
-    """What moto's Management API got for the connection (moto keys it URL-encoded)."""
-    backend = apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-    key = quote(connection_id, safe="")
-    if key not in backend.connections:
-        return []
-    return decode_concatenated(backend.connections[key].data)
-
-
-def join(chat, connection_id: str, room: str = "lobby", name: str | None = None) -> None:
-    """A member that connected a minute ago (open, and past $connect's grace)."""
-    connected_at = int(time.time() * 1000) - 60_000
-    chat.store.add(Connection(connection_id, room, name or connection_id, connected_at, "1.2.3.4"))
-
-
-def message_event(route: str, body: object, connection_id: str = SENDER) -> dict:
-    event = load_event("send_message" if route == "sendMessage" else "default")
-    event["requestContext"]["routeKey"] = route
-    event["requestContext"]["connectionId"] = connection_id
-    event["body"] = body if isinstance(body, str) else json.dumps(body)
-    return event
 
 
 @pytest.mark.parametrize(
