@@ -138,7 +138,7 @@ class Backstop:
             self.deliver(message, remaining)
         except (BotoCoreError, ClientError, FanOutError):
             if receive >= LAST_RECEIVE:
-                self.tell_sender(message)
+                self.tell_sender(message.room, origin_of(message))
             raise
         count(self._metrics, "MessagesRedelivered", 1)
 
@@ -150,11 +150,7 @@ class Backstop:
             for member in self._connections.members(message.room)
             if member.connection_id != message.sender_connection_id
         ]
-        origin = (
-            Origin(message.message_id, message.sender_connection_id, message.client_id)
-            if message.sender_connection_id
-            else None
-        )
+        origin = origin_of(message)
         result = self._fan_out.deliver(
             self._clients.configured(),
             message.room,
@@ -164,23 +160,28 @@ class Backstop:
             origin=origin,
         )
         if result.failed:
-            self.tell_sender(message)
+            self.tell_sender(message.room, origin)
         else:
-            self._messages.mark(message, HANDED_OFF, remaining)
+            self._messages.mark(message.room, message.message_id, HANDED_OFF, remaining)
         self._fan_out.clean_up(result, remaining)
         return result
 
-    def tell_sender(self, message: StoredMessage) -> None:
-        """Mark the message failed and tell its sender (a retry delivers it again)."""
-        self._messages.mark(message, FAILED)
-        if message.sender_connection_id:
-            tell(self._fan_out, self._clients, message.sender_connection_id, message.client_id)
+    def tell_sender(self, room: str, origin: Origin | None) -> None:
+        """Mark the message failed and tell its sender ``delivery_failed`` (from a
+        function with no event to answer; its Retry delivers the message again)."""
+        if origin is None:
+            return
+        self._messages.mark(room, origin.message_id, FAILED)
+        problem = protocol.delivery_failed_error(origin.client_id)
+        envelope = protocol.error(problem.code, problem.message, problem.client_id)
+        self._fan_out.post_one(
+            self._clients.configured(), origin.sender_connection_id, protocol.encode(envelope)
+        )
 
 
-def tell(
-    fan_out: FanOut, clients: ManagementApiClients, connection_id: str, client_id: str | None
-) -> None:
-    """Post ``delivery_failed`` to a sender (from a function with no event to answer)."""
-    problem = protocol.delivery_failed_error(client_id)
-    envelope = protocol.error(problem.code, problem.message, problem.client_id)
-    fan_out.post_one(clients.configured(), connection_id, protocol.encode(envelope))
+def origin_of(message: StoredMessage) -> Origin | None:
+    """Whom a stored message's failure is told to (messages stored before delivery was
+    tracked name no sender connection)."""
+    if not message.sender_connection_id:
+        return None
+    return Origin(message.message_id, message.sender_connection_id, message.client_id)

@@ -214,7 +214,9 @@ class MessageStore:
         ).get("Item")
         return StoredMessage.from_item(item) if item else None
 
-    def mark(self, message: StoredMessage, delivery: str, remaining: Remaining = unlimited) -> bool:
+    def mark(
+        self, room: str, message_id: str, delivery: str, remaining: Remaining = unlimited
+    ) -> bool:
         """Record the message's delivery: HANDED_OFF only over PENDING (a member given up
         on stays FAILED), FAILED over anything. Within the ``MARK`` budget; False when it
         could not be written (the backstop then delivers the message again: members see
@@ -229,7 +231,7 @@ class MessageStore:
             try:
                 self._mark_client.update_item(
                     TableName=self._table.name,
-                    Key={"room": message.room, "messageId": message.message_id},
+                    Key={"room": room, "messageId": message_id},
                     UpdateExpression="SET delivery = :state",
                     ConditionExpression=condition,
                     ExpressionAttributeValues=values,

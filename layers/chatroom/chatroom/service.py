@@ -226,10 +226,10 @@ class ChatService:
             origin=Origin(stored.message_id, caller.connection_id, stored.client_id),
         )
         if result.failed:
-            self._messages.mark(stored, FAILED, remaining)
+            self._messages.mark(stored.room, stored.message_id, FAILED, remaining)
             self._refuse(caller, protocol.delivery_failed_error(stored.client_id))
         else:
-            self._messages.mark(stored, HANDED_OFF, remaining)
+            self._messages.mark(stored.room, stored.message_id, HANDED_OFF, remaining)
         self._fan_out.clean_up(result, remaining)
         count(self._metrics, "Deliveries", result.delivered)
         count(self._metrics, "GoneConnectionsRemoved", len(result.gone))

@@ -42,5 +42,5 @@ def test_the_clients_after_the_store_write_what_the_tables_read(chat_tables):
     stored = environment.messages.append(
         room="r", sender="a", payload="p", sent_at_ms=0, deliver_by_ms=1
     ).message
-    assert environment.messages.mark(stored, HANDED_OFF)
+    assert environment.messages.mark(stored.room, stored.message_id, HANDED_OFF)
     assert environment.messages.get("r", stored.message_id).delivery == HANDED_OFF

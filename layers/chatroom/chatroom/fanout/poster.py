@@ -22,7 +22,6 @@ from chatroom.delivery import Backstop
 from chatroom.fanout.management_api import ManagementApiClients
 from chatroom.fanout.policy import FanOut
 from chatroom.fanout.shards import OverdueCheck, Shard, parse
-from chatroom.messages import StoredMessage
 from chatroom.telemetry import MetricsSink, Remaining, count, logger
 
 
@@ -73,19 +72,8 @@ class ShardPoster:
             shard.origin,
         )
         if result.failed and shard.origin is not None:
-            origin = shard.origin
-            logger.warning("members were given up on", extra={"id": origin.message_id})
-            self._backstop.tell_sender(
-                StoredMessage(
-                    message_id=origin.message_id,
-                    room=shard.room,
-                    sender="",
-                    payload="",
-                    sent_at_ms=0,
-                    client_id=origin.client_id,
-                    sender_connection_id=origin.sender_connection_id,
-                )
-            )
+            logger.warning("members were given up on", extra={"id": shard.origin.message_id})
+            self._backstop.tell_sender(shard.room, shard.origin)
         self._fan_out.clean_up(result, remaining)
         count(self._metrics, "Shards", 1)
         count(self._metrics, "Deliveries", result.delivered)
