@@ -11,11 +11,9 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.support.paths import ROOT
-from tests.support.stage import RunningStage
-from wslocal.apigateway.limits import Limits
+from tests.support.stage import RunningStage, engines_config
 from wslocal.engines.dynamodb import create_tables, find_dynamodb_local_jar, start_dynamodb_local
-from wslocal.engines.sqs import create_queues, start_sqs
-from wslocal.server import StageConfig
+from wslocal.engines.sqs import start_sqs
 from wslocal.template import build_stage_model, read_template
 
 pytestmark = pytest.mark.integration
@@ -65,16 +63,7 @@ def killing_stage(tmp_path_factory):
     try:
         create_tables(engine, model.tables, model.region)
         with start_sqs() as sqs:
-            config = StageConfig(
-                port=0,
-                limits=Limits(),
-                ttl_sweep_s=3600,
-                endpoints={
-                    "AWS_ENDPOINT_URL_DYNAMODB": engine.endpoint,
-                    "AWS_ENDPOINT_URL_SQS": sqs.endpoint,
-                },
-                queue_urls=create_queues(sqs, model.queues, model.region),
-            )
+            config = engines_config(model, engine, sqs, ttl_sweep_s=3600)
             with RunningStage(model, config) as running:
                 yield running
     finally:

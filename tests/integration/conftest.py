@@ -2,12 +2,10 @@
 
 import pytest
 
-from tests.support.stage import RunningStage
+from tests.support.stage import RunningStage, engines_config
 from tests.support.tables import chat_model
-from wslocal.apigateway.limits import Limits
 from wslocal.engines.dynamodb import create_tables
-from wslocal.engines.sqs import create_queues, start_sqs
-from wslocal.server import StageConfig
+from wslocal.engines.sqs import start_sqs
 
 
 @pytest.fixture(scope="session")
@@ -21,15 +19,7 @@ def chat_sqs():
 def chat_stage(dynamodb_local, chat_sqs):
     model = chat_model()
     create_tables(dynamodb_local, model.tables, model.region)
-    config = StageConfig(
-        port=0,
-        limits=Limits(),
-        ttl_sweep_s=3600,  # the tests sweep by hand
-        endpoints={
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
-            "AWS_ENDPOINT_URL_SQS": chat_sqs.endpoint,
-        },
-        queue_urls=create_queues(chat_sqs, model.queues, model.region),
-    )
+    # the tests sweep by hand
+    config = engines_config(model, dynamodb_local, chat_sqs, ttl_sweep_s=3600)
     with RunningStage(model, config) as running:
         yield running

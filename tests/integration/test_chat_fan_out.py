@@ -10,14 +10,13 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.support.paths import ROOT, TEMPLATE
-from tests.support.stage import RunningStage
+from tests.support.stage import RunningStage, engines_config
 from wslocal.engines.dynamodb import (
     create_tables,
     find_dynamodb_local_jar,
     start_dynamodb_local,
 )
-from wslocal.engines.sqs import create_queues, start_sqs
-from wslocal.server import StageConfig
+from wslocal.engines.sqs import start_sqs
 from wslocal.template import build_stage_model, read_template
 
 pytestmark = pytest.mark.integration
@@ -38,15 +37,7 @@ def sharded_stage():
     assert jar is not None
     with start_dynamodb_local(jar, region="us-east-1") as dynamodb, start_sqs() as sqs:
         create_tables(dynamodb, model.tables, model.region)
-        config = StageConfig(
-            port=0,
-            endpoints={
-                "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
-                "AWS_ENDPOINT_URL_SQS": sqs.endpoint,
-            },
-            queue_urls=create_queues(sqs, model.queues, model.region),
-        )
-        with RunningStage(model, config) as running:
+        with RunningStage(model, engines_config(model, dynamodb, sqs)) as running:
             running.sqs = sqs
             yield running
 

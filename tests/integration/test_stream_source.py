@@ -10,7 +10,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.support.paths import FIXTURES
-from tests.support.stage import RunningStage
+from tests.support.stage import RunningStage, engines_config
 from tests.support.tables import local_table
 from wslocal.engines.dynamodb import create_tables
 from wslocal.engines.provisioning import Provisioned
@@ -33,17 +33,9 @@ def sqs_engine():
 def shop(dynamodb_local, sqs_engine):
     model = build_stage_model(read_template(APP / "template.yaml"), APP)
     create_tables(dynamodb_local, model.tables, model.region)
-    config = StageConfig(
-        port=0,
-        stage="dev",
-        max_workers=2,
-        ttl_sweep_s=3600,  # the tests sweep by hand
-        endpoints={
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
-            "AWS_ENDPOINT_URL_SQS": sqs_engine.endpoint,
-        },
-        queue_urls=create_queues(sqs_engine, model.queues, model.region),
-    )
+    config = engines_config(
+        model, dynamodb_local, sqs_engine, stage="dev", max_workers=2, ttl_sweep_s=3600
+    )  # the tests sweep TTL by hand
     with RunningStage(model, config) as running:
         yield running
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
+from wslocal.engines.sqs import create_queues
 from wslocal.server import LocalStage, StageConfig
 from wslocal.server.stage import TemplateSource
 from wslocal.template import StageModel
@@ -49,3 +50,17 @@ class RunningStage:
             return self.stage.pools[function].idle_pids()
 
         return self.call(pids())
+
+
+def engines_config(model: StageModel, dynamodb: Any, sqs: Any, **options: Any) -> StageConfig:
+    """A stage on a free port whose functions reach these engines, the template's queues
+    created on ``sqs`` (the tables are the caller's to create)."""
+    return StageConfig(
+        port=0,
+        endpoints={
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
+            "AWS_ENDPOINT_URL_SQS": sqs.endpoint,
+        },
+        queue_urls=create_queues(sqs, model.queues, model.region),
+        **options,
+    )

@@ -199,6 +199,13 @@ def test_the_fan_out_queue_allows_five_receives_before_its_dead_letter_queue(tra
     assert redrive["maxReceiveCount"] >= 5  # AWS's advice for a Lambda event source
 
 
+def test_the_backstop_tells_the_sender_on_the_fan_out_queues_last_receive(translated):
+    from chatroom.delivery import LAST_RECEIVE
+
+    redrive = translated["FanOutQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == LAST_RECEIVE
+
+
 @pytest.mark.parametrize("queue", ["FanOutDeadLetterQueue", "PresenceFailuresQueue"])
 def test_each_dead_letter_queue_alarms_on_its_first_message(translated, queue):
     alarms = [

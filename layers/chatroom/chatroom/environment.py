@@ -44,13 +44,13 @@ class ChatEnvironment:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ChatEnvironment:
         """Without ``FANOUT_QUEUE_URL`` every fan-out is inline (a template without the
-        queue); without ``MESSAGES_TABLE`` there is no history (presence)."""
+        queue)."""
         session = boto3.session.Session()
         dynamodb = session.resource("dynamodb", config=budgets.BEFORE_THE_STORE)
         # A resource's client: it takes and gives Python values, as the tables do.
         after_store = session.resource("dynamodb", config=budgets.ONE_ATTEMPT).meta.client
         connections = ConnectionStore(dynamodb.Table(environ["CONNECTIONS_TABLE"]), after_store)
-        messages_table = dynamodb.Table(environ.get("MESSAGES_TABLE", "unused"))
+        messages_table = dynamodb.Table(environ["MESSAGES_TABLE"])
         queue_url = environ.get("FANOUT_QUEUE_URL")
         queue = (
             ShardQueue(session.client("sqs", config=budgets.ONE_ATTEMPT), queue_url)
