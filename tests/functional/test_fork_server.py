@@ -12,7 +12,8 @@ import pytest
 from tests.functional.test_workers import function, settings
 from wslocal.exceptions import WorkerCrashedError
 from wslocal.runtime.forking import ForkServer, ForkServerError
-from wslocal.runtime.workers import WorkerPool, worker_command, worker_environment
+from wslocal.runtime.python_worker import PYTHON
+from wslocal.runtime.workers import WorkerPool
 
 
 def command_line(pid: int) -> str:
@@ -150,10 +151,10 @@ async def test_a_fork_server_whose_libraries_start_threads_refuses_to_fork(tmp_p
         ".start()\n"
     )
     slow = function("handlers.slow")
-    env = {**worker_environment(slow, settings()), "PYTHONPATH": str(tmp_path)}
+    env = {**PYTHON.environment(slow, settings()), "PYTHONPATH": str(tmp_path)}
     with pytest.raises(ForkServerError, match="threads"):
         await ForkServer.start(
-            worker_command(slow, settings(), "wslocal.runtime.forkserver"),
+            PYTHON.fork_server_command(slow, settings()),
             env,
             ["threaded_library"],
             None,
@@ -164,8 +165,8 @@ async def test_a_fork_server_whose_libraries_start_threads_refuses_to_fork(tmp_p
 async def test_libraries_that_fail_to_import_are_skipped_not_fatal():
     slow = function("handlers.slow")
     server = await ForkServer.start(
-        worker_command(slow, settings(), "wslocal.runtime.forkserver"),
-        worker_environment(slow, settings()),
+        PYTHON.fork_server_command(slow, settings()),
+        PYTHON.environment(slow, settings()),
         ["json", "no_such_library_here"],
         None,
         10.0,
@@ -197,8 +198,8 @@ async def test_a_fork_server_that_cannot_be_told_its_libraries_fails_cleanly():
     before = set(children())
     with pytest.raises(ForkServerError, match="did not get ready"):
         await ForkServer.start(
-            worker_command(slow, settings(), "wslocal.runtime.forkserver"),
-            worker_environment(slow, settings()),
+            PYTHON.fork_server_command(slow, settings()),
+            PYTHON.environment(slow, settings()),
             too_many,
             None,
             10.0,

@@ -30,6 +30,10 @@ REDIRECT_HOSTS = "WSLOCAL_REDIRECT_HOSTS"
 REDIRECT_TO = "WSLOCAL_REDIRECT_TO"
 LAYER_PATHS = "WSLOCAL_LAYER_PATHS"
 LOG_PREFIX = "WSLOCAL_LOG_PREFIX"
+DEBUG_LISTEN = "WSLOCAL_DEBUG_LISTEN"
+"""``127.0.0.1:PORT``: listen there with debugpy before the handler is imported."""
+DEBUG_WAIT = "WSLOCAL_DEBUG_WAIT"
+"""Non-empty: the first call waits for a debugger to attach."""
 
 
 class LambdaContext:

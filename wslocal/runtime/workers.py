@@ -1,4 +1,6 @@
-"""Lambda execution environments as long-lived worker processes.
+"""Lambda execution environments as long-lived worker processes, in any language: the
+language's part (command, environment, fork server, debugger) is a ``WorkerLanguage``
+(``wslocal.runtime.languages``), the rest is here.
 
 One ``WorkerPool`` per function: it starts workers ahead of the first call (prewarm),
 reuses warm ones (the most recently used first), grows with concurrent calls up to
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import sys
 import time
@@ -34,10 +35,11 @@ from wslocal.exceptions import (
     WorkerCrashedError,
 )
 from wslocal.faults import FaultPlan
-from wslocal.runtime import bootstrap
 from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
+from wslocal.runtime.languages import Debugging, WorkerLanguage
+from wslocal.runtime.python_worker import PYTHON
 from wslocal.template import FunctionModel
 
 DEFAULT_MAX_WORKERS = 8
@@ -78,52 +80,6 @@ class RuntimeSettings:
     """Workers to kill mid-call (``--inject-faults``)."""
 
 
-def worker_environment(function: FunctionModel, settings: RuntimeSettings) -> dict[str, str]:
-    """A Lambda-like environment: no variables leak from the stage's own shell except
-    PATH and the locale, so a handler sees what it would see on AWS."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "TZ": ":UTC",
-        "PYTHONUNBUFFERED": "1",
-        "AWS_REGION": settings.region,
-        "AWS_DEFAULT_REGION": settings.region,
-        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{function.logical_id}",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-        "LAMBDA_TASK_ROOT": str(function.code_dir),
-        "_HANDLER": function.handler,
-        "WSLOCAL_ACCOUNT_ID": settings.account_id,
-        bootstrap.LAYER_PATHS: os.pathsep.join(str(path) for path in function.layer_dirs),
-        bootstrap.REDIRECT_HOSTS: ",".join(settings.redirect_hosts),
-        bootstrap.REDIRECT_TO: settings.redirect_to,
-        bootstrap.LOG_PREFIX: f"[{function.logical_id}] ",
-        **settings.credentials,
-        **settings.endpoints,
-    }
-    runtime = settings.runtimes.get(function.logical_id)
-    if runtime is not None:
-        env[bootstrap.LAYER_PATHS] = os.pathsep.join(str(path) for path in runtime.paths)
-        env["PYTHONPATH"] = str(runtime.paths[-1])  # the runtime's libraries and bootstrap
-    env.update(function.environment)
-    return env
-
-
-def worker_command(
-    function: FunctionModel, settings: RuntimeSettings, module: str = "wslocal.runtime.bootstrap"
-) -> list[str]:
-    """The worker's (or its fork server's) command line, less its channel's fd: its own
-    interpreter without site-packages (``-S``) when the function has a prepared runtime,
-    else the stage's own."""
-    runtime = settings.runtimes.get(function.logical_id)
-    if runtime is None:
-        return [sys.executable, "-m", module]
-    return [runtime.interpreter, "-S", "-m", module]
-
-
 class Worker:
     """One execution environment: a process and the channel to it."""
 
@@ -149,9 +105,14 @@ class Worker:
         cls,
         function: FunctionModel,
         settings: RuntimeSettings,
+        language: WorkerLanguage = PYTHON,
+        *,
         fork_server: ForkServer | None = None,
+        debug: Debugging | None = None,
     ) -> Worker:
-        """A new worker: forked by ``fork_server``, else a process of its own."""
+        """A new worker: forked by ``fork_server``, else a process of its own started as
+        ``language`` says; under ``debug`` its init has no time limit (it may be paused
+        at a breakpoint)."""
         parent, child = socket.socketpair()
         try:
             process: asyncio.subprocess.Process | ForkedProcess
@@ -159,9 +120,9 @@ class Worker:
                 process = await fork_server.fork(child)
             else:
                 process = await asyncio.create_subprocess_exec(
-                    *worker_command(function, settings),
+                    *language.command(function, settings, debug),
                     str(child.fileno()),
-                    env=worker_environment(function, settings),
+                    env=language.environment(function, settings, debug),
                     pass_fds=(child.fileno(),),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=settings.log_stream,
@@ -178,7 +139,7 @@ class Worker:
         reader, writer = await asyncio.open_connection(sock=parent)
         worker = cls(process, reader, writer)
         try:
-            async with asyncio.timeout(INIT_TIMEOUT_S):
+            async with asyncio.timeout(None if debug is not None else INIT_TIMEOUT_S):
                 ready = await worker._receive()
         except TimeoutError:
             await worker.stop()
@@ -225,11 +186,23 @@ class Worker:
 
 
 class WorkerPool:
-    """The execution environments of one function."""
+    """The execution environments of one function, in any language: ``language`` says
+    how a worker starts, the pool does the rest. Under ``debug`` the pool has one worker,
+    started on its own (never forked: the debugger attaches to that process), and its
+    calls have no time limit (a paused handler would otherwise be killed)."""
 
-    def __init__(self, function: FunctionModel, settings: RuntimeSettings) -> None:
+    def __init__(
+        self,
+        function: FunctionModel,
+        settings: RuntimeSettings,
+        language: WorkerLanguage = PYTHON,
+        debug: Debugging | None = None,
+    ) -> None:
         self.function = function
+        self.language = language
+        self.debug = debug
         self._settings = settings
+        self._max_workers = 1 if debug is not None else settings.max_workers
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
         self._size = 0
@@ -242,7 +215,7 @@ class WorkerPool:
         self._preload: list[str] | None = None
         self._fork_server: ForkServer | None = None
         self._fork_server_used = 0.0
-        self._forking_off = not settings.fork_workers
+        self._forking_off = debug is not None or not settings.fork_workers
         self._fork_server_lock = asyncio.Lock()
         self._retired_fork_servers: list[ForkServer] = []
 
@@ -260,6 +233,11 @@ class WorkerPool:
     def fork_server(self) -> ForkServer | None:
         """The function's fork server, while it forks."""
         return self._fork_server
+
+    @property
+    def _call_timeout(self) -> float | None:
+        """The function's Timeout; none while a debugger may hold the call."""
+        return None if self.debug is not None else self.function.timeout
 
     def idle_pids(self) -> list[int]:
         """Process ids of the warm workers waiting for a call."""
@@ -288,7 +266,7 @@ class WorkerPool:
         try:
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
             # arrives as the call completes (CPython gh-86296), and the caller never stops.
-            async with asyncio.timeout(self.function.timeout):
+            async with asyncio.timeout(self._call_timeout):
                 reply = await worker.invoke(request)
             if kill is not None:  # the call ended first: it crashes now, its work done
                 kill.cancel()
@@ -396,10 +374,18 @@ class WorkerPool:
         try:
             fork_server = await self._ready_fork_server()
             try:
-                worker = await Worker.start(self.function, self._settings, fork_server)
+                worker = await Worker.start(
+                    self.function,
+                    self._settings,
+                    self.language,
+                    fork_server=fork_server,
+                    debug=self.debug,
+                )
             except ForkServerError:
                 fork_server = None
-                worker = await Worker.start(self.function, self._settings)
+                worker = await Worker.start(
+                    self.function, self._settings, self.language, debug=self.debug
+                )
         except BaseException:
             async with self._available:
                 self._size -= 1
@@ -420,14 +406,17 @@ class WorkerPool:
         failed here (workers then start as processes of their own)."""
         if self._forking_off or self._preload is None or self._closed:
             return None
+        command = self.language.fork_server_command(self.function, self._settings)
+        if command is None:
+            return None
         async with self._fork_server_lock:
             server = self._fork_server
             if server is None or not server.alive:
                 self._retire_fork_server()
                 try:
                     server = await ForkServer.start(
-                        worker_command(self.function, self._settings, "wslocal.runtime.forkserver"),
-                        worker_environment(self.function, self._settings),
+                        command,
+                        self.language.environment(self.function, self._settings, None),
                         self._preload,
                         self._settings.log_stream,
                         INIT_TIMEOUT_S,
@@ -472,7 +461,7 @@ class WorkerPool:
                         f"{self.function.logical_id}: Rate Exceeded (reserved concurrency "
                         f"{reserved} in use)"
                     )
-                while not self._idle and self._size >= self._settings.max_workers:
+                while not self._idle and self._size >= self._max_workers:
                     await self._available.wait()
                     if self._closed:
                         raise PoolRetiredError(

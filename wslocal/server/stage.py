@@ -24,15 +24,12 @@ from wslocal.engines.dynamodb import client as engine_client
 from wslocal.engines.provisioning import Provisioned
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
 from wslocal.eventsources.mappings import EventSourceMappings
-from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
+from wslocal.exceptions import WslocalError
 from wslocal.faults import FaultPlan
 from wslocal.runtime import builds
-from wslocal.runtime.workers import (
-    DEFAULT_IDLE_WORKER_S,
-    DEFAULT_MAX_WORKERS,
-    RuntimeSettings,
-    WorkerPool,
-)
+from wslocal.runtime.languages import Debugging
+from wslocal.runtime.pools import FunctionPools, pools_to_replace
+from wslocal.runtime.workers import DEFAULT_IDLE_WORKER_S, DEFAULT_MAX_WORKERS, RuntimeSettings
 from wslocal.server.authorizing import Authorizing
 from wslocal.server.front_door import FrontDoor
 from wslocal.server.proxy_api import ProxyApiDoor
@@ -40,7 +37,7 @@ from wslocal.server.reload import Reload, TemplateSource, read_edit
 from wslocal.server.watcher import CodeWatcher, TemplateWatcher
 from wslocal.supervision import supervised
 from wslocal.template import ProxyApiModel, StageModel
-from wslocal.template.changes import TemplateChanges, pools_to_replace
+from wslocal.template.changes import TemplateChanges
 
 log = logging.getLogger("wslocal")
 
@@ -85,6 +82,8 @@ class StageConfig:
     cognito_endpoint: str | None = None
     """Where Cognito authorizers fetch their user pool's keys (``{endpoint}/{poolId}``,
     as ``AWS_ENDPOINT_URL_COGNITO_IDP`` names a local pool); None: Cognito itself."""
+    debug: Mapping[str, Debugging] = field(default_factory=dict)
+    """Functions run under a debugger (``--debug``), by logical id."""
 
 
 async def _within(step: Awaitable[Any], what: str, seconds: float = STEP_TIMEOUT_S) -> None:
@@ -116,7 +115,12 @@ class LocalStage:
         self.clock = clock
         self.new_id = new_id
         self.registry = ConnectionRegistry(clock)
-        self.pools: dict[str, WorkerPool] = {}
+        self.pools = FunctionPools(
+            new_id=new_id,
+            prewarm=config.prewarm,
+            idle_worker_s=config.idle_worker_s,
+            debug=config.debug,
+        )
         self.port = config.port
         """The first door's port: the WebSocket API's, or else the first REST/HTTP API's."""
         self.api = self._websocket_api()
@@ -140,7 +144,6 @@ class LocalStage:
         self._sweeper_task: asyncio.Task[None] | None = None
         self._ttl_deletions = TtlDeletions()
         self._code_watcher: CodeWatcher | None = None
-        self._retired: list[WorkerPool] = []
         self._reloading = asyncio.Lock()
 
     # --- addresses ------------------------------------------------------------------------
@@ -217,16 +220,10 @@ class LocalStage:
         self.api = self._websocket_api()
         if self.config.build:
             self.runtimes = await asyncio.to_thread(builds.prepare, self.model, cache_dir())
-        settings = self._runtime_settings()
-        self.pools = {
-            logical_id: WorkerPool(function, settings)
-            for logical_id, function in self.model.functions.items()
-        }
-        if self.config.prewarm:
-            await self._prewarm(list(self.pools))
+        await self.pools.start(self.model.functions, self._runtime_settings())
         if self.config.idle_worker_s > 0:
             self._background.append(
-                asyncio.create_task(supervised("the idle worker reaper", self._reap_idle_workers))
+                asyncio.create_task(supervised("the idle worker reaper", self.pools.reap_forever))
             )
         if self.config.watch:
             self._code_watcher = CodeWatcher(self)
@@ -354,7 +351,7 @@ class LocalStage:
 
     async def reload_function(self, function: str) -> None:
         """New code for ``function``: its workers are replaced (calls in flight finish)."""
-        await self.pools[function].reload()
+        await self.pools.reload(function)
 
     async def reload_template(self) -> TemplateChanges | None:
         """The template was edited: read it again and replace only what changed. A
@@ -394,22 +391,7 @@ class LocalStage:
         self.model = model
         self.api = self._websocket_api()
         self.runtimes = dict(edit.runtimes)
-        settings = self._runtime_settings()
-        kept = {
-            name: pool
-            for name, pool in self.pools.items()
-            if name not in replaced and name in model.functions
-        }
-        added = sorted(set(model.functions) - set(kept))
-        retiring = [pool for name, pool in self.pools.items() if name not in kept]
-        self.pools = {
-            **kept,
-            **{name: WorkerPool(model.functions[name], settings) for name in added},
-        }
-        await asyncio.gather(*(pool.retire() for pool in retiring))
-        self._retired = [pool for pool in (*self._retired, *retiring) if pool.busy]
-        if self.config.prewarm:
-            await self._prewarm(added)
+        await self.pools.swap(model.functions, self._runtime_settings(), replaced)
         await self._close_gone_doors()
         await self._open_doors()
         if self._code_watcher is not None:
@@ -434,25 +416,6 @@ class LocalStage:
         except (WslocalError, TimeoutError) as exc:
             log.error("event sources not started: %s", exc)
 
-    async def _prewarm(self, functions: list[str]) -> None:
-        """Start one worker of each; one that cannot start (its import hangs past init's
-        10 s) is said, not fatal: the stage serves the rest, and its first call tries
-        again."""
-        results = await asyncio.gather(
-            *(self.pools[name].prewarm() for name in functions), return_exceptions=True
-        )
-        for name, result in zip(functions, results, strict=True):
-            if isinstance(result, Exception):
-                log.error("%s did not start: %s", name, result)
-
-    async def _reap_idle_workers(self) -> None:
-        """Give idle workers' memory back, as Lambda reclaims idle environments."""
-        while True:
-            await asyncio.sleep(min(self.config.idle_worker_s / 4, 5.0))
-            now = time.monotonic()
-            for pool in self.pools.values():
-                await pool.reap(now)
-
     async def stop(self) -> None:
         """Stop the event sources, close every connection with 1001 (their $disconnect
         runs), then end the workers."""
@@ -473,7 +436,7 @@ class LocalStage:
         await _within(self.proxy_door.drain(STEP_TIMEOUT_S), "calls past their API's timeout")
         for door in self.doors:
             await door.drop_clients()
-        await asyncio.gather(*(pool.close() for pool in (*self.pools.values(), *self._retired)))
+        await self.pools.close()
         for door in self.doors:
             if door.server is not None:
                 with contextlib.suppress(Exception):
@@ -482,20 +445,10 @@ class LocalStage:
     def abort(self) -> None:
         """Stop now (a second Ctrl-C): kill every worker and drop every connection; no
         more $disconnects run."""
-        for pool in (*self.pools.values(), *self._retired):
-            pool.kill()
+        self.pools.kill()
         for door in self.doors:
             door.abort()
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
-        """Run a function of the template once, in its warm pool; a call that was waiting
-        for a worker when a reload replaced the pool runs on the new one."""
-        while True:
-            pool = self.pools.get(function)
-            if pool is None:
-                raise InvocationError(f"{function} is not a function of the template now")
-            try:
-                return await pool.invoke(event, self.new_id(), label)
-            except PoolRetiredError:
-                if self.pools.get(function) is pool:  # closed, not replaced: stopping
-                    raise InvocationError(f"{function}: the stage is stopping") from None
+        """Run a function of the template once, in its warm pool."""
+        return await self.pools.invoke(function, event, label)

@@ -1,0 +1,73 @@
+"""Python's workers (``WorkerLanguage``): the function's interpreter running
+``wslocal.runtime.bootstrap``, and a fork server for the workers after the first.
+
+A function with a prepared runtime (``wslocal.runtime.builds``) runs on its own Python
+without site-packages (``-S``), its path given by the bootstrap's variables; one without
+runs on the stage's interpreter, the stage's packages importable. Under a debugger the
+bootstrap listens with debugpy (``bootstrap.DEBUG_LISTEN``) before it imports the handler.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from wslocal.runtime import bootstrap
+from wslocal.runtime.languages import Debugging, lambda_environment
+from wslocal.template import FunctionModel
+
+if TYPE_CHECKING:
+    from wslocal.runtime.workers import RuntimeSettings
+
+BOOTSTRAP = "wslocal.runtime.bootstrap"
+FORK_SERVER = "wslocal.runtime.forkserver"
+
+
+class PythonWorker:
+    """The per-language part of a Python function's workers."""
+
+    name = "python"
+
+    def command(
+        self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None
+    ) -> list[str]:
+        return self._interpreter(function, settings, BOOTSTRAP)
+
+    def fork_server_command(
+        self, function: FunctionModel, settings: RuntimeSettings
+    ) -> list[str] | None:
+        return self._interpreter(function, settings, FORK_SERVER)
+
+    def environment(
+        self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None
+    ) -> dict[str, str]:
+        env = {
+            **lambda_environment(function, settings),
+            "PYTHONUNBUFFERED": "1",
+            bootstrap.LAYER_PATHS: os.pathsep.join(str(path) for path in function.layer_dirs),
+            bootstrap.REDIRECT_HOSTS: ",".join(settings.redirect_hosts),
+            bootstrap.REDIRECT_TO: settings.redirect_to,
+            bootstrap.LOG_PREFIX: f"[{function.logical_id}] ",
+        }
+        runtime = settings.runtimes.get(function.logical_id)
+        if runtime is not None:
+            env[bootstrap.LAYER_PATHS] = os.pathsep.join(str(path) for path in runtime.paths)
+            env["PYTHONPATH"] = str(runtime.paths[-1])  # the runtime's libraries and bootstrap
+        if debug is not None:
+            env[bootstrap.DEBUG_LISTEN] = debug.address
+            env[bootstrap.DEBUG_WAIT] = "1" if debug.wait else ""
+        env.update(function.environment)
+        return env
+
+    @staticmethod
+    def _interpreter(function: FunctionModel, settings: RuntimeSettings, module: str) -> list[str]:
+        """Its own interpreter without site-packages when the function has a prepared
+        runtime, else the stage's own."""
+        runtime = settings.runtimes.get(function.logical_id)
+        if runtime is None:
+            return [sys.executable, "-m", module]
+        return [runtime.interpreter, "-S", "-m", module]
+
+
+PYTHON = PythonWorker()
