@@ -154,9 +154,40 @@ def imported_modules() -> list[list[str]]:
     return found
 
 
-def serve(channel: socket.socket, report_modules: bool = True) -> None:
+def listen_for_debugger() -> bool:
+    """Under ``wslocal start --debug``: listen with debugpy where the stage says, before
+    the handler is imported (so a breakpoint at its module level holds too), the
+    adapter in this process (nothing else to end with the worker). Return whether the
+    first call must wait for a client. The variables are the stage's, not the handler's:
+    they leave the environment."""
+    address = os.environ.pop(DEBUG_LISTEN, "")
+    wait = bool(os.environ.pop(DEBUG_WAIT, ""))
+    if not address:
+        return False
+    import debugpy  # the stage puts it on this worker's path only while debugging
+
+    host, _, port = address.rpartition(":")
+    try:
+        debugpy.listen((host, int(port)), in_process_debug_adapter=True)
+    except TypeError:  # a debugpy older than 1.8.1, on an older Python: its own adapter
+        debugpy.listen((host, int(port)))
+    _log(f"debugpy listens on {address}" + ("; the first call waits for a client" if wait else ""))
+    return wait
+
+
+def _wait_for_debugger() -> None:
+    import debugpy
+
+    _log("waiting for a debugger to attach")
+    debugpy.wait_for_client()
+
+
+def serve(
+    channel: socket.socket, report_modules: bool = True, wait_for_debugger: bool = False
+) -> None:
     """Init (import the handler), say ready (with the modules imported, when the stage
-    still has to learn them), then run invocations until the channel closes."""
+    still has to learn them), then run invocations until the channel closes; with
+    ``wait_for_debugger``, the first one once a debugger has attached."""
     started = time.perf_counter()
     handler: Callable[[Any, Any], Any] | None = None
     init_error: dict[str, Any] | None = None
@@ -186,6 +217,9 @@ def serve(channel: socket.socket, report_modules: bool = True) -> None:
             )
         except EOFError:
             return
+        if wait_for_debugger:
+            _wait_for_debugger()
+            wait_for_debugger = False
         request_id = request["requestId"]
         _log(f"START RequestId: {request_id} Version: $LATEST {request.get('label', '')}".rstrip())
         began = time.perf_counter()
@@ -214,7 +248,8 @@ def serve(channel: socket.socket, report_modules: bool = True) -> None:
 
 def main(fd: int) -> None:
     prepare_process()
-    serve(socket.socket(fileno=fd))
+    wait = listen_for_debugger()
+    serve(socket.socket(fileno=fd), wait_for_debugger=wait)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,10 @@ class WorkerLanguage(Protocol):
 
     name: str
     """For messages: ``python``, ``nodejs``."""
+    debugger: str
+    """What listens for a debugger, for the banner: ``debugpy``, ``the Node inspector``."""
+    debug_port: int
+    """Its usual port (debugpy 5678, Node 9229): ``--debug FUNCTION`` without one."""
 
     def command(
         self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None

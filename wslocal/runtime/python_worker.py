@@ -28,11 +28,16 @@ class PythonWorker:
     """The per-language part of a Python function's workers."""
 
     name = "python"
+    debugger = "debugpy"
+    debug_port = 5678
 
     def command(
         self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None
     ) -> list[str]:
-        return self._interpreter(function, settings, BOOTSTRAP)
+        command = self._interpreter(function, settings, BOOTSTRAP)
+        if debug is not None:  # frozen standard modules would hide breakpoints in them
+            command[1:1] = ["-X", "frozen_modules=off"]
+        return command
 
     def fork_server_command(
         self, function: FunctionModel, settings: RuntimeSettings
@@ -55,7 +60,10 @@ class PythonWorker:
             env[bootstrap.LAYER_PATHS] = os.pathsep.join(str(path) for path in runtime.paths)
             env["PYTHONPATH"] = str(runtime.paths[-1])  # the runtime's libraries and bootstrap
         if debug is not None:
+            if runtime is not None and runtime.debugger is not None:
+                env["PYTHONPATH"] += os.pathsep + str(runtime.debugger)
             env[bootstrap.DEBUG_LISTEN] = debug.address
+            env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # the -X above: no warning needed
             env[bootstrap.DEBUG_WAIT] = "1" if debug.wait else ""
         env.update(function.environment)
         return env

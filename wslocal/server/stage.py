@@ -219,7 +219,9 @@ class LocalStage:
         self.port = self.doors[0].port
         self.api = self._websocket_api()
         if self.config.build:
-            self.runtimes = await asyncio.to_thread(builds.prepare, self.model, cache_dir())
+            self.runtimes = await asyncio.to_thread(
+                builds.prepare, self.model, cache_dir(), list(self.config.debug)
+            )
         await self.pools.start(self.model.functions, self._runtime_settings())
         if self.config.idle_worker_s > 0:
             self._background.append(
@@ -358,7 +360,9 @@ class LocalStage:
         template that cannot be read or provisioned changes nothing (None)."""
         assert self.template is not None
         async with self._reloading:
-            edit = await read_edit(self.template, self.model, build=self.config.build)
+            edit = await read_edit(
+                self.template, self.model, build=self.config.build, debugged=list(self.config.debug)
+            )
             if not isinstance(edit, Reload):
                 return edit
             await self._apply(edit)
