@@ -3,6 +3,8 @@ it attaches, sets a breakpoint on the handler's line, the call stops there and, 
 completes with the handler's result, however long it was held."""
 
 import asyncio
+import socket
+from dataclasses import replace
 
 from tests.support.dap import DapClient, breakpoint_line, stop_once
 from tests.support.paths import FIXTURES
@@ -54,3 +56,20 @@ async def test_without_wait_a_call_runs_at_once_while_the_worker_listens():
             pass  # and a client can still attach
     finally:
         await pool.close()
+
+
+async def test_a_port_already_taken_is_said_and_the_function_runs_without_a_debugger(tmp_path):
+    with socket.socket() as taken, (tmp_path / "log").open("w") as log:
+        taken.bind((DEBUG_HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        pool = WorkerPool(GREET, replace(SETTINGS, log_stream=log), PYTHON, Debugging(port))
+        try:
+            result = await asyncio.wait_for(pool.invoke({}, "req-1"), 30)
+        finally:
+            await pool.close()
+    assert result == {"greeting": "hello world"}
+    assert (
+        f"no debugger: debugpy cannot listen on {DEBUG_HOST}:{port}"
+        in (tmp_path / "log").read_text()
+    )

@@ -164,15 +164,27 @@ def listen_for_debugger() -> bool:
     wait = bool(os.environ.pop(DEBUG_WAIT, ""))
     if not address:
         return False
-    import debugpy  # the stage puts it on this worker's path only while debugging
-
     host, _, port = address.rpartition(":")
     try:
-        debugpy.listen((host, int(port)), in_process_debug_adapter=True)
-    except TypeError:  # a debugpy older than 1.8.1, on an older Python: its own adapter
-        debugpy.listen((host, int(port)))
+        _check_free(host, int(port))  # debugpy's in-process listen would wait forever
+        import debugpy  # the stage puts it on this worker's path only while debugging
+
+        try:
+            debugpy.listen((host, int(port)), in_process_debug_adapter=True)
+        except TypeError:  # a debugpy older than 1.8.1, on an older Python: its own adapter
+            debugpy.listen((host, int(port)))
+    except (ImportError, OSError, RuntimeError) as exc:
+        _log(f"no debugger: debugpy cannot listen on {address}: {exc}")
+        return False
     _log(f"debugpy listens on {address}" + ("; the first call waits for a client" if wait else ""))
     return wait
+
+
+def _check_free(host: str, port: int) -> None:
+    """Raise OSError when something listens on ``host:port`` already."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def _wait_for_debugger() -> None:

@@ -2,7 +2,9 @@
 the event and maps the result (``wslocal.apigateway.proxy``); this asks the route's
 authorizer (``Authorizing``), invokes the function in its warm pool and waits no longer
 than the integration's timeout. A function that
-outlives the timeout runs on to its end, as on AWS, while the client has its 504/503."""
+outlives the timeout runs on to its end, as on AWS, while the client has its 504/503; a
+function under a debugger (``--debug``) has no integration timeout, so a call paused at
+a breakpoint is still answered."""
 
 from __future__ import annotations
 
@@ -33,6 +35,10 @@ class ProxyHost(Protocol):
     def clock(self) -> float: ...
 
     def new_id(self) -> str: ...
+
+    def debugged(self, function: str) -> bool:
+        """``function`` runs under a debugger: its calls may be held at a breakpoint."""
+        ...
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any: ...
 
@@ -93,8 +99,9 @@ class ProxyApiDoor:
         event = proxy_event(api, match, proxy_request, invocation, authorized)
         label = f"{api.logical_id} {route.route_key}"
         call = asyncio.ensure_future(self._host.invoke(route.function, event, label))
+        timeout_s = None if self._host.debugged(route.function) else route.timeout_s
         try:
-            async with asyncio.timeout(route.timeout_s):
+            async with asyncio.timeout(timeout_s):
                 result = await asyncio.shield(call)
         except TimeoutError:
             self._outliving.add(call)

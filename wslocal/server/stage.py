@@ -453,6 +453,10 @@ class LocalStage:
         for door in self.doors:
             door.abort()
 
+    def debugged(self, function: str) -> bool:
+        """``function`` runs under a debugger (``--debug``)."""
+        return function in self.config.debug
+
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
         """Run a function of the template once, in its warm pool."""
         return await self.pools.invoke(function, event, label)
