@@ -29,7 +29,7 @@ from wslocal.exceptions import HandlerError, InvocationError, WslocalError
 from wslocal.faults import FaultPlan, parse_faults
 from wslocal.runtime.languages import Debugging
 from wslocal.runtime.pools import language_of
-from wslocal.runtime.workers import DEFAULT_IDLE_WORKER_S
+from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S
 from wslocal.server import LocalStage, StageConfig
 from wslocal.template import (
     DEFAULT_ACCOUNT_ID,

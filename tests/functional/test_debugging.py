@@ -11,7 +11,8 @@ from tests.support.paths import FIXTURES
 from wslocal.engines.dynamodb import free_port
 from wslocal.runtime.languages import DEBUG_HOST, Debugging
 from wslocal.runtime.python_worker import PYTHON
-from wslocal.runtime.workers import RuntimeSettings, WorkerPool
+from wslocal.runtime.settings import RuntimeSettings
+from wslocal.runtime.workers import WorkerPool
 from wslocal.template import FunctionModel
 
 CODE = FIXTURES / "debug_app" / "src"

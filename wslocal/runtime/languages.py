@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
-
-if TYPE_CHECKING:
-    from wslocal.runtime.workers import RuntimeSettings
 
 DEBUG_HOST = "127.0.0.1"
 

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
 from wslocal.runtime.languages import Debugging, WorkerLanguage
 from wslocal.runtime.python_worker import PYTHON
-from wslocal.runtime.workers import RuntimeSettings, WorkerPool
+from wslocal.runtime.settings import RuntimeSettings
+from wslocal.runtime.workers import WorkerPool
 from wslocal.template import FunctionModel
 from wslocal.template.changes import TemplateChanges
 

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from wslocal.runtime import bootstrap
 from wslocal.runtime.languages import Debugging, lambda_environment
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
-
-if TYPE_CHECKING:
-    from wslocal.runtime.workers import RuntimeSettings
 
 BOOTSTRAP = "wslocal.runtime.bootstrap"
 FORK_SERVER = "wslocal.runtime.forkserver"

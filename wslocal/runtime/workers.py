@@ -24,8 +24,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 from wslocal.exceptions import (
     HandlerError,
@@ -34,50 +33,16 @@ from wslocal.exceptions import (
     ThrottledError,
     WorkerCrashedError,
 )
-from wslocal.faults import FaultPlan
-from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
 from wslocal.runtime.languages import Debugging, WorkerLanguage
 from wslocal.runtime.python_worker import PYTHON
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 
-DEFAULT_MAX_WORKERS = 8
-DEFAULT_IDLE_WORKER_S = 60.0
 CHANNEL_CLOSED_GRACE_S = 5.0
 INIT_TIMEOUT_S = 10.0
 """Lambda gives a function's init (importing the handler) 10 seconds."""
-
-
-@dataclass(frozen=True)
-class RuntimeSettings:
-    """What every worker's environment shares, beyond its function's own variables."""
-
-    region: str
-    account_id: str
-    endpoints: Mapping[str, str]
-    """boto3's endpoint variables, e.g. AWS_ENDPOINT_URL_DYNAMODB."""
-    redirect_hosts: tuple[str, ...] = ()
-    redirect_to: str = ""
-    credentials: Mapping[str, str] = field(
-        default_factory=lambda: {
-            "AWS_ACCESS_KEY_ID": "wslocal",
-            "AWS_SECRET_ACCESS_KEY": "wslocal",
-            "AWS_SESSION_TOKEN": "wslocal",
-        }
-    )
-    runtimes: Mapping[str, FunctionRuntime] = field(default_factory=dict)
-    """Each function's own Python and path (``builds.prepare``); a function without one
-    runs on the stage's interpreter with the stage's packages importable."""
-    max_workers: int = DEFAULT_MAX_WORKERS
-    idle_worker_s: float = DEFAULT_IDLE_WORKER_S
-    """Stop workers idle this long, keeping one warm; 0: never."""
-    log_stream: TextIO | None = None
-    """Where workers write their logs; None inherits the stage's stdout."""
-    fork_workers: bool = True
-    """Fork workers after the first from a fork server with the libraries loaded."""
-    faults: FaultPlan | None = None
-    """Workers to kill mid-call (``--inject-faults``)."""
 
 
 class Worker:

@@ -29,7 +29,7 @@ from wslocal.faults import FaultPlan
 from wslocal.runtime import builds
 from wslocal.runtime.languages import Debugging
 from wslocal.runtime.pools import FunctionPools, pools_to_replace
-from wslocal.runtime.workers import DEFAULT_IDLE_WORKER_S, DEFAULT_MAX_WORKERS, RuntimeSettings
+from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S, DEFAULT_MAX_WORKERS, RuntimeSettings
 from wslocal.server.authorizing import Authorizing
 from wslocal.server.front_door import FrontDoor
 from wslocal.server.proxy_api import ProxyApiDoor

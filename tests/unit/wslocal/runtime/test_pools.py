@@ -13,7 +13,7 @@ from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
 from wslocal.runtime.languages import Debugging
 from wslocal.runtime.pools import FunctionPools, language_of, pools_to_replace
 from wslocal.runtime.python_worker import PYTHON
-from wslocal.runtime.workers import RuntimeSettings
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 from wslocal.template.changes import Changed, TemplateChanges
 

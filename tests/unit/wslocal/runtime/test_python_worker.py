@@ -10,7 +10,7 @@ from wslocal.runtime import bootstrap
 from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.languages import Debugging
 from wslocal.runtime.python_worker import PYTHON
-from wslocal.runtime.workers import RuntimeSettings
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 
 FUNCTION = FunctionModel(

@@ -11,7 +11,8 @@ from tests.support.paths import FIXTURES
 from wslocal.exceptions import InvocationTimeoutError
 from wslocal.runtime import workers
 from wslocal.runtime.languages import Debugging
-from wslocal.runtime.workers import RuntimeSettings, WorkerPool
+from wslocal.runtime.settings import RuntimeSettings
+from wslocal.runtime.workers import WorkerPool
 from wslocal.template import FunctionModel
 
 FUNCTION = FunctionModel(
