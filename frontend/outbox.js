@@ -92,6 +92,8 @@ export class Outbox {
       if (STORED.has(entry.state)) return null;
     } else if (envelope.messageId && entry.id && envelope.messageId !== entry.id) {
       return null;
+    } else if (envelope.messageId) {
+      entry.id = envelope.messageId; // its ack was lost: the notice (to its sender) says it
     }
     Object.assign(entry, { state: "failed", error: words, retry });
     return entry;

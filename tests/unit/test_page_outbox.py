@@ -139,3 +139,10 @@ def test_a_retry_on_its_way_goes_on_when_the_history_still_says_failed():
         ' box.reconcile([{mine: true, clientId: "c1", id: "m1", delivery: "failed"}], "w");'
         " console.log(JSON.stringify([entry.state, box.due().length]));"
     ) == ["queued", 1]
+
+
+def test_a_delivery_failed_for_a_message_whose_ack_was_lost_gives_it_its_id():
+    assert outbox(
+        ' box.refused({clientId: "c1", messageId: "m1", code: "delivery_failed"}, "w", true);'
+        " console.log(JSON.stringify([entry.state, entry.id]));"
+    ) == ["failed", "m1"]
