@@ -106,7 +106,7 @@ class ProxyApiDoor:
             log.error("%s failed: %s", label, exc)
             return responses.integration_failed(api)
         try:
-            return responses.function_response(api, route, result)
+            return responses.function_response(api, route, result, accept=request.header("Accept"))
         except responses.MalformedResultError as exc:
             log.error("%s: malformed Lambda proxy response: %s", label, exc)
             return responses.integration_failed(api)

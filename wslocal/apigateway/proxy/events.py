@@ -57,24 +57,29 @@ class Invocation:
     account_id: str
 
 
+_TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
+
+
+def media_type(value: str | None) -> str:
+    """``image/png`` of ``Image/PNG; q=0.9, text/html``: the first type, lower-cased."""
+    return (value or "").split(",", 1)[0].split(";", 1)[0].strip().lower()
+
+
+def is_binary_type(api: ProxyApiModel, value: str | None) -> bool:
+    """A REST API's ``BinaryMediaTypes`` (wildcards allowed) include ``value``'s type."""
+    wanted = media_type(value)
+    return bool(wanted) and any(fnmatch.fnmatch(wanted, t.lower()) for t in api.binary_media_types)
+
+
 def is_binary(api: ProxyApiModel, request: ProxyRequest) -> bool:
-    """REST: the body goes base64 when its Content-Type (or the Accept) is one of the
-    API's BinaryMediaTypes. HTTP APIs: whenever it is not text."""
+    """REST: the body goes base64 when its Content-Type is one of the API's
+    BinaryMediaTypes. HTTP APIs: unless its Content-Type is text, JSON, XML or
+    JavaScript (a missing one, or form data, goes base64), as measured on AWS."""
+    content_type = request.header("Content-Type")
     if api.kind == "HTTP":
-        return _not_text(request.body)
-    for header in ("Content-Type", "Accept"):
-        value = (request.header(header) or "").split(";", 1)[0].strip().lower()
-        if value and any(fnmatch.fnmatch(value, t.lower()) for t in api.binary_media_types):
-            return True
-    return False
-
-
-def _not_text(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
+        wanted = media_type(content_type)
+        return not (wanted.startswith("text/") or wanted in _TEXT_TYPES)
+    return is_binary_type(api, content_type)
 
 
 def _body(api: ProxyApiModel, request: ProxyRequest) -> tuple[str | None, bool]:

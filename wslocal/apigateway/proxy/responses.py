@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wslocal.apigateway.proxy.events import is_binary_type
 from wslocal.template.model import MockResponseModel, ProxyApiModel, ProxyRouteModel
 
 Headers = list[tuple[str, str]]
@@ -75,8 +76,12 @@ class MalformedResultError(ValueError):
     """The function's result is not a proxy response; the caller answers 502/500."""
 
 
-def function_response(api: ProxyApiModel, route: ProxyRouteModel, result: Any) -> ProxyResponse:
-    """The HTTP response for ``result``; raises MalformedResultError."""
+def function_response(
+    api: ProxyApiModel, route: ProxyRouteModel, result: Any, *, accept: str | None = None
+) -> ProxyResponse:
+    """The HTTP response for ``result``; raises MalformedResultError. A REST API decodes
+    a base64 body only when the request's first ``Accept`` type is one of its binary
+    media types (else the client gets the base64 text); an HTTP API always does."""
     inferring = api.kind == "HTTP" and route.payload_format == "2.0"
     if inferring and not (isinstance(result, Mapping) and "statusCode" in result):
         body = result if isinstance(result, str) else json.dumps(result)
@@ -90,7 +95,9 @@ def function_response(api: ProxyApiModel, route: ProxyRouteModel, result: Any) -
     headers = _headers(result.get("headers"), result.get("multiValueHeaders"))
     if inferring:
         headers += [("Set-Cookie", str(cookie)) for cookie in _list(result.get("cookies"))]
-    return ProxyResponse(status, headers, _body(result.get("body"), result.get("isBase64Encoded")))
+    decodes = api.kind == "HTTP" or is_binary_type(api, accept)
+    body = _body(result.get("body"), result.get("isBase64Encoded"), decodes)
+    return ProxyResponse(status, headers, body)
 
 
 def _status(value: Any) -> int:
@@ -137,14 +144,16 @@ def _scalar(value: Any) -> str:
     raise MalformedResultError("a header value is not a string")
 
 
-def _body(body: Any, encoded: Any) -> bytes:
+def _body(body: Any, encoded: Any, decodes: bool) -> bytes:
     if body is None:
         return b""
     if not isinstance(body, str):
         raise MalformedResultError("body is not a string")
     if encoded is True or str(encoded).lower() == "true":
         try:
-            return base64.b64decode(body, validate=True)
+            decoded = base64.b64decode(body, validate=True)
         except binascii.Error:
             raise MalformedResultError("isBase64Encoded, but the body is not base64") from None
+        if decodes:
+            return decoded
     return body.encode("utf-8")

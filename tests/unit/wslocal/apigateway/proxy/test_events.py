@@ -1,5 +1,7 @@
 """The Lambda proxy events of REST and HTTP APIs, built without a socket."""
 
+import pytest
+
 from wslocal.apigateway.proxy.events import (
     Invocation,
     ProxyRequest,
@@ -30,9 +32,27 @@ def test_rest_bodies_of_a_binary_media_type_are_base64_by_wildcard():
     assert not is_binary(REST, request("/Prod/up", b"x", [("Content-Type", "text/plain")]))
 
 
-def test_http_bodies_are_base64_when_they_are_not_text():
-    assert is_binary(HTTP, request("/up", b"\xff\xfe"))
-    assert not is_binary(HTTP, request("/up", "é".encode()))
+def test_a_rest_body_is_binary_by_its_content_type_never_by_its_accept():
+    headers = [("Content-Type", "text/plain"), ("Accept", "image/png")]
+    assert not is_binary(REST, request("/Prod/up", b"x", headers))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "text/csv; charset=utf-8", "application/json", "application/xml",
+     "application/javascript", "Application/JSON"],
+)  # fmt: skip
+def test_http_bodies_of_text_json_xml_or_javascript_are_left_as_text(content_type):
+    assert not is_binary(HTTP, request("/up", b"x", [("Content-Type", content_type)]))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [[("Content-Type", "application/octet-stream")],
+     [("Content-Type", "application/x-www-form-urlencoded")], []],
+)  # fmt: skip
+def test_http_bodies_of_any_other_or_no_content_type_are_base64_even_in_utf8(headers):
+    assert is_binary(HTTP, request("/up", b"a=1", headers))
 
 
 def test_a_rest_request_without_query_or_body_has_nulls():
@@ -62,6 +82,6 @@ def test_an_http_request_without_query_body_or_cookies_leaves_them_out():
 
 
 def test_an_http_binary_body_is_base64():
-    req = request("/up", b"\xff\x00")
+    req = request("/up", b"\xff\x00", [("Content-Type", "image/png")])
     event = http_event(HTTP, match_route(HTTP, "POST", "/up"), req, INVOCATION)
     assert (event["body"], event["isBase64Encoded"]) == ("/wA=", True)

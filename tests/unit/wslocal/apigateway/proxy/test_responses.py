@@ -15,6 +15,7 @@ from wslocal.template import ProxyApiModel, ProxyRouteModel
 
 REST = ProxyApiModel("Rest", "r", "REST", "Prod", ())
 HTTP = ProxyApiModel("Http", "h", "HTTP", "$default", ())
+BINARY_REST = ProxyApiModel("Rest", "r", "REST", "Prod", (), binary_media_types=("image/*",))
 V1 = ProxyRouteModel("GET", "/a", "Fn", payload_format="1.0")
 V2 = ProxyRouteModel("GET", "/a", "Fn", payload_format="2.0")
 
@@ -32,11 +33,23 @@ def test_headers_and_multi_value_headers_are_both_sent_multi_winning():
     assert response.headers == [("A", "1"), ("b", "2"), ("b", "3")]
 
 
-def test_a_base64_body_is_decoded():
+def test_an_http_apis_base64_body_is_decoded():
     response = function_response(
-        REST, V1, {"statusCode": 200, "body": "AAE=", "isBase64Encoded": True}
+        HTTP, V1, {"statusCode": 200, "body": "AAE=", "isBase64Encoded": True}
     )
     assert response.body == b"\x00\x01"
+
+
+def test_a_rest_base64_body_is_decoded_when_the_first_accept_is_a_binary_type():
+    result = {"statusCode": 200, "body": "AAE=", "isBase64Encoded": True}
+    response = function_response(BINARY_REST, V1, result, accept="image/png, text/html")
+    assert response.body == b"\x00\x01"
+
+
+@pytest.mark.parametrize("accept", [None, "text/html, image/png", "application/json"])
+def test_a_rest_base64_body_is_sent_as_base64_text_unless_accept_is_binary(accept):
+    result = {"statusCode": 200, "body": "AAE=", "isBase64Encoded": True}
+    assert function_response(BINARY_REST, V1, result, accept=accept).body == b"AAE="
 
 
 @pytest.mark.parametrize(
