@@ -4,7 +4,8 @@ the API gives on its own (no route, too large, a failed or slow integration).
 REST (payload 1.0) takes only ``statusCode``, ``headers``, ``multiValueHeaders``, ``body``
 and ``isBase64Encoded``; anything else is a malformed response, 502. An HTTP API with
 payload 2.0 infers: a result without ``statusCode`` is sent as 200 JSON (a string as
-is), and ``cookies`` become ``Set-Cookie`` lines. A base64 body is decoded.
+is), and ``cookies`` become ``Set-Cookie`` lines. A base64 body is decoded. A REST
+response without a ``Content-Type`` is sent as ``application/json``.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def function_response(
     headers = _headers(result.get("headers"), result.get("multiValueHeaders"))
     if inferring:
         headers += [("Set-Cookie", str(cookie)) for cookie in _list(result.get("cookies"))]
+    if api.kind == "REST" and not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))  # API Gateway's default
     decodes = api.kind == "HTTP" or is_binary_type(api, accept)
     body = _body(result.get("body"), result.get("isBase64Encoded"), decodes)
     return ProxyResponse(status, headers, body)

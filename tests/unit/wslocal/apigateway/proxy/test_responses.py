@@ -26,11 +26,11 @@ def test_headers_and_multi_value_headers_are_both_sent_multi_winning():
         V1,
         {
             "statusCode": 200,
-            "headers": {"A": "1", "B": "x"},
+            "headers": {"A": "1", "B": "x", "Content-Type": "text/plain"},
             "multiValueHeaders": {"b": ["2", "3"]},
         },
     )
-    assert response.headers == [("A", "1"), ("b", "2"), ("b", "3")]
+    assert response.headers == [("A", "1"), ("Content-Type", "text/plain"), ("b", "2"), ("b", "3")]
 
 
 def test_an_http_apis_base64_body_is_decoded():
@@ -98,3 +98,13 @@ def test_the_apis_own_answers_differ_by_kind():
     )
     assert (too_large(REST).status, too_large(HTTP).status) == (413, 413)
     assert (integration_timed_out(REST).status, integration_timed_out(HTTP).status) == (504, 503)
+
+
+def test_a_rest_response_without_a_content_type_is_sent_as_application_json():
+    response = function_response(REST, V1, {"statusCode": 200, "body": "{}"})
+    assert response.headers == [("Content-Type", "application/json")]
+
+
+def test_a_rest_responses_own_content_type_is_kept_whatever_its_case():
+    result = {"statusCode": 200, "headers": {"content-type": "text/html"}, "body": "<p>"}
+    assert function_response(REST, V1, result).headers == [("content-type", "text/html")]
