@@ -237,8 +237,10 @@ def _generate_event(args: argparse.Namespace) -> dict[str, Any]:
             path=args.path, query=args.query,
             headers=_pairs(args.header, "--header"), body=args.body,
             api_id=args.api_id, stage=args.stage or ("Prod" if args.kind == "rest" else "$default"),
-            region=args.region, account_id=DEFAULT_ACCOUNT_ID, request_id=api_gateway_id(),
-            now_ms=now_ms, payload_format=args.payload_format,
+            region=args.region, account_id=DEFAULT_ACCOUNT_ID,
+            request_id=str(uuid.uuid4()) if args.kind == "rest" else api_gateway_id(),
+            extended_request_id=api_gateway_id(), now_ms=now_ms,
+            payload_format=args.payload_format,
         )  # fmt: skip
     if args.service == "sqs":
         bodies = args.body or ['{"hello": "world"}']

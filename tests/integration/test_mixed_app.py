@@ -7,7 +7,9 @@ import base64
 import copy
 import http.client
 import json
+import socket
 import time
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -138,6 +140,34 @@ def test_every_rest_request_gets_a_fresh_request_id_and_time(stage, rest_event):
     later = json.loads(body)["requestContext"]
     assert later["requestId"] != rest_event["requestContext"]["requestId"]
     assert later["requestTimeEpoch"] > rest_event["requestContext"]["requestTimeEpoch"]
+
+
+def test_a_rest_request_id_is_a_uuid_apart_from_its_extended_id(rest_event):
+    context = rest_event["requestContext"]
+    assert str(uuid.UUID(context["requestId"])) == context["requestId"]
+    assert context["extendedRequestId"] != context["requestId"]
+
+
+def test_rest_and_http_requests_carry_the_front_ends_forwarded_and_trace_headers(
+    rest_event, http_event
+):
+    for headers in (rest_event["headers"], http_event["headers"]):
+        named = {name.lower(): value for name, value in headers.items()}
+        assert named["x-forwarded-for"] == "127.0.0.1"
+        assert named["x-forwarded-proto"] == "http"
+        assert named["x-forwarded-port"].isdigit()
+        assert named["x-amzn-trace-id"].startswith("Root=1-")
+
+
+def test_the_protocol_is_the_one_the_client_spoke(stage):
+    parts = urlsplit(http_api(stage))
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as client:
+        client.sendall(b"GET /items/1 HTTP/1.0\r\nHost: h\r\n\r\n")
+        answer = b""
+        while chunk := client.recv(65536):  # HTTP/1.0: the stage closes after its answer
+            answer += chunk
+    event = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert event["requestContext"]["http"]["protocol"] == "HTTP/1.0"
 
 
 def test_a_greedy_path_parameter_is_named_proxy(stage):

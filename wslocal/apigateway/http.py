@@ -24,6 +24,7 @@ class HttpRequest:
     method: str
     target: str
     headers: tuple[tuple[str, str], ...]
+    version: str = "HTTP/1.1"
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -47,7 +48,12 @@ class HttpRequest:
 
     @property
     def keep_alive(self) -> bool:
-        return (self.header("Connection") or "").lower() != "close"
+        """HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes it
+        unless told to keep it."""
+        connection = (self.header("Connection") or "").lower()
+        if self.version == "HTTP/1.0":
+            return connection == "keep-alive"
+        return connection != "close"
 
     @property
     def content_length(self) -> int:
@@ -78,7 +84,7 @@ def parse_request_head(head: bytes) -> HttpRequest:
         if not separator or not name.strip():
             raise HttpError(400, "malformed header line")
         headers.append((name.strip(), value.strip()))
-    return HttpRequest(method=method, target=target, headers=tuple(headers))
+    return HttpRequest(method=method, target=target, headers=tuple(headers), version=version)
 
 
 def response_bytes(

@@ -1,6 +1,7 @@
 """The command line's own parsing, run in-process (``generate-event`` needs no engine)."""
 
 import json
+import uuid
 
 from wslocal import cli
 
@@ -32,3 +33,9 @@ def test_a_header_without_a_value_is_refused_naming_the_header_option(capsys):
 def test_a_repeated_websocket_query_keeps_every_value(capsys):
     event = generated(capsys, "websocket", "connect", "--query", "a=1", "a=2")
     assert event["multiValueQueryStringParameters"]["a"] == ["1", "2"]
+
+
+def test_a_generated_rest_request_has_a_uuid_request_id_and_its_own_extended_id(capsys):
+    context = generated(capsys, "apigateway", "rest")["requestContext"]
+    assert str(uuid.UUID(context["requestId"])) == context["requestId"]
+    assert context["extendedRequestId"] != context["requestId"]

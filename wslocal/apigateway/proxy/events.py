@@ -53,8 +53,32 @@ class ProxyRequest:
 @dataclass(frozen=True)
 class Invocation:
     request_id: str
+    """A REST API's is a UUID; an HTTP API's is shaped like ``JKJaXmPLvHcESHA=``."""
     now_ms: int
     account_id: str
+    extended_request_id: str | None = None
+    """A REST API's second id (``JKJaXmPLvHcESHA=``); None: the request id (HTTP)."""
+
+
+_FRONT_END = ("x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id")
+
+
+def front_end_headers(
+    headers: Pairs, *, source_ip: str, server_port: int, trace: str, scheme: str = "http"
+) -> list[tuple[str, str]]:
+    """The client's headers plus those API Gateway's front end adds: the client's own
+    ``X-Forwarded-For`` extended by its address, the port and scheme it came in on (the
+    stage's: plain HTTP; AWS's: 443, https), and an X-Ray trace id unless the client
+    sent one."""
+    sent = {name.lower(): value for name, value in headers}
+    forwarded = sent.get("x-forwarded-for")
+    return [
+        *((name, value) for name, value in headers if name.lower() not in _FRONT_END),
+        ("X-Amzn-Trace-Id", sent.get("x-amzn-trace-id") or trace),
+        ("X-Forwarded-For", f"{forwarded}, {source_ip}" if forwarded else source_ip),
+        ("X-Forwarded-Port", str(server_port)),
+        ("X-Forwarded-Proto", scheme),
+    ]
 
 
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
@@ -123,7 +147,7 @@ def rest_event(
             "apiId": api.api_id,
             "domainName": request.domain_name,
             "domainPrefix": api.api_id,
-            "extendedRequestId": invocation.request_id,
+            "extendedRequestId": invocation.extended_request_id or invocation.request_id,
             "httpMethod": request.method,
             "identity": _identity(request),
             "path": request.path,

@@ -55,3 +55,13 @@ def test_response_has_status_length_and_body():
 
 def test_head_response_has_no_body():
     assert response_bytes(200, b"abc", head_only=True).endswith(b"\r\n\r\n")
+
+
+def test_the_request_keeps_its_http_version():
+    assert parse_request_head(b"GET / HTTP/1.0\r\n\r\n").version == "HTTP/1.0"
+    assert parse_request_head(b"GET / HTTP/1.1\r\n\r\n").version == "HTTP/1.1"
+
+
+def test_an_http_1_0_request_is_closed_after_its_answer_unless_it_asks_keep_alive():
+    assert not parse_request_head(b"GET / HTTP/1.0\r\n\r\n").keep_alive
+    assert parse_request_head(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive

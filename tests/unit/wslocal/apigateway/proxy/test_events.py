@@ -1,10 +1,13 @@
 """The Lambda proxy events of REST and HTTP APIs, built without a socket."""
 
+from dataclasses import replace
+
 import pytest
 
 from wslocal.apigateway.proxy.events import (
     Invocation,
     ProxyRequest,
+    front_end_headers,
     http_event,
     is_binary,
     rest_event,
@@ -85,3 +88,40 @@ def test_an_http_binary_body_is_base64():
     req = request("/up", b"\xff\x00", [("Content-Type", "image/png")])
     event = http_event(HTTP, match_route(HTTP, "POST", "/up"), req, INVOCATION)
     assert (event["body"], event["isBase64Encoded"]) == ("/wA=", True)
+
+
+def test_a_rest_events_request_id_and_extended_request_id_are_the_invocations_two_ids():
+    invocation = Invocation("c6af9ac6-7b61-11e6-9a41-93e8deadbeef", 1, "1", "EXAMPLEID=")
+    context = rest_event(REST, match_route(REST, "POST", "/Prod/up"), request("/Prod/up"),
+                         invocation)["requestContext"]  # fmt: skip
+    assert (context["requestId"], context["extendedRequestId"]) == (
+        "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        "EXAMPLEID=",
+    )
+
+
+def test_the_protocol_is_the_requests_own():
+    req = replace(request("/up"), protocol="HTTP/1.0")
+    event = http_event(HTTP, match_route(HTTP, "POST", "/up"), req, INVOCATION)
+    assert event["requestContext"]["http"]["protocol"] == "HTTP/1.0"
+
+
+def test_the_front_end_adds_forwarded_and_trace_headers():
+    headers = front_end_headers(
+        [("Host", "h")], source_ip="10.0.0.1", server_port=3002, trace="Root=1-a-b"
+    )
+    assert headers == [
+        ("Host", "h"),
+        ("X-Amzn-Trace-Id", "Root=1-a-b"),
+        ("X-Forwarded-For", "10.0.0.1"),
+        ("X-Forwarded-Port", "3002"),
+        ("X-Forwarded-Proto", "http"),
+    ]
+
+
+def test_a_clients_forwarded_for_is_extended_and_its_trace_id_kept():
+    sent = [("x-forwarded-for", "192.0.2.9"), ("X-Amzn-Trace-Id", "Root=1-mine")]
+    headers = dict(front_end_headers(sent, source_ip="10.0.0.1", server_port=1, trace="Root=x"))
+    assert headers["X-Forwarded-For"] == "192.0.2.9, 10.0.0.1"
+    assert headers["X-Amzn-Trace-Id"] == "Root=1-mine"
+    assert "x-forwarded-for" not in headers
