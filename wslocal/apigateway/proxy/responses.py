@@ -99,8 +99,9 @@ def function_response(
     if api.kind == "REST" and not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", "application/json"))  # API Gateway's default
     decodes = api.kind == "HTTP" or is_binary_type(api, accept)
-    body = _body(result.get("body"), result.get("isBase64Encoded"), decodes)
-    return ProxyResponse(status, headers, body)
+    return ProxyResponse(
+        status, headers, _body(result.get("body"), result.get("isBase64Encoded"), decodes)
+    )
 
 
 def _status(value: Any) -> int:
