@@ -130,8 +130,13 @@ def test_rest_headers_and_query_hold_the_last_value_and_the_multi_fields_all(res
 
 
 def test_rest_absent_fields_are_null_and_there_is_no_version(rest_event):
-    assert rest_event["body"] is None and rest_event["stageVariables"] is None
+    assert rest_event["body"] is None
     assert "version" not in rest_event and rest_event["isBase64Encoded"] is False
+
+
+def test_the_apis_variables_are_the_events_stage_variables(rest_event, http_event):
+    assert rest_event["stageVariables"] == {"lambdaAlias": "live"}
+    assert "stageVariables" not in http_event  # the implicit HTTP API has none
 
 
 def test_every_rest_request_gets_a_fresh_request_id_and_time(stage, rest_event):

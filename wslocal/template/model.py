@@ -143,6 +143,10 @@ class ProxyApiModel:
     binary_media_types: tuple[str, ...] = ()
     cors: CorsModel | None = None
     authorizers: Mapping[str, ProxyAuthorizerModel] = field(default_factory=dict)
+    stage_variables: Mapping[str, str] = field(default_factory=dict)
+    """The stage's variables (SAM's ``Variables``/``StageVariables``, a Stage resource's
+    ``Variables``/``StageVariables``): ``stageVariables`` in events, ``$stageVariables``
+    in mapping templates."""
 
     @property
     def stage_in_path(self) -> bool:

@@ -62,8 +62,14 @@ def _is_http_api(properties: Mapping[str, Any]) -> bool:
 
 
 def _stage_of(
-    resources: Mapping[str, Any], resolver: Resolver, kind: str, api_property: str, api: str
-) -> str | None:
+    resources: Mapping[str, Any],
+    resolver: Resolver,
+    kind: str,
+    api_property: str,
+    api: str,
+    variables_property: str,
+) -> tuple[str | None, dict[str, str]]:
+    """The name and variables of the API's stage; (None, {}) when it has none."""
     api_ref = resolver.resolve({"Ref": api})
     for logical_id, resource in resources.items():
         if resource.get("Type") != kind:
@@ -73,8 +79,18 @@ def _stage_of(
             name = properties.get("StageName")
             if not isinstance(name, str) or not name:
                 raise TemplateError("is required", logical_id, "StageName")
-            return name
-    return None
+            variables = properties.get(variables_property) or {}
+            if not isinstance(variables, Mapping):
+                raise TemplateError("is not a map of names to values", logical_id,
+                                    variables_property)  # fmt: skip
+            return name, {str(key): _string(value) for key, value in variables.items()}
+    return None, {}
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _rest_api(
@@ -92,7 +108,9 @@ def _rest_api(
     binary = properties.get("BinaryMediaTypes") or body.get(
         "x-amazon-apigateway-binary-media-types", []
     )
-    stage = _stage_of(resources, resolver, "AWS::ApiGateway::Stage", "RestApiId", logical_id)
+    stage, variables = _stage_of(
+        resources, resolver, "AWS::ApiGateway::Stage", "RestApiId", logical_id, "Variables"
+    )
     return ProxyApiModel(
         logical_id=logical_id,
         api_id=str(resolver.resolve({"Ref": logical_id})),
@@ -103,6 +121,7 @@ def _rest_api(
         ),
         binary_media_types=tuple(str(t).replace("~1", "/") for t in binary),
         authorizers=authorizers,
+        stage_variables=variables,
     )
 
 
@@ -122,7 +141,9 @@ def _http_api(
     cors = properties.get("CorsConfiguration") or _cors_from_openapi(
         body.get("x-amazon-apigateway-cors")
     )
-    stage = _stage_of(resources, resolver, "AWS::ApiGatewayV2::Stage", "ApiId", logical_id)
+    stage, variables = _stage_of(
+        resources, resolver, "AWS::ApiGatewayV2::Stage", "ApiId", logical_id, "StageVariables"
+    )
     return ProxyApiModel(
         logical_id=logical_id,
         api_id=str(resolver.resolve({"Ref": logical_id})),
@@ -131,6 +152,7 @@ def _http_api(
         routes=tuple(routes),
         cors=_cors(cors, logical_id) if cors else None,
         authorizers=authorizers,
+        stage_variables=variables,
     )
 
 

@@ -161,7 +161,7 @@ def rest_event(
             **({"authorizer": dict(authorizer)} if authorizer is not None else {}),
         },
         "pathParameters": match.path_parameters or None,
-        "stageVariables": None,
+        "stageVariables": dict(api.stage_variables) or None,
         "body": body,
         "isBase64Encoded": encoded,
     }
@@ -244,6 +244,8 @@ def http_event(
         event["body"] = body
     if match.path_parameters:
         event["pathParameters"] = dict(match.path_parameters)
+    if api.stage_variables:
+        event["stageVariables"] = dict(api.stage_variables)
     event["isBase64Encoded"] = encoded
     return event
 

@@ -206,3 +206,55 @@ def test_authorizers_are_read_from_sams_auth_with_their_routes():
     jwt = http.authorizers["Jwt"]
     assert (jwt.kind, jwt.audience) == ("JWT", ("test-app-client",))
     assert {r.path: r.scopes for r in http.routes}["/orders"] == ("orders/read",)
+
+
+def test_a_serverless_apis_variables_are_its_stage_variables(tmp_path):
+    stage = model(
+        tmp_path,
+        """
+      Rest:
+        Type: AWS::Serverless::Api
+        Properties:
+          StageName: v1
+          Variables: {lambdaAlias: live, retries: 3}
+      Http:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          StageVariables: {mode: debug}
+    """,
+    )
+    variables = {api.logical_id: api.stage_variables for api in stage.proxy_apis}
+    assert variables == {"Rest": {"lambdaAlias": "live", "retries": "3"}, "Http": {"mode": "debug"}}
+
+
+def test_an_apigateway_stages_variables_are_its_apis_stage_variables(tmp_path):
+    stage = model(
+        tmp_path,
+        """
+      Rest:
+        Type: AWS::ApiGateway::RestApi
+        Properties: {Name: r}
+      RestStage:
+        Type: AWS::ApiGateway::Stage
+        Properties: {RestApiId: !Ref Rest, StageName: v2, Variables: {a: "1"}}
+      Http:
+        Type: AWS::ApiGatewayV2::Api
+        Properties: {Name: h, ProtocolType: HTTP}
+      HttpStage:
+        Type: AWS::ApiGatewayV2::Stage
+        Properties: {ApiId: !Ref Http, StageName: beta, StageVariables: {b: "2"}}
+    """,
+    )
+    variables = {api.logical_id: api.stage_variables for api in stage.proxy_apis}
+    assert variables == {"Rest": {"a": "1"}, "Http": {"b": "2"}}
+
+
+def test_an_api_without_stage_variables_has_none(tmp_path):
+    stage = model(
+        tmp_path,
+        """
+      Http:
+        Type: AWS::Serverless::HttpApi
+    """,
+    )
+    assert stage.proxy_apis[0].stage_variables == {}

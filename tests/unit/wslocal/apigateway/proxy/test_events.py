@@ -125,3 +125,20 @@ def test_a_clients_forwarded_for_is_extended_and_its_trace_id_kept():
     assert headers["X-Forwarded-For"] == "192.0.2.9, 10.0.0.1"
     assert headers["X-Amzn-Trace-Id"] == "Root=1-mine"
     assert "x-forwarded-for" not in headers
+
+
+def test_stage_variables_reach_rest_and_http_events():
+    rest = replace(REST, stage_variables={"alias": "live"})
+    http = replace(HTTP, stage_variables={"alias": "live"})
+    rest_sent = rest_event(rest, match_route(rest, "POST", "/Prod/up"), request("/Prod/up"),
+                           INVOCATION)  # fmt: skip
+    http_sent = http_event(http, match_route(http, "POST", "/up"), request("/up"), INVOCATION)
+    assert rest_sent["stageVariables"] == http_sent["stageVariables"] == {"alias": "live"}
+
+
+def test_without_stage_variables_rest_has_null_and_http_leaves_them_out():
+    assert rest_event(REST, match_route(REST, "POST", "/Prod/up"), request("/Prod/up"),
+                      INVOCATION)["stageVariables"] is None  # fmt: skip
+    assert "stageVariables" not in http_event(
+        HTTP, match_route(HTTP, "POST", "/up"), request("/up"), INVOCATION
+    )
