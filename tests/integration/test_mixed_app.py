@@ -261,6 +261,32 @@ def test_a_rest_body_over_10_mb_is_413_before_it_is_read(stage):
     connection.close()
 
 
+def chunked_post(url, path, chunks):
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request(
+            "POST", parts.path + path, body=iter(chunks), encode_chunked=True,
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        )  # fmt: skip
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_chunked_request_body_arrives_whole(stage):
+    status, body = chunked_post(rest(stage), "/files/a.json", [b'{"a":', b" 1", b"}"])
+    assert status == 200
+    assert json.loads(body)["body"] == '{"a": 1}'
+
+
+def test_a_chunked_body_over_10_mb_is_413_once_it_passes_the_limit(stage):
+    chunk = b"x" * (1024 * 1024)
+    status, body = chunked_post(rest(stage), "/files/big.json", [chunk] * 11)
+    assert (status, json.loads(body)) == (413, {"message": "Request Too Long"})
+
+
 def test_a_rest_call_posts_to_websocket_connections(stage, dynamodb_local):
     with connect(f"{stage.url}/live", open_timeout=30) as ws:
         status, _, _ = call(
