@@ -109,7 +109,8 @@ class ProxyRouteModel:
     authorizer: str | None = None
     """Name of the API's authorizer that guards the route; None: open."""
     scopes: tuple[str, ...] = ()
-    """A JWT route's authorization scopes: the token needs one of them."""
+    """The route's authorization scopes (HTTP's JWT, REST's Cognito): the token needs one
+    of them."""
 
     @property
     def route_key(self) -> str:
