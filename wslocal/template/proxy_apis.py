@@ -9,6 +9,7 @@ emulated."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -260,7 +261,9 @@ def _authorizers(
                 ttl_s=ttl,
                 payload_format=str(config.get("authorizerPayloadFormatVersion", "1.0")),
                 simple_responses=bool(config.get("enableSimpleResponses", False)),
-                validation_expression=config.get("identityValidationExpression"),
+                validation_expression=_expression(
+                    config.get("identityValidationExpression"), where
+                ),
             )
         elif kind_of == "cognito_user_pools":
             found[str(name)] = ProxyAuthorizerModel(
@@ -286,6 +289,20 @@ def _authorizers(
         else:
             skipped.append(f"{where}: type {kind_of!r} is not emulated")
     return found
+
+
+def _expression(value: Any, where: str) -> str | None:
+    """A TOKEN authorizer's ``ValidationExpression``, checked once here: a request never
+    meets a pattern that does not compile."""
+    if value is None:
+        return None
+    try:
+        re.compile(str(value))
+    except re.error as exc:
+        raise TemplateError(
+            f"{where}: its ValidationExpression {value!r} is not a regular expression: {exc}"
+        ) from None
+    return str(value)
 
 
 def _route(

@@ -348,3 +348,32 @@ def test_a_v2_route_naming_no_authorizer_of_its_api_is_a_template_error(tmp_path
     with pytest.raises(TemplateError, match="AuthorizerId"):
         model(tmp_path, V2_API + v2_route("GET /n", AuthorizationType="CUSTOM",
                                           AuthorizerId="nope"))  # fmt: skip
+
+
+def test_a_token_authorizers_validation_expression_that_is_no_regex_is_a_template_error(
+    tmp_path,
+):
+    with pytest.raises(TemplateError, match="ValidationExpression"):
+        model(
+            tmp_path,
+            """
+          Rest:
+            Type: AWS::Serverless::Api
+            Properties:
+              StageName: v1
+              Auth:
+                DefaultAuthorizer: Tok
+                Authorizers:
+                  Tok:
+                    FunctionArn: !GetAtt Fn.Arn
+                    Identity: {ValidationExpression: "^(allow"}
+          Other:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.12
+              Events:
+                G: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /g, Method: get}}
+        """,
+        )
