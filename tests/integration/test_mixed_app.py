@@ -234,6 +234,16 @@ def test_a_base64_response_is_sent_as_bytes(stage):
     assert body.startswith(b"\x89PNG")
 
 
+def test_a_base64_response_is_sent_as_base64_text_unless_accept_is_binary(stage):
+    _, _, body = call(rest(stage), path="/shapes/binary", headers=[("Accept", "text/html")])
+    assert base64.b64decode(body).startswith(b"\x89PNG")
+
+
+def test_a_rest_response_without_a_content_type_is_application_json(stage):
+    status, headers, _ = call(rest(stage), path="/shapes/unknown")
+    assert (status, header_values(headers, "Content-Type")) == (404, ["application/json"])
+
+
 @pytest.mark.parametrize("shape", ["malformed", "raises"])
 def test_a_failed_or_malformed_rest_integration_is_502(stage, shape):
     status, _, body = call(rest(stage), path=f"/shapes/{shape}")
