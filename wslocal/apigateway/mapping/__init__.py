@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wslocal.apigateway.mapping.engine import MappingTemplate
-from wslocal.apigateway.mapping.selection import DEFAULT_CONTENT_TYPE, media_type, select_template
+from wslocal.apigateway.mapping.selection import (
+    DEFAULT_CONTENT_TYPE,
+    media_type,
+    select_template,
+    select_websocket_template,
+)
 from wslocal.apigateway.mapping.variables import InputVariable
 from wslocal.exceptions import MappingBodyNotJsonError, MappingTemplateError
 
@@ -28,6 +33,7 @@ __all__ = [
     "render",
     "render_compiled",
     "select_template",
+    "select_websocket_template",
 ]
 
 

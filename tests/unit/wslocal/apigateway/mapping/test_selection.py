@@ -4,7 +4,7 @@ https://docs.aws.amazon.com/apigateway/latest/developerguide/integration-passthr
 
 from __future__ import annotations
 
-from wslocal.apigateway.mapping import select_template
+from wslocal.apigateway.mapping import select_template, select_websocket_template
 
 JSON_ONLY = {"application/json": "json template"}
 
@@ -36,3 +36,31 @@ def test_no_templates_select_none() -> None:
 
 def test_content_type_parameters_and_case_do_not_matter() -> None:
     assert select_template(JSON_ONLY, "Application/JSON; charset=UTF-8") == "json template"
+
+
+# WebSocket: https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-data-transformations.html
+# "Integration.TemplateSelectionExpression supports ${request.body.jsonPath} and static values."
+
+BY_ACTION = {"sendMessage": "send", "$default": "fallback"}
+
+
+def test_a_websocket_static_default_expression_selects_the_default_template() -> None:
+    assert select_websocket_template(BY_ACTION, "\\$default", "{}") == "fallback"
+
+
+def test_a_websocket_body_expression_selects_by_the_frames_value() -> None:
+    frame = '{"action": "sendMessage"}'
+    assert select_websocket_template(BY_ACTION, "${request.body.action}", frame) == "send"
+
+
+def test_a_websocket_key_without_a_template_falls_back_to_default() -> None:
+    frame = '{"action": "other"}'
+    assert select_websocket_template(BY_ACTION, "${request.body.action}", frame) == "fallback"
+
+
+def test_a_websocket_frame_that_is_not_json_falls_back_to_default() -> None:
+    assert select_websocket_template(BY_ACTION, "${request.body.action}", "hi") == "fallback"
+
+
+def test_a_websocket_integration_without_a_fitting_template_selects_none() -> None:
+    assert select_websocket_template({"a": "x"}, "${request.body.action}", "{}") is None
