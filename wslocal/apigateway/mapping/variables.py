@@ -110,7 +110,10 @@ class UtilVariable:
         if value is None or isinstance(value, JavaNull):
             return NULL
         text = str(value) if not isinstance(value, bool) else str(JavaBoolean(value))
-        return JavaString("".join(_escape_javascript(char) for char in text))
+        escaped = text.translate(_ASCII_ESCAPES)
+        if not escaped.isascii():
+            escaped = "".join(_escape_past_ascii(char) for char in escaped)
+        return JavaString(escaped)
 
     def parseJson(self, text: Any) -> Any:
         """Stringified JSON as an object the template can walk."""
@@ -140,23 +143,21 @@ class UtilVariable:
         return NULL
 
 
-def _escape_javascript(char: str) -> str:
+_ASCII_ESCAPES = {
+    **{code: f"\\u{code:04X}" for code in range(0x20)},
+    **{ord(char): "\\" + char for char in "'\"\\/"},
+    ord("\b"): "\\b", ord("\n"): "\\n", ord("\t"): "\\t", ord("\f"): "\\f", ord("\r"): "\\r",
+}  # fmt: skip
+
+
+def _escape_past_ascii(char: str) -> str:
     code = ord(char)
-    if char in "'\"\\/":
-        return "\\" + char
-    if char in _CONTROL:
-        return _CONTROL[char]
-    if code < 0x20:
-        return f"\\u{code:04X}"
     if code <= 0x7F:
         return char
     if code > 0xFFFF:  # Java strings are UTF-16: a pair of escaped surrogates
         code -= 0x10000
         return f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}"
     return f"\\u{code:04X}"
-
-
-_CONTROL = {"\b": "\\b", "\n": "\\n", "\t": "\\t", "\f": "\\f", "\r": "\\r"}
 
 
 def context_variable(context: Mapping[str, Any]) -> JavaMap:

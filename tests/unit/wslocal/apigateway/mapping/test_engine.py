@@ -65,3 +65,28 @@ def test_a_rendering_does_not_leak_into_the_next() -> None:
 def test_an_undefined_macro_is_an_error() -> None:
     with pytest.raises(MappingTemplateError, match="no such macro"):
         render("#nosuch()", NOTHING)
+
+
+def test_a_set_string_has_java_string_methods() -> None:
+    assert render('#set($s = "a" + "b")$s.toUpperCase() $s.length()', NOTHING) == "AB 2"
+
+
+def test_a_set_boolean_renders_as_java_does() -> None:
+    assert render("#set($b = true)$b", NOTHING) == "true"
+
+
+def test_a_set_map_renders_and_grows_as_a_java_map() -> None:
+    out = render('#set($m = {"k": "v"})#set($m.list = [1, "x"])$m', NOTHING)
+    assert out == '{k=v, list=[1,"x"]}'
+
+
+def test_list_add_renders_true_as_javas_list_add_returns_it() -> None:
+    # The well-known VTL gotcha: $list.add(x) prints "true"; #set($_ = $list.add(x)) hides it.
+    assert render("#set($l = [])$l.add(1)#set($_ = $l.add(2))$l", NOTHING) == "true[1,2]"
+
+
+def test_a_variable_set_before_foreach_keeps_the_loops_last_value() -> None:
+    # airspeed scopes it to the loop, where Velocity keeps it: a known difference
+    # (docs/local-stage.md, "Mapping templates"); set it before the loop.
+    template = '#set($q = "")#foreach($i in [1..2])#set($q = "in$i")#end$q'
+    assert render(template, NOTHING) == "in2"
