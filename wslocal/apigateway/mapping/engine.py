@@ -15,6 +15,7 @@ from typing import Any
 import airspeed
 
 from wslocal.apigateway.mapping.java import java
+from wslocal.apigateway.mapping.overrides import Rendering, rendering
 from wslocal.apigateway.mapping.variables import InputVariable, Namespace, namespace
 from wslocal.exceptions import MappingTemplateError
 
@@ -45,12 +46,13 @@ class MappingTemplate:
         input_variable: InputVariable,
         context: Any,
         stage_variables: Any,
-    ) -> str:
-        """The template's output for one request; ``MappingTemplateError`` when a
-        directive or call fails (its reason, and the line and column it starts at)."""
+    ) -> Rendering:
+        """The template's output for one request, and the overrides it set;
+        ``MappingTemplateError`` when a directive or call fails (its reason, and the line
+        and column it starts at)."""
         names: Namespace = namespace(input_variable, context, stage_variables)
         try:
-            return str(self._template.merge(_TemplateScope(names)))
+            return rendering(str(self._template.merge(_TemplateScope(names))), names["context"])
         except airspeed.TemplateExecutionError as exc:
             line, column = _position(self.text, exc.start)
             cause = exc.__cause__

@@ -236,8 +236,8 @@ class JavaMap(dict[str, Any]):
     def remove(self, key: str) -> Any:
         return self.pop(key, NULL)
 
-    def toString(self) -> str:
-        return str(self)
+    def toString(self) -> JavaString:
+        return JavaString(self)
 
     def __str__(self) -> str:
         return "{" + ", ".join(f"{key}={_java_text(value)}" for key, value in self.items()) + "}"

@@ -22,6 +22,7 @@ from wslocal.apigateway.mapping.java import (
     plain,
 )
 from wslocal.apigateway.mapping.jsonpath import read_path
+from wslocal.apigateway.mapping.overrides import with_override_maps
 from wslocal.exceptions import MappingBodyNotJsonError, MappingTemplateError
 
 PARAMETER_SOURCES = ("path", "querystring", "header")  # $input.params(x) looks in this order
@@ -162,14 +163,15 @@ def _escape_past_ascii(char: str) -> str:
 
 def context_variable(context: Mapping[str, Any]) -> JavaMap:
     """``$context``, with ``authorizer.<key>`` stringified as API Gateway does
-    (``1`` reads ``"1"``, ``true`` reads ``"true"``); maps (Cognito ``claims``) stay maps."""
-    values = java(dict(context))
+    (``1`` reads ``"1"``, ``true`` reads ``"true"``; maps such as Cognito's ``claims`` stay
+    maps), and the override maps a template may ``#set`` into."""
+    values: JavaMap = java(dict(context))
     authorizer = values.get("authorizer")
     if isinstance(authorizer, JavaMap):
         for key, value in list(authorizer.items()):
             if not isinstance(value, JavaMap | JavaList | JavaNull | JavaString):
                 authorizer[key] = JavaString(value)
-    return values  # type: ignore[no-any-return]
+    return with_override_maps(values)
 
 
 def namespace(
