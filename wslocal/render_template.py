@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from wslocal.apigateway.mapping import (
     MappingInput,
-    render,
+    render_with_overrides,
     select_template,
     select_websocket_template,
 )
@@ -62,8 +62,18 @@ def render_template_command(
             f"(route {found.route})",
             file=err,
         )
-    out.write(render(text, given))
+    result = render_with_overrides(text, given)
+    out.write(result.body)
     out.write("\n")
+    for part, values in result.request_override.items():
+        print(f"wslocal: the template overrides the request's {part}: {dict(values)}", file=err)
+    if result.response_headers:
+        print(
+            f"wslocal: the template overrides response headers: {dict(result.response_headers)}",
+            file=err,
+        )
+    if result.response_status is not None:
+        print(f"wslocal: the template overrides the status: {result.response_status}", file=err)
 
 
 def _read_event(source: str | None, stdin: TextIO) -> Any:

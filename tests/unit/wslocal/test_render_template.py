@@ -140,3 +140,17 @@ def test_a_malformed_option_is_a_clear_error(
     )
     assert code == 2
     assert "--stage-variable takes NAME=VALUE, not 'x'" in capsys.readouterr().err
+
+
+def test_overrides_the_template_sets_are_said(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "r.vtl").write_text(
+        "#set($context.responseOverride.status = 404)"
+        '#set($context.requestOverride.header.trace = "t1")gone'
+    )
+    code = cli.main(["render-template", "--template-file", str(project / "r.vtl")])
+    out, err = capsys.readouterr()
+    assert (code, out) == (0, "gone\n")
+    assert "overrides the status: 404" in err
+    assert "overrides the request's header: {'trace': 't1'}" in err
