@@ -357,3 +357,9 @@ def test_a_failing_call_says_what_and_where() -> None:
 def test_an_invalid_jsonpath_is_a_template_error() -> None:
     with pytest.raises(MappingTemplateError, match="invalid JSONPath"):
         render("$input.json('$[[')", given({"a": 1}))
+
+
+def test_input_params_finds_a_header_whatever_its_case() -> None:
+    # The stage's choice (docs/local-stage.md, "Mapping templates"): HTTP/2 clients send
+    # lower-case names, and a template asks for "Authorization".
+    assert render("$input.params('Authorization')", given(header={"authorization": "t"})) == "t"
