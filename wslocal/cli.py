@@ -166,7 +166,9 @@ def _render_template_parser(commands: Any) -> None:
     source = render.add_mutually_exclusive_group()
     source.add_argument("--template-file", type=Path, metavar="FILE", help="a Velocity template")
     source.add_argument("--route", help="a route's request template: sendMessage, 'POST /pets'")
-    render.add_argument("--template", "-t", type=Path, default=Path("template.yaml"))
+    render.add_argument(
+        "--template", "-t", type=Path, default=Path("template.yaml"), help="the SAM template"
+    )
     render.add_argument("--integration", help="logical id of the integration (or REST method)")
     render.add_argument("--api", help="logical id of the API, when routes share a key")
     render.add_argument("--template-key", help="this key of RequestTemplates, not the chosen one")
