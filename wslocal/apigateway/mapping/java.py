@@ -40,7 +40,9 @@ class JavaNull:
     def __getitem__(self, _: object) -> JavaNull:
         return self
 
-    def __getattr__(self, _: str) -> JavaNull:
+    def __getattr__(self, name: str) -> JavaNull:
+        if name.startswith("_"):  # Python's own protocols (copy, pickle) are not names
+            raise AttributeError(name)
         return self
 
     def __call__(self, *_: object) -> JavaNull:

@@ -84,7 +84,9 @@ class InputVariable:
                 return value
         return JavaString("")
 
-    def __getattr__(self, _: str) -> JavaNull:
+    def __getattr__(self, name: str) -> JavaNull:
+        if name.startswith("_"):  # Python's own protocols (copy, pickle) are not names
+            raise AttributeError(name)
         return NULL
 
     def _parsed_body(self) -> Any:
@@ -140,7 +142,9 @@ class UtilVariable:
             raise MappingTemplateError(f"$util.base64Decode: not base64: {exc}") from None
         return JavaString(decoded.decode("utf-8", errors="replace"))
 
-    def __getattr__(self, _: str) -> JavaNull:
+    def __getattr__(self, name: str) -> JavaNull:
+        if name.startswith("_"):  # Python's own protocols (copy, pickle) are not names
+            raise AttributeError(name)
         return NULL
 
 
