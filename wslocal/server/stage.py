@@ -128,15 +128,14 @@ class LocalStage:
         self.doors: list[FrontDoor] = []
         """One per port: the WebSocket API's (with @connections and the page), then one
         per REST or HTTP API, so each API's paths are exactly the deployed API's."""
-        self.proxy_door = ProxyApiDoor(
-            self,
-            Authorizing(
-                self.invoke,
-                region=lambda: self.model.region,
-                cognito_endpoint=config.cognito_endpoint,
-                clock=clock,
-            ),
+        self.authorizing = Authorizing(
+            self.invoke,
+            region=lambda: self.model.region,
+            cognito_endpoint=config.cognito_endpoint,
+            clock=clock,
         )
+        """REST and HTTP APIs' authorizers; their cached answers go with a reload."""
+        self.proxy_door = ProxyApiDoor(self, self.authorizing)
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
         self.runtimes: dict[str, builds.FunctionRuntime] = {}
@@ -394,6 +393,7 @@ class LocalStage:
         )
         self.model = model
         self.api = self._websocket_api()
+        self.authorizing.forget()
         self.runtimes = dict(edit.runtimes)
         await self.pools.swap(model.functions, self._runtime_settings(), replaced)
         await self._close_gone_doors()
