@@ -135,25 +135,22 @@ def pairs(values: Sequence[str], option: str) -> dict[str, str]:
 
 
 def main(args: Any) -> int:
-    """The subcommand, from ``wslocal.cli``'s parsed arguments."""
-    try:
-        render_template_command(
-            template_file=args.template_file,
-            sam_template=args.template,
-            route=args.route,
-            integration=args.integration,
-            api=args.api,
-            template_key=args.template_key,
-            content_type=args.content_type,
-            event_source=args.event,
-            stage_variables=pairs(args.stage_variable, "--stage-variable"),
-            context_overrides=pairs(args.context, "--context"),
-            region=args.region,
-            stdin=sys.stdin,
-            out=sys.stdout,
-            err=sys.stderr,
-        )
-    except WslocalError as exc:
-        print(f"wslocal: {exc}", file=sys.stderr)
-        return 2
+    """The subcommand, from ``wslocal.cli``'s parsed arguments; a WslocalError goes up to
+    ``wslocal.cli.main``, which says it and exits 2."""
+    render_template_command(
+        template_file=args.template_file,
+        sam_template=args.template,
+        route=args.route,
+        integration=args.integration,
+        api=args.api,
+        template_key=args.template_key,
+        content_type=args.content_type,
+        event_source=args.event,
+        stage_variables=pairs(args.stage_variable, "--stage-variable"),
+        context_overrides=pairs(args.context, "--context"),
+        region=args.region,
+        stdin=sys.stdin,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
     return 0

@@ -67,6 +67,43 @@ class JavaBoolean(int):
 
     __repr__ = __str__
 
+    def toString(self) -> JavaString:
+        return JavaString(self)
+
+    def booleanValue(self) -> bool:
+        return bool(self)
+
+
+class JavaInteger(int):
+    """A JSON integer as Jayway gives it (an Integer or Long): arithmetic and rendering
+    are Python's, and the methods a template calls on it are Java's."""
+
+    def toString(self) -> JavaString:
+        return JavaString(self)
+
+    def intValue(self) -> int:
+        return int(self)
+
+    longValue = intValue
+
+    def doubleValue(self) -> float:
+        return float(self)
+
+
+class JavaDouble(float):
+    """A JSON number with a fraction or exponent (Jayway's Double)."""
+
+    def toString(self) -> JavaString:
+        return JavaString(self)
+
+    def intValue(self) -> int:
+        return int(self)
+
+    longValue = intValue
+
+    def doubleValue(self) -> float:
+        return float(self)
+
 
 def _java_text(value: Any) -> str:
     """A value as Java's ``toString()`` writes it inside a map or list."""
@@ -255,9 +292,13 @@ def java(value: Any) -> Any:
         return JavaString(value)
     if kind is dict:
         return JavaMap((str(key), java(item)) for key, item in value.items())
-    if kind is int or kind is float:
-        return value
+    if kind is int:
+        return JavaInteger(value)
+    if kind is float:
+        return JavaDouble(value)
     if isinstance(value, JavaNull | JavaBoolean | JavaString | JavaList | JavaMap):
+        return value
+    if isinstance(value, JavaInteger | JavaDouble):
         return value
     if value is None:
         return NULL

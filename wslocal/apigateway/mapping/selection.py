@@ -5,12 +5,9 @@ WebSocket: the one its ``TemplateSelectionExpression`` names."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 
-from wslocal.apigateway.mapping.java import JavaNull, java
-from wslocal.apigateway.mapping.jsonpath import read_path
+from wslocal.apigateway.routing import selection_key
 
 DEFAULT_CONTENT_TYPE = "application/json"
 
@@ -32,17 +29,15 @@ def select_template(templates: Mapping[str, str], content_type: str | None) -> s
     return None
 
 
-_BODY_EXPRESSION = re.compile(r"^\$\{?request\.body\.?(?P<path>[^}]*)\}?$")
-
-
 def select_websocket_template(
     templates: Mapping[str, str], expression: str | None, body: str
 ) -> str | None:
     """The WebSocket integration's template: its ``TemplateSelectionExpression``
-    (``${request.body.<jsonpath>}``, or a static key such as ``\\$default``) evaluated on
-    the frame, then the ``$default`` template when that key has none; None when neither
-    exists (the ``PassthroughBehavior`` decides). Docs: "Data transformations for
-    WebSocket APIs in API Gateway", "Template selection expressions"."""
+    (``${request.body.<path>}`` variables and static text, or a static key such as
+    ``\\$default``) evaluated on the frame as a route selection expression is, then the
+    ``$default`` template when that key has none; None when neither exists (the
+    ``PassthroughBehavior`` decides). Docs: "Data transformations for WebSocket APIs in
+    API Gateway", "WebSocket selection expressions"."""
     key = _websocket_template_key(expression or "\\$default", body)
     if key is not None and key in templates:
         return templates[key]
@@ -50,14 +45,9 @@ def select_websocket_template(
 
 
 def _websocket_template_key(expression: str, body: str) -> str | None:
-    match = _BODY_EXPRESSION.match(expression.strip())
-    if match is None:
-        return expression.strip().replace("\\$", "$")
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    value = read_path(java(document), "$" + ("." + match["path"] if match["path"] else ""))
-    if isinstance(value, JavaNull):
-        return None
-    return str(value)
+    """The key the expression gives (``\\$`` is a literal dollar); None when it reads
+    the frame and the frame is not a JSON object."""
+    expression = expression.strip()
+    reads_frame = "$request.body" in expression or "${request.body" in expression
+    key = selection_key(expression, body) if reads_frame else expression
+    return None if key is None else key.replace("\\$", "$")

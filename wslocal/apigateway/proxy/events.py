@@ -84,14 +84,14 @@ def front_end_headers(
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 
 
-def media_type(value: str | None) -> str:
+def first_media_type(value: str | None) -> str:
     """``image/png`` of ``Image/PNG; q=0.9, text/html``: the first type, lower-cased."""
     return (value or "").split(",", 1)[0].split(";", 1)[0].strip().lower()
 
 
 def is_binary_type(api: ProxyApiModel, value: str | None) -> bool:
     """A REST API's ``BinaryMediaTypes`` (wildcards allowed) include ``value``'s type."""
-    wanted = media_type(value)
+    wanted = first_media_type(value)
     return bool(wanted) and any(fnmatch.fnmatch(wanted, t.lower()) for t in api.binary_media_types)
 
 
@@ -101,7 +101,7 @@ def is_binary(api: ProxyApiModel, request: ProxyRequest) -> bool:
     JavaScript (a missing one, or form data, goes base64), as measured on AWS."""
     content_type = request.header("Content-Type")
     if api.kind == "HTTP":
-        wanted = media_type(content_type)
+        wanted = first_media_type(content_type)
         return not (wanted.startswith("text/") or wanted in _TEXT_TYPES)
     return is_binary_type(api, content_type)
 

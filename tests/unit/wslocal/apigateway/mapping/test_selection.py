@@ -64,3 +64,15 @@ def test_a_websocket_frame_that_is_not_json_falls_back_to_default() -> None:
 
 def test_a_websocket_integration_without_a_fitting_template_selects_none() -> None:
     assert select_websocket_template({"a": "x"}, "${request.body.action}", "{}") is None
+
+
+def test_a_websocket_expression_with_text_around_its_variable_selects_by_both() -> None:
+    # "Curly braces can be used to explicitly define variable boundaries, e.g.,
+    # ${request.body.version}-beta" (WebSocket selection expressions, the rules for all)
+    templates = {"v2-beta": "beta", "$default": "fallback"}
+    frame = '{"version": "v2"}'
+    assert select_websocket_template(templates, "${request.body.version}-beta", frame) == "beta"
+
+
+def test_a_websocket_static_key_selects_its_template_whatever_the_frame() -> None:
+    assert select_websocket_template({"ping": "pong", "$default": "x"}, "ping", "hi") == "pong"

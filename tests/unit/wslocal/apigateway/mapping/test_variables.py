@@ -143,6 +143,21 @@ def test_input_path_of_a_boolean_renders_as_java_does() -> None:
     assert render("$input.path('$.on')", given({"on": True})) == "true"
 
 
+def test_json_numbers_and_booleans_have_javas_to_string() -> None:
+    # Jayway gives Integer, Double and Boolean objects: Velocity calls their methods (an
+    # unknown method would render the reference's own text)
+    template = (
+        "$input.path('$.n').toString() $input.path('$.x').toString() $input.path('$.on').toString()"
+    )
+    assert render(template, given({"n": 3, "x": 2.5, "on": True})) == "3 2.5 true"
+
+
+def test_json_numbers_still_count_and_compare() -> None:
+    template = "#set($m = $input.path('$.n') + 1)$m #if($input.path('$.n') > 2)big#end"
+    assert render(template, given({"n": 3})) == "4 big"
+    assert render("$input.json('$')", given({"n": 3, "x": 2.5})) == '{"n":3,"x":2.5}'
+
+
 def test_set_on_an_input_path_object_shows_in_input_json() -> None:
     # Source: https://qiita.com/makisyu/items/649f2c1945bde57c129f: #set on $input.path('$')
     # changes what $input.json('$') then writes.
