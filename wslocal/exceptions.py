@@ -10,7 +10,8 @@ WslocalError
 │   └── PoolRetiredError        its workers were replaced while the call waited (a reload):
 │                               the stage runs it on the new ones
 ├── DynamoDBError               no DynamoDB engine could be started, or tables not made
-└── EventSourceError            an event source cannot run (a stream that cannot be read)
+├── EventSourceError            an event source cannot run (a stream that cannot be read)
+└── FilterPatternError          a FilterCriteria pattern Lambda would refuse (says which, why)
 """
 
 from __future__ import annotations
@@ -75,3 +76,8 @@ class EventSourceError(WslocalError):
 class PoolRetiredError(InvocationError):
     """The pool was retired (its function edited or removed) while this call waited for
     a worker; the call has not started, so the stage runs it on the function's new pool."""
+
+
+class FilterPatternError(WslocalError):
+    """A ``FilterCriteria`` pattern Lambda would refuse; the template reader names the
+    function and event it belongs to."""
