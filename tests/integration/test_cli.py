@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.support.paths import EVENTS, FIXTURES, ROOT
+from tests.support.processes import command_line, descendants_of, kill_all, still_running
 from wslocal.engines.dynamodb import free_port
 
 pytestmark = pytest.mark.integration
@@ -418,13 +419,35 @@ def test_the_banner_names_every_api_with_its_local_url():
     )  # fmt: skip
     try:
         banner = "".join(read_banner(process))
+        process.send_signal(signal.SIGTERM)  # stopped as a user stops it: engines too
+        assert process.wait(timeout=30) == 0
     finally:
-        process.kill()
-        process.wait()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     assert re.search(rf"WebSocket API LiveApi +ws://127.0.0.1:{port}/live", banner)
     assert re.search(rf"REST API +ShopApi +http://127.0.0.1:{port + 1}/v1\n", banner)
     assert re.search(rf"HTTP API +PublicHttpApi +http://127.0.0.1:{port + 2}\n", banner)
     assert re.search(rf"HTTP API +ServerlessHttpApi +http://127.0.0.1:{port + 3}\n", banner)
+
+
+def test_a_stage_killed_with_sigkill_leaves_no_process_behind():
+    # GIVEN the chat on `wslocal start`: DynamoDB Local, moto's SQS, prewarmed workers
+    with wslocal_started() as (process, _):
+        tree = descendants_of(process.pid)
+        lines = [command_line(pid) for pid in tree]
+        assert any("DynamoDBLocal" in line for line in lines)
+        assert any("moto.server" in line for line in lines)
+        assert any("wslocal.runtime.bootstrap" in line for line in lines)
+        try:
+            # WHEN it is killed as an IDE's stop button or a crash ends it
+            process.kill()
+            process.wait()
+            # THEN every process it started ends too
+            left = still_running(tree, timeout=30)
+            assert left == [], [command_line(pid) for pid in left]
+        finally:
+            kill_all(tree)
 
 
 def worker_processes() -> set[int]:

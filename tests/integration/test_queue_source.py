@@ -119,9 +119,7 @@ def test_a_processed_job_is_deleted_from_the_queue(jobs, sqs_engine, submitter):
     until(lambda: messages_in(jobs, sqs_engine, "jobs-to-do") == (0, 0))
 
 
-def test_a_message_no_filter_matches_is_deleted_without_an_invocation(
-    jobs, sqs_engine, submitter
-):
+def test_a_message_no_filter_matches_is_deleted_without_an_invocation(jobs, sqs_engine, submitter):
     # GIVEN FilterCriteria on the body that drop jobs of kind "skipped"
     submit_together(submitter, ("j-filtered", "skipped"), ("j-unfiltered", "ok"))
     # THEN only the other job reaches the function

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from wslocal import lifeline
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
 
 REDIRECT_HOSTS = "WSLOCAL_REDIRECT_HOSTS"
@@ -209,6 +210,7 @@ def serve(channel: socket.socket, report_modules: bool = True) -> None:
 
 
 def main(fd: int) -> None:
+    lifeline.watch()  # a worker ends when the stage does, however the stage ends
     prepare_process()
     serve(socket.socket(fileno=fd))
 

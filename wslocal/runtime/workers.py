@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from wslocal import lifeline
 from wslocal.exceptions import (
     HandlerError,
     InvocationTimeoutError,
@@ -158,11 +159,13 @@ class Worker:
             if fork_server is not None:
                 process = await fork_server.fork(child)
             else:
+                # it watches the stage's lifeline itself: it ends when the stage does
+                variable, fds = lifeline.inherited()
                 process = await asyncio.create_subprocess_exec(
                     *worker_command(function, settings),
                     str(child.fileno()),
-                    env=worker_environment(function, settings),
-                    pass_fds=(child.fileno(),),
+                    env={**worker_environment(function, settings), **variable},
+                    pass_fds=(child.fileno(), *fds),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=settings.log_stream,
                     stderr=settings.log_stream,
