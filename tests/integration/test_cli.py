@@ -450,6 +450,47 @@ def test_a_stage_killed_with_sigkill_leaves_no_process_behind():
             kill_all(tree)
 
 
+def test_a_killed_stage_takes_its_busy_workers_and_fork_servers_with_it(tmp_path):
+    # GIVEN two calls of a minute each in flight: one on the function's first worker, one
+    # on a worker forked by its fork server
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURES / "echo_app", app, ignore=shutil.ignore_patterns("__pycache__"))
+    template = app / "template.yaml"
+    template.write_text(template.read_text().replace("Timeout: 1\n", "Timeout: 120\n"))
+    echo = app / "src" / "echo.py"
+    echo.write_text(echo.read_text().replace("time.sleep(3)", "time.sleep(60)"))
+    with wslocal_started(
+        "--template", str(template), "--stage", "test", "--skip-build",
+        "--parameter-overrides", f"EventLogPath={tmp_path / 'events.jsonl'}",
+    ) as (process, port):  # fmt: skip
+        url = f"ws://127.0.0.1:{port}"
+        with connect(url) as first, connect(url) as second:
+            first.send('{"type":"echo","do":"sleep"}')
+            second.send('{"type":"echo","do":"sleep"}')
+            tree = forked_under(process.pid)
+            try:
+                # WHEN the stage is killed with SIGKILL
+                process.kill()
+                process.wait()
+                # THEN the workers end mid-call, the fork server and its fork too
+                left = still_running(tree, timeout=20)
+                assert left == [], [command_line(pid) for pid in left]
+            finally:
+                kill_all(tree)
+
+
+def forked_under(pid: int, timeout: float = 60) -> list[int]:
+    """The processes under ``pid`` once one of them is a fork of a fork server."""
+    deadline = time.monotonic() + timeout
+    while True:
+        tree = descendants_of(pid)
+        servers = [p for p in tree if "wslocal.runtime.forkserver" in command_line(p)]
+        if any(children_of(server) for server in servers):
+            return tree
+        assert time.monotonic() < deadline, "no worker was forked"
+        time.sleep(0.2)
+
+
 def worker_processes() -> set[int]:
     found = subprocess.run(["pgrep", "-f", "wslocal.runtime"], capture_output=True, text=True)
     return {int(pid) for pid in found.stdout.split()}
