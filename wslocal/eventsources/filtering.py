@@ -45,8 +45,8 @@ _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_LOWER = ("<", "<=")
-_UPPER = (">", ">=")
+_LOWER_BOUNDS = (">", ">=")
+_UPPER_BOUNDS = ("<", "<=")
 
 Test = Callable[[Any], bool]
 
@@ -392,10 +392,8 @@ def _numeric(argument: Any, where: str) -> Test:
         if not isinstance(bound, Number):
             raise FilterPatternError(f"{where}: numeric {name} needs a number, not {_shown(bound)}")
         bounds.append((name, bound.value))
-    names = [name for name, _ in bounds]
-    if len(bounds) == 2 and not (
-        {names[0], names[1]} & set(_UPPER) and {names[0], names[1]} & set(_LOWER)
-    ):
+    names = {name for name, _ in bounds}
+    if len(bounds) == 2 and not (names & set(_LOWER_BOUNDS) and names & set(_UPPER_BOUNDS)):
         raise FilterPatternError(
             f"{where}: a numeric range has one lower (> or >=) and one upper (< or <=) bound"
         )
