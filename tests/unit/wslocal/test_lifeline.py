@@ -112,3 +112,17 @@ def test_a_process_given_no_lifeline_watches_nothing(monkeypatch):
     monkeypatch.delenv(lifeline.VARIABLE, raising=False)
     lifeline.watch()
     assert lifeline.inherited_fd() is None
+
+
+def test_a_watching_child_keeps_the_variable_from_its_handlers():
+    variable, fds = lifeline.inherited()
+    code = "import os; from wslocal import lifeline; lifeline.watch(); print(dict(os.environ))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        pass_fds=fds,
+        env={**os.environ, **variable},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0 and lifeline.VARIABLE not in done.stdout
