@@ -439,15 +439,9 @@ def test_a_stage_killed_with_sigkill_leaves_no_process_behind():
         assert any("DynamoDBLocal" in line for line in lines)
         assert any("moto.server" in line for line in lines)
         assert any("wslocal.runtime.bootstrap" in line for line in lines)
-        try:
-            # WHEN it is killed as an IDE's stop button or a crash ends it
-            process.kill()
-            process.wait()
-            # THEN every process it started ends too
-            left = still_running(tree, timeout=30)
-            assert left == [], [command_line(pid) for pid in left]
-        finally:
-            kill_all(tree)
+        # WHEN it is killed as an IDE's stop button or a crash ends it
+        # THEN every process it started ends too
+        assert_killed_leaving_nothing(process, tree)
 
 
 def test_a_killed_stage_takes_its_busy_workers_and_fork_servers_with_it(tmp_path):
@@ -467,16 +461,21 @@ def test_a_killed_stage_takes_its_busy_workers_and_fork_servers_with_it(tmp_path
         with connect(url) as first, connect(url) as second:
             first.send('{"type":"echo","do":"sleep"}')
             second.send('{"type":"echo","do":"sleep"}')
-            tree = forked_under(process.pid)
-            try:
-                # WHEN the stage is killed with SIGKILL
-                process.kill()
-                process.wait()
-                # THEN the workers end mid-call, the fork server and its fork too
-                left = still_running(tree, timeout=20)
-                assert left == [], [command_line(pid) for pid in left]
-            finally:
-                kill_all(tree)
+            # WHEN the stage is killed with SIGKILL
+            # THEN the workers end mid-call, the fork server and its fork too (well before
+            # their calls would have returned)
+            assert_killed_leaving_nothing(process, forked_under(process.pid))
+
+
+def assert_killed_leaving_nothing(process: subprocess.Popen, tree: list[int]) -> None:
+    """SIGKILL ``process``; every process of ``tree`` (its descendants) ends within 20 s."""
+    try:
+        process.kill()
+        process.wait()
+        left = still_running(tree, timeout=20)
+        assert left == [], [command_line(pid) for pid in left]
+    finally:
+        kill_all(tree)
 
 
 def forked_under(pid: int, timeout: float = 60) -> list[int]:

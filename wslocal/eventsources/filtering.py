@@ -314,20 +314,17 @@ def _text(argument: Any, name: str, where: str) -> str:
     return argument
 
 
-def _prefix(argument: Any, where: str) -> Test:
-    if isinstance(argument, dict) and set(argument) == {"equals-ignore-case"}:
-        start = _text(argument["equals-ignore-case"], "prefix", where).casefold()
-        return lambda leaf: isinstance(leaf, str) and leaf.casefold().startswith(start)
-    exact = _text(argument, "prefix", where)
-    return lambda leaf: isinstance(leaf, str) and leaf.startswith(exact)
+def _affix(name: str, ends_with: Callable[[str, str], bool]) -> Callable[[Any, str], Test]:
+    """``prefix`` or ``suffix``: a string, or ``{"equals-ignore-case": string}``."""
 
+    def build(argument: Any, where: str) -> Test:
+        if isinstance(argument, dict) and set(argument) == {"equals-ignore-case"}:
+            folded = _text(argument["equals-ignore-case"], name, where).casefold()
+            return lambda leaf: isinstance(leaf, str) and ends_with(leaf.casefold(), folded)
+        exact = _text(argument, name, where)
+        return lambda leaf: isinstance(leaf, str) and ends_with(leaf, exact)
 
-def _suffix(argument: Any, where: str) -> Test:
-    if isinstance(argument, dict) and set(argument) == {"equals-ignore-case"}:
-        end = _text(argument["equals-ignore-case"], "suffix", where).casefold()
-        return lambda leaf: isinstance(leaf, str) and leaf.casefold().endswith(end)
-    exact = _text(argument, "suffix", where)
-    return lambda leaf: isinstance(leaf, str) and leaf.endswith(exact)
+    return build
 
 
 def _ignoring_case(argument: Any, where: str) -> Test:
@@ -366,8 +363,8 @@ def _wildcard_expression(text: str, where: str) -> re.Pattern[str]:
 
 
 _STRING_TESTS: dict[str, Callable[[Any, str], Test]] = {
-    "prefix": _prefix,
-    "suffix": _suffix,
+    "prefix": _affix("prefix", str.startswith),
+    "suffix": _affix("suffix", str.endswith),
     "equals-ignore-case": _ignoring_case,
     "wildcard": _wildcard,
 }
