@@ -18,7 +18,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.support.paths import EVENTS, FIXTURES, ROOT
-from tests.support.processes import command_line, descendants_of, kill_all, still_running
+from tests.support.processes import (
+    children_of,
+    command_line,
+    descendants_of,
+    kill_all,
+    still_running,
+)
 from wslocal.engines.dynamodb import free_port
 
 pytestmark = pytest.mark.integration
@@ -91,11 +97,6 @@ def assert_ended(processes: list[int]) -> None:
     for process in processes:
         with pytest.raises(ProcessLookupError):
             os.kill(process, 0)
-
-
-def children_of(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(line) for line in out.stdout.split()]
 
 
 def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
