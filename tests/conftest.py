@@ -1,8 +1,18 @@
-"""Fixtures every layer of the suite shares."""
+"""Fixtures every layer of the suite shares, and the check that the suite leaves no
+process of the stage running."""
 
 import os
+import uuid
 
 import pytest
+
+from tests.support.processes import kill_all, stage_processes_of, still_running
+
+# Every process the tests start inherits it (workers excepted: they get Lambda's
+# environment, and are found by ancestry), so one left over is found even orphaned.
+SESSION_VARIABLE = "WSLOCAL_TEST_SESSION"
+os.environ[SESSION_VARIABLE] = uuid.uuid4().hex
+LEFT_OVER_GRACE_S = 10.0
 
 # boto3 must never reach a real AWS account from the tests.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -78,3 +88,26 @@ def moto_server_url():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a moto server, DynamoDB Local, a worker or a ``wslocal start``
+    the tests started still runs once they are done (given a few seconds to end), name
+    each, and kill them so that nothing outlives the run."""
+    marker = f"{SESSION_VARIABLE}={os.environ[SESSION_VARIABLE]}"
+    found = stage_processes_of(marker, os.getpid())
+    left = still_running(list(found), timeout=LEFT_OVER_GRACE_S)
+    if not left:
+        return
+    kill_all(left)
+    lines = [f"  {pid}: {found[pid][:160]}" for pid in left]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "\n".join(
+        ["processes the tests started were still running at the end (now killed):", *lines]
+    )
+    if reporter is not None:
+        reporter.write_sep("!", "processes left behind", red=True, bold=True)
+        reporter.write_line(message)
+    else:
+        print(message)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

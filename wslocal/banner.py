@@ -164,6 +164,10 @@ def _event_source_lines(stage: LocalStage) -> list[str]:
     return lines
 
 
+def _filters(patterns: tuple[str, ...]) -> str:
+    return f"{len(patterns)} filter{'s' if len(patterns) > 1 else ''}"
+
+
 def describe_queue_source(source: SqsSourceModel, model: StageModel, pool_size: int) -> str:
     """One banner line for a queue source."""
     queue = model.queue(source.queue)
@@ -177,6 +181,8 @@ def describe_queue_source(source: SqsSourceModel, model: StageModel, pool_size: 
         parts.append("item failures")
     if queue.dead_letter_queue:
         parts.append(f"DLQ {queue.dead_letter_queue} after {queue.max_receive_count} receives")
+    if source.filters:
+        parts.append(_filters(source.filters))
     if not source.enabled:
         parts.append("DISABLED")
     if source.not_emulated:
@@ -201,6 +207,8 @@ def describe_stream_source(source: DynamoDBStreamSourceModel, table_name: str) -
         parts.append("item failures")
     if source.on_failure:
         parts.append(f"on failure {source.on_failure.kind} {source.on_failure.arn.split(':')[-1]}")
+    if source.filters:
+        parts.append(_filters(source.filters))
     if not source.enabled:
         parts.append("DISABLED")
     if source.not_emulated:

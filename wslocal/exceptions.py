@@ -11,6 +11,7 @@ WslocalError
 │                               the stage runs it on the new ones
 ├── DynamoDBError               no DynamoDB engine could be started, or tables not made
 ├── EventSourceError            an event source cannot run (a stream that cannot be read)
+├── FilterPatternError          a FilterCriteria pattern Lambda would refuse (says which, why)
 └── MappingTemplateError        a mapping template does not parse or render (with where)
     └── MappingBodyNotJsonError $input.json/$input.path on a body that is not JSON (a 400)
 """
@@ -96,3 +97,8 @@ class MappingTemplateError(WslocalError):
 class MappingBodyNotJsonError(MappingTemplateError):
     """The template asked ``$input.json``/``$input.path`` of a body that is not JSON.
     API Gateway answers 400 with "Could not parse request body into json: ..."."""
+
+
+class FilterPatternError(WslocalError):
+    """A ``FilterCriteria`` pattern Lambda would refuse; the template reader names the
+    function and event it belongs to."""

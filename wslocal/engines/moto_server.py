@@ -2,7 +2,8 @@
 where Java is missing.
 
 Its own process keeps its state apart (two stages, two servers, two sets of queues) and
-keeps its work off the stage's interpreter lock; its request log goes nowhere.
+keeps its work off the stage's interpreter lock; its request log goes nowhere. It is
+bound to the stage's lifeline (``wslocal.lifeline``): it ends when the stage does.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+from wslocal import lifeline
 
 START_TIMEOUT_S = 30.0
 
@@ -29,8 +32,12 @@ def start_moto_server(port: int | None = None) -> tuple[subprocess.Popen[bytes],
     if importlib.util.find_spec("moto.server") is None or importlib.util.find_spec("flask") is None:
         return None
     port = port or free_port()
+    command, fds = lifeline.bound(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        command,
+        pass_fds=fds,  # it ends with the stage, however the stage ends
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

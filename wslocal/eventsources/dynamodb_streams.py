@@ -5,7 +5,9 @@ Each shard is read about four times a second, as Lambda does. A batch goes out w
 is full (``BatchSize``) or its window passed (``MaximumBatchingWindowInSeconds``). A
 failure is retried, bisected or discarded by the rules of ``batches``; a discarded
 batch's description goes to the on-failure destination. Child shards are read once their
-parent is finished.
+parent is finished. Records are shaped as Lambda hands them (a TTL removal's identity
+decided once) as they are read; those the mapping's ``FilterCriteria`` does not match are
+skipped there, and the shard's checkpoint moves past them, as Lambda's iterator does.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal.engines.ttl import TtlDeletions, keys_id
-from wslocal.eventsources import batches, dynamodb_records
+from wslocal.eventsources import batches, dynamodb_records, filtering
 from wslocal.eventsources.protocols import FailureDestinations, Invoker
 from wslocal.exceptions import HandlerError, InvocationError
 from wslocal.template import DynamoDBStreamSourceModel
@@ -85,6 +87,7 @@ class DynamoDBStreamPoller:
             bisect_on_error=source.bisect_on_error,
             report_item_failures=source.report_item_failures,
         )
+        self._filter = filtering.compile_filters(source.filters, filtering.STREAM_DATA_KEY)
         self._shards: dict[str, asyncio.Task[None]] = {}
         self._finished: set[str] = set()
         self._checkpoints: dict[str, str] = {}
@@ -218,16 +221,13 @@ class DynamoDBStreamPoller:
                     failing = False
                 records = page.get("Records", [])
                 iterator = page.get("NextShardIterator")
-                if records and older_than_start is not None:
-                    last_read = records[-1]["dynamodb"]["SequenceNumber"]
-                    records = [
-                        r for r in records if dynamodb_records.created_s(r) >= older_than_start
-                    ]
                 if records:
+                    last_read = records[-1]["dynamodb"]["SequenceNumber"]
+                admitted = self._admitted(records, older_than_start)
+                if admitted:
                     if not buffer:
                         first_buffered = self._clock()
-                    buffer.extend(records)
-                    last_read = records[-1]["dynamodb"]["SequenceNumber"]
+                    buffer.extend(admitted)
             while batches.batch_ready(
                 len(buffer),
                 self.source.batch_size,
@@ -240,6 +240,8 @@ class DynamoDBStreamPoller:
                     return  # draining: the batch is left for whoever reads next
                 self._checkpoints[shard_id] = batch[-1]["dynamodb"]["SequenceNumber"]
                 first_buffered = self._clock()
+            if not buffer and last_read is not None:
+                self._checkpoints[shard_id] = last_read  # past the records skipped
             await asyncio.sleep(self._poll_interval_s)
         if not self._draining.is_set():
             self._finished.add(shard_id)
@@ -287,18 +289,26 @@ class DynamoDBStreamPoller:
                 await asyncio.sleep(batches.retry_delay_s(plan.then[0].retries))
         return True
 
+    def _admitted(
+        self, records: list[Record], older_than_start: float | None
+    ) -> list[dict[str, Any]]:
+        """The records read, as Lambda hands them, less those made before a LATEST
+        reader began and those no filter matches."""
+        if older_than_start is not None:
+            records = [r for r in records if dynamodb_records.created_s(r) >= older_than_start]
+        shaped = [
+            dynamodb_records.lambda_record(
+                record,
+                stream_arn=self.source.stream_arn,
+                region=self._region,
+                by_ttl=self._by_ttl(record),
+            )
+            for record in records
+        ]
+        return [record for record in shaped if self._filter.matches(record)]
+
     async def _invoke(self, records: tuple[Record, ...]) -> Any:
-        event = {
-            "Records": [
-                dynamodb_records.lambda_record(
-                    record,
-                    stream_arn=self.source.stream_arn,
-                    region=self._region,
-                    by_ttl=self._by_ttl(record),
-                )
-                for record in records
-            ]
-        }
+        event = {"Records": list(records)}
         label = f"EventSource: {self.source.name} Records: {len(records)}"
         return await self._invoker.invoke(self.source.function, event, label)
 

@@ -5,10 +5,12 @@ the function's worker pool); as on AWS they scale with the backlog: one polls an
 queue, the others join as soon as it returns messages and go back to waiting when their
 own receive comes back empty. Each long-polls ReceiveMessage and gathers a batch until
 it is full (``BatchSize``), its window passed (``MaximumBatchingWindowInSeconds``) or it
-holds 6 MB. Success deletes the batch; with ``ReportBatchItemFailures`` only the messages
-not listed are deleted; a function error deletes none. What is not deleted reappears
-after the queue's visibility timeout, and SQS itself moves a message to the dead-letter
-queue once it has been received ``maxReceiveCount`` times, as on AWS.
+holds 6 MB. Messages the mapping's ``FilterCriteria`` does not match are deleted as they
+are received, never invoked, as Lambda does. Success deletes the batch; with
+``ReportBatchItemFailures`` only the messages not listed are deleted; a function error
+deletes none. What is not deleted reappears after the queue's visibility timeout, and SQS
+itself moves a message to the dead-letter queue once it has been received
+``maxReceiveCount`` times, as on AWS.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wslocal.eventsources import batches, sqs_records
+from wslocal.eventsources import batches, filtering, sqs_records
 from wslocal.eventsources.protocols import Invoker
 from wslocal.exceptions import InvocationError
 from wslocal.template import QueueModel, SqsSourceModel
@@ -71,6 +73,7 @@ class SqsQueuePoller:
         self._region = region
         self._clock = clock
         self._policy = batches.RetryPolicy(report_item_failures=source.report_item_failures)
+        self._filter = filtering.compile_filters(source.filters, filtering.SQS_DATA_KEY)
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ThreadPoolExecutor:
@@ -132,7 +135,23 @@ class SqsQueuePoller:
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        return list(answer.get("Messages", []))
+        return await self._admitted(list(answer.get("Messages", [])))
+
+    async def _admitted(self, messages: list[Message]) -> list[Message]:
+        """The messages the filters match; the others are deleted now."""
+        if not self.source.filters:
+            return messages
+        admitted: list[Message] = []
+        dropped: list[Message] = []
+        for message in messages:
+            record = sqs_records.lambda_record(
+                message, queue_arn=self.source.queue_arn, region=self._region
+            )
+            (admitted if self._filter.matches(record) else dropped).append(message)
+        if dropped:
+            log.info("%s: %d message(s) matched no filter: deleted", self.source.name, len(dropped))
+            await self._delete(dropped)
+        return admitted
 
     async def _gather(self) -> list[Message]:
         """One batch: what the first receive returns, then more until the batch is full,

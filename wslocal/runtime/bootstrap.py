@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from wslocal import lifeline
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
 
 REDIRECT_HOSTS = "WSLOCAL_REDIRECT_HOSTS"
@@ -259,6 +260,7 @@ def serve(
 
 
 def main(fd: int) -> None:
+    lifeline.watch()  # a worker ends when the stage does, however the stage ends
     prepare_process()
     wait = listen_for_debugger()
     serve(socket.socket(fileno=fd), wait_for_debugger=wait)

@@ -31,6 +31,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from wslocal import lifeline
 from wslocal.exceptions import WslocalError
 from wslocal.template import FunctionModel, StageModel
 
@@ -126,10 +127,13 @@ def _pip_install(interpreter: str, what: list[str], target: Path, label: str) ->
         return target
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
-    done = subprocess.run(
+    command, fds = lifeline.bound(
         [interpreter, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-warn-script-location", *what, "--target", str(partial)],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+         "--no-warn-script-location", *what, "--target", str(partial)]
+    )  # fmt: skip
+    done = subprocess.run(
+        command, pass_fds=fds, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        check=False,
     )  # fmt: skip
     if done.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from wslocal import lifeline
 from wslocal.exceptions import WslocalError
 from wslocal.runtime.forkserver import MAX_PACKET_BYTES
 
@@ -100,12 +101,13 @@ class ForkServer:
             parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         except (AttributeError, OSError) as exc:
             raise ForkServerError(f"no SOCK_SEQPACKET sockets here: {exc}") from None
+        variable, fds = lifeline.inherited()  # it, and each fork, end when the stage does
         try:
             process = await asyncio.create_subprocess_exec(
                 *command,
                 str(child.fileno()),
-                env=env,
-                pass_fds=(child.fileno(),),
+                env={**env, **variable},
+                pass_fds=(child.fileno(), *fds),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_stream,
                 stderr=log_stream,

@@ -10,7 +10,9 @@ environment does; it skips only the libraries' import.
 
 The control channel FD is a SOCK_SEQPACKET socket: one JSON object per packet. In:
 ``preload`` (once, first), then ``fork`` carrying the new worker's channel as an
-SCM_RIGHTS file descriptor. Out: ``ready`` (after the preload: how long it took, what
+SCM_RIGHTS file descriptor. The stage's lifeline (``wslocal.lifeline``) is read in the
+same loop: when the stage ends, however it ends, so does the server, and each fork
+watches it too. Out: ``ready`` (after the preload: how long it took, what
 failed, the services whose boto3 clients were warmed, and how many threads run, since
 forking a threaded process is unsafe), ``forked``
 with the child's pid, and ``exited`` with its exit code when it ends. When the stage shuts
@@ -34,6 +36,7 @@ import time
 import traceback
 from typing import Any
 
+from wslocal import lifeline
 from wslocal.runtime import bootstrap
 
 MAX_PACKET_BYTES = 4 * 1024 * 1024
@@ -104,6 +107,7 @@ def _child(control: socket.socket, wakeup: tuple[int, int], channel_fd: int) -> 
         for fd in wakeup:
             os.close(fd)
         os.setsid()
+        lifeline.watch()  # the server's lifeline, inherited: it ends when the stage does
         # the pool learned the modules from its first worker: a fork need not repeat them
         bootstrap.serve(socket.socket(fileno=channel_fd), report_modules=False)
     except BaseException:  # report, then leave without the server's cleanup
@@ -150,9 +154,14 @@ def serve(control: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     children: set[int] = set()
     forking = True
+    stage = lifeline.inherited_fd()  # read in this loop: a thread would make forking unsafe
     while forking or children:
         watched: list[socket.socket | int] = [control, wakeup[0]] if forking else [wakeup[0]]
+        if stage is not None:
+            watched.append(stage)
         readable, _, _ = select.select(watched, [], [])
+        if stage in readable and not os.read(stage, 1):
+            return  # the stage has ended: so does the server (each fork watches it too)
         if wakeup[0] in readable:
             with contextlib.suppress(BlockingIOError):
                 while os.read(wakeup[0], 512):

@@ -26,6 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from wslocal import lifeline
 from wslocal.exceptions import (
     HandlerError,
     InvocationTimeoutError,
@@ -84,11 +85,13 @@ class Worker:
             if fork_server is not None:
                 process = await fork_server.fork(child)
             else:
+                # it watches the stage's lifeline itself: it ends when the stage does
+                variable, fds = lifeline.inherited()
                 process = await asyncio.create_subprocess_exec(
                     *language.command(function, settings, debug),
                     str(child.fileno()),
-                    env=language.environment(function, settings, debug),
-                    pass_fds=(child.fileno(),),
+                    env={**language.environment(function, settings, debug), **variable},
+                    pass_fds=(child.fileno(), *fds),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=settings.log_stream,
                     stderr=settings.log_stream,

@@ -8,7 +8,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from wslocal.exceptions import TemplateError
+from wslocal.eventsources.filtering import SQS_DATA_KEY, STREAM_DATA_KEY, compile_filters
+from wslocal.exceptions import FilterPatternError, TemplateError
 from wslocal.template.intrinsics import Resolver
 from wslocal.template.model import (
     DynamoDBStreamSourceModel,
@@ -21,13 +22,8 @@ from wslocal.template.shapes import reading
 from wslocal.template.translation import API_EVENTS
 
 _TABLE_OF_STREAM = re.compile(r":table/([^/]+)/stream/")
-_IGNORED_STREAM_PROPERTIES = (
-    "FilterCriteria",
-    "ParallelizationFactor",
-    "TumblingWindowInSeconds",
-    "MetricsConfig",
-)
-_IGNORED_QUEUE_PROPERTIES = ("FilterCriteria", "MetricsConfig", "ProvisionedPollerConfig")
+_IGNORED_STREAM_PROPERTIES = ("ParallelizationFactor", "TumblingWindowInSeconds", "MetricsConfig")
+_IGNORED_QUEUE_PROPERTIES = ("MetricsConfig", "ProvisionedPollerConfig")
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
 SQS_DEFAULT_BATCH_SIZE = 10
 SQS_LARGEST_BATCH = 10_000
@@ -62,6 +58,28 @@ def _destination(config: Any, where: str) -> OnFailureDestination | None:
             "DestinationConfig",
         )
     return OnFailureDestination(kind=kind, arn=str(arn))
+
+
+def _filters(criteria: Any, where: str, data_key: str) -> tuple[str, ...]:
+    """``FilterCriteria.Filters[].Pattern``, checked as Lambda checks them when the
+    mapping is created: a pattern it would refuse is an error at start."""
+    if criteria is None:
+        return ()
+    filters = criteria.get("Filters") if isinstance(criteria, Mapping) else None
+    if filters is None and isinstance(criteria, Mapping) and not criteria:
+        return ()  # FilterCriteria: {} (no filter), as UpdateEventSourceMapping takes it
+    if not isinstance(filters, list) or not all(
+        isinstance(item, Mapping) and "Pattern" in item for item in filters
+    ):
+        raise TemplateError(
+            "must be {Filters: [{Pattern: '<JSON>'}, ...]}", where, "FilterCriteria"
+        )
+    patterns = tuple(item["Pattern"] for item in filters)
+    try:
+        compile_filters(patterns, data_key)
+    except FilterPatternError as exc:
+        raise TemplateError(str(exc), where, "FilterCriteria") from None
+    return patterns
 
 
 def _stream_source(
@@ -113,6 +131,7 @@ def _stream_source(
         in (properties.get("FunctionResponseTypes") or ()),
         enabled=_flag(properties.get("Enabled"), True),
         on_failure=_destination(properties.get("DestinationConfig"), name),
+        filters=_filters(properties.get("FilterCriteria"), name, STREAM_DATA_KEY),
         not_emulated=tuple(key for key in _IGNORED_STREAM_PROPERTIES if key in properties),
     )
 
@@ -167,6 +186,7 @@ def _queue_source(
         report_item_failures="ReportBatchItemFailures"
         in (properties.get("FunctionResponseTypes") or ()),
         enabled=_flag(properties.get("Enabled"), True),
+        filters=_filters(properties.get("FilterCriteria"), name, SQS_DATA_KEY),
         not_emulated=tuple(key for key in _IGNORED_QUEUE_PROPERTIES if key in properties),
     )
 

@@ -197,6 +197,9 @@ class DynamoDBStreamSourceModel:
     report_item_failures: bool = False
     enabled: bool = True
     on_failure: OnFailureDestination | None = None
+    filters: tuple[str, ...] = ()
+    """``FilterCriteria`` patterns (JSON text, checked): records none matches are
+    dropped before batching."""
     not_emulated: tuple[str, ...] = ()
     """Properties of the mapping the stage reads but does not apply."""
 
@@ -234,6 +237,9 @@ class SqsSourceModel:
     """``ScalingConfig.MaximumConcurrency``: most invocations at once (2 to 1000)."""
     report_item_failures: bool = False
     enabled: bool = True
+    filters: tuple[str, ...] = ()
+    """``FilterCriteria`` patterns (JSON text, checked): messages none matches are
+    deleted from the queue without an invocation."""
     not_emulated: tuple[str, ...] = ()
 
 

@@ -47,7 +47,8 @@ Resources:
             MaximumRetryAttempts: 2
             BisectBatchOnFunctionError: true
             FunctionResponseTypes: [ReportBatchItemFailures]
-            FilterCriteria: {Filters: [{Pattern: "{}"}]}
+            ParallelizationFactor: 2
+            FilterCriteria: {Filters: [{Pattern: '{"eventName": ["INSERT"]}'}]}
             DestinationConfig:
               OnFailure: {Type: SQS, Destination: !GetAtt Failures.Arn}
         Nightly:
@@ -84,7 +85,27 @@ def test_a_dynamodb_event_becomes_a_stream_source_with_its_settings(tmp_path):
 
 def test_properties_read_but_not_applied_are_named(tmp_path):
     [source] = model(tmp_path).stream_sources
-    assert source.not_emulated == ("FilterCriteria",)
+    assert source.not_emulated == ("ParallelizationFactor",)
+
+
+def test_filter_criteria_patterns_are_carried_to_the_source(tmp_path):
+    [source] = model(tmp_path).stream_sources
+    assert source.filters == ('{"eventName": ["INSERT"]}',)
+
+
+def test_a_pattern_lambda_would_refuse_names_the_function_and_event(tmp_path):
+    text = TEMPLATE.replace("""'{"eventName": ["INSERT"]}'""", """'{"eventName": "INSERT"}'""")
+    with pytest.raises(
+        TemplateError,
+        match=r"Worker.OrdersStream.FilterCriteria: Filters\[0\].Pattern: eventName: must be a",
+    ):
+        model(tmp_path, text)
+
+
+def test_filter_criteria_without_filters_is_a_clear_error(tmp_path):
+    text = TEMPLATE.replace("""{Filters: [{Pattern: '{"eventName": ["INSERT"]}'}]}""", "[oops]")
+    with pytest.raises(TemplateError, match=r"Worker.OrdersStream.FilterCriteria: must be"):
+        model(tmp_path, text)
 
 
 def test_lambdas_defaults_apply_to_what_the_event_leaves_out(tmp_path):
