@@ -16,7 +16,7 @@ def test_a_stream_source_is_described_with_its_table_function_and_settings():
     source = orders.stream_sources[0]
     assert describe_stream_source(source, "shop-orders") == (
         "shop-orders stream -> Fulfil (batch 10, window 0 s, TRIM_HORIZON, retries 1, "
-        "bisect, item failures, on failure SQS FailedOrders)"
+        "bisect, item failures, on failure SQS FailedOrders, 2 filters)"
     )
 
 
@@ -24,7 +24,7 @@ def test_a_queue_source_is_described_with_its_concurrency_and_dead_letter_queue(
     jobs = model("jobs_app")
     assert describe_queue_source(jobs.queue_sources[0], jobs, pool_size=8) == (
         "jobs-to-do queue -> Work (batch 5, window 1 s, concurrency 2, visibility 2 s, "
-        "item failures, DLQ DeadJobs after 2 receives)"
+        "item failures, DLQ DeadJobs after 2 receives, 1 filter)"
     )
 
 
