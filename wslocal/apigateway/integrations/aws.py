@@ -1,0 +1,113 @@
+"""AWS integrations: a Lambda function without the proxy (its payload and answer through
+mapping templates, its errors chosen by ``errorMessage``), or a service action sent to the
+stage's engine (``arn:aws:apigateway:{region}:dynamodb:action/PutItem``,
+``...:sqs:path/{account}/{queue}``), as API Gateway calls the service's own HTTP API."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wslocal.apigateway.integration import ProxyResponse
+from wslocal.apigateway.integrations.backend import (
+    BackendRequest,
+    BackendResponse,
+    backend_url,
+    with_default_content_type,
+)
+from wslocal.apigateway.integrations.exceptions import IntegrationError
+from wslocal.apigateway.integrations.parameters import integration_parameters
+from wslocal.apigateway.integrations.templates import request_body, shaped_answer
+from wslocal.template.model import IntegrationModel
+
+_SERVICE_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]*:([^:]+):(action|path)/(.*)$")
+JSON_PROTOCOL = {
+    "dynamodb": ("DynamoDB_20120810", "application/x-amz-json-1.0"),
+}
+"""Services whose actions are posted as JSON with ``X-Amz-Target``."""
+ENDPOINT_VARIABLES = {"dynamodb": "AWS_ENDPOINT_URL_DYNAMODB", "sqs": "AWS_ENDPOINT_URL_SQS"}
+"""The engines the stage runs, by the service name an integration URI has."""
+
+
+@dataclass(frozen=True)
+class ServiceAction:
+    service: str
+    action: str | None
+    """``action/PutItem``'s action; None for a ``path/...`` URI."""
+    path: str = ""
+
+
+def service_action(uri: str) -> ServiceAction:
+    match = _SERVICE_URI.match(uri)
+    if match is None:
+        raise IntegrationError(f"{uri!r} is not an API Gateway service URI")
+    service, style, rest = match.groups()
+    if style == "action":
+        return ServiceAction(service, rest.split("&", 1)[0])
+    return ServiceAction(service, None, rest)
+
+
+def service_request(
+    integration: IntegrationModel, event: Mapping[str, Any], endpoint: str
+) -> BackendRequest:
+    """The service's HTTP request, unsigned; ``endpoint``: the stage's engine for it."""
+    action = service_action(integration.uri)
+    body = request_body(integration, event)
+    parameters = integration_parameters(integration.request_parameters, event)
+    headers = dict(parameters.headers)
+    base = endpoint.rstrip("/")
+    if action.action is not None and action.service in JSON_PROTOCOL:
+        prefix, content_type = JSON_PROTOCOL[action.service]
+        headers["X-Amz-Target"] = f"{prefix}.{action.action}"
+        url = backend_url(base + "/", parameters)
+    elif action.action is not None:
+        content_type = "application/x-www-form-urlencoded"
+        url = backend_url(f"{base}/?Action={action.action}", parameters)
+    else:
+        content_type = "application/json"
+        url = backend_url(f"{base}/{action.path}", parameters)
+    return BackendRequest(
+        method=integration.method,
+        url=url,
+        headers=with_default_content_type(headers, content_type),
+        body=body.encode("utf-8"),
+        timeout_s=integration.timeout_s,
+    )
+
+
+def service_answer(
+    integration: IntegrationModel, event: Mapping[str, Any], response: BackendResponse
+) -> ProxyResponse:
+    return shaped_answer(integration, event, response.status, response.body)
+
+
+def lambda_payload(integration: IntegrationModel, event: Mapping[str, Any]) -> Any:
+    """The function's event: the rendered template, as the JSON it is (Lambda receives its
+    bytes; a template that is not JSON gets the text)."""
+    rendered = request_body(integration, event)
+    try:
+        return json.loads(rendered)
+    except ValueError:
+        return rendered
+
+
+def lambda_answer(
+    integration: IntegrationModel, event: Mapping[str, Any], result: Any
+) -> ProxyResponse:
+    """The function's result, as JSON, through the ``$default`` integration response."""
+    return shaped_answer(integration, event, 200, json.dumps(result))
+
+
+def lambda_error_answer(
+    integration: IntegrationModel, event: Mapping[str, Any], error: Mapping[str, Any]
+) -> ProxyResponse:
+    """A function's error: the integration response whose pattern matches its
+    ``errorMessage`` (else ``$default``) shapes the error document."""
+    document = {key: error[key] for key in ("errorMessage", "errorType") if key in error}
+    if "stackTrace" in error:
+        document["stackTrace"] = error["stackTrace"]
+    message = str(error.get("errorMessage", ""))
+    return shaped_answer(integration, event, 200, json.dumps(document), error_message=message)

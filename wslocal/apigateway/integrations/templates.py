@@ -1,0 +1,51 @@
+"""A request through its request template, an answer through its integration response:
+the shaping every non-proxy integration (HTTP, MOCK, AWS) shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wslocal.apigateway.integration import ProxyResponse
+from wslocal.apigateway.integrations.exceptions import IntegrationError
+from wslocal.apigateway.integrations.inputs import mapping_input
+from wslocal.apigateway.integrations.selection import (
+    PASSTHROUGH,
+    integration_response,
+    request_template,
+    response_template,
+)
+from wslocal.apigateway.mapping import MappingTemplateError, render
+from wslocal.template.model import IntegrationModel
+
+
+def request_body(integration: IntegrationModel, event: Mapping[str, Any]) -> str:
+    """What the backend receives: the chosen request template rendered on the request, or
+    the request's body when it passes through."""
+    body = event.get("body")
+    template = request_template(integration, body)
+    if template is PASSTHROUGH:
+        return str(body or "")
+    try:
+        return render(template, mapping_input(event))
+    except MappingTemplateError as exc:
+        raise IntegrationError(f"the request template does not render: {exc}") from exc
+
+
+def shaped_answer(
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    status: int,
+    body: str,
+    error_message: str | None = None,
+) -> ProxyResponse:
+    """The backend's answer through the integration response it selects (by ``status``,
+    or by a Lambda's ``error_message``); the body unchanged when none has a template."""
+    response = integration_response(integration, status, error_message)
+    template = None if response is None else response_template(response, body)
+    if template is None:
+        return ProxyResponse(status, body)
+    try:
+        return ProxyResponse(status, render(template, mapping_input(event, body)))
+    except MappingTemplateError as exc:
+        raise IntegrationError(f"the response template does not render: {exc}") from exc

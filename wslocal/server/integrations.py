@@ -1,0 +1,185 @@
+"""The integration seam's I/O: each kind's implementation, and the one a route uses.
+
+The Lambda proxy invokes the route's function; HTTP and HTTP_PROXY call a web server;
+MOCK answers from its templates; AWS invokes a function through templates or posts an
+action to the stage's engine (DynamoDB, SQS), signed as boto3 would. What to send and how
+to read the answer is ``wslocal.apigateway.integrations``'; this only moves the bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from wslocal.apigateway import integration as proxy
+from wslocal.apigateway.integration import ProxyResponse
+from wslocal.apigateway.integrations import Integration, aws, http, mock
+from wslocal.apigateway.integrations.backend import BackendRequest, BackendResponse
+from wslocal.apigateway.integrations.exceptions import EndpointTimeoutError, IntegrationError
+from wslocal.exceptions import HandlerError, InvocationError
+from wslocal.template.model import IntegrationModel, RouteModel
+
+log = logging.getLogger("wslocal")
+
+Invoke = Callable[[str, Mapping[str, Any], str], Awaitable[Any]]
+
+
+class BackendClient:
+    """HTTP calls to backends, on one connection pool opened on first use."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def send(self, request: BackendRequest) -> BackendResponse:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(auto_decompress=True)
+        try:
+            async with (
+                asyncio.timeout(request.timeout_s),
+                self._session.request(
+                    request.method,
+                    request.url,
+                    headers=list(request.headers),
+                    data=request.body,
+                    allow_redirects=False,
+                ) as response,
+            ):
+                body = await response.text(errors="replace")
+                return BackendResponse(response.status, body, tuple(response.headers.items()))
+        except TimeoutError:
+            raise EndpointTimeoutError(
+                f"{request.method} {request.url}: no answer within {request.timeout_s:g} s"
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise IntegrationError(f"{request.method} {request.url}: {exc}") from None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class LambdaProxy:
+    def __init__(self, invoke: Invoke) -> None:
+        self._invoke = invoke
+
+    async def call(self, route: RouteModel, event: Mapping[str, Any], label: str) -> ProxyResponse:
+        assert route.function is not None
+        try:
+            return proxy.proxy_response(await self._invoke(route.function, event, label))
+        except (InvocationError, proxy.MalformedResultError) as exc:
+            raise IntegrationError(str(exc)) from exc
+
+
+class HttpBackend:
+    """HTTP and HTTP_PROXY."""
+
+    def __init__(self, client: BackendClient) -> None:
+        self._client = client
+
+    async def call(self, route: RouteModel, event: Mapping[str, Any], label: str) -> ProxyResponse:
+        integration = _integration(route)
+        response = await self._client.send(http.http_request(integration, event))
+        return http.http_answer(integration, event, response)
+
+
+class Mock:
+    async def call(self, route: RouteModel, event: Mapping[str, Any], label: str) -> ProxyResponse:
+        return mock.mock_answer(_integration(route), event)
+
+
+class AwsService:
+    """AWS: a function through templates, or an action of one of the stage's engines."""
+
+    def __init__(
+        self,
+        invoke: Invoke,
+        client: BackendClient,
+        endpoints: Callable[[], Mapping[str, str]],
+        region: Callable[[], str],
+    ) -> None:
+        self._invoke = invoke
+        self._client = client
+        self._endpoints = endpoints
+        self._region = region
+
+    async def call(self, route: RouteModel, event: Mapping[str, Any], label: str) -> ProxyResponse:
+        integration = _integration(route)
+        if integration.function is not None:
+            return await self._lambda(integration, event, label)
+        action = aws.service_action(integration.uri)
+        variable = aws.ENDPOINT_VARIABLES.get(action.service)
+        endpoint = self._endpoints().get(variable or "")
+        if endpoint is None:
+            raise IntegrationError(
+                f"{integration.uri}: the stage runs no {action.service} engine to call"
+            )
+        request = aws.service_request(integration, event, endpoint)
+        response = await self._client.send(self._signed(request, action.service))
+        return aws.service_answer(integration, event, response)
+
+    async def _lambda(
+        self, integration: IntegrationModel, event: Mapping[str, Any], label: str
+    ) -> ProxyResponse:
+        assert integration.function is not None
+        payload = aws.lambda_payload(integration, event)
+        try:
+            result = await self._invoke(integration.function, payload, label)
+        except HandlerError as exc:
+            return aws.lambda_error_answer(integration, event, exc.error)
+        except InvocationError as exc:
+            raise IntegrationError(str(exc)) from exc
+        return aws.lambda_answer(integration, event, result)
+
+    def _signed(self, request: BackendRequest, service: str) -> BackendRequest:
+        """SigV4 with the local engines' dummy credentials (they read, never check it)."""
+        unsigned = AWSRequest(
+            method=request.method, url=request.url, data=request.body, headers=dict(request.headers)
+        )
+        SigV4Auth(Credentials("local", "local"), service, self._region()).add_auth(unsigned)
+        return BackendRequest(
+            request.method,
+            request.url,
+            tuple((name, str(value)) for name, value in unsigned.headers.items()),
+            request.body,
+            request.timeout_s,
+        )
+
+
+class Integrations:
+    """The implementation each route's integration kind has; a new kind is a new entry."""
+
+    def __init__(
+        self,
+        invoke: Invoke,
+        endpoints: Callable[[], Mapping[str, str]],
+        region: Callable[[], str],
+    ) -> None:
+        self._client = BackendClient()
+        self._kinds: dict[str, Integration] = {
+            "AWS_PROXY": LambdaProxy(invoke),
+            "HTTP": HttpBackend(self._client),
+            "HTTP_PROXY": HttpBackend(self._client),
+            "MOCK": Mock(),
+            "AWS": AwsService(invoke, self._client, endpoints, region),
+        }
+
+    async def call(self, route: RouteModel, event: Mapping[str, Any], label: str) -> ProxyResponse:
+        """The route's answer; raises IntegrationError (its reason logged by the caller)."""
+        kind = "AWS_PROXY" if route.integration is None else route.integration.kind
+        return await self._kinds[kind].call(route, event, label)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def _integration(route: RouteModel) -> IntegrationModel:
+    assert route.integration is not None, f"{route.route_key} has a Lambda proxy integration"
+    return route.integration
