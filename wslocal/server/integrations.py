@@ -20,9 +20,10 @@ from botocore.credentials import Credentials
 
 from wslocal.apigateway import integration as proxy
 from wslocal.apigateway.integration import ProxyResponse
-from wslocal.apigateway.integrations import Integration, aws, http, mock
+from wslocal.apigateway.integrations import Integration, api, aws, http, mock
 from wslocal.apigateway.integrations.backend import BackendRequest, BackendResponse
 from wslocal.apigateway.integrations.exceptions import EndpointTimeoutError, IntegrationError
+from wslocal.apigateway.proxy import responses
 from wslocal.exceptions import HandlerError, InvocationError
 from wslocal.template.model import IntegrationModel, RouteModel
 
@@ -115,15 +116,30 @@ class AwsService:
         if integration.function is not None:
             return await self._lambda(integration, event, label)
         action = aws.service_action(integration.uri)
-        variable = aws.ENDPOINT_VARIABLES.get(action.service)
-        endpoint = self._endpoints().get(variable or "")
-        if endpoint is None:
-            raise IntegrationError(
-                f"{integration.uri}: the stage runs no {action.service} engine to call"
-            )
-        request = aws.service_request(integration, event, endpoint)
+        request = aws.service_request(
+            integration, event, self._endpoint(integration, action.service)
+        )
         response = await self._client.send(self._signed(request, action.service))
         return aws.service_answer(integration, event, response)
+
+    async def answer_api(
+        self, integration: IntegrationModel, event: Mapping[str, Any]
+    ) -> responses.ProxyResponse:
+        """A REST API's service action: the request template by content type, the
+        method response through the integration responses."""
+        action = aws.service_action(integration.uri)
+        endpoint = self._endpoint(integration, action.service)
+        request = api.rest_request(
+            integration, event, aws.service_request_url(integration, event, endpoint)
+        )
+        signed = self._signed(aws.with_service_headers(request, action), action.service)
+        return api.rest_answer(integration, event, await self._client.send(signed))
+
+    def _endpoint(self, integration: IntegrationModel, service: str) -> str:
+        endpoint = self._endpoints().get(aws.ENDPOINT_VARIABLES.get(service) or "")
+        if endpoint is None:
+            raise IntegrationError(f"{integration.uri}: the stage runs no {service} engine to call")
+        return endpoint
 
     async def _lambda(
         self, integration: IntegrationModel, event: Mapping[str, Any], label: str
@@ -163,18 +179,52 @@ class Integrations:
         region: Callable[[], str],
     ) -> None:
         self._client = BackendClient()
+        self._invoke = invoke
+        self._aws = AwsService(invoke, self._client, endpoints, region)
         self._kinds: dict[str, Integration] = {
             "AWS_PROXY": LambdaProxy(invoke),
             "HTTP": HttpBackend(self._client),
             "HTTP_PROXY": HttpBackend(self._client),
             "MOCK": Mock(),
-            "AWS": AwsService(invoke, self._client, endpoints, region),
+            "AWS": self._aws,
         }
 
     async def call(self, route: RouteModel, event: Mapping[str, Any], label: str) -> ProxyResponse:
         """The route's answer; raises IntegrationError (its reason logged by the caller)."""
         kind = "AWS_PROXY" if route.integration is None else route.integration.kind
         return await self._kinds[kind].call(route, event, label)
+
+    async def answer_api(
+        self, api_kind: str, integration: IntegrationModel, event: Mapping[str, Any], label: str
+    ) -> responses.ProxyResponse:
+        """A REST (``api_kind`` ``REST``) or HTTP API route's response from its HTTP,
+        HTTP_PROXY or AWS integration; failures answered as the API answers them."""
+        try:
+            if api_kind == "HTTP":
+                request = api.http_api_request(integration, event)
+                return api.rest_answer(integration, event, await self._client.send(request))
+            if integration.function is not None:
+                return await self._lambda_api(integration, event, label)
+            if integration.kind == "AWS":
+                return await self._aws.answer_api(integration, event)
+            request = api.rest_request(integration, event)
+            return api.rest_answer(integration, event, await self._client.send(request))
+        except IntegrationError as exc:
+            log.warning("%s failed: %s", label, exc)
+            return api.failure(api_kind, exc)
+
+    async def _lambda_api(
+        self, integration: IntegrationModel, event: Mapping[str, Any], label: str
+    ) -> responses.ProxyResponse:
+        assert integration.function is not None
+        payload = aws.lambda_payload(integration, event)
+        try:
+            result = await self._invoke(integration.function, payload, label)
+        except HandlerError as exc:
+            return api.lambda_rest_answer(integration, event, None, exc.error)
+        except InvocationError as exc:
+            raise IntegrationError(str(exc)) from exc
+        return api.lambda_rest_answer(integration, event, result)
 
     async def close(self) -> None:
         await self._client.close()

@@ -19,6 +19,7 @@ from wslocal.apigateway.proxy.responses import ProxyResponse
 from wslocal.apigateway.proxy.routes import match_route
 from wslocal.exceptions import InvocationError
 from wslocal.server.authorizing import Authorizing
+from wslocal.server.integrations import Integrations
 from wslocal.template import ProxyApiModel
 
 log = logging.getLogger("wslocal")
@@ -35,6 +36,9 @@ class ProxyHost(Protocol):
     def new_id(self) -> str: ...
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any: ...
+
+    @property
+    def integrations(self) -> Integrations: ...
 
 
 class ProxyApiDoor:
@@ -70,7 +74,6 @@ class ProxyApiDoor:
         route = match.route
         if route.mock is not None:
             return responses.mock_response(route.mock)
-        assert route.function is not None
         proxy_request = ProxyRequest(
             method=request.method,
             path=split.path or "/",
@@ -92,6 +95,11 @@ class ProxyApiDoor:
             authorized = verdict.context
         event = proxy_event(api, match, proxy_request, invocation, authorized)
         label = f"{api.logical_id} {route.route_key}"
+        if route.integration is not None:  # HTTP, HTTP_PROXY, AWS: the integration seam
+            return await self._host.integrations.answer_api(
+                api.kind, route.integration, event, label
+            )
+        assert route.function is not None
         call = asyncio.ensure_future(self._host.invoke(route.function, event, label))
         try:
             async with asyncio.timeout(route.timeout_s):

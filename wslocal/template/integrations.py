@@ -30,8 +30,10 @@ def integration_model(
     properties: Mapping[str, Any],
     responses: list[Mapping[str, Any]],
     function: str | None,
+    max_timeout_ms: int = MAX_TIMEOUT_MS,
 ) -> IntegrationModel:
-    """``function``: the logical id an AWS integration's URI names, when it is a Lambda's."""
+    """``function``: the logical id an AWS integration's URI names, when it is a Lambda's;
+    ``max_timeout_ms``: 29 s (WebSocket), 30 s (HTTP APIs)."""
     kind = properties.get("IntegrationType")
     uri = str(properties.get("IntegrationUri") or "")
     if kind in ("HTTP", "HTTP_PROXY") and not uri.startswith(("http://", "https://")):
@@ -44,9 +46,9 @@ def integration_model(
             "PassthroughBehavior",
         )
     timeout_ms = int(properties.get("TimeoutInMillis") or MAX_TIMEOUT_MS)
-    if not MIN_TIMEOUT_MS <= timeout_ms <= MAX_TIMEOUT_MS:
+    if not MIN_TIMEOUT_MS <= timeout_ms <= max_timeout_ms:
         raise TemplateError(
-            f"{timeout_ms} is not between {MIN_TIMEOUT_MS} and {MAX_TIMEOUT_MS}",
+            f"{timeout_ms} is not between {MIN_TIMEOUT_MS} and {max_timeout_ms}",
             integration_id,
             "TimeoutInMillis",
         )
@@ -84,3 +86,44 @@ def _strings(value: Any, where: str) -> dict[str, str]:
 
 def _optional(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def openapi_integration(
+    integration: Mapping[str, Any], function: str | None, where: str
+) -> IntegrationModel:
+    """An OpenAPI ``x-amazon-apigateway-integration`` of type http, http_proxy or aws (a
+    REST API's, or an HTTP API's http_proxy); its ``responses`` are keyed by selection
+    pattern, ``default`` for the rest."""
+    kind = str(integration.get("type", "")).upper()
+    uri = str(integration.get("uri") or "")
+    if kind in ("HTTP", "HTTP_PROXY") and not uri.startswith(("http://", "https://")):
+        raise TemplateError(f"{uri!r} is not an http(s) URL", where, "uri")
+    passthrough = str(integration.get("passthroughBehavior") or "WHEN_NO_MATCH").upper()
+    if passthrough not in PASSTHROUGH:
+        raise TemplateError(
+            f"{passthrough!r} is not one of {', '.join(PASSTHROUGH)}", where, "passthroughBehavior"
+        )
+    responses = []
+    for pattern, response in (integration.get("responses") or {}).items():
+        if not isinstance(response, Mapping):
+            raise TemplateError(f"response {pattern!r} is not a map", where, "responses")
+        responses.append(
+            IntegrationResponseModel(
+                key="$default" if pattern == "default" else str(pattern),
+                templates=_strings(response.get("responseTemplates"), where),
+                status=int(response.get("statusCode", 200)),
+                parameters=_strings(response.get("responseParameters"), where),
+            )
+        )
+    return IntegrationModel(
+        kind=kind,
+        uri=uri,
+        method=str(integration.get("httpMethod") or "POST").upper(),
+        timeout_s=float(integration.get("timeoutInMillis") or MAX_TIMEOUT_MS) / 1000,
+        request_templates=_strings(integration.get("requestTemplates"), where),
+        passthrough=passthrough,
+        request_parameters=_strings(integration.get("requestParameters"), where),
+        responses=tuple(responses),
+        function=function,
+        credentials=_optional(integration.get("credentials")),
+    )

@@ -58,13 +58,19 @@ class IntegrationResponseModel:
     """``$default``, a status pattern ``/4\\d\\d/`` (HTTP), or an error-message regex
     (Lambda, ``/.*not found.*/``)."""
     templates: Mapping[str, str] = field(default_factory=dict)
-    """``ResponseTemplates`` by selection key."""
+    """``ResponseTemplates`` by selection key (REST: by content type)."""
     template_selection_expression: str | None = None
+    status: int | None = None
+    """REST: the method response's status this integration response answers with."""
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    """REST: ``method.response.header.X`` -> ``integration.response.header.Y`` or
+    ``'literal'``."""
 
 
 @dataclass(frozen=True)
 class IntegrationModel:
-    """What a WebSocket route calls, when it is not a Lambda proxy (``AWS_PROXY``)."""
+    """What a route calls, when it is not a Lambda proxy (``AWS_PROXY``) or SAM's static
+    MOCK: WebSocket routes, and REST and HTTP API routes."""
 
     kind: str
     """``HTTP``, ``HTTP_PROXY``, ``MOCK`` or ``AWS`` (Lambda non-proxy, or a service action)."""
@@ -155,6 +161,8 @@ class ProxyRouteModel:
     """Name of the API's authorizer that guards the route; None: open."""
     scopes: tuple[str, ...] = ()
     """A JWT route's authorization scopes: the token needs one of them."""
+    integration: IntegrationModel | None = None
+    """An HTTP, HTTP_PROXY or AWS integration (``function`` and ``mock`` are then None)."""
 
     @property
     def route_key(self) -> str:

@@ -14,6 +14,11 @@ from dataclasses import replace
 from typing import Any
 
 from wslocal.exceptions import TemplateError
+from wslocal.template.integrations import (
+    integration_model,
+    is_lambda_invocation,
+    openapi_integration,
+)
 from wslocal.template.intrinsics import Resolver
 from wslocal.template.model import (
     CorsModel,
@@ -170,7 +175,9 @@ def _openapi_routes(
                 functions_by_name, where,
             )  # fmt: skip
             if route is None:
-                skipped.append(f"{where}: its integration is not emulated (Lambda proxy, MOCK)")
+                skipped.append(
+                    f"{where}: its integration is not emulated (Lambda proxy, MOCK, HTTP, AWS)"
+                )
                 continue
             security = operation.get("security", body.get("security"))
             authorizer, scopes = _security(security, authorizers, where, skipped)
@@ -287,6 +294,13 @@ def _route(
         )
     if kind_of == "mock":
         return ProxyRouteModel(method, path, None, mock=_mock(integration), timeout_s=timeout_s)
+    if kind_of in ("http", "http_proxy", "aws") and (kind == "REST" or kind_of == "http_proxy"):
+        uri = str(integration.get("uri") or "")
+        function = None
+        if kind_of == "aws" and is_lambda_invocation(uri):
+            function = function_for_uri(uri, functions_by_name, where, "uri")
+        model = openapi_integration(integration, function, where)
+        return ProxyRouteModel(method, path, None, timeout_s=timeout_s, integration=model)
     return None
 
 
@@ -334,6 +348,20 @@ def _v2_routes(
         integration = integrations.get(
             str(properties.get("Target", "")).removeprefix("integrations/")
         )
+        if integration is not None and integration.get("IntegrationType") == "HTTP_PROXY":
+            found.append(
+                ProxyRouteModel(
+                    method="ANY" if key == "$default" else method.upper(),
+                    path="$default" if key == "$default" else path,
+                    function=None,
+                    timeout_s=float(integration.get("TimeoutInMillis", HTTP_TIMEOUT_S * 1000))
+                    / 1000,
+                    integration=integration_model(
+                        logical_id, integration, [], None, int(HTTP_TIMEOUT_S * 1000)
+                    ),
+                )
+            )
+            continue
         if integration is None or integration.get("IntegrationType") != "AWS_PROXY":
             skipped.append(f"{api} {key}: its integration is not emulated (Lambda proxy)")
             continue

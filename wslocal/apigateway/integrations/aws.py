@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wslocal.apigateway.integration import ProxyResponse
@@ -54,28 +54,45 @@ def service_request(
     integration: IntegrationModel, event: Mapping[str, Any], endpoint: str
 ) -> BackendRequest:
     """The service's HTTP request, unsigned; ``endpoint``: the stage's engine for it."""
-    action = service_action(integration.uri)
-    body = request_body(integration, event)
     parameters = integration_parameters(integration.request_parameters, event)
-    headers = dict(parameters.headers)
-    base = endpoint.rstrip("/")
-    if action.action is not None and action.service in JSON_PROTOCOL:
-        prefix, content_type = JSON_PROTOCOL[action.service]
-        headers["X-Amz-Target"] = f"{prefix}.{action.action}"
-        url = backend_url(base + "/", parameters)
-    elif action.action is not None:
-        content_type = "application/x-www-form-urlencoded"
-        url = backend_url(f"{base}/?Action={action.action}", parameters)
-    else:
-        content_type = "application/json"
-        url = backend_url(f"{base}/{action.path}", parameters)
-    return BackendRequest(
+    request = BackendRequest(
         method=integration.method,
-        url=url,
-        headers=with_default_content_type(headers, content_type),
-        body=body.encode("utf-8"),
+        url=service_request_url(integration, event, endpoint),
+        headers=tuple(parameters.headers.items()),
+        body=request_body(integration, event).encode("utf-8"),
         timeout_s=integration.timeout_s,
     )
+    return with_service_headers(request, service_action(integration.uri))
+
+
+def service_request_url(
+    integration: IntegrationModel, event: Mapping[str, Any], endpoint: str
+) -> str:
+    """``action/X`` of a JSON service: the endpoint's root; of a query service:
+    ``?Action=X``; ``path/p``: the endpoint's ``/p``; the mapped query string added."""
+    action = service_action(integration.uri)
+    parameters = integration_parameters(integration.request_parameters, event)
+    base = endpoint.rstrip("/")
+    if action.action is not None and action.service in JSON_PROTOCOL:
+        return backend_url(base + "/", parameters)
+    if action.action is not None:
+        return backend_url(f"{base}/?Action={action.action}", parameters)
+    return backend_url(f"{base}/{action.path}", parameters)
+
+
+def with_service_headers(request: BackendRequest, action: ServiceAction) -> BackendRequest:
+    """A JSON service's ``X-Amz-Target`` and content type; a query service's form type
+    unless the integration set one."""
+    headers = dict(request.headers)
+    if action.action is not None and action.service in JSON_PROTOCOL:
+        prefix, content_type = JSON_PROTOCOL[action.service]
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        headers["X-Amz-Target"] = f"{prefix}.{action.action}"
+    elif action.action is not None:
+        content_type = "application/x-www-form-urlencoded"
+    else:
+        content_type = "application/json"
+    return replace(request, headers=with_default_content_type(headers, content_type))
 
 
 def service_answer(
