@@ -4,6 +4,7 @@ errorMessage), DynamoDB's PutItem, GetItem, UpdateItem, DeleteItem and Query, an
 SendMessage, each a route writing straight to the stage's engines."""
 
 import json
+import urllib.request
 
 import boto3
 import pytest
@@ -78,3 +79,27 @@ def test_sqs_send_message_puts_the_frame_on_the_queue(stage, sqs):
     url = stage.stage.queue_urls["storage-first-inbox"]
     messages = client.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])
     assert [json.loads(message["Body"]) for message in messages] == [frame]
+
+
+def test_an_http_apis_sqs_send_message_subtype_queues_the_mapped_body(stage, sqs):
+    request = urllib.request.Request(
+        f"{stage.stage.proxy_url('Http')}/orders",
+        data=json.dumps({"order": {"id": 7, "items": ["tea"]}}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        assert "MessageId" in json.load(response)
+    client = boto3.client(
+        "sqs",
+        endpoint_url=sqs.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    url = stage.stage.queue_urls["storage-first-orders"]
+    messages = client.receive_message(
+        QueueUrl=url, WaitTimeSeconds=5, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    assert [json.loads(message["Body"]) for message in messages] == [{"id": 7, "items": ["tea"]}]
+    assert messages[0]["MessageAttributes"]["source"]["StringValue"] == "http-api"

@@ -129,6 +129,10 @@ class AwsService:
         method response through the integration responses."""
         action = aws.service_action(integration.uri)
         endpoint = self._endpoint(integration, action.service)
+        if integration.subtype == "SQS-SendMessage":
+            request = aws.sqs_send_message_request(integration, event, endpoint)
+            response = await self._client.send(self._signed(request, "sqs"))
+            return api.rest_answer(integration, event, response)
         request = api.rest_request(
             integration, event, aws.service_request_url(integration, event, endpoint)
         )
@@ -200,13 +204,13 @@ class Integrations:
         """A REST (``api_kind`` ``REST``) or HTTP API route's response from its HTTP,
         HTTP_PROXY or AWS integration; failures answered as the API answers them."""
         try:
+            if integration.kind == "AWS" and integration.function is None:
+                return await self._aws.answer_api(integration, event)
             if api_kind == "HTTP":
                 request = api.http_api_request(integration, event)
                 return api.rest_answer(integration, event, await self._client.send(request))
             if integration.function is not None:
                 return await self._lambda_api(integration, event, label)
-            if integration.kind == "AWS":
-                return await self._aws.answer_api(integration, event)
             request = api.rest_request(integration, event)
             return api.rest_answer(integration, event, await self._client.send(request))
         except IntegrationError as exc:

@@ -16,6 +16,15 @@ PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
 MIN_TIMEOUT_MS = 50
 MAX_TIMEOUT_MS = 29_000
 
+SUBTYPES = ("SQS-SendMessage",)
+"""HTTP APIs' first-class AWS integrations the stage serves."""
+_SUBTYPE_FIELDS = {
+    "SQS-SendMessage": (
+        ("QueueUrl", "MessageBody"),
+        ("DelaySeconds", "MessageAttributes", "MessageDeduplicationId", "MessageGroupId",
+         "MessageSystemAttributes", "Region"),
+    ),
+}  # fmt: skip
 _LAMBDA_INVOCATION = re.compile(r"^arn:[^:]+:apigateway:[^:]*:lambda:path/")
 
 
@@ -126,4 +135,25 @@ def openapi_integration(
         responses=tuple(responses),
         function=function,
         credentials=_optional(integration.get("credentials")),
+    )
+
+
+def subtype_integration(integration_id: str, properties: Mapping[str, Any]) -> IntegrationModel:
+    """An HTTP API's ``IntegrationSubtype`` integration, its required fields checked."""
+    subtype = str(properties.get("IntegrationSubtype"))
+    parameters = _strings(properties.get("RequestParameters"), integration_id)
+    required, optional = _SUBTYPE_FIELDS[subtype]
+    missing = [name for name in required if name not in parameters]
+    unknown = [name for name in parameters if name not in (*required, *optional)]
+    if missing or unknown:
+        problem = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
+        raise TemplateError(f"{subtype}: {problem}", integration_id, "RequestParameters")
+    timeout_ms = int(properties.get("TimeoutInMillis") or 30_000)
+    return IntegrationModel(
+        kind="AWS",
+        uri=f"arn:aws:apigateway:{parameters.get('Region', '')}:sqs:action/SendMessage",
+        timeout_s=timeout_ms / 1000,
+        request_parameters=parameters,
+        credentials=_optional(properties.get("CredentialsArn")),
+        subtype=subtype,
     )

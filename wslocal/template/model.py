@@ -88,6 +88,9 @@ class IntegrationModel:
     """A Lambda non-proxy integration's function (logical id)."""
     credentials: str | None = None
     """The role API Gateway would assume (accepted; the local engines do not check it)."""
+    subtype: str | None = None
+    """An HTTP API's first-class AWS integration (``SQS-SendMessage``); its fields are
+    ``request_parameters`` (``QueueUrl``, ``MessageBody``, ...)."""
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ from typing import Any
 
 from wslocal.exceptions import TemplateError
 from wslocal.template.integrations import (
+    SUBTYPES,
     integration_model,
     is_lambda_invocation,
     openapi_integration,
+    subtype_integration,
 )
 from wslocal.template.intrinsics import Resolver
 from wslocal.template.model import (
@@ -327,6 +329,7 @@ def _v2_routes(
     """Routes written as ``AWS::ApiGatewayV2::Route`` resources with their integrations."""
     api_ref = resolver.resolve({"Ref": api})
     integrations: dict[str, Mapping[str, Any]] = {}
+    integration_ids: dict[str, str] = {}
     routes: list[tuple[str, Mapping[str, Any]]] = []
     for logical_id, resource in resources.items():
         kind = resource.get("Type")
@@ -337,6 +340,7 @@ def _v2_routes(
             continue
         if kind == "AWS::ApiGatewayV2::Integration":
             integrations[str(resolver.resolve({"Ref": logical_id}))] = properties
+            integration_ids[str(resolver.resolve({"Ref": logical_id}))] = logical_id
         else:
             routes.append((logical_id, properties))
     found = []
@@ -345,9 +349,8 @@ def _v2_routes(
         method, _, path = key.partition(" ")
         if key != "$default" and not path.startswith("/"):
             raise TemplateError(f"{key!r} is not METHOD /path or $default", logical_id, "RouteKey")
-        integration = integrations.get(
-            str(properties.get("Target", "")).removeprefix("integrations/")
-        )
+        target = str(properties.get("Target", "")).removeprefix("integrations/")
+        integration = integrations.get(target)
         if integration is not None and integration.get("IntegrationType") == "HTTP_PROXY":
             found.append(
                 ProxyRouteModel(
@@ -357,8 +360,22 @@ def _v2_routes(
                     timeout_s=float(integration.get("TimeoutInMillis", HTTP_TIMEOUT_S * 1000))
                     / 1000,
                     integration=integration_model(
-                        logical_id, integration, [], None, int(HTTP_TIMEOUT_S * 1000)
+                        integration_ids[target], integration, [], None, int(HTTP_TIMEOUT_S * 1000)
                     ),
+                )
+            )
+            continue
+        subtype = None if integration is None else integration.get("IntegrationSubtype")
+        if subtype is not None and integration is not None:
+            if subtype not in SUBTYPES:
+                skipped.append(f"{api} {key}: its {subtype} integration is not emulated")
+                continue
+            found.append(
+                ProxyRouteModel(
+                    method="ANY" if key == "$default" else method.upper(),
+                    path="$default" if key == "$default" else path,
+                    function=None,
+                    integration=subtype_integration(integration_ids[target], integration),
                 )
             )
             continue

@@ -27,7 +27,7 @@ from wslocal.apigateway.integrations.backend import (
 )
 from wslocal.apigateway.integrations.exceptions import EndpointTimeoutError, IntegrationError
 from wslocal.apigateway.integrations.inputs import mapping_input
-from wslocal.apigateway.integrations.parameters import integration_parameters
+from wslocal.apigateway.integrations.parameters import integration_parameters, mapped_value
 from wslocal.apigateway.integrations.selection import integration_response
 from wslocal.apigateway.mapping import MappingTemplateError, render, select_template
 from wslocal.apigateway.proxy.responses import ProxyResponse
@@ -213,7 +213,7 @@ def http_api_request(integration: IntegrationModel, event: Mapping[str, Any]) ->
     path: str | None = None
     for target, source in integration.request_parameters.items():
         action, _, where = target.partition(":")
-        value = _mapped_value(source, event)
+        value = mapped_value(source, event)
         kind, _, name = where.partition(".")
         if kind == "header":
             key = next((k for k in headers if k.lower() == name.lower()), name)
@@ -260,25 +260,3 @@ def _client_query(event: Mapping[str, Any]) -> list[tuple[str, str]]:
         for k, values in (event.get("multiValueQueryStringParameters") or {}).items()
         for v in values
     ]
-
-
-def _mapped_value(source: str, event: Mapping[str, Any]) -> str:
-    """``$request.header.x``, ``$request.querystring.x``, ``$request.path.x``,
-    ``$context.x``, ``$stageVariables.x``, or the text itself."""
-    if source.startswith("$request.header."):
-        return _header(event, source.removeprefix("$request.header.")) or ""
-    if source.startswith("$request.querystring."):
-        name = source.removeprefix("$request.querystring.")
-        return str((event.get("queryStringParameters") or {}).get(name, ""))
-    if source.startswith("$request.path."):
-        name = source.removeprefix("$request.path.")
-        return str((event.get("pathParameters") or {}).get(name, ""))
-    if source.startswith("$context."):
-        value: Any = event.get("requestContext") or {}
-        for part in source.removeprefix("$context.").split("."):
-            value = value.get(part, "") if isinstance(value, Mapping) else ""
-        return str(value)
-    if source.startswith("$stageVariables."):
-        name = source.removeprefix("$stageVariables.")
-        return str((event.get("stageVariables") or {}).get(name, ""))
-    return source

@@ -19,7 +19,7 @@ from wslocal.apigateway.integrations.backend import (
     with_default_content_type,
 )
 from wslocal.apigateway.integrations.exceptions import IntegrationError
-from wslocal.apigateway.integrations.parameters import integration_parameters
+from wslocal.apigateway.integrations.parameters import integration_parameters, mapped_value
 from wslocal.apigateway.integrations.templates import request_body, shaped_answer
 from wslocal.template.model import IntegrationModel
 
@@ -128,3 +128,34 @@ def lambda_error_answer(
         document["stackTrace"] = error["stackTrace"]
     message = str(error.get("errorMessage", ""))
     return shaped_answer(integration, event, 200, json.dumps(document), error_message=message)
+
+
+def sqs_send_message_request(
+    integration: IntegrationModel, event: Mapping[str, Any], endpoint: str
+) -> BackendRequest:
+    """An HTTP API's ``SQS-SendMessage``: its fields from the request (``$request.body.x``,
+    ``$request.header.x``, ``$context.x``, literals), as SQS's JSON protocol takes them."""
+    fields: dict[str, Any] = {}
+    for name, source in integration.request_parameters.items():
+        if name == "Region":
+            continue
+        value = mapped_value(source, event)
+        if name in ("MessageAttributes", "MessageSystemAttributes"):
+            try:
+                fields[name] = json.loads(value)
+            except ValueError:
+                raise IntegrationError(f"{name} is not JSON: {value!r}") from None
+        elif name == "DelaySeconds":
+            fields[name] = int(value) if value.isdigit() else value
+        else:
+            fields[name] = value
+    return BackendRequest(
+        method="POST",
+        url=endpoint.rstrip("/") + "/",
+        headers=(
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amz-Target", "AmazonSQS.SendMessage"),
+        ),
+        body=json.dumps(fields).encode("utf-8"),
+        timeout_s=integration.timeout_s,
+    )

@@ -5,6 +5,7 @@ variable (``stageVariables.x``) or a literal (``'application/json'``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,12 +59,45 @@ def parameter_value(source: str, event: Mapping[str, Any]) -> str | None:
     raise IntegrationError(f"RequestParameters: {source!r} is not a source API Gateway reads")
 
 
-def _walk(document: Mapping[str, Any], path: str) -> str | None:
+def mapped_value(source: str, event: Mapping[str, Any]) -> str:
+    """An HTTP API's mapping value: ``$request.header.x``, ``$request.querystring.x``,
+    ``$request.path.x``, ``$request.body`` or ``$request.body.a.b``, ``$context.x``,
+    ``$stageVariables.x``, or the text itself; what the request lacks is empty."""
+    if source == "$request.body":
+        return str(event.get("body") or "")
+    if source.startswith("$request.body."):
+        try:
+            document = json.loads(str(event.get("body") or ""))
+        except ValueError:
+            return ""
+        value = _walk(document if isinstance(document, Mapping) else {}, source[14:], True)
+        return value or ""
+    for prefix, part in (
+        ("$request.header.", "headers"),
+        ("$request.querystring.", "queryStringParameters"),
+        ("$request.path.", "pathParameters"),
+    ):
+        if source.startswith(prefix):
+            name = source.removeprefix(prefix)
+            found = {str(k).lower(): v for k, v in (event.get(part) or {}).items()}
+            return _string(found.get(name.lower())) or ""
+    if source.startswith("$context."):
+        return _walk(event.get("requestContext") or {}, source.removeprefix("$context.")) or ""
+    if source.startswith("$stageVariables."):
+        name = source.removeprefix("$stageVariables.")
+        return _walk(event.get("stageVariables") or {}, name) or ""
+    return source
+
+
+def _walk(document: Mapping[str, Any], path: str, as_json: bool = False) -> str | None:
+    """The value at a dotted path; ``as_json``: a value that is not a string as JSON."""
     value: Any = document
     for part in path.split("."):
         if not isinstance(value, Mapping) or part not in value:
             return None
         value = value[part]
+    if as_json and not isinstance(value, str):
+        return json.dumps(value)
     return _string(value)
 
 

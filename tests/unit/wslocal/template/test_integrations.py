@@ -168,3 +168,38 @@ def test_a_bad_integration_property_names_the_resource_and_property(tmp_path, pr
     document["Resources"]["SendIntegration"]["Properties"][prop] = value
     with pytest.raises(TemplateError, match=rf"SendIntegration\.{prop}"):
         build_stage_model(document, tmp_path)
+
+
+HTTP_API = """
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+  Http:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: h, ProtocolType: HTTP}
+  R:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Http, RouteKey: POST /q, Target: !Sub "integrations/${I}"}
+  I:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Http
+      IntegrationType: AWS_PROXY
+      IntegrationSubtype: SQS-SendMessage
+      PayloadFormatVersion: "1.0"
+      RequestParameters: {QueueUrl: !Ref Q, MessageBody: $request.body}
+"""
+
+
+def test_an_http_apis_sqs_send_message_subtype_is_read_with_its_fields(tmp_path):
+    [api] = build_stage_model(load_yaml(HTTP_API), tmp_path).proxy_apis
+    integration = api.routes[0].integration
+    assert (integration.kind, integration.subtype) == ("AWS", "SQS-SendMessage")
+    assert integration.request_parameters["MessageBody"] == "$request.body"
+
+
+def test_a_subtype_missing_a_required_field_names_the_resource(tmp_path):
+    document = load_yaml(HTTP_API)
+    del document["Resources"]["I"]["Properties"]["RequestParameters"]["MessageBody"]
+    with pytest.raises(TemplateError, match=r"I\.RequestParameters: .*missing MessageBody"):
+        build_stage_model(document, tmp_path)

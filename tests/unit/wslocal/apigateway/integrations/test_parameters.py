@@ -4,7 +4,7 @@ variables or literals ("Map request parameters ... for WebSocket APIs")."""
 import pytest
 
 from wslocal.apigateway.integrations.exceptions import IntegrationError
-from wslocal.apigateway.integrations.parameters import integration_parameters
+from wslocal.apigateway.integrations.parameters import integration_parameters, mapped_value
 
 EVENT = {
     "headers": {"Authorization": "token", "Host": "h"},
@@ -49,3 +49,12 @@ def test_a_source_the_request_lacks_gives_no_parameter():
 def test_an_unknown_destination_or_source_is_an_integration_error(destination, source):
     with pytest.raises(IntegrationError):
         integration_parameters({destination: source}, EVENT)
+
+
+def test_an_http_api_mapping_value_reads_the_body_by_path_as_json():
+    event = {"body": '{"order": {"id": 7}, "note": "hi"}', "headers": {"x-a": "1"}}
+    assert mapped_value("$request.body.order", event) == '{"id": 7}'
+    assert mapped_value("$request.body.note", event) == "hi"
+    assert mapped_value("$request.body.missing", event) == ""
+    assert mapped_value("$request.header.X-A", event) == "1"
+    assert mapped_value("plain text", event) == "plain text"
