@@ -41,13 +41,19 @@ Parameters:
 Resources:
   Api:
     Type: AWS::ApiGatewayV2::Api
-    Properties: {Name: bench, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}
+    Properties:
+      Name: bench
+      ProtocolType: WEBSOCKET
+      RouteSelectionExpression: $request.body.action
   Stage:
     Type: AWS::ApiGatewayV2::Stage
     Properties: {ApiId: !Ref Api, StageName: bench, AutoDeploy: true}
   HttpRoute:
     Type: AWS::ApiGatewayV2::Route
-    Properties: {ApiId: !Ref Api, RouteKey: viaHttp, Target: !Sub "integrations/${HttpIntegration}"}
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: viaHttp
+      Target: !Sub "integrations/${HttpIntegration}"
   HttpIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties:
@@ -57,29 +63,36 @@ Resources:
       IntegrationUri: !Sub ${Backend}/send-message
       TemplateSelectionExpression: \\$default
       RequestTemplates:
-        $default: '%s'
+        $default: '@SEED@'
   HttpResponse:
     Type: AWS::ApiGatewayV2::IntegrationResponse
-    Properties: {ApiId: !Ref Api, IntegrationId: !Ref HttpIntegration, IntegrationResponseKey: $default}
+    Properties:
+      ApiId: !Ref Api
+      IntegrationId: !Ref HttpIntegration
+      IntegrationResponseKey: $default
   HttpBack:
     Type: AWS::ApiGatewayV2::RouteResponse
     Properties: {ApiId: !Ref Api, RouteId: !Ref HttpRoute, RouteResponseKey: $default}
   LambdaRoute:
     Type: AWS::ApiGatewayV2::Route
-    Properties: {ApiId: !Ref Api, RouteKey: viaLambda, Target: !Sub "integrations/${LambdaIntegration}"}
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: viaLambda
+      Target: !Sub "integrations/${LambdaIntegration}"
   LambdaIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties:
       ApiId: !Ref Api
       IntegrationType: AWS_PROXY
-      IntegrationUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Handler.Arn}/invocations
+      IntegrationUri: !Sub >-
+        arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Handler.Arn}/invocations
   LambdaBack:
     Type: AWS::ApiGatewayV2::RouteResponse
     Properties: {ApiId: !Ref Api, RouteId: !Ref LambdaRoute, RouteResponseKey: $default}
   Handler:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.11}
-""" % SEED_TEMPLATE.replace("'", "''")
+""".replace("@SEED@", SEED_TEMPLATE.replace("'", "''"))
 HANDLER = """\
 def handler(event, context):
     return {"statusCode": 200, "body": '{"delivered": 1}'}
