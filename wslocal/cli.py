@@ -391,7 +391,12 @@ def _route_lines(stage: LocalStage) -> list[str]:
     for api in model.proxy_apis:
         lines.append(f"  Routes of {api.logical_id}")
         for proxy_route in sorted(api.routes, key=lambda r: (r.path, r.method)):
-            target = proxy_route.function or "answered by the API (MOCK)"
+            integration = proxy_route.integration
+            target = proxy_route.function or (
+                f"{integration.kind} {integration.function or integration.uri}"
+                if integration is not None
+                else "answered by the API (MOCK)"
+            )
             lines.append(f"    {proxy_route.route_key:<22} -> {target}")
     return lines
 
