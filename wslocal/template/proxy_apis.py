@@ -24,6 +24,7 @@ from wslocal.template.integrations import (
 from wslocal.template.intrinsics import Resolver
 from wslocal.template.model import (
     CorsModel,
+    IntegrationModel,
     MockResponseModel,
     ProxyApiModel,
     ProxyAuthorizerModel,
@@ -351,49 +352,54 @@ def _v2_routes(
             raise TemplateError(f"{key!r} is not METHOD /path or $default", logical_id, "RouteKey")
         target = str(properties.get("Target", "")).removeprefix("integrations/")
         integration = integrations.get(target)
-        if integration is not None and integration.get("IntegrationType") == "HTTP_PROXY":
-            found.append(
-                ProxyRouteModel(
-                    method="ANY" if key == "$default" else method.upper(),
-                    path="$default" if key == "$default" else path,
-                    function=None,
-                    timeout_s=float(integration.get("TimeoutInMillis", HTTP_TIMEOUT_S * 1000))
-                    / 1000,
-                    integration=integration_model(
-                        integration_ids[target], integration, [], None, int(HTTP_TIMEOUT_S * 1000)
-                    ),
-                )
-            )
-            continue
-        subtype = None if integration is None else integration.get("IntegrationSubtype")
-        if subtype is not None and integration is not None:
-            if subtype not in SUBTYPES:
-                skipped.append(f"{api} {key}: its {subtype} integration is not emulated")
-                continue
-            found.append(
-                ProxyRouteModel(
-                    method="ANY" if key == "$default" else method.upper(),
-                    path="$default" if key == "$default" else path,
-                    function=None,
-                    integration=subtype_integration(integration_ids[target], integration),
-                )
-            )
-            continue
-        if integration is None or integration.get("IntegrationType") != "AWS_PROXY":
+        if integration is None:
             skipped.append(f"{api} {key}: its integration is not emulated (Lambda proxy)")
             continue
+        served = _v2_integration(
+            integration, integration_ids[target], functions_by_name, logical_id
+        )
+        if served is None:
+            what = integration.get("IntegrationSubtype") or integration.get("IntegrationType")
+            skipped.append(f"{api} {key}: its {what} integration is not emulated")
+            continue
+        function, model = served
         found.append(
             ProxyRouteModel(
                 method="ANY" if key == "$default" else method.upper(),
                 path="$default" if key == "$default" else path,
-                function=function_for_uri(
-                    integration.get("IntegrationUri"), functions_by_name, logical_id, "Target"
-                ),
+                function=function,
                 payload_format=str(integration.get("PayloadFormatVersion", "2.0")),
                 timeout_s=float(integration.get("TimeoutInMillis", HTTP_TIMEOUT_S * 1000)) / 1000,
+                integration=model,
             )
         )
     return found
+
+
+def _v2_integration(
+    integration: Mapping[str, Any],
+    integration_id: str,
+    functions_by_name: Mapping[str, str],
+    route: str,
+) -> tuple[str | None, IntegrationModel | None] | None:
+    """An HTTP API integration: a Lambda proxy's function, an HTTP_PROXY or a first-class
+    AWS integration's model; None when the stage does not serve it."""
+    kind = integration.get("IntegrationType")
+    subtype = integration.get("IntegrationSubtype")
+    if subtype is not None:
+        if subtype not in SUBTYPES:
+            return None
+        return None, subtype_integration(integration_id, integration)
+    if kind == "HTTP_PROXY":
+        return None, integration_model(
+            integration_id, integration, [], None, int(HTTP_TIMEOUT_S * 1000)
+        )
+    if kind == "AWS_PROXY":
+        function = function_for_uri(
+            integration.get("IntegrationUri"), functions_by_name, route, "Target"
+        )
+        return function, None
+    return None
 
 
 def _cors_from_openapi(cors: Any) -> dict[str, Any] | None:
