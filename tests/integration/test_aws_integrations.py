@@ -4,6 +4,7 @@ errorMessage), DynamoDB's PutItem, GetItem, UpdateItem, DeleteItem and Query, an
 SendMessage, each a route writing straight to the stage's engines."""
 
 import json
+import urllib.error
 import urllib.request
 
 import boto3
@@ -103,3 +104,28 @@ def test_an_http_apis_sqs_send_message_subtype_queues_the_mapped_body(stage, sqs
     ).get("Messages", [])
     assert [json.loads(message["Body"]) for message in messages] == [{"id": 7, "items": ["tea"]}]
     assert messages[0]["MessageAttributes"]["source"]["StringValue"] == "http-api"
+
+
+def post(url, payload, method="POST"):
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_a_rest_lambda_non_proxy_answers_by_selection_pattern(stage):
+    url = f"{stage.stage.proxy_url('Rest')}/shout"
+    assert post(url, {"text": "hey"}) == (200, {"shout": "HEY", "from": "rest"})
+    assert post(url, {"text": ""}) == (400, {"refused": "text is empty"})
+
+
+def test_a_rest_dynamodb_query_reads_the_path_parameter(stage):
+    with connect(stage.url) as ws:
+        ask(ws, {"op": "put", "room": "rest-room", "id": "a", "text": "x"})
+    url = f"{stage.stage.proxy_url('Rest')}/notes/rest-room"
+    assert post(url, None, method="GET") == (200, {"count": 1})

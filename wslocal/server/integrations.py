@@ -221,7 +221,7 @@ class Integrations:
         self, integration: IntegrationModel, event: Mapping[str, Any], label: str
     ) -> responses.ProxyResponse:
         assert integration.function is not None
-        payload = aws.lambda_payload(integration, event)
+        payload = api.lambda_rest_payload(integration, event)
         try:
             result = await self._invoke(integration.function, payload, label)
         except HandlerError as exc:

@@ -169,6 +169,16 @@ def _response_headers(parameters: Mapping[str, str], backend: Headers) -> dict[s
     return headers
 
 
+def lambda_rest_payload(integration: IntegrationModel, event: Mapping[str, Any]) -> Any:
+    """A Lambda non-proxy's event: the template for the request's content type rendered
+    (as the JSON it is), or the body passed through."""
+    rendered = _templated_body(integration, event).decode("utf-8")
+    try:
+        return json.loads(rendered)
+    except ValueError:
+        return rendered
+
+
 def lambda_rest_answer(
     integration: IntegrationModel, event: Mapping[str, Any], result: Any, error: Any = None
 ) -> ProxyResponse:

@@ -10,6 +10,7 @@ from wslocal.apigateway.integrations.api import (
     UnsupportedMediaTypeError,
     failure,
     http_api_request,
+    lambda_rest_payload,
     rest_answer,
     rest_request,
 )
@@ -117,3 +118,12 @@ def test_http_api_overwrite_path_replaces_the_path():
         http_api_request(integration, HTTP_EVENT).url
         == "http://127.0.0.1:8000/v2/items?via=client&keep=1"
     )
+
+
+def test_a_rest_lambda_non_proxy_event_is_the_content_types_template():
+    shout = IntegrationModel(
+        kind="AWS",
+        function="Shout",
+        request_templates={"application/json": '{"t": $input.json(\'$.text\'), "via": "rest"}'},
+    )
+    assert lambda_rest_payload(shout, REST_EVENT) == {"t": "hi", "via": "rest"}
