@@ -15,6 +15,7 @@ KINDS = ("AWS_PROXY", "AWS", "HTTP", "HTTP_PROXY", "MOCK")
 PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
 MIN_TIMEOUT_MS = 50
 MAX_TIMEOUT_MS = 29_000
+HTTP_API_MAX_TIMEOUT_MS = 30_000
 
 SUBTYPES = ("SQS-SendMessage",)
 """HTTP APIs' first-class AWS integrations the stage serves."""
@@ -25,6 +26,14 @@ _SUBTYPE_FIELDS = {
          "MessageSystemAttributes", "Region"),
     ),
 }  # fmt: skip
+_DESTINATION = re.compile(r"^integration\.request\.(header|querystring|path)\.[^.\s]+$")
+_SOURCE = re.compile(
+    r"^('.*'|context\.\S+|stageVariables\.\S+"
+    r"|(route|method)\.request\.(header|querystring|path|body)\.\S+)$"
+)
+_HTTP_API_DESTINATION = re.compile(
+    r"^(overwrite|append|remove):(header\.\S+|querystring\.\S+)$|^overwrite:path$"
+)
 _LAMBDA_INVOCATION = re.compile(r"^arn:[^:]+:apigateway:[^:]*:lambda:path/")
 
 
@@ -39,10 +48,12 @@ def integration_model(
     properties: Mapping[str, Any],
     responses: list[Mapping[str, Any]],
     function: str | None,
-    max_timeout_ms: int = MAX_TIMEOUT_MS,
+    http_api: bool = False,
 ) -> IntegrationModel:
     """``function``: the logical id an AWS integration's URI names, when it is a Lambda's;
-    ``max_timeout_ms``: 29 s (WebSocket), 30 s (HTTP APIs)."""
+    ``http_api``: an HTTP API's (30 s at most, parameter mapping), else a WebSocket API's
+    (29 s, ``integration.request.*`` parameters)."""
+    max_timeout_ms = HTTP_API_MAX_TIMEOUT_MS if http_api else MAX_TIMEOUT_MS
     kind = properties.get("IntegrationType")
     uri = str(properties.get("IntegrationUri") or "")
     if kind in ("HTTP", "HTTP_PROXY") and not uri.startswith(("http://", "https://")):
@@ -61,6 +72,11 @@ def integration_model(
             integration_id,
             "TimeoutInMillis",
         )
+    parameters = _strings(properties.get("RequestParameters"), integration_id)
+    if http_api:
+        check_parameter_mapping(parameters, integration_id, "RequestParameters")
+    else:
+        check_request_parameters(parameters, integration_id, "RequestParameters")
     return IntegrationModel(
         kind=str(kind),
         uri=uri,
@@ -69,7 +85,7 @@ def integration_model(
         request_templates=_strings(properties.get("RequestTemplates"), integration_id),
         template_selection_expression=_optional(properties.get("TemplateSelectionExpression")),
         passthrough=passthrough,
-        request_parameters=_strings(properties.get("RequestParameters"), integration_id),
+        request_parameters=parameters,
         responses=tuple(
             IntegrationResponseModel(
                 key=str(response.get("IntegrationResponseKey") or "$default"),
@@ -124,6 +140,11 @@ def openapi_integration(
                 parameters=_strings(response.get("responseParameters"), where),
             )
         )
+    parameters = _strings(integration.get("requestParameters"), where)
+    if kind == "HTTP_PROXY" and any(":" in key.split(".")[0] for key in parameters):
+        check_parameter_mapping(parameters, where, "requestParameters")
+    else:
+        check_request_parameters(parameters, where, "requestParameters")
     return IntegrationModel(
         kind=kind,
         uri=uri,
@@ -131,7 +152,7 @@ def openapi_integration(
         timeout_s=float(integration.get("timeoutInMillis") or MAX_TIMEOUT_MS) / 1000,
         request_templates=_strings(integration.get("requestTemplates"), where),
         passthrough=passthrough,
-        request_parameters=_strings(integration.get("requestParameters"), where),
+        request_parameters=parameters,
         responses=tuple(responses),
         function=function,
         credentials=_optional(integration.get("credentials")),
@@ -157,3 +178,24 @@ def subtype_integration(integration_id: str, properties: Mapping[str, Any]) -> I
         credentials=_optional(properties.get("CredentialsArn")),
         subtype=subtype,
     )
+
+
+def check_request_parameters(parameters: Mapping[str, str], where: str, prop: str) -> None:
+    """WebSocket and REST ``RequestParameters``: ``integration.request.{header,querystring,
+    path}.name`` from a request parameter, ``context.*``, ``stageVariables.*`` or a
+    ``'literal'``; anything else is refused at start, not answered 500 at each call."""
+    for destination, source in parameters.items():
+        if not _DESTINATION.match(destination):
+            raise TemplateError(
+                f"{destination!r} is not an integration request parameter", where, prop
+            )
+        if not _SOURCE.match(source):
+            raise TemplateError(f"{source!r} is not a source API Gateway maps from", where, prop)
+
+
+def check_parameter_mapping(parameters: Mapping[str, str], where: str, prop: str) -> None:
+    """An HTTP API's parameter mapping: ``overwrite:``, ``append:`` or ``remove:`` on
+    ``header.name`` or ``querystring.name``, or ``overwrite:path``."""
+    for destination in parameters:
+        if not _HTTP_API_DESTINATION.match(destination):
+            raise TemplateError(f"{destination!r} is not a parameter mapping", where, prop)

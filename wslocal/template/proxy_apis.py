@@ -391,9 +391,7 @@ def _v2_integration(
             return None
         return None, subtype_integration(integration_id, integration)
     if kind == "HTTP_PROXY":
-        return None, integration_model(
-            integration_id, integration, [], None, int(HTTP_TIMEOUT_S * 1000)
-        )
+        return None, integration_model(integration_id, integration, [], None, http_api=True)
     if kind == "AWS_PROXY":
         function = function_for_uri(
             integration.get("IntegrationUri"), functions_by_name, route, "Target"

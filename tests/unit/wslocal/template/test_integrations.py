@@ -203,3 +203,34 @@ def test_a_subtype_missing_a_required_field_names_the_resource(tmp_path):
     del document["Resources"]["I"]["Properties"]["RequestParameters"]["MessageBody"]
     with pytest.raises(TemplateError, match=r"I\.RequestParameters: .*missing MessageBody"):
         build_stage_model(document, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("destination", "source"),
+    [
+        ("integration.request.body.x", "context.connectionId"),
+        ("integration.request.header.X", "request.header.y"),
+    ],
+)
+def test_a_request_parameter_api_gateway_would_refuse_is_refused_at_start(
+    tmp_path, destination, source
+):
+    (tmp_path / "src").mkdir()
+    document = load_yaml(textwrap.dedent(TEMPLATE))
+    properties = document["Resources"]["SendIntegration"]["Properties"]
+    properties["RequestParameters"] = {destination: source}
+    with pytest.raises(TemplateError, match=r"SendIntegration\.RequestParameters"):
+        build_stage_model(document, tmp_path)
+
+
+def test_an_http_api_parameter_mapping_must_name_an_action(tmp_path):
+    document = load_yaml(HTTP_API)
+    document["Resources"]["I"]["Properties"] = {
+        "ApiId": {"Ref": "Http"},
+        "IntegrationType": "HTTP_PROXY",
+        "IntegrationMethod": "ANY",
+        "IntegrationUri": "http://127.0.0.1:8000",
+        "RequestParameters": {"header.x": "y"},
+    }
+    with pytest.raises(TemplateError, match=r"I\.RequestParameters: 'header\.x'"):
+        build_stage_model(document, tmp_path)
