@@ -23,6 +23,7 @@ from wslocal.apigateway.integration import ProxyResponse
 from wslocal.apigateway.integrations import Integration, api, aws, http, mock
 from wslocal.apigateway.integrations.backend import BackendRequest, BackendResponse
 from wslocal.apigateway.integrations.exceptions import EndpointTimeoutError, IntegrationError
+from wslocal.apigateway.integrations.templates import CompiledTemplates
 from wslocal.apigateway.proxy import responses
 from wslocal.exceptions import HandlerError, InvocationError
 from wslocal.template.model import IntegrationModel, RouteModel
@@ -82,18 +83,22 @@ class LambdaProxy:
 class HttpBackend:
     """HTTP and HTTP_PROXY."""
 
-    def __init__(self, client: BackendClient) -> None:
+    def __init__(self, client: BackendClient, templates: CompiledTemplates) -> None:
         self._client = client
+        self._render = templates.render
 
     async def call(self, route: RouteModel, event: Mapping[str, Any], label: str) -> ProxyResponse:
         integration = _integration(route)
-        response = await self._client.send(http.http_request(integration, event))
-        return http.http_answer(integration, event, response)
+        response = await self._client.send(http.http_request(integration, event, self._render))
+        return http.http_answer(integration, event, response, self._render)
 
 
 class Mock:
+    def __init__(self, templates: CompiledTemplates) -> None:
+        self._render = templates.render
+
     async def call(self, route: RouteModel, event: Mapping[str, Any], label: str) -> ProxyResponse:
-        return mock.mock_answer(_integration(route), event)
+        return mock.mock_answer(_integration(route), event, self._render)
 
 
 class AwsService:
@@ -105,11 +110,13 @@ class AwsService:
         client: BackendClient,
         endpoints: Callable[[], Mapping[str, str]],
         region: Callable[[], str],
+        templates: CompiledTemplates,
     ) -> None:
         self._invoke = invoke
         self._client = client
         self._endpoints = endpoints
         self._region = region
+        self._render = templates.render
 
     async def call(self, route: RouteModel, event: Mapping[str, Any], label: str) -> ProxyResponse:
         integration = _integration(route)
@@ -117,10 +124,10 @@ class AwsService:
             return await self._lambda(integration, event, label)
         action = aws.service_action(integration.uri)
         request = aws.service_request(
-            integration, event, self._endpoint(integration, action.service)
+            integration, event, self._endpoint(integration, action.service), self._render
         )
         response = await self._client.send(self._signed(request, action.service))
-        return aws.service_answer(integration, event, response)
+        return aws.service_answer(integration, event, response, self._render)
 
     async def answer_api(
         self, integration: IntegrationModel, event: Mapping[str, Any]
@@ -133,11 +140,11 @@ class AwsService:
             request = aws.sqs_send_message_request(integration, event, endpoint)
             response = await self._client.send(self._signed(request, "sqs"))
             return api.rest_answer(integration, event, response)
-        request = api.rest_request(
-            integration, event, aws.service_request_url(integration, event, endpoint)
-        )
+        url = aws.service_request_url(integration, event, endpoint)
+        request = api.rest_request(integration, event, url, self._render)
         signed = self._signed(aws.with_service_headers(request, action), action.service)
-        return api.rest_answer(integration, event, await self._client.send(signed))
+        response = await self._client.send(signed)
+        return api.rest_answer(integration, event, response, renderer=self._render)
 
     def _endpoint(self, integration: IntegrationModel, service: str) -> str:
         endpoint = self._endpoints().get(aws.ENDPOINT_VARIABLES.get(service) or "")
@@ -149,14 +156,14 @@ class AwsService:
         self, integration: IntegrationModel, event: Mapping[str, Any], label: str
     ) -> ProxyResponse:
         assert integration.function is not None
-        payload = aws.lambda_payload(integration, event)
+        payload = aws.lambda_payload(integration, event, self._render)
         try:
             result = await self._invoke(integration.function, payload, label)
         except HandlerError as exc:
-            return aws.lambda_error_answer(integration, event, exc.error)
+            return aws.lambda_error_answer(integration, event, exc.error, self._render)
         except InvocationError as exc:
             raise IntegrationError(str(exc)) from exc
-        return aws.lambda_answer(integration, event, result)
+        return aws.lambda_answer(integration, event, result, self._render)
 
     def _signed(self, request: BackendRequest, service: str) -> BackendRequest:
         """SigV4 with the local engines' dummy credentials (they read, never check it)."""
@@ -184,12 +191,14 @@ class Integrations:
     ) -> None:
         self._client = BackendClient()
         self._invoke = invoke
-        self._aws = AwsService(invoke, self._client, endpoints, region)
+        templates = CompiledTemplates()
+        self._render = templates.render
+        self._aws = AwsService(invoke, self._client, endpoints, region, templates)
         self._kinds: dict[str, Integration] = {
             "AWS_PROXY": LambdaProxy(invoke),
-            "HTTP": HttpBackend(self._client),
-            "HTTP_PROXY": HttpBackend(self._client),
-            "MOCK": Mock(),
+            "HTTP": HttpBackend(self._client, templates),
+            "HTTP_PROXY": HttpBackend(self._client, templates),
+            "MOCK": Mock(templates),
             "AWS": self._aws,
         }
 
@@ -208,11 +217,13 @@ class Integrations:
                 return await self._aws.answer_api(integration, event)
             if api_kind == "HTTP":
                 request = api.http_api_request(integration, event)
-                return api.rest_answer(integration, event, await self._client.send(request))
+                response = await self._client.send(request)
+                return api.rest_answer(integration, event, response, renderer=self._render)
             if integration.function is not None:
                 return await self._lambda_api(integration, event, label)
-            request = api.rest_request(integration, event)
-            return api.rest_answer(integration, event, await self._client.send(request))
+            request = api.rest_request(integration, event, renderer=self._render)
+            response = await self._client.send(request)
+            return api.rest_answer(integration, event, response, renderer=self._render)
         except IntegrationError as exc:
             log.warning("%s failed: %s", label, exc)
             return api.failure(api_kind, exc)
@@ -221,14 +232,14 @@ class Integrations:
         self, integration: IntegrationModel, event: Mapping[str, Any], label: str
     ) -> responses.ProxyResponse:
         assert integration.function is not None
-        payload = api.lambda_rest_payload(integration, event)
+        payload = api.lambda_rest_payload(integration, event, self._render)
         try:
             result = await self._invoke(integration.function, payload, label)
         except HandlerError as exc:
-            return api.lambda_rest_answer(integration, event, None, exc.error)
+            return api.lambda_rest_answer(integration, event, None, exc.error, self._render)
         except InvocationError as exc:
             raise IntegrationError(str(exc)) from exc
-        return api.lambda_rest_answer(integration, event, result)
+        return api.lambda_rest_answer(integration, event, result, renderer=self._render)
 
     async def close(self) -> None:
         await self._client.close()

@@ -29,6 +29,7 @@ from wslocal.apigateway.integrations.exceptions import EndpointTimeoutError, Int
 from wslocal.apigateway.integrations.inputs import mapping_input
 from wslocal.apigateway.integrations.parameters import integration_parameters, mapped_value
 from wslocal.apigateway.integrations.selection import integration_response
+from wslocal.apigateway.integrations.templates import Render
 from wslocal.apigateway.mapping import MappingTemplateError, render, select_template
 from wslocal.apigateway.proxy.responses import ProxyResponse
 from wslocal.template.model import IntegrationModel
@@ -57,7 +58,9 @@ def _header(event: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def _templated_body(integration: IntegrationModel, event: Mapping[str, Any]) -> bytes:
+def _templated_body(
+    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render
+) -> bytes:
     content_type = _header(event, "Content-Type")
     template = select_template(integration.request_templates, content_type)
     if template is None:
@@ -70,13 +73,16 @@ def _templated_body(integration: IntegrationModel, event: Mapping[str, Any]) -> 
             )
         return request_body(event)
     try:
-        return render(template, mapping_input(event)).encode("utf-8")
+        return renderer(template, mapping_input(event)).encode("utf-8")
     except MappingTemplateError as exc:
         raise IntegrationError(f"the request template does not render: {exc}") from exc
 
 
 def rest_request(
-    integration: IntegrationModel, event: Mapping[str, Any], url: str | None = None
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    url: str | None = None,
+    renderer: Render = render,
 ) -> BackendRequest:
     """The backend's request; ``url``: a service engine's, else the integration's URI."""
     parameters = integration_parameters(integration.request_parameters, event)
@@ -106,7 +112,7 @@ def rest_request(
         method=integration.method,
         url=url or backend_url(integration.uri, parameters),
         headers=with_default_content_type(dict(parameters.headers), JSON),
-        body=_templated_body(integration, event),
+        body=_templated_body(integration, event, renderer),
         timeout_s=integration.timeout_s,
     )
 
@@ -128,6 +134,7 @@ def rest_answer(
     event: Mapping[str, Any],
     response: BackendResponse,
     error_message: str | None = None,
+    renderer: Render = render,
 ) -> ProxyResponse:
     """The method response: the backend's as it is (HTTP_PROXY), or through the
     integration response its status (or ``error_message``) selects."""
@@ -143,7 +150,7 @@ def rest_answer(
     template = select_template(chosen.templates, JSON) if chosen.templates else None
     if template is not None:
         try:
-            body = render(template, mapping_input(event, response.body))
+            body = renderer(template, mapping_input(event, response.body))
         except MappingTemplateError as exc:
             raise IntegrationError(f"the response template does not render: {exc}") from exc
     mapped = _response_headers(chosen.parameters, response.headers)
@@ -169,10 +176,12 @@ def _response_headers(parameters: Mapping[str, str], backend: Headers) -> dict[s
     return headers
 
 
-def lambda_rest_payload(integration: IntegrationModel, event: Mapping[str, Any]) -> Any:
+def lambda_rest_payload(
+    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+) -> Any:
     """A Lambda non-proxy's event: the template for the request's content type rendered
     (as the JSON it is), or the body passed through."""
-    rendered = _templated_body(integration, event).decode("utf-8")
+    rendered = _templated_body(integration, event, renderer).decode("utf-8")
     try:
         return json.loads(rendered)
     except ValueError:
@@ -180,14 +189,21 @@ def lambda_rest_payload(integration: IntegrationModel, event: Mapping[str, Any])
 
 
 def lambda_rest_answer(
-    integration: IntegrationModel, event: Mapping[str, Any], result: Any, error: Any = None
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    result: Any,
+    error: Any = None,
+    renderer: Render = render,
 ) -> ProxyResponse:
     """A Lambda non-proxy's result (200) or error, through the integration responses."""
     if error is not None:
         document = {k: error[k] for k in ("errorMessage", "errorType") if k in error}
         message = str(error.get("errorMessage", ""))
-        return rest_answer(integration, event, BackendResponse(200, json.dumps(document)), message)
-    return rest_answer(integration, event, BackendResponse(200, json.dumps(result)))
+        answer = BackendResponse(200, json.dumps(document))
+        return rest_answer(integration, event, answer, message, renderer)
+    return rest_answer(
+        integration, event, BackendResponse(200, json.dumps(result)), renderer=renderer
+    )
 
 
 def failure(api_kind: str, error: IntegrationError) -> ProxyResponse:

@@ -20,7 +20,8 @@ from wslocal.apigateway.integrations.backend import (
 )
 from wslocal.apigateway.integrations.exceptions import IntegrationError
 from wslocal.apigateway.integrations.parameters import integration_parameters, mapped_value
-from wslocal.apigateway.integrations.templates import request_body, shaped_answer
+from wslocal.apigateway.integrations.templates import Render, request_body, shaped_answer
+from wslocal.apigateway.mapping import render
 from wslocal.template.model import IntegrationModel
 
 _SERVICE_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]*:([^:]+):(action|path)/(.*)$")
@@ -51,7 +52,10 @@ def service_action(uri: str) -> ServiceAction:
 
 
 def service_request(
-    integration: IntegrationModel, event: Mapping[str, Any], endpoint: str
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    endpoint: str,
+    renderer: Render = render,
 ) -> BackendRequest:
     """The service's HTTP request, unsigned; ``endpoint``: the stage's engine for it."""
     parameters = integration_parameters(integration.request_parameters, event)
@@ -59,7 +63,7 @@ def service_request(
         method=integration.method,
         url=service_request_url(integration, event, endpoint),
         headers=tuple(parameters.headers.items()),
-        body=request_body(integration, event).encode("utf-8"),
+        body=request_body(integration, event, renderer).encode("utf-8"),
         timeout_s=integration.timeout_s,
     )
     return with_service_headers(request, service_action(integration.uri))
@@ -96,15 +100,20 @@ def with_service_headers(request: BackendRequest, action: ServiceAction) -> Back
 
 
 def service_answer(
-    integration: IntegrationModel, event: Mapping[str, Any], response: BackendResponse
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    response: BackendResponse,
+    renderer: Render = render,
 ) -> ProxyResponse:
-    return shaped_answer(integration, event, response.status, response.body)
+    return shaped_answer(integration, event, response.status, response.body, renderer=renderer)
 
 
-def lambda_payload(integration: IntegrationModel, event: Mapping[str, Any]) -> Any:
+def lambda_payload(
+    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+) -> Any:
     """The function's event: the rendered template, as the JSON it is (Lambda receives its
     bytes; a template that is not JSON gets the text)."""
-    rendered = request_body(integration, event)
+    rendered = request_body(integration, event, renderer)
     try:
         return json.loads(rendered)
     except ValueError:
@@ -112,14 +121,17 @@ def lambda_payload(integration: IntegrationModel, event: Mapping[str, Any]) -> A
 
 
 def lambda_answer(
-    integration: IntegrationModel, event: Mapping[str, Any], result: Any
+    integration: IntegrationModel, event: Mapping[str, Any], result: Any, renderer: Render = render
 ) -> ProxyResponse:
     """The function's result, as JSON, through the ``$default`` integration response."""
-    return shaped_answer(integration, event, 200, json.dumps(result))
+    return shaped_answer(integration, event, 200, json.dumps(result), renderer=renderer)
 
 
 def lambda_error_answer(
-    integration: IntegrationModel, event: Mapping[str, Any], error: Mapping[str, Any]
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    error: Mapping[str, Any],
+    renderer: Render = render,
 ) -> ProxyResponse:
     """A function's error: the integration response whose pattern matches its
     ``errorMessage`` (else ``$default``) shapes the error document."""
@@ -127,7 +139,9 @@ def lambda_error_answer(
     if "stackTrace" in error:
         document["stackTrace"] = error["stackTrace"]
     message = str(error.get("errorMessage", ""))
-    return shaped_answer(integration, event, 200, json.dumps(document), error_message=message)
+    return shaped_answer(
+        integration, event, 200, json.dumps(document), error_message=message, renderer=renderer
+    )
 
 
 def sqs_send_message_request(

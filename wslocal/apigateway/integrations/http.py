@@ -19,13 +19,16 @@ from wslocal.apigateway.integrations.backend import (
     with_default_content_type,
 )
 from wslocal.apigateway.integrations.parameters import integration_parameters
-from wslocal.apigateway.integrations.templates import request_body, shaped_answer
+from wslocal.apigateway.integrations.templates import Render, request_body, shaped_answer
+from wslocal.apigateway.mapping import render
 from wslocal.template.model import IntegrationModel
 
 
-def http_request(integration: IntegrationModel, event: Mapping[str, Any]) -> BackendRequest:
+def http_request(
+    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+) -> BackendRequest:
     proxy = integration.kind == "HTTP_PROXY"
-    body = str(event.get("body") or "") if proxy else request_body(integration, event)
+    body = str(event.get("body") or "") if proxy else request_body(integration, event, renderer)
     parameters = integration_parameters(integration.request_parameters, event)
     return BackendRequest(
         method=integration.method,
@@ -37,8 +40,11 @@ def http_request(integration: IntegrationModel, event: Mapping[str, Any]) -> Bac
 
 
 def http_answer(
-    integration: IntegrationModel, event: Mapping[str, Any], response: BackendResponse
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    response: BackendResponse,
+    renderer: Render = render,
 ) -> ProxyResponse:
     if integration.kind == "HTTP_PROXY":
         return ProxyResponse(response.status, response.body)
-    return shaped_answer(integration, event, response.status, response.body)
+    return shaped_answer(integration, event, response.status, response.body, renderer=renderer)

@@ -9,7 +9,8 @@ from typing import Any
 
 from wslocal.apigateway.integration import ProxyResponse
 from wslocal.apigateway.integrations.exceptions import IntegrationError
-from wslocal.apigateway.integrations.templates import request_body, shaped_answer
+from wslocal.apigateway.integrations.templates import Render, request_body, shaped_answer
+from wslocal.apigateway.mapping import render
 from wslocal.template.model import IntegrationModel
 
 
@@ -29,6 +30,8 @@ def mock_status(rendered: str) -> int:
         ) from None
 
 
-def mock_answer(integration: IntegrationModel, event: Mapping[str, Any]) -> ProxyResponse:
-    status = mock_status(request_body(integration, event))
-    return shaped_answer(integration, event, status, "")
+def mock_answer(
+    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+) -> ProxyResponse:
+    status = mock_status(request_body(integration, event, renderer))
+    return shaped_answer(integration, event, status, "", renderer=renderer)

@@ -3,7 +3,7 @@ the shaping every non-proxy integration (HTTP, MOCK, AWS) shares."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wslocal.apigateway.integration import ProxyResponse
@@ -15,11 +15,40 @@ from wslocal.apigateway.integrations.selection import (
     request_template,
     response_template,
 )
-from wslocal.apigateway.mapping import MappingTemplateError, render
+from wslocal.apigateway.mapping import (
+    MappingInput,
+    MappingTemplate,
+    MappingTemplateError,
+    render,
+    render_compiled,
+)
 from wslocal.template.model import IntegrationModel
 
+Render = Callable[[str, MappingInput], str]
+"""How a template is rendered: ``render`` parses it each time; ``CompiledTemplates.render``
+parses each text once."""
 
-def request_body(integration: IntegrationModel, event: Mapping[str, Any]) -> str:
+
+class CompiledTemplates:
+    """Each template's text parsed once, for the stage's lifetime (a route renders the same
+    templates for every message; parsing is most of a rendering's cost)."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._compiled: dict[str, MappingTemplate] = {}
+        self._limit = limit
+
+    def render(self, template: str, given: MappingInput) -> str:
+        compiled = self._compiled.get(template)
+        if compiled is None:
+            compiled = MappingTemplate(template)
+            if len(self._compiled) < self._limit:
+                self._compiled[template] = compiled
+        return render_compiled(compiled, given)
+
+
+def request_body(
+    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+) -> str:
     """What the backend receives: the chosen request template rendered on the request, or
     the request's body when it passes through."""
     body = event.get("body")
@@ -27,7 +56,7 @@ def request_body(integration: IntegrationModel, event: Mapping[str, Any]) -> str
     if template is PASSTHROUGH:
         return str(body or "")
     try:
-        return render(template, mapping_input(event))
+        return renderer(template, mapping_input(event))
     except MappingTemplateError as exc:
         raise IntegrationError(f"the request template does not render: {exc}") from exc
 
@@ -38,6 +67,7 @@ def shaped_answer(
     status: int,
     body: str,
     error_message: str | None = None,
+    renderer: Render = render,
 ) -> ProxyResponse:
     """The backend's answer through the integration response it selects (by ``status``,
     or by a Lambda's ``error_message``); the body unchanged when none has a template."""
@@ -46,6 +76,6 @@ def shaped_answer(
     if template is None:
         return ProxyResponse(status, body)
     try:
-        return ProxyResponse(status, render(template, mapping_input(event, body)))
+        return ProxyResponse(status, renderer(template, mapping_input(event, body)))
     except MappingTemplateError as exc:
         raise IntegrationError(f"the response template does not render: {exc}") from exc
