@@ -1,6 +1,7 @@
 """``wslocal start`` serves a SAM template's APIs (WebSocket, REST, HTTP) and event
 sources; ``wslocal invoke`` runs one function once with an event file (the Docker-less
-``sam local invoke``); ``wslocal generate-event`` prints the sample events SAM's lacks."""
+``sam local invoke``); ``wslocal generate-event`` prints the sample events SAM's lacks;
+``wslocal render-template`` prints what a mapping template sends for an event."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from wslocal import __version__, samples
+from wslocal import __version__, render_template, samples
 from wslocal.apigateway.events import api_gateway_id
 from wslocal.apigateway.limits import Limits
 from wslocal.engines.provisioning import EnginePlan, Engines, Provisioned, start_engines
@@ -153,7 +154,32 @@ def build_parser() -> argparse.ArgumentParser:
         help='SAM\'s format: {"Parameters": {...}, "<Function>": {"NAME": "value"}}',
     )  # fmt: skip
     _generate_event_parser(commands)
+    _render_template_parser(commands)
     return parser
+
+
+def _render_template_parser(commands: Any) -> None:
+    render = commands.add_parser(
+        "render-template",
+        help="print what API Gateway would send: a mapping template rendered on an event",
+    )
+    source = render.add_mutually_exclusive_group()
+    source.add_argument("--template-file", type=Path, metavar="FILE", help="a Velocity template")
+    source.add_argument("--route", help="a route's request template: sendMessage, 'POST /pets'")
+    render.add_argument(
+        "--template", "-t", type=Path, default=Path("template.yaml"), help="the SAM template"
+    )
+    render.add_argument("--integration", help="logical id of the integration (or REST method)")
+    render.add_argument("--api", help="logical id of the API, when routes share a key")
+    render.add_argument("--template-key", help="this key of RequestTemplates, not the chosen one")
+    render.add_argument("--content-type", help="REST: choose by this, not the event's header")
+    render.add_argument("--event", "-e", metavar="FILE", help="event JSON file, or - for stdin")
+    render.add_argument("--stage-variable", action="append", default=[], metavar="NAME=VALUE")
+    render.add_argument(
+        "--context", action="append", default=[], metavar="NAME=VALUE",
+        help="set $context.NAME (dotted: identity.sourceIp=203.0.113.9)",
+    )  # fmt: skip
+    render.add_argument("--region", default=DEFAULT_REGION)
 
 
 def _generate_event_parser(commands: Any) -> None:
@@ -598,6 +624,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate-event":
             print(json.dumps(_generate_event(args), indent=2))
             return 0
+        if args.command == "render-template":
+            return render_template.main(args)
         model = _load(args)
         if args.command == "start":
             return _start(args, model)

@@ -14,6 +14,8 @@ from typing import Any
 
 import airspeed
 
+from wslocal.apigateway.mapping.java import java
+from wslocal.apigateway.mapping.overrides import Rendering, rendering
 from wslocal.apigateway.mapping.variables import InputVariable, Namespace, namespace
 from wslocal.exceptions import MappingTemplateError
 
@@ -44,12 +46,13 @@ class MappingTemplate:
         input_variable: InputVariable,
         context: Any,
         stage_variables: Any,
-    ) -> str:
-        """The template's output for one request; ``MappingTemplateError`` when a
-        directive or call fails (its reason, and the line and column it starts at)."""
+    ) -> Rendering:
+        """The template's output for one request, and the overrides it set;
+        ``MappingTemplateError`` when a directive or call fails (its reason, and the line
+        and column it starts at)."""
         names: Namespace = namespace(input_variable, context, stage_variables)
         try:
-            return str(self._template.merge(names))
+            return rendering(str(self._template.merge(_TemplateScope(names))), names["context"])
         except airspeed.TemplateExecutionError as exc:
             line, column = _position(self.text, exc.start)
             cause = exc.__cause__
@@ -63,6 +66,16 @@ class MappingTemplate:
             raise MappingTemplateError(str(exc)) from None
         except RecursionError:
             raise MappingTemplateError("recursion too deep (a macro calling itself?)") from None
+
+
+class _TemplateScope(airspeed.LocalNamespace):  # type: ignore[misc]
+    """The template's own variables: what ``#set`` stores becomes a Java-like value, so
+    ``#set($s = "a" + $b)`` then ``$s.toUpperCase()``, or ``#set($m = {})`` then
+    ``$m.put(...)``, behave as on API Gateway. (airspeed takes a namespace of this class
+    as the template's scope, as it does for a ``#parse``d template.)"""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, java(value))
 
 
 def _reason(message: str) -> str:
@@ -85,15 +98,19 @@ def _keep_literal_backslashes(element: Any) -> None:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if isinstance(node, airspeed.InterpolatedStringLiteral):
+        if isinstance(node, airspeed.StringLiteral) and node.my_text()[1:-1] != node.value:
             node.value = node.my_text()[1:-1]
-            node.block = airspeed.Block(node.filename, node.value, 0)
-        elif isinstance(node, airspeed.StringLiteral):
-            node.value = node.my_text()[1:-1]
+            if isinstance(node, airspeed.InterpolatedStringLiteral):
+                node.block = airspeed.Block(node.filename, node.value, 0)
         for value in vars(node).values():
-            if isinstance(value, airspeed._Element):
+            if type(value) is list:
+                stack.extend(item for item in value if _is_element(item))
+            elif type(value) is dict:  # a dictionary literal: elements as keys and values
+                stack.extend(x for pair in value.items() for x in pair if _is_element(x))
+            elif _is_element(value):
                 stack.append(value)
-            elif isinstance(value, list | dict):
-                items = value.items() if isinstance(value, dict) else enumerate(value)
-                for key, item in items:
-                    stack.extend(x for x in (key, item) if isinstance(x, airspeed._Element))
+
+
+def _is_element(value: Any) -> bool:
+    """Whether ``value`` is a node of airspeed's tree (its ABC's isinstance is slow)."""
+    return airspeed._Element in type(value).__mro__

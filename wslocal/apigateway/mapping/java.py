@@ -40,7 +40,9 @@ class JavaNull:
     def __getitem__(self, _: object) -> JavaNull:
         return self
 
-    def __getattr__(self, _: str) -> JavaNull:
+    def __getattr__(self, name: str) -> JavaNull:
+        if name.startswith("_"):  # Python's own protocols (copy, pickle) are not names
+            raise AttributeError(name)
         return self
 
     def __call__(self, *_: object) -> JavaNull:
@@ -180,9 +182,10 @@ class JavaList(list[Any]):
     def contains(self, value: object) -> bool:
         return value in self
 
-    def add(self, value: Any) -> bool:
-        self.append(value)
-        return True
+    def add(self, value: Any) -> JavaBoolean:
+        """Java's ``List.add``: renders ``true`` (``#set($_ = $list.add(x))`` hides it)."""
+        self.append(java(value))
+        return JavaBoolean(True)
 
     def __str__(self) -> str:
         return json.dumps(plain(self), separators=(",", ":"), ensure_ascii=False)
@@ -198,6 +201,9 @@ class JavaMap(dict[str, Any]):
         if isinstance(key, str) and hasattr(type(self), key):
             raise KeyError(key)  # a method: the engine then calls it
         return NULL
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        dict.__setitem__(self, key, java(value))
 
     def get(self, key: str, default: Any = NULL) -> Any:
         return dict.get(self, key, default)
@@ -226,13 +232,14 @@ class JavaMap(dict[str, Any]):
         return previous
 
     def putAll(self, other: Mapping[str, Any]) -> None:
-        self.update(other)
+        for key, value in other.items():
+            self[key] = value
 
     def remove(self, key: str) -> Any:
         return self.pop(key, NULL)
 
-    def toString(self) -> str:
-        return str(self)
+    def toString(self) -> JavaString:
+        return JavaString(self)
 
     def __str__(self) -> str:
         return "{" + ", ".join(f"{key}={_java_text(value)}" for key, value in self.items()) + "}"
@@ -243,6 +250,13 @@ class JavaMap(dict[str, Any]):
 def java(value: Any) -> Any:
     """A Python value (parsed JSON, a dict of parameters) as the template's Java value;
     a Java value is returned as is (the same object: templates change them in place)."""
+    kind = type(value)
+    if kind is str:
+        return JavaString(value)
+    if kind is dict:
+        return JavaMap((str(key), java(item)) for key, item in value.items())
+    if kind is int or kind is float:
+        return value
     if isinstance(value, JavaNull | JavaBoolean | JavaString | JavaList | JavaMap):
         return value
     if value is None:

@@ -22,6 +22,7 @@ from wslocal.apigateway.mapping.java import (
     plain,
 )
 from wslocal.apigateway.mapping.jsonpath import read_path
+from wslocal.apigateway.mapping.overrides import with_override_maps
 from wslocal.exceptions import MappingBodyNotJsonError, MappingTemplateError
 
 PARAMETER_SOURCES = ("path", "querystring", "header")  # $input.params(x) looks in this order
@@ -83,7 +84,9 @@ class InputVariable:
                 return value
         return JavaString("")
 
-    def __getattr__(self, _: str) -> JavaNull:
+    def __getattr__(self, name: str) -> JavaNull:
+        if name.startswith("_"):  # Python's own protocols (copy, pickle) are not names
+            raise AttributeError(name)
         return NULL
 
     def _parsed_body(self) -> Any:
@@ -110,7 +113,10 @@ class UtilVariable:
         if value is None or isinstance(value, JavaNull):
             return NULL
         text = str(value) if not isinstance(value, bool) else str(JavaBoolean(value))
-        return JavaString("".join(_escape_javascript(char) for char in text))
+        escaped = text.translate(_ASCII_ESCAPES)
+        if not escaped.isascii():
+            escaped = "".join(_escape_past_ascii(char) for char in escaped)
+        return JavaString(escaped)
 
     def parseJson(self, text: Any) -> Any:
         """Stringified JSON as an object the template can walk."""
@@ -136,18 +142,21 @@ class UtilVariable:
             raise MappingTemplateError(f"$util.base64Decode: not base64: {exc}") from None
         return JavaString(decoded.decode("utf-8", errors="replace"))
 
-    def __getattr__(self, _: str) -> JavaNull:
+    def __getattr__(self, name: str) -> JavaNull:
+        if name.startswith("_"):  # Python's own protocols (copy, pickle) are not names
+            raise AttributeError(name)
         return NULL
 
 
-def _escape_javascript(char: str) -> str:
+_ASCII_ESCAPES = {
+    **{code: f"\\u{code:04X}" for code in range(0x20)},
+    **{ord(char): "\\" + char for char in "'\"\\/"},
+    ord("\b"): "\\b", ord("\n"): "\\n", ord("\t"): "\\t", ord("\f"): "\\f", ord("\r"): "\\r",
+}  # fmt: skip
+
+
+def _escape_past_ascii(char: str) -> str:
     code = ord(char)
-    if char in "'\"\\/":
-        return "\\" + char
-    if char in _CONTROL:
-        return _CONTROL[char]
-    if code < 0x20:
-        return f"\\u{code:04X}"
     if code <= 0x7F:
         return char
     if code > 0xFFFF:  # Java strings are UTF-16: a pair of escaped surrogates
@@ -156,19 +165,17 @@ def _escape_javascript(char: str) -> str:
     return f"\\u{code:04X}"
 
 
-_CONTROL = {"\b": "\\b", "\n": "\\n", "\t": "\\t", "\f": "\\f", "\r": "\\r"}
-
-
 def context_variable(context: Mapping[str, Any]) -> JavaMap:
     """``$context``, with ``authorizer.<key>`` stringified as API Gateway does
-    (``1`` reads ``"1"``, ``true`` reads ``"true"``); maps (Cognito ``claims``) stay maps."""
-    values = java(dict(context))
+    (``1`` reads ``"1"``, ``true`` reads ``"true"``; maps such as Cognito's ``claims`` stay
+    maps), and the override maps a template may ``#set`` into."""
+    values: JavaMap = java(dict(context))
     authorizer = values.get("authorizer")
     if isinstance(authorizer, JavaMap):
         for key, value in list(authorizer.items()):
             if not isinstance(value, JavaMap | JavaList | JavaNull | JavaString):
                 authorizer[key] = JavaString(value)
-    return values  # type: ignore[no-any-return]
+    return with_override_maps(values)
 
 
 def namespace(

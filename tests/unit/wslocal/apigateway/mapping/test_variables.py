@@ -155,6 +155,50 @@ def test_set_on_an_input_path_object_shows_in_input_json() -> None:
     assert json.loads(out) == {"id": "7", "url": "https://example.tld/thingy/7"}
 
 
+def test_the_photo_album_example_transforms_the_photos() -> None:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-develop-models-mapping-examples.html
+    # "Example data transformation": JSON booleans render as true/false, so the output is JSON
+    photo = {
+        "owner": "23456789@A12", "secret": "abc123d456", "server": "1234", "farm": 1,
+        "isfriend": False, "isfamily": False,
+    }  # fmt: skip
+    body = {
+        "photos": {
+            "page": 1, "pages": "1234", "perpage": 100, "total": "123398",
+            "photo": [
+                {**photo, "id": "12345678901", "photographer_first_name": "Saanvi",
+                 "photographer_last_name": "Sarkar", "title": "Sample photo 1", "ispublic": True},
+                {**photo, "id": "23456789012", "photographer_first_name": "Richard",
+                 "photographer_last_name": "Roe", "title": "Sample photo 2", "ispublic": True},
+            ],
+        }
+    }  # fmt: skip
+    template = """#set($inputRoot = $input.path('$'))
+{
+  "photos": [
+#foreach($elem in $inputRoot.photos.photo)
+    {
+      "id": "$elem.id",
+      "photographedBy": "$elem.photographer_first_name $elem.photographer_last_name",
+      "title": "$elem.title",
+      "ispublic": $elem.ispublic,
+      "isfriend": $elem.isfriend,
+      "isfamily": $elem.isfamily
+    }#if($foreach.hasNext),#end
+#end
+  ]
+}"""
+    common = {"ispublic": True, "isfriend": False, "isfamily": False}
+    assert json.loads(render(template, given(body))) == {
+        "photos": [
+            {"id": "12345678901", "photographedBy": "Saanvi Sarkar", "title": "Sample photo 1",
+             **common},
+            {"id": "23456789012", "photographedBy": "Richard Roe", "title": "Sample photo 2",
+             **common},
+        ]
+    }  # fmt: skip
+
+
 # $input.params -----------------------------------------------------------------------
 
 
@@ -357,3 +401,9 @@ def test_a_failing_call_says_what_and_where() -> None:
 def test_an_invalid_jsonpath_is_a_template_error() -> None:
     with pytest.raises(MappingTemplateError, match="invalid JSONPath"):
         render("$input.json('$[[')", given({"a": 1}))
+
+
+def test_input_params_finds_a_header_whatever_its_case() -> None:
+    # The stage's choice (docs/local-stage.md, "Mapping templates"): HTTP/2 clients send
+    # lower-case names, and a template asks for "Authorization".
+    assert render("$input.params('Authorization')", given(header={"authorization": "t"})) == "t"
