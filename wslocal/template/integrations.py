@@ -34,6 +34,7 @@ _SOURCE = re.compile(
 _HTTP_API_DESTINATION = re.compile(
     r"^(overwrite|append|remove):(header\.\S+|querystring\.\S+)$|^overwrite:path$"
 )
+_SERVICE_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]*:[^:]+:(action|path)/.+")
 _LAMBDA_INVOCATION = re.compile(r"^arn:[^:]+:apigateway:[^:]*:lambda:path/")
 
 
@@ -56,8 +57,7 @@ def integration_model(
     max_timeout_ms = HTTP_API_MAX_TIMEOUT_MS if http_api else MAX_TIMEOUT_MS
     kind = properties.get("IntegrationType")
     uri = str(properties.get("IntegrationUri") or "")
-    if kind in ("HTTP", "HTTP_PROXY") and not uri.startswith(("http://", "https://")):
-        raise TemplateError(f"{uri!r} is not an http(s) URL", integration_id, "IntegrationUri")
+    _check_uri(str(kind), uri, function, integration_id, "IntegrationUri")
     passthrough = str(properties.get("PassthroughBehavior") or "WHEN_NO_MATCH")
     if passthrough not in PASSTHROUGH:
         raise TemplateError(
@@ -101,6 +101,18 @@ def integration_model(
     )
 
 
+def _check_uri(kind: str, uri: str, function: str | None, where: str, prop: str) -> None:
+    if kind in ("HTTP", "HTTP_PROXY") and not uri.startswith(("http://", "https://")):
+        raise TemplateError(f"{uri!r} is not an http(s) URL", where, prop)
+    if kind == "AWS" and function is None and not _SERVICE_URI.match(uri):
+        raise TemplateError(
+            f"{uri!r} is neither a function's invocation nor "
+            "arn:aws:apigateway:{region}:{service}:action/{Action} (or :path/...)",
+            where,
+            prop,
+        )
+
+
 def _strings(value: Any, where: str) -> dict[str, str]:
     if value is None:
         return {}
@@ -121,8 +133,7 @@ def openapi_integration(
     pattern, ``default`` for the rest."""
     kind = str(integration.get("type", "")).upper()
     uri = str(integration.get("uri") or "")
-    if kind in ("HTTP", "HTTP_PROXY") and not uri.startswith(("http://", "https://")):
-        raise TemplateError(f"{uri!r} is not an http(s) URL", where, "uri")
+    _check_uri(kind, uri, function, where, "uri")
     passthrough = str(integration.get("passthroughBehavior") or "WHEN_NO_MATCH").upper()
     if passthrough not in PASSTHROUGH:
         raise TemplateError(

@@ -234,3 +234,11 @@ def test_an_http_api_parameter_mapping_must_name_an_action(tmp_path):
     }
     with pytest.raises(TemplateError, match=r"I\.RequestParameters: 'header\.x'"):
         build_stage_model(document, tmp_path)
+
+
+def test_an_aws_integration_uri_that_names_no_function_or_service_is_refused(tmp_path):
+    (tmp_path / "src").mkdir()
+    document = load_yaml(textwrap.dedent(TEMPLATE))
+    document["Resources"]["StoreIntegration"]["Properties"]["IntegrationUri"] = "dynamodb"
+    with pytest.raises(TemplateError, match=r"StoreIntegration\.IntegrationUri"):
+        build_stage_model(document, tmp_path)
