@@ -8,6 +8,7 @@ import logging
 import urllib.request
 
 import pytest
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests.support.backends import free_port, running_backend
@@ -52,6 +53,12 @@ def test_connect_reaches_the_backend_with_its_template_and_parameters(stage, bac
     assert json.loads(request["body"]) == {"event": "CONNECT", "route": "$connect"}
     assert request["query"] == {"ip": "127.0.0.1"}
     assert request["headers"]["X-Connection"]
+
+
+def test_connect_is_refused_with_the_backends_status(stage):
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{stage.url}?name=mallory", open_timeout=10)
+    assert refused.value.response.status_code == 403
 
 
 def test_the_message_selects_its_request_template(stage, backend):
