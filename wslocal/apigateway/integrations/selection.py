@@ -84,10 +84,17 @@ def _pattern_matches(key: str, subject: str) -> bool:
         return False
 
 
-def response_template(response: IntegrationResponseModel, body: str | None) -> str | None:
-    """The integration response's template for the backend's answer; None: none applies,
-    the body goes back as the backend sent it."""
+def response_template(
+    response: IntegrationResponseModel, body: str | None, status: int | None = None
+) -> str | None:
+    """The integration response's template for the backend's answer, its selection
+    expression read against the answer (``$integration.response.statuscode``, or a
+    literal); None: none applies, the body goes back as the backend sent it."""
     if not response.templates:
         return None
-    key = template_key(response.template_selection_expression, body)
+    expression = response.template_selection_expression
+    if expression and status is not None:
+        for variable in ("${integration.response.statuscode}", "$integration.response.statuscode"):
+            expression = expression.replace(variable, str(status))
+    key = template_key(expression, body)
     return _template(response.templates, key)

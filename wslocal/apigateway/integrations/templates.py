@@ -72,7 +72,7 @@ def shaped_answer(
     """The backend's answer through the integration response it selects (by ``status``,
     or by a Lambda's ``error_message``); the body unchanged when none has a template."""
     response = integration_response(integration, status, error_message)
-    template = None if response is None else response_template(response, body)
+    template = None if response is None else response_template(response, body, status)
     if template is None:
         return ProxyResponse(status, body)
     try:

@@ -88,3 +88,13 @@ def test_a_lambda_error_is_matched_by_its_message():
 def test_a_response_without_templates_passes_the_body_back():
     assert response_template(DEFAULT, "{}") is None
     assert response_template(ERRORS, "{}") == "E"
+
+
+def test_a_response_template_can_be_selected_by_the_status_code():
+    response = IntegrationResponseModel(
+        key="$default",
+        template_selection_expression="${integration.response.statuscode}",
+        templates={"404": "missing", "$default": "other"},
+    )
+    assert response_template(response, "{}", 404) == "missing"
+    assert response_template(response, "{}", 200) == "other"
