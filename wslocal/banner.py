@@ -107,11 +107,16 @@ def _route_lines(stage: LocalStage) -> list[str]:
     for key, route in sorted(model.routes.items()):
         extra = " (two-way)" if route.two_way else ""
         extra += f" (authorizer {route.authorizer.function})" if route.authorizer else ""
-        lines.append(f"    {key:<22} -> {route.function}{extra}")
+        lines.append(f"    {key:<22} -> {route.target}{extra}")
     for api in model.proxy_apis:
         lines.append(f"  Routes of {api.logical_id}")
         for proxy_route in sorted(api.routes, key=lambda r: (r.path, r.method)):
-            target = proxy_route.function or "answered by the API (MOCK)"
+            integration = proxy_route.integration
+            target = proxy_route.function or (
+                f"{integration.kind} {integration.function or integration.uri}"
+                if integration is not None
+                else "answered by the API (MOCK)"
+            )
             lines.append(f"    {proxy_route.route_key:<22} -> {target}")
     return lines
 

@@ -201,16 +201,17 @@ class WebSocketApi:
         connection_id: str,
         request_id: str,
         max_bytes: int = 128 * 1024,
+        failure: str | None = None,
     ) -> bytes | None:
-        """What goes back to the client after a message: Internal server error when the
-        integration failed or its route response is over the message limit (``max_bytes``:
-        a message to the client is 128 KB at most), its body on a two-way route, else
-        nothing."""
+        """What goes back to the client after a message: the gateway's error when the
+        integration failed (``failure``, Internal server error unless it says otherwise:
+        Endpoint request timed out) or its route response is over the message limit
+        (``max_bytes``: a message to the client is 128 KB at most), its body on a two-way
+        route, else nothing."""
         body = response.body.encode("utf-8") if response and response.body is not None else None
         if response is None or (route.two_way and body is not None and len(body) > max_bytes):
-            return integration.gateway_error(
-                integration.INTERNAL_SERVER_ERROR, connection_id, request_id
-            ).encode("utf-8")
+            message = failure if response is None and failure else integration.INTERNAL_SERVER_ERROR
+            return integration.gateway_error(message, connection_id, request_id).encode("utf-8")
         if route.two_way and body is not None:
             return body
         return None

@@ -28,6 +28,7 @@ from wslocal.apigateway.proxy.responses import ProxyResponse
 from wslocal.apigateway.proxy.routes import match_route
 from wslocal.exceptions import InvocationError
 from wslocal.server.authorizing import Authorizing
+from wslocal.server.integrations import Integrations
 from wslocal.template import ProxyApiModel
 
 log = logging.getLogger("wslocal")
@@ -48,6 +49,9 @@ class ProxyHost(Protocol):
         ...
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any: ...
+
+    @property
+    def integrations(self) -> Integrations: ...
 
 
 class ProxyApiDoor:
@@ -117,9 +121,13 @@ class ProxyApiDoor:
             authorized = verdict.context
         if route.mock is not None:  # SAM's CORS preflights too: guarded as on AWS
             return responses.mock_response(route.mock)
-        assert route.function is not None
         event = proxy_event(api, match, proxy_request, invocation, authorized)
         label = f"{api.logical_id} {route.route_key}"
+        if route.integration is not None:  # HTTP, HTTP_PROXY, AWS: the integration seam
+            return await self._host.integrations.answer_api(
+                api.kind, route.integration, event, label
+            )
+        assert route.function is not None
         call = asyncio.ensure_future(self._host.invoke(route.function, event, label))
         timeout_s = None if self._host.debugged(route.function) else route.timeout_s
         try:

@@ -29,7 +29,9 @@ from wslocal.apigateway.gateway import (
     inbound_message,
 )
 from wslocal.apigateway.http import HttpRequest
+from wslocal.apigateway.integrations import IntegrationError
 from wslocal.exceptions import HandlerError, InvocationError
+from wslocal.server.integrations import Integrations
 from wslocal.template import RouteModel
 
 log = logging.getLogger("wslocal")
@@ -40,7 +42,7 @@ READ_SIZE = 64 * 1024
 
 class SessionHost(Protocol):
     """What a session needs of the stage: the API's rules, the registry, the limits, a
-    clock and ids, and a way to invoke a function."""
+    clock and ids, a way to invoke a function and the routes' integrations."""
 
     api: WebSocketApi
     registry: ConnectionRegistry
@@ -54,6 +56,9 @@ class SessionHost(Protocol):
     def new_id(self) -> str: ...
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any: ...
+
+    @property
+    def integrations(self) -> Integrations: ...
 
 
 class WebSocketSession:
@@ -275,7 +280,8 @@ class WebSocketSession:
         event = api.connect_event(
             self._connection_context(), headers, query, stage.new_id(), now_ms
         )
-        return api.handshake(await self._call(route, event))
+        answer = await self._call(route, event)
+        return api.handshake(None if isinstance(answer, IntegrationError) else answer)
 
     async def _authorize(
         self,
@@ -312,15 +318,14 @@ class WebSocketSession:
 
     async def _call(
         self, route: RouteModel, event: dict[str, Any]
-    ) -> integration.ProxyResponse | None:
-        """Invoke the route's function; None when it failed in any way."""
+    ) -> integration.ProxyResponse | IntegrationError:
+        """The route's integration's answer, or why it gave none (said in the log)."""
         label = f"Route: {route.route_key} Connection: {self.connection_id}"
         try:
-            result = await self._stage.invoke(route.function, event, label)
-            return integration.proxy_response(result)
-        except (InvocationError, integration.MalformedResultError) as exc:
+            return await self._stage.integrations.call(route, event, label)
+        except IntegrationError as exc:
             log.warning("%s failed: %s", label, exc)
-            return None
+            return exc
 
     async def _dispatch(self, message: str) -> None:
         stage = self._stage
@@ -339,7 +344,8 @@ class WebSocketSession:
             message_id=stage.new_id(),
             now_ms=int(stage.clock() * 1000),
         )
-        response = await self._call(route, event)
+        answer = await self._call(route, event)
+        response = None if isinstance(answer, IntegrationError) else answer
         limit = stage.limits.max_message_bytes
         size = len(response.body.encode("utf-8")) if response and response.body else 0
         if route.two_way and size > limit:
@@ -347,11 +353,12 @@ class WebSocketSession:
                 "%s: the route response of %s is %d bytes, over the %d a message may have; "
                 "the client gets Internal server error",
                 route.route_key,
-                route.function,
+                route.target,
                 size,
                 limit,
             )
-        reply = api.reply(route, response, self.connection_id, request_id, limit)
+        failure = answer.message if isinstance(answer, IntegrationError) else None
+        reply = api.reply(route, response, self.connection_id, request_id, limit, failure)
         if reply is not None:
             self.send(reply)
 

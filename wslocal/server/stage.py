@@ -32,6 +32,7 @@ from wslocal.runtime.pools import FunctionPools, pools_to_replace
 from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S, DEFAULT_MAX_WORKERS, RuntimeSettings
 from wslocal.server.authorizing import Authorizing
 from wslocal.server.front_door import FrontDoor
+from wslocal.server.integrations import Integrations
 from wslocal.server.proxy_api import ProxyApiDoor
 from wslocal.server.reload import Reload, TemplateSource, read_edit
 from wslocal.server.watcher import CodeWatcher, TemplateWatcher
@@ -136,6 +137,10 @@ class LocalStage:
         )
         """REST and HTTP APIs' authorizers; their cached answers go with a reload."""
         self.proxy_door = ProxyApiDoor(self, self.authorizing)
+        self.integrations = Integrations(
+            self.invoke, lambda: self.endpoints, lambda: self.model.region
+        )
+        """What routes call: their functions by proxy, web servers, mocks, the engines."""
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
         self.runtimes: dict[str, builds.FunctionRuntime] = {}
@@ -438,6 +443,7 @@ class LocalStage:
         for door in self.doors:
             await door.wait_for_sessions(SHUTDOWN_GRACE_SECONDS)
         await _within(self.proxy_door.drain(STEP_TIMEOUT_S), "calls past their API's timeout")
+        await _within(self.integrations.close(), "the integrations' HTTP client")
         for door in self.doors:
             await door.drop_clients()
         await self.pools.close()

@@ -51,13 +51,67 @@ class AuthorizerModel:
 
 
 @dataclass(frozen=True)
+class IntegrationResponseModel:
+    """An ``AWS::ApiGatewayV2::IntegrationResponse``: what the backend's answer becomes."""
+
+    key: str
+    """``$default``, a status pattern ``/4\\d\\d/`` (HTTP), or an error-message regex
+    (Lambda, ``/.*not found.*/``)."""
+    templates: Mapping[str, str] = field(default_factory=dict)
+    """``ResponseTemplates`` by selection key (REST: by content type)."""
+    template_selection_expression: str | None = None
+    status: int | None = None
+    """REST: the method response's status this integration response answers with."""
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    """REST: ``method.response.header.X`` -> ``integration.response.header.Y`` or
+    ``'literal'``."""
+
+
+@dataclass(frozen=True)
+class IntegrationModel:
+    """What a route calls, when it is not a Lambda proxy (``AWS_PROXY``) or SAM's static
+    MOCK: WebSocket routes, and REST and HTTP API routes."""
+
+    kind: str
+    """``HTTP``, ``HTTP_PROXY``, ``MOCK`` or ``AWS`` (Lambda non-proxy, or a service action)."""
+    uri: str = ""
+    method: str = "POST"
+    timeout_s: float = 29.0
+    request_templates: Mapping[str, str] = field(default_factory=dict)
+    template_selection_expression: str | None = None
+    passthrough: str = "WHEN_NO_MATCH"
+    request_parameters: Mapping[str, str] = field(default_factory=dict)
+    """``integration.request.header.X`` (or ``querystring.``, ``path.``) -> its source:
+    ``route.request.header.Y``, ``context.connectionId``, ``'literal'``."""
+    responses: tuple[IntegrationResponseModel, ...] = ()
+    function: str | None = None
+    """A Lambda non-proxy integration's function (logical id)."""
+    credentials: str | None = None
+    """The role API Gateway would assume (accepted; the local engines do not check it)."""
+    subtype: str | None = None
+    """An HTTP API's first-class AWS integration (``SQS-SendMessage``); its fields are
+    ``request_parameters`` (``QueueUrl``, ``MessageBody``, ...)."""
+
+
+@dataclass(frozen=True)
 class RouteModel:
     route_key: str
-    function: str
-    """Logical id of the function the route's AWS_PROXY integration invokes."""
+    function: str | None
+    """Logical id of the function the route's AWS_PROXY integration invokes; None when
+    ``integration`` says what the route calls."""
     two_way: bool
     """True when the route has a route response: the integration's body goes back."""
     authorizer: AuthorizerModel | None = None
+    integration: IntegrationModel | None = None
+    """None: a Lambda proxy integration of ``function``."""
+
+    @property
+    def target(self) -> str:
+        """What the route calls, for the banner and the logs."""
+        if self.integration is None:
+            return str(self.function)
+        what = self.integration.function or self.integration.uri
+        return f"{self.integration.kind} {what}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -111,6 +165,8 @@ class ProxyRouteModel:
     scopes: tuple[str, ...] = ()
     """The route's authorization scopes (HTTP's JWT, REST's Cognito): the token needs one
     of them."""
+    integration: IntegrationModel | None = None
+    """An HTTP, HTTP_PROXY or AWS integration (``function`` and ``mock`` are then None)."""
 
     @property
     def route_key(self) -> str:

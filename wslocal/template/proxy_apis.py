@@ -15,9 +15,17 @@ from dataclasses import replace
 from typing import Any
 
 from wslocal.exceptions import TemplateError
+from wslocal.template.integrations import (
+    SUBTYPES,
+    integration_model,
+    is_lambda_invocation,
+    openapi_integration,
+    subtype_integration,
+)
 from wslocal.template.intrinsics import Resolver
 from wslocal.template.model import (
     CorsModel,
+    IntegrationModel,
     MockResponseModel,
     ProxyApiModel,
     ProxyAuthorizerModel,
@@ -197,7 +205,9 @@ def _openapi_routes(
                 functions_by_name, where,
             )  # fmt: skip
             if route is None:
-                skipped.append(f"{where}: its integration is not emulated (Lambda proxy, MOCK)")
+                skipped.append(
+                    f"{where}: its integration is not emulated (Lambda proxy, MOCK, HTTP, AWS)"
+                )
                 continue
             security = operation.get("security", body.get("security"))
             authorizer, scopes = _security(security, authorizers, where, skipped)
@@ -330,6 +340,13 @@ def _route(
         )
     if kind_of == "mock":
         return ProxyRouteModel(method, path, None, mock=_mock(integration), timeout_s=timeout_s)
+    if kind_of in ("http", "http_proxy", "aws") and (kind == "REST" or kind_of == "http_proxy"):
+        uri = str(integration.get("uri") or "")
+        function = None
+        if kind_of == "aws" and is_lambda_invocation(uri):
+            function = function_for_uri(uri, functions_by_name, where, "uri")
+        model = openapi_integration(integration, function, where)
+        return ProxyRouteModel(method, path, None, timeout_s=timeout_s, integration=model)
     return None
 
 
@@ -359,6 +376,7 @@ def _v2_routes(
     integrations: dict[str, Mapping[str, Any]] = {}
     authorizers: dict[str, ProxyAuthorizerModel] = {}
     by_ref: dict[str, str] = {}
+    integration_ids: dict[str, str] = {}
     routes: list[tuple[str, Mapping[str, Any]]] = []
     for logical_id, resource in resources.items():
         kind = resource.get("Type")
@@ -373,6 +391,7 @@ def _v2_routes(
             continue
         if kind == "AWS::ApiGatewayV2::Integration":
             integrations[str(resolver.resolve({"Ref": logical_id}))] = properties
+            integration_ids[str(resolver.resolve({"Ref": logical_id}))] = logical_id
         elif kind == "AWS::ApiGatewayV2::Authorizer":
             authorizer = _v2_authorizer(logical_id, properties, functions_by_name, skipped)
             if authorizer is not None:
@@ -386,23 +405,29 @@ def _v2_routes(
         method, _, path = key.partition(" ")
         if key != "$default" and not path.startswith("/"):
             raise TemplateError(f"{key!r} is not METHOD /path or $default", logical_id, "RouteKey")
-        integration = integrations.get(
-            str(properties.get("Target", "")).removeprefix("integrations/")
-        )
-        if integration is None or integration.get("IntegrationType") != "AWS_PROXY":
+        target = str(properties.get("Target", "")).removeprefix("integrations/")
+        integration = integrations.get(target)
+        if integration is None:
             skipped.append(f"{api} {key}: its integration is not emulated (Lambda proxy)")
             continue
+        served = _v2_integration(
+            integration, integration_ids[target], functions_by_name, logical_id
+        )
+        if served is None:
+            what = integration.get("IntegrationSubtype") or integration.get("IntegrationType")
+            skipped.append(f"{api} {key}: its {what} integration is not emulated")
+            continue
+        function, model = served
         found.append(
             ProxyRouteModel(
                 method="ANY" if key == "$default" else method.upper(),
                 path="$default" if key == "$default" else path,
-                function=function_for_uri(
-                    integration.get("IntegrationUri"), functions_by_name, logical_id, "Target"
-                ),
+                function=function,
                 payload_format=str(integration.get("PayloadFormatVersion", "2.0")),
                 timeout_s=float(integration.get("TimeoutInMillis", HTTP_TIMEOUT_S * 1000)) / 1000,
                 authorizer=_v2_route_authorizer(logical_id, properties, by_ref, api, key, skipped),
                 scopes=tuple(str(scope) for scope in properties.get("AuthorizationScopes") or ()),
+                integration=model,
             )
         )
     return found, authorizers
@@ -469,6 +494,30 @@ def _v2_route_authorizer(
             f"names no authorizer of {api} (AuthorizationType {kind})", logical_id, "AuthorizerId"
         )
     return authorizer
+
+
+def _v2_integration(
+    integration: Mapping[str, Any],
+    integration_id: str,
+    functions_by_name: Mapping[str, str],
+    route: str,
+) -> tuple[str | None, IntegrationModel | None] | None:
+    """An HTTP API integration: a Lambda proxy's function, an HTTP_PROXY or a first-class
+    AWS integration's model; None when the stage does not serve it."""
+    kind = integration.get("IntegrationType")
+    subtype = integration.get("IntegrationSubtype")
+    if subtype is not None:
+        if subtype not in SUBTYPES:
+            return None
+        return None, subtype_integration(integration_id, integration)
+    if kind == "HTTP_PROXY":
+        return None, integration_model(integration_id, integration, [], None, http_api=True)
+    if kind == "AWS_PROXY":
+        function = function_for_uri(
+            integration.get("IntegrationUri"), functions_by_name, route, "Target"
+        )
+        return function, None
+    return None
 
 
 def _cors_from_openapi(cors: Any) -> dict[str, Any] | None:

@@ -1,5 +1,5 @@
-"""Routes of the WebSocket API: each route's AWS_PROXY integration, its function, its
-route response and its REQUEST authorizer."""
+"""Routes of the WebSocket API: each route's integration (a Lambda proxy's function, or
+an ``IntegrationModel``), its route response and its REQUEST authorizer."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from wslocal.exceptions import TemplateError
+from wslocal.template.integrations import KINDS, integration_model, is_lambda_invocation
 from wslocal.template.intrinsics import Resolver
-from wslocal.template.model import AuthorizerModel, RouteModel
+from wslocal.template.model import AuthorizerModel, IntegrationModel, RouteModel
 from wslocal.template.shapes import reading
 
 _FUNCTION_ARN = re.compile(r"arn:[^:]+:lambda:[^:]*:[^:]*:function:([^/:]+)")
@@ -46,6 +47,9 @@ def routes_of_api(
     two_way = {
         str(p.get("RouteId")) for _, p in of_api("AWS::ApiGatewayV2::RouteResponse").values()
     }
+    responses_by_integration: dict[str, list[Mapping[str, Any]]] = {}
+    for _, response in of_api("AWS::ApiGatewayV2::IntegrationResponse").values():
+        responses_by_integration.setdefault(str(response.get("IntegrationId")), []).append(response)
     routes: dict[str, RouteModel] = {}
     for route_id, (logical_id, properties) in of_api("AWS::ApiGatewayV2::Route").items():
         with reading(logical_id):
@@ -58,18 +62,11 @@ def routes_of_api(
                     f"Target {target!r} is not an integration of this API", logical_id, "Target"
                 )
             integration_id, integration = integrations[target.removeprefix("integrations/")]
-            if integration.get("IntegrationType") != "AWS_PROXY":
-                raise TemplateError(
-                    f"IntegrationType {integration.get('IntegrationType')!r} is not emulated "
-                    "(use AWS_PROXY)",
-                    integration_id,
-                    "IntegrationType",
-                )
-            function = function_for_uri(
-                integration.get("IntegrationUri"),
-                functions_by_name,
+            function, custom = _integration(
                 integration_id,
-                "IntegrationUri",
+                integration,
+                responses_by_integration.get(target.removeprefix("integrations/"), []),
+                functions_by_name,
             )
             authorizer = None
             if properties.get("AuthorizationType") == "CUSTOM":
@@ -87,8 +84,32 @@ def routes_of_api(
                 function=function,
                 two_way=route_id in two_way,
                 authorizer=authorizer,
+                integration=custom,
             )
     return routes
+
+
+def _integration(
+    integration_id: str,
+    properties: Mapping[str, Any],
+    responses: list[Mapping[str, Any]],
+    functions_by_name: Mapping[str, str],
+) -> tuple[str | None, IntegrationModel | None]:
+    """The function of a Lambda proxy integration, or the model of any other kind."""
+    kind = properties.get("IntegrationType")
+    if kind not in KINDS:
+        raise TemplateError(
+            f"IntegrationType {kind!r} is not one of {', '.join(KINDS)}",
+            integration_id,
+            "IntegrationType",
+        )
+    uri = properties.get("IntegrationUri")
+    if kind == "AWS_PROXY":
+        return function_for_uri(uri, functions_by_name, integration_id, "IntegrationUri"), None
+    function = None
+    if kind == "AWS" and is_lambda_invocation(str(uri)):
+        function = function_for_uri(uri, functions_by_name, integration_id, "IntegrationUri")
+    return None, integration_model(integration_id, properties, responses, function)
 
 
 def _authorizer(

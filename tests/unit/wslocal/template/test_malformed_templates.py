@@ -18,6 +18,8 @@ APPS = [
     (FIXTURES / "mixed_app" / "template.yaml", FIXTURES / "mixed_app"),
     (FIXTURES / "echo_app" / "template.yaml", FIXTURES / "echo_app"),
     (FIXTURES / "auth_app" / "template.yaml", FIXTURES / "auth_app"),
+    (FIXTURES / "storage_first_app" / "template.yaml", FIXTURES / "storage_first_app"),
+    (ROOT / "examples" / "seed_chat" / "template.yaml", ROOT / "examples" / "seed_chat"),
 ]
 ODD_VALUES = st.one_of(
     st.none(),

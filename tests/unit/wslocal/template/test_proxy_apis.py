@@ -144,11 +144,11 @@ def test_a_local_definition_uri_is_read_as_the_apis_openapi(tmp_path):
     assert [(r.route_key, r.function) for r in http.routes] == [("GET /c", "Fn")]
 
 
-def test_an_integration_other_than_proxy_or_mock_is_listed_as_not_served(tmp_path):
+def test_an_integration_an_http_api_does_not_take_is_listed_as_not_served(tmp_path):
     (tmp_path / "api.json").write_text(json.dumps({
         "openapi": "3.0.1", "info": {"title": "t", "version": "1"},
         "paths": {"/d": {"get": {"x-amazon-apigateway-integration": {
-            "type": "http_proxy", "httpMethod": "GET", "uri": "https://example.com",
+            "type": "http", "httpMethod": "GET", "uri": "https://example.com",
         }}}},
     }))  # fmt: skip
     stage = model(

@@ -221,8 +221,8 @@ def test_a_template_without_a_websocket_api_is_served_all_the_same(project):
     assert (stage.api_logical_id, stage.routes, stage.queues[0].logical_id) == (None, {}, "Q")
 
 
-def test_a_non_proxy_integration_names_the_resource_and_property(project):
-    text = TEMPLATE.replace("IntegrationType: AWS_PROXY", "IntegrationType: MOCK")
+def test_an_unknown_integration_type_names_the_resource_and_property(project):
+    text = TEMPLATE.replace("IntegrationType: AWS_PROXY", "IntegrationType: VPC_LINK")
     with pytest.raises(TemplateError, match=r"EchoIntegration\.IntegrationType"):
         model(project, text)
 
