@@ -305,6 +305,19 @@ def test_the_body_and_the_pattern_must_agree_on_json(body, pattern, delivered):
     assert compile_filters([pattern], SQS_DATA_KEY).matches(sqs(body)) is delivered
 
 
+def test_a_body_pattern_inside_or_reads_the_body_as_its_own_kind():
+    # [EB] "$or" combines whole sub-patterns: a body of fields in one alternative reads
+    # the body as JSON, a body of rules in another as a plain string
+    event_filter = compile_filters(
+        ['{"$or": [{"body": {"kind": ["order"]}}, {"body": [{"prefix": "ORDER#"}]}]}'],
+        SQS_DATA_KEY,
+    )
+    assert event_filter.matches(sqs('{"kind": "order"}'))
+    assert event_filter.matches(sqs("ORDER#12"))
+    assert not event_filter.matches(sqs('{"kind": "refund"}'))
+    assert not event_filter.matches(sqs("REFUND#12"))
+
+
 def test_a_plain_body_can_be_matched_by_prefix():
     assert compile_filters(['{"body": [{"prefix": "ORDER#"}]}'], SQS_DATA_KEY).matches(
         sqs("ORDER#12")
