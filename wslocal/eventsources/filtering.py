@@ -239,22 +239,22 @@ def _compile_pattern(text: Any, data_key: str) -> _Node:
         raise FilterPatternError(f"is not JSON ({exc})") from None
     if not isinstance(document, dict):
         raise FilterPatternError("must be a JSON object")
-    data = document.get(data_key)
-    if data_key == STREAM_DATA_KEY and data is not None and not isinstance(data, dict):
-        raise FilterPatternError(f"the {data_key!r} rules must be an object (its fields)")
-    return _node(document, "", SQS_DATA_KEY if data_key == SQS_DATA_KEY else None)
+    return _node(document, "", data_key)
 
 
-def _node(document: Mapping[str, Any], path: str, body_key: str | None = None) -> _Node:
-    """``body_key``: the field, at this level, that is an SQS body (``_Body``)."""
+def _node(document: Mapping[str, Any], path: str, data_key: str | None = None) -> _Node:
+    """``data_key``: the field, at this level, that holds the source's data (an SQS
+    ``body``, a stream's ``dynamodb``); None below the top."""
     fields: list[tuple[str, _Node | _Rules | _Body]] = []
     alternatives: list[tuple[_Node, ...]] = []
     for name, value in document.items():
         where = f"{path}.{name}" if path else name
         sub: _Node | _Rules
         if name == "$or":
-            alternatives.append(_alternatives(value, where, body_key))
+            alternatives.append(_alternatives(value, where, data_key))
             continue
+        if name == data_key == STREAM_DATA_KEY and not isinstance(value, dict):
+            raise FilterPatternError(f"the {data_key!r} rules must be an object (its fields)")
         if isinstance(value, dict):
             sub = _node(value, where)
         elif isinstance(value, list):
@@ -263,17 +263,17 @@ def _node(document: Mapping[str, Any], path: str, body_key: str | None = None) -
             raise FilterPatternError(
                 f"{where}: must be a list of rules or an object of fields, not {_shown(value)}"
             )
-        fields.append((name, _Body(sub) if name == body_key else sub))
+        fields.append((name, _Body(sub) if name == data_key == SQS_DATA_KEY else sub))
     return _Node(tuple(fields), tuple(alternatives))
 
 
-def _alternatives(value: Any, where: str, body_key: str | None) -> tuple[_Node, ...]:
+def _alternatives(value: Any, where: str, data_key: str | None) -> tuple[_Node, ...]:
     """A ``$or``'s patterns, each matched against the object the ``$or`` is in."""
     if not isinstance(value, list) or len(value) < 2:
         raise FilterPatternError(f"{where}: must be a list of two or more patterns")
     if not all(isinstance(item, dict) and item for item in value):
         raise FilterPatternError(f"{where}: each alternative must be a non-empty object")
-    return tuple(_node(item, where, body_key) for item in value)
+    return tuple(_node(item, where, data_key) for item in value)
 
 
 def _rules(values: list[Any], where: str) -> _Rules:

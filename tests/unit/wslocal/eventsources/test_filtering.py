@@ -114,6 +114,13 @@ def test_a_stream_pattern_whose_data_key_is_not_an_object_is_refused():
         compile_filters(['{"dynamodb": ["x"]}'], STREAM_DATA_KEY)
 
 
+def test_a_stream_data_key_that_is_not_an_object_is_refused_inside_or_too():
+    with pytest.raises(FilterPatternError, match="'dynamodb' rules must be an object"):
+        compile_filters(
+            ['{"$or": [{"dynamodb": ["x"]}, {"eventName": ["INSERT"]}]}'], STREAM_DATA_KEY
+        )
+
+
 def test_a_typed_number_is_a_string_so_numeric_does_not_match_it():
     # [EB] "Numeric matching ... only works on values that are JSON numbers"; DynamoDB's N
     # is a string in the record
