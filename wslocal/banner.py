@@ -173,6 +173,17 @@ def _filters(patterns: tuple[str, ...]) -> str:
     return f"{len(patterns)} filter{'s' if len(patterns) > 1 else ''}"
 
 
+def _mapping_notes(source: SqsSourceModel | DynamoDBStreamSourceModel) -> list[str]:
+    """What every event source mapping's line ends with: its filters, whether it is
+    off, what the stage does not emulate of it."""
+    notes = [_filters(source.filters)] if source.filters else []
+    if not source.enabled:
+        notes.append("DISABLED")
+    if source.not_emulated:
+        notes.append(f"not emulated: {', '.join(source.not_emulated)}")
+    return notes
+
+
 def describe_queue_source(source: SqsSourceModel, model: StageModel, pool_size: int) -> str:
     """One banner line for a queue source."""
     queue = model.queue(source.queue)
@@ -186,12 +197,7 @@ def describe_queue_source(source: SqsSourceModel, model: StageModel, pool_size: 
         parts.append("item failures")
     if queue.dead_letter_queue:
         parts.append(f"DLQ {queue.dead_letter_queue} after {queue.max_receive_count} receives")
-    if source.filters:
-        parts.append(_filters(source.filters))
-    if not source.enabled:
-        parts.append("DISABLED")
-    if source.not_emulated:
-        parts.append(f"not emulated: {', '.join(source.not_emulated)}")
+    parts += _mapping_notes(source)
     return f"{source.queue} queue -> {source.function} ({', '.join(parts)})"
 
 
@@ -212,10 +218,5 @@ def describe_stream_source(source: DynamoDBStreamSourceModel, table_name: str) -
         parts.append("item failures")
     if source.on_failure:
         parts.append(f"on failure {source.on_failure.kind} {source.on_failure.arn.split(':')[-1]}")
-    if source.filters:
-        parts.append(_filters(source.filters))
-    if not source.enabled:
-        parts.append("DISABLED")
-    if source.not_emulated:
-        parts.append(f"not emulated: {', '.join(source.not_emulated)}")
+    parts += _mapping_notes(source)
     return f"{table_name} stream -> {source.function} ({', '.join(parts)})"

@@ -14,9 +14,9 @@ How a record is seen: fields are followed through arrays (a field's values are e
 leaf reached), a field holding an object is not a leaf (``exists`` is false for it, as
 Lambda's DynamoDB documentation warns), numbers are equal when written the same way
 (300 is not 300.0), and ``numeric`` compares JSON numbers only (a DynamoDB ``N`` is a
-string). An SQS record's ``body`` is parsed as JSON when the pattern's ``body`` is an
-object, and must not parse when it is a list of rules: otherwise the record does not
-match, as Lambda drops it.
+string). An SQS record's ``body`` is parsed as JSON where a pattern's ``body`` (at its
+top or in a top-level ``$or``'s alternative) is an object, and must not parse where it
+is a list of rules: otherwise that ``body`` does not match, as Lambda drops the record.
 """
 
 from __future__ import annotations
@@ -97,27 +97,43 @@ class _Rules:
             return self.if_absent
         return self.if_present or any(test(leaf) for leaf in leaves for test in self.tests)
 
+    def matches_field(self, record: Mapping[str, Any], name: str) -> bool:
+        return self.matches(_leaves(record[name]) if name in record else ())
+
+
+@dataclass(frozen=True)
+class _Body:
+    """The rules of an SQS record's ``body``: an object of fields takes the body parsed
+    (an object or array), a list of rules the body as a plain string; a body of the
+    other kind does not match, as Lambda drops it."""
+
+    rules: _Node | _Rules
+
+    def matches_field(self, record: Mapping[str, Any], name: str) -> bool:
+        body = record.get(name)
+        if isinstance(self.rules, _Node):
+            return isinstance(body, dict | list) and self.rules.matches(body)
+        return not isinstance(body, dict | list) and self.rules.matches_field(record, name)
+
 
 @dataclass(frozen=True)
 class _Node:
     """An object of a pattern: each field must match, and one of each ``$or``'s
     alternatives."""
 
-    fields: tuple[tuple[str, _Node | _Rules], ...]
+    fields: tuple[tuple[str, _Node | _Rules | _Body], ...]
     alternatives: tuple[tuple[_Node, ...], ...] = ()
 
     def matches(self, value: Any) -> bool:
         """Matched against each object ``value`` holds (itself, or an array's)."""
         return any(self._matches_object(candidate) for candidate in _objects(value))
 
+    def matches_field(self, record: Mapping[str, Any], name: str) -> bool:
+        return self.matches(record.get(name))
+
     def _matches_object(self, record: Mapping[str, Any]) -> bool:
-        for name, sub in self.fields:
-            present = name in record
-            if isinstance(sub, _Node):
-                if not sub.matches(record[name] if present else None):
-                    return False
-            elif not sub.matches(_leaves(record[name]) if present else ()):
-                return False
+        if not all(sub.matches_field(record, name) for name, sub in self.fields):
+            return False
         return all(
             any(alternative._matches_object(record) for alternative in alternatives)
             for alternatives in self.alternatives
@@ -158,35 +174,21 @@ def _leaves(value: Any) -> list[Any]:
 
 
 @dataclass(frozen=True)
-class Pattern:
-    """One filter: a compiled pattern, and whether it reads an SQS body as JSON (True),
-    as a plain string (False), or not at all (None)."""
-
-    root: _Node
-    body_is_json: bool | None
-
-    def matches(self, record: Mapping[str, Any], body: Any) -> bool:
-        """``body``: the SQS record's body parsed, or None when it is not JSON."""
-        if self.body_is_json is None:
-            return self.root.matches(record)
-        if self.body_is_json != (body is not None):
-            return False
-        return self.root.matches({**record, SQS_DATA_KEY: body} if body is not None else record)
-
-
-@dataclass(frozen=True)
 class EventFilter:
     """A mapping's filters: a record goes to the function when any one matches."""
 
-    patterns: tuple[Pattern, ...]
+    patterns: tuple[_Node, ...]
+    reads_body: bool = False
+    """A pattern has rules for an SQS ``body``: it is parsed, once per record."""
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         if not self.patterns:
             return True
-        body = None
-        if any(pattern.body_is_json is not None for pattern in self.patterns):
+        if self.reads_body:
             body = json_body(record.get(SQS_DATA_KEY))
-        return any(pattern.matches(record, body) for pattern in self.patterns)
+            if body is not None:
+                record = {**record, SQS_DATA_KEY: body}
+        return any(pattern.matches(record) for pattern in self.patterns)
 
 
 def json_body(body: Any) -> Any:
@@ -215,10 +217,18 @@ def compile_filters(patterns: Sequence[str], data_key: str) -> EventFilter:
             compiled.append(_compile_pattern(text, data_key))
         except FilterPatternError as exc:
             raise FilterPatternError(f"Filters[{index}].Pattern: {exc}") from None
-    return EventFilter(tuple(compiled))
+    return EventFilter(tuple(compiled), reads_body=any(map(_reads_body, compiled)))
 
 
-def _compile_pattern(text: Any, data_key: str) -> Pattern:
+def _reads_body(node: _Node) -> bool:
+    return any(isinstance(sub, _Body) for _, sub in node.fields) or any(
+        _reads_body(alternative)
+        for alternatives in node.alternatives
+        for alternative in alternatives
+    )
+
+
+def _compile_pattern(text: Any, data_key: str) -> _Node:
     if not isinstance(text, str):
         raise FilterPatternError(f"must be a string of JSON, not {type(text).__name__}")
     if len(text) > MAX_PATTERN_CHARS:
@@ -229,37 +239,41 @@ def _compile_pattern(text: Any, data_key: str) -> Pattern:
         raise FilterPatternError(f"is not JSON ({exc})") from None
     if not isinstance(document, dict):
         raise FilterPatternError("must be a JSON object")
-    data = document.get(data_key)
-    if data_key == STREAM_DATA_KEY and data is not None and not isinstance(data, dict):
-        raise FilterPatternError(f"the {data_key!r} rules must be an object (its fields)")
-    body_is_json = isinstance(data, dict) if data_key == SQS_DATA_KEY and data is not None else None
-    return Pattern(_node(document, ""), body_is_json)
+    return _node(document, "", data_key)
 
 
-def _node(document: Mapping[str, Any], path: str) -> _Node:
-    fields: list[tuple[str, _Node | _Rules]] = []
+def _node(document: Mapping[str, Any], path: str, data_key: str | None = None) -> _Node:
+    """``data_key``: the field, at this level, that holds the source's data (an SQS
+    ``body``, a stream's ``dynamodb``); None below the top."""
+    fields: list[tuple[str, _Node | _Rules | _Body]] = []
     alternatives: list[tuple[_Node, ...]] = []
     for name, value in document.items():
         where = f"{path}.{name}" if path else name
+        sub: _Node | _Rules
         if name == "$or":
-            alternatives.append(_alternatives(value, where))
-        elif isinstance(value, dict):
-            fields.append((name, _node(value, where)))
+            alternatives.append(_alternatives(value, where, data_key))
+            continue
+        if name == data_key == STREAM_DATA_KEY and not isinstance(value, dict):
+            raise FilterPatternError(f"the {data_key!r} rules must be an object (its fields)")
+        if isinstance(value, dict):
+            sub = _node(value, where)
         elif isinstance(value, list):
-            fields.append((name, _rules(value, where)))
+            sub = _rules(value, where)
         else:
             raise FilterPatternError(
                 f"{where}: must be a list of rules or an object of fields, not {_shown(value)}"
             )
+        fields.append((name, _Body(sub) if name == data_key == SQS_DATA_KEY else sub))
     return _Node(tuple(fields), tuple(alternatives))
 
 
-def _alternatives(value: Any, where: str) -> tuple[_Node, ...]:
+def _alternatives(value: Any, where: str, data_key: str | None) -> tuple[_Node, ...]:
+    """A ``$or``'s patterns, each matched against the object the ``$or`` is in."""
     if not isinstance(value, list) or len(value) < 2:
         raise FilterPatternError(f"{where}: must be a list of two or more patterns")
     if not all(isinstance(item, dict) and item for item in value):
         raise FilterPatternError(f"{where}: each alternative must be a non-empty object")
-    return tuple(_node(item, where) for item in value)
+    return tuple(_node(item, where, data_key) for item in value)
 
 
 def _rules(values: list[Any], where: str) -> _Rules:

@@ -1,6 +1,8 @@
 """The banner's lines that say what the stage does with a template's parts: event
 sources with their settings, functions under a debugger."""
 
+from dataclasses import replace
+
 from tests.support.paths import FIXTURES
 from wslocal.banner import debug_lines, describe_queue_source, describe_stream_source
 from wslocal.runtime.languages import Debugging
@@ -26,6 +28,16 @@ def test_a_queue_source_is_described_with_its_concurrency_and_dead_letter_queue(
         "jobs-to-do queue -> Work (batch 5, window 1 s, concurrency 2, visibility 2 s, "
         "item failures, DLQ DeadJobs after 2 receives, 1 filter)"
     )
+
+
+def test_a_disabled_source_says_so_and_what_is_not_emulated_of_it():
+    jobs, orders = model("jobs_app"), model("orders_app")
+    queue = replace(jobs.queue_sources[0], enabled=False, not_emulated=("MetricsConfig",))
+    stream = replace(orders.stream_sources[0], enabled=False, not_emulated=("MetricsConfig",))
+    for line in (describe_queue_source(queue, jobs, 8), describe_stream_source(stream, "t")):
+        assert line.endswith("filter, DISABLED, not emulated: MetricsConfig)") or line.endswith(
+            "filters, DISABLED, not emulated: MetricsConfig)"
+        ), line
 
 
 def test_a_debugged_function_says_where_to_attach_and_that_its_timeout_is_suspended():

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,20 @@ def test_a_watching_child_keeps_the_variable_from_its_handlers():
         timeout=30,
     )
     assert done.returncode == 0 and lifeline.VARIABLE not in done.stdout
+
+
+def test_a_worker_importing_the_bootstrap_does_not_import_shutil():
+    # a worker's cold start imports the lifeline; shutil (and bz2, lzma with it, about
+    # 4 ms) is for bound(), which only the stage calls
+    code = (
+        "import sys, wslocal.runtime.bootstrap; print(sorted({'shutil', 'bz2'} & set(sys.modules)))"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        env={"PYTHONPATH": str(root), "PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr

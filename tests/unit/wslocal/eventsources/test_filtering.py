@@ -114,6 +114,13 @@ def test_a_stream_pattern_whose_data_key_is_not_an_object_is_refused():
         compile_filters(['{"dynamodb": ["x"]}'], STREAM_DATA_KEY)
 
 
+def test_a_stream_data_key_that_is_not_an_object_is_refused_inside_or_too():
+    with pytest.raises(FilterPatternError, match="'dynamodb' rules must be an object"):
+        compile_filters(
+            ['{"$or": [{"dynamodb": ["x"]}, {"eventName": ["INSERT"]}]}'], STREAM_DATA_KEY
+        )
+
+
 def test_a_typed_number_is_a_string_so_numeric_does_not_match_it():
     # [EB] "Numeric matching ... only works on values that are JSON numbers"; DynamoDB's N
     # is a string in the record
@@ -303,6 +310,19 @@ def test_a_json_body_is_filtered_on_a_number_range():
 )
 def test_the_body_and_the_pattern_must_agree_on_json(body, pattern, delivered):
     assert compile_filters([pattern], SQS_DATA_KEY).matches(sqs(body)) is delivered
+
+
+def test_a_body_pattern_inside_or_reads_the_body_as_its_own_kind():
+    # [EB] "$or" combines whole sub-patterns: a body of fields in one alternative reads
+    # the body as JSON, a body of rules in another as a plain string
+    event_filter = compile_filters(
+        ['{"$or": [{"body": {"kind": ["order"]}}, {"body": [{"prefix": "ORDER#"}]}]}'],
+        SQS_DATA_KEY,
+    )
+    assert event_filter.matches(sqs('{"kind": "order"}'))
+    assert event_filter.matches(sqs("ORDER#12"))
+    assert not event_filter.matches(sqs('{"kind": "refund"}'))
+    assert not event_filter.matches(sqs("REFUND#12"))
 
 
 def test_a_plain_body_can_be_matched_by_prefix():
