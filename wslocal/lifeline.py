@@ -18,8 +18,8 @@ Who reads the lifeline:
   runs it through this file (``python -I -S lifeline.py FD program args...``), which forks
   a small watcher and then *execs* the program, so the child the caller holds is the
   program itself (its pid, signals, exit code, output). The watcher blocks on the
-  lifeline; at EOF it sends SIGTERM to the program (to its process group when it leads
-  one: npm's children too), and SIGKILL after ``GRACE_S``. The watcher itself dies with
+  lifeline; at EOF it sends SIGTERM to the program's process group (the wrapper makes the
+  program lead one: npm's and pip's children go too), and SIGKILL after ``GRACE_S``. The watcher itself dies with
   the program (``PR_SET_PDEATHSIG`` on Linux, asked by the watcher of its parent: the
   program's main thread, which lives as long as the program).
 - The stage's own Python children, whose start-up time counts (workers, fork servers):
@@ -175,6 +175,8 @@ def main(argv: list[str]) -> None:
         finally:
             os._exit(0)
     os.close(fd)
+    with contextlib.suppress(OSError):  # already a session's leader (start_new_session)
+        os.setpgid(0, 0)  # it leads a group: the watcher's signals reach its children too
     # Python ignores these at start; the program must get them as a shell would give them.
     for signum in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(signum, signal.SIG_DFL)

@@ -86,6 +86,19 @@ def test_a_bound_program_gets_the_signals_sent_to_it():
         process.kill()
 
 
+def test_a_bound_program_leads_its_process_group_so_its_own_children_end_with_it():
+    line, fds = lifeline.bound(["sleep", "60"])
+    process = subprocess.Popen(line, pass_fds=fds)
+    try:
+        deadline = time.monotonic() + 10
+        while os.getpgid(process.pid) != process.pid and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.getpgid(process.pid) == process.pid != os.getpgid(0)
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_the_watcher_ends_with_its_program():
     line, fds = lifeline.bound(["sleep", "60"])
     process = subprocess.Popen(line, pass_fds=fds, start_new_session=True)
