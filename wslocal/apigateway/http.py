@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,13 +29,19 @@ class HttpRequest:
     version: str = "HTTP/1.1"
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        """The first value of a header, whatever the case of its name."""
+        return self._by_name.get(name.lower())
 
-    @property
+    @cached_property
+    def _by_name(self) -> dict[str, str]:
+        """Lower-cased names to their first value, built once: the hot loop asks for
+        several headers of every request."""
+        found: dict[str, str] = {}
+        for key, value in self.headers:
+            found.setdefault(key.lower(), value)
+        return found
+
+    @cached_property
     def path(self) -> str:
         return urlsplit(self.target).path or "/"
 
@@ -113,6 +120,11 @@ def parse_request_head(head: bytes) -> HttpRequest:
     return HttpRequest(method=method, target=target, headers=tuple(headers), version=version)
 
 
+_EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+_EMPTY_OK_CLOSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+"""The answer to every delivered ``@connections`` POST, built once."""
+
+
 def response_bytes(
     status: int,
     body: bytes = b"",
@@ -123,6 +135,8 @@ def response_bytes(
 ) -> bytes:
     """A response; ``headers`` as a map, or as pairs when a name repeats (Set-Cookie).
     Content-Length and Connection are the stage's own."""
+    if status == 200 and not body and not headers and not head_only:
+        return _EMPTY_OK if keep_alive else _EMPTY_OK_CLOSE
     reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
     own = {"content-length", "connection"}

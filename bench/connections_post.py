@@ -1,0 +1,189 @@
+"""Stage CPU per ``@connections`` POST (issue 24): the stage's own path, a signed POST in
+and one WebSocket frame out, with no handler in the way.
+
+    .venv/bin/python bench/connections_post.py [--clients 100] [--lanes 8] [--posts 20000]
+                                               [--profile OUT.svg]
+
+``wslocal start`` serves tests/fixtures/echo_app (one WebSocket API); ``--clients``
+WebSocket clients connect and read everything they are sent; each asks the echo route
+for its own event to learn its connection id. The requests are then built once, before
+anything is measured, byte for byte as the layer's ``KeepAliveManagementApi`` sends them
+(botocore's ``SigV4Auth`` headers, written by ``http.client``), and posted round-robin over
+the clients by ``--lanes`` kept-alive connections, each waiting for its answer before the
+next post as the layer does. Printed: the stage process's CPU time (user + system, from
+/proc, its workers not counted) per post, and posts/s. CPU time, not wall time: the
+machine is shared, and wall time is what the others leave us.
+
+``--profile OUT`` records the stage with py-spy during the measured loop (``pip install
+py-spy``; it is not a test dependency): a flame graph, or ``--profile-format raw`` for
+collapsed stacks to count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import websockets
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from wslocal.engines.dynamodb import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "tests" / "fixtures" / "echo_app" / "template.yaml"
+STAGE = "test"
+DATA = (
+    b'{"type":"newMessage","id":"01JDQ2V6M1W9Y7M1C2Z3X4Y5Z6","room":"bench","sender":"alice",'
+    b'"payload":"hello, room","sentAt":"2024-11-24T12:10:24.000Z"}'
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used, all its threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_stage(port: int) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wslocal.cli", "start", "--template", str(TEMPLATE),
+         "--port", str(port), "--skip-build", "--max-workers", "1"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "Press Ctrl-C" in line:
+            break
+    else:
+        raise SystemExit("the stage did not start")
+    stdout = process.stdout
+    threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
+    return process
+
+
+class _Capture:
+    """A socket for ``http.client`` that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.sent = bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+
+
+def signed_request(port: int, connection_id: str) -> bytes:
+    """The bytes ``KeepAliveManagementApi.post_to_connection`` writes for this post."""
+    path = f"/{STAGE}/@connections/{quote(connection_id, safe='')}"
+    request = AWSRequest(method="POST", url=f"http://127.0.0.1:{port}{path}", data=DATA)
+    credentials = Credentials("wslocal", "wslocal", "session-token")
+    SigV4Auth(credentials, "execute-api", "us-east-1").add_auth(request)
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    capture = _Capture()
+    connection.sock = capture  # type: ignore[assignment]
+    connection.request("POST", path, body=DATA, headers=dict(request.headers.items()))
+    return bytes(capture.sent)
+
+
+async def connect_clients(url: str, count: int) -> tuple[list[websockets.ClientConnection], list[str]]:
+    clients = await asyncio.gather(
+        *(websockets.connect(url, max_size=None, max_queue=None, ping_interval=None)
+          for _ in range(count))
+    )  # fmt: skip
+    ids = []
+    for client in clients:
+        await client.send('{"type":"echo","do":"event"}')
+        event = json.loads(await client.recv())
+        ids.append(event["requestContext"]["connectionId"])
+    return list(clients), ids
+
+
+async def drain(client: websockets.ClientConnection, counts: list[int]) -> None:
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for _ in client:
+            counts[0] += 1
+
+
+async def post_lanes(port: int, requests: list[bytes], lanes: int) -> None:
+    """Each lane keeps one connection and posts its share of ``requests`` one at a time."""
+
+    async def lane(share: list[bytes]) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for request in share:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"the stage answered {head!r}")
+            length = head.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0]
+            if length != b"0":
+                await reader.readexactly(int(length))
+        writer.close()
+
+    await asyncio.gather(*(lane(requests[index::lanes]) for index in range(lanes)))
+
+
+async def run(args: argparse.Namespace) -> None:
+    port = free_port()
+    stage = start_stage(port)
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        clients, ids = await connect_clients(f"ws://127.0.0.1:{port}", args.clients)
+        counts = [0]
+        readers = [asyncio.create_task(drain(client, counts)) for client in clients]
+        by_id = {cid: signed_request(port, cid) for cid in ids}
+        warm = [by_id[ids[index % len(ids)]] for index in range(min(2000, args.posts))]
+        posts = [by_id[ids[index % len(ids)]] for index in range(args.posts)]
+        await post_lanes(port, warm, args.lanes)
+        if args.profile:
+            spy = subprocess.Popen(
+                [shutil.which("py-spy", path=Path(sys.executable).parent) or "py-spy", "record", "--pid", str(stage.pid), "--output", args.profile,
+                 "--format", args.profile_format, "--rate", "500", "--nonblocking"]
+            )  # fmt: skip
+            await asyncio.sleep(1.5)
+        cpu_before, started = cpu_seconds(stage.pid), time.perf_counter()
+        await post_lanes(port, posts, args.lanes)
+        cpu, wall = cpu_seconds(stage.pid) - cpu_before, time.perf_counter() - started
+        deadline = time.monotonic() + 30
+        while counts[0] < len(warm) + len(posts) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for client in clients:
+            await client.close()
+        await asyncio.gather(*readers)
+    finally:
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(60)
+        stage.terminate()
+        stage.wait(60)
+    delivered = counts[0] - len(warm)
+    print(f"@connections POST: {args.posts} posts, {args.clients} clients, {args.lanes} lanes, "
+          f"{len(posts[0])} bytes a request")  # fmt: skip
+    print(f"stage CPU per post: {cpu / args.posts * 1e6:.1f} us")
+    print(f"posts/s: {args.posts / wall:,.0f} (wall; the machine is shared)")
+    print(f"frames received: {delivered} of {args.posts}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--lanes", type=int, default=8)
+    parser.add_argument("--posts", type=int, default=20000)
+    parser.add_argument("--profile", metavar="OUT", help="record the stage with py-spy")
+    parser.add_argument("--profile-format", default="flamegraph", choices=["flamegraph", "raw"])
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
