@@ -97,7 +97,9 @@ def signed_request(port: int, connection_id: str) -> bytes:
     return bytes(capture.sent)
 
 
-async def connect_clients(url: str, count: int) -> tuple[list[websockets.ClientConnection], list[str]]:
+async def connect_clients(
+    url: str, count: int
+) -> tuple[list[websockets.ClientConnection], list[str]]:
     clients = await asyncio.gather(
         *(websockets.connect(url, max_size=None, max_queue=None, ping_interval=None)
           for _ in range(count))
@@ -147,8 +149,9 @@ async def run(args: argparse.Namespace) -> None:
         posts = [by_id[ids[index % len(ids)]] for index in range(args.posts)]
         await post_lanes(port, warm, args.lanes)
         if args.profile:
+            py_spy = shutil.which("py-spy", path=Path(sys.executable).parent) or "py-spy"
             spy = subprocess.Popen(
-                [shutil.which("py-spy", path=Path(sys.executable).parent) or "py-spy", "record", "--pid", str(stage.pid), "--output", args.profile,
+                [py_spy, "record", "--pid", str(stage.pid), "--output", args.profile,
                  "--format", args.profile_format, "--rate", "500", "--nonblocking"]
             )  # fmt: skip
             await asyncio.sleep(1.5)

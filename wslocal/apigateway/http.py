@@ -102,21 +102,22 @@ def parse_request_head(head: bytes) -> HttpRequest:
     """Parse the request line and headers (everything up to the blank line)."""
     if len(head) > MAX_HEAD_BYTES:
         raise HttpError(431, "request head too large")
-    try:
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, version = lines[0].split(" ")
-    except ValueError:
-        raise HttpError(400, "malformed request line") from None
+    request_line, _, fields = head.decode("latin-1").partition("\r\n")
+    parts = request_line.split(" ")
+    if len(parts) != 3:
+        raise HttpError(400, "malformed request line")
+    method, target, version = parts
     if not version.startswith("HTTP/1."):
         raise HttpError(505, "HTTP/1.x only")
     headers = []
-    for line in lines[1:]:
+    for line in fields.split("\r\n"):
         if not line:
             continue
         name, separator, value = line.partition(":")
-        if not separator or not name.strip():
+        name = name.strip()
+        if not separator or not name:
             raise HttpError(400, "malformed header line")
-        headers.append((name.strip(), value.strip()))
+        headers.append((name, value.strip()))
     return HttpRequest(method=method, target=target, headers=tuple(headers), version=version)
 
 

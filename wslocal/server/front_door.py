@@ -134,8 +134,10 @@ class FrontDoor:
             serves_static=self.static_dir is not None,
             websocket_path=self._host.api.serves_path(request.path),
         )
-        return door is Door.MANAGEMENT_API and not request.chunked and (
-            request.content_length <= self._host.limits.max_post_bytes
+        return (
+            door is Door.MANAGEMENT_API
+            and not request.chunked
+            and (request.content_length <= self._host.limits.max_post_bytes)
         )
 
     def management_answer(self, request: HttpRequest, body: bytes) -> bytes:
@@ -362,12 +364,7 @@ class HttpConnection(asyncio.Protocol):
         self._wait_for(self._limits.request_head_timeout, idle=True)
 
     def data_received(self, data: bytes) -> None:
-        if self._buffer:
-            self._buffer += data
-        else:
-            self._buffer = data
-            if self._idle:
-                self._wait_for(self._limits.request_head_timeout, idle=False)
+        self._buffer = self._buffer + data if self._buffer else data
         self._serve_buffered()
 
     def eof_received(self) -> bool:
@@ -391,39 +388,51 @@ class HttpConnection(asyncio.Protocol):
 
     # --- serving ------------------------------------------------------------------------
     def _serve_buffered(self) -> None:
+        """Answer every whole request buffered, in one write (pipelined requests get
+        their answers together)."""
         transport = self._transport
-        served = False
-        while self._buffer and transport is not None and not self._writing_paused:
+        answers: list[bytes] = []
+        keep_alive = True
+        while self._buffer and keep_alive and transport is not None and not self._writing_paused:
             buffer = self._buffer
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(buffer) > MAX_HEAD_BYTES:
-                    self.hand_over()  # the stream path answers 431
+                    self._hand_over_after(answers)  # the stream path answers 431
                     return
                 break
             head_end = end + 4
             try:
                 request = parse_request_head(buffer[:head_end])
                 if not self._door.answers_inline(request, first=self._first):
-                    self.hand_over()
+                    self._hand_over_after(answers)
                     return
                 body_end = head_end + request.content_length
             except HttpError:
-                self.hand_over()  # the stream path answers it, as it always has
+                self._hand_over_after(answers)  # the stream path answers it, as always
                 return
             if len(buffer) < body_end:
                 break  # the body's rest is on its way
             self._buffer = buffer[body_end:]
-            self._first, served = False, True
-            transport.write(self._door.management_answer(request, buffer[head_end:body_end]))
-            if not request.keep_alive:
-                transport.close()
-                self._forget()
-                return
-        if not self._buffer:
+            self._first = False
+            answers.append(self._door.management_answer(request, buffer[head_end:body_end]))
+            keep_alive = request.keep_alive
+        if transport is None:
+            return
+        if answers:
+            transport.write(answers[0] if len(answers) == 1 else b"".join(answers))
+        if not keep_alive:
+            transport.close()
+            self._forget()
+        elif not self._buffer:
             self._wait_for(self._limits.keep_alive_idle, idle=True)
-        elif served:  # the next request has begun: its own time starts now
+        elif answers or self._idle:  # a request has begun: its own time starts now
             self._wait_for(self._limits.request_head_timeout, idle=False)
+
+    def _hand_over_after(self, answers: list[bytes]) -> None:
+        if answers and self._transport is not None:
+            self._transport.write(b"".join(answers))
+        self.hand_over()
 
     def hand_over(self) -> None:
         """Give the connection, and what it sent that is not answered yet, to the stream
