@@ -43,7 +43,10 @@ class HttpRequest:
 
     @cached_property
     def path(self) -> str:
-        return urlsplit(self.target).path or "/"
+        target = self.target
+        if target[:1] == "/" and target[:2] != "//" and "?" not in target and "#" not in target:
+            return target  # origin form, nothing to split off (the hot loop's targets)
+        return urlsplit(target).path or "/"
 
     @property
     def query(self) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wslocal.apigateway import management_api
-from wslocal.apigateway.doors import Door, choose_door, fallback_door
+from wslocal.apigateway.doors import Door, calls_management_api, choose_door, fallback_door
 from wslocal.apigateway.http import (
     MAX_HEAD_BYTES,
     HttpError,
@@ -128,16 +128,10 @@ class FrontDoor:
         stage. Raises HttpError as the stream path would (the caller hands it over)."""
         if self.proxy_api is not None or not self.ready.is_set():
             return False
-        door = choose_door(
-            request,
-            first=first,
-            serves_static=self.static_dir is not None,
-            websocket_path=self._host.api.serves_path(request.path),
-        )
         return (
-            door is Door.MANAGEMENT_API
+            calls_management_api(request, first=first)
             and not request.chunked
-            and (request.content_length <= self._host.limits.max_post_bytes)
+            and request.content_length <= self._host.limits.max_post_bytes
         )
 
     def management_answer(self, request: HttpRequest, body: bytes) -> bytes:
