@@ -1,8 +1,8 @@
 """Stage CPU per ``@connections`` POST (issue 24): the stage's own path, a signed POST in
 and one WebSocket frame out, with no handler in the way.
 
-    .venv/bin/python bench/connections_post.py [--clients 100] [--lanes 8] [--posts 20000]
-                                               [--profile OUT.svg]
+    .venv/bin/python bench/connections_post.py [--clients 100] [--lanes 8] [--posts 10000]
+                                               [--rounds 5] [--profile OUT.svg]
 
 ``wslocal start`` serves tests/fixtures/echo_app (one WebSocket API); ``--clients``
 WebSocket clients connect and read everything they are sent; each asks the echo route
@@ -10,8 +10,9 @@ for its own event to learn its connection id. The requests are then built once, 
 anything is measured, byte for byte as the layer's ``KeepAliveManagementApi`` sends them
 (botocore's ``SigV4Auth`` headers, written by ``http.client``), and posted round-robin over
 the clients by ``--lanes`` kept-alive connections, each waiting for its answer before the
-next post as the layer does. Printed: the stage process's CPU time (user + system, from
-/proc, its workers not counted) per post, and posts/s. CPU time, not wall time: the
+next post as the layer does, ``--rounds`` times. Printed: the stage process's CPU time
+(user + system, from /proc, its workers not counted) per post in each round, their median
+and best, and posts/s. CPU time, not wall time: the
 machine is shared, and wall time is what the others leave us.
 
 ``--profile OUT`` records the stage with py-spy during the measured loop (``pip install
@@ -28,6 +29,7 @@ import http.client
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -140,6 +142,7 @@ async def run(args: argparse.Namespace) -> None:
     port = free_port()
     stage = start_stage(port)
     spy: subprocess.Popen[bytes] | None = None
+    rounds: list[tuple[float, float]] = []
     try:
         clients, ids = await connect_clients(f"ws://127.0.0.1:{port}", args.clients)
         counts = [0]
@@ -155,11 +158,14 @@ async def run(args: argparse.Namespace) -> None:
                  "--format", args.profile_format, "--rate", "500", "--nonblocking"]
             )  # fmt: skip
             await asyncio.sleep(1.5)
-        cpu_before, started = cpu_seconds(stage.pid), time.perf_counter()
-        await post_lanes(port, posts, args.lanes)
-        cpu, wall = cpu_seconds(stage.pid) - cpu_before, time.perf_counter() - started
+        for _ in range(args.rounds):
+            cpu_before, started = cpu_seconds(stage.pid), time.perf_counter()
+            await post_lanes(port, posts, args.lanes)
+            cpu = cpu_seconds(stage.pid) - cpu_before
+            rounds.append((cpu / len(posts) * 1e6, len(posts) / (time.perf_counter() - started)))
         deadline = time.monotonic() + 30
-        while counts[0] < len(warm) + len(posts) and time.monotonic() < deadline:
+        expected = len(warm) + len(posts) * args.rounds
+        while counts[0] < expected and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         for client in clients:
             await client.close()
@@ -171,18 +177,23 @@ async def run(args: argparse.Namespace) -> None:
         stage.terminate()
         stage.wait(60)
     delivered = counts[0] - len(warm)
-    print(f"@connections POST: {args.posts} posts, {args.clients} clients, {args.lanes} lanes, "
-          f"{len(posts[0])} bytes a request")  # fmt: skip
-    print(f"stage CPU per post: {cpu / args.posts * 1e6:.1f} us")
-    print(f"posts/s: {args.posts / wall:,.0f} (wall; the machine is shared)")
-    print(f"frames received: {delivered} of {args.posts}")
+    cpu_us = sorted(cpu for cpu, _ in rounds)
+    rates = sorted(rate for _, rate in rounds)
+    print(f"@connections POST: {args.rounds} rounds of {args.posts} posts, {args.clients} "
+          f"clients, {args.lanes} lanes, {len(posts[0])} bytes a request")  # fmt: skip
+    print("stage CPU per post, each round (us): " + " ".join(f"{cpu:.1f}" for cpu, _ in rounds))
+    print(f"stage CPU per post: median {statistics.median(cpu_us):.1f} us, best {cpu_us[0]:.1f} us")
+    print(f"posts/s: median {statistics.median(rates):,.0f}, best {rates[-1]:,.0f} "
+          "(wall; the machine is shared)")  # fmt: skip
+    print(f"frames received: {delivered} of {len(posts) * args.rounds}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--lanes", type=int, default=8)
-    parser.add_argument("--posts", type=int, default=20000)
+    parser.add_argument("--posts", type=int, default=10000, help="posts per round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", metavar="OUT", help="record the stage with py-spy")
     parser.add_argument("--profile-format", default="flamegraph", choices=["flamegraph", "raw"])
     asyncio.run(run(parser.parse_args()))

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,26 +26,27 @@ class HttpRequest:
     target: str
     headers: tuple[tuple[str, str], ...]
     version: str = "HTTP/1.1"
+    path: str = field(init=False, repr=False, compare=False)
+    """The target's path (no query, no fragment, no scheme and authority)."""
+    _by_name: dict[str, str] = field(init=False, repr=False, compare=False)
+    """Lower-cased names to their first value: the hot loop asks for several headers of
+    every request, so they are indexed once."""
+
+    def __post_init__(self) -> None:
+        target = self.target
+        if target[:1] == "/" and target[:2] != "//" and "?" not in target and "#" not in target:
+            path = target  # origin form, nothing to split off (the hot loop's targets)
+        else:
+            path = urlsplit(target).path or "/"
+        by_name: dict[str, str] = {}
+        for key, value in self.headers:
+            by_name.setdefault(key.lower(), value)
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "_by_name", by_name)
 
     def header(self, name: str) -> str | None:
         """The first value of a header, whatever the case of its name."""
         return self._by_name.get(name.lower())
-
-    @cached_property
-    def _by_name(self) -> dict[str, str]:
-        """Lower-cased names to their first value, built once: the hot loop asks for
-        several headers of every request."""
-        found: dict[str, str] = {}
-        for key, value in self.headers:
-            found.setdefault(key.lower(), value)
-        return found
-
-    @cached_property
-    def path(self) -> str:
-        target = self.target
-        if target[:1] == "/" and target[:2] != "//" and "?" not in target and "#" not in target:
-            return target  # origin form, nothing to split off (the hot loop's targets)
-        return urlsplit(target).path or "/"
 
     @property
     def query(self) -> list[tuple[str, str]]:

@@ -32,11 +32,11 @@ def is_management_path(path: str) -> bool:
 def connection_id_from_path(path: str, stage: str) -> str | None:
     """``/{stage}/@connections/{id}`` or ``/@connections/{id}`` -> the decoded id."""
     parts = path.split("?", 1)[0].strip("/").split("/")
-    if parts and parts[0] == stage:
-        parts = parts[1:]
+    if parts[0] == stage:
+        del parts[0]
     if len(parts) != 2 or parts[0] != CONNECTIONS_SEGMENT or not parts[1]:
         return None
-    return unquote(parts[1])
+    return unquote(parts[1]) if "%" in parts[1] else parts[1]
 
 
 def _error(status: int, error_type: str, message: str | None) -> ManagementResponse:
