@@ -8,8 +8,12 @@ import time
 import pytest
 from websockets.sync.client import connect
 
-from tests.integration.test_echo_app import connection_id, echo_stage
+from tests.integration.test_echo_app import APP, connection_id, echo_stage
+from tests.support.stage import RunningStage
 from wslocal.apigateway.limits import Limits
+from wslocal.faults import FaultPlan
+from wslocal.server import StageConfig
+from wslocal.template import build_stage_model, read_template
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +155,21 @@ def test_an_idle_connection_after_inline_posts_is_closed_quietly(stage, client):
         started = time.monotonic()
         assert sock.recv(65536) == b""
     assert 0.5 < time.monotonic() - started < 3
+
+
+def test_an_injected_post_fault_is_answered_500_and_nothing_is_sent(tmp_path):
+    model = build_stage_model(
+        read_template(APP / "template.yaml"), APP, {"EventLogPath": str(tmp_path / "log")}
+    )
+    config = StageConfig(port=0, max_workers=1, faults=FaultPlan(post_error=1.0, seed=1))
+    with RunningStage(model, config) as running:
+        before = {c.connection_id for c in running.stage.registry}
+        with connect(running.url) as ws:
+            cid = connection_id(running, before)
+            with socket.create_connection(("127.0.0.1", running.stage.port), timeout=5) as sock:
+                sock.sendall(post(cid, b"lost"))
+                answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 500")
+            assert b"InternalServerErrorException" in answer
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=0.3)

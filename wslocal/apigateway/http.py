@@ -26,11 +26,11 @@ class HttpRequest:
     target: str
     headers: tuple[tuple[str, str], ...]
     version: str = "HTTP/1.1"
+    by_name: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Lower-cased names to their first value: the hot loop asks for several headers of
+    every request, so they are indexed once (by the parser as it reads them, else here)."""
     path: str = field(init=False, repr=False, compare=False)
     """The target's path (no query, no fragment, no scheme and authority)."""
-    _by_name: dict[str, str] = field(init=False, repr=False, compare=False)
-    """Lower-cased names to their first value: the hot loop asks for several headers of
-    every request, so they are indexed once."""
 
     def __post_init__(self) -> None:
         target = self.target
@@ -38,15 +38,14 @@ class HttpRequest:
             path = target  # origin form, nothing to split off (the hot loop's targets)
         else:
             path = urlsplit(target).path or "/"
-        by_name: dict[str, str] = {}
-        for key, value in self.headers:
-            by_name.setdefault(key.lower(), value)
         object.__setattr__(self, "path", path)
-        object.__setattr__(self, "_by_name", by_name)
+        if self.headers and not self.by_name:
+            for key, value in self.headers:
+                self.by_name.setdefault(key.lower(), value)
 
     def header(self, name: str) -> str | None:
         """The first value of a header, whatever the case of its name."""
-        return self._by_name.get(name.lower())
+        return self.by_name.get(name.lower())
 
     @property
     def query(self) -> list[tuple[str, str]]:
@@ -113,6 +112,7 @@ def parse_request_head(head: bytes) -> HttpRequest:
     if not version.startswith("HTTP/1."):
         raise HttpError(505, "HTTP/1.x only")
     headers = []
+    by_name: dict[str, str] = {}
     for line in fields.split("\r\n"):
         if not line:
             continue
@@ -120,8 +120,10 @@ def parse_request_head(head: bytes) -> HttpRequest:
         name = name.strip()
         if not separator or not name:
             raise HttpError(400, "malformed header line")
-        headers.append((name, value.strip()))
-    return HttpRequest(method=method, target=target, headers=tuple(headers), version=version)
+        value = value.strip()
+        headers.append((name, value))
+        by_name.setdefault(name.lower(), value)
+    return HttpRequest(method, target, tuple(headers), version, by_name)
 
 
 _EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"

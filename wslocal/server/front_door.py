@@ -122,21 +122,20 @@ class FrontDoor:
         for writer in list(self.clients.values()):
             writer.transport.abort()
 
-    def answers_inline(self, request: HttpRequest, *, first: bool) -> bool:
-        """Whether ``request`` is an ``@connections`` call ``HttpConnection`` answers
-        itself: a whole body within the limit, on the WebSocket API's port of a ready
-        stage. Raises HttpError as the stream path would (the caller hands it over)."""
+    def inline_body_length(self, request: HttpRequest, *, first: bool) -> int | None:
+        """The body length of an ``@connections`` call ``HttpConnection`` answers itself
+        (not chunked, within the limit, on the WebSocket API's port of a ready stage);
+        None for anything else. Raises HttpError as the stream path would (the caller
+        hands the request over, and that path answers it)."""
         if self.proxy_api is not None or not self.ready.is_set():
-            return False
-        return (
-            calls_management_api(request, first=first)
-            and not request.chunked
-            and request.content_length <= self._host.limits.max_post_bytes
-        )
+            return None
+        if not calls_management_api(request, first=first) or request.chunked:
+            return None
+        length = request.content_length
+        return length if length <= self._host.limits.max_post_bytes else None
 
-    def management_answer(self, request: HttpRequest, body: bytes) -> bytes:
+    def management_answer(self, request: HttpRequest, body: bytes, *, keep_alive: bool) -> bytes:
         """The response to an ``@connections`` call, its message sent if it is a POST."""
-        keep_alive = request.keep_alive
         faults = self._host.faults
         if request.method == "POST" and faults and faults.post_fails():
             log.info("fault injected: %s answered 500", request.path)
@@ -282,7 +281,7 @@ class FrontDoor:
     ) -> bytes:
         keep_alive = request.keep_alive
         if door is Door.MANAGEMENT_API:
-            return self.management_answer(request, body)
+            return self.management_answer(request, body, keep_alive=keep_alive)
         if door is Door.STATIC:
             static_dir = self.static_dir
             path = static.resolve_static(static_dir, request.path) if static_dir else None
@@ -398,10 +397,11 @@ class HttpConnection(asyncio.Protocol):
             head_end = end + 4
             try:
                 request = parse_request_head(buffer[:head_end])
-                if not self._door.answers_inline(request, first=self._first):
+                length = self._door.inline_body_length(request, first=self._first)
+                if length is None:
                     self._hand_over_after(answers)
                     return
-                body_end = head_end + request.content_length
+                body_end = head_end + length
             except HttpError:
                 self._hand_over_after(answers)  # the stream path answers it, as always
                 return
@@ -409,8 +409,9 @@ class HttpConnection(asyncio.Protocol):
                 break  # the body's rest is on its way
             self._buffer = buffer[body_end:]
             self._first = False
-            answers.append(self._door.management_answer(request, buffer[head_end:body_end]))
             keep_alive = request.keep_alive
+            body = buffer[head_end:body_end]
+            answers.append(self._door.management_answer(request, body, keep_alive=keep_alive))
         if transport is None:
             return
         if answers:
