@@ -12,12 +12,14 @@ anything is measured, byte for byte as the layer's ``KeepAliveManagementApi`` se
 the clients by ``--lanes`` kept-alive connections, each waiting for its answer before the
 next post as the layer does, ``--rounds`` times. Printed: the stage process's CPU time
 (user + system, from /proc, its workers not counted) per post in each round, their median
-and best, and posts/s. CPU time, not wall time: the
-machine is shared, and wall time is what the others leave us.
+and best, and posts/s. CPU time, not wall time: the machine is shared, and wall time is
+what the others leave us.
 
-``--profile OUT`` records the stage with py-spy during the measured loop (``pip install
-py-spy``; it is not a test dependency): a flame graph, or ``--profile-format raw`` for
-collapsed stacks to count.
+``--profile OUT`` records the stage with py-spy during the measured rounds (``pip install
+py-spy``; it is not a test dependency): a flame graph, or with ``--profile-format raw``
+collapsed stacks, which the bench then sums into "where each µs of a post goes" (the
+median CPU per post shared among the samples that are not idle, by the first rule of
+``PLACES`` a sample's stack matches).
 """
 
 from __future__ import annotations
@@ -51,6 +53,56 @@ DATA = (
     b'{"type":"newMessage","id":"01JDQ2V6M1W9Y7M1C2Z3X4Y5Z6","room":"bench","sender":"alice",'
     b'"payload":"hello, room","sentAt":"2024-11-24T12:10:24.000Z"}'
 )
+
+
+PLACES: list[tuple[str, tuple[str, ...]]] = [
+    ("kernel: send() of the WebSocket frame", ("WebSocketSession.send", "WebSocketSession._flush")),
+    ("kernel: send() of the HTTP answer", ()),
+    ("frame building (session.send)", ("WebSocketSession.send",)),
+    ("request head parsing (parse_request_head, HttpRequest)", ("parse_request_head",)),
+    ("streams: per-request timeouts, reads, drain",
+     ("Timeout.", "timeout (asyncio/timeouts", "StreamReader.", "StreamWriter.drain",
+      "FrontDoor._body_limit", "FrontDoor._too_large")),
+    ("door choice and header lookups",
+     ("FrontDoor.inline_body_length", "choose_door", "calls_management_api",
+      "WebSocketApi.serves_path", "HttpRequest.", "cached_property")),
+    ("@connections rules (id, registry, answer)",
+     ("handle_management_request", "connection_id_from_path")),
+    ("answer bytes (response_bytes)", ("response_bytes",)),
+    ("transport.write bookkeeping", ("StreamWriter.write", "_SelectorSocketTransport.write")),
+    ("socket read (recv) and its callback", ("_read_ready",)),
+    ("time limits", ("HttpConnection._wait_for", "HttpConnection._on_timer")),
+    ("front door (own lines)",
+     ("FrontDoor._serve", "FrontDoor._respond", "HttpConnection", "FrontDoor.management_answer")),
+]  # fmt: skip
+"""Where a sample is counted: the first place one of whose frames its stack has. The two
+kernel places take the samples whose innermost frame is the socket's ``send`` (the line
+is CPython 3.11.7's)."""
+SEND_FRAME = "_SelectorSocketTransport.write (asyncio/selector_events.py:1057)"
+IDLE_FRAMES = ("EpollSelector.select", "WorkerThread.run")
+
+
+def where_it_goes(raw: Path, cpu_us: float) -> list[tuple[str, float]]:
+    """µs per post by place, from py-spy's collapsed stacks: ``cpu_us`` shared among the
+    samples that are not idle (waiting in epoll, or an idle worker thread)."""
+    counts: dict[str, int] = {}
+    for line in raw.read_text().splitlines():
+        stack, count = line.rsplit(" ", 1)
+        frames = stack.split(";")
+        if frames[-1].startswith(IDLE_FRAMES):
+            continue
+        place = "event loop, tasks, other"
+        if frames[-1] == SEND_FRAME:
+            frame_send = any(f.startswith(PLACES[0][1]) for f in frames)
+            place = PLACES[0][0] if frame_send else PLACES[1][0]
+        else:
+            for name, prefixes in PLACES[2:]:
+                if any(f.startswith(prefixes) for f in frames):
+                    place = name
+                    break
+        counts[place] = counts.get(place, 0) + int(count)
+    total = sum(counts.values()) or 1
+    return sorted(((p, n / total * cpu_us) for p, n in counts.items()), key=lambda i: -i[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -186,6 +238,10 @@ async def run(args: argparse.Namespace) -> None:
     print(f"posts/s: median {statistics.median(rates):,.0f}, best {rates[-1]:,.0f} "
           "(wall; the machine is shared)")  # fmt: skip
     print(f"frames received: {delivered} of {len(posts) * args.rounds}")
+    if args.profile and args.profile_format == "raw":
+        print("\n| where | µs per post |\n| --- | ---: |")
+        for place, micros in where_it_goes(Path(args.profile), statistics.median(cpu_us)):
+            print(f"| {place} | {micros:.1f} |")
 
 
 def main() -> None:
