@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,17 +26,26 @@ class HttpRequest:
     target: str
     headers: tuple[tuple[str, str], ...]
     version: str = "HTTP/1.1"
+    by_name: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Lower-cased names to their first value: the hot loop asks for several headers of
+    every request, so they are indexed once (by the parser as it reads them, else here)."""
+    path: str = field(init=False, repr=False, compare=False)
+    """The target's path (no query, no fragment, no scheme and authority)."""
+
+    def __post_init__(self) -> None:
+        target = self.target
+        if target[:1] == "/" and target[:2] != "//" and "?" not in target and "#" not in target:
+            path = target  # origin form, nothing to split off (the hot loop's targets)
+        else:
+            path = urlsplit(target).path or "/"
+        object.__setattr__(self, "path", path)
+        if self.headers and not self.by_name:
+            for key, value in self.headers:
+                self.by_name.setdefault(key.lower(), value)
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
-
-    @property
-    def path(self) -> str:
-        return urlsplit(self.target).path or "/"
+        """The first value of a header, whatever the case of its name."""
+        return self.by_name.get(name.lower())
 
     @property
     def query(self) -> list[tuple[str, str]]:
@@ -95,22 +104,31 @@ def parse_request_head(head: bytes) -> HttpRequest:
     """Parse the request line and headers (everything up to the blank line)."""
     if len(head) > MAX_HEAD_BYTES:
         raise HttpError(431, "request head too large")
-    try:
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, version = lines[0].split(" ")
-    except ValueError:
-        raise HttpError(400, "malformed request line") from None
+    request_line, _, fields = head.decode("latin-1").partition("\r\n")
+    parts = request_line.split(" ")
+    if len(parts) != 3:
+        raise HttpError(400, "malformed request line")
+    method, target, version = parts
     if not version.startswith("HTTP/1."):
         raise HttpError(505, "HTTP/1.x only")
     headers = []
-    for line in lines[1:]:
+    by_name: dict[str, str] = {}
+    for line in fields.split("\r\n"):
         if not line:
             continue
         name, separator, value = line.partition(":")
-        if not separator or not name.strip():
+        name = name.strip()
+        if not separator or not name:
             raise HttpError(400, "malformed header line")
-        headers.append((name.strip(), value.strip()))
-    return HttpRequest(method=method, target=target, headers=tuple(headers), version=version)
+        value = value.strip()
+        headers.append((name, value))
+        by_name.setdefault(name.lower(), value)
+    return HttpRequest(method, target, tuple(headers), version, by_name)
+
+
+_EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+_EMPTY_OK_CLOSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+"""The answer to every delivered ``@connections`` POST, built once."""
 
 
 def response_bytes(
@@ -123,6 +141,8 @@ def response_bytes(
 ) -> bytes:
     """A response; ``headers`` as a map, or as pairs when a name repeats (Set-Cookie).
     Content-Length and Connection are the stage's own."""
+    if status == 200 and not body and not headers and not head_only:
+        return _EMPTY_OK if keep_alive else _EMPTY_OK_CLOSE
     reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
     own = {"content-length", "connection"}

@@ -9,8 +9,10 @@ Status codes and error types are the real service's, so boto3 raises the same ex
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from urllib.parse import unquote
 
 from wslocal.apigateway.connections import ConnectionRegistry, ConnectionState
@@ -22,7 +24,11 @@ CONNECTIONS_SEGMENT = "@connections"
 class ManagementResponse:
     status: int
     body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+DELIVERED = ManagementResponse(200, headers=MappingProxyType({}))
+"""A POST's message sent: every post of a fan-out answers it, so it is built once."""
 
 
 def is_management_path(path: str) -> bool:
@@ -32,11 +38,11 @@ def is_management_path(path: str) -> bool:
 def connection_id_from_path(path: str, stage: str) -> str | None:
     """``/{stage}/@connections/{id}`` or ``/@connections/{id}`` -> the decoded id."""
     parts = path.split("?", 1)[0].strip("/").split("/")
-    if parts and parts[0] == stage:
-        parts = parts[1:]
+    if parts[0] == stage:
+        del parts[0]
     if len(parts) != 2 or parts[0] != CONNECTIONS_SEGMENT or not parts[1]:
         return None
-    return unquote(parts[1])
+    return unquote(parts[1]) if "%" in parts[1] else parts[1]
 
 
 def _error(status: int, error_type: str, message: str | None) -> ManagementResponse:
@@ -81,7 +87,7 @@ def handle_management_request(
         return _error(410, "GoneException", None)
     if method == "POST":
         connection.outbound.send(body)
-        return ManagementResponse(200)
+        return DELIVERED
     if method == "GET":
         document = {
             "connectedAt": _iso(connection.connected_at),

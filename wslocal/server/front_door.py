@@ -7,6 +7,13 @@ nothing itself beyond HTTP framing and time limits.
 Connections that arrive while the stage is still starting (its port is open, its
 functions are being built and warmed) wait for ``ready``: a client that connects as soon
 as the port opens is answered, never dropped.
+
+Every connection starts as an ``HttpConnection``: the ``@connections`` calls the handlers
+make on kept-alive connections (the fan-out's hot loop) are answered from its buffer as
+they arrive, with no task, stream or timer per request. The first request that is
+anything else (an upgrade, a chunked or oversized body, a file, a REST call, a request
+the parser refuses) hands the connection, with the bytes not yet served, to the stream
+path below, which serves it to its end.
 """
 
 from __future__ import annotations
@@ -15,11 +22,12 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from wslocal.apigateway import management_api
-from wslocal.apigateway.doors import Door, choose_door, fallback_door
+from wslocal.apigateway.doors import Door, calls_management_api, choose_door, fallback_door
 from wslocal.apigateway.http import (
+    MAX_HEAD_BYTES,
     HttpError,
     HttpRequest,
     chunk_size,
@@ -76,14 +84,15 @@ class FrontDoor:
         """The REST or HTTP API (logical id) this port serves; None: the WebSocket API."""
         self._serves_static = serves_static
         self.clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self.connections: set[HttpConnection] = set()
+        """Connections served inline (not handed to the stream path)."""
         self.sessions: set[WebSocketSession] = set()
         self.server: asyncio.Server | None = None
         self.port = 0
 
     async def listen(self, host: str, port: int) -> None:
-        self.server = await asyncio.start_server(
-            self.on_client, host, port, limit=STREAM_LIMIT_BYTES
-        )
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: HttpConnection(self), host, port)
         self.port = self.server.sockets[0].getsockname()[1]
 
     @property
@@ -100,22 +109,57 @@ class FrontDoor:
 
     async def drop_clients(self) -> None:
         """Abort what is left (idle keep-alive HTTP connections) and wait for them."""
+        for connection in list(self.connections):
+            connection.abort()
         for writer in self.clients.values():
             writer.transport.abort()
         if self.clients:
             await asyncio.wait(list(self.clients), timeout=1)
 
     def abort(self) -> None:
+        for connection in list(self.connections):
+            connection.abort()
         for writer in list(self.clients.values()):
             writer.transport.abort()
 
-    async def on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def inline_body_length(self, request: HttpRequest, *, first: bool) -> int | None:
+        """The body length of an ``@connections`` call ``HttpConnection`` answers itself
+        (not chunked, within the limit, on the WebSocket API's port of a ready stage);
+        None for anything else. Raises HttpError as the stream path would (the caller
+        hands the request over, and that path answers it)."""
+        if self.proxy_api is not None or not self.ready.is_set():
+            return None
+        if not calls_management_api(request, first=first) or request.chunked:
+            return None
+        length = request.content_length
+        return length if length <= self._host.limits.max_post_bytes else None
+
+    def management_answer(self, request: HttpRequest, body: bytes, *, keep_alive: bool) -> bytes:
+        """The response to an ``@connections`` call, its message sent if it is a POST."""
+        faults = self._host.faults
+        if request.method == "POST" and faults and faults.post_fails():
+            log.info("fault injected: %s answered 500", request.path)
+            answer = management_api.internal_error()
+        else:
+            answer = management_api.handle_management_request(
+                self._host.registry,
+                method=request.method,
+                path=request.path,
+                body=body,
+                stage=self._host.stage_name,
+                max_post_bytes=self._host.limits.max_post_bytes,
+            )
+        return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
+
+    async def on_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, first: bool = True
+    ) -> None:
         task = asyncio.current_task()
         assert task is not None
         self.clients[task] = writer
         try:
             await self.ready.wait()
-            await self._serve(reader, writer, task)
+            await self._serve(reader, writer, task, first=first)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         except Exception:
@@ -125,10 +169,14 @@ class FrontDoor:
             writer.close()
 
     async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, task: asyncio.Task[None]
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        task: asyncio.Task[None],
+        *,
+        first: bool,
     ) -> None:
         limits = self._host.limits
-        first = True
         while True:
             try:  # the next request's first byte: an idle keep-alive waits longer
                 async with asyncio.timeout(
@@ -232,26 +280,8 @@ class FrontDoor:
         self, door: Door, request: HttpRequest, body: bytes, writer: asyncio.StreamWriter
     ) -> bytes:
         keep_alive = request.keep_alive
-        faults = self._host.faults
-        if (
-            door is Door.MANAGEMENT_API
-            and request.method == "POST"
-            and faults
-            and faults.post_fails()
-        ):
-            log.info("fault injected: %s answered 500", request.path)
-            answer = management_api.internal_error()
-            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
         if door is Door.MANAGEMENT_API:
-            answer = management_api.handle_management_request(
-                self._host.registry,
-                method=request.method,
-                path=request.path,
-                body=body,
-                stage=self._host.stage_name,
-                max_post_bytes=self._host.limits.max_post_bytes,
-            )
-            return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
+            return self.management_answer(request, body, keep_alive=keep_alive)
         if door is Door.STATIC:
             static_dir = self.static_dir
             path = static.resolve_static(static_dir, request.path) if static_dir else None
@@ -295,6 +325,159 @@ class FrontDoor:
         return response_bytes(
             404, b"Not Found\n", {"Content-Type": "text/plain"}, keep_alive=keep_alive
         )
+
+
+class HttpConnection(asyncio.Protocol):
+    """A client connection while it only calls ``@connections``: each request is
+    answered as soon as its last byte is buffered (pipelined ones too). Its one timer
+    is re-armed lazily: a request only moves a deadline, the timer fires when it is
+    due and looks again. Anything else goes to ``FrontDoor.on_client`` by ``hand_over``."""
+
+    def __init__(self, door: FrontDoor) -> None:
+        self._door = door
+        self._limits = door._host.limits
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""
+        self._first = True
+        self._deadline = 0.0
+        self._idle = True
+        """Waiting for a request's first byte (a timeout then closes quietly, else 408)."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing_paused = False
+
+    # --- asyncio.Protocol ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._door.connections.add(self)
+        if self._door.proxy_api is not None or not self._door.ready.is_set():
+            self.hand_over()
+            return
+        self._wait_for(self._limits.request_head_timeout, idle=True)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer = self._buffer + data if self._buffer else data
+        self._serve_buffered()
+
+    def eof_received(self) -> bool:
+        return False  # nothing more will be asked: close (a partial request is dropped)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._forget()
+
+    def pause_writing(self) -> None:
+        """The client does not read its answers: stop reading its requests."""
+        self._writing_paused = True
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self._transport is not None:
+            self._transport.resume_reading()
+            if self._buffer:
+                self._serve_buffered()
+
+    # --- serving ------------------------------------------------------------------------
+    def _serve_buffered(self) -> None:
+        """Answer every whole request buffered, in one write (pipelined requests get
+        their answers together)."""
+        transport = self._transport
+        answers: list[bytes] = []
+        keep_alive = True
+        while self._buffer and keep_alive and transport is not None and not self._writing_paused:
+            buffer = self._buffer
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEAD_BYTES:
+                    self._hand_over_after(answers)  # the stream path answers 431
+                    return
+                break
+            head_end = end + 4
+            try:
+                request = parse_request_head(buffer[:head_end])
+                length = self._door.inline_body_length(request, first=self._first)
+                if length is None:
+                    self._hand_over_after(answers)
+                    return
+                body_end = head_end + length
+            except HttpError:
+                self._hand_over_after(answers)  # the stream path answers it, as always
+                return
+            if len(buffer) < body_end:
+                break  # the body's rest is on its way
+            self._buffer = buffer[body_end:]
+            self._first = False
+            keep_alive = request.keep_alive
+            body = buffer[head_end:body_end]
+            answers.append(self._door.management_answer(request, body, keep_alive=keep_alive))
+        if transport is None:
+            return
+        if answers:
+            transport.write(answers[0] if len(answers) == 1 else b"".join(answers))
+        if not keep_alive:
+            transport.close()
+            self._forget()
+        elif not self._buffer:
+            self._wait_for(self._limits.keep_alive_idle, idle=True)
+        elif answers or self._idle:  # a request has begun: its own time starts now
+            self._wait_for(self._limits.request_head_timeout, idle=False)
+
+    def _hand_over_after(self, answers: list[bytes]) -> None:
+        if answers and self._transport is not None:
+            self._transport.write(b"".join(answers))
+        self.hand_over()
+
+    def hand_over(self) -> None:
+        """Give the connection, and what it sent that is not answered yet, to the stream
+        path (``FrontDoor.on_client``), which serves it from here on."""
+        transport = self._transport
+        assert transport is not None
+        self._forget()
+        buffered, first = self._buffer, self._first
+        reader = asyncio.StreamReader(limit=STREAM_LIMIT_BYTES, loop=self._loop)
+
+        def start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Any:
+            if buffered:
+                reader.feed_data(buffered)
+            return self._door.on_client(reader, writer, first=first)
+
+        protocol = asyncio.StreamReaderProtocol(reader, start, loop=self._loop)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+        self._forget()
+
+    # --- time limits --------------------------------------------------------------------
+    def _wait_for(self, seconds: float, *, idle: bool) -> None:
+        self._deadline = self._loop.time() + seconds
+        self._idle = idle
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._transport is None:
+            return
+        if self._loop.time() < self._deadline:
+            self._timer = self._loop.call_at(self._deadline, self._on_timer)
+            return
+        if not self._idle:  # a request started and did not finish in time
+            self._transport.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
+        self._transport.close()
+        self._forget()
+
+    def _forget(self) -> None:
+        """No longer this protocol's to serve (closed, or handed over)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._transport = None
+        self._door.connections.discard(self)
 
 
 async def _read_chunks(reader: asyncio.StreamReader, limit: int) -> bytes | None:

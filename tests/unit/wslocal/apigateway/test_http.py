@@ -84,3 +84,16 @@ def test_the_request_keeps_its_http_version():
 def test_an_http_1_0_request_is_closed_after_its_answer_unless_it_asks_keep_alive():
     assert not parse_request_head(b"GET / HTTP/1.0\r\n\r\n").keep_alive
     assert parse_request_head(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive
+
+
+def test_the_path_is_the_target_without_its_query_fragment_or_authority():
+    for target, path in [
+        ("/dev/@connections/abc%3D", "/dev/@connections/abc%3D"),
+        ("/dev/x?a=1", "/dev/x"),
+        ("/dev/x#top", "/dev/x"),
+        ("//host/dev/x", "/dev/x"),
+        ("http://host:1/dev/x", "/dev/x"),
+        ("http://host:1", "/"),
+    ]:
+        head = f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        assert parse_request_head(head).path == path, target
