@@ -19,9 +19,10 @@ Who reads the lifeline:
   a small watcher and then *execs* the program, so the child the caller holds is the
   program itself (its pid, signals, exit code, output). The watcher blocks on the
   lifeline; at EOF it sends SIGTERM to the program's process group (the wrapper makes the
-  program lead one: npm's and pip's children go too), and SIGKILL after ``GRACE_S``. The watcher itself dies with
-  the program (``PR_SET_PDEATHSIG`` on Linux, asked by the watcher of its parent: the
-  program's main thread, which lives as long as the program).
+  program lead one: npm's and pip's children go too), and SIGKILL after ``GRACE_S``. The
+  watcher itself dies with the program (``PR_SET_PDEATHSIG`` on Linux, asked by the
+  watcher of its parent: the program's main thread, which lives as long as the
+  program).
 - The stage's own Python children, whose start-up time counts (workers, fork servers):
   ``inherited()`` hands them the read end through ``WSLOCAL_LIFELINE`` and they watch it
   themselves: a worker with ``watch()`` (a thread), the fork server in its select loop
