@@ -16,6 +16,7 @@ from wslocal.template.intrinsics import load_yaml
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 TABLE = {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
 ROOM_INDEX = {"Fn::Sub": "${ConnectionsTable.Arn}/index/room-index"}
+SENDER_INDEX = {"Fn::Sub": "${ConnectionsTable.Arn}/index/sender-index"}
 HISTORY = {"Fn::GetAtt": ["MessagesTable", "Arn"]}
 POST_CONNECTIONS = {
     "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
@@ -78,8 +79,10 @@ def inline_rights(translated: dict[str, Any], function: str) -> set[tuple[str, s
         for statement in policy["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow"
             actions = statement["Action"]
+            resources = statement["Resource"]
             for action in [actions] if isinstance(actions, str) else actions:
-                rights.add((action, json.dumps(statement["Resource"], sort_keys=True)))
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    rights.add((action, json.dumps(resource, sort_keys=True)))
     return rights
 
 
@@ -100,6 +103,7 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
                 ("dynamodb:DeleteItem", TABLE),
                 ("dynamodb:BatchWriteItem", TABLE),
                 ("dynamodb:Query", ROOM_INDEX),
+                ("dynamodb:Query", SENDER_INDEX),
                 ("dynamodb:PutItem", HISTORY),
                 ("dynamodb:GetItem", HISTORY),
                 ("dynamodb:UpdateItem", HISTORY),
@@ -130,13 +134,20 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
             rights(
                 ("dynamodb:BatchWriteItem", TABLE),
                 ("dynamodb:Query", ROOM_INDEX),
+                ("dynamodb:Query", SENDER_INDEX),
                 ("dynamodb:GetItem", HISTORY),
                 ("dynamodb:UpdateItem", HISTORY),
                 ("execute-api:ManageConnections", POST_CONNECTIONS),
                 ("sqs:SendMessage", FANOUT_QUEUE),
             ),
         ),
-        ("DeliveryWatchFunction", rights(("sqs:SendMessage", FANOUT_QUEUE))),
+        (
+            "DeliveryWatchFunction",
+            rights(
+                ("sqs:SendMessage", FANOUT_QUEUE),
+                ("sqs:SendMessage", {"Fn::GetAtt": ["DeliveryWatchFailuresQueue", "Arn"]}),
+            ),
+        ),
     ],
 )
 def test_each_function_gets_exactly_the_rights_it_uses(translated, function, expected):
