@@ -510,3 +510,38 @@ def test_a_new_display_name_does_not_reset_the_rate_limit(chat, monkeypatch):
     send_from("renamed", "three")
     # THEN it is refused
     assert [e["code"] for e in received("renamed") if e["type"] == "error"] == ["rate_limited"]
+
+
+def test_a_shard_whose_worker_dies_on_every_receive_tells_the_sender(chat, monkeypatch):
+    # GIVEN a room over the inline limit: alice's message goes to its members as a shard
+    from chatroom.delivery import LAST_RECEIVE
+    from chatroom.fanout.broadcast import Broadcaster
+    from tests.support.chat_handlers import queue_event
+
+    monkeypatch.setenv("INLINE_FANOUT_MAX", "1")
+    assert send()["statusCode"] == 200
+    [message_id] = stored_ids(chat)
+    assert state(chat, message_id) == "handedOff"  # the shard is queued: handed off
+
+    # WHEN FanOutFunction's worker dies mid-post on each of the queue's receives
+    def killed(self, client, connection_id, *args, **kwargs):
+        if connection_id in OTHERS:
+            raise WorkerKilled("mid-shard")
+        return real_post(self, client, connection_id, *args, **kwargs)
+
+    real_post = Broadcaster.post
+    monkeypatch.setattr(Broadcaster, "post", killed)
+    fan_out = load_handler("fan_out")
+    for receive in range(1, LAST_RECEIVE + 1):
+        event = queue_event(chat.sqs, chat.queue_url)
+        [record] = event["Records"]
+        assert record["attributes"]["ApproximateReceiveCount"] == str(receive)
+        with pytest.raises(WorkerKilled):
+            fan_out.lambda_handler(event, LambdaContextStub())
+        chat.sqs.change_message_visibility(
+            QueueUrl=chat.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+        )
+    # THEN before the shard goes to the dead-letter queue, its sender was told, and the
+    # message is marked failed (the history says so; a Retry delivers it)
+    assert [n["messageId"] for n in notices(SENDER)] == [message_id]
+    assert state(chat, message_id) == "failed"

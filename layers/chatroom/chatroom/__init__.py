@@ -4,6 +4,8 @@
 - ``connections``, ``messages``, ``rate_limit``: what is kept in DynamoDB;
 - ``fanout``: posting to a room of any size (``chatroom.fanout``'s own rooms);
 - ``delivery``: the backstop that keeps an acknowledged message's promise;
+- ``shard_poster``: FanOutFunction's work (shards, overdue checks);
+- ``senders``: who a sender is (claims, failure notices, the rate limit);
 - ``retry`` and ``budgets``: the one retry loop and the time budgets that add up;
 - ``service`` (the WebSocket routes), ``presence`` (the connections stream);
 - ``protocol``: the wire format; ``telemetry``: logs, metrics, handler decorators.
@@ -15,10 +17,10 @@ from chatroom.delivery import Backstop, DeliveryWatch
 from chatroom.environment import ChatEnvironment
 from chatroom.exceptions import ChatError, InvalidJoinError, InvalidMessageError, ProtocolError
 from chatroom.fanout import FanOut, FanOutError, Shard, ShardError, ShardQueue
-from chatroom.fanout.poster import ShardPoster
 from chatroom.messages import MessageStore, StoredMessage
 from chatroom.presence import PresenceAnnouncer, RoomChange, room_changes
 from chatroom.service import Caller, ChatService, Reply
+from chatroom.shard_poster import ShardPoster
 from chatroom.telemetry import Remaining, queue_handler, stream_handler, websocket_handler
 
 __all__ = [

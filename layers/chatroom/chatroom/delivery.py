@@ -12,7 +12,11 @@ the backstop:
    its ``deliverBy`` has passed;
 2. ``Backstop`` (``FanOutFunction``, the fan-out queue) reads the message again: still
    pending, it is delivered to the room under its id and marked. If that fails too, SQS
-   receives the check again; on its last receive the sender is told.
+   receives the check again; on its last receive the sender is told first.
+
+A large room's shards are covered by the same rule: a shard's last receive tells the
+sender before posting (``chatroom.shard_poster``). Members reached by a shard that then
+died are not told apart: the sender's Retry sends the message again, shown once by id.
 
 Members may get a message twice (a retry, the backstop); pages show it once, by its id.
 """
@@ -130,17 +134,15 @@ class Backstop:
 
     def check(self, due: OverdueCheck, receive: int, remaining: Remaining = unlimited) -> None:
         """Deliver the message if it is still pending; raise if that fails, so the queue
-        tries again, after telling the sender on the last receive."""
+        tries again. On the last receive the sender is told first (marked failed): a
+        worker that dies on it too could tell no one after."""
         message = self._messages.get(due.room, due.message_id)
         if message is None or message.delivery != PENDING:
             logger.info("an overdue check found the message handed off")
             return
-        try:
-            self.deliver(message, remaining)
-        except (BotoCoreError, ClientError, FanOutError):
-            if receive >= LAST_RECEIVE:
-                self.tell_sender(message.room, origin_of(message))
-            raise
+        if receive >= LAST_RECEIVE:
+            self.tell_sender(message.room, origin_of(message), remaining)
+        self.deliver(message, remaining)
         count(self._metrics, "MessagesRedelivered", 1)
 
     def deliver(self, message: StoredMessage, remaining: Remaining = unlimited) -> FanOutResult:

@@ -22,10 +22,10 @@ from chatroom.exceptions import ChatError
 from chatroom.fanout.broadcast import Broadcaster
 from chatroom.fanout.management_api import ManagementApiClients
 from chatroom.fanout.policy import DEFAULT_INLINE_MAX, DEFAULT_SHARD_SIZE, FanOut
-from chatroom.fanout.poster import ShardPoster
 from chatroom.fanout.shards import ShardQueue
 from chatroom.messages import DEFAULT_HISTORY_TTL_HOURS, MessageStore
 from chatroom.rate_limit import RateLimit, RateLimiter
+from chatroom.shard_poster import ShardPoster
 from chatroom.telemetry import MetricsSink, metrics
 
 
