@@ -217,7 +217,9 @@ def test_the_backstop_tells_the_sender_on_the_fan_out_queues_last_receive(transl
     assert redrive["maxReceiveCount"] == LAST_RECEIVE
 
 
-@pytest.mark.parametrize("queue", ["FanOutDeadLetterQueue", "PresenceFailuresQueue"])
+@pytest.mark.parametrize(
+    "queue", ["FanOutDeadLetterQueue", "PresenceFailuresQueue", "DeliveryWatchFailuresQueue"]
+)
 def test_each_dead_letter_queue_alarms_on_its_first_message(translated, queue):
     alarms = [
         resource["Properties"]
@@ -232,3 +234,72 @@ def test_each_dead_letter_queue_alarms_on_its_first_message(translated, queue):
     assert alarm["AlarmActions"] == {
         "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
     }
+
+
+def alarm_on(translated: dict[str, Any], namespace: str, metric: str, dimension: Any) -> dict:
+    [alarm] = [
+        resource["Properties"]
+        for resource in translated.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and (resource["Properties"]["Namespace"], resource["Properties"]["MetricName"])
+        == (namespace, metric)
+        and resource["Properties"]["Dimensions"][0]["Value"] == dimension
+    ]
+    assert alarm["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }
+    return alarm
+
+
+def test_the_delivery_watch_reads_the_messages_stream_with_bounded_retries(translated):
+    # One poison record must not block its shard for the stream's 24 h, then vanish.
+    mapping = translated["DeliveryWatchFunctionMessagesStream"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["MessagesTable", "StreamArn"]}
+    assert 0 <= mapping["MaximumRetryAttempts"] <= 100
+    assert 60 <= mapping["MaximumRecordAgeInSeconds"] < 24 * 3600
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["DeliveryWatchFailuresQueue", "Arn"]
+    }
+
+
+def test_the_delivery_watch_filter_takes_messages_set_back_to_pending(translated):
+    # A Retry of a failed message is a MODIFY to pending: the backstop must see it.
+    filters = translated["DeliveryWatchFunctionMessagesStream"]["Properties"]["FilterCriteria"]
+    patterns = [json.loads(f["Pattern"]) for f in filters["Filters"]]
+    assert any(
+        "MODIFY" in p["eventName"] and p["dynamodb"]["NewImage"]["delivery"]["S"] == ["pending"]
+        for p in patterns
+    )
+
+
+@pytest.mark.parametrize(("metric", "threshold"), [("IteratorAge", 60_000), ("Errors", 0)])
+def test_the_delivery_watch_alarms_on_its_iterator_age_and_its_errors(
+    translated, metric, threshold
+):
+    function = {"Ref": "DeliveryWatchFunction"}
+    alarm = alarm_on(translated, "AWS/Lambda", metric, function)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        threshold, "GreaterThanThreshold",
+    )  # fmt: skip
+
+
+def test_the_fan_out_queue_keeps_work_well_past_its_longest_wait_and_alarms_before(translated):
+    from chatroom.fanout.shards import LONGEST_DELAY_S
+
+    queue = translated["FanOutQueue"]["Properties"]
+    # A check waits at most SQS's longest delay, then each receive a visibility timeout.
+    longest_wait_s = (
+        LONGEST_DELAY_S + queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"]
+    )
+    alarm = alarm_on(
+        translated,
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        {"Fn::GetAtt": ["FanOutQueue", "QueueName"]},
+    )
+    assert longest_wait_s <= alarm["Threshold"] < queue["MessageRetentionPeriod"] / 2
+    dead_letters = translated["FanOutDeadLetterQueue"]["Properties"]
+    # A dead letter keeps its first enqueue time: its queue must keep it longer.
+    assert dead_letters["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
