@@ -11,7 +11,7 @@
 - ``protocol``: the wire format; ``telemetry``: logs, metrics, handler decorators.
 """
 
-from chatroom import protocol
+from chatroom import environment, protocol
 from chatroom.connections import Connection, ConnectionStore, Member
 from chatroom.delivery import Backstop, DeliveryWatch
 from chatroom.environment import ChatEnvironment
@@ -48,6 +48,7 @@ __all__ = [
     "ShardPoster",
     "ShardQueue",
     "StoredMessage",
+    "environment",
     "protocol",
     "queue_handler",
     "room_changes",

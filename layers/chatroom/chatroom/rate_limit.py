@@ -13,7 +13,6 @@ of the presence function for every message.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +32,6 @@ class RateLimit:
     limit: int = DEFAULT_LIMIT
     """Messages a connection may send per window; 0 turns the limit off."""
     window_s: int = DEFAULT_WINDOW_S
-
-    @classmethod
-    def from_environment(cls) -> RateLimit:
-        return cls(
-            limit=int(os.environ.get("MESSAGE_RATE_LIMIT", DEFAULT_LIMIT)),
-            window_s=int(os.environ.get("MESSAGE_RATE_WINDOW_SECONDS", DEFAULT_WINDOW_S)),
-        )
 
 
 class RateLimiter:

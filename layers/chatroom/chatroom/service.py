@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,13 +18,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chatroom import protocol
 from chatroom.connections import Connection
 from chatroom.delivery import GRACE_S
-from chatroom.environment import ChatEnvironment
 from chatroom.exceptions import ChatError, ProtocolError
 from chatroom.fanout.broadcast import Delivery
 from chatroom.fanout.shards import LONGEST_DELAY_S, Origin
 from chatroom.messages import FAILED, HANDED_OFF, StoredMessage, time_ordered_id
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining, count, logger
+
+if TYPE_CHECKING:
+    from chatroom.environment import ChatEnvironment
 
 LONGEST_DEADLINE_MS = (LONGEST_DELAY_S - GRACE_S) * 1000
 """A message's ``deliverBy`` is never later than this after its store, so that its overdue
@@ -78,6 +80,8 @@ class Reply:
 
 
 class ChatService:
+    """The WebSocket routes; a handler gets one from ``chatroom.environment.chat_service``."""
+
     def __init__(self, environment: ChatEnvironment) -> None:
         self._env = environment
         self._connections = environment.connections
@@ -87,11 +91,6 @@ class ChatService:
         self._metrics = environment.metrics
         self._clock = environment.clock
         self._backstop = environment.backstop()
-
-    @classmethod
-    def from_environment(cls) -> ChatService:
-        """The service a handler builds once per execution environment."""
-        return cls(ChatEnvironment.from_environment())
 
     def connect(self, caller: Caller, query: Mapping[str, str] | None) -> Reply:
         """Store the connection: one write, whatever the room's size. The room hears of
