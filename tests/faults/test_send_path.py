@@ -207,19 +207,40 @@ def test_a_retry_of_a_message_handed_off_is_only_acknowledged_again(chat):
     assert all(shown(m) == {message_id: 1} for m in OTHERS)
 
 
+@pytest.fixture(params=["refused", "silent"])
+def sqs_outage(request):
+    """An SQS endpoint that is down: one that refuses connections, or one that accepts
+    them and never answers (each call then ends at its read timeout)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    if request.param == "refused":
+        listener.close()
+    else:
+        listener.listen(64)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        listener.close()
+
+
 def test_sqs_down_for_the_hand_off_tells_the_sender_and_the_backstop_delivers(
-    chat, faulty, monkeypatch
+    chat, faulty, sqs_outage, monkeypatch
 ):
-    # GIVEN carol's posts fail (she must be queued) and SQS cannot be reached
+    # GIVEN carol's posts fail (she must be queued) and SQS is down
     faulty.faults["carol"] = Fault(status=500)
-    monkeypatch.setenv("FANOUT_QUEUE_URL", "http://127.0.0.1:9/000000000000/down")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_outage)
     # WHEN alice sends
     assert send()["statusCode"] == 502
-    # THEN bob has it, and alice is told it did not reach everyone
+    # THEN bob has it, and alice was acknowledged, then told it did not reach everyone
     [message_id] = stored_ids(chat)
-    assert shown("bob") == {message_id: 1} and told()
+    assert shown("bob") == {message_id: 1}
+    assert [e["type"] for e in received(SENDER)] == ["ack", "error"] and told()
+    assert received(SENDER)[0]["id"] == message_id
     # AND once SQS and carol are back, the backstop delivers it to her
-    monkeypatch.setenv("FANOUT_QUEUE_URL", chat.queue_url)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS")
     faulty.faults.clear()
     settle(chat)
     assert message_id in shown("carol")
@@ -249,11 +270,17 @@ def test_a_management_api_answering_500_now_and_then_loses_nothing(chat, faulty)
 
     faulty.faults["*"] = Fault(status=500)
     faulty.until = first_post_only
-    send()
+    assert send()["statusCode"] == 200
     settle(chat)
     [message_id] = stored_ids(chat)
     assert all(shown(m) == {message_id: 1} for m in OTHERS)
     assert not told()
+    # the ack survived its own 500 (retried), and each post was made exactly twice
+    [ack] = received(SENDER)
+    assert (ack["type"], ack["id"]) == ("ack", message_id)
+    assert sorted(faulty.posts) == sorted(
+        (who, status) for who in (SENDER, *OTHERS) for status in (500, 200)
+    )
 
 
 def test_a_management_api_taking_2_5_s_still_delivers_inline(chat, faulty):
@@ -262,6 +289,10 @@ def test_a_management_api_taking_2_5_s_still_delivers_inline(chat, faulty):
     [message_id] = stored_ids(chat)
     assert all(shown(m) == {message_id: 1} for m in OTHERS) and not told()
     assert chat.sqs.receive_message(QueueUrl=chat.queue_url).get("Messages") is None
+    # the ack survived, and each post was made once: none timed out and was made again
+    [ack] = received(SENDER)
+    assert (ack["type"], ack["id"]) == ("ack", message_id)
+    assert sorted(faulty.posts) == sorted((who, 200) for who in (SENDER, *OTHERS))
 
 
 def test_an_invocation_short_of_time_queues_the_members_it_could_not_post(chat):
