@@ -1,8 +1,9 @@
 """The delivery guarantee on the local stage with a worker process really killed: the
-sendMessage worker dies (``os._exit``) right after the store, before the ack. The
-backstop (DynamoDB Local's stream, DeliveryWatchFunction, the fan-out queue's delay,
-FanOutFunction) delivers the message to the room under its id, about the sender's
-deadline later; a retry of it is acknowledged with the same id and not sent again."""
+sendMessage worker dies (``os._exit``) right after the store, before the ack, or right
+after the ack of a Retry of a failed message. The backstop (DynamoDB Local's stream, the
+template's filter, DeliveryWatchFunction, the fan-out queue's delay, FanOutFunction)
+delivers the message to the room under its id, about the sender's deadline later; a
+retry of it is acknowledged with the same id and not sent again."""
 
 import json
 import time
@@ -18,12 +19,15 @@ from wslocal.template import build_stage_model, read_template
 
 pytestmark = pytest.mark.integration
 
-DIES_AFTER_THE_STORE = f'''"""sendMessage; its worker dies once it stored a "die"."""
+DIES_AFTER_THE_STORE = f'''"""sendMessage; its worker dies once it stored a "die". A "doomed"
+message is marked failed as it is stored (a member given up on) and its worker dies; its
+Retry's worker dies right after the ack."""
 
 import importlib.util
 import os
 
-from chatroom.messages import MessageStore
+from chatroom.connections import ConnectionStore
+from chatroom.messages import FAILED, MessageStore
 
 _spec = importlib.util.spec_from_file_location(
     "real_send_message", {str(ROOT / "functions" / "send_message" / "app.py")!r}
@@ -31,16 +35,30 @@ _spec = importlib.util.spec_from_file_location(
 _real = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_real)
 _append = MessageStore.append
+_members = ConnectionStore.members
+_dying_after_the_ack = []
 
 
 def _append_then_die(self, **message):
     stored = _append(self, **message)
     if "die" in message["payload"] and not stored.duplicate:
         os._exit(137)
+    if "doomed" in message["payload"]:
+        if not stored.duplicate:
+            self.mark(stored.message.room, stored.message.message_id, FAILED)
+            os._exit(137)
+        _dying_after_the_ack.append(stored.message.message_id)
     return stored
 
 
+def _members_or_die(self, room, *args, **kwargs):
+    if _dying_after_the_ack:
+        os._exit(137)
+    return _members(self, room, *args, **kwargs)
+
+
 MessageStore.append = _append_then_die
+ConnectionStore.members = _members_or_die
 lambda_handler = _real.lambda_handler
 '''
 
@@ -106,3 +124,31 @@ def test_a_worker_killed_after_the_store_is_delivered_by_the_backstop_on_the_loc
             pass
         assert (ack["id"], ack["duplicate"]) == (delivered["id"], True)
         assert new_messages(bob, time.monotonic() + 3) == []
+
+
+def test_a_failed_messages_retry_killed_after_its_ack_is_delivered_by_the_backstop_on_the_stage(
+    killing_stage,
+):
+    url = killing_stage.url
+    with (
+        connect(f"{url}?room=doom&name=alice") as alice,
+        connect(f"{url}?room=doom&name=bob") as bob,
+    ):
+        # GIVEN a message stored and marked failed (its worker died: no ack)
+        body = {"action": "sendMessage", "message": "doomed", "clientId": "c-doom"}
+        alice.send(json.dumps(body))
+        assert json.loads(alice.recv(timeout=30)).get("type") != "ack"
+        # WHEN alice retries it and the worker dies right after the Retry's ack
+        alice.send(json.dumps(body))
+        while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
+            pass
+        assert ack["duplicate"] is True
+        # THEN the stream's MODIFY to pending puts the backstop on it: bob gets it
+        [delivered] = new_messages(bob, time.monotonic() + 75)
+        assert (delivered["id"], delivered["clientId"]) == (ack["id"], "c-doom")
+        # AND alice's history says it was handed off
+        alice.send(json.dumps({"action": "history"}))
+        while (reply := json.loads(alice.recv(timeout=30))).get("type") != "history":
+            pass
+        [mine] = [m for m in reply["messages"] if m["id"] == ack["id"]]
+        assert (mine["mine"], mine["delivery"]) == (True, "handedOff")

@@ -53,23 +53,98 @@ def test_cfn_lint_reports_nothing():
     assert (result.returncode, result.stdout) == (0, "")
 
 
-class NoManagedPolicies:
+class ManagedPolicies:
+    """The managed policies SAM adds to the roles it generates (basic execution, stream
+    and queue polling, X-Ray: each on ``Resource: "*"``), under their ARNs, as ``sam
+    deploy``'s translator loads them from IAM."""
+
     def load(self) -> dict[str, str]:
-        return {}
+        names = (
+            "AWSLambdaBasicExecutionRole",
+            "AWSLambdaDynamoDBExecutionRole",
+            "AWSLambdaSQSQueueExecutionRole",
+            "AWSXrayWriteOnlyAccess",
+        )
+        return {name: f"arn:aws:iam::aws:policy/service-role/{name}" for name in names}
 
 
 @pytest.fixture(scope="module")
 def translated() -> dict[str, Any]:
+    """What ``sam deploy`` sends: the template as aws-sam-translator turns it into
+    CloudFormation, X-Ray tracing on."""
     document = load_yaml(TEMPLATE.read_text())
     for resource in document["Resources"].values():
         for key in ("CodeUri", "ContentUri"):
             if key in resource.get("Properties", {}):
                 resource["Properties"][key] = "s3://bucket/key.zip"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return transform(document, {}, NoManagedPolicies())["Resources"]
+    parameters = {"TracingMode": "Active", "CognitoUserPoolId": "us-east-1_pool"}
+    return transform(document, parameters, ManagedPolicies())["Resources"]
+
+
+REQUIRING_A_WILDCARD = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "dynamodb:ListStreams",
+}
+"""Actions that name no resource: AWS allows them only on ``Resource: "*"``."""
+
+
+def roles(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource["Properties"]
+        for name, resource in translated.items()
+        if resource["Type"] == "AWS::IAM::Role"
+    }
+
+
+def test_no_role_gets_a_managed_policy(translated):
+    # SAM's managed policies allow their actions on every resource of the account.
+    assert {name: role.get("ManagedPolicyArns") for name, role in roles(translated).items()} == {
+        name: None for name in roles(translated)
+    }
+
+
+def test_a_wildcard_resource_only_where_aws_requires_it(translated):
+    for name in roles(translated):
+        for action, resource in inline_rights(translated, name.removesuffix("Role")):
+            if resource == '"*"':
+                assert action in REQUIRING_A_WILDCARD, (name, action)
+
+
+def test_every_function_logs_to_its_own_log_group_only(translated):
+    functions = [n for n, r in translated.items() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == 9
+    for function in functions:
+        group = translated[function]["Properties"]["LoggingConfig"]["LogGroup"]
+        assert group == {"Ref": f"{function}LogGroup"}
+        own = {"Fn::GetAtt": [f"{function}LogGroup", "Arn"]}
+        logs = {(a, r) for a, r in inline_rights(translated, function) if a.startswith("logs:")}
+        assert logs == rights(("logs:CreateLogStream", own), ("logs:PutLogEvents", own))
 
 
 FANOUT_QUEUE = {"Fn::GetAtt": ["FanOutQueue", "Arn"]}
+
+
+def common(function: str) -> set[tuple[str, str]]:
+    """What every function gets: its own log group, and X-Ray (which names no resource)."""
+    own = {"Fn::GetAtt": [f"{function}LogGroup", "Arn"]}
+    return rights(
+        ("logs:CreateLogStream", own),
+        ("logs:PutLogEvents", own),
+        ("xray:PutTraceSegments", "*"),
+        ("xray:PutTelemetryRecords", "*"),
+    )
+
+
+def stream_reading(table: str) -> set[tuple[str, str]]:
+    stream = {"Fn::GetAtt": [table, "StreamArn"]}
+    return rights(
+        ("dynamodb:DescribeStream", stream),
+        ("dynamodb:GetRecords", stream),
+        ("dynamodb:GetShardIterator", stream),
+        ("dynamodb:ListStreams", "*"),
+    )
 
 
 def inline_rights(translated: dict[str, Any], function: str) -> set[tuple[str, str]]:
@@ -96,6 +171,7 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
         ("ConnectFunction", rights(("dynamodb:PutItem", TABLE))),
         ("DisconnectFunction", rights(("dynamodb:DeleteItem", TABLE))),
         ("DefaultFunction", set()),
+        ("AuthorizerFunction", set()),
         (
             "SendMessageFunction",
             rights(
@@ -127,7 +203,8 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
                 ("execute-api:ManageConnections", POST_CONNECTIONS),
                 ("sqs:SendMessage", {"Fn::GetAtt": ["PresenceFailuresQueue", "Arn"]}),
                 ("sqs:SendMessage", FANOUT_QUEUE),
-            ),
+            )
+            | stream_reading("ConnectionsTable"),
         ),
         (
             "FanOutFunction",
@@ -139,6 +216,9 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
                 ("dynamodb:UpdateItem", HISTORY),
                 ("execute-api:ManageConnections", POST_CONNECTIONS),
                 ("sqs:SendMessage", FANOUT_QUEUE),
+                ("sqs:ReceiveMessage", FANOUT_QUEUE),
+                ("sqs:DeleteMessage", FANOUT_QUEUE),
+                ("sqs:GetQueueAttributes", FANOUT_QUEUE),
             ),
         ),
         (
@@ -146,12 +226,13 @@ def rights(*pairs: tuple[str, Any]) -> set[tuple[str, str]]:
             rights(
                 ("sqs:SendMessage", FANOUT_QUEUE),
                 ("sqs:SendMessage", {"Fn::GetAtt": ["DeliveryWatchFailuresQueue", "Arn"]}),
-            ),
+            )
+            | stream_reading("MessagesTable"),
         ),
     ],
 )
 def test_each_function_gets_exactly_the_rights_it_uses(translated, function, expected):
-    assert inline_rights(translated, function) == expected
+    assert inline_rights(translated, function) == expected | common(function)
 
 
 def test_no_function_gets_a_wildcard_action(translated):
