@@ -21,12 +21,14 @@ pytestmark = pytest.mark.integration
 
 DIES_AFTER_THE_STORE = f'''"""sendMessage; its worker dies once it stored a "die". A "doomed"
 message is marked failed as it is stored (a member given up on) and its worker dies; its
-Retry's worker dies right after the ack."""
+Retry's worker dies right after the ack. An "acked, then killed" dies right after its ack; a
+"midway" once one member was posted."""
 
 import importlib.util
 import os
 
 from chatroom.connections import ConnectionStore
+from chatroom.fanout.broadcast import Broadcaster
 from chatroom.messages import FAILED, MessageStore
 
 _spec = importlib.util.spec_from_file_location(
@@ -48,7 +50,21 @@ def _append_then_die(self, **message):
             self.mark(stored.message.room, stored.message.message_id, FAILED)
             os._exit(137)
         _dying_after_the_ack.append(stored.message.message_id)
+    if "acked, then killed" in message["payload"]:
+        _dying_after_the_ack.append(stored.message.message_id)
     return stored
+
+
+_post = Broadcaster.post
+_posted_midway = []
+
+
+def _post_or_die(self, client, connection_id, data, *args, **kwargs):
+    if b"midway" in data and b'"type":"newMessage"' in data:
+        if _posted_midway:
+            os._exit(137)
+        _posted_midway.append(connection_id)
+    return _post(self, client, connection_id, data, *args, **kwargs)
 
 
 def _members_or_die(self, room, *args, **kwargs):
@@ -59,6 +75,7 @@ def _members_or_die(self, room, *args, **kwargs):
 
 MessageStore.append = _append_then_die
 ConnectionStore.members = _members_or_die
+Broadcaster.post = _post_or_die
 lambda_handler = _real.lambda_handler
 '''
 
@@ -152,3 +169,35 @@ def test_a_failed_messages_retry_killed_after_its_ack_is_delivered_by_the_backst
             pass
         [mine] = [m for m in reply["messages"] if m["id"] == ack["id"]]
         assert (mine["mine"], mine["delivery"]) == (True, "handedOff")
+
+
+def test_a_worker_killed_after_the_ack_is_delivered_by_the_backstop_on_the_stage(killing_stage):
+    url = killing_stage.url
+    with (
+        connect(f"{url}?room=acked&name=alice") as alice,
+        connect(f"{url}?room=acked&name=bob") as bob,
+    ):
+        body = {"action": "sendMessage", "message": "acked, then killed", "clientId": "c-ack"}
+        alice.send(json.dumps(body))
+        while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
+            pass
+        [delivered] = new_messages(bob, time.monotonic() + 75)
+        assert (delivered["id"], delivered["clientId"]) == (ack["id"], "c-ack")
+
+
+def test_a_worker_killed_mid_fan_out_reaches_every_member_once_on_the_stage(killing_stage):
+    url = killing_stage.url
+    with (
+        connect(f"{url}?room=midway&name=alice") as alice,
+        connect(f"{url}?room=midway&name=bob") as bob,
+        connect(f"{url}?room=midway&name=carol") as carol,
+    ):
+        body = {"action": "sendMessage", "message": "midway", "clientId": "c-mid"}
+        alice.send(json.dumps(body))
+        while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
+            pass
+        # each member shows it once, by id (one may have it twice: the backstop's copy)
+        until = time.monotonic() + 75
+        for member in (bob, carol):
+            ids = {m["id"] for m in new_messages(member, until)}
+            assert ids == {ack["id"]}
