@@ -201,3 +201,36 @@ def test_a_worker_killed_mid_fan_out_reaches_every_member_once_on_the_stage(kill
         for member in (bob, carol):
             ids = {m["id"] for m in new_messages(member, until)}
             assert ids == {ack["id"]}
+
+
+def test_a_room_of_100_with_the_worker_killed_at_the_ack_gets_it_99_times_of_99(killing_stage):
+    # The delivery check of issue 23: every other member of a room of 100 has the message
+    # once, by id, though the sender's worker died right after its ack.
+    from contextlib import ExitStack
+
+    url = killing_stage.url
+    with ExitStack() as sockets:
+        alice = sockets.enter_context(connect(f"{url}?room=hundred&name=alice"))
+        others = [
+            sockets.enter_context(connect(f"{url}?room=hundred&name=m{index}"))
+            for index in range(99)
+        ]
+        body = {"action": "sendMessage", "message": "acked, then killed", "clientId": "c-99"}
+        alice.send(json.dumps(body))
+        while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
+            pass
+        until = time.monotonic() + 90
+        reached = [first_message_id(member, until) for member in others]
+        assert reached.count(ack["id"]) == 99
+
+
+def first_message_id(socket, until_s: float) -> str | None:
+    """The id of the first newMessage the socket gets before ``until_s`` (monotonic)."""
+    while (left := until_s - time.monotonic()) > 0:
+        try:
+            envelope = json.loads(socket.recv(timeout=left))
+        except TimeoutError:
+            break
+        if envelope.get("type") == "newMessage":
+            return envelope["id"]
+    return None
