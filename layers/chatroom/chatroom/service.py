@@ -127,7 +127,10 @@ class ChatService:
         or in shards, within the invocation's ``remaining`` time) and mark it handed off.
         If that fails, the sender is told and the backstop delivers it later
         (``chatroom.delivery``). A retry of a message not handed off delivers it again,
-        under its first id; of one handed off, is acknowledged again and sent to no one."""
+        under its first id (a failed one is set back to pending before the ack, so the
+        backstop covers the retry too); of one handed off, is acknowledged again and sent
+        to no one. Claims and the rate are the sender's (``chatroom.senders``), not the
+        connection's."""
         sender = self._connections.get(caller.connection_id)
         if sender is None:
             return self._refuse(caller, protocol.not_joined_error())
