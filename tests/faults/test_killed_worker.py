@@ -22,12 +22,14 @@ pytestmark = pytest.mark.integration
 DIES_AFTER_THE_STORE = f'''"""sendMessage; its worker dies once it stored a "die". A "doomed"
 message is marked failed as it is stored (a member given up on) and its worker dies; its
 Retry's worker dies right after the ack. An "acked, then killed" dies right after its ack; a
-"midway" once one member was posted."""
+"midway" once one member was posted. A "given up on" is marked failed and its sender
+told (as when a member is given up on), then its worker dies."""
 
 import importlib.util
 import os
 
 from chatroom.connections import ConnectionStore
+from chatroom.delivery import origin_of
 from chatroom.fanout.broadcast import Broadcaster
 from chatroom.messages import FAILED, MessageStore
 
@@ -50,6 +52,10 @@ def _append_then_die(self, **message):
             self.mark(stored.message.room, stored.message.message_id, FAILED)
             os._exit(137)
         _dying_after_the_ack.append(stored.message.message_id)
+    if "given up on" in message["payload"] and not stored.duplicate:
+        first = stored.message
+        _real.chat._backstop.tell_sender(first.room, origin_of(first))
+        os._exit(137)
     if "acked, then killed" in message["payload"]:
         _dying_after_the_ack.append(stored.message.message_id)
     return stored
@@ -234,3 +240,26 @@ def first_message_id(socket, until_s: float) -> str | None:
         if envelope.get("type") == "newMessage":
             return envelope["id"]
     return None
+
+
+def test_a_sender_is_told_on_the_connection_it_has_now_and_finds_the_state_in_the_history(
+    killing_stage,
+):
+    url = killing_stage.url
+    with (
+        connect(f"{url}?room=told&name=alice") as alice,
+        connect(f"{url}?room=told&name=alice") as alice_again,  # her page, reloaded
+    ):
+        # WHEN her message sent from her first connection is given up on
+        body = {"action": "sendMessage", "message": "given up on", "clientId": "c-told"}
+        alice.send(json.dumps(body))
+        # THEN the connection she has now is told, naming the message
+        while (notice := json.loads(alice_again.recv(timeout=30))).get("type") != "error":
+            pass
+        assert (notice["code"], notice["clientId"]) == ("delivery_failed", "c-told")
+        # AND her history there says it failed
+        alice_again.send(json.dumps({"action": "history"}))
+        while (reply := json.loads(alice_again.recv(timeout=30))).get("type") != "history":
+            pass
+        [mine] = [m for m in reply["messages"] if m.get("clientId") == "c-told"]
+        assert (mine["id"], mine["mine"], mine["delivery"]) == (notice["messageId"], True, "failed")
