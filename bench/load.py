@@ -4,8 +4,10 @@ injected at random.
 
     .venv/bin/python bench/load.py [--clients 1000] [--messages 20] [--room-size 10]
                                    [--rounds 3] [--faults kill=0.01,post-500=0.01]
+                                   [--big-room 150] [--reconnect 0.05]
 
-``wslocal start`` on the project's template; ``--clients`` join rooms of ``--room-size``;
+``wslocal start`` on the project's template; ``--clients`` join rooms of ``--room-size``
+(the first ``--big-room`` of them one room over the inline limit, posted in shards);
 each round, every client sends ``--messages`` messages (each with a clientId), one every
 0.55 s. ``--faults`` is passed to ``wslocal start --inject-faults``: that share of all
 invocations (every function: $connect, sendMessage, FanOut, presence, the watch...) has
@@ -15,7 +17,11 @@ posts is answered 500.
 Each client behaves as the page does: a message without an ack after 10 s (then 20, 40...),
 or in flight when one of API Gateway's own frames arrives ("Internal server error", "Too
 Many Requests"), or answered ``delivery_failed``, is sent again with the same clientId
-(the page's Retry), at most six times in all; a handshake refused is tried again. What is
+(the page's Retry), at most six times in all; a handshake refused is tried again. A
+``--reconnect`` share of the clients drops its connection in the middle of each round and
+comes back under the same name, as a reloaded page: it asks for the history, and a message
+of its own marked ``failed`` there counts as told and is sent again (the Retry). A client
+that reconnects is counted as a sender only (it was away for part of the round). What is
 counted, per round:
 
 - lost without the sender told: a member that never got a message that was acknowledged
@@ -71,6 +77,8 @@ class Client:
     task: asyncio.Task[None] | None = None
     closed_by: str | None = None
     """Why the stage closed this connection, if it did (then nothing more is owed to it)."""
+    url: str = ""
+    reconnects: int = 0
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._read())
@@ -90,6 +98,14 @@ class Client:
             if kind == "newMessage":
                 self.frames += 1
                 self.received.setdefault(envelope.get("clientId") or "", set()).add(envelope["id"])
+            elif kind == "history":
+                for message in envelope["messages"]:
+                    entry = self.outbox.get(message.get("clientId") or "")
+                    if entry is not None and message.get("mine"):
+                        entry.acked = True  # stored: the page finds it by clientId
+                        if message.get("delivery") == "failed":
+                            entry.told = True
+                            await self.send(message["clientId"])  # the page's Retry
             elif kind == "ack":
                 entry = self.outbox.get(envelope["clientId"])
                 if entry is not None:
@@ -106,6 +122,27 @@ class Client:
                     if not entry.acked and time.monotonic() - entry.sent_at < ACK_TIMEOUT_S:
                         entry.sent_at -= ACK_TIMEOUT_S  # due again now
                 await self.resend_unacked()
+
+    async def reconnect(self) -> None:
+        """Drop the connection and come back under the same name (a reloaded page), then
+        ask for the history."""
+        self.reconnects += 1
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.close()
+        if self.task is not None:
+            await self.task
+        for attempt in range(MOST_SENDS):
+            try:
+                self.ws = await websockets.connect(
+                    self.url, max_queue=None, ping_interval=None, open_timeout=300
+                )
+                break
+            except websockets.InvalidStatus:
+                await asyncio.sleep(0.2 * (attempt + 1))
+        self.closed_by = None
+        self.start()
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(json.dumps({"action": "history"}))
 
     async def send(self, client_id: str) -> None:
         entry = self.outbox[client_id]
@@ -125,12 +162,20 @@ class Client:
                 await self.send(client_id)
 
 
-async def connect(url: str, index: int, room_size: int) -> Client:
+def room_of(index: int, room_size: int, big_room: int) -> str:
+    if index < big_room:
+        return "big"
+    return f"load{(index - big_room) // room_size}"
+
+
+async def connect(url: str, index: int, room_size: int, big_room: int = 0) -> Client:
     """Join, trying again when the handshake is refused (its $connect may be killed)."""
+    room = room_of(index, room_size, big_room)
+    address = f"{url}?room={room}&name=c{index}"
     for attempt in range(MOST_SENDS):
         try:
             ws = await websockets.connect(
-                f"{url}?room=load{index // room_size}&name=c{index}",
+                address,
                 max_queue=None,
                 ping_interval=None,
                 open_timeout=300,
@@ -138,28 +183,36 @@ async def connect(url: str, index: int, room_size: int) -> Client:
         except websockets.InvalidStatus:
             await asyncio.sleep(0.2 * (attempt + 1))
             continue
-        client = Client(ws, f"load{index // room_size}", index)
+        client = Client(ws, room, index, url=address)
         client.start()
         return client
     raise SystemExit(f"client {index} could not join")
 
 
-async def join(url: str, clients: int, room_size: int) -> list[Client]:
+async def join(url: str, clients: int, room_size: int, big_room: int = 0) -> list[Client]:
     joined: list[Client] = []
     for start in range(0, clients, 50):
-        batch = [connect(url, index, room_size) for index in range(start, min(clients, start + 50))]
+        batch = [
+            connect(url, index, room_size, big_room)
+            for index in range(start, min(clients, start + 50))
+        ]
         joined += await asyncio.gather(*batch)
     return joined
 
 
-async def send_round(clients: list[Client], tag: str, messages: int) -> dict[str, Client]:
-    """Every client sends ``messages`` messages, one every 0.55 s. Returns each message's
-    sender by its clientId."""
+async def send_round(
+    clients: list[Client], tag: str, messages: int, reconnecting: set[int] = frozenset()
+) -> dict[str, Client]:
+    """Every client sends ``messages`` messages, one every 0.55 s; those ``reconnecting``
+    drop their connection and come back halfway. Returns each message's sender by its
+    clientId."""
     sent: dict[str, Client] = {}
 
     async def sender(client: Client) -> None:
         await asyncio.sleep((client.index % 100) * 0.0055)  # spread the clients
         for number in range(messages):
+            if client.index in reconnecting and number == messages // 2:
+                await client.reconnect()
             client_id = uuid.uuid4().hex
             client.outbox[client_id] = Outgoing(f"{tag}-{client.index}-{number}")
             sent[client_id] = client
@@ -196,8 +249,8 @@ def count(clients: list[Client], sent: dict[str, Client]) -> Count:
         result.unacked += not entry.acked
         result.told += entry.told
         for other in rooms[sender.room]:
-            if other is sender or other.closed_by is not None:
-                continue  # a member the stage disconnected is owed nothing after
+            if other is sender or other.closed_by is not None or other.reconnects:
+                continue  # a member the stage disconnected, or away a while, is owed nothing
             ids = other.received.get(client_id, set())
             if not ids:
                 if entry.told:
@@ -225,15 +278,25 @@ async def run(args: argparse.Namespace) -> None:
     try:
         url = f"ws://127.0.0.1:{port}"
         started = time.perf_counter()
-        clients = await join(url, args.clients, args.room_size)
-        print(f"{args.clients} clients in rooms of {args.room_size}: joined in "
-              f"{time.perf_counter() - started:.1f} s; faults {args.faults or 'none'}")  # fmt: skip
-        expected_per_round = args.clients * args.messages * (args.room_size - 1)
+        clients = await join(url, args.clients, args.room_size, args.big_room)
+        print(f"{args.clients} clients in rooms of {args.room_size} (and one of "
+              f"{args.big_room}): joined in {time.perf_counter() - started:.1f} s; faults "
+              f"{args.faults or 'none'}; reconnecting {args.reconnect:.0%} a round")  # fmt: skip
+        rooms: dict[str, int] = {}
+        for client in clients:
+            rooms[client.room] = rooms.get(client.room, 0) + 1
+        expected_per_round = args.messages * sum(n * (n - 1) for n in rooms.values())
+        every = max(1, round(1 / args.reconnect)) if args.reconnect else 0
         for round_number in range(1, args.rounds + 1):
             tag = f"r{round_number}"
             started = time.perf_counter()
             frames_before = sum(c.frames for c in clients)
-            sent = await send_round(clients, tag, args.messages)
+            reconnecting = (
+                {c.index for c in clients if (c.index + round_number) % every == 0}
+                if every
+                else set()
+            )
+            sent = await send_round(clients, tag, args.messages, reconnecting)
             sending = time.perf_counter() - started
             deadline = time.monotonic() + DEADLINE_S
             said = time.monotonic()
@@ -263,7 +326,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"({sorted({c.closed_by for c in clients if c.closed_by})}); "
                 f"stage RSS {memory['stage and workers']} MB; faults so far: "
                 f"{injected['killed']} workers killed, {injected['answered 500']} posts "
-                f"answered 500"
+                f"answered 500; reconnects {len(reconnecting)}"
             )
     finally:
         stage.terminate()
@@ -278,6 +341,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--faults", help="wslocal start --inject-faults, e.g. kill=0.01,post-500=0.01"
+    )
+    parser.add_argument(
+        "--big-room", type=int, default=0, help="this many clients in one room, sharded"
+    )
+    parser.add_argument(
+        "--reconnect", type=float, default=0.0, help="share of clients reconnecting a round"
     )
     asyncio.run(run(parser.parse_args()))
 

@@ -3,9 +3,9 @@ connections stream announces it)."""
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from chatroom import Caller, ChatService, Remaining, Reply, websocket_handler
+from chatroom import Caller, Remaining, Reply, environment, websocket_handler
 
-chat = ChatService.from_environment()
+chat = environment.chat_service()
 
 
 @websocket_handler

@@ -3,9 +3,9 @@ message whose hand-off was not seen (the backstop of the delivery guarantee)."""
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from chatroom import ChatEnvironment, Remaining, stream_handler
+from chatroom import Remaining, environment, stream_handler
 
-watch = ChatEnvironment.from_environment().delivery_watch()
+watch = environment.delivery_watch()
 
 
 @stream_handler

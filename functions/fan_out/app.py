@@ -1,9 +1,9 @@
 """FanOut: post each shard of a large room's message, and deliver overdue messages, from
 the fan-out queue."""
 
-from chatroom import ChatEnvironment, Remaining, queue_handler
+from chatroom import Remaining, environment, queue_handler
 
-fan_out = ChatEnvironment.from_environment().shard_poster()
+fan_out = environment.shard_poster()
 
 
 @queue_handler

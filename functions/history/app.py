@@ -2,9 +2,9 @@
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from chatroom import Caller, ChatService, Remaining, Reply, websocket_handler
+from chatroom import Caller, Remaining, Reply, environment, websocket_handler
 
-chat = ChatService.from_environment()
+chat = environment.chat_service()
 
 
 @websocket_handler

@@ -2,9 +2,9 @@
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from chatroom import PresenceAnnouncer, Remaining, stream_handler
+from chatroom import Remaining, environment, stream_handler
 
-presence = PresenceAnnouncer.from_environment()
+presence = environment.presence_announcer()
 
 
 @stream_handler

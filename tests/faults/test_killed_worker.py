@@ -1,8 +1,9 @@
 """The delivery guarantee on the local stage with a worker process really killed: the
-sendMessage worker dies (``os._exit``) right after the store, before the ack. The
-backstop (DynamoDB Local's stream, DeliveryWatchFunction, the fan-out queue's delay,
-FanOutFunction) delivers the message to the room under its id, about the sender's
-deadline later; a retry of it is acknowledged with the same id and not sent again."""
+sendMessage worker dies (``os._exit``) right after the store, before the ack, or right
+after the ack of a Retry of a failed message. The backstop (DynamoDB Local's stream, the
+template's filter, DeliveryWatchFunction, the fan-out queue's delay, FanOutFunction)
+delivers the message to the room under its id, about the sender's deadline later; a
+retry of it is acknowledged with the same id and not sent again."""
 
 import json
 import time
@@ -18,12 +19,19 @@ from wslocal.template import build_stage_model, read_template
 
 pytestmark = pytest.mark.integration
 
-DIES_AFTER_THE_STORE = f'''"""sendMessage; its worker dies once it stored a "die"."""
+DIES_AFTER_THE_STORE = f'''"""sendMessage; its worker dies once it stored a "die". A "doomed"
+message is marked failed as it is stored (a member given up on) and its worker dies; its
+Retry's worker dies right after the ack. An "acked, then killed" dies right after its ack; a
+"midway" once one member was posted. A "given up on" is marked failed and its sender
+told (as when a member is given up on), then its worker dies."""
 
 import importlib.util
 import os
 
-from chatroom.messages import MessageStore
+from chatroom.connections import ConnectionStore
+from chatroom.delivery import origin_of
+from chatroom.fanout.broadcast import Broadcaster
+from chatroom.messages import FAILED, MessageStore
 
 _spec = importlib.util.spec_from_file_location(
     "real_send_message", {str(ROOT / "functions" / "send_message" / "app.py")!r}
@@ -31,16 +39,49 @@ _spec = importlib.util.spec_from_file_location(
 _real = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_real)
 _append = MessageStore.append
+_members = ConnectionStore.members
+_dying_after_the_ack = []
 
 
 def _append_then_die(self, **message):
     stored = _append(self, **message)
     if "die" in message["payload"] and not stored.duplicate:
         os._exit(137)
+    if "doomed" in message["payload"]:
+        if not stored.duplicate:
+            self.mark(stored.message.room, stored.message.message_id, FAILED)
+            os._exit(137)
+        _dying_after_the_ack.append(stored.message.message_id)
+    if "given up on" in message["payload"] and not stored.duplicate:
+        first = stored.message
+        _real.chat._backstop.tell_sender(first.room, origin_of(first))
+        os._exit(137)
+    if "acked, then killed" in message["payload"]:
+        _dying_after_the_ack.append(stored.message.message_id)
     return stored
 
 
+_post = Broadcaster.post
+_posted_midway = []
+
+
+def _post_or_die(self, client, connection_id, data, *args, **kwargs):
+    if b"midway" in data and b'"type":"newMessage"' in data:
+        if _posted_midway:
+            os._exit(137)
+        _posted_midway.append(connection_id)
+    return _post(self, client, connection_id, data, *args, **kwargs)
+
+
+def _members_or_die(self, room, *args, **kwargs):
+    if _dying_after_the_ack:
+        os._exit(137)
+    return _members(self, room, *args, **kwargs)
+
+
 MessageStore.append = _append_then_die
+ConnectionStore.members = _members_or_die
+Broadcaster.post = _post_or_die
 lambda_handler = _real.lambda_handler
 '''
 
@@ -106,3 +147,119 @@ def test_a_worker_killed_after_the_store_is_delivered_by_the_backstop_on_the_loc
             pass
         assert (ack["id"], ack["duplicate"]) == (delivered["id"], True)
         assert new_messages(bob, time.monotonic() + 3) == []
+
+
+def test_a_failed_messages_retry_killed_after_its_ack_is_delivered_by_the_backstop_on_the_stage(
+    killing_stage,
+):
+    url = killing_stage.url
+    with (
+        connect(f"{url}?room=doom&name=alice") as alice,
+        connect(f"{url}?room=doom&name=bob") as bob,
+    ):
+        # GIVEN a message stored and marked failed (its worker died: no ack)
+        body = {"action": "sendMessage", "message": "doomed", "clientId": "c-doom"}
+        alice.send(json.dumps(body))
+        assert json.loads(alice.recv(timeout=30)).get("type") != "ack"
+        # WHEN alice retries it and the worker dies right after the Retry's ack
+        alice.send(json.dumps(body))
+        while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
+            pass
+        assert ack["duplicate"] is True
+        # THEN the stream's MODIFY to pending puts the backstop on it: bob gets it
+        [delivered] = new_messages(bob, time.monotonic() + 75)
+        assert (delivered["id"], delivered["clientId"]) == (ack["id"], "c-doom")
+        # AND alice's history says it was handed off
+        alice.send(json.dumps({"action": "history"}))
+        while (reply := json.loads(alice.recv(timeout=30))).get("type") != "history":
+            pass
+        [mine] = [m for m in reply["messages"] if m["id"] == ack["id"]]
+        assert (mine["mine"], mine["delivery"]) == (True, "handedOff")
+
+
+def test_a_worker_killed_after_the_ack_is_delivered_by_the_backstop_on_the_stage(killing_stage):
+    url = killing_stage.url
+    with (
+        connect(f"{url}?room=acked&name=alice") as alice,
+        connect(f"{url}?room=acked&name=bob") as bob,
+    ):
+        body = {"action": "sendMessage", "message": "acked, then killed", "clientId": "c-ack"}
+        alice.send(json.dumps(body))
+        while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
+            pass
+        [delivered] = new_messages(bob, time.monotonic() + 75)
+        assert (delivered["id"], delivered["clientId"]) == (ack["id"], "c-ack")
+
+
+def test_a_worker_killed_mid_fan_out_reaches_every_member_once_on_the_stage(killing_stage):
+    url = killing_stage.url
+    with (
+        connect(f"{url}?room=midway&name=alice") as alice,
+        connect(f"{url}?room=midway&name=bob") as bob,
+        connect(f"{url}?room=midway&name=carol") as carol,
+    ):
+        body = {"action": "sendMessage", "message": "midway", "clientId": "c-mid"}
+        alice.send(json.dumps(body))
+        while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
+            pass
+        # each member shows it once, by id (one may have it twice: the backstop's copy)
+        until = time.monotonic() + 75
+        for member in (bob, carol):
+            ids = {m["id"] for m in new_messages(member, until)}
+            assert ids == {ack["id"]}
+
+
+def test_a_room_of_100_with_the_worker_killed_at_the_ack_gets_it_99_times_of_99(killing_stage):
+    # The delivery check of issue 23: every other member of a room of 100 has the message
+    # once, by id, though the sender's worker died right after its ack.
+    from contextlib import ExitStack
+
+    url = killing_stage.url
+    with ExitStack() as sockets:
+        alice = sockets.enter_context(connect(f"{url}?room=hundred&name=alice"))
+        others = [
+            sockets.enter_context(connect(f"{url}?room=hundred&name=m{index}"))
+            for index in range(99)
+        ]
+        body = {"action": "sendMessage", "message": "acked, then killed", "clientId": "c-99"}
+        alice.send(json.dumps(body))
+        while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
+            pass
+        until = time.monotonic() + 90
+        reached = [first_message_id(member, until) for member in others]
+        assert reached.count(ack["id"]) == 99
+
+
+def first_message_id(socket, until_s: float) -> str | None:
+    """The id of the first newMessage the socket gets before ``until_s`` (monotonic)."""
+    while (left := until_s - time.monotonic()) > 0:
+        try:
+            envelope = json.loads(socket.recv(timeout=left))
+        except TimeoutError:
+            break
+        if envelope.get("type") == "newMessage":
+            return envelope["id"]
+    return None
+
+
+def test_a_sender_is_told_on_the_connection_it_has_now_and_finds_the_state_in_the_history(
+    killing_stage,
+):
+    url = killing_stage.url
+    with (
+        connect(f"{url}?room=told&name=alice") as alice,
+        connect(f"{url}?room=told&name=alice") as alice_again,  # her page, reloaded
+    ):
+        # WHEN her message sent from her first connection is given up on
+        body = {"action": "sendMessage", "message": "given up on", "clientId": "c-told"}
+        alice.send(json.dumps(body))
+        # THEN the connection she has now is told, naming the message
+        while (notice := json.loads(alice_again.recv(timeout=30))).get("type") != "error":
+            pass
+        assert (notice["code"], notice["clientId"]) == ("delivery_failed", "c-told")
+        # AND her history there says it failed
+        alice_again.send(json.dumps({"action": "history"}))
+        while (reply := json.loads(alice_again.recv(timeout=30))).get("type") != "history":
+            pass
+        [mine] = [m for m in reply["messages"] if m.get("clientId") == "c-told"]
+        assert (mine["id"], mine["mine"], mine["delivery"]) == (notice["messageId"], True, "failed")

@@ -207,19 +207,40 @@ def test_a_retry_of_a_message_handed_off_is_only_acknowledged_again(chat):
     assert all(shown(m) == {message_id: 1} for m in OTHERS)
 
 
+@pytest.fixture(params=["refused", "silent"])
+def sqs_outage(request):
+    """An SQS endpoint that is down: one that refuses connections, or one that accepts
+    them and never answers (each call then ends at its read timeout)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    if request.param == "refused":
+        listener.close()
+    else:
+        listener.listen(64)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        listener.close()
+
+
 def test_sqs_down_for_the_hand_off_tells_the_sender_and_the_backstop_delivers(
-    chat, faulty, monkeypatch
+    chat, faulty, sqs_outage, monkeypatch
 ):
-    # GIVEN carol's posts fail (she must be queued) and SQS cannot be reached
+    # GIVEN carol's posts fail (she must be queued) and SQS is down
     faulty.faults["carol"] = Fault(status=500)
-    monkeypatch.setenv("FANOUT_QUEUE_URL", "http://127.0.0.1:9/000000000000/down")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_outage)
     # WHEN alice sends
     assert send()["statusCode"] == 502
-    # THEN bob has it, and alice is told it did not reach everyone
+    # THEN bob has it, and alice was acknowledged, then told it did not reach everyone
     [message_id] = stored_ids(chat)
-    assert shown("bob") == {message_id: 1} and told()
+    assert shown("bob") == {message_id: 1}
+    assert [e["type"] for e in received(SENDER)] == ["ack", "error"] and told()
+    assert received(SENDER)[0]["id"] == message_id
     # AND once SQS and carol are back, the backstop delivers it to her
-    monkeypatch.setenv("FANOUT_QUEUE_URL", chat.queue_url)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS")
     faulty.faults.clear()
     settle(chat)
     assert message_id in shown("carol")
@@ -249,11 +270,17 @@ def test_a_management_api_answering_500_now_and_then_loses_nothing(chat, faulty)
 
     faulty.faults["*"] = Fault(status=500)
     faulty.until = first_post_only
-    send()
+    assert send()["statusCode"] == 200
     settle(chat)
     [message_id] = stored_ids(chat)
     assert all(shown(m) == {message_id: 1} for m in OTHERS)
     assert not told()
+    # the ack survived its own 500 (retried), and each post was made exactly twice
+    [ack] = received(SENDER)
+    assert (ack["type"], ack["id"]) == ("ack", message_id)
+    assert sorted(faulty.posts) == sorted(
+        (who, status) for who in (SENDER, *OTHERS) for status in (500, 200)
+    )
 
 
 def test_a_management_api_taking_2_5_s_still_delivers_inline(chat, faulty):
@@ -262,6 +289,10 @@ def test_a_management_api_taking_2_5_s_still_delivers_inline(chat, faulty):
     [message_id] = stored_ids(chat)
     assert all(shown(m) == {message_id: 1} for m in OTHERS) and not told()
     assert chat.sqs.receive_message(QueueUrl=chat.queue_url).get("Messages") is None
+    # the ack survived, and each post was made once: none timed out and was made again
+    [ack] = received(SENDER)
+    assert (ack["type"], ack["id"]) == ("ack", message_id)
+    assert sorted(faulty.posts) == sorted((who, 200) for who in (SENDER, *OTHERS))
 
 
 def test_an_invocation_short_of_time_queues_the_members_it_could_not_post(chat):
@@ -346,3 +377,202 @@ def test_dynamodb_down_acknowledges_nothing_and_fails_the_invocation(chat, monke
     with pytest.raises(BotoCoreError):
         send()
     assert received(SENDER) == [] and all(shown(m) == {} for m in OTHERS)
+
+
+# --- every path: the holes the review found (issue 23) -----------------------------------
+
+
+def state(chat, message_id: str) -> str:
+    return chat.messages.get_item(
+        Key={"room": "lobby", "messageId": message_id}, ConsistentRead=True
+    )["Item"]["delivery"]
+
+
+def notices(connection_id: str, client_id: str = "c-1") -> list[dict]:
+    """The ``delivery_failed`` notices a connection got for ``client_id``."""
+    return [
+        e
+        for e in received(connection_id)
+        if e.get("code") == "delivery_failed" and e.get("clientId") == client_id
+    ]
+
+
+def history_of(connection_id: str) -> list[dict]:
+    reply = invoke("history", message_event("history", {"action": "history"}, connection_id))
+    return json.loads(reply["body"])["messages"]
+
+
+def a_failed_message(chat, faulty) -> str:
+    """alice's message, marked failed: carol's posts kept failing until she was given up on."""
+    faulty.faults["carol"] = Fault(status=500)
+    send()
+    settle(chat)
+    [message_id] = stored_ids(chat)
+    assert state(chat, message_id) == "failed" and shown("carol") == {}
+    faulty.faults.clear()
+    return message_id
+
+
+def test_a_retry_of_a_failed_message_killed_after_its_ack_is_delivered_by_the_backstop(
+    chat, faulty, monkeypatch
+):
+    # GIVEN a message marked failed, its sender told
+    message_id = a_failed_message(chat, faulty)
+
+    # WHEN the sender retries it and the worker dies right after the retry's ack
+    def killed(self, room, *args, **kwargs):
+        raise WorkerKilled("the room's Query")
+
+    with monkeypatch.context() as fault:
+        fault.setattr(ConnectionStore, "members", killed)
+        with pytest.raises(WorkerKilled):
+            send()
+    assert (received(SENDER)[-1]["type"], received(SENDER)[-1]["id"]) == ("ack", message_id)
+    # THEN it is pending again, so the backstop delivers it to carol and marks it
+    assert state(chat, message_id) == "pending"
+    settle(chat)
+    assert shown("carol") == {message_id: 1} and state(chat, message_id) == "handedOff"
+
+
+def test_a_retry_of_a_failed_message_that_reaches_everyone_marks_it_handed_off(chat, faulty):
+    message_id = a_failed_message(chat, faulty)
+    assert send()["statusCode"] == 200
+    assert shown("carol") == {message_id: 1} and state(chat, message_id) == "handedOff"
+
+
+def test_a_sender_offline_when_told_finds_the_failure_in_the_history(chat, faulty):
+    # GIVEN alice's page is gone (her posts answer 410) when her message fails
+    faulty.faults[SENDER] = Fault(status=410)
+    message_id = a_failed_message(chat, faulty)
+    # WHEN she comes back on a new connection (same address, same name) and asks for the
+    # history
+    chat.store.remove(SENDER)
+    join(chat, "alice-again", name="alice")
+    [mine] = history_of("alice-again")
+    # THEN her message says it failed, and carries its clientId for her Retry
+    assert (mine["id"], mine["mine"], mine["delivery"], mine["clientId"]) == (
+        message_id,
+        True,
+        "failed",
+        "c-1",
+    )
+
+
+def test_the_history_marks_only_the_requesters_own_messages(chat):
+    send()
+    [theirs] = history_of("bob")
+    assert "mine" not in theirs and "delivery" not in theirs
+    [mine] = history_of(SENDER)
+    assert (mine["mine"], mine["delivery"]) == (True, "handedOff")
+
+
+def test_a_reconnected_sender_is_told_on_its_new_connection(chat, faulty):
+    # GIVEN alice sent, then her page reconnected (the old connection is gone)
+    faulty.faults["carol"] = Fault(status=500)
+    send()
+    chat.store.remove(SENDER)
+    join(chat, "alice-again", name="alice")
+    # WHEN carol is given up on
+    settle(chat)
+    [message_id] = stored_ids(chat)
+    # THEN the new connection is told, naming the message
+    [notice] = notices("alice-again")
+    assert notice["messageId"] == message_id
+    assert state(chat, message_id) == "failed"
+
+
+def test_every_connection_of_the_sender_is_told(chat, faulty):
+    join(chat, "alice-tab-2", name="alice")
+    faulty.faults["carol"] = Fault(status=500)
+    send()
+    settle(chat)
+    assert notices(SENDER) and notices("alice-tab-2") and not notices("bob")
+
+
+def test_a_claim_that_vanishes_before_it_is_read_never_acks_an_unstored_id(chat, monkeypatch):
+    # GIVEN alice's first try was stored; the claim expires between her retry's
+    # transaction and the read that follows it
+    send()
+    real = MessageStore._claimed
+
+    def claim_gone(self, room, sender, client_id):
+        for item in chat.messages.scan(ConsistentRead=True)["Items"]:
+            if item["messageId"] == "#claim":
+                chat.messages.delete_item(Key={"room": item["room"], "messageId": "#claim"})
+        return real(self, room, sender, client_id)
+
+    monkeypatch.setattr(MessageStore, "_claimed", claim_gone)
+    # WHEN she retries
+    send()
+    # THEN every id she was acked is a stored message
+    acked = {e["id"] for e in received(SENDER) if e["type"] == "ack"}
+    assert acked <= set(stored_ids(chat))
+
+
+def test_a_signed_in_users_claims_are_theirs_not_their_display_names(chat):
+    # GIVEN two signed-in users shown under the same name, in the same room
+    join(chat, "alice-1", name="alice", verified_subject="sub-1")
+    join(chat, "alice-2", name="alice", verified_subject="sub-2")
+    # WHEN both send a message with the same clientId
+    for connection_id in ("alice-1", "alice-2"):
+        body = {"action": "sendMessage", "message": connection_id, "clientId": "c-9"}
+        invoke("send_message", message_event("sendMessage", body, connection_id))
+    # THEN both are stored and delivered
+    payloads = [m["payload"] for m in history_of("bob")]
+    assert sorted(payloads) == ["alice-1", "alice-2"]
+
+
+def test_a_new_display_name_does_not_reset_the_rate_limit(chat, monkeypatch):
+    # GIVEN a rate of 2 a minute, used up from one address under one name
+    monkeypatch.setenv("MESSAGE_RATE_LIMIT", "2")
+    monkeypatch.setenv("MESSAGE_RATE_WINDOW_SECONDS", "60")
+    handler = load_handler("send_message")
+    join(chat, "renamed", name="not-alice")  # the same address, another name
+
+    def send_from(connection_id, text):
+        body = {"action": "sendMessage", "message": text, "clientId": f"c-{text}"}
+        handler.lambda_handler(
+            message_event("sendMessage", body, connection_id), LambdaContextStub()
+        )
+
+    send_from(SENDER, "one")
+    send_from(SENDER, "two")
+    # WHEN the same address sends under a new name
+    send_from("renamed", "three")
+    # THEN it is refused
+    assert [e["code"] for e in received("renamed") if e["type"] == "error"] == ["rate_limited"]
+
+
+def test_a_shard_whose_worker_dies_on_every_receive_tells_the_sender(chat, monkeypatch):
+    # GIVEN a room over the inline limit: alice's message goes to its members as a shard
+    from chatroom.delivery import LAST_RECEIVE
+    from chatroom.fanout.broadcast import Broadcaster
+    from tests.support.chat_handlers import queue_event
+
+    monkeypatch.setenv("INLINE_FANOUT_MAX", "1")
+    assert send()["statusCode"] == 200
+    [message_id] = stored_ids(chat)
+    assert state(chat, message_id) == "handedOff"  # the shard is queued: handed off
+
+    # WHEN FanOutFunction's worker dies mid-post on each of the queue's receives
+    def killed(self, client, connection_id, *args, **kwargs):
+        if connection_id in OTHERS:
+            raise WorkerKilled("mid-shard")
+        return real_post(self, client, connection_id, *args, **kwargs)
+
+    real_post = Broadcaster.post
+    monkeypatch.setattr(Broadcaster, "post", killed)
+    fan_out = load_handler("fan_out")
+    for receive in range(1, LAST_RECEIVE + 1):
+        event = queue_event(chat.sqs, chat.queue_url)
+        [record] = event["Records"]
+        assert record["attributes"]["ApproximateReceiveCount"] == str(receive)
+        with pytest.raises(WorkerKilled):
+            fan_out.lambda_handler(event, LambdaContextStub())
+        chat.sqs.change_message_visibility(
+            QueueUrl=chat.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+        )
+    # THEN before the shard goes to the dead-letter queue, its sender was told, and the
+    # message is marked failed (the history says so; a Retry delivers it)
+    assert [n["messageId"] for n in notices(SENDER)] == [message_id]
+    assert state(chat, message_id) == "failed"

@@ -129,7 +129,7 @@ def test_a_sender_over_its_rate_is_told_and_nothing_is_stored_and_others_go_on(c
     monkeypatch.setenv("MESSAGE_RATE_LIMIT", "2")
     monkeypatch.setenv("MESSAGE_RATE_WINDOW_SECONDS", "60")
     join(chat, SENDER)
-    join(chat, "bob")
+    join(chat, "bob", source_ip="5.6.7.8")  # another sender: another address
     handler = load_handler("send_message")  # one execution environment for every send
 
     def send(connection_id, text):

@@ -35,10 +35,27 @@ def received(connection_id: str) -> list[dict]:
     return decode_concatenated(backend.connections[key].data)
 
 
-def join(chat: Any, connection_id: str, room: str = "lobby", name: str | None = None) -> None:
-    """A member that connected a minute ago (open, and past $connect's grace)."""
+def join(
+    chat: Any,
+    connection_id: str,
+    room: str = "lobby",
+    name: str | None = None,
+    source_ip: str = "1.2.3.4",
+    verified_subject: str | None = None,
+) -> None:
+    """A member that connected a minute ago (open, and past $connect's grace), from
+    ``source_ip``, signed in as ``verified_subject`` if given."""
     connected_at = int(time.time() * 1000) - 60_000
-    chat.store.add(Connection(connection_id, room, name or connection_id, connected_at, "1.2.3.4"))
+    chat.store.add(
+        Connection(
+            connection_id,
+            room,
+            name or connection_id,
+            connected_at,
+            source_ip,
+            verified_subject=verified_subject,
+        )
+    )
 
 
 def message_event(route: str, body: object, connection_id: str = SENDER) -> dict:

@@ -14,11 +14,12 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatroom import budgets, retry
+from chatroom import budgets, retry, senders
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining, logger
 
 ROOM_INDEX = "room-index"
+SENDER_INDEX = "sender-index"
 CONNECT_GRACE_MS = 30_000
 """API Gateway's longest integration timeout (29 s) and a margin: a connection younger
 than this may still be in $connect, where posts answer 410 although it will open."""
@@ -36,6 +37,20 @@ class Connection:
     connected_at: int
     """Epoch milliseconds, as in ``requestContext.connectedAt``."""
     source_ip: str
+    verified_subject: str | None = None
+    """The signed-in user's id (the $connect authorizer's principalId), if any."""
+
+    @property
+    def sender_key(self) -> str:
+        """Who sends from this connection (``chatroom.senders``)."""
+        return senders.sender_key(
+            verified_subject=self.verified_subject, source_ip=self.source_ip, name=self.name
+        )
+
+    @property
+    def rate_key(self) -> str:
+        """Whom the rate limit counts for this connection (``chatroom.senders``)."""
+        return senders.rate_key(verified_subject=self.verified_subject, source_ip=self.source_ip)
 
     @property
     def expires_at(self) -> int:
@@ -66,16 +81,18 @@ class ConnectionStore:
         self._clean_up_client = clean_up_client or table.meta.client
 
     def add(self, connection: Connection) -> None:
-        self._table.put_item(
-            Item={
-                "connectionId": connection.connection_id,
-                "room": connection.room,
-                "name": connection.name,
-                "connectedAt": connection.connected_at,
-                "sourceIp": connection.source_ip,
-                "ttl": connection.expires_at,
-            }
-        )
+        item = {
+            "connectionId": connection.connection_id,
+            "room": connection.room,
+            "name": connection.name,
+            "connectedAt": connection.connected_at,
+            "sourceIp": connection.source_ip,
+            "senderKey": connection.sender_key,
+            "ttl": connection.expires_at,
+        }
+        if connection.verified_subject:
+            item["subject"] = connection.verified_subject
+        self._table.put_item(Item=item)
 
     def get(self, connection_id: str) -> Connection | None:
         """A strongly consistent read: a first message right after ``$connect`` must find
@@ -124,6 +141,21 @@ class ConnectionStore:
         logger.warning("gone connections left for later", extra={"left": still})
         return len(ids) - still
 
+    def of_sender(self, sender_key: str) -> list[str]:
+        """The connections of one sender now (``Connection.sender_key``), from the
+        ``sender-index`` GSI: whom a failure notice goes to, whichever connection sent."""
+        ids: list[str] = []
+        query: dict[str, Any] = {
+            "IndexName": SENDER_INDEX,
+            "KeyConditionExpression": Key("senderKey").eq(sender_key),
+        }
+        while True:
+            page = self._table.query(**query)
+            ids.extend(item["connectionId"] for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return ids
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def members(
         self, room: str, page_size: int | None = None, now_ms: int | None = None
     ) -> list[Member]:
@@ -163,4 +195,5 @@ def _connection(item: dict[str, Any]) -> Connection:
         name=item["name"],
         connected_at=int(item["connectedAt"]),
         source_ip=item.get("sourceIp", ""),
+        verified_subject=item.get("subject"),
     )

@@ -12,7 +12,11 @@ the backstop:
    its ``deliverBy`` has passed;
 2. ``Backstop`` (``FanOutFunction``, the fan-out queue) reads the message again: still
    pending, it is delivered to the room under its id and marked. If that fails too, SQS
-   receives the check again; on its last receive the sender is told.
+   receives the check again; on its last receive the sender is told first.
+
+A large room's shards are covered by the same rule: a shard's last receive tells the
+sender before posting (``chatroom.shard_poster``). Members reached by a shard that then
+died are not told apart: the sender's Retry sends the message again, shown once by id.
 
 Members may get a message twice (a retry, the backstop); pages show it once, by its id.
 """
@@ -53,8 +57,9 @@ def check_delay_s(deliver_by_ms: int | None, now_ms: int) -> int:
 
 
 def overdue_candidates(records: Iterable[DynamoDBRecord]) -> dict[tuple[str, str], DynamoDBRecord]:
-    """The messages of a stream batch stored pending and not marked in the same batch,
-    each with its record (``deliverBy``, sequence number), in stream order."""
+    """The messages of a stream batch stored pending (or set back to pending by a Retry)
+    and not marked in the same batch, each with its last pending record (``deliverBy``,
+    sequence number), in stream order."""
     pending: dict[tuple[str, str], DynamoDBRecord] = {}
     for record in records:
         stream = record.dynamodb
@@ -63,9 +68,9 @@ def overdue_candidates(records: Iterable[DynamoDBRecord]) -> dict[tuple[str, str
         if not isinstance(room, str) or not isinstance(message_id, str):
             continue
         state = image.get("delivery")
-        if record.event_name is DynamoDBRecordEventName.INSERT and state == PENDING:
+        if state == PENDING:  # stored, or reopened by a Retry of a failed message
             pending[(room, message_id)] = record
-        elif record.event_name is DynamoDBRecordEventName.MODIFY and state != PENDING:
+        elif record.event_name is DynamoDBRecordEventName.MODIFY:
             pending.pop((room, message_id), None)
     return pending
 
@@ -129,17 +134,15 @@ class Backstop:
 
     def check(self, due: OverdueCheck, receive: int, remaining: Remaining = unlimited) -> None:
         """Deliver the message if it is still pending; raise if that fails, so the queue
-        tries again, after telling the sender on the last receive."""
+        tries again. On the last receive the sender is told first (marked failed): a
+        worker that dies on it too could tell no one after."""
         message = self._messages.get(due.room, due.message_id)
         if message is None or message.delivery != PENDING:
             logger.info("an overdue check found the message handed off")
             return
-        try:
-            self.deliver(message, remaining)
-        except (BotoCoreError, ClientError, FanOutError):
-            if receive >= LAST_RECEIVE:
-                self.tell_sender(message.room, origin_of(message))
-            raise
+        if receive >= LAST_RECEIVE:
+            self.tell_sender(message.room, origin_of(message), remaining)
+        self.deliver(message, remaining)
         count(self._metrics, "MessagesRedelivered", 1)
 
     def deliver(self, message: StoredMessage, remaining: Remaining = unlimited) -> FanOutResult:
@@ -151,8 +154,9 @@ class Backstop:
             if member.connection_id != message.sender_connection_id
         ]
         origin = origin_of(message)
+        client = self._clients.configured()
         result = self._fan_out.deliver(
-            self._clients.configured(),
+            client,
             message.room,
             protocol.encode(message.envelope()),
             recipients,
@@ -160,23 +164,40 @@ class Backstop:
             origin=origin,
         )
         if result.failed:
-            self.tell_sender(message.room, origin)
+            self.tell_sender(message.room, origin, remaining, client)
         else:
             self._messages.mark(message.room, message.message_id, HANDED_OFF, remaining)
         self._fan_out.clean_up(result, remaining)
         return result
 
-    def tell_sender(self, room: str, origin: Origin | None) -> None:
-        """Mark the message failed and tell its sender ``delivery_failed`` (from a
-        function with no event to answer; its Retry delivers the message again)."""
+    def tell_sender(
+        self,
+        room: str,
+        origin: Origin | None,
+        remaining: Remaining = unlimited,
+        client: Any = None,
+    ) -> None:
+        """Mark the message failed, then tell its sender ``delivery_failed`` on every
+        connection they have now (a page that reconnected, another tab) and the one it
+        was sent from. A sender with none finds it failed in the history; its Retry
+        delivers the message again."""
         if origin is None:
             return
-        self._messages.mark(room, origin.message_id, FAILED)
-        problem = protocol.delivery_failed_error(origin.client_id)
-        envelope = protocol.error(problem.code, problem.message, problem.client_id)
-        self._fan_out.post_one(
-            self._clients.configured(), origin.sender_connection_id, protocol.encode(envelope)
-        )
+        self._messages.mark(room, origin.message_id, FAILED, remaining)
+        notice = protocol.encode(protocol.delivery_failed(origin.client_id, origin.message_id))
+        client = client or self._clients.configured()
+        for connection_id in self.senders_connections(origin):
+            self._fan_out.post_one(client, connection_id, notice)
+
+    def senders_connections(self, origin: Origin) -> list[str]:
+        """Every connection of the origin's sender, the one it was sent from first."""
+        found = [origin.sender_connection_id]
+        if origin.sender_key:
+            try:
+                found += self._connections.of_sender(origin.sender_key)
+            except (BotoCoreError, ClientError):
+                logger.exception("the sender's connections could not be read")
+        return list(dict.fromkeys(found))
 
 
 def origin_of(message: StoredMessage) -> Origin | None:
@@ -184,4 +205,6 @@ def origin_of(message: StoredMessage) -> Origin | None:
     tracked name no sender connection)."""
     if not message.sender_connection_id:
         return None
-    return Origin(message.message_id, message.sender_connection_id, message.client_id)
+    return Origin(
+        message.message_id, message.sender_connection_id, message.client_id, message.sender_key
+    )

@@ -3,7 +3,11 @@
 The clients (DynamoDB, SQS, the Management API), the stores and the fan-out are made here
 from the function's variables and shared by everything it runs: one DynamoDB resource for
 reads and the store (botocore's standard retries), one-attempt clients for every step
-after the store (``chatroom.retry`` decides, within ``chatroom.budgets``), one metrics sink.
+after the store (``chatroom.retry`` decides, within ``chatroom.budgets``), one metrics sink,
+all from one boto3 session.
+
+Every handler gets what it runs the same way, once per execution environment:
+``chat_service()``, ``presence_announcer()``, ``shard_poster()`` or ``delivery_watch()``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 
@@ -22,10 +27,12 @@ from chatroom.exceptions import ChatError
 from chatroom.fanout.broadcast import Broadcaster
 from chatroom.fanout.management_api import ManagementApiClients
 from chatroom.fanout.policy import DEFAULT_INLINE_MAX, DEFAULT_SHARD_SIZE, FanOut
-from chatroom.fanout.poster import ShardPoster
 from chatroom.fanout.shards import ShardQueue
 from chatroom.messages import DEFAULT_HISTORY_TTL_HOURS, MessageStore
-from chatroom.rate_limit import RateLimit, RateLimiter
+from chatroom.presence import PresenceAnnouncer
+from chatroom.rate_limit import DEFAULT_LIMIT, DEFAULT_WINDOW_S, RateLimit, RateLimiter
+from chatroom.service import ChatService
+from chatroom.shard_poster import ShardPoster
 from chatroom.telemetry import MetricsSink, metrics
 
 
@@ -40,6 +47,8 @@ class ChatEnvironment:
     rate_limiter: RateLimiter | None = None
     max_message_bytes: int = protocol.DEFAULT_MESSAGE_MAX_BYTES
     clock: Callable[[], float] = time.time
+    session: Any = None
+    """The one boto3 session every client above was made from."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ChatEnvironment:
@@ -71,22 +80,48 @@ class ChatEnvironment:
                 inline_max=int(environ.get("INLINE_FANOUT_MAX", DEFAULT_INLINE_MAX)),
                 shard_size=int(environ.get("FANOUT_SHARD_SIZE", DEFAULT_SHARD_SIZE)),
             ),
-            clients=ManagementApiClients(),
+            clients=ManagementApiClients(session, environ),
             metrics=metrics,
             queue=queue,
-            rate_limiter=RateLimiter(messages_table, RateLimit.from_environment()),
+            rate_limiter=RateLimiter(messages_table, rate_limit(environ)),
             max_message_bytes=int(
                 environ.get("MESSAGE_MAX_BYTES", protocol.DEFAULT_MESSAGE_MAX_BYTES)
             ),
+            session=session,
         )
 
     def backstop(self) -> Backstop:
         return Backstop(self.messages, self.connections, self.fan_out, self.clients, self.metrics)
 
-    def shard_poster(self) -> ShardPoster:
-        return ShardPoster(self.fan_out, self.clients, self.backstop(), self.metrics)
 
-    def delivery_watch(self) -> DeliveryWatch:
-        if self.queue is None:
-            raise ChatError("DeliveryWatchFunction needs FANOUT_QUEUE_URL (its overdue checks)")
-        return DeliveryWatch(self.queue, self.clock)
+def rate_limit(environ: Mapping[str, str]) -> RateLimit:
+    return RateLimit(
+        limit=int(environ.get("MESSAGE_RATE_LIMIT", DEFAULT_LIMIT)),
+        window_s=int(environ.get("MESSAGE_RATE_WINDOW_SECONDS", DEFAULT_WINDOW_S)),
+    )
+
+
+def chat_service(environ: Mapping[str, str] = os.environ) -> ChatService:
+    """The WebSocket routes' service ($connect, $disconnect, sendMessage, history...)."""
+    return ChatService(ChatEnvironment.from_environment(environ))
+
+
+def presence_announcer(environ: Mapping[str, str] = os.environ) -> PresenceAnnouncer:
+    """PresenceFunction's work (the connections stream)."""
+    return PresenceAnnouncer(ChatEnvironment.from_environment(environ))
+
+
+def shard_poster(environ: Mapping[str, str] = os.environ) -> ShardPoster:
+    """FanOutFunction's work (shards and overdue checks)."""
+    environment = ChatEnvironment.from_environment(environ)
+    return ShardPoster(
+        environment.fan_out, environment.clients, environment.backstop(), environment.metrics
+    )
+
+
+def delivery_watch(environ: Mapping[str, str] = os.environ) -> DeliveryWatch:
+    """DeliveryWatchFunction's work (the messages stream)."""
+    environment = ChatEnvironment.from_environment(environ)
+    if environment.queue is None:
+        raise ChatError("DeliveryWatchFunction needs FANOUT_QUEUE_URL (its overdue checks)")
+    return DeliveryWatch(environment.queue, environment.clock)

@@ -10,7 +10,11 @@ Each message is stored ``pending`` with the time its sender's invocation ends
 (``deliverBy``) and is marked ``handedOff`` once every member was posted or queued, or
 ``failed`` once a member was given up on (its sender is told). A message still pending
 after ``deliverBy`` is delivered by the backstop (``chatroom.delivery``); a retry of one
-that is not handed off delivers it again, under the same id.
+that is not handed off delivers it again, under the same id, a failed one set back to
+pending with a new ``deliverBy`` first (``reopen``), so the backstop covers the retry too.
+
+Each message keeps its sender's key (``chatroom.senders``): claims are theirs, and the
+history tells them (only them) the delivery state of their own messages.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import budgets, protocol, retry
+from chatroom.exceptions import ChatError
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining, logger
 
@@ -44,11 +49,21 @@ FAILED = "failed"
 """The states of a message's delivery (its ``delivery`` attribute)."""
 
 
-def claim_key(room: str, sender: str, client_id: str) -> str:
-    """The partition of a client id's claim, per room and sender: never a room (rooms
-    have no '#'), and one per id, so claims spread over the table. Rooms and client ids
-    have no '#' either, so the sender, last, cannot make two claims one."""
-    return f"#client#{room}#{client_id}#{sender}"
+CLAIM_READS = 2
+"""Transactions tried when a claim is found taken but cannot be read (it expired in
+between): then the message is stored anew, never acknowledged under an id not stored."""
+
+
+class ClaimVanishedError(ChatError):
+    """A clientId's claim kept being found taken and then gone: nothing acknowledged."""
+
+
+def claim_key(room: str, sender_key: str, client_id: str) -> str:
+    """The partition of a client id's claim, per room and sender (``chatroom.senders``):
+    never a room (rooms have no '#'), and one per id, so claims spread over the table.
+    Rooms and client ids have no '#' either, so the sender, last, cannot make two claims
+    one."""
+    return f"#client#{room}#{client_id}#{sender_key}"
 
 
 @dataclass(frozen=True)
@@ -64,12 +79,17 @@ class StoredMessage:
     """PENDING, HANDED_OFF or FAILED (None: stored before delivery was tracked)."""
     deliver_by_ms: int | None = None
     """When the sending invocation ends: a message still pending then is overdue."""
+    sender_key: str | None = None
+    """Whose it is (``chatroom.senders``; None: stored before senders had keys)."""
 
     @property
     def handed_off(self) -> bool:
         return self.delivery not in (PENDING, FAILED)
 
-    def envelope(self) -> protocol.Envelope:
+    def envelope(self, requester_key: str | None = None) -> protocol.Envelope:
+        """The ``newMessage`` envelope; to its own sender (``requester_key``, in the
+        history), with ``mine`` and its delivery state."""
+        mine = requester_key is not None and requester_key == self.sender_key
         return protocol.new_message(
             message_id=self.message_id,
             room=self.room,
@@ -77,6 +97,7 @@ class StoredMessage:
             payload=self.payload,
             sent_at_ms=self.sent_at_ms,
             client_id=self.client_id,
+            delivery=(self.delivery or HANDED_OFF) if mine else None,
         )
 
     def item(self, ttl: int) -> dict[str, Any]:
@@ -96,6 +117,8 @@ class StoredMessage:
             item["delivery"] = self.delivery
         if self.deliver_by_ms is not None:
             item["deliverBy"] = self.deliver_by_ms
+        if self.sender_key is not None:
+            item["senderKey"] = self.sender_key
         return item
 
     @classmethod
@@ -110,6 +133,7 @@ class StoredMessage:
             sender_connection_id=item.get("senderConnectionId"),
             delivery=item.get("delivery"),
             deliver_by_ms=int(item["deliverBy"]) if "deliverBy" in item else None,
+            sender_key=item.get("senderKey"),
         )
 
 
@@ -149,9 +173,11 @@ class MessageStore:
         client_id: str | None = None,
         sender_connection_id: str | None = None,
         deliver_by_ms: int | None = None,
+        sender_key: str | None = None,
     ) -> Appended:
         """Store a message, pending delivery until ``deliver_by_ms``; with a
-        ``client_id``, at most once per id."""
+        ``client_id``, at most once per id and sender (``sender_key``, by default the
+        name). Raises ClaimVanishedError rather than answer with an id never stored."""
         message = StoredMessage(
             message_id=self._id_factory(sent_at_ms),
             room=room,
@@ -162,43 +188,51 @@ class MessageStore:
             sender_connection_id=sender_connection_id,
             delivery=PENDING,
             deliver_by_ms=deliver_by_ms,
+            sender_key=sender_key,
         )
         ttl = sent_at_ms // 1000 + self._ttl_seconds
         if client_id is None:
             self._table.put_item(Item=message.item(ttl))
             return Appended(message)
+        owner = sender_key or sender
         claim = {
             **StoredMessage(message.message_id, room, sender, "", sent_at_ms, client_id).item(ttl),
-            "room": claim_key(room, sender, client_id),
+            "room": claim_key(room, owner, client_id),
             "messageId": CLAIM_SORT_KEY,
             "payload": "",  # the retry reads the message itself; the claim names it
             "messageRoom": room,
             "originalId": message.message_id,
         }
-        try:  # the resource's client serialises the items, as Table.put_item does
-            self._table.meta.client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self._table.name, "Item": message.item(ttl)}},
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": claim,
-                            "ConditionExpression": "attribute_not_exists(room)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if not _claim_taken(exc):
-                raise
-            return Appended(self._claimed(room, sender, client_id) or message, duplicate=True)
-        return Appended(message)
+        for _ in range(CLAIM_READS):
+            try:  # the resource's client serialises the items, as Table.put_item does
+                self._table.meta.client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": self._table.name, "Item": message.item(ttl)}},
+                        {
+                            "Put": {
+                                "TableName": self._table.name,
+                                "Item": claim,
+                                "ConditionExpression": "attribute_not_exists(room)",
+                            }
+                        },
+                    ]
+                )
+            except ClientError as exc:
+                if not _claim_taken(exc):
+                    raise
+                first = self._claimed(room, owner, client_id)
+                if first is not None:
+                    return Appended(first, duplicate=True)
+                logger.warning("a claim was taken, then gone: storing the message again")
+                continue
+            return Appended(message)
+        raise ClaimVanishedError(f"the claim of {client_id!r} was taken, then gone")
 
-    def _claimed(self, room: str, sender: str, client_id: str) -> StoredMessage | None:
-        """The message first stored under ``client_id`` by ``sender`` in ``room``, with
-        its delivery state (from the claim alone if the message has expired)."""
+    def _claimed(self, room: str, sender_key: str, client_id: str) -> StoredMessage | None:
+        """The message first stored under ``client_id`` by ``sender_key`` in ``room``,
+        with its delivery state (from the claim alone if the message has expired)."""
         item = self._table.get_item(
-            Key={"room": claim_key(room, sender, client_id), "messageId": CLAIM_SORT_KEY},
+            Key={"room": claim_key(room, sender_key, client_id), "messageId": CLAIM_SORT_KEY},
             ConsistentRead=True,
         ).get("Item")
         if item is None:
@@ -206,6 +240,30 @@ class MessageStore:
         return self.get(room, item["originalId"]) or StoredMessage.from_item(
             {**item, "room": item["messageRoom"], "messageId": item["originalId"]}
         )
+
+    def reopen(self, room: str, message_id: str, deliver_by_ms: int, connection_id: str) -> bool:
+        """Set a failed message back to pending, due by ``deliver_by_ms`` and sent from
+        ``connection_id``, before its Retry is acknowledged: its stream record (a MODIFY
+        to pending) puts the backstop on it again. False if it was not failed."""
+        try:
+            self._table.update_item(
+                Key={"room": room, "messageId": message_id},
+                UpdateExpression=(
+                    "SET delivery = :pending, deliverBy = :by, senderConnectionId = :connection"
+                ),
+                ConditionExpression="delivery = :failed",
+                ExpressionAttributeValues={
+                    ":pending": PENDING,
+                    ":failed": FAILED,
+                    ":by": deliver_by_ms,
+                    ":connection": connection_id,
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def get(self, room: str, message_id: str) -> StoredMessage | None:
         """One message, read consistently (its delivery state must be the latest)."""

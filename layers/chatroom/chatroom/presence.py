@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
@@ -19,11 +19,13 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import protocol
-from chatroom.environment import ChatEnvironment
 from chatroom.fanout.policy import FanOutResult
 from chatroom.fanout.shards import FanOutError
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining, logger
+
+if TYPE_CHECKING:
+    from chatroom.environment import ChatEnvironment
 
 
 @dataclass
@@ -71,17 +73,14 @@ def room_changes(records: Iterable[DynamoDBRecord]) -> list[RoomChange]:
 
 
 class PresenceAnnouncer:
-    """Tells each changed room who joined, who left and who is here."""
+    """Tells each changed room who joined, who left and who is here; a handler gets one
+    from ``chatroom.environment.presence_announcer``."""
 
     def __init__(self, environment: ChatEnvironment) -> None:
         self._connections = environment.connections
         self._fan_out = environment.fan_out
         self._clients = environment.clients
         self._clock = environment.clock
-
-    @classmethod
-    def from_environment(cls) -> PresenceAnnouncer:
-        return cls(ChatEnvironment.from_environment())
 
     def announce(self, change: RoomChange, remaining: Remaining = unlimited) -> FanOutResult:
         """Post the room's presence envelope to every member, joiners included (they are

@@ -223,6 +223,13 @@ def delivery_failed_error(client_id: str | None = None) -> ProtocolError:
     )
 
 
+def delivery_failed(client_id: str | None, message_id: str) -> Envelope:
+    """The failure notice of a stored message (``delivery_failed``, naming both ids), to
+    every connection of its sender."""
+    problem = delivery_failed_error(client_id)
+    return {**error(problem.code, problem.message, client_id), "messageId": message_id}
+
+
 def iso_timestamp(epoch_ms: int) -> str:
     """UTC ISO-8601 with milliseconds and a Z, the form every envelope uses."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
@@ -237,7 +244,10 @@ def new_message(
     payload: str,
     sent_at_ms: int,
     client_id: str | None = None,
+    delivery: str | None = None,
 ) -> Envelope:
+    """A message; ``delivery`` only in a history reply to its own sender, with
+    ``"mine": true`` (``pending``, ``handedOff`` or ``failed``: its Retry is offered)."""
     envelope: Envelope = {
         "type": "newMessage",
         "id": message_id,
@@ -248,6 +258,9 @@ def new_message(
     }
     if client_id is not None:
         envelope["clientId"] = client_id
+    if delivery is not None:
+        envelope["mine"] = True
+        envelope["delivery"] = delivery
     return envelope
 
 

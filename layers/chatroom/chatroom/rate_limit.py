@@ -1,7 +1,8 @@
 """RateLimiter: at most N messages per sender in each window of W seconds.
 
-A sender is the verified user when sign-in is on, else the source IP and the name: a
-reconnect (a new connection id) does not start a new count. A counter per sender and
+A sender is counted by ``Connection.rate_key`` (``chatroom.senders``): the verified user
+when sign-in is on, else the address alone, so neither a reconnect nor a new display name
+starts a new count. A counter per sender and
 window, kept in DynamoDB (any execution environment may handle the next message), with
 conditional updates, so concurrent sends cannot pass the limit together; a refused send
 costs one conditional write (the failed one returns the counter it found). The counters
@@ -12,7 +13,6 @@ of the presence function for every message.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,25 +27,11 @@ def rate_key(sender: str) -> str:
     return f"#rate#{sender}"
 
 
-def sender_key(*, verified_subject: str | None, source_ip: str, name: str) -> str:
-    """Whom a limit counts: the signed-in user, else the address and the name."""
-    if verified_subject:
-        return f"user:{verified_subject}"
-    return f"ip:{source_ip}:{name}"
-
-
 @dataclass(frozen=True)
 class RateLimit:
     limit: int = DEFAULT_LIMIT
     """Messages a connection may send per window; 0 turns the limit off."""
     window_s: int = DEFAULT_WINDOW_S
-
-    @classmethod
-    def from_environment(cls) -> RateLimit:
-        return cls(
-            limit=int(os.environ.get("MESSAGE_RATE_LIMIT", DEFAULT_LIMIT)),
-            window_s=int(os.environ.get("MESSAGE_RATE_WINDOW_SECONDS", DEFAULT_WINDOW_S)),
-        )
 
 
 class RateLimiter:

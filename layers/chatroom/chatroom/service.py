@@ -10,24 +10,29 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import protocol
 from chatroom.connections import Connection
-from chatroom.environment import ChatEnvironment
+from chatroom.delivery import GRACE_S
 from chatroom.exceptions import ChatError, ProtocolError
 from chatroom.fanout.broadcast import Delivery
-from chatroom.fanout.shards import Origin
+from chatroom.fanout.shards import LONGEST_DELAY_S, Origin
 from chatroom.messages import FAILED, HANDED_OFF, StoredMessage, time_ordered_id
-from chatroom.rate_limit import sender_key
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining, count, logger
 
-LONGEST_DEADLINE_MS = 900_000
-"""Lambda's longest timeout: a message's ``deliverBy`` is never later than this."""
+if TYPE_CHECKING:
+    from chatroom.environment import ChatEnvironment
+
+LONGEST_DEADLINE_MS = (LONGEST_DELAY_S - GRACE_S) * 1000
+"""A message's ``deliverBy`` is never later than this after its store, so that its overdue
+check, due ``GRACE_S`` after it, fits SQS's longest delay (Lambda's longest timeout, 900
+s, would not: its check would come 2 s early). Posting stops ``RESERVE_S`` before an
+invocation's end, so only the mark may still be on its way then."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class Reply:
 
 
 class ChatService:
+    """The WebSocket routes; a handler gets one from ``chatroom.environment.chat_service``."""
+
     def __init__(self, environment: ChatEnvironment) -> None:
         self._env = environment
         self._connections = environment.connections
@@ -83,11 +90,7 @@ class ChatService:
         self._clients = environment.clients
         self._metrics = environment.metrics
         self._clock = environment.clock
-
-    @classmethod
-    def from_environment(cls) -> ChatService:
-        """The service a handler builds once per execution environment."""
-        return cls(ChatEnvironment.from_environment())
+        self._backstop = environment.backstop()
 
     def connect(self, caller: Caller, query: Mapping[str, str] | None) -> Reply:
         """Store the connection: one write, whatever the room's size. The room hears of
@@ -103,6 +106,7 @@ class ChatService:
                 name=join.name,
                 connected_at=caller.connected_at,
                 source_ip=caller.source_ip,
+                verified_subject=caller.verified_subject,
             )
         )
         logger.append_keys(room=join.room)
@@ -123,7 +127,10 @@ class ChatService:
         or in shards, within the invocation's ``remaining`` time) and mark it handed off.
         If that fails, the sender is told and the backstop delivers it later
         (``chatroom.delivery``). A retry of a message not handed off delivers it again,
-        under its first id; of one handed off, is acknowledged again and sent to no one."""
+        under its first id (a failed one is set back to pending before the ack, so the
+        backstop covers the retry too); of one handed off, is acknowledged again and sent
+        to no one. Claims and the rate are the sender's (``chatroom.senders``), not the
+        connection's."""
         sender = self._connections.get(caller.connection_id)
         if sender is None:
             return self._refuse(caller, protocol.not_joined_error())
@@ -144,12 +151,10 @@ class ChatService:
         except ProtocolError as exc:
             return self._refuse(caller, exc)
         limiter = self._env.rate_limiter
-        counted_as = sender_key(
-            verified_subject=caller.verified_subject, source_ip=caller.source_ip, name=sender.name
-        )
-        if limiter is not None and not limiter.admit(counted_as, self._clock()):
+        if limiter is not None and not limiter.admit(sender.rate_key, self._clock()):
             count(self._metrics, "RateLimited", 1)
             return self._refuse(caller, protocol.rate_limited_error(limiter.rate, typed.client_id))
+        deliver_by_ms = sent_at_ms + int(min(remaining() * 1000, LONGEST_DEADLINE_MS))
         appended = self._messages.append(
             room=sender.room,
             sender=sender.name,
@@ -157,9 +162,15 @@ class ChatService:
             sent_at_ms=sent_at_ms,
             client_id=typed.client_id,
             sender_connection_id=caller.connection_id,
-            deliver_by_ms=sent_at_ms + int(min(remaining() * 1000, LONGEST_DEADLINE_MS)),
+            deliver_by_ms=deliver_by_ms,
+            sender_key=sender.sender_key,
         )
         stored = appended.message
+        if appended.duplicate and stored.delivery == FAILED:
+            # Pending again before the ack: if this invocation dies, the backstop has it.
+            self._messages.reopen(
+                stored.room, stored.message_id, deliver_by_ms, caller.connection_id
+            )
         self._post(
             caller,
             protocol.ack(
@@ -177,10 +188,10 @@ class ChatService:
         else:
             count(self._metrics, "Messages", 1)
         try:
-            self._hand_off(caller, stored, remaining)
+            self._hand_off(caller, sender.sender_key, stored, remaining)
         except (BotoCoreError, ClientError, ChatError):
             logger.exception("the hand-off failed after the message was stored")
-            self._refuse(caller, protocol.delivery_failed_error(typed.client_id))
+            self._post(caller, protocol.delivery_failed(typed.client_id, stored.message_id))
             return Reply(502)
         return Reply(200)
 
@@ -192,7 +203,8 @@ class ChatService:
             problem = protocol.not_joined_error()
             return Reply(200, protocol.encode(protocol.error(problem.code, problem.message)))
         logger.append_keys(room=member.room)
-        envelopes = [message.envelope() for message in self._messages.recent(member.room)]
+        mine = member.sender_key
+        envelopes = [message.envelope(mine) for message in self._messages.recent(member.room)]
         members = protocol.members_snapshot(
             [m.name for m in self._connections.members(member.room)], int(self._clock() * 1000)
         )
@@ -207,7 +219,9 @@ class ChatService:
             problem = exc
         return Reply(200, protocol.encode(protocol.error(problem.code, problem.message)))
 
-    def _hand_off(self, caller: Caller, stored: StoredMessage, remaining: Remaining) -> None:
+    def _hand_off(
+        self, caller: Caller, sender_key: str, stored: StoredMessage, remaining: Remaining
+    ) -> None:
         """Post or queue the message to every member but the sender, mark it handed off
         (or failed, and the sender told, if a member was given up on), then remove the
         connections that were gone."""
@@ -217,17 +231,17 @@ class ChatService:
             if member.connection_id != caller.connection_id
         ]
         client = self._clients.for_request(caller.domain_name, caller.stage)
+        origin = Origin(stored.message_id, caller.connection_id, stored.client_id, sender_key)
         result = self._fan_out.deliver(
             client,
             stored.room,
             protocol.encode(stored.envelope()),
             recipients,
             remaining,
-            origin=Origin(stored.message_id, caller.connection_id, stored.client_id),
+            origin=origin,
         )
         if result.failed:
-            self._messages.mark(stored.room, stored.message_id, FAILED, remaining)
-            self._refuse(caller, protocol.delivery_failed_error(stored.client_id))
+            self._backstop.tell_sender(stored.room, origin, remaining, client)
         else:
             self._messages.mark(stored.room, stored.message_id, HANDED_OFF, remaining)
         self._fan_out.clean_up(result, remaining)

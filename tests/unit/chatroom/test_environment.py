@@ -44,3 +44,44 @@ def test_the_clients_after_the_store_write_what_the_tables_read(chat_tables):
     ).message
     assert environment.messages.mark(stored.room, stored.message_id, HANDED_OFF)
     assert environment.messages.get("r", stored.message_id).delivery == HANDED_OFF
+
+
+def test_every_handler_gets_what_it_runs_from_the_environment_module_the_same_way():
+    import ast
+
+    from tests.support.paths import ROOT
+
+    builders = {"chat_service", "presence_announcer", "shard_poster", "delivery_watch"}
+    for app in sorted((ROOT / "functions").glob("*/app.py")):
+        if app.parent.name == "authorizer":  # no chat layer: it checks a token
+            continue
+        calls = [
+            node.func
+            for node in ast.walk(ast.parse(app.read_text()))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        ]
+        built = [
+            f.attr
+            for f in calls
+            if isinstance(f.value, ast.Name) and f.value.id == "environment" and f.attr in builders
+        ]
+        assert len(built) == 1, app
+        assert not any(f.attr == "from_environment" for f in calls), app
+
+
+def test_the_management_api_clients_sign_with_the_functions_one_session(chat_tables):
+    environment = ChatEnvironment.from_environment(ENVIRON)
+    assert environment.clients._session is environment.session
+
+
+def test_the_fan_out_package_imports_nothing_above_it():
+    import ast
+
+    from tests.support.paths import ROOT
+
+    above = {"chatroom.delivery", "chatroom.service", "chatroom.environment"}
+    above |= {"chatroom.shard_poster", "chatroom.presence"}
+    for module in (ROOT / "layers/chatroom/chatroom/fanout").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module not in above, (module.name, node.module)

@@ -1,6 +1,6 @@
 """RateLimiter: N messages per sender per window, counted in DynamoDB (moto)."""
 
-from chatroom.rate_limit import RateLimit, RateLimiter, sender_key
+from chatroom.rate_limit import RateLimit, RateLimiter
 
 NOW_S = 1_800_000_000.0
 
@@ -55,10 +55,3 @@ def test_a_refused_send_costs_one_conditional_write(chat_tables):
     table.updates = 0
     assert not limiter.admit("ip:10.0.0.1:alice", NOW_S + 1)
     assert table.updates == 1
-
-
-def test_whom_a_limit_counts_is_the_signed_in_user_else_address_and_name():
-    assert sender_key(verified_subject="sub-1", source_ip="10.0.0.1", name="alice") == "user:sub-1"
-    assert sender_key(verified_subject=None, source_ip="10.0.0.1", name="alice") == (
-        "ip:10.0.0.1:alice"
-    )

@@ -3,8 +3,10 @@
 - ``management_api``: the Management API client (signed keep-alive posts);
 - ``broadcast``: concurrent posts with the one retry loop, within the ``POST`` budget;
 - ``shards``: the fan-out queue and its messages (shards, overdue checks);
-- ``policy``: inline or sharded, by the room's size and the time left;
-- ``poster``: FanOutFunction's work, one queue message at a time.
+- ``policy``: inline or sharded, by the room's size and the time left.
+
+A leaf package: it imports nothing of the chat above it. FanOutFunction's work, shards and
+overdue checks, is ``chatroom.shard_poster`` (it needs the backstop, ``chatroom.delivery``).
 """
 
 from chatroom.fanout.broadcast import Broadcaster, BroadcastResult, Delivery

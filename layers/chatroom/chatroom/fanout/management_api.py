@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, ConnectionClosedError, NoCredentialsError
@@ -61,8 +60,8 @@ class KeepAliveManagementApi:
 
     exceptions = _Exceptions
 
-    def __init__(self, endpoint: str, session: Any = None, timeout_s: float = TIMEOUT_S) -> None:
-        session = session or boto3.session.Session()
+    def __init__(self, endpoint: str, session: Any, timeout_s: float = TIMEOUT_S) -> None:
+        """``session``: the function's one boto3 session (its credentials and region)."""
         credentials = session.get_credentials()
         if credentials is None:
             raise NoCredentialsError()
@@ -159,22 +158,25 @@ def management_endpoint(
 
 class ManagementApiClients:
     """One Management API client per endpoint, kept for the execution environment's
-    lifetime: botocore's signer on keep-alive connections, ``KeepAliveManagementApi``."""
+    lifetime: botocore's signer on keep-alive connections, ``KeepAliveManagementApi``,
+    all signed with the function's one session; endpoints as ``environ`` names them."""
 
-    def __init__(self) -> None:
+    def __init__(self, session: Any, environ: Mapping[str, str]) -> None:
+        self._session = session
+        self._environ = environ
         self._clients: dict[str, KeepAliveManagementApi] = {}
 
     def for_request(self, domain_name: str, stage: str) -> KeepAliveManagementApi:
         """The client for the stage an event came through."""
-        return self._client(management_endpoint(domain_name, stage))
+        return self._client(management_endpoint(domain_name, stage, self._environ))
 
     def configured(self) -> KeepAliveManagementApi:
         """The client for the endpoint the environment names (no event to read it from)."""
-        return self._client(management_endpoint(None, None))
+        return self._client(management_endpoint(None, None, self._environ))
 
     def _client(self, endpoint: str) -> KeepAliveManagementApi:
         client = self._clients.get(endpoint)
         if client is None:
-            client = KeepAliveManagementApi(endpoint)
+            client = KeepAliveManagementApi(endpoint, self._session)
             self._clients[endpoint] = client
         return client

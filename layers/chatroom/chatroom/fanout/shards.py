@@ -44,14 +44,16 @@ class ShardError(ChatError):
 
 @dataclass(frozen=True)
 class Origin:
-    """The stored message a shard carries: whom to tell if its members cannot be reached."""
+    """The stored message a shard carries: whom to tell if its members cannot be reached
+    (every connection of ``sender_key`` then, and the one it was sent from)."""
 
     message_id: str
     sender_connection_id: str
     client_id: str | None = None
+    sender_key: str | None = None
 
     def fields(self) -> list[str | None]:
-        return [self.message_id, self.sender_connection_id, self.client_id]
+        return [self.message_id, self.sender_connection_id, self.client_id, self.sender_key]
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,15 @@ def parse(body: str) -> Shard | OverdueCheck:
 def _origin(fields: Any) -> Origin | None:
     if not fields:
         return None
-    message_id, sender, client_id = fields
+    message_id, sender, client_id, *key = fields  # shards queued before keys had three
     if not isinstance(message_id, str) or not isinstance(sender, str):
         raise ShardError("a shard's origin names a message and its sender")
-    return Origin(message_id, sender, str(client_id) if client_id is not None else None)
+    return Origin(
+        message_id,
+        sender,
+        str(client_id) if client_id is not None else None,
+        str(key[0]) if key and key[0] is not None else None,
+    )
 
 
 def split(members: Sequence[Member], size: int) -> list[tuple[Member, ...]]:

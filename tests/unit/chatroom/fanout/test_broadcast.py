@@ -1,6 +1,8 @@
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import boto3
 import pytest
 
 from chatroom import budgets
@@ -44,7 +46,7 @@ def test_a_custom_domain_endpoint_can_be_configured():
 
 def test_one_client_per_endpoint_is_kept_for_the_execution_environment(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", raising=False)
-    clients = ManagementApiClients()
+    clients = ManagementApiClients(boto3.session.Session(), os.environ)
     first = clients.for_request("a.example.com", "dev")
     assert clients.for_request("a.example.com", "dev") is first
     assert clients.for_request("b.example.com", "dev") is not first
@@ -154,7 +156,9 @@ def answering(monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_port}/dev"
     monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", endpoint)
-    yield ManagementApiClients().for_request("unused.example.com", "dev")
+    yield ManagementApiClients(boto3.session.Session(), os.environ).for_request(
+        "unused.example.com", "dev"
+    )
     server.shutdown()
 
 
@@ -209,7 +213,9 @@ def test_a_429_is_retried_with_jitter(monkeypatch):
     try:
         endpoint = f"http://127.0.0.1:{server.server_port}/dev"
         monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", endpoint)
-        client = ManagementApiClients().for_request("unused.example.com", "dev")
+        client = ManagementApiClients(boto3.session.Session(), os.environ).for_request(
+            "unused.example.com", "dev"
+        )
         assert Broadcaster().post(client, "a", b"x") is Delivery.DELIVERED
         assert _TooManyThenOk.hits == ["/dev/@connections/a", "/dev/@connections/a"]
     finally:

@@ -2,9 +2,11 @@
 
 A shard is posted to its members (those that fail while attempts remain are queued again;
 when its last attempt leaves members unreached, the message is marked failed and its
-sender told). An overdue check goes to the backstop (``chatroom.delivery``). A message
-that is neither, or whose work could not be done or queued, is a batch item failure
-(Powertools' batch utility reports it; SQS receives it again, then dead-letters it).
+sender told; on the queue's last receive the sender is told first, since a worker that
+dies on it could tell no one). An overdue check goes to the backstop
+(``chatroom.delivery``). A message that is neither, or whose work could not be done or
+queued, is a batch item failure (Powertools' batch utility reports it; SQS receives it
+again, then dead-letters it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chatroom.delivery import Backstop
+from chatroom.delivery import LAST_RECEIVE, Backstop
 from chatroom.fanout.management_api import ManagementApiClients
 from chatroom.fanout.policy import FanOut
 from chatroom.fanout.shards import OverdueCheck, Shard, parse
@@ -55,10 +57,17 @@ class ShardPoster:
     def take(self, record: SQSRecord, remaining: Remaining) -> None:
         work = parse(record.body)
         logger.append_keys(room=work.room)
+        receive = int(record.attributes.approximate_receive_count or 1)
         if isinstance(work, OverdueCheck):
-            receive = int(record.attributes.approximate_receive_count or 1)
             self._backstop.check(work, receive, remaining)
             return
+        if receive >= LAST_RECEIVE and work.origin is not None:
+            # Told before posting: a worker that dies on this receive too (killed,
+            # timed out) could tell no one after, and the shard goes to the dead-letter
+            # queue. If the posts then succeed, the sender's Retry sends it once more
+            # (shown once, by id).
+            logger.warning("a shard's last receive", extra={"id": work.origin.message_id})
+            self._backstop.tell_sender(work.room, work.origin, remaining)
         self.post_shard(work, remaining)
 
     def post_shard(self, shard: Shard, remaining: Remaining) -> None:
