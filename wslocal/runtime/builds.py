@@ -52,6 +52,10 @@ class FunctionRuntime:
     """After the code folder: dependencies, layers and theirs, the runtime's libraries."""
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def label(self) -> str:
+        return f"python{self.version} ({self.interpreter})"
+
 
 def declared_version(runtime: str) -> str:
     """``python3.13`` -> ``3.13``."""
@@ -217,14 +221,17 @@ def _location(name: str) -> Path:
 
 
 def prepare(model: StageModel, cache: Path) -> dict[str, FunctionRuntime]:
-    """Each function's interpreter and worker path; builds what is missing. Each
+    """Each Python function's interpreter and worker path; builds what is missing. Each
     declared version is looked for once (a probe runs the interpreter)."""
+    functions = {n: f for n, f in model.functions.items() if f.runtime.startswith("python")}
+    if not functions:
+        return {}
     linked = runtime_libraries(cache)
-    versions = {declared_version(function.runtime) for function in model.functions.values()}
+    versions = {declared_version(function.runtime) for function in functions.values()}
     interpreters = {version: find_interpreter(version) for version in sorted(versions)}
     return {
         name: _prepare_function(function, cache, linked, interpreters)
-        for name, function in model.functions.items()
+        for name, function in functions.items()
     }
 
 

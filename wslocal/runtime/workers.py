@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import sys
 import time
@@ -34,10 +33,12 @@ from wslocal.exceptions import (
     WorkerCrashedError,
 )
 from wslocal.faults import FaultPlan
-from wslocal.runtime import bootstrap
 from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
+from wslocal.runtime.languages import DebugPort, language_of
+from wslocal.runtime.languages.python import worker_command, worker_environment
+from wslocal.runtime.node.runtime import NodeRuntime
 from wslocal.template import FunctionModel
 
 DEFAULT_MAX_WORKERS = 8
@@ -64,9 +65,10 @@ class RuntimeSettings:
             "AWS_SESSION_TOKEN": "wslocal",
         }
     )
-    runtimes: Mapping[str, FunctionRuntime] = field(default_factory=dict)
-    """Each function's own Python and path (``builds.prepare``); a function without one
-    runs on the stage's interpreter with the stage's packages importable."""
+    runtimes: Mapping[str, FunctionRuntime | NodeRuntime] = field(default_factory=dict)
+    """Each function's own Python and path (``builds.prepare``), or its Node and the SDK
+    (``node.runtime.prepare``); a Python function without one runs on the stage's
+    interpreter with the stage's packages importable."""
     max_workers: int = DEFAULT_MAX_WORKERS
     idle_worker_s: float = DEFAULT_IDLE_WORKER_S
     """Stop workers idle this long, keeping one warm; 0: never."""
@@ -76,52 +78,6 @@ class RuntimeSettings:
     """Fork workers after the first from a fork server with the libraries loaded."""
     faults: FaultPlan | None = None
     """Workers to kill mid-call (``--inject-faults``)."""
-
-
-def worker_environment(function: FunctionModel, settings: RuntimeSettings) -> dict[str, str]:
-    """A Lambda-like environment: no variables leak from the stage's own shell except
-    PATH and the locale, so a handler sees what it would see on AWS."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "TZ": ":UTC",
-        "PYTHONUNBUFFERED": "1",
-        "AWS_REGION": settings.region,
-        "AWS_DEFAULT_REGION": settings.region,
-        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{function.logical_id}",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-        "LAMBDA_TASK_ROOT": str(function.code_dir),
-        "_HANDLER": function.handler,
-        "WSLOCAL_ACCOUNT_ID": settings.account_id,
-        bootstrap.LAYER_PATHS: os.pathsep.join(str(path) for path in function.layer_dirs),
-        bootstrap.REDIRECT_HOSTS: ",".join(settings.redirect_hosts),
-        bootstrap.REDIRECT_TO: settings.redirect_to,
-        bootstrap.LOG_PREFIX: f"[{function.logical_id}] ",
-        **settings.credentials,
-        **settings.endpoints,
-    }
-    runtime = settings.runtimes.get(function.logical_id)
-    if runtime is not None:
-        env[bootstrap.LAYER_PATHS] = os.pathsep.join(str(path) for path in runtime.paths)
-        env["PYTHONPATH"] = str(runtime.paths[-1])  # the runtime's libraries and bootstrap
-    env.update(function.environment)
-    return env
-
-
-def worker_command(
-    function: FunctionModel, settings: RuntimeSettings, module: str = "wslocal.runtime.bootstrap"
-) -> list[str]:
-    """The worker's (or its fork server's) command line, less its channel's fd: its own
-    interpreter without site-packages (``-S``) when the function has a prepared runtime,
-    else the stage's own."""
-    runtime = settings.runtimes.get(function.logical_id)
-    if runtime is None:
-        return [sys.executable, "-m", module]
-    return [runtime.interpreter, "-S", "-m", module]
 
 
 class Worker:
@@ -150,18 +106,24 @@ class Worker:
         function: FunctionModel,
         settings: RuntimeSettings,
         fork_server: ForkServer | None = None,
+        debug: DebugPort | None = None,
     ) -> Worker:
-        """A new worker: forked by ``fork_server``, else a process of its own."""
+        """A new worker: forked by ``fork_server``, else a process of its own, started
+        as its language says (``debug``: under a debugger on that port)."""
+        launch = None
+        if fork_server is None:
+            launch = await language_of(function.runtime).launch(function, settings, debug)
         parent, child = socket.socketpair()
         try:
             process: asyncio.subprocess.Process | ForkedProcess
-            if fork_server is not None:
+            if launch is None:
+                assert fork_server is not None
                 process = await fork_server.fork(child)
             else:
                 process = await asyncio.create_subprocess_exec(
-                    *worker_command(function, settings),
+                    *launch.command,
                     str(child.fileno()),
-                    env=worker_environment(function, settings),
+                    env=launch.environment,
                     pass_fds=(child.fileno(),),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=settings.log_stream,
@@ -242,7 +204,7 @@ class WorkerPool:
         self._preload: list[str] | None = None
         self._fork_server: ForkServer | None = None
         self._fork_server_used = 0.0
-        self._forking_off = not settings.fork_workers
+        self._forking_off = not (settings.fork_workers and language_of(function.runtime).forks)
         self._fork_server_lock = asyncio.Lock()
         self._retired_fork_servers: list[ForkServer] = []
 

@@ -26,7 +26,9 @@ from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweep
 from wslocal.eventsources.mappings import EventSourceMappings
 from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
 from wslocal.faults import FaultPlan
-from wslocal.runtime import builds
+from wslocal.runtime.builds import FunctionRuntime
+from wslocal.runtime.languages import prepare_runtimes
+from wslocal.runtime.node.runtime import NodeRuntime
 from wslocal.runtime.workers import (
     DEFAULT_IDLE_WORKER_S,
     DEFAULT_MAX_WORKERS,
@@ -135,7 +137,7 @@ class LocalStage:
         )
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
-        self.runtimes: dict[str, builds.FunctionRuntime] = {}
+        self.runtimes: dict[str, FunctionRuntime | NodeRuntime] = {}
         self.ttl_sweeper: TtlSweeper | None = None
         self._sweeper_task: asyncio.Task[None] | None = None
         self._ttl_deletions = TtlDeletions()
@@ -215,8 +217,9 @@ class LocalStage:
         await self._open_doors()
         self.port = self.doors[0].port
         self.api = self._websocket_api()
-        if self.config.build:
-            self.runtimes = await asyncio.to_thread(builds.prepare, self.model, cache_dir())
+        self.runtimes = await asyncio.to_thread(
+            prepare_runtimes, self.model, cache_dir(), self.config.build
+        )
         settings = self._runtime_settings()
         self.pools = {
             logical_id: WorkerPool(function, settings)

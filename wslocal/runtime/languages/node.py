@@ -1,0 +1,89 @@
+"""Node.js workers: ``node .../bootstrap.mjs FD``, speaking the same framed protocol as
+Python's, with the environment Lambda's Node runtime sets (NODE_PATH in Lambda's order,
+LAMBDA_TASK_ROOT at the function's code or its esbuild bundle). A worker is started
+after its function's build is brought up to date (``wslocal.runtime.node.builds``);
+Node workers are not forked (a Node process cannot fork itself)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import wslocal.runtime.node
+from wslocal.cache import cache_dir
+from wslocal.exceptions import FunctionBuildError
+from wslocal.runtime.builds import BuildError
+from wslocal.runtime.languages import DebugPort, WorkerLaunch, lambda_environment
+from wslocal.runtime.node import runtime as node_runtime
+from wslocal.runtime.node.builds import NodeCode, function_code
+from wslocal.template import FunctionModel
+
+if TYPE_CHECKING:
+    from wslocal.runtime.workers import RuntimeSettings
+
+BOOTSTRAP = Path(wslocal.runtime.node.__file__).parent / "bootstrap.mjs"
+
+
+def node_command(
+    node: str, debug: DebugPort | None = None, bootstrap: Path = BOOTSTRAP
+) -> list[str]:
+    """The worker's command line, less its channel's fd; with ``debug``, Node's
+    inspector on that port (``--inspect-brk`` holds the first line until a client
+    attaches)."""
+    command = [node]
+    if debug is not None:
+        flag = "--inspect-brk" if debug.wait else "--inspect"
+        command.append(f"{flag}={debug.host}:{debug.port}")
+    return [*command, str(bootstrap)]
+
+
+def node_environment(
+    function: FunctionModel, settings: RuntimeSettings, code: NodeCode
+) -> dict[str, str]:
+    """Lambda's variables for a Node function, the bootstrap's (Management API
+    redirect, log prefix), then the function's own."""
+    return {
+        **lambda_environment(function, settings),
+        "LAMBDA_TASK_ROOT": str(code.task_root),
+        "NODE_PATH": os.pathsep.join(str(path) for path in code.node_path),
+        "AWS_NODEJS_CONNECTION_REUSE_ENABLED": "1",
+        "WSLOCAL_REDIRECT_HOSTS": ",".join(settings.redirect_hosts),
+        "WSLOCAL_REDIRECT_TO": settings.redirect_to,
+        "WSLOCAL_LOG_PREFIX": f"[{function.logical_id}] ",
+        **function.environment,
+    }
+
+
+class NodeLanguage:
+    """Node.js workers, each a process of its own."""
+
+    name = "nodejs"
+    forks = False
+
+    async def launch(
+        self, function: FunctionModel, settings: RuntimeSettings, debug: DebugPort | None = None
+    ) -> WorkerLaunch:
+        runtime = settings.runtimes.get(function.logical_id)
+        if not isinstance(runtime, node_runtime.NodeRuntime):
+            runtime = await asyncio.to_thread(_runtime_of, function)
+        code = await asyncio.to_thread(
+            function_code, function, runtime.sdk, runtime.cache, runtime.version
+        )
+        return WorkerLaunch(
+            node_command(runtime.interpreter, debug), node_environment(function, settings, code)
+        )
+
+
+def _runtime_of(function: FunctionModel) -> node_runtime.NodeRuntime:
+    """A runtime for a function the stage did not prepare (a pool made on its own)."""
+    found = node_runtime.find_node()
+    if found is None:
+        raise FunctionBuildError(f"{function.logical_id} needs Node.js: no `node` on PATH")
+    cache = cache_dir()
+    try:
+        sdk = node_runtime.install_sdk(cache)
+    except BuildError as exc:
+        raise FunctionBuildError(str(exc)) from None
+    return node_runtime.NodeRuntime(found[0], found[1], sdk, cache)
