@@ -27,6 +27,8 @@ from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
 from wslocal.eventsources.mappings import describe, describe_queue_source
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
 from wslocal.faults import FaultPlan, parse_faults
+from wslocal.runtime.builds import FunctionRuntime
+from wslocal.runtime.node.runtime import NodeRuntime
 from wslocal.runtime.workers import DEFAULT_IDLE_WORKER_S
 from wslocal.server import LocalStage, StageConfig
 from wslocal.server.watcher import watched_folders
@@ -316,7 +318,13 @@ def _handler_credentials(args: argparse.Namespace) -> dict[str, str] | None:
 
 def _runtime_warnings(model: StageModel) -> list[str]:
     running = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    declared = sorted({f.runtime for f in model.functions.values() if f.runtime != running})
+    declared = sorted(
+        {
+            f.runtime
+            for f in model.functions.values()
+            if f.runtime.startswith("python") and f.runtime != running
+        }
+    )
     if not declared:
         return []
     return [f"functions declare {', '.join(declared)}; handlers run on this interpreter, {running}"]
@@ -355,7 +363,8 @@ def _banner(stage: LocalStage, engines: Engines, made: Sequence[str], out: TextI
                      "as Lambda does")  # fmt: skip
     lines += _runtime_lines(stage)
     lines += [f"  Not emulated: {line}" for line in model.not_emulated]
-    runtime_warnings = [] if stage.runtimes else _runtime_warnings(model)
+    built = any(isinstance(r, FunctionRuntime) for r in stage.runtimes.values())
+    runtime_warnings = [] if built else _runtime_warnings(model)
     lines += [f"  Warning: {line}" for line in (*model.warnings, *runtime_warnings)]
     lines.append("Press Ctrl-C to stop.")
     out.write("\n".join(lines) + "\n")
@@ -397,22 +406,29 @@ def _route_lines(stage: LocalStage) -> list[str]:
 
 
 def _runtime_lines(stage: LocalStage) -> list[str]:
-    """Which Python each function runs on, with what, and what was built."""
-    if not stage.runtimes:
-        return ["  Python        every function on this interpreter with wslocal's packages "
-                "(--skip-build)"]  # fmt: skip
+    """Which Python or Node each function runs on, with what, and what was built."""
+    lines = []
+    unbuilt = [name for name in sorted(stage.model.functions) if name not in stage.runtimes]
+    if unbuilt:
+        lines.append("  Python        every Python function on this interpreter with wslocal's "
+                     "packages (--skip-build)")  # fmt: skip
     by_interpreter: dict[str, list[str]] = {}
     for name, runtime in sorted(stage.runtimes.items()):
-        by_interpreter.setdefault(f"python{runtime.version} ({runtime.interpreter})", []).append(
-            name
-        )
-    lines = [
-        f"  Python        {where}: {', '.join(names)}" for where, names in by_interpreter.items()
+        by_interpreter.setdefault(runtime.label, []).append(name)
+    lines += [
+        f"  {'Node.js' if where.startswith('Node') else 'Python':<13} {where}: {', '.join(names)}"
+        for where, names in by_interpreter.items()
     ]
-    lines.append(
-        "  Packages      each function's requirements.txt and its layers', built once into "
-        "the per-user cache; boto3 and botocore as Lambda's runtime has them"
-    )
+    if any(isinstance(r, FunctionRuntime) for r in stage.runtimes.values()):
+        lines.append(
+            "  Packages      each function's requirements.txt and its layers', built once into "
+            "the per-user cache; boto3 and botocore as Lambda's runtime has them"
+        )
+    if any(isinstance(r, NodeRuntime) for r in stage.runtimes.values()):
+        lines.append(
+            "  Node packages each function's package.json (npm ci) and esbuild bundles, built "
+            "into the per-user cache; the AWS SDK v3 as Lambda's Node runtime has it"
+        )
     lines += [
         f"  Note: {name} {note}"
         for name, runtime in sorted(stage.runtimes.items())
