@@ -58,8 +58,9 @@ export function candidates(taskRoot, handler) {
 }
 
 function syntaxError(error, file) {
-  const where = error.stack?.split("\n")[0]?.startsWith(file) ? "" : ` in ${file}`;
-  return new HandlerError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message}${where}`);
+  const first = error.stack?.split("\n")[0] ?? "";
+  const where = first.startsWith(file) ? first : file;
+  return new HandlerError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message} (${where})`);
 }
 
 /** Load the handler's module and return the handler function. */

@@ -1,0 +1,89 @@
+"""The per-language seam: which language runs a runtime, and how its workers start."""
+
+from pathlib import Path
+
+import pytest
+
+from wslocal.exceptions import TemplateError, WslocalError
+from wslocal.runtime.languages import DebugPort, language_of
+from wslocal.runtime.languages.node import node_command, node_environment
+from wslocal.runtime.languages.python import PythonLanguage
+from wslocal.runtime.node.builds import NodeCode
+from wslocal.runtime.workers import RuntimeSettings
+from wslocal.template import FunctionModel
+
+BOOTSTRAP = Path("/pkg/bootstrap.mjs")
+
+
+def function(runtime="nodejs20.x", **changes):
+    values = dict(logical_id="Fn", function_name="stack-fn", code_dir=Path("/code"),
+                  handler="app.handler", runtime=runtime, timeout=3.0, memory_size=512,
+                  environment={"OWN": "1"}, layer_dirs=())  # fmt: skip
+    values.update(changes)
+    return FunctionModel(**values)
+
+
+SETTINGS = RuntimeSettings(
+    region="eu-west-3",
+    account_id="1",
+    endpoints={"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"},
+    redirect_hosts=("127.0.0.1:3001", "abc.execute-api.eu-west-3.amazonaws.com"),
+    redirect_to="http://127.0.0.1:3001",
+)
+
+
+def test_python_and_node_runtimes_have_their_language_and_others_none():
+    assert language_of("python3.13").name == "python"
+    assert language_of("nodejs22.x").name == "nodejs"
+    with pytest.raises(TemplateError, match="neither Python nor Node"):
+        language_of("java21")
+
+
+def test_only_python_workers_are_forked():
+    assert language_of("python3.12").forks
+    assert not language_of("nodejs20.x").forks
+
+
+def test_a_node_worker_runs_the_bootstrap():
+    assert node_command("/usr/bin/node", bootstrap=BOOTSTRAP) == [
+        "/usr/bin/node",
+        "/pkg/bootstrap.mjs",
+    ]
+
+
+def test_a_debugged_node_worker_opens_the_inspector_on_its_port():
+    command = node_command("node", DebugPort(9229), BOOTSTRAP)
+    assert command == ["node", "--inspect=127.0.0.1:9229", "/pkg/bootstrap.mjs"]
+
+
+def test_a_debugged_node_worker_may_wait_for_the_client():
+    command = node_command("node", DebugPort(9230, wait=True), BOOTSTRAP)
+    assert command[1] == "--inspect-brk=127.0.0.1:9230"
+
+
+def test_a_node_workers_environment_is_lambdas_with_the_built_code():
+    bundle = Path("/cache/bundle")
+    code = NodeCode(bundle, (Path("/cache/deps"), Path("/cache/sdk"), bundle))
+    env = node_environment(function(), SETTINGS, code)
+    assert env["LAMBDA_TASK_ROOT"] == "/cache/bundle"
+    assert env["NODE_PATH"] == "/cache/deps:/cache/sdk:/cache/bundle"
+    assert env["_HANDLER"] == "app.handler"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "stack-fn"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs20.x"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-3"
+    assert env["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:8000"
+    assert env["WSLOCAL_REDIRECT_HOSTS"] == "127.0.0.1:3001,abc.execute-api.eu-west-3.amazonaws.com"
+    assert env["WSLOCAL_LOG_PREFIX"] == "[Fn] "
+    assert env["OWN"] == "1"
+
+
+def test_the_functions_own_variables_win():
+    code = NodeCode(Path("/code"), (Path("/code"),))
+    env = node_environment(function(environment={"AWS_LAMBDA_LOG_FORMAT": "JSON"}), SETTINGS, code)
+    assert env["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+
+
+async def test_python_workers_take_no_debugger_yet():
+    with pytest.raises(WslocalError, match="no debugger"):
+        await PythonLanguage().launch(function("python3.12"), SETTINGS, DebugPort(5678))
