@@ -9,7 +9,13 @@ import re
 import pytest
 
 from tests.support.paths import FIXTURES
-from wslocal.exceptions import HandlerError, InvocationTimeoutError, WorkerCrashedError
+from wslocal.exceptions import (
+    FunctionBuildError,
+    HandlerError,
+    InvocationTimeoutError,
+    WorkerCrashedError,
+)
+from wslocal.faults import parse_faults
 from wslocal.runtime.workers import RuntimeSettings, WorkerPool
 from wslocal.template import FunctionModel
 
@@ -210,3 +216,53 @@ async def test_json_log_format_is_one_object_per_line(log_file):
     ].items()
     assert records[0]["message"] == "plain { n: 1 }"
     assert "timestamp" in records[0]
+
+
+async def test_an_injected_kill_ends_a_node_worker_mid_call_and_the_next_call_gets_a_fresh_one():
+    settings = RuntimeSettings(
+        region="eu-west-1", account_id="1", endpoints={}, faults=parse_faults("kill=1,seed=3")
+    )
+    pool = WorkerPool(function("handlers.promise"), settings)
+    try:
+        with pytest.raises(WorkerCrashedError):
+            await pool.invoke({}, "r1")
+        with pytest.raises(WorkerCrashedError):
+            await pool.invoke({}, "r2")
+        assert pool.cold_starts == 2
+    finally:
+        await pool.close()
+
+
+async def test_an_esbuild_error_is_esbuilds_own_words_and_no_worker_starts(tmp_path):
+    (tmp_path / "app.ts").write_text("export const handler = async () => { return 1 +; };\n")
+    broken = function(
+        "app.handler",
+        code_dir=tmp_path,
+        build_method="esbuild",
+        build_properties={"EntryPoints": ["app.ts"]},
+    )
+    settings = RuntimeSettings(region="eu-west-1", account_id="1", endpoints={})
+    pool = WorkerPool(broken, settings)
+    try:
+        with pytest.raises(FunctionBuildError, match=r"esbuild failed:[\s\S]*app\.ts:1"):
+            await pool.invoke({}, "r1")
+        assert (pool.cold_starts, pool.size) == (0, 0)
+    finally:
+        await pool.close()
+
+
+async def test_an_npm_error_is_npms_own_words(tmp_path):
+    (tmp_path / "package.json").write_text('{"dependencies": {"ms": "99.0.0"}}')
+    (tmp_path / "app.js").write_text("exports.handler = async () => 1;\n")
+    error = await call("app.handler", code_dir=tmp_path)
+    assert isinstance(error, FunctionBuildError)
+    assert "npm failed" in str(error)
+    assert "No matching version found for ms@99.0.0" in str(error)
+
+
+async def test_a_functions_own_dependency_is_installed_and_imported(tmp_path):
+    (tmp_path / "package.json").write_text('{"type": "module", "dependencies": {"ms": "2.1.3"}}')
+    (tmp_path / "app.js").write_text(
+        'import ms from "ms";\nexport const handler = async () => ms("1h");\n'
+    )
+    assert await call("app.handler", code_dir=tmp_path) == 3600000

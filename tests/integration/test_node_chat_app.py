@@ -4,13 +4,15 @@ from the runtime, the Management API endpoint built from the event's apiId), on 
 with DynamoDB Local."""
 
 import json
+import subprocess
+import sys
 import time
 
 import boto3
 import pytest
 from websockets.sync.client import connect
 
-from tests.support.paths import FIXTURES
+from tests.support.paths import FIXTURES, ROOT
 from tests.support.stage import RunningStage
 from wslocal.engines.dynamodb import create_tables
 from wslocal.server import StageConfig
@@ -69,3 +71,19 @@ def test_a_closed_clients_row_is_removed(node_chat, connections):
         wait_for(lambda: connections() - before)
         mine = connections() - before
     wait_for(lambda: not (mine & connections()))
+
+
+def test_invoke_runs_a_node_function_with_a_generated_event():
+    wslocal = [sys.executable, "-m", "wslocal.cli"]
+    generated = subprocess.run(
+        [*wslocal, "generate-event", "websocket", "connect"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=True,
+    )  # fmt: skip
+    result = subprocess.run(
+        [*wslocal, "invoke", "OnConnectFunction", "-e", "-",
+         "--template", str(APP / "template.yaml"), "--dynamodb", "moto"],
+        input=generated.stdout, capture_output=True, text=True, cwd=ROOT, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"statusCode": 200, "body": "Connected."}
+    assert "[OnConnectFunction] REPORT RequestId" in result.stderr
