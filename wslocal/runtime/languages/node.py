@@ -30,7 +30,7 @@ def node_command(
     node: str, debug: DebugPort | None = None, bootstrap: Path = BOOTSTRAP
 ) -> list[str]:
     """The worker's command line, less its channel's fd; with ``debug``, Node's
-    inspector on that port (``--inspect-brk`` holds the first line until a client
+    inspector on that port (``--inspect-brk`` holds the worker at its first line until a client
     attaches)."""
     command = [node]
     if debug is not None:
