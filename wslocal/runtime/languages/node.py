@@ -7,6 +7,7 @@ Node workers are not forked (a Node process cannot fork itself)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,18 +40,32 @@ def node_command(
     return [*command, str(bootstrap)]
 
 
+def redirects(settings: RuntimeSettings) -> dict[str, str]:
+    """AWS hosts a function may name itself -> the stage's local target: the deployed
+    Management API's hosts -> the stage; SQS's (queue URLs as ``Ref`` gives them, which
+    the SDK v3 calls instead of its endpoint) -> the SQS engine."""
+    routes: dict[str, str] = {}
+    if settings.redirect_to:
+        routes.update(dict.fromkeys(settings.redirect_hosts, settings.redirect_to))
+    sqs = settings.endpoints.get("AWS_ENDPOINT_URL_SQS")
+    if sqs:
+        region = settings.region
+        routes[f"sqs.{region}.amazonaws.com"] = sqs
+        routes[f"{region}.queue.amazonaws.com"] = sqs
+    return routes
+
+
 def node_environment(
     function: FunctionModel, settings: RuntimeSettings, code: NodeCode
 ) -> dict[str, str]:
-    """Lambda's variables for a Node function, the bootstrap's (Management API
-    redirect, log prefix), then the function's own."""
+    """Lambda's variables for a Node function, the bootstrap's (the redirects to the
+    stage and its engines, log prefix), then the function's own."""
     return {
         **lambda_environment(function, settings),
         "LAMBDA_TASK_ROOT": str(code.task_root),
         "NODE_PATH": os.pathsep.join(str(path) for path in code.node_path),
         "AWS_NODEJS_CONNECTION_REUSE_ENABLED": "1",
-        "WSLOCAL_REDIRECT_HOSTS": ",".join(settings.redirect_hosts),
-        "WSLOCAL_REDIRECT_TO": settings.redirect_to,
+        "WSLOCAL_REDIRECTS": json.dumps(redirects(settings)),
         "WSLOCAL_LOG_PREFIX": f"[{function.logical_id}] ",
         **function.environment,
     }

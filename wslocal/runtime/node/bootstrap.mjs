@@ -22,7 +22,7 @@ const write = (text) => process.stdout.write(text);
 const log = (line) => write(`${prefix}${line}\n`);
 
 installConsole({ prefix, json, requestId: () => currentRequestId, write });
-installRedirect((env.WSLOCAL_REDIRECT_HOSTS ?? "").split(","), env.WSLOCAL_REDIRECT_TO);
+installRedirect(JSON.parse(env.WSLOCAL_REDIRECTS || "{}"));
 register(new URL("./hooks.mjs", import.meta.url), {
   data: { folders: (env.NODE_PATH ?? "").split(":").filter(Boolean) },
 });

@@ -1,12 +1,14 @@
 """The per-language seam: which language runs a runtime, and how its workers start."""
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from wslocal.exceptions import TemplateError, WslocalError
 from wslocal.runtime.languages import DebugPort, language_of
-from wslocal.runtime.languages.node import node_command, node_environment
+from wslocal.runtime.languages.node import node_command, node_environment, redirects
 from wslocal.runtime.languages.python import PythonLanguage
 from wslocal.runtime.node.builds import NodeCode
 from wslocal.runtime.workers import RuntimeSettings
@@ -73,9 +75,19 @@ def test_a_node_workers_environment_is_lambdas_with_the_built_code():
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs20.x"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-3"
     assert env["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:8000"
-    assert env["WSLOCAL_REDIRECT_HOSTS"] == "127.0.0.1:3001,abc.execute-api.eu-west-3.amazonaws.com"
+    assert json.loads(env["WSLOCAL_REDIRECTS"]) == {
+        "127.0.0.1:3001": "http://127.0.0.1:3001",
+        "abc.execute-api.eu-west-3.amazonaws.com": "http://127.0.0.1:3001",
+    }
     assert env["WSLOCAL_LOG_PREFIX"] == "[Fn] "
     assert env["OWN"] == "1"
+
+
+def test_sqs_queue_urls_as_ref_gives_them_go_to_the_sqs_engine():
+    settings = replace(SETTINGS, endpoints={"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9324"})
+    routes = redirects(settings)
+    assert routes["sqs.eu-west-3.amazonaws.com"] == "http://127.0.0.1:9324"
+    assert routes["eu-west-3.queue.amazonaws.com"] == "http://127.0.0.1:9324"
 
 
 def test_the_functions_own_variables_win():

@@ -49,11 +49,12 @@ def test_a_js_file_under_a_type_module_package_json_is_an_es_module(tmp_path: Pa
 
 
 def redirected(args: str) -> object:
-    hosts = '["abc.execute-api.us-east-1.amazonaws.com", "127.0.0.1:3001"]'
-    return node(
-        "redirect.mjs",
-        f"m.redirectedArguments({args}, new Set({hosts}), new URL('http://127.0.0.1:3001'))",
+    routes = (
+        '[["abc.execute-api.us-east-1.amazonaws.com", new URL("http://127.0.0.1:3001")],'
+        ' ["127.0.0.1:3001", new URL("http://127.0.0.1:3001")],'
+        ' ["sqs.us-east-1.amazonaws.com", new URL("http://127.0.0.1:9324")]]'
     )
+    return node("redirect.mjs", f"m.redirectedArguments({args}, new Map({routes}))")
 
 
 def test_the_sdks_request_to_the_deployed_endpoint_goes_to_the_stage():
@@ -71,6 +72,14 @@ def test_an_endpoint_built_from_the_events_domain_name_goes_to_the_stage():
     assert redirected('["https://127.0.0.1:3001/Prod/@connections/x"]') == [
         {"path": "/Prod/@connections/x", "protocol": "http:", "hostname": "127.0.0.1",
          "port": "3001"},
+    ]  # fmt: skip
+
+
+def test_a_queue_url_as_ref_gives_it_goes_to_the_sqs_engine():
+    options = '{hostname: "sqs.us-east-1.amazonaws.com", path: "/", method: "POST"}'
+    assert redirected(f"[{options}]") == [
+        {"hostname": "127.0.0.1", "port": "9324", "path": "/", "method": "POST",
+         "protocol": "http:"},
     ]  # fmt: skip
 
 
