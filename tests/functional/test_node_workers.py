@@ -266,3 +266,28 @@ async def test_a_functions_own_dependency_is_installed_and_imported(tmp_path):
         'import ms from "ms";\nexport const handler = async () => ms("1h");\n'
     )
     assert await call("app.handler", code_dir=tmp_path) == 3600000
+
+
+async def test_a_layers_nodejs_node_modules_are_importable_from_an_es_module(tmp_path):
+    code, layer = tmp_path / "code", tmp_path / "layer"
+    package = layer / "nodejs" / "node_modules" / "greeting"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "greeting", "main": "index.js"}')
+    (package / "index.js").write_text("module.exports = (name) => `hello ${name}`;\n")
+    code.mkdir()
+    (code / "app.mjs").write_text(
+        'import greet from "greeting";\nexport const handler = async () => greet("layer");\n'
+    )
+    assert await call("app.handler", code_dir=code, layer_dirs=(layer,)) == "hello layer"
+
+
+async def test_a_functions_own_copy_of_an_sdk_package_wins_over_the_runtimes(tmp_path):
+    own = tmp_path / "node_modules" / "@aws-sdk" / "client-dynamodb"
+    own.mkdir(parents=True)
+    (own / "package.json").write_text('{"name": "@aws-sdk/client-dynamodb", "main": "index.js"}')
+    (own / "index.js").write_text("exports.mine = true;\n")
+    (tmp_path / "app.js").write_text(
+        'const sdk = require("@aws-sdk/client-dynamodb");\n'
+        "exports.handler = async () => ({ mine: sdk.mine === true });\n"
+    )
+    assert await call("app.handler", code_dir=tmp_path) == {"mine": True}
