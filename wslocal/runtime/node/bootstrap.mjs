@@ -6,12 +6,13 @@
 // START / END / REPORT lines as Lambda logs them. The handler's console output is its
 // log; results only ever cross the socket. An unhandled rejection or an uncaught
 // exception ends the process, as on Lambda: the stage starts a fresh worker.
-import { register } from "node:module";
+import * as nodeModule from "node:module";
 import net from "node:net";
 import { performance } from "node:perf_hooks";
 
 import { callHandler, errorDocument, loadHandler } from "./handlers.mjs";
 import { installConsole } from "./logging.mjs";
+import { synchronousHooks } from "./hooks.mjs";
 import { installRedirect } from "./redirect.mjs";
 
 const env = process.env;
@@ -23,9 +24,17 @@ const log = (line) => write(`${prefix}${line}\n`);
 
 installConsole({ prefix, json, requestId: () => currentRequestId, write });
 installRedirect(JSON.parse(env.WSLOCAL_REDIRECTS || "{}"));
-register(new URL("./hooks.mjs", import.meta.url), {
-  data: { folders: (env.NODE_PATH ?? "").split(":").filter(Boolean) },
-});
+
+/** ES imports search NODE_PATH too (hooks.mjs); only an ES module handler needs it, and
+ * Node 20's off-thread hooks cost a worker ~0.1 s and ~10 MB, so CommonJS ones skip it. */
+async function searchNodePathFromEsm() {
+  const folders = (env.NODE_PATH ?? "").split(":").filter(Boolean);
+  if (typeof nodeModule.registerHooks === "function") {
+    nodeModule.registerHooks(synchronousHooks(folders));
+  } else {
+    nodeModule.register(new URL("./hooks.mjs", import.meta.url), { data: { folders } });
+  }
+}
 
 function fatal(kind, error) {
   const document = { ...errorDocument(error), errorType: kind };
@@ -66,7 +75,7 @@ const started = performance.now();
 let handler;
 let initError;
 try {
-  handler = await loadHandler(env.LAMBDA_TASK_ROOT, env._HANDLER);
+  handler = await loadHandler(env.LAMBDA_TASK_ROOT, env._HANDLER, searchNodePathFromEsm);
 } catch (error) {
   initError = errorDocument(error);
   console.error(`${initError.errorType}: ${initError.errorMessage}`);

@@ -63,8 +63,9 @@ function syntaxError(error, file) {
   return new HandlerError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message} (${where})`);
 }
 
-/** Load the handler's module and return the handler function. */
-export async function loadHandler(taskRoot, handler) {
+/** Load the handler's module and return the handler function; `beforeEsm()` runs
+ * before an ES module is imported. */
+export async function loadHandler(taskRoot, handler, beforeEsm = async () => {}) {
   const { exportPath } = splitHandler(handler);
   const found = candidates(taskRoot, handler).find(({ file }) => statSync(file, { throwIfNoEntry: false })?.isFile());
   if (!found) {
@@ -74,6 +75,7 @@ export async function loadHandler(taskRoot, handler) {
       `Error: Cannot find module '${moduleRoot}${moduleName}' (no ${moduleName}.js, .mjs or .cjs in ${path.resolve(taskRoot, moduleRoot)})`,
     );
   }
+  if (found.kind === "esm") await beforeEsm();
   let loaded;
   try {
     loaded =

@@ -12,6 +12,10 @@ export async function initialize(data) {
   folders = data?.folders ?? [];
 }
 
+function retryParents() {
+  return folders.map((folder) => pathToFileURL(path.join(folder, "wslocal-resolve.js")).href);
+}
+
 function isBare(specifier) {
   return !/^(\.{0,2}\/|[a-z][a-z0-9+.-]*:|#)/i.test(specifier);
 }
@@ -21,8 +25,7 @@ export async function resolve(specifier, context, nextResolve) {
     return await nextResolve(specifier, context);
   } catch (error) {
     if (error?.code !== "ERR_MODULE_NOT_FOUND" || !isBare(specifier)) throw error;
-    for (const folder of folders) {
-      const parentURL = pathToFileURL(path.join(folder, "wslocal-resolve.js")).href;
+    for (const parentURL of retryParents()) {
       try {
         return await nextResolve(specifier, { ...context, parentURL });
       } catch (retry) {
@@ -31,4 +34,27 @@ export async function resolve(specifier, context, nextResolve) {
     }
     throw error;
   }
+}
+
+/** The same, as synchronous in-thread hooks (`module.registerHooks`, Node 22.15+), which
+ * cost a Node 20 worker none of the loader thread `module.register` starts. */
+export function synchronousHooks(searched) {
+  folders = searched;
+  return {
+    resolve(specifier, context, nextResolve) {
+      try {
+        return nextResolve(specifier, context);
+      } catch (error) {
+        if (error?.code !== "ERR_MODULE_NOT_FOUND" || !isBare(specifier)) throw error;
+        for (const parentURL of retryParents()) {
+          try {
+            return nextResolve(specifier, { ...context, parentURL });
+          } catch (retry) {
+            if (retry?.code !== "ERR_MODULE_NOT_FOUND") throw retry;
+          }
+        }
+        throw error;
+      }
+    },
+  };
 }
