@@ -291,3 +291,19 @@ async def test_a_functions_own_copy_of_an_sdk_package_wins_over_the_runtimes(tmp
         "exports.handler = async () => ({ mine: sdk.mine === true });\n"
     )
     assert await call("app.handler", code_dir=tmp_path) == {"mine": True}
+
+
+async def test_an_edited_package_json_is_installed_for_the_workers_after_a_reload(tmp_path):
+    (tmp_path / "package.json").write_text('{"dependencies": {"ms": "2.1.3"}}')
+    (tmp_path / "app.js").write_text(
+        'exports.handler = async () => require("ms/package.json").version;\n'
+    )
+    settings = RuntimeSettings(region="eu-west-1", account_id="1", endpoints={})
+    pool = WorkerPool(function("app.handler", code_dir=tmp_path), settings)
+    try:
+        assert await pool.invoke({}, "r1") == "2.1.3"
+        (tmp_path / "package.json").write_text('{"dependencies": {"ms": "2.1.2"}}')
+        await pool.reload()  # what the code watcher does on the edit
+        assert await pool.invoke({}, "r2") == "2.1.2"
+    finally:
+        await pool.close()
