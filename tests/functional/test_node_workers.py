@@ -3,12 +3,15 @@ found as Lambda's Node runtime finds them, the context and environment it gives,
 error documents and logs, and a worker ended by process.exit, an unhandled rejection or
 the function's timeout replaced by a fresh one."""
 
+import asyncio
 import json
 import re
+import urllib.request
 
 import pytest
 
 from tests.support.paths import FIXTURES
+from wslocal.engines.dynamodb import free_port
 from wslocal.exceptions import (
     FunctionBuildError,
     HandlerError,
@@ -16,7 +19,8 @@ from wslocal.exceptions import (
     WorkerCrashedError,
 )
 from wslocal.faults import parse_faults
-from wslocal.runtime.workers import RuntimeSettings, WorkerPool
+from wslocal.runtime.languages import DebugPort
+from wslocal.runtime.workers import RuntimeSettings, Worker, WorkerPool
 from wslocal.template import FunctionModel
 
 CODE = FIXTURES / "node_worker_functions"
@@ -307,3 +311,20 @@ async def test_an_edited_package_json_is_installed_for_the_workers_after_a_reloa
         assert await pool.invoke({}, "r2") == "2.1.2"
     finally:
         await pool.close()
+
+
+async def test_a_worker_started_with_a_debug_port_opens_nodes_inspector_there():
+    port = free_port()
+    settings = RuntimeSettings(region="eu-west-1", account_id="1", endpoints={})
+    worker = await Worker.start(function("handlers.state"), settings, debug=DebugPort(port))
+    try:
+        targets = await asyncio.to_thread(inspector_targets, port)
+        assert targets[0]["type"] == "node"
+        assert targets[0]["webSocketDebuggerUrl"].startswith(f"ws://127.0.0.1:{port}/")
+    finally:
+        await worker.stop()
+
+
+def inspector_targets(port: int) -> list[dict]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+        return json.loads(answer.read())
