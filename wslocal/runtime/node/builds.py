@@ -116,12 +116,13 @@ def bundle(function: FunctionModel, node_path: list[Path], cache: Path, node_ver
     target = cache / "builds" / f"{slot}-{key}"
     if (target / ".complete").is_file():
         return target
+    partial = npm.partial_folder(target)
     try:
         esbuild = install_esbuild(cache)
-        arguments = esbuild_arguments(function.build_properties, target)
+        arguments = esbuild_arguments(function.build_properties, partial)
     except (BuildError, TemplateError) as exc:
         raise FunctionBuildError(f"{function.logical_id}: {exc}") from None
-    shutil.rmtree(target, ignore_errors=True)
+    shutil.rmtree(partial, ignore_errors=True)
     done = subprocess.run(
         [str(esbuild), *arguments, "--log-level=error"],
         cwd=function.code_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -129,12 +130,12 @@ def bundle(function: FunctionModel, node_path: list[Path], cache: Path, node_ver
         check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)
         words = (done.stderr or done.stdout).strip()[-2000:]
         raise FunctionBuildError(f"{function.logical_id}: esbuild failed:\n{words}")
-    (target / ".complete").write_text("")
+    npm.settle(partial, target)
     for old in target.parent.glob(f"{slot}-*"):
-        if old != target:
+        if old != target and ".partial-" not in old.name:
             shutil.rmtree(old, ignore_errors=True)
     return target
 

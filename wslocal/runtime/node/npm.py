@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,6 +35,25 @@ def npm_error(stderr: str) -> str:
     return "\n".join(errors or lines)[-1500:] or "no message"
 
 
+def partial_folder(target: Path) -> Path:
+    """Where to build ``target`` before it is renamed into place: one per process and
+    thread, so two workers starting at once (or two stages) never build into the same
+    folder; the first to finish wins."""
+    return target.with_name(f"{target.name}.partial-{os.getpid()}-{threading.get_ident()}")
+
+
+def settle(partial: Path, target: Path) -> None:
+    """Mark ``partial`` finished and move it into place, unless ``target`` was finished
+    meanwhile by another worker or stage (then ``partial`` is dropped)."""
+    (partial / ".complete").write_text("")
+    try:
+        partial.rename(target)
+    except OSError:
+        if not target.exists():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def install_once(files: Mapping[str, bytes], target: Path, label: str) -> Path:
     """``target`` with ``files`` written and npm's install run in it, built the first
     time; raises BuildError with npm's words when the install fails."""
@@ -42,7 +62,7 @@ def install_once(files: Mapping[str, bytes], target: Path, label: str) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise BuildError(f"{label}: npm is not installed (it comes with Node.js)")
-    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    partial = partial_folder(target)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     for name, content in files.items():
@@ -55,9 +75,5 @@ def install_once(files: Mapping[str, bytes], target: Path, label: str) -> Path:
     if done.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
         raise BuildError(f"{label}: npm failed: {npm_error(done.stderr or done.stdout)}")
-    (partial / ".complete").write_text("")
-    if target.exists():  # built meanwhile by another stage
-        shutil.rmtree(partial, ignore_errors=True)
-    else:
-        partial.rename(target)
+    settle(partial, target)
     return target
