@@ -19,7 +19,7 @@ from wslocal.template.model import (
 
 _FUNCTION_PROPERTIES = {
     "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize",
-    "Environment", "Layers", "PackageType", "ReservedConcurrentExecutions",
+    "Environment", "Layers", "PackageType", "ReservedConcurrentExecutions", "LoggingConfig",
 }  # fmt: skip
 """The function properties the stage uses; others (Policies, Events, ...) stay unresolved."""
 
@@ -143,6 +143,7 @@ def function_model(
             if properties.get("ReservedConcurrentExecutions") is not None
             else None
         ),
+        log_format=str((properties.get("LoggingConfig") or {}).get("LogFormat") or "Text"),
         build_method=str(build_method) if build_method else None,
         build_properties=resolver.resolve(build_properties, logical_id),
     )

@@ -68,6 +68,7 @@ def lambda_environment(function: FunctionModel, settings: RuntimeSettings) -> di
     """The variables Lambda sets for every runtime. No variable leaks from the stage's own
     shell except PATH and the locale, so a handler sees what it would see on AWS."""
     return {
+        **({"AWS_LAMBDA_LOG_FORMAT": "JSON"} if function.log_format == "JSON" else {}),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "TZ": ":UTC",

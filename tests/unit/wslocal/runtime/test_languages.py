@@ -90,6 +90,15 @@ def test_sqs_queue_urls_as_ref_gives_them_go_to_the_sqs_engine():
     assert routes["eu-west-3.queue.amazonaws.com"] == "http://127.0.0.1:9324"
 
 
+def test_a_json_logging_config_sets_lambdas_log_format_variable():
+    code = NodeCode(Path("/code"), (Path("/code"),))
+    assert (
+        node_environment(function(log_format="JSON"), SETTINGS, code)["AWS_LAMBDA_LOG_FORMAT"]
+        == "JSON"
+    )
+    assert "AWS_LAMBDA_LOG_FORMAT" not in node_environment(function(), SETTINGS, code)
+
+
 def test_the_functions_own_variables_win():
     code = NodeCode(Path("/code"), (Path("/code"),))
     env = node_environment(function(environment={"AWS_LAMBDA_LOG_FORMAT": "JSON"}), SETTINGS, code)

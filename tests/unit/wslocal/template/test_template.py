@@ -244,6 +244,13 @@ def test_a_node_runtime_is_served(project):
     assert model(project, text).functions["EchoFunction"].runtime == "nodejs20.x"
 
 
+def test_a_functions_log_format_is_read_from_its_logging_config(project):
+    text = TEMPLATE.replace(
+        "Runtime: python3.12", "Runtime: nodejs20.x\n    LoggingConfig: {LogFormat: JSON}"
+    )
+    assert model(project, text).functions["EchoFunction"].log_format == "JSON"
+
+
 def test_an_esbuild_functions_build_method_and_properties_are_read(project):
     text = """
     Transform: AWS::Serverless-2016-10-31
