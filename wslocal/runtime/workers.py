@@ -110,16 +110,13 @@ class Worker:
     ) -> Worker:
         """A new worker: forked by ``fork_server``, else a process of its own, started
         as its language says (``debug``: under a debugger on that port)."""
-        launch = None
-        if fork_server is None:
-            launch = await language_of(function.runtime).launch(function, settings, debug)
         parent, child = socket.socketpair()
         try:
             process: asyncio.subprocess.Process | ForkedProcess
-            if launch is None:
-                assert fork_server is not None
+            if fork_server is not None:
                 process = await fork_server.fork(child)
             else:
+                launch = await language_of(function.runtime).launch(function, settings, debug)
                 process = await asyncio.create_subprocess_exec(
                     *launch.command,
                     str(child.fileno()),
