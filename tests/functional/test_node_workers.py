@@ -328,3 +328,10 @@ async def test_a_worker_started_with_a_debug_port_opens_nodes_inspector_there():
 def inspector_targets(port: int) -> list[dict]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
         return json.loads(answer.read())
+
+
+async def test_a_result_json_cannot_carry_fails_the_call_as_lambda_does():
+    error = await call("handlers.circular")
+    assert isinstance(error, HandlerError)
+    assert error.error["errorType"] == "TypeError"
+    assert "circular" in error.error["errorMessage"]

@@ -46,8 +46,10 @@ process.on("uncaughtException", (error) => fatal("Runtime.UncaughtException", er
 
 const channel = new net.Socket({ fd: Number(process.argv[2]), readable: true, writable: true });
 
+/** Send one frame: a message, or the JSON text of one. */
 function send(message) {
-  const payload = Buffer.from(JSON.stringify(message), "utf8");
+  const text = typeof message === "string" ? message : JSON.stringify(message);
+  const payload = Buffer.from(text, "utf8");
   const header = Buffer.alloc(4);
   header.writeUInt32BE(payload.length);
   channel.write(Buffer.concat([header, payload]));
@@ -94,8 +96,8 @@ async function invoke(request) {
   } else {
     try {
       const result = await callHandler(handler, request.event, context(request));
-      reply = { type: "result", ok: true, result: result === undefined ? null : result };
-      JSON.stringify(reply);
+      // Serialized here: a result JSON cannot carry (a cycle, a BigInt) fails the call.
+      reply = JSON.stringify({ type: "result", ok: true, result: result ?? null });
     } catch (error) {
       const document = errorDocument(error);
       console.error("Invoke Error", JSON.stringify(document));
