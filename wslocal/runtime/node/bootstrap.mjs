@@ -31,8 +31,10 @@ async function searchNodePathFromEsm() {
   const folders = (env.NODE_PATH ?? "").split(":").filter(Boolean);
   if (typeof nodeModule.registerHooks === "function") {
     nodeModule.registerHooks(synchronousHooks(folders));
-  } else {
+  } else if (typeof nodeModule.register === "function") {
     nodeModule.register(new URL("./hooks.mjs", import.meta.url), { data: { folders } });
+  } else {
+    console.warn(`Node ${process.version} has no module hooks: ES imports will not search NODE_PATH`);
   }
 }
 
