@@ -105,7 +105,8 @@ def prepare(model: StageModel, cache: Path) -> dict[str, NodeRuntime]:
     found = find_node()
     if found is None:
         raise BuildError(
-            f"{', '.join(sorted(functions))} need Node.js, and there is no `node` on PATH"
+            f"{', '.join(sorted(functions))}: Node.js functions, and there is no `node` on "
+            "PATH (install Node.js 18 or newer)"
         )
     node, version = found
     sdk = install_sdk(cache)

@@ -36,7 +36,9 @@ def test_a_template_with_node_functions_and_no_node_is_a_clear_error(monkeypatch
         runtime="nodejs20.x", timeout=3.0, memory_size=128, environment={}, layer_dirs=(),
     )  # fmt: skip
     model = stage({"Chat": function})
-    with pytest.raises(BuildError, match=r"Chat need Node\.js, and there is no `node` on PATH"):
+    with pytest.raises(
+        BuildError, match=r"Chat: Node\.js functions, and there is no `node` on PATH"
+    ):
         runtime.prepare(model, tmp_path)
 
 
