@@ -22,7 +22,8 @@ from fanout import cpu_seconds, memory_mb
 
 from wslocal.cache import cache_dir
 from wslocal.runtime import builds
-from wslocal.runtime.workers import RuntimeSettings, WorkerPool
+from wslocal.runtime.settings import RuntimeSettings
+from wslocal.runtime.workers import WorkerPool
 from wslocal.template.reader import build_stage_model, read_template
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,7 +31,8 @@ from websockets.sync.client import connect
 from wslocal.cache import cache_dir
 from wslocal.engines.dynamodb import free_port
 from wslocal.runtime.languages import prepare_runtimes
-from wslocal.runtime.workers import RuntimeSettings, WorkerPool
+from wslocal.runtime.pools import worker_pool
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template.reader import build_stage_model, read_template
 
 TEMPLATE = """\
@@ -123,7 +124,7 @@ async def cold_starts(template: Path, function: str, workers: int) -> None:
             region=model.region, account_id=model.account_id, endpoints={},
             runtimes=runtimes, max_workers=workers + 1, log_stream=logs,
         )  # fmt: skip
-        pool = WorkerPool(model.functions[function], settings)
+        pool = worker_pool(model.functions[function], settings, None)
         try:
             await pool.prewarm()  # the build and SDK checks, cached after this
             await pool.reload()

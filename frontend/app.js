@@ -4,7 +4,17 @@
 import { ChatConnection, chooseEndpoint, tokenFrom } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { checkJoin, checkMessage, describeError, RETRYABLE_ERRORS, trimName } from "./rules.js";
-import { freshPresence, isOwn, mergeHistory, withSender } from "./timeline.js";
+import {
+  freshPresence,
+  HEAD_KEY,
+  insertionIndex,
+  isOwn,
+  lineKey,
+  mergeHistory,
+  ownEntry,
+  unsentKey,
+  withSender,
+} from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -37,8 +47,8 @@ const state = {
   connection: null,
   name: "",
   room: "",
-  seen: new Set(),
   live: [], // messages that arrived since the history was asked for (merged with it)
+  lines: 0, // presence lines drawn (each one's key is unique)
   seenPresence: new Set(), // ids of presence changes shown
   members: null, // the newest snapshot of who is here (by its asOf)
   joinedOnce: false,
@@ -67,11 +77,29 @@ function scrollToNewest() {
   ui.jump.hidden = true;
 }
 
-function append(item) {
+function shown(key) {
+  return ui.messages.querySelector(`[data-key="${CSS.escape(key)}"]`);
+}
+
+// Every line goes in its place by its key (timeline.js), never just at the end: a late
+// copy of a message goes where its id puts it. A line already there under the key is
+// replaced (one of ours, once the server told its id).
+function place(item, key) {
+  item.dataset.key = key;
+  const old = shown(key);
+  if (old) {
+    old.replaceWith(item);
+    return;
+  }
   const stick = nearBottom();
-  ui.messages.append(item);
+  const index = insertionIndex(keys(), key);
+  ui.messages.insertBefore(item, ui.messages.children[index] || null);
   if (stick) scrollToNewest();
   else ui.jump.hidden = false;
+}
+
+function keys() {
+  return Array.from(ui.messages.children, (line) => line.dataset.key);
 }
 
 function timeText(iso) {
@@ -102,7 +130,7 @@ function messageItem({ sender, payload, sentAt, own }) {
 
 function outboxNote(entry) {
   if (entry.state === "failed") return entry.id ? entry.error : `Not sent: ${entry.error}`;
-  if (entry.state === "sending") return "Sending…";
+  if (entry.state === "sending" || entry.state === "pending") return "Sending…";
   return state.connection && state.connection.connected
     ? "Sending…"
     : "Not sent yet: it will be sent when you are back online.";
@@ -135,9 +163,15 @@ function outboxItem(entry) {
   return item;
 }
 
+// Where one of ours goes: at its id once stored, else after everything, as typed.
+function entryKey(entry) {
+  return entry.id || unsentKey(entry.order);
+}
+
 function redraw(entry) {
-  const old = ui.messages.querySelector(`[data-client-id="${entry.clientId}"]`);
-  if (old) old.replaceWith(outboxItem(entry));
+  const old = ui.messages.querySelector(`[data-client-id="${CSS.escape(entry.clientId)}"]`);
+  if (old) old.remove();
+  place(outboxItem(entry), entryKey(entry));
 }
 
 // Send what is queued, oldest first, once the room's history is in.
@@ -217,10 +251,17 @@ function clearNotice() {
   ui.notice.textContent = "";
 }
 
-function renderNewMessage(envelope) {
-  if (envelope.id && state.seen.has(envelope.id)) return;
-  if (envelope.id) state.seen.add(envelope.id);
-  append(messageItem({ ...envelope, own: isOwn(envelope, state.outbox.entries) }));
+// A message from the server, once per id (a retry, the backstop send it again): one of
+// ours is drawn from its Outbox entry.
+function renderMessage(message) {
+  if (message.id && shown(message.id)) return;
+  const entry = ownEntry(message, state.outbox);
+  if (entry) {
+    redraw(entry);
+    return;
+  }
+  const item = messageItem({ ...message, own: isOwn(message, state.outbox) });
+  place(item, message.id || lineKey(keys(), ++state.lines));
 }
 
 function renderHistory(envelope) {
@@ -228,35 +269,24 @@ function renderHistory(envelope) {
   state.historyTries = 0;
   applyMembers(envelope.members);
   ui.messages.replaceChildren();
-  state.seen = new Set();
   if (envelope.more) {
     const more = document.createElement("li");
     more.className = "presence more";
     more.textContent = "Older messages are not shown (the history is cut to its newest).";
-    ui.messages.append(more);
+    place(more, HEAD_KEY);
   }
-  state.outbox.reconcile(envelope.messages);
+  state.outbox.reconcile(envelope.messages, describeError({ code: "delivery_failed" }));
   const live = state.live;
   state.live = [];
-  for (const message of mergeHistory(envelope.messages, live)) {
-    const entry = message.clientId && state.outbox.entries.get(message.clientId);
-    if (entry) {
-      state.seen.add(message.id);
-      ui.messages.append(outboxItem(entry));
-    } else {
-      renderNewMessage(message);
-    }
-  }
-  for (const entry of state.outbox.unsent()) ui.messages.append(outboxItem(entry));
+  for (const message of mergeHistory(envelope.messages, live)) renderMessage(message);
+  for (const entry of state.outbox.unsent()) redraw(entry);
   scrollToNewest();
   pump();
 }
 
 function onAck(envelope) {
   const entry = state.outbox.acked(envelope);
-  if (!entry) return;
-  state.seen.add(entry.id);
-  redraw(entry);
+  if (entry) redraw(entry);
 }
 
 function onError(envelope) {
@@ -293,10 +323,10 @@ function onEnvelope(envelope) {
     case "newMessage":
       if (!state.historyLoaded) state.live.push(envelope);
       if (state.members) applyMembers(withSender(state.members, envelope.sender));
-      renderNewMessage(envelope);
+      renderMessage(envelope);
       break;
     case "presence":
-      for (const item of presenceItems(envelope)) append(item);
+      for (const item of presenceItems(envelope)) place(item, lineKey(keys(), ++state.lines));
       applyMembers(envelope.members);
       break;
     case "history":
@@ -373,7 +403,7 @@ function sendTyped() {
     return;
   }
   const entry = state.outbox.add(text);
-  append(outboxItem(entry));
+  redraw(entry);
   scrollToNewest();
   ui.message.value = "";
   pump();

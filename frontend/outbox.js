@@ -1,10 +1,24 @@
 // Outbox: every message this page sent, by its clientId, from typed to stored.
 // No DOM here. A message is "queued" (not sent yet: offline, or waiting for the room's
 // history), "sending" (out, no ack yet), "sent" (the server stored it: an ack, or the
-// history has its clientId) or "failed" (refused, or no answer: retry may be offered).
+// history has it as ours), "pending" (stored, its delivery not finished: the history
+// says so; a failure notice may still come) or "failed" (refused, not delivered to
+// everyone, or no answer: retry may be offered).
 // Retrying is always safe: the server stores a clientId once.
+// Which stored message is ours is decided by the server only: the id it acked to this
+// page, or the history's `mine`; never by a clientId another member could reuse.
 
 export const ACK_TIMEOUT_MS = 10_000;
+
+/** States of a message the server has stored (an error other than delivery_failed is
+ * about an earlier try, and changes nothing). */
+const STORED = new Set(["sent", "pending"]);
+
+/** States of a message on its way: a Retry of a failed one (it keeps its id) is one. */
+const ON_ITS_WAY = new Set(["queued", "sending"]);
+
+/** The page's state of a message of ours, from the history's `delivery`. */
+const DELIVERY_STATES = { pending: "pending", handedOff: "sent", failed: "failed" };
 
 /** 128 random bits as hex: crypto.randomUUID needs a secure context, this does not. */
 export function newClientId() {
@@ -16,12 +30,28 @@ export class Outbox {
   constructor(newId = newClientId) {
     this.newId = newId;
     this.entries = new Map(); // clientId -> entry, in the order typed
+    this.typed = 0;
   }
 
   add(text) {
-    const entry = { clientId: this.newId(), text, state: "queued", error: null, retry: false };
+    this.typed += 1;
+    const entry = {
+      clientId: this.newId(),
+      text,
+      state: "queued",
+      error: null,
+      retry: false,
+      order: this.typed,
+    };
     this.entries.set(entry.clientId, entry);
     return entry;
+  }
+
+  /** The entry the server acked under `id` (or the history gave as ours), or null. */
+  byId(id) {
+    if (!id) return null;
+    for (const entry of this.entries.values()) if (entry.id === id) return entry;
+    return null;
   }
 
   frame(entry) {
@@ -52,11 +82,19 @@ export class Outbox {
   }
 
   /** An error naming a clientId: that message failed; `retry` if trying again may help.
-   * delivery_failed comes after the ack: the message is stored (it keeps its id) but not
+   * delivery_failed comes after the ack, maybe on a later connection: the message is
+   * stored (it keeps its id; a notice naming another messageId is not about it) but not
    * everyone has it; Retry sends it again under the same id. */
   refused(envelope, words, retry) {
     const entry = this.entries.get(envelope.clientId);
-    if (!entry || (entry.state === "sent" && envelope.code !== "delivery_failed")) return null;
+    if (!entry) return null;
+    if (envelope.code !== "delivery_failed") {
+      if (STORED.has(entry.state)) return null;
+    } else if (envelope.messageId && entry.id && envelope.messageId !== entry.id) {
+      return null;
+    } else if (envelope.messageId) {
+      entry.id = envelope.messageId; // its ack was lost: the notice (to its sender) says it
+    }
     Object.assign(entry, { state: "failed", error: words, retry });
     return entry;
   }
@@ -87,18 +125,32 @@ export class Outbox {
     return again;
   }
 
-  /** The room's history: messages of ours in it are stored, whatever we heard. */
-  reconcile(messages) {
-    const stored = [];
+  /** The room's history: its messages the server marks `mine` are ours, stored, in the
+   * delivery state it gives (`failedWords` for one that failed, with Retry). One this
+   * page does not have (it was reloaded) becomes an entry, so it is shown as ours and its
+   * Retry works. A failure the page heard stays until the history says it was handed off
+   * (the history may have been read before the failure), and a Retry on its way goes on.
+   * Returns the entries changed. */
+  reconcile(messages, failedWords) {
+    const changed = [];
     for (const message of messages) {
-      const entry = message.clientId && this.entries.get(message.clientId);
-      const undelivered = entry && entry.state === "failed" && entry.id; // stored, not sent to all
-      if (entry && entry.state !== "sent" && !undelivered) {
-        Object.assign(entry, { state: "sent", id: message.id, sentAt: message.sentAt, error: null });
-        stored.push(entry);
+      if (message.mine !== true || !message.clientId) continue;
+      let entry = this.entries.get(message.clientId);
+      if (!entry) {
+        this.typed += 1;
+        entry = { clientId: message.clientId, text: message.payload, order: this.typed };
+        this.entries.set(entry.clientId, entry);
       }
+      const state = DELIVERY_STATES[message.delivery] || "sent";
+      const heardFailed = entry.state === "failed" && entry.id === message.id;
+      const retrying = ON_ITS_WAY.has(entry.state) && entry.id === message.id;
+      if ((heardFailed && state !== "sent") || (retrying && state === "failed")) continue;
+      const failed = state === "failed";
+      Object.assign(entry, { state, id: message.id, sentAt: message.sentAt });
+      Object.assign(entry, { error: failed ? failedWords : null, retry: failed });
+      changed.push(entry);
     }
-    return stored;
+    return changed;
   }
 
   retry(clientId) {

@@ -1,6 +1,7 @@
 """``wslocal start`` serves a SAM template's APIs (WebSocket, REST, HTTP) and event
 sources; ``wslocal invoke`` runs one function once with an event file (the Docker-less
-``sam local invoke``); ``wslocal generate-event`` prints the sample events SAM's lacks."""
+``sam local invoke``); ``wslocal generate-event`` prints the sample events SAM's lacks;
+``wslocal render-template`` prints what a mapping template sends for an event."""
 
 from __future__ import annotations
 
@@ -14,24 +15,23 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from wslocal import __version__, samples
+from wslocal import __version__, render_template, samples
 from wslocal.apigateway.events import api_gateway_id
 from wslocal.apigateway.limits import Limits
+from wslocal.banner import banner
 from wslocal.engines.provisioning import EnginePlan, Engines, Provisioned, start_engines
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
-from wslocal.eventsources.mappings import describe, describe_queue_source
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
 from wslocal.faults import FaultPlan, parse_faults
-from wslocal.runtime.builds import FunctionRuntime
-from wslocal.runtime.node.runtime import NodeRuntime
-from wslocal.runtime.workers import DEFAULT_IDLE_WORKER_S
+from wslocal.runtime.languages import Debugging
+from wslocal.runtime.pools import language_of
+from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S
 from wslocal.server import LocalStage, StageConfig
-from wslocal.server.watcher import watched_folders
 from wslocal.template import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
@@ -55,6 +55,62 @@ def _parameters(pairs: Sequence[str]) -> dict[str, str]:
             raise WslocalError(f"--parameter-overrides takes Name=Value, not {pair!r}")
         overrides[name.strip()] = value.strip().strip('"')
     return overrides
+
+
+def _debug_request(text: str) -> tuple[str, int | None]:
+    """``--debug FUNCTION[=PORT]``."""
+    name, separator, port = text.partition("=")
+    if not name:
+        raise argparse.ArgumentTypeError(f"--debug takes FUNCTION[=PORT], not {text!r}")
+    if not separator:
+        return name, None
+    return name, _port(port)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
+
+
+def debugged_functions(
+    requests: Sequence[tuple[str, int | None]], model: StageModel, *, wait: bool
+) -> dict[str, Debugging]:
+    """The functions to run under a debugger and the port each listens on: the one
+    asked for, else its language's usual one (debugpy's 5678, the Node inspector's
+    9229), the next free one when taken."""
+    for name, _ in requests:
+        if name not in model.functions:
+            raise WslocalError(
+                f"--debug {name}: not a function of the template; it has {sorted(model.functions)}"
+            )
+    if wait and not requests:
+        raise WslocalError("--debug-wait needs --debug FUNCTION")
+    asked = [port for _, port in requests if port is not None]
+    if len(set(asked)) != len(asked) or len({name for name, _ in requests}) != len(requests):
+        raise WslocalError("--debug: each function once, each on a port of its own")
+    taken = set(asked)
+    debugged = {}
+    for name, port in requests:
+        if port is None:
+            port = language_of(model.functions[name]).debug_port
+            while port in taken:
+                port += 1
+            taken.add(port)
+        debugged[name] = Debugging(port, wait=wait)
+    return debugged
+
+
+def _pairs(values: Sequence[str], option: str) -> list[tuple[str, str]]:
+    """``NAME=VALUE`` options of a generated event, in order, repeats kept (a header or
+    a query value can repeat), the value as written (quotes and ``=`` included)."""
+    pairs = []
+    for pair in values:
+        name, separator, value = pair.partition("=")
+        if not separator or not name.strip():
+            raise WslocalError(f"{option} takes NAME=VALUE, not {pair!r}")
+        pairs.append((name.strip(), value))
+    return pairs
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
         "posts with 500, to see the app keep its promises (e.g. kill=0.01,post-500=0.01)",
     )
     start.add_argument(
+        "--debug",
+        type=_debug_request,
+        action="append",
+        default=[],
+        metavar="FUNCTION[=PORT]",
+        help="run FUNCTION's worker under a debugger listening on 127.0.0.1:PORT (debugpy, "
+        "default 5678; the Node inspector, default 9229): one worker, no Timeout; repeatable",
+    )
+    start.add_argument(
+        "--debug-wait",
+        action="store_true",
+        help="with --debug: each debugged function's first call waits for a client to attach",
+    )
+    start.add_argument(
         "--ttl-sweep",
         type=float,
         default=DEFAULT_SWEEP_INTERVAL_S,
@@ -151,11 +221,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--event", "-e", metavar="FILE", help="event JSON file, or - for stdin (default: {})"
     )
     invoke.add_argument(
+        "--debug-port",
+        type=_port,
+        metavar="PORT",
+        help="run the function under a debugger on 127.0.0.1:PORT; the call waits for a "
+        "client to attach (as sam local invoke --debug-port does)",
+    )
+    invoke.add_argument(
         "--env-vars", "-n", type=Path, metavar="FILE",
         help='SAM\'s format: {"Parameters": {...}, "<Function>": {"NAME": "value"}}',
     )  # fmt: skip
     _generate_event_parser(commands)
+    _render_template_parser(commands)
     return parser
+
+
+def _render_template_parser(commands: Any) -> None:
+    render = commands.add_parser(
+        "render-template",
+        help="print what API Gateway would send: a mapping template rendered on an event",
+    )
+    source = render.add_mutually_exclusive_group()
+    source.add_argument("--template-file", type=Path, metavar="FILE", help="a Velocity template")
+    source.add_argument("--route", help="a route's request template: sendMessage, 'POST /pets'")
+    render.add_argument(
+        "--template", "-t", type=Path, default=Path("template.yaml"), help="the SAM template"
+    )
+    render.add_argument("--integration", help="logical id of the integration (or REST method)")
+    render.add_argument("--api", help="logical id of the API, when routes share a key")
+    render.add_argument("--template-key", help="this key of RequestTemplates, not the chosen one")
+    render.add_argument("--content-type", help="REST: choose by this, not the event's header")
+    render.add_argument("--event", "-e", metavar="FILE", help="event JSON file, or - for stdin")
+    render.add_argument("--stage-variable", action="append", default=[], metavar="NAME=VALUE")
+    render.add_argument(
+        "--context", action="append", default=[], metavar="NAME=VALUE",
+        help="set $context.NAME (dotted: identity.sourceIp=203.0.113.9)",
+    )  # fmt: skip
+    render.add_argument("--region", default=DEFAULT_REGION)
 
 
 def _generate_event_parser(commands: Any) -> None:
@@ -218,17 +320,19 @@ def _generate_event(args: argparse.Namespace) -> dict[str, Any]:
         return samples.websocket_event(
             args.kind, api_id=args.api_id, stage=args.stage, region=args.region,
             connection_id=args.connection_id, route_key=args.route_key, body=args.body,
-            query=list(_parameters(args.query).items()), request_id=api_gateway_id(),
+            query=_pairs(args.query, "--query"), request_id=api_gateway_id(),
             message_id=api_gateway_id(), now_ms=now_ms,
         )  # fmt: skip
     if args.service == "apigateway":
         return samples.api_request_event(
             args.kind, method=args.method, resource=args.resource or args.path,
             path=args.path, query=args.query,
-            headers=list(_parameters(args.header).items()), body=args.body,
+            headers=_pairs(args.header, "--header"), body=args.body,
             api_id=args.api_id, stage=args.stage or ("Prod" if args.kind == "rest" else "$default"),
-            region=args.region, account_id=DEFAULT_ACCOUNT_ID, request_id=api_gateway_id(),
-            now_ms=now_ms, payload_format=args.payload_format,
+            region=args.region, account_id=DEFAULT_ACCOUNT_ID,
+            request_id=str(uuid.uuid4()) if args.kind == "rest" else api_gateway_id(),
+            extended_request_id=api_gateway_id(), now_ms=now_ms,
+            payload_format=args.payload_format,
         )  # fmt: skip
     if args.service == "sqs":
         bodies = args.body or ['{"hello": "world"}']
@@ -316,151 +420,12 @@ def _handler_credentials(args: argparse.Namespace) -> dict[str, str] | None:
     return {name: os.environ[name] for name in CREDENTIAL_VARIABLES if name in os.environ}
 
 
-def _runtime_warnings(model: StageModel) -> list[str]:
-    running = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    declared = sorted(
-        {
-            f.runtime
-            for f in model.functions.values()
-            if f.runtime.startswith("python") and f.runtime != running
-        }
-    )
-    if not declared:
-        return []
-    return [f"functions declare {', '.join(declared)}; handlers run on this interpreter, {running}"]
-
-
-def _banner(stage: LocalStage, engines: Engines, made: Sequence[str], out: TextIO) -> None:
-    model = stage.model
-    engine = engines.dynamodb
-    lines = [f"wslocal {__version__}: every API of the template, one port each"]
-    lines += _api_lines(stage)
-    if stage.page_url:
-        lines.append(f"  Page          {stage.page_url}")
-    tables = ", ".join(t.create_table["TableName"] for t in model.tables) or "none"
-    lines.append(f"  DynamoDB      {engine.description} at {engine.endpoint}; tables: {tables}"
-                 + (f" (created {len(made)})" if made else ""))  # fmt: skip
-    if engines.sqs is not None:
-        queues = ", ".join(sorted(engines.queue_urls))
-        lines.append(f"  SQS           {engines.sqs.description} at {engines.sqs.endpoint}; "
-                     f"queues: {queues}")  # fmt: skip
-    lines += _event_source_lines(stage)
-    if stage.config.watch:
-        folders = len(watched_folders(model))
-        lines.append(f"  Reload        a function's workers when its code or layers change "
-                     f"({folders} folders watched); routes, functions, tables and event "
-                     f"sources when the template changes; --no-watch to stop")  # fmt: skip
-    if stage.config.faults is not None and stage.config.faults.active:
-        lines.append(f"  Faults        injected: {stage.config.faults.describe()}")
-    lines += _route_lines(stage)
-    reserved = [
-        f"{name} {function.reserved_concurrency}"
-        for name, function in sorted(model.functions.items())
-        if function.reserved_concurrency is not None
-    ]
-    if reserved:
-        lines.append(f"  Reserved      {', '.join(reserved)}: calls beyond are throttled, "
-                     "as Lambda does")  # fmt: skip
-    lines += _runtime_lines(stage)
-    lines += [f"  Not emulated: {line}" for line in model.not_emulated]
-    built = any(isinstance(r, FunctionRuntime) for r in stage.runtimes.values())
-    runtime_warnings = [] if built else _runtime_warnings(model)
-    lines += [f"  Warning: {line}" for line in (*model.warnings, *runtime_warnings)]
-    lines.append("Press Ctrl-C to stop.")
-    out.write("\n".join(lines) + "\n")
-    out.flush()
-
-
-def _api_lines(stage: LocalStage) -> list[str]:
-    """One line per API, by logical id, with its local invoke URL (as the stack's output
-    would give it: the stage in the path for REST, none for an HTTP API's $default)."""
-    model = stage.model
-    lines = []
-    if model.api_logical_id is not None:
-        url = f"{stage.websocket_url}/{stage.stage_name}"
-        lines.append(
-            f"  WebSocket API {model.api_logical_id:<18} {url}  (also {stage.websocket_url})"
-        )
-        lines.append(f"  @connections  {'':<18} {stage.connections_url}")
-    for api in model.proxy_apis:
-        kind = "REST API " if api.kind == "REST" else "HTTP API "
-        lines.append(f"  {kind}     {api.logical_id:<18} {stage.proxy_url(api.logical_id)}")
-    return lines or ["  No API: the stage runs the template's event sources"]
-
-
-def _route_lines(stage: LocalStage) -> list[str]:
-    model = stage.model
-    lines = []
-    if model.routes:
-        lines.append(f"  Routes of {model.api_logical_id}")
-    for key, route in sorted(model.routes.items()):
-        extra = " (two-way)" if route.two_way else ""
-        extra += f" (authorizer {route.authorizer.function})" if route.authorizer else ""
-        lines.append(f"    {key:<22} -> {route.function}{extra}")
-    for api in model.proxy_apis:
-        lines.append(f"  Routes of {api.logical_id}")
-        for proxy_route in sorted(api.routes, key=lambda r: (r.path, r.method)):
-            target = proxy_route.function or "answered by the API (MOCK)"
-            lines.append(f"    {proxy_route.route_key:<22} -> {target}")
-    return lines
-
-
-def _runtime_lines(stage: LocalStage) -> list[str]:
-    """Which Python or Node each function runs on, with what, and what was built."""
-    lines = []
-    unbuilt = [name for name in sorted(stage.model.functions) if name not in stage.runtimes]
-    if unbuilt:
-        lines.append("  Python        every Python function on this interpreter with wslocal's "
-                     "packages (--skip-build)")  # fmt: skip
-    by_interpreter: dict[str, list[str]] = {}
-    for name, runtime in sorted(stage.runtimes.items()):
-        by_interpreter.setdefault(runtime.label, []).append(name)
-    lines += [
-        f"  {'Node.js' if where.startswith('Node') else 'Python':<13} {where}: {', '.join(names)}"
-        for where, names in by_interpreter.items()
-    ]
-    if any(isinstance(r, FunctionRuntime) for r in stage.runtimes.values()):
-        lines.append(
-            "  Packages      each function's requirements.txt and its layers', built once into "
-            "the per-user cache; boto3 and botocore as Lambda's runtime has them"
-        )
-    if any(isinstance(r, NodeRuntime) for r in stage.runtimes.values()):
-        lines.append(
-            "  Node packages each function's package.json (npm ci) and esbuild bundles, built "
-            "into the per-user cache; the AWS SDK v3 as Lambda's Node runtime has it"
-        )
-    lines += [
-        f"  Note: {name} {note}"
-        for name, runtime in sorted(stage.runtimes.items())
-        for note in runtime.notes
-    ]
-    return lines
-
-
-def _event_source_lines(stage: LocalStage) -> list[str]:
-    model = stage.model
-    lines = []
-    if model.stream_sources or model.queue_sources:
-        lines.append("  Event sources")
-        lines += [
-            f"    {describe(source, model.table(source.table).table_name)}"
-            for source in model.stream_sources
-        ]
-        lines += [
-            f"    {describe_queue_source(source, model, stage.config.max_workers)}"
-            for source in model.queue_sources
-        ]
-    sweeper = stage.ttl_sweeper
-    if sweeper is not None:
-        names = ", ".join(f"{t.table_name} ({t.ttl_attribute})" for t in sweeper.tables)
-        lines.append(
-            f"  TTL           expired items of {names} are deleted every {sweeper.interval_s:g} s "
-            "by the stage (DynamoDB Local never expires items)"
-        )
-    return lines
-
-
-async def _serve(args: argparse.Namespace, model: StageModel, template: ProjectTemplate) -> None:
+async def _serve(
+    args: argparse.Namespace,
+    model: StageModel,
+    template: ProjectTemplate,
+    debug: Mapping[str, Debugging],
+) -> None:
     """Start the engines and the stage side by side (the workers start with the engines'
     planned endpoints while DynamoDB Local's JVM boots), serve until a signal, stop."""
     plan = EnginePlan(args.dynamodb_endpoint, args.sqs_endpoint)
@@ -486,6 +451,7 @@ async def _serve(args: argparse.Namespace, model: StageModel, template: ProjectT
         credentials=_handler_credentials(args),
         cognito_endpoint=args.cognito_endpoint,
         faults=args.inject_faults,
+        debug=debug,
         # Items of an endpoint the user named are theirs: the stage deletes none of them.
         ttl_sweep_s=0 if args.dynamodb_endpoint else args.ttl_sweep,
     )
@@ -507,7 +473,8 @@ async def _serve(args: argparse.Namespace, model: StageModel, template: ProjectT
     try:
         await stage.start(engines=engines_ready())
         assert template.engines is not None and template.provisioned is not None
-        _banner(stage, template.engines, template.provisioned.tables_made, sys.stdout)
+        sys.stdout.write(banner(stage, template.engines, template.provisioned.tables_made))
+        sys.stdout.flush()
         watchdog = asyncio.create_task(_watch_engines(template.engines))
         await stopping.wait()
     finally:
@@ -552,6 +519,11 @@ async def _invoke(args: argparse.Namespace, model: StageModel, engines: Engines,
         queue_urls=engines.queue_urls,
         credentials=_handler_credentials(args),
         log_stream=sys.stderr,
+        debug=(
+            {}
+            if args.debug_port is None
+            else debugged_functions([(args.function, args.debug_port)], model, wait=True)
+        ),
     )
     stage = LocalStage(model, config)
     await stage.start()
@@ -609,9 +581,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate-event":
             print(json.dumps(_generate_event(args), indent=2))
             return 0
+        if args.command == "render-template":
+            return render_template.main(args)
         model = _load(args)
         if args.command == "start":
-            return _start(args, model)
+            debug = debugged_functions(args.debug, model, wait=args.debug_wait)
+            return _start(args, model, debug)
         model, event = _prepare_invoke(args, model)
         engines, _ = _engines(args, model)
     except WslocalError as exc:
@@ -626,11 +601,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stop_engines(engines)
 
 
-def _start(args: argparse.Namespace, model: StageModel) -> int:
+def _start(args: argparse.Namespace, model: StageModel, debug: Mapping[str, Debugging]) -> int:
     template = ProjectTemplate(args)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(args, model, template))
+            asyncio.run(_serve(args, model, template, debug))
         return 0
     except (WslocalError, OSError) as exc:
         print(f"wslocal: {exc}", file=sys.stderr)

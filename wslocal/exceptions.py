@@ -11,7 +11,9 @@ WslocalError
 │   └── PoolRetiredError        its workers were replaced while the call waited (a reload):
 │                               the stage runs it on the new ones
 ├── DynamoDBError               no DynamoDB engine could be started, or tables not made
-└── EventSourceError            an event source cannot run (a stream that cannot be read)
+├── EventSourceError            an event source cannot run (a stream that cannot be read)
+└── MappingTemplateError        a mapping template does not parse or render (with where)
+    └── MappingBodyNotJsonError $input.json/$input.path on a body that is not JSON (a 400)
 """
 
 from __future__ import annotations
@@ -81,3 +83,22 @@ class EventSourceError(WslocalError):
 class PoolRetiredError(InvocationError):
     """The pool was retired (its function edited or removed) while this call waited for
     a worker; the call has not started, so the stage runs it on the function's new pool."""
+
+
+class MappingTemplateError(WslocalError):
+    """A mapping template (Velocity) does not parse or does not render. API Gateway
+    answers 500 "Internal server error" and logs the reason: the stage does the same.
+
+    ``line`` and ``column`` say where, when the engine knows (a syntax error)."""
+
+    def __init__(self, reason: str, line: int | None = None, column: int | None = None):
+        where = f"line {line}, column {column}: " if line is not None else ""
+        super().__init__(f"mapping template: {where}{reason}")
+        self.reason = reason
+        self.line = line
+        self.column = column
+
+
+class MappingBodyNotJsonError(MappingTemplateError):
+    """The template asked ``$input.json``/``$input.path`` of a body that is not JSON.
+    API Gateway answers 400 with "Could not parse request body into json: ..."."""

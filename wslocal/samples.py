@@ -12,7 +12,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from wslocal.apigateway import events
-from wslocal.apigateway.proxy.events import Invocation, ProxyRequest, proxy_event
+from wslocal.apigateway.proxy.events import (
+    Invocation,
+    ProxyRequest,
+    front_end_headers,
+    proxy_event,
+)
 from wslocal.apigateway.proxy.routes import match_route
 from wslocal.eventsources import dynamodb_records, sqs_records
 from wslocal.exceptions import WslocalError
@@ -144,9 +149,11 @@ def api_request_event(
     request_id: str,
     now_ms: int,
     payload_format: str | None = None,
+    extended_request_id: str | None = None,
 ) -> dict[str, Any]:
     """A REST (``kind="rest"``) or HTTP API (``"http"``) request as API Gateway sends it:
-    ``resource`` is the route's path (``/items/{id}``), ``path`` the request's."""
+    ``resource`` is the route's path (``/items/{id}``), ``path`` the request's; a REST
+    request's ``request_id`` is a UUID, its ``extended_request_id`` API Gateway's own."""
     route = ProxyRouteModel(
         method.upper(), resource, "Function",
         payload_format=payload_format or ("1.0" if kind == "rest" else "2.0"),
@@ -160,7 +167,12 @@ def api_request_event(
     request = ProxyRequest(
         method=route.method, path=full_path, raw_query=query,
         query=parse_qsl(query, keep_blank_values=True),
-        headers=[("Host", domain), ("User-Agent", "curl/8.5.0"), *headers],
+        headers=front_end_headers(
+            [("Host", domain), ("User-Agent", "curl/8.5.0"), *headers],
+            source_ip=SAMPLE_SOURCE_IP, server_port=443, trace=events.trace_id(now_ms),
+            scheme="https",
+        ),
         body=(body or "").encode(), source_ip=SAMPLE_SOURCE_IP, domain_name=domain,
     )  # fmt: skip
-    return proxy_event(api, match, request, Invocation(request_id, now_ms, account_id))
+    invocation = Invocation(request_id, now_ms, account_id, extended_request_id)
+    return proxy_event(api, match, request, invocation)

@@ -14,8 +14,12 @@ pytestmark = pytest.mark.e2e
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def open_chat(browser, stage, name: str, room: str, **context_options) -> Page:
+def open_chat(browser, stage, name: str, room: str, on_socket=None, **context_options) -> Page:
+    """A page joined to `room`; `on_socket` routes its WebSockets (Playwright's
+    WebSocketRoute), for a test that plays the server's part in a frame."""
     page = browser.new_context(**context_options).new_page()
+    if on_socket is not None:
+        page.route_web_socket(lambda url: True, on_socket)
     page.goto(stage.url)
     page.get_by_label("Your name").fill(name)
     page.get_by_label("Room", exact=True).fill(room)

@@ -19,8 +19,10 @@ from wslocal.exceptions import (
     WorkerCrashedError,
 )
 from wslocal.faults import parse_faults
-from wslocal.runtime.languages import DebugPort
-from wslocal.runtime.workers import RuntimeSettings, Worker, WorkerPool
+from wslocal.runtime.languages import Debugging
+from wslocal.runtime.languages.node import NODE
+from wslocal.runtime.settings import RuntimeSettings
+from wslocal.runtime.workers import Worker, WorkerPool
 from wslocal.template import FunctionModel
 
 CODE = FIXTURES / "node_worker_functions"
@@ -53,7 +55,7 @@ async def call(handler, event=None, log_file=None, calls=1, **changes):
     settings = RuntimeSettings(
         region="eu-west-1", account_id="210987654321", endpoints={}, log_stream=log_file
     )
-    pool = WorkerPool(function(handler, **changes), settings)
+    pool = WorkerPool(function(handler, **changes), settings, NODE)
     results = []
     try:
         for number in range(calls):
@@ -175,7 +177,7 @@ async def test_an_unhandled_rejection_ends_the_worker_and_the_next_call_gets_a_f
 
 async def test_process_exit_ends_the_worker_and_the_next_call_gets_a_fresh_one():
     settings = RuntimeSettings(region="eu-west-1", account_id="1", endpoints={})
-    pool = WorkerPool(function("handlers.exits"), settings)
+    pool = WorkerPool(function("handlers.exits"), settings, NODE)
     try:
         with pytest.raises(WorkerCrashedError, match="code 3"):
             await pool.invoke({}, "r1")
@@ -226,7 +228,7 @@ async def test_an_injected_kill_ends_a_node_worker_mid_call_and_the_next_call_ge
     settings = RuntimeSettings(
         region="eu-west-1", account_id="1", endpoints={}, faults=parse_faults("kill=1,seed=3")
     )
-    pool = WorkerPool(function("handlers.promise"), settings)
+    pool = WorkerPool(function("handlers.promise"), settings, NODE)
     try:
         with pytest.raises(WorkerCrashedError):
             await pool.invoke({}, "r1")
@@ -246,7 +248,7 @@ async def test_an_esbuild_error_is_esbuilds_own_words_and_no_worker_starts(tmp_p
         build_properties={"EntryPoints": ["app.ts"]},
     )
     settings = RuntimeSettings(region="eu-west-1", account_id="1", endpoints={})
-    pool = WorkerPool(broken, settings)
+    pool = WorkerPool(broken, settings, NODE)
     try:
         with pytest.raises(FunctionBuildError, match=r"esbuild failed:[\s\S]*app\.ts:1"):
             await pool.invoke({}, "r1")
@@ -303,7 +305,7 @@ async def test_an_edited_package_json_is_installed_for_the_workers_after_a_reloa
         'exports.handler = async () => require("ms/package.json").version;\n'
     )
     settings = RuntimeSettings(region="eu-west-1", account_id="1", endpoints={})
-    pool = WorkerPool(function("app.handler", code_dir=tmp_path), settings)
+    pool = WorkerPool(function("app.handler", code_dir=tmp_path), settings, NODE)
     try:
         assert await pool.invoke({}, "r1") == "2.1.3"
         (tmp_path / "package.json").write_text('{"dependencies": {"ms": "2.1.2"}}')
@@ -316,7 +318,7 @@ async def test_an_edited_package_json_is_installed_for_the_workers_after_a_reloa
 async def test_a_worker_started_with_a_debug_port_opens_nodes_inspector_there():
     port = free_port()
     settings = RuntimeSettings(region="eu-west-1", account_id="1", endpoints={})
-    worker = await Worker.start(function("handlers.state"), settings, debug=DebugPort(port))
+    worker = await Worker.start(function("handlers.state"), settings, NODE, debug=Debugging(port))
     try:
         targets = await asyncio.to_thread(inspector_targets, port)
         assert targets[0]["type"] == "node"

@@ -10,7 +10,8 @@ import pytest
 from tests.support.paths import FIXTURES
 from wslocal.exceptions import HandlerError, InvocationError, PoolRetiredError, ThrottledError
 from wslocal.runtime import workers
-from wslocal.runtime.workers import RuntimeSettings, Worker, WorkerPool
+from wslocal.runtime.settings import RuntimeSettings
+from wslocal.runtime.workers import Worker, WorkerPool
 from wslocal.template import FunctionModel
 
 CODE = FIXTURES / "worker_functions"

@@ -3,14 +3,16 @@ REQUEST authorizers (policies, context, the result cache), a Cognito user pool, 
 API's Lambda authorizer with simple responses and its JWT authorizer with scopes. Tokens
 are signed by a user pool of the tests' own, whose keys are served on localhost."""
 
+import copy
 import json
 
 import pytest
 
-from tests.support.http import call
+from tests.support.http import call, header_values
 from tests.support.jwks import POOL, UserPool, new_key
 from tests.support.paths import FIXTURES
 from tests.support.stage import RunningStage
+from wslocal.engines.provisioning import Provisioned
 from wslocal.server import StageConfig
 from wslocal.template import build_stage_model, read_template
 
@@ -131,6 +133,25 @@ def test_a_route_with_authorizer_none_is_open(stage):
     assert rest(stage, "/open")[0] == 200
 
 
+# --- REST: SAM's CORS preflights carry the default authorizer -----------------------------
+PREFLIGHT = (("Origin", "https://shop.example"), ("Access-Control-Request-Method", "GET"))
+
+
+def preflight(stage, *headers):
+    return call(stage.stage.proxy_url("ShopApi"), "OPTIONS", "/token", [*PREFLIGHT, *headers])
+
+
+def test_a_preflight_without_the_default_authorizers_token_is_401(stage):
+    answer = preflight(stage)
+    assert (answer[0], body(answer)) == (401, {"message": "Unauthorized"})
+
+
+def test_a_preflight_the_default_authorizer_allows_gets_the_cors_answer(stage):
+    status, headers, _ = preflight(stage, ("Authorization", "allow-preflight"))
+    assert status == 200
+    assert header_values(headers, "Access-Control-Allow-Origin") == ["https://shop.example"]
+
+
 # --- REST: Lambda REQUEST authorizer -------------------------------------------------------
 def test_a_request_authorizer_with_a_cache_needs_its_identity_source(stage):
     assert rest(stage, "/key")[0] == 401
@@ -164,6 +185,28 @@ def test_a_user_pool_token_passes_with_its_claims_under_claims(stage, pool):
 )
 def test_a_token_the_user_pool_did_not_issue_is_401(stage, pool, make_token):
     assert rest(stage, "/pool", ("Authorization", make_token(pool)))[0] == 401
+
+
+def test_a_user_pools_access_token_is_401_on_a_route_without_scopes(stage, pool):
+    token = pool.token(token_use="access", scope="shop/read")
+    assert rest(stage, "/pool", ("Authorization", token))[0] == 401
+
+
+def test_a_scoped_route_takes_an_access_token_with_its_scope(stage, pool):
+    token = pool.token(token_use="access", scope="shop/read profile")
+    answer = rest(stage, "/pool/scoped", ("Authorization", token))
+    assert answer[0] == 200
+    assert body(answer)["requestContext"]["authorizer"]["claims"]["scope"] == "shop/read profile"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"token_use": "access", "scope": "profile"}, {"token_use": "id"}],
+    ids=["without-the-scope", "an-id-token"],
+)
+def test_a_scoped_route_refuses_other_tokens_with_401(stage, pool, claims):
+    answer = rest(stage, "/pool/scoped", ("Authorization", pool.token(**claims)))
+    assert (answer[0], body(answer)) == (401, {"message": "Unauthorized"})
 
 
 # --- HTTP: Lambda authorizer, simple responses --------------------------------------------
@@ -220,3 +263,61 @@ def test_the_issuers_keys_are_fetched_once_not_per_call(stage, pool):
     for _ in range(3):
         assert http(stage, "/orders", ("Authorization", token))[0] == 200
     assert pool.fetches == fetched
+
+
+# --- HTTP: AWS::ApiGatewayV2::Route with AuthorizationType and AuthorizerId ----------------
+def raw(stage, path, *headers):
+    return call(stage.stage.proxy_url("RawHttpApi"), path=path, headers=list(headers))
+
+
+def test_a_v2_routes_custom_authorizer_guards_it(stage):
+    assert raw(stage, "/simple")[0] == 401
+    assert raw(stage, "/simple", ("Authorization", "no"))[0] == 403
+    answer = raw(stage, "/simple", ("Authorization", "allow"))
+    assert answer[0] == 200
+    assert body(answer)["requestContext"]["authorizer"] == {"lambda": {"user": "u-1", "n": 2}}
+
+
+def test_a_v2_routes_jwt_authorizer_checks_its_scopes(stage, pool):
+    allowed = pool.token(scope="orders/read")
+    assert raw(stage, "/orders", ("Authorization", f"Bearer {allowed}"))[0] == 200
+    other = pool.token(scope="profile")
+    assert raw(stage, "/orders", ("Authorization", f"Bearer {other}"))[0] == 403
+    assert raw(stage, "/orders")[0] == 401
+
+
+# --- the cache and a reload ---------------------------------------------------------------
+class EditedTemplate:
+    """The auth app's template as a test edits it."""
+
+    def __init__(self, overrides) -> None:
+        self.document = read_template(APP / "template.yaml")
+        self.path = APP / "template.yaml"
+        self.overrides = overrides
+
+    def load(self):
+        return build_stage_model(copy.deepcopy(self.document), APP, self.overrides)
+
+    def provision(self, model):
+        return Provisioned(endpoints={}, queue_urls={})
+
+
+def test_a_reloaded_template_asks_the_authorizer_again(pool, tmp_path):
+    # GIVEN a stage whose TOKEN authorizer answered, and the answer is cached
+    auth_log = tmp_path / "authorizer.jsonl"
+    template = EditedTemplate({"AuthLogPath": str(auth_log), "JwtIssuer": pool.issuer})
+    config = StageConfig(port=0, max_workers=1)
+    with RunningStage(template.load(), config, template=template) as running:
+        assert rest(running, "/token", ("Authorization", "allow-reload"))[0] == 200
+        assert rest(running, "/token", ("Authorization", "allow-reload"))[0] == 200
+        assert len(authorizer_calls(auth_log, "allow-reload")) == 1
+        # WHEN the template is edited (a route added) and read again
+        events = template.document["Resources"]["EchoFunction"]["Properties"]["Events"]
+        events["Added"] = {
+            "Type": "Api",
+            "Properties": {"RestApiId": {"Ref": "ShopApi"}, "Path": "/added", "Method": "get"},
+        }
+        assert running.call(running.stage.reload_template())
+        # THEN the authorizer is asked again: no answer outlives the template it was for
+        assert rest(running, "/token", ("Authorization", "allow-reload"))[0] == 200
+        assert len(authorizer_calls(auth_log, "allow-reload")) == 2

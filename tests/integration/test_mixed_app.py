@@ -7,7 +7,9 @@ import base64
 import copy
 import http.client
 import json
+import socket
 import time
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -128,8 +130,13 @@ def test_rest_headers_and_query_hold_the_last_value_and_the_multi_fields_all(res
 
 
 def test_rest_absent_fields_are_null_and_there_is_no_version(rest_event):
-    assert rest_event["body"] is None and rest_event["stageVariables"] is None
+    assert rest_event["body"] is None
     assert "version" not in rest_event and rest_event["isBase64Encoded"] is False
+
+
+def test_the_apis_variables_are_the_events_stage_variables(rest_event, http_event):
+    assert rest_event["stageVariables"] == {"lambdaAlias": "live"}
+    assert "stageVariables" not in http_event  # the implicit HTTP API has none
 
 
 def test_every_rest_request_gets_a_fresh_request_id_and_time(stage, rest_event):
@@ -138,6 +145,34 @@ def test_every_rest_request_gets_a_fresh_request_id_and_time(stage, rest_event):
     later = json.loads(body)["requestContext"]
     assert later["requestId"] != rest_event["requestContext"]["requestId"]
     assert later["requestTimeEpoch"] > rest_event["requestContext"]["requestTimeEpoch"]
+
+
+def test_a_rest_request_id_is_a_uuid_apart_from_its_extended_id(rest_event):
+    context = rest_event["requestContext"]
+    assert str(uuid.UUID(context["requestId"])) == context["requestId"]
+    assert context["extendedRequestId"] != context["requestId"]
+
+
+def test_rest_and_http_requests_carry_the_front_ends_forwarded_and_trace_headers(
+    rest_event, http_event
+):
+    for headers in (rest_event["headers"], http_event["headers"]):
+        named = {name.lower(): value for name, value in headers.items()}
+        assert named["x-forwarded-for"] == "127.0.0.1"
+        assert named["x-forwarded-proto"] == "http"
+        assert named["x-forwarded-port"].isdigit()
+        assert named["x-amzn-trace-id"].startswith("Root=1-")
+
+
+def test_the_protocol_is_the_one_the_client_spoke(stage):
+    parts = urlsplit(http_api(stage))
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as client:
+        client.sendall(b"GET /items/1 HTTP/1.0\r\nHost: h\r\n\r\n")
+        answer = b""
+        while chunk := client.recv(65536):  # HTTP/1.0: the stage closes after its answer
+            answer += chunk
+    event = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert event["requestContext"]["http"]["protocol"] == "HTTP/1.0"
 
 
 def test_a_greedy_path_parameter_is_named_proxy(stage):
@@ -199,6 +234,16 @@ def test_a_base64_response_is_sent_as_bytes(stage):
     assert body.startswith(b"\x89PNG")
 
 
+def test_a_base64_response_is_sent_as_base64_text_unless_accept_is_binary(stage):
+    _, _, body = call(rest(stage), path="/shapes/binary", headers=[("Accept", "text/html")])
+    assert base64.b64decode(body).startswith(b"\x89PNG")
+
+
+def test_a_rest_response_without_a_content_type_is_application_json(stage):
+    status, headers, _ = call(rest(stage), path="/shapes/unknown")
+    assert (status, header_values(headers, "Content-Type")) == (404, ["application/json"])
+
+
 @pytest.mark.parametrize("shape", ["malformed", "raises"])
 def test_a_failed_or_malformed_rest_integration_is_502(stage, shape):
     status, _, body = call(rest(stage), path=f"/shapes/{shape}")
@@ -224,6 +269,32 @@ def test_a_rest_body_over_10_mb_is_413_before_it_is_read(stage):
     response = connection.getresponse()
     assert response.status == 413
     connection.close()
+
+
+def chunked_post(url, path, chunks):
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request(
+            "POST", parts.path + path, body=iter(chunks), encode_chunked=True,
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        )  # fmt: skip
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_chunked_request_body_arrives_whole(stage):
+    status, body = chunked_post(rest(stage), "/files/a.json", [b'{"a":', b" 1", b"}"])
+    assert status == 200
+    assert json.loads(body)["body"] == '{"a": 1}'
+
+
+def test_a_chunked_body_over_10_mb_is_413_once_it_passes_the_limit(stage):
+    chunk = b"x" * (1024 * 1024)
+    status, body = chunked_post(rest(stage), "/files/big.json", [chunk] * 11)
+    assert (status, json.loads(body)) == (413, {"message": "Request Too Long"})
 
 
 def test_a_rest_call_posts_to_websocket_connections(stage, dynamodb_local):

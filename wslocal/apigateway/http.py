@@ -3,6 +3,7 @@ response. The WebSocket handshake itself is parsed by the websockets library."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -24,6 +25,7 @@ class HttpRequest:
     method: str
     target: str
     headers: tuple[tuple[str, str], ...]
+    version: str = "HTTP/1.1"
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -47,16 +49,46 @@ class HttpRequest:
 
     @property
     def keep_alive(self) -> bool:
-        return (self.header("Connection") or "").lower() != "close"
+        """HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes it
+        unless told to keep it."""
+        connection = (self.header("Connection") or "").lower()
+        if self.version == "HTTP/1.0":
+            return connection == "keep-alive"
+        return connection != "close"
+
+    @property
+    def chunked(self) -> bool:
+        """The body comes in chunks (``Transfer-Encoding: chunked``), its length known
+        once read; other transfer codings are 501."""
+        coding = self.header("Transfer-Encoding")
+        if coding is None:
+            return False
+        if coding.strip().lower() != "chunked":
+            raise HttpError(501, f"Transfer-Encoding {coding!r}: only chunked is accepted")
+        return True
 
     @property
     def content_length(self) -> int:
-        if self.header("Transfer-Encoding"):
-            raise HttpError(411, "send a Content-Length; chunked bodies are not accepted")
+        """The declared length; 0 for a chunked body (whose Content-Length, if any, is
+        ignored, as HTTP/1.1 says)."""
+        if self.chunked:
+            return 0
         value = self.header("Content-Length") or "0"
         if not value.isdigit():
             raise HttpError(400, "bad Content-Length")
         return int(value)
+
+
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
+def chunk_size(line: bytes) -> int:
+    """The size a chunk's first line announces (hex; ``;extensions`` ignored); the
+    caller reads that many bytes and a CRLF, until a chunk of 0."""
+    digits = line.split(b";", 1)[0].strip()
+    if not _CHUNK_SIZE.fullmatch(digits):
+        raise HttpError(400, "malformed chunk size")
+    return int(digits, 16)
 
 
 def parse_request_head(head: bytes) -> HttpRequest:
@@ -78,7 +110,7 @@ def parse_request_head(head: bytes) -> HttpRequest:
         if not separator or not name.strip():
             raise HttpError(400, "malformed header line")
         headers.append((name.strip(), value.strip()))
-    return HttpRequest(method=method, target=target, headers=tuple(headers))
+    return HttpRequest(method=method, target=target, headers=tuple(headers), version=version)
 
 
 def response_bytes(

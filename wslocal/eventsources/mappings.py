@@ -57,50 +57,6 @@ class OnFailureDestinations:
         )
 
 
-def describe_queue_source(source: SqsSourceModel, model: StageModel, pool_size: int) -> str:
-    """One banner line for a queue source."""
-    queue = model.queue(source.queue)
-    parts = [
-        f"batch {source.batch_size}",
-        f"window {source.batching_window_s:g} s",
-        f"concurrency {concurrency_of(source, pool_size)}",
-        f"visibility {queue.visibility_timeout_s} s",
-    ]
-    if source.report_item_failures:
-        parts.append("item failures")
-    if queue.dead_letter_queue:
-        parts.append(f"DLQ {queue.dead_letter_queue} after {queue.max_receive_count} receives")
-    if not source.enabled:
-        parts.append("DISABLED")
-    if source.not_emulated:
-        parts.append(f"not emulated: {', '.join(source.not_emulated)}")
-    return f"{source.queue} queue -> {source.function} ({', '.join(parts)})"
-
-
-def describe(source: DynamoDBStreamSourceModel, table_name: str) -> str:
-    """One banner line: what is read, by whom, with which settings."""
-    parts = [
-        f"batch {source.batch_size}",
-        f"window {source.batching_window_s:g} s",
-        source.starting_position,
-        "retries " + ("unlimited" if source.maximum_retry_attempts < 0 else
-                      str(source.maximum_retry_attempts)),
-    ]  # fmt: skip
-    if source.maximum_record_age_s >= 0:
-        parts.append(f"max age {source.maximum_record_age_s} s")
-    if source.bisect_on_error:
-        parts.append("bisect")
-    if source.report_item_failures:
-        parts.append("item failures")
-    if source.on_failure:
-        parts.append(f"on failure {source.on_failure.kind} {source.on_failure.arn.split(':')[-1]}")
-    if not source.enabled:
-        parts.append("DISABLED")
-    if source.not_emulated:
-        parts.append(f"not emulated: {', '.join(source.not_emulated)}")
-    return f"{table_name} stream -> {source.function} ({', '.join(parts)})"
-
-
 class EventSourceMappings:
     """The running pollers, one per enabled source, by the source's name; ``update``
     restarts only the sources a template edit changed, so the others keep their place

@@ -30,6 +30,10 @@ REDIRECT_HOSTS = "WSLOCAL_REDIRECT_HOSTS"
 REDIRECT_TO = "WSLOCAL_REDIRECT_TO"
 LAYER_PATHS = "WSLOCAL_LAYER_PATHS"
 LOG_PREFIX = "WSLOCAL_LOG_PREFIX"
+DEBUG_LISTEN = "WSLOCAL_DEBUG_LISTEN"
+"""``127.0.0.1:PORT``: listen there with debugpy before the handler is imported."""
+DEBUG_WAIT = "WSLOCAL_DEBUG_WAIT"
+"""Non-empty: the first call waits for a debugger to attach."""
 
 
 class LambdaContext:
@@ -150,9 +154,52 @@ def imported_modules() -> list[list[str]]:
     return found
 
 
-def serve(channel: socket.socket, report_modules: bool = True) -> None:
+def listen_for_debugger() -> bool:
+    """Under ``wslocal start --debug``: listen with debugpy where the stage says, before
+    the handler is imported (so a breakpoint at its module level holds too), the
+    adapter in this process (nothing else to end with the worker). Return whether the
+    first call must wait for a client. The variables are the stage's, not the handler's:
+    they leave the environment."""
+    address = os.environ.pop(DEBUG_LISTEN, "")
+    wait = bool(os.environ.pop(DEBUG_WAIT, ""))
+    if not address:
+        return False
+    host, _, port = address.rpartition(":")
+    try:
+        _check_free(host, int(port))  # debugpy's in-process listen would wait forever
+        import debugpy  # the stage puts it on this worker's path only while debugging
+
+        try:
+            debugpy.listen((host, int(port)), in_process_debug_adapter=True)
+        except TypeError:  # a debugpy older than 1.8.1, on an older Python: its own adapter
+            debugpy.listen((host, int(port)))
+    except (ImportError, OSError, RuntimeError) as exc:
+        _log(f"no debugger: debugpy cannot listen on {address}: {exc}")
+        return False
+    _log(f"debugpy listens on {address}" + ("; the first call waits for a client" if wait else ""))
+    return wait
+
+
+def _check_free(host: str, port: int) -> None:
+    """Raise OSError when something listens on ``host:port`` already."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def _wait_for_debugger() -> None:
+    import debugpy
+
+    _log("waiting for a debugger to attach")
+    debugpy.wait_for_client()
+
+
+def serve(
+    channel: socket.socket, report_modules: bool = True, wait_for_debugger: bool = False
+) -> None:
     """Init (import the handler), say ready (with the modules imported, when the stage
-    still has to learn them), then run invocations until the channel closes."""
+    still has to learn them), then run invocations until the channel closes; with
+    ``wait_for_debugger``, the first one once a debugger has attached."""
     started = time.perf_counter()
     handler: Callable[[Any, Any], Any] | None = None
     init_error: dict[str, Any] | None = None
@@ -182,6 +229,9 @@ def serve(channel: socket.socket, report_modules: bool = True) -> None:
             )
         except EOFError:
             return
+        if wait_for_debugger:
+            _wait_for_debugger()
+            wait_for_debugger = False
         request_id = request["requestId"]
         _log(f"START RequestId: {request_id} Version: $LATEST {request.get('label', '')}".rstrip())
         began = time.perf_counter()
@@ -210,7 +260,8 @@ def serve(channel: socket.socket, report_modules: bool = True) -> None:
 
 def main(fd: int) -> None:
     prepare_process()
-    serve(socket.socket(fileno=fd))
+    wait = listen_for_debugger()
+    serve(socket.socket(fileno=fd), wait_for_debugger=wait)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wslocal.exceptions import WslocalError
@@ -51,6 +51,9 @@ class FunctionRuntime:
     paths: tuple[Path, ...]
     """After the code folder: dependencies, layers and theirs, the runtime's libraries."""
     notes: tuple[str, ...] = field(default=())
+    debugger: Path | None = None
+    """Where this Python imports debugpy from, for a function run under a debugger
+    (``--debug``); None otherwise: debugpy is not on a function's path, as on Lambda."""
 
     @property
     def label(self) -> str:
@@ -190,14 +193,20 @@ def libraries_for(interpreter: str, version: str, linked: Path, cache: Path) -> 
 
 def _imports_runtime(interpreter: str, version: str, folder: Path) -> bool:
     """``interpreter`` can import boto3 (and make a client) and the bootstrap from
-    ``folder``; remembered in the folder, since it cannot change."""
-    marker = folder / f".imports-py{version}"
-    if marker.is_file():
-        return True
+    ``folder``."""
     probe = (
         "import boto3, wslocal.runtime.bootstrap, wslocal.runtime.forkserver; "
         "boto3.session.Session(region_name='us-east-1').client('dynamodb')"
     )
+    return _imports(interpreter, version, folder, probe)
+
+
+def _imports(interpreter: str, version: str, folder: Path, probe: str) -> bool:
+    """``interpreter`` runs ``probe`` with only ``folder`` on its path; remembered in
+    the folder, since it cannot change."""
+    marker = folder / f".imports-py{version}"
+    if marker.is_file():
+        return True
     try:
         done = subprocess.run(
             [interpreter, "-S", "-c", probe],
@@ -212,6 +221,27 @@ def _imports_runtime(interpreter: str, version: str, folder: Path) -> bool:
     return True
 
 
+def debugger_libraries(interpreter: str, version: str, cache: Path) -> Path:
+    """A folder from which ``interpreter`` imports debugpy: a link to the stage's own
+    when that Python can import it, else debugpy installed once for that Python, as
+    boto3 is (``libraries_for``). Raises BuildError when neither can be had."""
+    own = _location("debugpy")
+    key = hashlib.sha256(str(own).encode()).hexdigest()[:16]
+    linked = cache / "debugger" / key
+    if not (linked / ".complete").is_file():
+        linked.mkdir(parents=True, exist_ok=True)
+        if not (linked / own.name).exists():
+            (linked / own.name).symlink_to(own)
+        (linked / ".complete").write_text("")
+    if interpreter == sys.executable or _imports(interpreter, version, linked, "import debugpy"):
+        return linked
+    target = cache / "debugger" / f"py{version}-{platform.machine()}"
+    built = _pip_install(interpreter, ["debugpy"], target, f"debugpy for python{version}")
+    if not _imports(interpreter, version, built, "import debugpy"):
+        raise BuildError(f"python{version} cannot import debugpy")
+    return built
+
+
 def _location(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
@@ -220,19 +250,28 @@ def _location(name: str) -> Path:
     return origin.parent if origin.name == "__init__.py" else origin
 
 
-def prepare(model: StageModel, cache: Path) -> dict[str, FunctionRuntime]:
+def prepare(
+    model: StageModel, cache: Path, debugged: Collection[str] = ()
+) -> dict[str, FunctionRuntime]:
     """Each Python function's interpreter and worker path; builds what is missing. Each
-    declared version is looked for once (a probe runs the interpreter)."""
+    declared version is looked for once (a probe runs the interpreter). The
+    ``debugged`` functions get debugpy for their Python too."""
     functions = {n: f for n, f in model.functions.items() if f.runtime.startswith("python")}
     if not functions:
         return {}
     linked = runtime_libraries(cache)
     versions = {declared_version(function.runtime) for function in functions.values()}
     interpreters = {version: find_interpreter(version) for version in sorted(versions)}
-    return {
+    runtimes = {
         name: _prepare_function(function, cache, linked, interpreters)
         for name, function in functions.items()
     }
+    for name in debugged:
+        runtime = runtimes.get(name)
+        if runtime is not None:
+            debugger = debugger_libraries(runtime.interpreter, runtime.version, cache)
+            runtimes[name] = replace(runtime, debugger=debugger)
+    return runtimes
 
 
 def _prepare_function(

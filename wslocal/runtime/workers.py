@@ -1,4 +1,6 @@
-"""Lambda execution environments as long-lived worker processes.
+"""Lambda execution environments as long-lived worker processes, in any language: the
+language's part (command, environment, fork server, debugger) is a ``WorkerLanguage``
+(``wslocal.runtime.languages``), the rest is here.
 
 One ``WorkerPool`` per function: it starts workers ahead of the first call (prewarm),
 reuses warm ones (the most recently used first), grows with concurrent calls up to
@@ -22,8 +24,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 from wslocal.exceptions import (
     HandlerError,
@@ -32,52 +33,16 @@ from wslocal.exceptions import (
     ThrottledError,
     WorkerCrashedError,
 )
-from wslocal.faults import FaultPlan
-from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
-from wslocal.runtime.languages import DebugPort, language_of
-from wslocal.runtime.languages.python import worker_command, worker_environment
-from wslocal.runtime.node.runtime import NodeRuntime
+from wslocal.runtime.languages import Debugging, WorkerLanguage
+from wslocal.runtime.languages.python import PYTHON
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 
-DEFAULT_MAX_WORKERS = 8
-DEFAULT_IDLE_WORKER_S = 60.0
 CHANNEL_CLOSED_GRACE_S = 5.0
 INIT_TIMEOUT_S = 10.0
 """Lambda gives a function's init (importing the handler) 10 seconds."""
-
-
-@dataclass(frozen=True)
-class RuntimeSettings:
-    """What every worker's environment shares, beyond its function's own variables."""
-
-    region: str
-    account_id: str
-    endpoints: Mapping[str, str]
-    """boto3's endpoint variables, e.g. AWS_ENDPOINT_URL_DYNAMODB."""
-    redirect_hosts: tuple[str, ...] = ()
-    redirect_to: str = ""
-    credentials: Mapping[str, str] = field(
-        default_factory=lambda: {
-            "AWS_ACCESS_KEY_ID": "wslocal",
-            "AWS_SECRET_ACCESS_KEY": "wslocal",
-            "AWS_SESSION_TOKEN": "wslocal",
-        }
-    )
-    runtimes: Mapping[str, FunctionRuntime | NodeRuntime] = field(default_factory=dict)
-    """Each function's own Python and path (``builds.prepare``), or its Node and the SDK
-    (``node.runtime.prepare``); a Python function without one runs on the stage's
-    interpreter with the stage's packages importable."""
-    max_workers: int = DEFAULT_MAX_WORKERS
-    idle_worker_s: float = DEFAULT_IDLE_WORKER_S
-    """Stop workers idle this long, keeping one warm; 0: never."""
-    log_stream: TextIO | None = None
-    """Where workers write their logs; None inherits the stage's stdout."""
-    fork_workers: bool = True
-    """Fork workers after the first from a fork server with the libraries loaded."""
-    faults: FaultPlan | None = None
-    """Workers to kill mid-call (``--inject-faults``)."""
 
 
 class Worker:
@@ -105,18 +70,21 @@ class Worker:
         cls,
         function: FunctionModel,
         settings: RuntimeSettings,
+        language: WorkerLanguage = PYTHON,
+        *,
         fork_server: ForkServer | None = None,
-        debug: DebugPort | None = None,
+        debug: Debugging | None = None,
     ) -> Worker:
-        """A new worker: forked by ``fork_server``, else a process of its own, started
-        as its language says (``debug``: under a debugger on that port)."""
+        """A new worker: forked by ``fork_server``, else a process of its own started as
+        ``language`` says; under ``debug`` its init has no time limit (it may be paused
+        at a breakpoint)."""
         parent, child = socket.socketpair()
         try:
             process: asyncio.subprocess.Process | ForkedProcess
             if fork_server is not None:
                 process = await fork_server.fork(child)
             else:
-                launch = await language_of(function.runtime).launch(function, settings, debug)
+                launch = await language.launch(function, settings, debug)
                 process = await asyncio.create_subprocess_exec(
                     *launch.command,
                     str(child.fileno()),
@@ -137,7 +105,7 @@ class Worker:
         reader, writer = await asyncio.open_connection(sock=parent)
         worker = cls(process, reader, writer)
         try:
-            async with asyncio.timeout(INIT_TIMEOUT_S):
+            async with asyncio.timeout(None if debug is not None else INIT_TIMEOUT_S):
                 ready = await worker._receive()
         except TimeoutError:
             await worker.stop()
@@ -184,11 +152,23 @@ class Worker:
 
 
 class WorkerPool:
-    """The execution environments of one function."""
+    """The execution environments of one function, in any language: ``language`` says
+    how a worker starts, the pool does the rest. Under ``debug`` the pool has one worker,
+    started on its own (never forked: the debugger attaches to that process), and its
+    calls have no time limit (a paused handler would otherwise be killed)."""
 
-    def __init__(self, function: FunctionModel, settings: RuntimeSettings) -> None:
+    def __init__(
+        self,
+        function: FunctionModel,
+        settings: RuntimeSettings,
+        language: WorkerLanguage = PYTHON,
+        debug: Debugging | None = None,
+    ) -> None:
         self.function = function
+        self.language = language
+        self.debug = debug
         self._settings = settings
+        self._max_workers = 1 if debug is not None else settings.max_workers
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
         self._size = 0
@@ -201,7 +181,7 @@ class WorkerPool:
         self._preload: list[str] | None = None
         self._fork_server: ForkServer | None = None
         self._fork_server_used = 0.0
-        self._forking_off = not (settings.fork_workers and language_of(function.runtime).forks)
+        self._forking_off = debug is not None or not settings.fork_workers
         self._fork_server_lock = asyncio.Lock()
         self._retired_fork_servers: list[ForkServer] = []
 
@@ -219,6 +199,11 @@ class WorkerPool:
     def fork_server(self) -> ForkServer | None:
         """The function's fork server, while it forks."""
         return self._fork_server
+
+    @property
+    def _call_timeout(self) -> float | None:
+        """The function's Timeout; none while a debugger may hold the call."""
+        return None if self.debug is not None else self.function.timeout
 
     def idle_pids(self) -> list[int]:
         """Process ids of the warm workers waiting for a call."""
@@ -247,7 +232,7 @@ class WorkerPool:
         try:
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
             # arrives as the call completes (CPython gh-86296), and the caller never stops.
-            async with asyncio.timeout(self.function.timeout):
+            async with asyncio.timeout(self._call_timeout):
                 reply = await worker.invoke(request)
             if kill is not None:  # the call ended first: it crashes now, its work done
                 kill.cancel()
@@ -355,10 +340,18 @@ class WorkerPool:
         try:
             fork_server = await self._ready_fork_server()
             try:
-                worker = await Worker.start(self.function, self._settings, fork_server)
+                worker = await Worker.start(
+                    self.function,
+                    self._settings,
+                    self.language,
+                    fork_server=fork_server,
+                    debug=self.debug,
+                )
             except ForkServerError:
                 fork_server = None
-                worker = await Worker.start(self.function, self._settings)
+                worker = await Worker.start(
+                    self.function, self._settings, self.language, debug=self.debug
+                )
         except BaseException:
             async with self._available:
                 self._size -= 1
@@ -379,14 +372,17 @@ class WorkerPool:
         failed here (workers then start as processes of their own)."""
         if self._forking_off or self._preload is None or self._closed:
             return None
+        launch = self.language.fork_server(self.function, self._settings)
+        if launch is None:
+            return None
         async with self._fork_server_lock:
             server = self._fork_server
             if server is None or not server.alive:
                 self._retire_fork_server()
                 try:
                     server = await ForkServer.start(
-                        worker_command(self.function, self._settings, "wslocal.runtime.forkserver"),
-                        worker_environment(self.function, self._settings),
+                        launch.command,
+                        launch.environment,
                         self._preload,
                         self._settings.log_stream,
                         INIT_TIMEOUT_S,
@@ -431,7 +427,7 @@ class WorkerPool:
                         f"{self.function.logical_id}: Rate Exceeded (reserved concurrency "
                         f"{reserved} in use)"
                     )
-                while not self._idle and self._size >= self._settings.max_workers:
+                while not self._idle and self._size >= self._max_workers:
                     await self._available.wait()
                     if self._closed:
                         raise PoolRetiredError(

@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from wslocal.apigateway.proxy import authorizers as rules
-from wslocal.apigateway.proxy.events import Invocation, ProxyRequest, proxy_event
+from wslocal.apigateway.proxy.events import Invocation, ProxyRequest
+from wslocal.apigateway.proxy.responses import ProxyResponse
 from wslocal.apigateway.proxy.routes import RouteMatch
 from wslocal.exceptions import HandlerError, InvocationError
 from wslocal.template import ProxyApiModel, ProxyAuthorizerModel
@@ -87,6 +87,10 @@ class Authorizing:
         self.cache = rules.AuthorizerCache()
         self.issuer_keys = IssuerKeys()
 
+    def forget(self) -> None:
+        """The template was read again: no answer cached under the old one is kept."""
+        self.cache.clear()
+
     async def decide(
         self,
         api: ProxyApiModel,
@@ -96,48 +100,27 @@ class Authorizing:
     ) -> rules.Verdict:
         assert match.route.authorizer is not None
         authorizer = api.authorizers[match.route.authorizer]
-        values = rules.identity(authorizer, request, match.path_parameters)
+        values = rules.admission(api, authorizer, request, match.path_parameters)
+        if isinstance(values, ProxyResponse):
+            return rules.Verdict(refusal=values)
         if authorizer.kind in ("JWT", "COGNITO"):
-            if not values:
-                return rules.Verdict(refusal=rules.unauthorized())
             return await self._token(api, authorizer, values[0], match)
-        if values is None:
-            optional = api.kind == "REST" and authorizer.kind == "REQUEST" and authorizer.ttl_s == 0
-            if not optional:  # REST REQUEST authorizers need their sources only with a cache
-                return rules.Verdict(refusal=rules.unauthorized())
-            values = ()
-        expression = authorizer.validation_expression
-        if authorizer.kind == "TOKEN" and expression and not re.fullmatch(expression, values[0]):
-            return rules.Verdict(refusal=rules.unauthorized())
         arn = rules.method_arn(
             api, self._region(), invocation.account_id, request.method, match.path
         )
         now = self._clock()
-        answer = self.cache.get(authorizer, values, now)
+        answer = self.cache.get(api, authorizer, values, now)
         if answer is None:
-            answer = await self._call(api, authorizer, match, request, invocation, arn, values)
+            event = rules.authorizer_event(api, authorizer, match, request, invocation, arn, values)
+            answer = await self._call(api, authorizer, event)
             if isinstance(answer, rules.Verdict):
                 return answer
-            self.cache.put(authorizer, values, answer, now)
+            self.cache.put(api, authorizer, values, answer, now)
         return rules.lambda_verdict(api, authorizer, answer, arn)
 
     async def _call(
-        self,
-        api: ProxyApiModel,
-        authorizer: ProxyAuthorizerModel,
-        match: RouteMatch,
-        request: ProxyRequest,
-        invocation: Invocation,
-        arn: str,
-        values: tuple[str, ...],
+        self, api: ProxyApiModel, authorizer: ProxyAuthorizerModel, event: Mapping[str, Any]
     ) -> Any:
-        if authorizer.kind == "TOKEN":
-            event = rules.token_event(values[0], arn)
-        else:
-            route_event = proxy_event(
-                api, match, request, invocation, payload_format=authorizer.payload_format
-            )
-            event = rules.request_event(authorizer, route_event, arn, values)
         assert authorizer.function is not None
         try:
             return await self._invoke(authorizer.function, event, f"authorizer {authorizer.name}")
@@ -173,6 +156,6 @@ class Authorizing:
                 continue
             if authorizer.kind == "JWT":
                 return rules.jwt_verdict(api, claims, match.route.scopes)
-            return rules.cognito_verdict(claims)
+            return rules.cognito_verdict(claims, match.route.scopes)
         log.info("authorizer %s refused a token: %s", authorizer.name, "; ".join(reasons))
         return rules.Verdict(refusal=rules.unauthorized())

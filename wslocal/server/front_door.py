@@ -12,13 +12,20 @@ as the port opens is answered, never dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Protocol
 
 from wslocal.apigateway import management_api
 from wslocal.apigateway.doors import Door, choose_door, fallback_door
-from wslocal.apigateway.http import HttpError, HttpRequest, parse_request_head, response_bytes
+from wslocal.apigateway.http import (
+    HttpError,
+    HttpRequest,
+    chunk_size,
+    parse_request_head,
+    response_bytes,
+)
 from wslocal.apigateway.proxy import responses
 from wslocal.faults import FaultPlan
 from wslocal.server import static
@@ -29,6 +36,7 @@ from wslocal.template import ProxyApiModel
 log = logging.getLogger("wslocal")
 
 STREAM_LIMIT_BYTES = 2 * 1024 * 1024
+DISCARD_S = 1.0
 
 
 class FrontDoorHost(SessionHost, Protocol):
@@ -160,9 +168,20 @@ class FrontDoor:
                 return
             try:
                 async with asyncio.timeout(limits.request_head_timeout):
-                    body = await reader.readexactly(request.content_length)
+                    if request.chunked:
+                        body = await _read_chunks(reader, self._body_limit(door))
+                    else:
+                        body = await reader.readexactly(request.content_length)
             except TimeoutError:
                 writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
+                return
+            except HttpError as exc:
+                writer.write(response_bytes(exc.status, f"{exc}\n".encode(), keep_alive=False))
+                return
+            if body is None:  # chunks past the limit: answered, the rest never kept
+                writer.write(self._too_large_answer(door))
+                await writer.drain()
+                await _discard(reader)
                 return
             writer.write(await self._respond(door, request, body, writer))
             await writer.drain()
@@ -185,15 +204,22 @@ class FrontDoor:
             self.sessions.discard(session)
 
     def _too_large(self, door: Door, request: HttpRequest) -> bytes | None:
+        if request.content_length <= self._body_limit(door):
+            return None
+        return self._too_large_answer(door)
+
+    def _body_limit(self, door: Door) -> int:
         limits = self._host.limits
         if door is Door.PROXY_API:
+            return limits.max_proxy_payload_bytes
+        return limits.max_post_bytes
+
+    def _too_large_answer(self, door: Door) -> bytes:
+        if door is Door.PROXY_API:
             api = self._api()
-            if api is not None and request.content_length > limits.max_proxy_payload_bytes:
+            if api is not None:
                 answer = responses.too_large(api)
                 return response_bytes(answer.status, answer.body, answer.headers, keep_alive=False)
-            return None
-        if request.content_length <= limits.max_post_bytes:
-            return None
         if door is Door.MANAGEMENT_API:
             managed = management_api.payload_too_large()
             return response_bytes(managed.status, managed.body, managed.headers, keep_alive=False)
@@ -269,3 +295,29 @@ class FrontDoor:
         return response_bytes(
             404, b"Not Found\n", {"Content-Type": "text/plain"}, keep_alive=keep_alive
         )
+
+
+async def _read_chunks(reader: asyncio.StreamReader, limit: int) -> bytes | None:
+    """A chunked body, whole; None as soon as it passes ``limit`` bytes (the caller
+    answers 413). Trailer fields are read and dropped."""
+    chunks = []
+    total = 0
+    while size := chunk_size(await reader.readuntil(b"\r\n")):
+        total += size
+        if total > limit:
+            return None
+        chunks.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise HttpError(400, "a chunk does not end with CRLF")
+    while await reader.readuntil(b"\r\n") != b"\r\n":
+        pass
+    return b"".join(chunks)
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    """Read what the client is still sending, for a moment, before closing: closing on
+    unread bytes resets the connection, and the client would lose the answer."""
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(DISCARD_S):
+            while await reader.read(65536):
+                pass

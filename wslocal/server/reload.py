@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -47,10 +47,11 @@ class Reload:
 
 
 async def read_edit(
-    template: TemplateSource, current: StageModel, *, build: bool
+    template: TemplateSource, current: StageModel, *, build: bool, debugged: Collection[str] = ()
 ) -> Reload | TemplateChanges | None:
     """The edit to apply; empty TemplateChanges when nothing the stage serves changed;
-    None when the template cannot be read, provisioned or built (logged)."""
+    None when the template cannot be read, provisioned or built (logged). The
+    ``debugged`` functions are built with their debugger, as at start."""
     name = template.path.name
     try:
         model = await asyncio.to_thread(template.load)
@@ -59,7 +60,7 @@ async def read_edit(
             log.info("%s changed: nothing the stage serves changed", name)
             return changes
         provisioned = await asyncio.to_thread(template.provision, model)
-        runtimes = await asyncio.to_thread(prepare_runtimes, model, cache_dir(), build)
+        runtimes = await asyncio.to_thread(prepare_runtimes, model, cache_dir(), build, debugged)
     except WslocalError as exc:
         log.error("%s not applied, still serving the previous one: %s", name, exc)
         return None

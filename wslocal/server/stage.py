@@ -24,17 +24,13 @@ from wslocal.engines.dynamodb import client as engine_client
 from wslocal.engines.provisioning import Provisioned
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweeper, TtlTable
 from wslocal.eventsources.mappings import EventSourceMappings
-from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
+from wslocal.exceptions import WslocalError
 from wslocal.faults import FaultPlan
 from wslocal.runtime.builds import FunctionRuntime
-from wslocal.runtime.languages import prepare_runtimes
+from wslocal.runtime.languages import Debugging, prepare_runtimes
 from wslocal.runtime.node.runtime import NodeRuntime
-from wslocal.runtime.workers import (
-    DEFAULT_IDLE_WORKER_S,
-    DEFAULT_MAX_WORKERS,
-    RuntimeSettings,
-    WorkerPool,
-)
+from wslocal.runtime.pools import FunctionPools, pools_to_replace
+from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S, DEFAULT_MAX_WORKERS, RuntimeSettings
 from wslocal.server.authorizing import Authorizing
 from wslocal.server.front_door import FrontDoor
 from wslocal.server.proxy_api import ProxyApiDoor
@@ -42,7 +38,7 @@ from wslocal.server.reload import Reload, TemplateSource, read_edit
 from wslocal.server.watcher import CodeWatcher, TemplateWatcher
 from wslocal.supervision import supervised
 from wslocal.template import ProxyApiModel, StageModel
-from wslocal.template.changes import TemplateChanges, pools_to_replace
+from wslocal.template.changes import TemplateChanges
 
 log = logging.getLogger("wslocal")
 
@@ -87,6 +83,8 @@ class StageConfig:
     cognito_endpoint: str | None = None
     """Where Cognito authorizers fetch their user pool's keys (``{endpoint}/{poolId}``,
     as ``AWS_ENDPOINT_URL_COGNITO_IDP`` names a local pool); None: Cognito itself."""
+    debug: Mapping[str, Debugging] = field(default_factory=dict)
+    """Functions run under a debugger (``--debug``), by logical id."""
 
 
 async def _within(step: Awaitable[Any], what: str, seconds: float = STEP_TIMEOUT_S) -> None:
@@ -118,7 +116,12 @@ class LocalStage:
         self.clock = clock
         self.new_id = new_id
         self.registry = ConnectionRegistry(clock)
-        self.pools: dict[str, WorkerPool] = {}
+        self.pools = FunctionPools(
+            new_id=new_id,
+            prewarm=config.prewarm,
+            idle_worker_s=config.idle_worker_s,
+            debug=config.debug,
+        )
         self.port = config.port
         """The first door's port: the WebSocket API's, or else the first REST/HTTP API's."""
         self.api = self._websocket_api()
@@ -126,15 +129,14 @@ class LocalStage:
         self.doors: list[FrontDoor] = []
         """One per port: the WebSocket API's (with @connections and the page), then one
         per REST or HTTP API, so each API's paths are exactly the deployed API's."""
-        self.proxy_door = ProxyApiDoor(
-            self,
-            Authorizing(
-                self.invoke,
-                region=lambda: self.model.region,
-                cognito_endpoint=config.cognito_endpoint,
-                clock=clock,
-            ),
+        self.authorizing = Authorizing(
+            self.invoke,
+            region=lambda: self.model.region,
+            cognito_endpoint=config.cognito_endpoint,
+            clock=clock,
         )
+        """REST and HTTP APIs' authorizers; their cached answers go with a reload."""
+        self.proxy_door = ProxyApiDoor(self, self.authorizing)
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
         self.runtimes: dict[str, FunctionRuntime | NodeRuntime] = {}
@@ -142,7 +144,6 @@ class LocalStage:
         self._sweeper_task: asyncio.Task[None] | None = None
         self._ttl_deletions = TtlDeletions()
         self._code_watcher: CodeWatcher | None = None
-        self._retired: list[WorkerPool] = []
         self._reloading = asyncio.Lock()
 
     # --- addresses ------------------------------------------------------------------------
@@ -218,18 +219,12 @@ class LocalStage:
         self.port = self.doors[0].port
         self.api = self._websocket_api()
         self.runtimes = await asyncio.to_thread(
-            prepare_runtimes, self.model, cache_dir(), self.config.build
+            prepare_runtimes, self.model, cache_dir(), self.config.build, list(self.config.debug)
         )
-        settings = self._runtime_settings()
-        self.pools = {
-            logical_id: WorkerPool(function, settings)
-            for logical_id, function in self.model.functions.items()
-        }
-        if self.config.prewarm:
-            await self._prewarm(list(self.pools))
+        await self.pools.start(self.model.functions, self._runtime_settings())
         if self.config.idle_worker_s > 0:
             self._background.append(
-                asyncio.create_task(supervised("the idle worker reaper", self._reap_idle_workers))
+                asyncio.create_task(supervised("the idle worker reaper", self.pools.reap_forever))
             )
         if self.config.watch:
             self._code_watcher = CodeWatcher(self)
@@ -357,14 +352,16 @@ class LocalStage:
 
     async def reload_function(self, function: str) -> None:
         """New code for ``function``: its workers are replaced (calls in flight finish)."""
-        await self.pools[function].reload()
+        await self.pools.reload(function)
 
     async def reload_template(self) -> TemplateChanges | None:
         """The template was edited: read it again and replace only what changed. A
         template that cannot be read or provisioned changes nothing (None)."""
         assert self.template is not None
         async with self._reloading:
-            edit = await read_edit(self.template, self.model, build=self.config.build)
+            edit = await read_edit(
+                self.template, self.model, build=self.config.build, debugged=list(self.config.debug)
+            )
             if not isinstance(edit, Reload):
                 return edit
             await self._apply(edit)
@@ -396,23 +393,9 @@ class LocalStage:
         )
         self.model = model
         self.api = self._websocket_api()
+        self.authorizing.forget()
         self.runtimes = dict(edit.runtimes)
-        settings = self._runtime_settings()
-        kept = {
-            name: pool
-            for name, pool in self.pools.items()
-            if name not in replaced and name in model.functions
-        }
-        added = sorted(set(model.functions) - set(kept))
-        retiring = [pool for name, pool in self.pools.items() if name not in kept]
-        self.pools = {
-            **kept,
-            **{name: WorkerPool(model.functions[name], settings) for name in added},
-        }
-        await asyncio.gather(*(pool.retire() for pool in retiring))
-        self._retired = [pool for pool in (*self._retired, *retiring) if pool.busy]
-        if self.config.prewarm:
-            await self._prewarm(added)
+        await self.pools.swap(model.functions, self._runtime_settings(), replaced)
         await self._close_gone_doors()
         await self._open_doors()
         if self._code_watcher is not None:
@@ -437,25 +420,6 @@ class LocalStage:
         except (WslocalError, TimeoutError) as exc:
             log.error("event sources not started: %s", exc)
 
-    async def _prewarm(self, functions: list[str]) -> None:
-        """Start one worker of each; one that cannot start (its import hangs past init's
-        10 s) is said, not fatal: the stage serves the rest, and its first call tries
-        again."""
-        results = await asyncio.gather(
-            *(self.pools[name].prewarm() for name in functions), return_exceptions=True
-        )
-        for name, result in zip(functions, results, strict=True):
-            if isinstance(result, Exception):
-                log.error("%s did not start: %s", name, result)
-
-    async def _reap_idle_workers(self) -> None:
-        """Give idle workers' memory back, as Lambda reclaims idle environments."""
-        while True:
-            await asyncio.sleep(min(self.config.idle_worker_s / 4, 5.0))
-            now = time.monotonic()
-            for pool in self.pools.values():
-                await pool.reap(now)
-
     async def stop(self) -> None:
         """Stop the event sources, close every connection with 1001 (their $disconnect
         runs), then end the workers."""
@@ -476,7 +440,7 @@ class LocalStage:
         await _within(self.proxy_door.drain(STEP_TIMEOUT_S), "calls past their API's timeout")
         for door in self.doors:
             await door.drop_clients()
-        await asyncio.gather(*(pool.close() for pool in (*self.pools.values(), *self._retired)))
+        await self.pools.close()
         for door in self.doors:
             if door.server is not None:
                 with contextlib.suppress(Exception):
@@ -485,20 +449,14 @@ class LocalStage:
     def abort(self) -> None:
         """Stop now (a second Ctrl-C): kill every worker and drop every connection; no
         more $disconnects run."""
-        for pool in (*self.pools.values(), *self._retired):
-            pool.kill()
+        self.pools.kill()
         for door in self.doors:
             door.abort()
 
+    def debugged(self, function: str) -> bool:
+        """``function`` runs under a debugger (``--debug``)."""
+        return function in self.config.debug
+
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
-        """Run a function of the template once, in its warm pool; a call that was waiting
-        for a worker when a reload replaced the pool runs on the new one."""
-        while True:
-            pool = self.pools.get(function)
-            if pool is None:
-                raise InvocationError(f"{function} is not a function of the template now")
-            try:
-                return await pool.invoke(event, self.new_id(), label)
-            except PoolRetiredError:
-                if self.pools.get(function) is pool:  # closed, not replaced: stopping
-                    raise InvocationError(f"{function}: the stage is stopping") from None
+        """Run a function of the template once, in its warm pool."""
+        return await self.pools.invoke(function, event, label)

@@ -7,7 +7,7 @@ functions, and every stream position of the untouched event sources.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -96,19 +96,3 @@ def compare(old: StageModel, new: StageModel) -> TemplateChanges:
         event_sources=_compare(sources(old), sources(new)),
         proxy_apis=_compare(by_id(old.proxy_apis), by_id(new.proxy_apis)),
     )
-
-
-def pools_to_replace(
-    changes: TemplateChanges,
-    running: Iterable[str],
-    *,
-    builds_changed: Iterable[str] = (),
-    endpoints_changed: bool = False,
-) -> set[str]:
-    """The running functions whose workers must be replaced after an edit: those gone or
-    redefined, those built differently, and all of them when the engines' endpoints or
-    the API (the address the workers post to) changed. The others keep their warm workers."""
-    running = set(running)
-    if endpoints_changed or changes.api_replaced:
-        return running
-    return (set(changes.functions.gone_or_changed) | set(builds_changed)) & running

@@ -115,7 +115,8 @@ class ProxyRouteModel:
     authorizer: str | None = None
     """Name of the API's authorizer that guards the route; None: open."""
     scopes: tuple[str, ...] = ()
-    """A JWT route's authorization scopes: the token needs one of them."""
+    """The route's authorization scopes (HTTP's JWT, REST's Cognito): the token needs one
+    of them."""
 
     @property
     def route_key(self) -> str:
@@ -149,6 +150,10 @@ class ProxyApiModel:
     binary_media_types: tuple[str, ...] = ()
     cors: CorsModel | None = None
     authorizers: Mapping[str, ProxyAuthorizerModel] = field(default_factory=dict)
+    stage_variables: Mapping[str, str] = field(default_factory=dict)
+    """The stage's variables (SAM's ``Variables``/``StageVariables``, a Stage resource's
+    ``Variables``/``StageVariables``): ``stageVariables`` in events, ``$stageVariables``
+    in mapping templates."""
 
     @property
     def stage_in_path(self) -> bool:

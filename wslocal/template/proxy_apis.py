@@ -9,6 +9,7 @@ emulated."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -62,8 +63,14 @@ def _is_http_api(properties: Mapping[str, Any]) -> bool:
 
 
 def _stage_of(
-    resources: Mapping[str, Any], resolver: Resolver, kind: str, api_property: str, api: str
-) -> str | None:
+    resources: Mapping[str, Any],
+    resolver: Resolver,
+    kind: str,
+    api_property: str,
+    api: str,
+    variables_property: str,
+) -> tuple[str | None, dict[str, str]]:
+    """The name and variables of the API's stage; (None, {}) when it has none."""
     api_ref = resolver.resolve({"Ref": api})
     for logical_id, resource in resources.items():
         if resource.get("Type") != kind:
@@ -73,8 +80,18 @@ def _stage_of(
             name = properties.get("StageName")
             if not isinstance(name, str) or not name:
                 raise TemplateError("is required", logical_id, "StageName")
-            return name
-    return None
+            variables = properties.get(variables_property) or {}
+            if not isinstance(variables, Mapping):
+                raise TemplateError("is not a map of names to values", logical_id,
+                                    variables_property)  # fmt: skip
+            return name, {str(key): _string(value) for key, value in variables.items()}
+    return None, {}
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _rest_api(
@@ -92,7 +109,9 @@ def _rest_api(
     binary = properties.get("BinaryMediaTypes") or body.get(
         "x-amazon-apigateway-binary-media-types", []
     )
-    stage = _stage_of(resources, resolver, "AWS::ApiGateway::Stage", "RestApiId", logical_id)
+    stage, variables = _stage_of(
+        resources, resolver, "AWS::ApiGateway::Stage", "RestApiId", logical_id, "Variables"
+    )
     return ProxyApiModel(
         logical_id=logical_id,
         api_id=str(resolver.resolve({"Ref": logical_id})),
@@ -103,6 +122,7 @@ def _rest_api(
         ),
         binary_media_types=tuple(str(t).replace("~1", "/") for t in binary),
         authorizers=authorizers,
+        stage_variables=variables,
     )
 
 
@@ -118,11 +138,17 @@ def _http_api(
     schemes = (body.get("components") or {}).get("securitySchemes")
     authorizers = _authorizers(logical_id, schemes, "HTTP", functions_by_name, skipped)
     routes = _openapi_routes(logical_id, body, "HTTP", functions_by_name, authorizers, skipped)
-    routes += _v2_routes(logical_id, resources, resolver, functions_by_name, skipped)
+    v2_routes, v2_authorizers = _v2_routes(
+        logical_id, resources, resolver, functions_by_name, skipped
+    )
+    routes += v2_routes
+    authorizers = {**authorizers, **v2_authorizers}
     cors = properties.get("CorsConfiguration") or _cors_from_openapi(
         body.get("x-amazon-apigateway-cors")
     )
-    stage = _stage_of(resources, resolver, "AWS::ApiGatewayV2::Stage", "ApiId", logical_id)
+    stage, variables = _stage_of(
+        resources, resolver, "AWS::ApiGatewayV2::Stage", "ApiId", logical_id, "StageVariables"
+    )
     return ProxyApiModel(
         logical_id=logical_id,
         api_id=str(resolver.resolve({"Ref": logical_id})),
@@ -131,6 +157,7 @@ def _http_api(
         routes=tuple(routes),
         cors=_cors(cors, logical_id) if cors else None,
         authorizers=authorizers,
+        stage_variables=variables,
     )
 
 
@@ -234,7 +261,9 @@ def _authorizers(
                 ttl_s=ttl,
                 payload_format=str(config.get("authorizerPayloadFormatVersion", "1.0")),
                 simple_responses=bool(config.get("enableSimpleResponses", False)),
-                validation_expression=config.get("identityValidationExpression"),
+                validation_expression=_expression(
+                    config.get("identityValidationExpression"), where
+                ),
             )
         elif kind_of == "cognito_user_pools":
             found[str(name)] = ProxyAuthorizerModel(
@@ -260,6 +289,20 @@ def _authorizers(
         else:
             skipped.append(f"{where}: type {kind_of!r} is not emulated")
     return found
+
+
+def _expression(value: Any, where: str) -> str | None:
+    """A TOKEN authorizer's ``ValidationExpression``, checked once here: a request never
+    meets a pattern that does not compile."""
+    if value is None:
+        return None
+    try:
+        re.compile(str(value))
+    except re.error as exc:
+        raise TemplateError(
+            f"{where}: its ValidationExpression {value!r} is not a regular expression: {exc}"
+        ) from None
+    return str(value)
 
 
 def _route(
@@ -309,20 +352,32 @@ def _v2_routes(
     resolver: Resolver,
     functions_by_name: Mapping[str, str],
     skipped: list[str],
-) -> list[ProxyRouteModel]:
-    """Routes written as ``AWS::ApiGatewayV2::Route`` resources with their integrations."""
+) -> tuple[list[ProxyRouteModel], dict[str, ProxyAuthorizerModel]]:
+    """Routes written as ``AWS::ApiGatewayV2::Route`` resources with their integrations,
+    and the ``AWS::ApiGatewayV2::Authorizer`` resources they name (by logical id)."""
     api_ref = resolver.resolve({"Ref": api})
     integrations: dict[str, Mapping[str, Any]] = {}
+    authorizers: dict[str, ProxyAuthorizerModel] = {}
+    by_ref: dict[str, str] = {}
     routes: list[tuple[str, Mapping[str, Any]]] = []
     for logical_id, resource in resources.items():
         kind = resource.get("Type")
-        if kind not in ("AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route"):
+        if kind not in (
+            "AWS::ApiGatewayV2::Integration",
+            "AWS::ApiGatewayV2::Route",
+            "AWS::ApiGatewayV2::Authorizer",
+        ):
             continue
         properties = resolver.resolve(resource.get("Properties") or {}, logical_id)
         if properties.get("ApiId") != api_ref:
             continue
         if kind == "AWS::ApiGatewayV2::Integration":
             integrations[str(resolver.resolve({"Ref": logical_id}))] = properties
+        elif kind == "AWS::ApiGatewayV2::Authorizer":
+            authorizer = _v2_authorizer(logical_id, properties, functions_by_name, skipped)
+            if authorizer is not None:
+                authorizers[logical_id] = authorizer
+                by_ref[str(resolver.resolve({"Ref": logical_id}))] = logical_id
         else:
             routes.append((logical_id, properties))
     found = []
@@ -346,9 +401,74 @@ def _v2_routes(
                 ),
                 payload_format=str(integration.get("PayloadFormatVersion", "2.0")),
                 timeout_s=float(integration.get("TimeoutInMillis", HTTP_TIMEOUT_S * 1000)) / 1000,
+                authorizer=_v2_route_authorizer(logical_id, properties, by_ref, api, key, skipped),
+                scopes=tuple(str(scope) for scope in properties.get("AuthorizationScopes") or ()),
             )
         )
-    return found
+    return found, authorizers
+
+
+def _v2_authorizer(
+    logical_id: str,
+    properties: Mapping[str, Any],
+    functions_by_name: Mapping[str, str],
+    skipped: list[str],
+) -> ProxyAuthorizerModel | None:
+    """An HTTP API's ``AWS::ApiGatewayV2::Authorizer``: a Lambda ``REQUEST`` one, or
+    ``JWT``."""
+    kind = str(properties.get("AuthorizerType", "")).upper()
+    sources = properties.get("IdentitySource") or []
+    if isinstance(sources, str):
+        sources = [source.strip() for source in sources.split(",") if source.strip()]
+    identity = tuple(str(source) for source in sources)
+    if kind == "REQUEST":
+        return ProxyAuthorizerModel(
+            name=logical_id,
+            kind="REQUEST",
+            function=function_for_uri(
+                properties.get("AuthorizerUri"), functions_by_name, logical_id, "AuthorizerUri"
+            ),
+            identity_sources=identity,
+            ttl_s=int(properties.get("AuthorizerResultTtlInSeconds", 0)),
+            payload_format=str(properties.get("AuthorizerPayloadFormatVersion", "2.0")),
+            simple_responses=str(properties.get("EnableSimpleResponses", False)).lower() == "true",
+        )
+    if kind == "JWT":
+        config = properties.get("JwtConfiguration") or {}
+        audience = config.get("Audience") or []
+        return ProxyAuthorizerModel(
+            name=logical_id,
+            kind="JWT",
+            identity_sources=identity or ("$request.header.Authorization",),
+            issuer=str(config.get("Issuer", "")) or None,
+            audience=tuple(str(a) for a in ([audience] if isinstance(audience, str) else audience)),
+        )
+    skipped.append(f"{logical_id}: authorizer type {kind!r} is not emulated")
+    return None
+
+
+def _v2_route_authorizer(
+    logical_id: str,
+    properties: Mapping[str, Any],
+    by_ref: Mapping[str, str],
+    api: str,
+    key: str,
+    skipped: list[str],
+) -> str | None:
+    """The authorizer (logical id) a route's ``AuthorizationType`` and ``AuthorizerId``
+    name; None for an open route, or one whose authorization is not emulated (said)."""
+    kind = str(properties.get("AuthorizationType", "NONE")).upper()
+    if kind == "NONE":
+        return None
+    if kind not in ("CUSTOM", "JWT"):
+        skipped.append(f"{api} {key}: its {kind} authorization is not emulated; served open")
+        return None
+    authorizer = by_ref.get(str(properties.get("AuthorizerId")))
+    if authorizer is None:
+        raise TemplateError(
+            f"names no authorizer of {api} (AuthorizationType {kind})", logical_id, "AuthorizerId"
+        )
+    return authorizer
 
 
 def _cors_from_openapi(cors: Any) -> dict[str, Any] | None:

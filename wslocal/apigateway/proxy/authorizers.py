@@ -23,8 +23,9 @@ from typing import Any
 
 import jwt
 
-from wslocal.apigateway.proxy.events import ProxyRequest
+from wslocal.apigateway.proxy.events import Invocation, ProxyRequest, proxy_event
 from wslocal.apigateway.proxy.responses import ProxyResponse
+from wslocal.apigateway.proxy.routes import RouteMatch
 from wslocal.template.model import ProxyApiModel, ProxyAuthorizerModel
 
 _SOURCE = re.compile(r"^\$?(?:method\.)?request\.(header|querystring|path)\.(.+)$")
@@ -74,6 +75,50 @@ def identity(
             return None
         values.append(value)
     return tuple(values)
+
+
+def admission(
+    api: ProxyApiModel,
+    authorizer: ProxyAuthorizerModel,
+    request: ProxyRequest,
+    path_parameters: Mapping[str, str],
+) -> tuple[str, ...] | ProxyResponse:
+    """The identity the authorizer is asked about (and its answer cached by), or the 401
+    API Gateway answers without calling anything: an identity source missing or empty
+    (but a REST ``REQUEST`` authorizer without a cache is called with what there is), a
+    ``TOKEN`` its ``ValidationExpression`` does not match."""
+    values = identity(authorizer, request, path_parameters)
+    if values is None:
+        if api.kind == "REST" and authorizer.kind == "REQUEST" and authorizer.ttl_s == 0:
+            return ()
+        return unauthorized()
+    if not values and authorizer.kind != "REQUEST":
+        return unauthorized()  # a token authorizer with no source to read a token from
+    expression = authorizer.validation_expression
+    if authorizer.kind == "TOKEN" and expression and not re.fullmatch(expression, values[0]):
+        return unauthorized()
+    return values
+
+
+def authorizer_event(
+    api: ProxyApiModel,
+    authorizer: ProxyAuthorizerModel,
+    match: RouteMatch | None,
+    request: ProxyRequest,
+    invocation: Invocation | None,
+    arn: str,
+    values: Sequence[str],
+) -> dict[str, Any]:
+    """What a Lambda authorizer gets: a ``TOKEN`` one the token and the ARN; a
+    ``REQUEST`` one the route's event in its payload format (``match`` and
+    ``invocation`` needed), without the body."""
+    if authorizer.kind == "TOKEN":
+        return token_event(values[0], arn)
+    assert match is not None and invocation is not None
+    route_event = proxy_event(
+        api, match, request, invocation, payload_format=authorizer.payload_format
+    )
+    return request_event(authorizer, route_event, arn, values)
 
 
 def method_arn(api: ProxyApiModel, region: str, account_id: str, method: str, path: str) -> str:
@@ -262,9 +307,16 @@ def jwt_verdict(api: ProxyApiModel, claims: Mapping[str, Any], scopes: Sequence[
     return Verdict(context={"jwt": {"claims": claim_strings(claims), "scopes": granted or None}})
 
 
-def cognito_verdict(claims: Mapping[str, Any]) -> Verdict:
-    """REST's Cognito authorizer: the claims under ``authorizer.claims``."""
-    if claims.get("token_use") not in (None, "id", "access"):
+def cognito_verdict(claims: Mapping[str, Any], scopes: Sequence[str]) -> Verdict:
+    """REST's Cognito authorizer: a method without scopes takes an ID token; one with
+    ``AuthorizationScopes`` an access token granting one of them (else 401, unlike
+    HTTP's 403). The claims go under ``authorizer.claims``."""
+    token_use = claims.get("token_use")
+    if scopes:
+        granted = set(token_scopes(claims))
+        if token_use not in (None, "access") or not granted & set(scopes):
+            return Verdict(refusal=unauthorized())
+    elif token_use not in (None, "id"):
         return Verdict(refusal=unauthorized())
     return Verdict(context={"claims": claim_strings(claims)})
 
@@ -280,20 +332,31 @@ def user_pool_issuer(pool_arn: str, endpoint: str | None) -> str:
 
 @dataclass
 class AuthorizerCache:
-    """Lambda authorizer answers by authorizer and identity, for ``ttl_s``; the clock
-    is the caller's."""
+    """Lambda authorizer answers by API, authorizer and identity, for ``ttl_s``; the
+    clock is the caller's, who clears it when the template is read again."""
 
-    entries: dict[tuple[str, tuple[str, ...]], tuple[float, Any]] = field(default_factory=dict)
+    entries: dict[tuple[str, str, tuple[str, ...]], tuple[float, Any]] = field(default_factory=dict)
     max_entries: int = 10_000
 
-    def get(self, authorizer: ProxyAuthorizerModel, key: tuple[str, ...], now: float) -> Any:
-        entry = self.entries.get((authorizer.name, key))
+    def get(
+        self,
+        api: ProxyApiModel,
+        authorizer: ProxyAuthorizerModel,
+        key: tuple[str, ...],
+        now: float,
+    ) -> Any:
+        entry = self.entries.get((api.logical_id, authorizer.name, key))
         if entry is None or entry[0] <= now:
             return None
         return entry[1]
 
     def put(
-        self, authorizer: ProxyAuthorizerModel, key: tuple[str, ...], answer: Any, now: float
+        self,
+        api: ProxyApiModel,
+        authorizer: ProxyAuthorizerModel,
+        key: tuple[str, ...],
+        answer: Any,
+        now: float,
     ) -> None:
         if authorizer.ttl_s <= 0:
             return
@@ -301,4 +364,7 @@ class AuthorizerCache:
             self.entries = {k: v for k, v in self.entries.items() if v[0] > now}
             if len(self.entries) >= self.max_entries:
                 self.entries.pop(next(iter(self.entries)))
-        self.entries[(authorizer.name, key)] = (now + authorizer.ttl_s, answer)
+        self.entries[(api.logical_id, authorizer.name, key)] = (now + authorizer.ttl_s, answer)
+
+    def clear(self) -> None:
+        self.entries.clear()

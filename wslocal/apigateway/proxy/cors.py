@@ -1,6 +1,6 @@
 """An HTTP API's ``CorsConfiguration``, as API Gateway applies it: it answers a
 preflight ``OPTIONS`` itself (204, no function called), and adds the allow headers to
-the integration's responses for an allowed origin, replacing the function's own. (A REST
+the integration's responses for an allowed origin, dropping the function's own. (A REST
 API's ``Cors`` is SAM's MOCK ``OPTIONS`` methods, served as routes.)"""
 
 from __future__ import annotations
@@ -43,15 +43,20 @@ def preflight(cors: CorsModel, origin: str, requested_headers: str | None) -> Pr
 
 
 def with_cors(cors: CorsModel, origin: str | None, response: ProxyResponse) -> ProxyResponse:
-    """The integration's response with the API's CORS headers for ``origin``."""
+    """The integration's response with the API's CORS headers for ``origin``, and none
+    of the integration's own: API Gateway ignores a backend's CORS headers once the API
+    has a CORS configuration, whatever the origin."""
+    kept = [
+        (name, value)
+        for name, value in response.headers
+        if not name.lower().startswith("access-control-")
+    ]
     allowed = _allowed_origin(cors, origin)
     if allowed is None:
-        return response
+        return ProxyResponse(response.status, kept, response.body)
     ours: Headers = [("Access-Control-Allow-Origin", allowed)]
     if cors.expose_headers:
         ours.append(("Access-Control-Expose-Headers", ",".join(cors.expose_headers)))
     if cors.allow_credentials:
         ours.append(("Access-Control-Allow-Credentials", "true"))
-    replaced = {name.lower() for name, _ in ours}
-    kept = [(name, value) for name, value in response.headers if name.lower() not in replaced]
     return ProxyResponse(response.status, kept + ours, response.body)

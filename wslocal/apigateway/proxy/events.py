@@ -53,28 +53,57 @@ class ProxyRequest:
 @dataclass(frozen=True)
 class Invocation:
     request_id: str
+    """A REST API's is a UUID; an HTTP API's is shaped like ``JKJaXmPLvHcESHA=``."""
     now_ms: int
     account_id: str
+    extended_request_id: str | None = None
+    """A REST API's second id (``JKJaXmPLvHcESHA=``); None: the request id (HTTP)."""
+
+
+_FRONT_END = ("x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id")
+
+
+def front_end_headers(
+    headers: Pairs, *, source_ip: str, server_port: int, trace: str, scheme: str = "http"
+) -> list[tuple[str, str]]:
+    """The client's headers plus those API Gateway's front end adds: the client's own
+    ``X-Forwarded-For`` extended by its address, the port and scheme it came in on (the
+    stage's: plain HTTP; AWS's: 443, https), and an X-Ray trace id unless the client
+    sent one."""
+    sent = {name.lower(): value for name, value in headers}
+    forwarded = sent.get("x-forwarded-for")
+    return [
+        *((name, value) for name, value in headers if name.lower() not in _FRONT_END),
+        ("X-Amzn-Trace-Id", sent.get("x-amzn-trace-id") or trace),
+        ("X-Forwarded-For", f"{forwarded}, {source_ip}" if forwarded else source_ip),
+        ("X-Forwarded-Port", str(server_port)),
+        ("X-Forwarded-Proto", scheme),
+    ]
+
+
+_TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
+
+
+def media_type(value: str | None) -> str:
+    """``image/png`` of ``Image/PNG; q=0.9, text/html``: the first type, lower-cased."""
+    return (value or "").split(",", 1)[0].split(";", 1)[0].strip().lower()
+
+
+def is_binary_type(api: ProxyApiModel, value: str | None) -> bool:
+    """A REST API's ``BinaryMediaTypes`` (wildcards allowed) include ``value``'s type."""
+    wanted = media_type(value)
+    return bool(wanted) and any(fnmatch.fnmatch(wanted, t.lower()) for t in api.binary_media_types)
 
 
 def is_binary(api: ProxyApiModel, request: ProxyRequest) -> bool:
-    """REST: the body goes base64 when its Content-Type (or the Accept) is one of the
-    API's BinaryMediaTypes. HTTP APIs: whenever it is not text."""
+    """REST: the body goes base64 when its Content-Type is one of the API's
+    BinaryMediaTypes. HTTP APIs: unless its Content-Type is text, JSON, XML or
+    JavaScript (a missing one, or form data, goes base64), as measured on AWS."""
+    content_type = request.header("Content-Type")
     if api.kind == "HTTP":
-        return _not_text(request.body)
-    for header in ("Content-Type", "Accept"):
-        value = (request.header(header) or "").split(";", 1)[0].strip().lower()
-        if value and any(fnmatch.fnmatch(value, t.lower()) for t in api.binary_media_types):
-            return True
-    return False
-
-
-def _not_text(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
+        wanted = media_type(content_type)
+        return not (wanted.startswith("text/") or wanted in _TEXT_TYPES)
+    return is_binary_type(api, content_type)
 
 
 def _body(api: ProxyApiModel, request: ProxyRequest) -> tuple[str | None, bool]:
@@ -118,7 +147,7 @@ def rest_event(
             "apiId": api.api_id,
             "domainName": request.domain_name,
             "domainPrefix": api.api_id,
-            "extendedRequestId": invocation.request_id,
+            "extendedRequestId": invocation.extended_request_id or invocation.request_id,
             "httpMethod": request.method,
             "identity": _identity(request),
             "path": request.path,
@@ -132,7 +161,7 @@ def rest_event(
             **({"authorizer": dict(authorizer)} if authorizer is not None else {}),
         },
         "pathParameters": match.path_parameters or None,
-        "stageVariables": None,
+        "stageVariables": dict(api.stage_variables) or None,
         "body": body,
         "isBase64Encoded": encoded,
     }
@@ -215,6 +244,8 @@ def http_event(
         event["body"] = body
     if match.path_parameters:
         event["pathParameters"] = dict(match.path_parameters)
+    if api.stage_variables:
+        event["stageVariables"] = dict(api.stage_variables)
     event["isBase64Encoded"] = encoded
     return event
 

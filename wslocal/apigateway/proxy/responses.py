@@ -4,7 +4,8 @@ the API gives on its own (no route, too large, a failed or slow integration).
 REST (payload 1.0) takes only ``statusCode``, ``headers``, ``multiValueHeaders``, ``body``
 and ``isBase64Encoded``; anything else is a malformed response, 502. An HTTP API with
 payload 2.0 infers: a result without ``statusCode`` is sent as 200 JSON (a string as
-is), and ``cookies`` become ``Set-Cookie`` lines. A base64 body is decoded.
+is), and ``cookies`` become ``Set-Cookie`` lines. A base64 body is decoded. A REST
+response without a ``Content-Type`` is sent as ``application/json``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wslocal.apigateway.proxy.events import is_binary_type
 from wslocal.template.model import MockResponseModel, ProxyApiModel, ProxyRouteModel
 
 Headers = list[tuple[str, str]]
@@ -75,8 +77,12 @@ class MalformedResultError(ValueError):
     """The function's result is not a proxy response; the caller answers 502/500."""
 
 
-def function_response(api: ProxyApiModel, route: ProxyRouteModel, result: Any) -> ProxyResponse:
-    """The HTTP response for ``result``; raises MalformedResultError."""
+def function_response(
+    api: ProxyApiModel, route: ProxyRouteModel, result: Any, *, accept: str | None = None
+) -> ProxyResponse:
+    """The HTTP response for ``result``; raises MalformedResultError. A REST API decodes
+    a base64 body only when the request's first ``Accept`` type is one of its binary
+    media types (else the client gets the base64 text); an HTTP API always does."""
     inferring = api.kind == "HTTP" and route.payload_format == "2.0"
     if inferring and not (isinstance(result, Mapping) and "statusCode" in result):
         body = result if isinstance(result, str) else json.dumps(result)
@@ -90,7 +96,12 @@ def function_response(api: ProxyApiModel, route: ProxyRouteModel, result: Any) -
     headers = _headers(result.get("headers"), result.get("multiValueHeaders"))
     if inferring:
         headers += [("Set-Cookie", str(cookie)) for cookie in _list(result.get("cookies"))]
-    return ProxyResponse(status, headers, _body(result.get("body"), result.get("isBase64Encoded")))
+    if api.kind == "REST" and not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))  # API Gateway's default
+    decodes = api.kind == "HTTP" or is_binary_type(api, accept)
+    return ProxyResponse(
+        status, headers, _body(result.get("body"), result.get("isBase64Encoded"), decodes)
+    )
 
 
 def _status(value: Any) -> int:
@@ -137,14 +148,16 @@ def _scalar(value: Any) -> str:
     raise MalformedResultError("a header value is not a string")
 
 
-def _body(body: Any, encoded: Any) -> bytes:
+def _body(body: Any, encoded: Any, decodes: bool) -> bytes:
     if body is None:
         return b""
     if not isinstance(body, str):
         raise MalformedResultError("body is not a string")
     if encoded is True or str(encoded).lower() == "true":
         try:
-            return base64.b64decode(body, validate=True)
+            decoded = base64.b64decode(body, validate=True)
         except binascii.Error:
             raise MalformedResultError("isBase64Encoded, but the body is not base64") from None
+        if decodes:
+            return decoded
     return body.encode("utf-8")

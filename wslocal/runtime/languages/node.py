@@ -2,7 +2,9 @@
 Python's, with the environment Lambda's Node runtime sets (NODE_PATH in Lambda's order,
 LAMBDA_TASK_ROOT at the function's code or its esbuild bundle). A worker is started
 after its function's build is brought up to date (``wslocal.runtime.node.builds``);
-Node workers are not forked (a Node process cannot fork itself)."""
+Node workers are not forked (a Node process cannot fork itself). Under a debugger a
+worker opens Node's inspector (``--inspect``); with ``--debug-wait`` the bootstrap holds
+its first call until a client attaches (``WSLOCAL_DEBUG_WAIT``)."""
 
 from __future__ import annotations
 
@@ -10,33 +12,31 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import wslocal.runtime.node
 from wslocal.cache import cache_dir
 from wslocal.exceptions import FunctionBuildError
 from wslocal.runtime.builds import BuildError
-from wslocal.runtime.languages import DebugPort, WorkerLaunch, lambda_environment
+from wslocal.runtime.languages import Debugging, WorkerLaunch, lambda_environment
 from wslocal.runtime.node import runtime as node_runtime
 from wslocal.runtime.node.builds import NodeCode, function_code
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 
-if TYPE_CHECKING:
-    from wslocal.runtime.workers import RuntimeSettings
-
 BOOTSTRAP = Path(wslocal.runtime.node.__file__).parent / "bootstrap.mjs"
+DEBUG_WAIT = "WSLOCAL_DEBUG_WAIT"
+"""Non-empty: the bootstrap's first call waits for a client of the inspector."""
 
 
 def node_command(
-    node: str, debug: DebugPort | None = None, bootstrap: Path = BOOTSTRAP
+    node: str, debug: Debugging | None = None, bootstrap: Path = BOOTSTRAP
 ) -> list[str]:
     """The worker's command line, less its channel's fd; with ``debug``, Node's
-    inspector on that port (``--inspect-brk`` holds the worker at its first line until a client
-    attaches)."""
+    inspector on that address (``--inspect``, not ``--inspect-brk``: a worker held at
+    its first line would hold the stage's prewarm too; the bootstrap holds the call)."""
     command = [node]
     if debug is not None:
-        flag = "--inspect-brk" if debug.wait else "--inspect"
-        command.append(f"{flag}={debug.host}:{debug.port}")
+        command.append(f"--inspect={debug.address}")
     return [*command, str(bootstrap)]
 
 
@@ -56,10 +56,14 @@ def redirects(settings: RuntimeSettings) -> dict[str, str]:
 
 
 def node_environment(
-    function: FunctionModel, settings: RuntimeSettings, code: NodeCode
+    function: FunctionModel,
+    settings: RuntimeSettings,
+    code: NodeCode,
+    debug: Debugging | None = None,
 ) -> dict[str, str]:
     """Lambda's variables for a Node function, the bootstrap's (the redirects to the
-    stage and its engines, log prefix), then the function's own."""
+    stage and its engines, log prefix, whether to wait for a debugger), then the
+    function's own."""
     return {
         **lambda_environment(function, settings),
         "LAMBDA_TASK_ROOT": str(code.task_root),
@@ -67,6 +71,7 @@ def node_environment(
         "AWS_NODEJS_CONNECTION_REUSE_ENABLED": "1",
         "WSLOCAL_REDIRECTS": json.dumps(redirects(settings)),
         "WSLOCAL_LOG_PREFIX": f"[{function.logical_id}] ",
+        **({DEBUG_WAIT: "1"} if debug is not None and debug.wait else {}),
         **function.environment,
     }
 
@@ -75,10 +80,11 @@ class NodeLanguage:
     """Node.js workers, each a process of its own."""
 
     name = "nodejs"
-    forks = False
+    debugger = "the Node inspector"
+    debug_port = 9229
 
     async def launch(
-        self, function: FunctionModel, settings: RuntimeSettings, debug: DebugPort | None = None
+        self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None
     ) -> WorkerLaunch:
         runtime = settings.runtimes.get(function.logical_id)
         if not isinstance(runtime, node_runtime.NodeRuntime):
@@ -87,8 +93,15 @@ class NodeLanguage:
             function_code, function, runtime.sdk, runtime.cache, runtime.version
         )
         return WorkerLaunch(
-            node_command(runtime.interpreter, debug), node_environment(function, settings, code)
+            node_command(runtime.interpreter, debug),
+            node_environment(function, settings, code, debug),
         )
+
+    def fork_server(self, function: FunctionModel, settings: RuntimeSettings) -> None:
+        return None  # a Node process cannot fork itself: every worker starts on its own
+
+
+NODE = NodeLanguage()
 
 
 def _runtime_of(function: FunctionModel) -> node_runtime.NodeRuntime:

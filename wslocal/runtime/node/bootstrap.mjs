@@ -6,6 +6,7 @@
 // START / END / REPORT lines as Lambda logs them. The handler's console output is its
 // log; results only ever cross the socket. An unhandled rejection or an uncaught
 // exception ends the process, as on Lambda: the stage starts a fresh worker.
+import inspector from "node:inspector";
 import * as nodeModule from "node:module";
 import net from "node:net";
 import { performance } from "node:perf_hooks";
@@ -18,6 +19,10 @@ import { installRedirect } from "./redirect.mjs";
 const env = process.env;
 const prefix = env.WSLOCAL_LOG_PREFIX ?? "";
 const json = (env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
+// Under `wslocal start --debug-wait`: the first call waits for a debugger (the stage's
+// variable, not the handler's, so it leaves the environment).
+let waitForDebugger = Boolean(env.WSLOCAL_DEBUG_WAIT);
+delete env.WSLOCAL_DEBUG_WAIT;
 let currentRequestId;
 const write = (text) => process.stdout.write(text);
 const log = (line) => write(`${prefix}${line}\n`);
@@ -87,7 +92,21 @@ try {
 let initMs = performance.now() - started;
 send({ type: "ready", initMs, error: initError ?? null, modules: [] });
 
+/** Hold the first call until a client attaches to the inspector and says run
+ * (Runtime.runIfWaitingForDebugger), as `--inspect-brk` would hold the whole worker; the
+ * worker itself starts, so the stage's prewarm does not wait for a client. */
+function holdForDebugger() {
+  waitForDebugger = false;
+  if (!inspector.url()) {
+    log("no debugger: the inspector is not listening (its port taken?); the call runs");
+    return;
+  }
+  log("waiting for a debugger to attach");
+  inspector.waitForDebugger();
+}
+
 async function invoke(request) {
+  if (waitForDebugger) holdForDebugger();
   const id = request.requestId;
   currentRequestId = id;
   log(`START RequestId: ${id} Version: $LATEST ${request.label ?? ""}`.trimEnd());

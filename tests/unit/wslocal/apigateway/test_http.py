@@ -1,6 +1,6 @@
 import pytest
 
-from wslocal.apigateway.http import HttpError, parse_request_head, response_bytes
+from wslocal.apigateway.http import HttpError, chunk_size, parse_request_head, response_bytes
 
 
 def test_request_head_is_parsed():
@@ -39,11 +39,30 @@ def test_malformed_heads_get_their_status(head, status):
     assert caught.value.status == status
 
 
-def test_chunked_bodies_are_refused_with_411():
+def test_a_chunked_body_is_accepted_its_length_known_once_read():
     request = parse_request_head(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert request.chunked and request.content_length == 0
+
+
+def test_a_transfer_coding_other_than_chunked_is_501():
+    request = parse_request_head(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
     with pytest.raises(HttpError) as caught:
-        _ = request.content_length
-    assert caught.value.status == 411
+        _ = request.chunked
+    assert caught.value.status == 501
+
+
+@pytest.mark.parametrize(
+    ("line", "size"), [(b"0\r\n", 0), (b"1a\r\n", 26), (b"FF;name=value\r\n", 255)]
+)
+def test_a_chunks_size_line_is_hex_with_extensions_ignored(line, size):
+    assert chunk_size(line) == size
+
+
+@pytest.mark.parametrize("line", [b"\r\n", b"zz\r\n", b"-1\r\n", b"1_0\r\n", b"1" * 20 + b"\r\n"])
+def test_a_malformed_chunk_size_is_400(line):
+    with pytest.raises(HttpError) as caught:
+        chunk_size(line)
+    assert caught.value.status == 400
 
 
 def test_response_has_status_length_and_body():
@@ -55,3 +74,13 @@ def test_response_has_status_length_and_body():
 
 def test_head_response_has_no_body():
     assert response_bytes(200, b"abc", head_only=True).endswith(b"\r\n\r\n")
+
+
+def test_the_request_keeps_its_http_version():
+    assert parse_request_head(b"GET / HTTP/1.0\r\n\r\n").version == "HTTP/1.0"
+    assert parse_request_head(b"GET / HTTP/1.1\r\n\r\n").version == "HTTP/1.1"
+
+
+def test_an_http_1_0_request_is_closed_after_its_answer_unless_it_asks_keep_alive():
+    assert not parse_request_head(b"GET / HTTP/1.0\r\n\r\n").keep_alive
+    assert parse_request_head(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive

@@ -1,8 +1,18 @@
 """What a function's build needs: its requirements, and a Python of its version."""
 
 import sys
+from pathlib import Path
 
-from wslocal.runtime.builds import declared_version, find_interpreter, pip_error, requirements_of
+import debugpy
+import pytest
+
+from wslocal.runtime.builds import (
+    debugger_libraries,
+    declared_version,
+    find_interpreter,
+    pip_error,
+    requirements_of,
+)
 
 
 def test_a_requirements_file_of_comments_only_needs_no_build(tmp_path):
@@ -47,3 +57,17 @@ def test_a_build_that_fails_without_an_error_line_says_what_pip_said_last():
     assert pip_error("WARNING: slow index\nTraceback ...\nOSError: disk full\n") == (
         "Traceback ...\nOSError: disk full"
     )
+
+
+def test_the_stages_python_imports_debugpy_from_a_link_to_the_stages_own(tmp_path):
+    folder = debugger_libraries(sys.executable, "3.11", tmp_path)
+    assert (folder / "debugpy").resolve() == Path(debugpy.__file__).parent.resolve()
+
+
+def test_another_python_that_can_import_the_stages_debugpy_gets_the_link_too(tmp_path):
+    other = next(filter(None, (find_interpreter(v) for v in ("3.12", "3.13"))), None)
+    if other is None:
+        pytest.skip("no Python 3.12 or 3.13 here")
+    version = "3.12" if "3.12" in other else "3.13"
+    folder = debugger_libraries(other, version, tmp_path)
+    assert folder.parent == tmp_path / "debugger" and (folder / "debugpy").is_symlink()

@@ -1,17 +1,15 @@
-"""The per-language seam: which language runs a runtime, and how its workers start."""
+"""Node's side of the per-language seam: how its workers start (command, environment,
+debugger), and that they are never forked; Python's is test_python_language.py."""
 
 import json
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
-from wslocal.exceptions import TemplateError, WslocalError
-from wslocal.runtime.languages import DebugPort, language_of
-from wslocal.runtime.languages.node import node_command, node_environment, redirects
-from wslocal.runtime.languages.python import PythonLanguage
+from wslocal.runtime.languages import Debugging
+from wslocal.runtime.languages.node import NODE, node_command, node_environment, redirects
+from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.node.builds import NodeCode
-from wslocal.runtime.workers import RuntimeSettings
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 
 BOOTSTRAP = Path("/pkg/bootstrap.mjs")
@@ -34,16 +32,9 @@ SETTINGS = RuntimeSettings(
 )
 
 
-def test_python_and_node_runtimes_have_their_language_and_others_none():
-    assert language_of("python3.13").name == "python"
-    assert language_of("nodejs22.x").name == "nodejs"
-    with pytest.raises(TemplateError, match="neither Python nor Node"):
-        language_of("java21")
-
-
 def test_only_python_workers_are_forked():
-    assert language_of("python3.12").forks
-    assert not language_of("nodejs20.x").forks
+    assert PYTHON.fork_server(function("python3.12"), SETTINGS) is not None
+    assert NODE.fork_server(function("nodejs20.x"), SETTINGS) is None
 
 
 def test_a_node_worker_runs_the_bootstrap():
@@ -54,13 +45,23 @@ def test_a_node_worker_runs_the_bootstrap():
 
 
 def test_a_debugged_node_worker_opens_the_inspector_on_its_port():
-    command = node_command("node", DebugPort(9229), BOOTSTRAP)
+    command = node_command("node", Debugging(9229), BOOTSTRAP)
     assert command == ["node", "--inspect=127.0.0.1:9229", "/pkg/bootstrap.mjs"]
 
 
-def test_a_debugged_node_worker_may_wait_for_the_client():
-    command = node_command("node", DebugPort(9230, wait=True), BOOTSTRAP)
-    assert command[1] == "--inspect-brk=127.0.0.1:9230"
+def test_waiting_for_a_client_holds_the_first_call_not_the_worker():
+    code = NodeCode(Path("/code"), (Path("/code"),))
+    assert node_command("node", Debugging(9230, wait=True), BOOTSTRAP)[1] == (
+        "--inspect=127.0.0.1:9230"
+    )
+    env = node_environment(function(), SETTINGS, code, Debugging(9230, wait=True))
+    assert env["WSLOCAL_DEBUG_WAIT"] == "1"
+    assert "WSLOCAL_DEBUG_WAIT" not in node_environment(function(), SETTINGS, code, Debugging(1))
+    assert "WSLOCAL_DEBUG_WAIT" not in node_environment(function(), SETTINGS, code)
+
+
+def test_nodes_debugger_is_the_inspector_on_its_usual_port():
+    assert (NODE.debugger, NODE.debug_port) == ("the Node inspector", 9229)
 
 
 def test_a_node_workers_environment_is_lambdas_with_the_built_code():
@@ -103,8 +104,3 @@ def test_the_functions_own_variables_win():
     code = NodeCode(Path("/code"), (Path("/code"),))
     env = node_environment(function(environment={"AWS_LAMBDA_LOG_FORMAT": "JSON"}), SETTINGS, code)
     assert env["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
-
-
-async def test_python_workers_take_no_debugger_yet():
-    with pytest.raises(WslocalError, match="no debugger"):
-        await PythonLanguage().launch(function("python3.12"), SETTINGS, DebugPort(5678))

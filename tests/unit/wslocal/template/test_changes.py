@@ -5,7 +5,7 @@ import json
 
 from tests.support.paths import FIXTURES
 from wslocal.template import build_stage_model, read_template
-from wslocal.template.changes import Changed, TemplateChanges, compare, pools_to_replace
+from wslocal.template.changes import compare
 
 APP = FIXTURES / "echo_app"
 
@@ -75,21 +75,6 @@ def test_a_new_selection_expression_is_an_api_setting():
     )
     changes = compare(model(template()), model(edited))
     assert changes.api_settings and not changes.api_replaced
-
-
-def test_only_redefined_or_rebuilt_functions_get_new_workers():
-    changes = TemplateChanges(functions=Changed(added=("New",), removed=("Gone",), changed=("A",)))
-    running = ["A", "B", "C", "Gone"]
-    assert pools_to_replace(changes, running, builds_changed=["C"]) == {"A", "C", "Gone"}
-
-
-def test_new_engine_endpoints_replace_every_functions_workers():
-    changes = TemplateChanges(tables=Changed(added=("T",)))
-    assert pools_to_replace(changes, ["A", "B"], endpoints_changed=True) == {"A", "B"}
-
-
-def test_a_replaced_api_replaces_every_functions_workers():
-    assert pools_to_replace(TemplateChanges(api_replaced=True), ["A", "B"]) == {"A", "B"}
 
 
 def test_an_edited_rest_or_http_api_is_a_change():

@@ -193,16 +193,187 @@ def test_http_api_routes_written_as_apigatewayv2_resources_are_read(tmp_path):
 def test_authorizers_are_read_from_sams_auth_with_their_routes():
     app = FIXTURES / "auth_app"
     stage = build_stage_model(read_template(app / "template.yaml"), app)
-    rest, http = stage.proxy_apis
+    apis = {api.logical_id: api for api in stage.proxy_apis}
+    rest, http = apis["ShopApi"], apis["GuardedHttpApi"]
     assert {name: a.kind for name, a in rest.authorizers.items()} == {
         "TokenAuth": "TOKEN", "KeyAuth": "REQUEST", "Pool": "COGNITO",
     }  # fmt: skip
     token = rest.authorizers["TokenAuth"]
     assert (token.identity_sources, token.ttl_s) == (("method.request.header.Authorization",), 300)
-    assert {r.path: r.authorizer for r in rest.routes} == {
+    assert {r.path: r.authorizer for r in rest.routes if r.method == "GET"} == {
         "/token": "TokenAuth", "/elsewhere": "TokenAuth", "/key": "KeyAuth", "/pool": "Pool",
-        "/open": None,
+        "/pool/scoped": "Pool", "/open": None,
     }  # fmt: skip
+    assert {r.path: r.scopes for r in rest.routes}["/pool/scoped"] == ("shop/read",)
     jwt = http.authorizers["Jwt"]
     assert (jwt.kind, jwt.audience) == ("JWT", ("test-app-client",))
     assert {r.path: r.scopes for r in http.routes}["/orders"] == ("orders/read",)
+
+
+def test_a_serverless_apis_variables_are_its_stage_variables(tmp_path):
+    stage = model(
+        tmp_path,
+        """
+      Rest:
+        Type: AWS::Serverless::Api
+        Properties:
+          StageName: v1
+          Variables: {lambdaAlias: live, retries: 3}
+      Http:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          StageVariables: {mode: debug}
+    """,
+    )
+    variables = {api.logical_id: api.stage_variables for api in stage.proxy_apis}
+    assert variables == {"Rest": {"lambdaAlias": "live", "retries": "3"}, "Http": {"mode": "debug"}}
+
+
+def test_an_apigateway_stages_variables_are_its_apis_stage_variables(tmp_path):
+    stage = model(
+        tmp_path,
+        """
+      Rest:
+        Type: AWS::ApiGateway::RestApi
+        Properties: {Name: r}
+      RestStage:
+        Type: AWS::ApiGateway::Stage
+        Properties: {RestApiId: !Ref Rest, StageName: v2, Variables: {a: "1"}}
+      Http:
+        Type: AWS::ApiGatewayV2::Api
+        Properties: {Name: h, ProtocolType: HTTP}
+      HttpStage:
+        Type: AWS::ApiGatewayV2::Stage
+        Properties: {ApiId: !Ref Http, StageName: beta, StageVariables: {b: "2"}}
+    """,
+    )
+    variables = {api.logical_id: api.stage_variables for api in stage.proxy_apis}
+    assert variables == {"Rest": {"a": "1"}, "Http": {"b": "2"}}
+
+
+def test_an_api_without_stage_variables_has_none(tmp_path):
+    stage = model(
+        tmp_path,
+        """
+      Http:
+        Type: AWS::Serverless::HttpApi
+    """,
+    )
+    assert stage.proxy_apis[0].stage_variables == {}
+
+
+V2_API = """
+      Http:
+        Type: AWS::ApiGatewayV2::Api
+        Properties: {Name: h, ProtocolType: HTTP}
+      Integration:
+        Type: AWS::ApiGatewayV2::Integration
+        Properties: {ApiId: !Ref Http, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt Fn.Arn}
+      Lambda:
+        Type: AWS::ApiGatewayV2::Authorizer
+        Properties:
+          ApiId: !Ref Http
+          Name: lambda
+          AuthorizerType: REQUEST
+          AuthorizerUri: !Sub "LAMBDA_URI"
+          AuthorizerPayloadFormatVersion: "2.0"
+          EnableSimpleResponses: true
+          AuthorizerResultTtlInSeconds: 60
+          IdentitySource: [$request.header.X-Key]
+      Jwt:
+        Type: AWS::ApiGatewayV2::Authorizer
+        Properties:
+          ApiId: !Ref Http
+          Name: jwt
+          AuthorizerType: JWT
+          IdentitySource: [$request.header.Authorization]
+          JwtConfiguration: {Issuer: "https://issuer.example", Audience: [app]}
+""".replace(
+    "LAMBDA_URI",
+    "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations",
+)
+
+
+def v2_route(key, **properties):
+    lines = "".join(f"\n          {name}: {value}" for name, value in properties.items())
+    return f"""
+      Route{abs(hash(key))}:
+        Type: AWS::ApiGatewayV2::Route
+        Properties:
+          ApiId: !Ref Http
+          RouteKey: "{key}"
+          Target: !Sub "integrations/${{Integration}}"{lines}
+"""
+
+
+def test_a_v2_routes_custom_authorizer_is_its_lambda_authorizer(tmp_path):
+    stage = model(
+        tmp_path,
+        V2_API + v2_route("GET /k", AuthorizationType="CUSTOM", AuthorizerId="!Ref Lambda"),
+    )
+    [http] = stage.proxy_apis
+    [route] = http.routes
+    authorizer = http.authorizers[route.authorizer]
+    assert (authorizer.kind, authorizer.function, authorizer.identity_sources) == (
+        "REQUEST", "Fn", ("$request.header.X-Key",),
+    )  # fmt: skip
+    assert (authorizer.payload_format, authorizer.simple_responses, authorizer.ttl_s) == (
+        "2.0", True, 60,
+    )  # fmt: skip
+
+
+def test_a_v2_routes_jwt_authorizer_comes_with_the_routes_scopes(tmp_path):
+    stage = model(
+        tmp_path,
+        V2_API + v2_route("GET /j", AuthorizationType="JWT", AuthorizerId="!Ref Jwt",
+                          AuthorizationScopes="[orders/read]"),
+    )  # fmt: skip
+    [http] = stage.proxy_apis
+    [route] = http.routes
+    authorizer = http.authorizers[route.authorizer]
+    assert (authorizer.kind, authorizer.issuer, authorizer.audience) == (
+        "JWT", "https://issuer.example", ("app",),
+    )  # fmt: skip
+    assert route.scopes == ("orders/read",)
+
+
+def test_a_v2_route_with_iam_authorization_is_served_open_and_said(tmp_path):
+    stage = model(tmp_path, V2_API + v2_route("GET /i", AuthorizationType="AWS_IAM"))
+    [route] = stage.proxy_apis[0].routes
+    assert route.authorizer is None
+    assert any("GET /i" in line and "AWS_IAM" in line for line in stage.not_emulated)
+
+
+def test_a_v2_route_naming_no_authorizer_of_its_api_is_a_template_error(tmp_path):
+    with pytest.raises(TemplateError, match="AuthorizerId"):
+        model(tmp_path, V2_API + v2_route("GET /n", AuthorizationType="CUSTOM",
+                                          AuthorizerId="nope"))  # fmt: skip
+
+
+def test_a_token_authorizers_validation_expression_that_is_no_regex_is_a_template_error(
+    tmp_path,
+):
+    with pytest.raises(TemplateError, match="ValidationExpression"):
+        model(
+            tmp_path,
+            """
+          Rest:
+            Type: AWS::Serverless::Api
+            Properties:
+              StageName: v1
+              Auth:
+                DefaultAuthorizer: Tok
+                Authorizers:
+                  Tok:
+                    FunctionArn: !GetAtt Fn.Arn
+                    Identity: {ValidationExpression: "^(allow"}
+          Other:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.12
+              Events:
+                G: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /g, Method: get}}
+        """,
+        )

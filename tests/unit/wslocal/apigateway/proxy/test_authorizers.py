@@ -1,5 +1,6 @@
 """API Gateway's authorizer rules, without a socket: identity, policies, JWTs, the cache."""
 
+import json
 import time
 
 import jwt
@@ -7,8 +8,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wslocal.apigateway.proxy import authorizers as rules
-from wslocal.apigateway.proxy.events import ProxyRequest
-from wslocal.template import ProxyApiModel, ProxyAuthorizerModel
+from wslocal.apigateway.proxy.events import Invocation, ProxyRequest
+from wslocal.apigateway.proxy.routes import match_route
+from wslocal.template import ProxyApiModel, ProxyAuthorizerModel, ProxyRouteModel
 
 REST = ProxyApiModel("Rest", "abc123defg", "REST", "v1", ())
 HTTP = ProxyApiModel("Http", "abc123defg", "HTTP", "$default", ())
@@ -100,11 +102,11 @@ def test_the_cache_keeps_an_answer_for_its_ttl_and_not_without_one():
     cache = rules.AuthorizerCache()
     cached = ProxyAuthorizerModel("A", "TOKEN", ttl_s=300)
     uncached = ProxyAuthorizerModel("B", "TOKEN", ttl_s=0)
-    cache.put(cached, ("t",), "answer", now=1000)
-    cache.put(uncached, ("t",), "answer", now=1000)
-    assert cache.get(cached, ("t",), now=1299) == "answer"
-    assert cache.get(cached, ("t",), now=1300) is None
-    assert cache.get(uncached, ("t",), now=1000) is None
+    cache.put(REST, cached, ("t",), "answer", now=1000)
+    cache.put(REST, uncached, ("t",), "answer", now=1000)
+    assert cache.get(REST, cached, ("t",), now=1299) == "answer"
+    assert cache.get(REST, cached, ("t",), now=1300) is None
+    assert cache.get(REST, uncached, ("t",), now=1000) is None
 
 
 def test_a_user_pools_issuer_is_cognitos_or_the_local_endpoints():
@@ -157,3 +159,84 @@ def test_scopes_come_from_scope_or_scp_and_claims_are_strings():
 def test_a_jwt_route_needs_one_of_its_scopes():
     assert rules.jwt_verdict(HTTP, {"scope": "a"}, ["b"]).refusal.status == 403
     assert rules.jwt_verdict(HTTP, {"scope": "a"}, ["a"]).context["jwt"]["scopes"] == ["a"]
+
+
+# --- admission: what is answered before any authorizer runs --------------------------------
+TOKEN = ProxyAuthorizerModel(
+    "T", "TOKEN", "AuthFn", identity_sources=("method.request.header.Authorization",),
+    ttl_s=300, validation_expression="^allow.*$",
+)  # fmt: skip
+UNCACHED_REQUEST = ProxyAuthorizerModel(
+    "R", "REQUEST", "AuthFn", identity_sources=("method.request.header.X-Key",), ttl_s=0
+)
+
+
+def test_admission_gives_the_identity_to_authorize():
+    assert rules.admission(REST, TOKEN, request([("Authorization", "allow-me")]), {}) == (
+        "allow-me",
+    )
+
+
+def test_a_missing_identity_is_401_before_any_call():
+    refusal = rules.admission(REST, TOKEN, request(), {})
+    assert (refusal.status, json.loads(refusal.body)) == (401, {"message": "Unauthorized"})
+
+
+def test_a_token_its_validation_expression_refuses_is_401():
+    refusal = rules.admission(REST, TOKEN, request([("Authorization", "mallory")]), {})
+    assert refusal.status == 401
+
+
+def test_a_rest_request_authorizer_without_a_cache_is_admitted_without_its_sources():
+    assert rules.admission(REST, UNCACHED_REQUEST, request(), {}) == ()
+
+
+def test_an_http_request_authorizer_without_its_sources_is_401_even_uncached():
+    assert rules.admission(HTTP, UNCACHED_REQUEST, request(), {}).status == 401
+
+
+def test_a_token_authorizers_event_is_the_token_and_the_methods_arn():
+    event = rules.authorizer_event(REST, TOKEN, None, request(), None, ARN, ("allow-me",))
+    assert event == {"type": "TOKEN", "authorizationToken": "allow-me", "methodArn": ARN}
+
+
+def test_a_request_authorizers_event_is_the_routes_event_without_its_body():
+    api = ProxyApiModel("Rest", "abc123defg", "REST", "v1",
+                        (ProxyRouteModel("GET", "/items/{id}", "Fn"),))  # fmt: skip
+    req = request([("X-Key", "k")])
+    match = match_route(api, "GET", "/v1/items/7")
+    event = rules.authorizer_event(
+        api, UNCACHED_REQUEST, match, req, Invocation("id", 1, "123456789012"), ARN, ("k",)
+    )
+    assert (event["type"], event["methodArn"], event["headers"]["X-Key"]) == ("REQUEST", ARN, "k")
+    assert "body" not in event
+
+
+# --- the cache ---------------------------------------------------------------------------
+def test_the_cache_keeps_apart_two_apis_authorizers_of_one_name():
+    cache = rules.AuthorizerCache()
+    other = ProxyApiModel("Other", "zzz", "REST", "v1", ())
+    cache.put(REST, TOKEN, ("t",), "rest's answer", now=0)
+    assert cache.get(other, TOKEN, ("t",), now=1) is None
+    assert cache.get(REST, TOKEN, ("t",), now=1) == "rest's answer"
+
+
+def test_a_cleared_cache_forgets_every_answer():
+    cache = rules.AuthorizerCache()
+    cache.put(REST, TOKEN, ("t",), "answer", now=0)
+    cache.clear()
+    assert cache.get(REST, TOKEN, ("t",), now=1) is None
+
+
+# --- REST's Cognito authorizer -----------------------------------------------------------
+def test_a_cognito_route_without_scopes_takes_id_tokens_only():
+    assert rules.cognito_verdict({"token_use": "id"}, ()).context is not None
+    assert rules.cognito_verdict({"token_use": "access", "scope": "a"}, ()).refusal.status == 401
+
+
+def test_a_cognito_route_with_scopes_takes_an_access_token_with_one_of_them():
+    assert rules.cognito_verdict({"token_use": "access", "scope": "shop/read x"},
+                                 ("shop/read",)).context is not None  # fmt: skip
+    assert rules.cognito_verdict({"token_use": "access", "scope": "x"},
+                                 ("shop/read",)).refusal.status == 401  # fmt: skip
+    assert rules.cognito_verdict({"token_use": "id"}, ("shop/read",)).refusal.status == 401

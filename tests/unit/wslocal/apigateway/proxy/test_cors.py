@@ -47,3 +47,15 @@ def test_the_apis_cors_headers_replace_the_functions_own():
         ("Access-Control-Allow-Origin", "https://app.example"),
         ("Access-Control-Expose-Headers", "x-id"),
     ]
+
+
+def test_every_cors_header_of_the_function_is_dropped_even_those_the_api_does_not_set():
+    response = ProxyResponse(200, [("Access-Control-Allow-Methods", "DELETE"), ("X", "1")])
+    headers = with_cors(CORS, "https://app.example", response).headers
+    assert [name for name, _ in headers if name == "Access-Control-Allow-Methods"] == []
+
+
+def test_a_refused_origin_gets_none_of_the_functions_cors_headers():
+    response = ProxyResponse(200, [("Access-Control-Allow-Origin", "*"), ("X", "1")])
+    assert with_cors(CORS, "https://evil.example", response).headers == [("X", "1")]
+    assert with_cors(CORS, None, response).headers == [("X", "1")]

@@ -15,6 +15,7 @@ from wslocal.template import ProxyApiModel, ProxyRouteModel
 
 REST = ProxyApiModel("Rest", "r", "REST", "Prod", ())
 HTTP = ProxyApiModel("Http", "h", "HTTP", "$default", ())
+BINARY_REST = ProxyApiModel("Rest", "r", "REST", "Prod", (), binary_media_types=("image/*",))
 V1 = ProxyRouteModel("GET", "/a", "Fn", payload_format="1.0")
 V2 = ProxyRouteModel("GET", "/a", "Fn", payload_format="2.0")
 
@@ -25,18 +26,30 @@ def test_headers_and_multi_value_headers_are_both_sent_multi_winning():
         V1,
         {
             "statusCode": 200,
-            "headers": {"A": "1", "B": "x"},
+            "headers": {"A": "1", "B": "x", "Content-Type": "text/plain"},
             "multiValueHeaders": {"b": ["2", "3"]},
         },
     )
-    assert response.headers == [("A", "1"), ("b", "2"), ("b", "3")]
+    assert response.headers == [("A", "1"), ("Content-Type", "text/plain"), ("b", "2"), ("b", "3")]
 
 
-def test_a_base64_body_is_decoded():
+def test_an_http_apis_base64_body_is_decoded():
     response = function_response(
-        REST, V1, {"statusCode": 200, "body": "AAE=", "isBase64Encoded": True}
+        HTTP, V1, {"statusCode": 200, "body": "AAE=", "isBase64Encoded": True}
     )
     assert response.body == b"\x00\x01"
+
+
+def test_a_rest_base64_body_is_decoded_when_the_first_accept_is_a_binary_type():
+    result = {"statusCode": 200, "body": "AAE=", "isBase64Encoded": True}
+    response = function_response(BINARY_REST, V1, result, accept="image/png, text/html")
+    assert response.body == b"\x00\x01"
+
+
+@pytest.mark.parametrize("accept", [None, "text/html, image/png", "application/json"])
+def test_a_rest_base64_body_is_sent_as_base64_text_unless_accept_is_binary(accept):
+    result = {"statusCode": 200, "body": "AAE=", "isBase64Encoded": True}
+    assert function_response(BINARY_REST, V1, result, accept=accept).body == b"AAE="
 
 
 @pytest.mark.parametrize(
@@ -85,3 +98,13 @@ def test_the_apis_own_answers_differ_by_kind():
     )
     assert (too_large(REST).status, too_large(HTTP).status) == (413, 413)
     assert (integration_timed_out(REST).status, integration_timed_out(HTTP).status) == (504, 503)
+
+
+def test_a_rest_response_without_a_content_type_is_sent_as_application_json():
+    response = function_response(REST, V1, {"statusCode": 200, "body": "{}"})
+    assert response.headers == [("Content-Type", "application/json")]
+
+
+def test_a_rest_responses_own_content_type_is_kept_whatever_its_case():
+    result = {"statusCode": 200, "headers": {"content-type": "text/html"}, "body": "<p>"}
+    assert function_response(REST, V1, result).headers == [("content-type", "text/html")]

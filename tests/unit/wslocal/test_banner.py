@@ -1,0 +1,47 @@
+"""The banner's lines that say what the stage does with a template's parts: event
+sources with their settings, functions under a debugger."""
+
+from tests.support.paths import FIXTURES
+from wslocal.banner import debug_lines, describe_queue_source, describe_stream_source
+from wslocal.runtime.languages import Debugging
+from wslocal.template import StageModel, build_stage_model, read_template
+
+
+def model(app: str) -> StageModel:
+    return build_stage_model(read_template(FIXTURES / app / "template.yaml"), FIXTURES / app)
+
+
+def test_a_stream_source_is_described_with_its_table_function_and_settings():
+    orders = model("orders_app")
+    source = orders.stream_sources[0]
+    assert describe_stream_source(source, "shop-orders") == (
+        "shop-orders stream -> Fulfil (batch 10, window 0 s, TRIM_HORIZON, retries 1, "
+        "bisect, item failures, on failure SQS FailedOrders)"
+    )
+
+
+def test_a_queue_source_is_described_with_its_concurrency_and_dead_letter_queue():
+    jobs = model("jobs_app")
+    assert describe_queue_source(jobs.queue_sources[0], jobs, pool_size=8) == (
+        "jobs-to-do queue -> Work (batch 5, window 1 s, concurrency 2, visibility 2 s, "
+        "item failures, DLQ DeadJobs after 2 receives)"
+    )
+
+
+def test_a_debugged_function_says_where_to_attach_and_that_its_timeout_is_suspended():
+    jobs = model("jobs_app")
+    [line] = debug_lines(jobs, {"Work": Debugging(port=5678)})
+    assert line == (
+        "  Debug         Work: debugpy listens on 127.0.0.1:5678; one worker, its Timeout "
+        "suspended while debugging"
+    )
+
+
+def test_a_debugged_function_that_waits_says_its_first_call_waits():
+    jobs = model("jobs_app")
+    [line] = debug_lines(jobs, {"Work": Debugging(port=5678, wait=True)})
+    assert "its first call waits for a client" in line
+
+
+def test_no_debugged_function_no_debug_line():
+    assert debug_lines(model("jobs_app"), {}) == []

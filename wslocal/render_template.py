@@ -1,0 +1,159 @@
+"""``wslocal render-template``: what API Gateway would send to an integration, from a
+mapping template (a file, or a route's request template in the SAM template) and an event
+(a file or stdin, e.g. ``wslocal generate-event websocket message | wslocal
+render-template --route sendMessage``). The rendered text goes to stdout; which template
+was used goes to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from wslocal.apigateway.mapping import (
+    MappingInput,
+    render_with_overrides,
+    select_template,
+    select_websocket_template,
+)
+from wslocal.apigateway.mapping.from_event import mapping_input_from_event
+from wslocal.exceptions import TemplateError, WslocalError
+from wslocal.template import DEFAULT_ACCOUNT_ID, read_template
+from wslocal.template.request_templates import RequestTemplates, find_request_templates
+from wslocal.template.translation import api_resources, needs_translation
+
+
+def render_template_command(
+    *,
+    template_file: Path | None,
+    sam_template: Path,
+    route: str | None,
+    integration: str | None,
+    api: str | None,
+    template_key: str | None,
+    content_type: str | None,
+    event_source: str | None,
+    stage_variables: Mapping[str, str],
+    context_overrides: Mapping[str, str],
+    region: str,
+    stdin: TextIO,
+    out: TextIO,
+    err: TextIO,
+) -> None:
+    """Render and print; a WslocalError (MappingTemplateError included) says what is wrong."""
+    given = mapping_input_from_event(
+        _read_event(event_source, stdin), stage_variables, context_overrides
+    )
+    if template_file is not None:
+        try:
+            text = template_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise WslocalError(f"cannot read {template_file}: {exc.strerror}") from None
+        print(f"wslocal: rendering {template_file}", file=err)
+    else:
+        found = find_request_templates(
+            _api_resources(sam_template, region), route, integration, api
+        )
+        key, text = _choose(found, template_key, content_type, given)
+        print(
+            f"wslocal: rendering {found.integration}'s request template {key!r} "
+            f"(route {found.route})",
+            file=err,
+        )
+    result = render_with_overrides(text, given)
+    out.write(result.body)
+    out.write("\n")
+    for part, values in result.request_override.items():
+        print(f"wslocal: the template overrides the request's {part}: {dict(values)}", file=err)
+    if result.response_headers:
+        print(
+            f"wslocal: the template overrides response headers: {dict(result.response_headers)}",
+            file=err,
+        )
+    if result.response_status is not None:
+        print(f"wslocal: the template overrides the status: {result.response_status}", file=err)
+
+
+def _read_event(source: str | None, stdin: TextIO) -> Any:
+    if source is None:
+        return {}
+    try:
+        text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WslocalError(f"cannot read the event {source}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise WslocalError(f"the event is not JSON: {exc}") from None
+
+
+def _api_resources(path: Path, region: str) -> dict[str, Any]:
+    document = read_template(path.resolve())
+    resources: dict[str, Any] = dict(document["Resources"])
+    if needs_translation(resources):
+        resources |= api_resources(document, path.resolve().parent, {}, region, DEFAULT_ACCOUNT_ID)
+    return resources
+
+
+def _choose(
+    found: RequestTemplates,
+    template_key: str | None,
+    content_type: str | None,
+    given: MappingInput,
+) -> tuple[str, str]:
+    """Which of the integration's templates API Gateway would apply to this event."""
+    templates = found.templates
+    if template_key is not None:
+        if template_key not in templates:
+            raise TemplateError(f"has no request template {template_key!r}", found.integration)
+        return template_key, templates[template_key]
+    if found.websocket:
+        chosen = select_websocket_template(templates, found.selection_expression, given.body)
+    else:
+        headers = {name.lower(): value for name, value in given.params["header"].items()}
+        chosen = select_template(templates, content_type or headers.get("content-type"))
+    if chosen is None:
+        raise TemplateError(
+            f"no request template applies to this event (it has {sorted(templates)}); "
+            "API Gateway would pass the body through or answer 415, by PassthroughBehavior",
+            found.integration,
+        )
+    return next(key for key, text in templates.items() if text is chosen), chosen
+
+
+def pairs(values: Sequence[str], option: str) -> dict[str, str]:
+    """``NAME=VALUE`` options as a dict (the value may itself contain ``=``)."""
+    parsed = {}
+    for pair in values:
+        name, separator, value = pair.partition("=")
+        if not separator or not name.strip():
+            raise WslocalError(f"{option} takes NAME=VALUE, not {pair!r}")
+        parsed[name.strip()] = value
+    return parsed
+
+
+def main(args: Any) -> int:
+    """The subcommand, from ``wslocal.cli``'s parsed arguments."""
+    try:
+        render_template_command(
+            template_file=args.template_file,
+            sam_template=args.template,
+            route=args.route,
+            integration=args.integration,
+            api=args.api,
+            template_key=args.template_key,
+            content_type=args.content_type,
+            event_source=args.event,
+            stage_variables=pairs(args.stage_variable, "--stage-variable"),
+            context_overrides=pairs(args.context, "--context"),
+            region=args.region,
+            stdin=sys.stdin,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    except WslocalError as exc:
+        print(f"wslocal: {exc}", file=sys.stderr)
+        return 2
+    return 0

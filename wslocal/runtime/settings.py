@@ -1,0 +1,47 @@
+"""What every worker of a stage shares, whatever its language: the region, the engines'
+endpoints, the credentials, each function's prepared runtime, the pool's bounds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from wslocal.faults import FaultPlan
+from wslocal.runtime.builds import FunctionRuntime
+from wslocal.runtime.node.runtime import NodeRuntime
+
+DEFAULT_MAX_WORKERS = 8
+DEFAULT_IDLE_WORKER_S = 60.0
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What every worker's environment shares, beyond its function's own variables."""
+
+    region: str
+    account_id: str
+    endpoints: Mapping[str, str]
+    """boto3's endpoint variables, e.g. AWS_ENDPOINT_URL_DYNAMODB."""
+    redirect_hosts: tuple[str, ...] = ()
+    redirect_to: str = ""
+    credentials: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "AWS_ACCESS_KEY_ID": "wslocal",
+            "AWS_SECRET_ACCESS_KEY": "wslocal",
+            "AWS_SESSION_TOKEN": "wslocal",
+        }
+    )
+    runtimes: Mapping[str, FunctionRuntime | NodeRuntime] = field(default_factory=dict)
+    """Each function's own Python and path (``builds.prepare``), or its Node and the SDK
+    (``node.runtime.prepare``); a Python function without one runs on the stage's
+    interpreter with the stage's packages importable."""
+    max_workers: int = DEFAULT_MAX_WORKERS
+    idle_worker_s: float = DEFAULT_IDLE_WORKER_S
+    """Stop workers idle this long, keeping one warm; 0: never."""
+    log_stream: TextIO | None = None
+    """Where workers write their logs; None inherits the stage's stdout."""
+    fork_workers: bool = True
+    """Fork workers after the first from a fork server with the libraries loaded."""
+    faults: FaultPlan | None = None
+    """Workers to kill mid-call (``--inject-faults``)."""
