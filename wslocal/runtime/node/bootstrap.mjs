@@ -21,7 +21,7 @@ const prefix = env.WSLOCAL_LOG_PREFIX ?? "";
 const json = (env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
 // Under `wslocal start --debug-wait`: the first call waits for a debugger (the stage's
 // variable, not the handler's, so it leaves the environment).
-let waitForDebugger = Boolean(env.WSLOCAL_DEBUG_WAIT);
+const waitForDebugger = Boolean(env.WSLOCAL_DEBUG_WAIT);
 delete env.WSLOCAL_DEBUG_WAIT;
 let currentRequestId;
 const write = (text) => process.stdout.write(text);
@@ -53,13 +53,28 @@ process.on("uncaughtException", (error) => fatal("Runtime.UncaughtException", er
 
 const channel = new net.Socket({ fd: Number(process.argv[2]), readable: true, writable: true });
 
-/** Send one frame: a message, or the JSON text of one. */
-function send(message) {
+/** Send one frame: a message, or the JSON text of one; ``sent`` once it is written. */
+function send(message, sent) {
   const text = typeof message === "string" ? message : JSON.stringify(message);
   const payload = Buffer.from(text, "utf8");
   const header = Buffer.alloc(4);
   header.writeUInt32BE(payload.length);
-  channel.write(Buffer.concat([header, payload]));
+  channel.write(Buffer.concat([header, payload]), sent);
+}
+
+/** Hold every call until a client attaches to the inspector and says run
+ * (Runtime.runIfWaitingForDebugger; a client that enabled NodeRuntime is told
+ * NodeRuntime.waitingForDebugger). Done once the worker has said ready, so the stage's
+ * prewarm is not held (as `--inspect-brk` would hold it) and a call that comes meanwhile
+ * waits in the channel; done at once, not at the first call, so a client that attached
+ * and said run before a call came has not said it too early. */
+function holdForDebugger() {
+  if (!inspector.url()) {
+    log("no debugger: the inspector is not listening (its port taken?); calls run");
+    return;
+  }
+  log("waiting for a debugger to attach");
+  inspector.waitForDebugger();
 }
 
 function context(request) {
@@ -90,23 +105,11 @@ try {
   console.error(`${initError.errorType}: ${initError.errorMessage}`);
 }
 let initMs = performance.now() - started;
-send({ type: "ready", initMs, error: initError ?? null, modules: [] });
-
-/** Hold the first call until a client attaches to the inspector and says run
- * (Runtime.runIfWaitingForDebugger), as `--inspect-brk` would hold the whole worker; the
- * worker itself starts, so the stage's prewarm does not wait for a client. */
-function holdForDebugger() {
-  waitForDebugger = false;
-  if (!inspector.url()) {
-    log("no debugger: the inspector is not listening (its port taken?); the call runs");
-    return;
-  }
-  log("waiting for a debugger to attach");
-  inspector.waitForDebugger();
-}
+send({ type: "ready", initMs, error: initError ?? null, modules: [] }, () => {
+  if (waitForDebugger) holdForDebugger();
+});
 
 async function invoke(request) {
-  if (waitForDebugger) holdForDebugger();
   const id = request.requestId;
   currentRequestId = id;
   log(`START RequestId: ${id} Version: $LATEST ${request.label ?? ""}`.trimEnd());
