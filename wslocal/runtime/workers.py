@@ -1,6 +1,6 @@
 """Lambda execution environments as long-lived worker processes, in any language: the
-language's part (command, environment, fork server, debugger) is a ``WorkerLanguage``
-(``wslocal.runtime.languages``), the rest is here.
+language's part (building the code, the command and environment, the debugger, a fork
+server or none) is a ``WorkerLanguage`` (``wslocal.runtime.languages``), the rest is here.
 
 One ``WorkerPool`` per function: it starts workers ahead of the first call (prewarm),
 reuses warm ones (the most recently used first), grows with concurrent calls up to

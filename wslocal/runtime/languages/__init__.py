@@ -22,14 +22,14 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from wslocal.runtime import builds
+from wslocal.runtime.builds import FunctionRuntime
+from wslocal.runtime.node import runtime as node_runtime
+from wslocal.runtime.node.runtime import NodeRuntime
+from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel, StageModel
-
-if TYPE_CHECKING:
-    from wslocal.runtime.builds import FunctionRuntime
-    from wslocal.runtime.node.runtime import NodeRuntime
-    from wslocal.runtime.settings import RuntimeSettings
 
 DEBUG_HOST = "127.0.0.1"
 
@@ -118,9 +118,6 @@ def prepare_runtimes(
     ``build`` (else they run on the stage's; the ``debugged`` ones get debugpy), Node
     functions' Node and SDK always (Node has no stage's own packages to fall back on).
     Raises BuildError."""
-    from wslocal.runtime import builds
-    from wslocal.runtime.node import runtime as node_runtime
-
     prepared: dict[str, FunctionRuntime | NodeRuntime] = {}
     if build:
         prepared.update(builds.prepare(model, cache, debugged))

@@ -3,8 +3,8 @@ Python's, with the environment Lambda's Node runtime sets (NODE_PATH in Lambda's
 LAMBDA_TASK_ROOT at the function's code or its esbuild bundle). A worker is started
 after its function's build is brought up to date (``wslocal.runtime.node.builds``);
 Node workers are not forked (a Node process cannot fork itself). Under a debugger a
-worker opens Node's inspector (``--inspect``); with ``--debug-wait`` the bootstrap holds
-its first call until a client attaches (``WSLOCAL_DEBUG_WAIT``)."""
+worker opens Node's inspector (``--inspect``); with ``--debug-wait`` the bootstrap, once
+ready, holds its calls until a client attaches (``WSLOCAL_DEBUG_WAIT``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from wslocal.template import FunctionModel
 
 BOOTSTRAP = Path(wslocal.runtime.node.__file__).parent / "bootstrap.mjs"
 DEBUG_WAIT = "WSLOCAL_DEBUG_WAIT"
-"""Non-empty: the bootstrap's first call waits for a client of the inspector."""
+"""Non-empty: once ready, the bootstrap holds its calls until a client of the inspector
+says run."""
 
 
 def node_command(
@@ -33,7 +34,7 @@ def node_command(
 ) -> list[str]:
     """The worker's command line, less its channel's fd; with ``debug``, Node's
     inspector on that address (``--inspect``, not ``--inspect-brk``: a worker held at
-    its first line would hold the stage's prewarm too; the bootstrap holds the call)."""
+    its first line would hold the stage's prewarm too; the bootstrap holds the calls)."""
     command = [node]
     if debug is not None:
         command.append(f"--inspect={debug.address}")

@@ -19,7 +19,7 @@ import { installRedirect } from "./redirect.mjs";
 const env = process.env;
 const prefix = env.WSLOCAL_LOG_PREFIX ?? "";
 const json = (env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
-// Under `wslocal start --debug-wait`: the first call waits for a debugger (the stage's
+// Under `wslocal start --debug-wait`: once ready, calls wait for a debugger (the stage's
 // variable, not the handler's, so it leaves the environment).
 const waitForDebugger = Boolean(env.WSLOCAL_DEBUG_WAIT);
 delete env.WSLOCAL_DEBUG_WAIT;
