@@ -1,6 +1,6 @@
 """What ``wslocal start`` prints once the stage serves: every API with its local URL,
 the engines, the event sources, what reloads, the routes, the debugger ports, which
-Python each function runs on, and what is not emulated. Read from the started stage; it
+Python or Node each function runs on, and what is not emulated. Read from the started stage; it
 changes nothing."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from wslocal import __version__
 from wslocal.engines.provisioning import Engines
 from wslocal.eventsources.sqs_queues import concurrency_of
+from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.languages import Debugging
+from wslocal.runtime.node.runtime import NodeRuntime
 from wslocal.runtime.pools import language_of
 from wslocal.server import LocalStage
 from wslocal.server.watcher import watched_folders
@@ -53,7 +55,8 @@ def banner(stage: LocalStage, engines: Engines, made: Sequence[str]) -> str:
     lines += debug_lines(model, stage.config.debug)
     lines += _runtime_lines(stage)
     lines += [f"  Not emulated: {line}" for line in model.not_emulated]
-    runtime_warnings = [] if stage.runtimes else runtime_warnings_of(model)
+    built = any(isinstance(r, FunctionRuntime) for r in stage.runtimes.values())
+    runtime_warnings = [] if built else runtime_warnings_of(model)
     lines += [f"  Warning: {line}" for line in (*model.warnings, *runtime_warnings)]
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines) + "\n"
@@ -76,7 +79,13 @@ def debug_lines(model: StageModel, debug: Mapping[str, Debugging]) -> list[str]:
 def runtime_warnings_of(model: StageModel) -> list[str]:
     """Functions declaring another Python than the one they run on (``--skip-build``)."""
     running = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    declared = sorted({f.runtime for f in model.functions.values() if f.runtime != running})
+    declared = sorted(
+        {
+            f.runtime
+            for f in model.functions.values()
+            if f.runtime.startswith("python") and f.runtime != running
+        }
+    )
     if not declared:
         return []
     return [f"functions declare {', '.join(declared)}; handlers run on this interpreter, {running}"]
@@ -122,22 +131,29 @@ def _route_lines(stage: LocalStage) -> list[str]:
 
 
 def _runtime_lines(stage: LocalStage) -> list[str]:
-    """Which Python each function runs on, with what, and what was built."""
-    if not stage.runtimes:
-        return ["  Python        every function on this interpreter with wslocal's packages "
-                "(--skip-build)"]  # fmt: skip
+    """Which Python or Node each function runs on, with what, and what was built."""
+    lines = []
+    unbuilt = [name for name in sorted(stage.model.functions) if name not in stage.runtimes]
+    if unbuilt:
+        lines.append("  Python        every Python function on this interpreter with wslocal's "
+                     "packages (--skip-build)")  # fmt: skip
     by_interpreter: dict[str, list[str]] = {}
     for name, runtime in sorted(stage.runtimes.items()):
-        by_interpreter.setdefault(f"python{runtime.version} ({runtime.interpreter})", []).append(
-            name
-        )
-    lines = [
-        f"  Python        {where}: {', '.join(names)}" for where, names in by_interpreter.items()
+        by_interpreter.setdefault(runtime.label, []).append(name)
+    lines += [
+        f"  {'Node.js' if where.startswith('Node') else 'Python':<13} {where}: {', '.join(names)}"
+        for where, names in by_interpreter.items()
     ]
-    lines.append(
-        "  Packages      each function's requirements.txt and its layers', built once into "
-        "the per-user cache; boto3 and botocore as Lambda's runtime has them"
-    )
+    if any(isinstance(r, FunctionRuntime) for r in stage.runtimes.values()):
+        lines.append(
+            "  Packages      each function's requirements.txt and its layers', built once into "
+            "the per-user cache; boto3 and botocore as Lambda's runtime has them"
+        )
+    if any(isinstance(r, NodeRuntime) for r in stage.runtimes.values()):
+        lines.append(
+            "  Node packages each function's package.json (npm ci) and esbuild bundles, built "
+            "into the per-user cache; the AWS SDK v3 as Lambda's Node runtime has it"
+        )
     lines += [
         f"  Note: {name} {note}"
         for name, runtime in sorted(stage.runtimes.items())

@@ -131,8 +131,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-build",
         action="store_true",
-        help="run every function on this interpreter with wslocal's packages (faster start; "
-        "no per-function Python or requirements.txt)",
+        help="run every Python function on this interpreter with wslocal's packages (faster "
+        "start; no per-function Python or requirements.txt); Node functions are built always",
     )
     parser.add_argument(
         "--sqs-endpoint",

@@ -7,6 +7,7 @@ WslocalError
 │   ├── WorkerCrashedError      the worker process died mid-invocation
 │   ├── InvocationTimeoutError  the handler overran the function's Timeout
 │   ├── ThrottledError          its reserved concurrency is in use (Lambda's 429)
+│   ├── FunctionBuildError      its build failed (npm's or esbuild's words): not started
 │   └── PoolRetiredError        its workers were replaced while the call waited (a reload):
 │                               the stage runs it on the new ones
 ├── DynamoDBError               no DynamoDB engine could be started, or tables not made
@@ -56,6 +57,11 @@ class HandlerError(InvocationError):
 
 class WorkerCrashedError(InvocationError):
     """The worker process exited during an invocation; the pool replaces it."""
+
+
+class FunctionBuildError(InvocationError):
+    """The function's code could not be built (``npm ci``, esbuild); its message has the
+    tool's own words. The function is not started until an edit builds."""
 
 
 class InvocationTimeoutError(InvocationError):

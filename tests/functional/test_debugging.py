@@ -1,16 +1,19 @@
-"""A function's worker under debugpy, driven by a real Debug Adapter Protocol client:
-it attaches, sets a breakpoint on the handler's line, the call stops there and, let go,
-completes with the handler's result, however long it was held."""
+"""A function's worker under its language's debugger, driven by a real client: a Debug
+Adapter Protocol client for debugpy (Python), a Chrome DevTools Protocol client for
+Node's inspector. It attaches, sets a breakpoint on the handler's line, the call stops
+there and, let go, completes with the handler's result, however long it was held."""
 
 import asyncio
 import socket
 from dataclasses import replace
 
+from tests.support import cdp
 from tests.support.dap import DapClient, breakpoint_line, stop_once
 from tests.support.paths import FIXTURES
 from wslocal.engines.dynamodb import free_port
 from wslocal.runtime.languages import DEBUG_HOST, Debugging
-from wslocal.runtime.python_worker import PYTHON
+from wslocal.runtime.languages.node import NODE
+from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.runtime.workers import WorkerPool
 from wslocal.template import FunctionModel
@@ -27,6 +30,11 @@ GREET = FunctionModel(
     memory_size=128,
     environment={},
     layer_dirs=(),
+)
+NODE_CODE = FIXTURES / "debug_node_app" / "src"
+NODE_HANDLER = NODE_CODE / "app.mjs"
+GREET_NODE = replace(
+    GREET, logical_id="GreetNodeFunction", code_dir=NODE_CODE, runtime="nodejs20.x"
 )
 SETTINGS = RuntimeSettings(region="eu-west-1", account_id="123456789012", endpoints={})
 
@@ -74,3 +82,86 @@ async def test_a_port_already_taken_is_said_and_the_function_runs_without_a_debu
         f"no debugger: debugpy cannot listen on {DEBUG_HOST}:{port}"
         in (tmp_path / "log").read_text()
     )
+
+
+async def test_a_node_call_stops_at_a_breakpoint_and_completes_once_resumed():
+    port = free_port()
+    pool = WorkerPool(GREET_NODE, SETTINGS, NODE, Debugging(port, wait=True))
+    try:
+        # GIVEN a Node call waiting for a debugger
+        call = asyncio.create_task(pool.invoke({"name": "cdp"}, "req-1"))
+        # WHEN a client attaches to the inspector, breaks on the handler's line, lets the
+        # worker run and holds the pause past the function's 1 s Timeout before resuming
+        line = breakpoint_line(NODE_HANDLER, "// breakpoint here")
+        paused = await asyncio.to_thread(cdp.stop_once, DEBUG_HOST, port, NODE_HANDLER, line, 1.5)
+        # THEN the call paused there, and completed with the handler's result
+        assert paused["at_breakpoint"] and paused["line"] == line
+        assert await asyncio.wait_for(call, 30) == {"greeting": "hello cdp"}
+    finally:
+        await pool.close()
+
+
+async def test_a_client_attached_before_the_first_node_call_stops_it(tmp_path):
+    port = free_port()
+    with (tmp_path / "log").open("w") as log:
+        settings = replace(SETTINGS, log_stream=log)
+        pool = WorkerPool(GREET_NODE, settings, NODE, Debugging(port, wait=True))
+        try:
+            # GIVEN a started worker, and a client attached to it with its breakpoint
+            await pool.prewarm()
+            line = breakpoint_line(NODE_HANDLER, "// breakpoint here")
+            stopping = asyncio.create_task(
+                asyncio.to_thread(cdp.stop_once, DEBUG_HOST, port, NODE_HANDLER, line)
+            )
+            await until(lambda: "Debugger attached." in (tmp_path / "log").read_text())
+            # WHEN the first call comes
+            call = asyncio.create_task(pool.invoke({"name": "late"}, "req-1"))
+            # THEN it stops at the breakpoint, and completes once resumed
+            paused = await asyncio.wait_for(stopping, 30)
+            assert paused["at_breakpoint"]
+            assert await asyncio.wait_for(call, 30) == {"greeting": "hello late"}
+        finally:
+            await pool.close()
+
+
+async def until(condition, timeout: float = 30.0) -> None:
+    """Wait for ``condition()`` to hold, checking every 50 ms, until the deadline."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+async def test_a_node_worker_waiting_for_a_debugger_still_starts_and_says_ready():
+    port = free_port()
+    pool = WorkerPool(GREET_NODE, SETTINGS, NODE, Debugging(port, wait=True))
+    try:
+        await asyncio.wait_for(pool.prewarm(), 30)  # the stage's start is not held
+        assert pool.size == 1 and pool.busy == 0
+    finally:
+        await pool.close()
+
+
+async def test_without_wait_a_node_call_runs_at_once_while_the_inspector_listens():
+    port = free_port()
+    pool = WorkerPool(GREET_NODE, SETTINGS, NODE, Debugging(port))
+    try:
+        assert await asyncio.wait_for(pool.invoke({}, "req-1"), 30) == {"greeting": "hello world"}
+        with cdp.attached(DEBUG_HOST, port, timeout=5) as client:
+            client.command("Debugger.enable")  # and a client can still attach
+    finally:
+        await pool.close()
+
+
+async def test_a_node_port_already_taken_is_said_and_a_waiting_call_runs_anyway(tmp_path):
+    with socket.socket() as taken, (tmp_path / "log").open("w") as log:
+        taken.bind((DEBUG_HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = replace(SETTINGS, log_stream=log)
+        pool = WorkerPool(GREET_NODE, settings, NODE, Debugging(port, wait=True))
+        try:
+            result = await asyncio.wait_for(pool.invoke({}, "req-1"), 30)
+        finally:
+            await pool.close()
+    assert result == {"greeting": "hello world"}
+    assert "no debugger: the inspector is not listening" in (tmp_path / "log").read_text()

@@ -12,7 +12,7 @@ import pytest
 from tests.functional.test_workers import function, settings
 from wslocal.exceptions import WorkerCrashedError
 from wslocal.runtime.forking import ForkServer, ForkServerError
-from wslocal.runtime.python_worker import PYTHON
+from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.workers import WorkerPool
 
 
@@ -151,10 +151,11 @@ async def test_a_fork_server_whose_libraries_start_threads_refuses_to_fork(tmp_p
         ".start()\n"
     )
     slow = function("handlers.slow")
-    env = {**PYTHON.environment(slow, settings()), "PYTHONPATH": str(tmp_path)}
+    launch = PYTHON.fork_server(slow, settings())
+    env = {**launch.environment, "PYTHONPATH": str(tmp_path)}
     with pytest.raises(ForkServerError, match="threads"):
         await ForkServer.start(
-            PYTHON.fork_server_command(slow, settings()),
+            launch.command,
             env,
             ["threaded_library"],
             None,
@@ -164,9 +165,10 @@ async def test_a_fork_server_whose_libraries_start_threads_refuses_to_fork(tmp_p
 
 async def test_libraries_that_fail_to_import_are_skipped_not_fatal():
     slow = function("handlers.slow")
+    launch = PYTHON.fork_server(slow, settings())
     server = await ForkServer.start(
-        PYTHON.fork_server_command(slow, settings()),
-        PYTHON.environment(slow, settings()),
+        launch.command,
+        launch.environment,
         ["json", "no_such_library_here"],
         None,
         10.0,
@@ -195,11 +197,12 @@ async def test_boto3_clients_of_the_services_the_stage_serves_are_warmed_for_the
 async def test_a_fork_server_that_cannot_be_told_its_libraries_fails_cleanly():
     slow = function("handlers.slow")
     too_many = [f"module_{index:07d}_{'x' * 40}" for index in range(100_000)]  # > 4 MB
+    launch = PYTHON.fork_server(slow, settings())
     before = set(children())
     with pytest.raises(ForkServerError, match="did not get ready"):
         await ForkServer.start(
-            PYTHON.fork_server_command(slow, settings()),
-            PYTHON.environment(slow, settings()),
+            launch.command,
+            launch.environment,
             too_many,
             None,
             10.0,

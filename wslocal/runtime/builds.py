@@ -56,6 +56,10 @@ class FunctionRuntime:
     """Where this Python imports debugpy from, for a function run under a debugger
     (``--debug``); None otherwise: debugpy is not on a function's path, as on Lambda."""
 
+    @property
+    def label(self) -> str:
+        return f"python{self.version} ({self.interpreter})"
+
 
 def declared_version(runtime: str) -> str:
     """``python3.13`` -> ``3.13``."""
@@ -253,15 +257,18 @@ def _location(name: str) -> Path:
 def prepare(
     model: StageModel, cache: Path, debugged: Collection[str] = ()
 ) -> dict[str, FunctionRuntime]:
-    """Each function's interpreter and worker path; builds what is missing. Each
+    """Each Python function's interpreter and worker path; builds what is missing. Each
     declared version is looked for once (a probe runs the interpreter). The
     ``debugged`` functions get debugpy for their Python too."""
+    functions = {n: f for n, f in model.functions.items() if f.runtime.startswith("python")}
+    if not functions:
+        return {}
     linked = runtime_libraries(cache)
-    versions = {declared_version(function.runtime) for function in model.functions.values()}
+    versions = {declared_version(function.runtime) for function in functions.values()}
     interpreters = {version: find_interpreter(version) for version in sorted(versions)}
     runtimes = {
         name: _prepare_function(function, cache, linked, interpreters)
-        for name, function in model.functions.items()
+        for name, function in functions.items()
     }
     for name in debugged:
         runtime = runtimes.get(name)

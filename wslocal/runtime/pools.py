@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
 from wslocal.runtime.languages import Debugging, WorkerLanguage
-from wslocal.runtime.python_worker import PYTHON
+from wslocal.runtime.languages.node import NODE
+from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.runtime.workers import WorkerPool
 from wslocal.template import FunctionModel
@@ -53,8 +54,9 @@ class Pool(Protocol):
 
 PoolFactory = Callable[[FunctionModel, RuntimeSettings, Debugging | None], Pool]
 
-LANGUAGES: Mapping[str, WorkerLanguage] = {"python": PYTHON}
-"""A function's language by its runtime's prefix (``python3.13`` -> ``python``)."""
+LANGUAGES: Mapping[str, WorkerLanguage] = {"python": PYTHON, "nodejs": NODE}
+"""A function's language by its runtime's prefix (``python3.13`` -> ``python``,
+``nodejs20.x`` -> ``nodejs``): the one place a runtime picks its workers."""
 
 
 def language_of(function: FunctionModel) -> WorkerLanguage:

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from wslocal.faults import FaultPlan
 from wslocal.runtime.builds import FunctionRuntime
+from wslocal.runtime.node.runtime import NodeRuntime
 
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_IDLE_WORKER_S = 60.0
@@ -31,9 +32,10 @@ class RuntimeSettings:
             "AWS_SESSION_TOKEN": "wslocal",
         }
     )
-    runtimes: Mapping[str, FunctionRuntime] = field(default_factory=dict)
-    """Each function's own Python and path (``builds.prepare``); a function without one
-    runs on the stage's interpreter with the stage's packages importable."""
+    runtimes: Mapping[str, FunctionRuntime | NodeRuntime] = field(default_factory=dict)
+    """Each function's own Python and path (``builds.prepare``), or its Node and the SDK
+    (``node.runtime.prepare``); a Python function without one runs on the stage's
+    interpreter with the stage's packages importable."""
     max_workers: int = DEFAULT_MAX_WORKERS
     idle_worker_s: float = DEFAULT_IDLE_WORKER_S
     """Stop workers idle this long, keeping one warm; 0: never."""

@@ -1,6 +1,6 @@
 """Lambda execution environments as long-lived worker processes, in any language: the
-language's part (command, environment, fork server, debugger) is a ``WorkerLanguage``
-(``wslocal.runtime.languages``), the rest is here.
+language's part (building the code, the command and environment, the debugger, a fork
+server or none) is a ``WorkerLanguage`` (``wslocal.runtime.languages``), the rest is here.
 
 One ``WorkerPool`` per function: it starts workers ahead of the first call (prewarm),
 reuses warm ones (the most recently used first), grows with concurrent calls up to
@@ -37,7 +37,7 @@ from wslocal.exceptions import (
 from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
 from wslocal.runtime.languages import Debugging, WorkerLanguage
-from wslocal.runtime.python_worker import PYTHON
+from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 
@@ -85,12 +85,13 @@ class Worker:
             if fork_server is not None:
                 process = await fork_server.fork(child)
             else:
+                launch = await language.launch(function, settings, debug)
                 # it watches the stage's lifeline itself: it ends when the stage does
                 variable, fds = lifeline.inherited()
                 process = await asyncio.create_subprocess_exec(
-                    *language.command(function, settings, debug),
+                    *launch.command,
                     str(child.fileno()),
-                    env={**language.environment(function, settings, debug), **variable},
+                    env={**launch.environment, **variable},
                     pass_fds=(child.fileno(), *fds),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=settings.log_stream,
@@ -374,8 +375,8 @@ class WorkerPool:
         failed here (workers then start as processes of their own)."""
         if self._forking_off or self._preload is None or self._closed:
             return None
-        command = self.language.fork_server_command(self.function, self._settings)
-        if command is None:
+        launch = self.language.fork_server(self.function, self._settings)
+        if launch is None:
             return None
         async with self._fork_server_lock:
             server = self._fork_server
@@ -383,8 +384,8 @@ class WorkerPool:
                 self._retire_fork_server()
                 try:
                     server = await ForkServer.start(
-                        command,
-                        self.language.environment(self.function, self._settings, None),
+                        launch.command,
+                        launch.environment,
                         self._preload,
                         self._settings.log_stream,
                         INIT_TIMEOUT_S,

@@ -15,7 +15,9 @@ from typing import Protocol
 from wslocal.cache import cache_dir
 from wslocal.engines.provisioning import Provisioned
 from wslocal.exceptions import WslocalError
-from wslocal.runtime import builds
+from wslocal.runtime.builds import FunctionRuntime
+from wslocal.runtime.languages import prepare_runtimes
+from wslocal.runtime.node.runtime import NodeRuntime
 from wslocal.template import StageModel
 from wslocal.template.changes import TemplateChanges, compare
 
@@ -41,7 +43,7 @@ class Reload:
     model: StageModel
     changes: TemplateChanges
     provisioned: Provisioned
-    runtimes: Mapping[str, builds.FunctionRuntime]
+    runtimes: Mapping[str, FunctionRuntime | NodeRuntime]
 
 
 async def read_edit(
@@ -58,9 +60,7 @@ async def read_edit(
             log.info("%s changed: nothing the stage serves changed", name)
             return changes
         provisioned = await asyncio.to_thread(template.provision, model)
-        runtimes = (
-            await asyncio.to_thread(builds.prepare, model, cache_dir(), debugged) if build else {}
-        )
+        runtimes = await asyncio.to_thread(prepare_runtimes, model, cache_dir(), build, debugged)
     except WslocalError as exc:
         log.error("%s not applied, still serving the previous one: %s", name, exc)
         return None

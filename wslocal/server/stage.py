@@ -26,8 +26,9 @@ from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweep
 from wslocal.eventsources.mappings import EventSourceMappings
 from wslocal.exceptions import WslocalError
 from wslocal.faults import FaultPlan
-from wslocal.runtime import builds
-from wslocal.runtime.languages import Debugging
+from wslocal.runtime.builds import FunctionRuntime
+from wslocal.runtime.languages import Debugging, prepare_runtimes
+from wslocal.runtime.node.runtime import NodeRuntime
 from wslocal.runtime.pools import FunctionPools, pools_to_replace
 from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S, DEFAULT_MAX_WORKERS, RuntimeSettings
 from wslocal.server.authorizing import Authorizing
@@ -143,7 +144,7 @@ class LocalStage:
         """What routes call: their functions by proxy, web servers, mocks, the engines."""
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
-        self.runtimes: dict[str, builds.FunctionRuntime] = {}
+        self.runtimes: dict[str, FunctionRuntime | NodeRuntime] = {}
         self.ttl_sweeper: TtlSweeper | None = None
         self._sweeper_task: asyncio.Task[None] | None = None
         self._ttl_deletions = TtlDeletions()
@@ -222,10 +223,9 @@ class LocalStage:
         await self._open_doors()
         self.port = self.doors[0].port
         self.api = self._websocket_api()
-        if self.config.build:
-            self.runtimes = await asyncio.to_thread(
-                builds.prepare, self.model, cache_dir(), list(self.config.debug)
-            )
+        self.runtimes = await asyncio.to_thread(
+            prepare_runtimes, self.model, cache_dir(), self.config.build, list(self.config.debug)
+        )
         await self.pools.start(self.model.functions, self._runtime_settings())
         if self.config.idle_worker_s > 0:
             self._background.append(

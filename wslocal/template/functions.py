@@ -19,9 +19,12 @@ from wslocal.template.model import (
 
 _FUNCTION_PROPERTIES = {
     "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize",
-    "Environment", "Layers", "PackageType", "ReservedConcurrentExecutions",
+    "Environment", "Layers", "PackageType", "ReservedConcurrentExecutions", "LoggingConfig",
 }  # fmt: skip
 """The function properties the stage uses; others (Policies, Events, ...) stay unresolved."""
+
+SERVED_RUNTIMES = ("python", "nodejs")
+"""The runtime families the stage has workers for (``wslocal.runtime.languages``)."""
 
 
 def layer_dirs(
@@ -103,12 +106,18 @@ def function_model(
     if not code_dir.is_dir():
         raise TemplateError(f"folder {code_dir} does not exist", logical_id, "CodeUri")
     runtime = str(properties.get("Runtime", ""))
-    if not runtime.startswith("python"):
+    if not runtime.startswith(SERVED_RUNTIMES):
         raise TemplateError(
-            f"runtime {runtime!r} is not Python; the stage runs Python handlers",
+            f"runtime {runtime!r} is neither Python nor Node.js; the stage runs python* "
+            "and nodejs* functions",
             logical_id,
             "Runtime",
         )
+    metadata = resource.get("Metadata") or {}
+    build_method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+    build_properties = (metadata.get("BuildProperties") or {}) if build_method else {}
+    if not isinstance(build_properties, dict):
+        raise TemplateError("must be a map", logical_id, "Metadata.BuildProperties")
     layer_dirs: list[Path] = []
     for layer in properties.get("Layers", []):
         if layer in layers:
@@ -134,6 +143,9 @@ def function_model(
             if properties.get("ReservedConcurrentExecutions") is not None
             else None
         ),
+        log_format=str((properties.get("LoggingConfig") or {}).get("LogFormat") or "Text"),
+        build_method=str(build_method) if build_method else None,
+        build_properties=resolver.resolve(build_properties, logical_id),
     )
 
 

@@ -32,6 +32,12 @@ class FunctionModel:
     layer_dirs: tuple[Path, ...]
     reserved_concurrency: int | None = None
     """``ReservedConcurrentExecutions``: calls beyond it are throttled, as Lambda does."""
+    log_format: str = "Text"
+    """``LoggingConfig: LogFormat``: ``JSON`` sets AWS_LAMBDA_LOG_FORMAT, as Lambda does."""
+    build_method: str | None = None
+    """``Metadata: BuildMethod`` (``esbuild`` bundles a Node function, as ``sam build``)."""
+    build_properties: Mapping[str, Any] = field(default_factory=dict)
+    """``Metadata: BuildProperties`` (esbuild's EntryPoints, Minify, Target, ...)."""
 
     @property
     def module(self) -> str:

@@ -57,3 +57,10 @@ def test_a_debugged_function_that_waits_says_its_first_call_waits():
 
 def test_no_debugged_function_no_debug_line():
     assert debug_lines(model("jobs_app"), {}) == []
+
+
+def test_a_debugged_node_function_says_the_inspector_listens():
+    [line] = debug_lines(model("debug_node_app"), {"GreetNodeFunction": Debugging(port=9229)})
+    assert line.startswith(
+        "  Debug         GreetNodeFunction: the Node inspector listens on 127.0.0.1:9229; "
+    )

@@ -117,3 +117,11 @@ def test_two_functions_on_one_port_is_an_error():
 def test_debug_wait_without_a_function_to_debug_is_an_error():
     with pytest.raises(WslocalError, match="--debug-wait needs --debug FUNCTION"):
         debugged_functions([], model(), wait=True)
+
+
+def test_a_node_function_without_a_port_gets_the_inspectors_usual_one():
+    node_app = build_stage_model(
+        read_template(FIXTURES / "debug_node_app" / "template.yaml"), FIXTURES / "debug_node_app"
+    )
+    debugged = debugged_functions([("GreetNodeFunction", None)], node_app, wait=False)
+    assert debugged == {"GreetNodeFunction": Debugging(9229)}

@@ -11,8 +11,9 @@ import pytest
 from tests.support.paths import FIXTURES
 from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
 from wslocal.runtime.languages import Debugging
+from wslocal.runtime.languages.node import NODE
+from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.pools import FunctionPools, language_of, pools_to_replace
-from wslocal.runtime.python_worker import PYTHON
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 from wslocal.template.changes import Changed, TemplateChanges
@@ -240,6 +241,10 @@ async def test_a_debugged_function_gets_its_debugging_and_the_others_none():
 
 def test_a_python_runtime_runs_on_python_workers():
     assert language_of(function("A", runtime="python3.8")) is PYTHON
+
+
+def test_a_node_runtime_runs_on_node_workers():
+    assert language_of(function("A", runtime="nodejs22.x")) is NODE
 
 
 def test_a_runtime_no_worker_runs_is_a_clear_error():

@@ -233,10 +233,50 @@ def test_a_missing_code_folder_names_the_resource_and_property(project):
         model(project, text)
 
 
-def test_a_non_python_runtime_is_refused(project):
-    text = TEMPLATE.replace("Runtime: python3.12", "Runtime: nodejs20.x")
-    with pytest.raises(TemplateError, match=r"EchoFunction\.Runtime"):
+def test_a_runtime_neither_python_nor_node_is_refused(project):
+    text = TEMPLATE.replace("Runtime: python3.12", "Runtime: java21")
+    with pytest.raises(TemplateError, match=r"EchoFunction\.Runtime: .*neither Python nor Node"):
         model(project, text)
+
+
+def test_a_node_runtime_is_served(project):
+    text = TEMPLATE.replace("Runtime: python3.12", "Runtime: nodejs20.x")
+    assert model(project, text).functions["EchoFunction"].runtime == "nodejs20.x"
+
+
+def test_a_functions_log_format_is_read_from_its_logging_config(project):
+    text = TEMPLATE.replace(
+        "Runtime: python3.12", "Runtime: nodejs20.x\n    LoggingConfig: {LogFormat: JSON}"
+    )
+    assert model(project, text).functions["EchoFunction"].log_format == "JSON"
+
+
+def test_an_esbuild_functions_build_method_and_properties_are_read(project):
+    text = """
+    Transform: AWS::Serverless-2016-10-31
+    Parameters:
+      Major: {Type: String, Default: "20"}
+    Resources:
+      TsFunction:
+        Type: AWS::Serverless::Function
+        Properties:
+          CodeUri: src/
+          Handler: app.handler
+          Runtime: nodejs22.x
+        Metadata:
+          BuildMethod: esbuild
+          BuildProperties:
+            EntryPoints: [app.ts]
+            Minify: false
+            Target: !Sub "node${Major}"
+    """
+    function = model(project, text, parameter_overrides={"Major": "22"}).functions["TsFunction"]
+    assert function.build_method == "esbuild"
+    assert function.build_properties == {
+        "EntryPoints": ["app.ts"],
+        "Minify": False,
+        "Target": "node22",
+    }
 
 
 def test_a_custom_authorizer_on_connect_is_read(project):

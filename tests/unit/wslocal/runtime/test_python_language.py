@@ -9,7 +9,7 @@ from tests.support.paths import FIXTURES
 from wslocal.runtime import bootstrap
 from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.languages import Debugging
-from wslocal.runtime.python_worker import PYTHON
+from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 
@@ -39,7 +39,7 @@ def test_a_prepared_runtime_runs_its_own_python_without_site_packages():
 
 
 def test_the_fork_server_runs_on_the_same_python():
-    assert PYTHON.fork_server_command(FUNCTION, BUILT) == [
+    assert PYTHON.fork_server(FUNCTION, BUILT).command == [
         "/opt/python3.12", "-S", "-m", "wslocal.runtime.forkserver",
     ]  # fmt: skip
 

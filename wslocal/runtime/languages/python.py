@@ -1,5 +1,5 @@
-"""Python's workers (``WorkerLanguage``): the function's interpreter running
-``wslocal.runtime.bootstrap``, and a fork server for the workers after the first.
+"""Python's workers: the function's interpreter running ``wslocal.runtime.bootstrap``,
+and a fork server for the workers after the first.
 
 A function with a prepared runtime (``wslocal.runtime.builds``) runs on its own Python
 without site-packages (``-S``), its path given by the bootstrap's variables; one without
@@ -13,7 +13,8 @@ import os
 import sys
 
 from wslocal.runtime import bootstrap
-from wslocal.runtime.languages import Debugging, lambda_environment
+from wslocal.runtime.builds import FunctionRuntime
+from wslocal.runtime.languages import Debugging, WorkerLaunch, lambda_environment
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 
@@ -21,29 +22,40 @@ BOOTSTRAP = "wslocal.runtime.bootstrap"
 FORK_SERVER = "wslocal.runtime.forkserver"
 
 
-class PythonWorker:
+class PythonLanguage:
     """The per-language part of a Python function's workers."""
 
     name = "python"
     debugger = "debugpy"
     debug_port = 5678
 
+    async def launch(
+        self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None
+    ) -> WorkerLaunch:
+        return WorkerLaunch(
+            self.command(function, settings, debug), self.environment(function, settings, debug)
+        )
+
+    def fork_server(self, function: FunctionModel, settings: RuntimeSettings) -> WorkerLaunch:
+        return WorkerLaunch(
+            self._interpreter(function, settings, FORK_SERVER),
+            self.environment(function, settings),
+        )
+
     def command(
         self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None
     ) -> list[str]:
+        """A worker's command line, less its channel's fd."""
         command = self._interpreter(function, settings, BOOTSTRAP)
         if debug is not None:  # frozen standard modules would hide breakpoints in them
             command[1:1] = ["-X", "frozen_modules=off"]
         return command
 
-    def fork_server_command(
-        self, function: FunctionModel, settings: RuntimeSettings
-    ) -> list[str] | None:
-        return self._interpreter(function, settings, FORK_SERVER)
-
     def environment(
         self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None
     ) -> dict[str, str]:
+        """Lambda's variables, the bootstrap's (layers, Management API redirect, log
+        prefix, debugger), then the function's own."""
         env = {
             **lambda_environment(function, settings),
             "PYTHONUNBUFFERED": "1",
@@ -52,7 +64,8 @@ class PythonWorker:
             bootstrap.REDIRECT_TO: settings.redirect_to,
             bootstrap.LOG_PREFIX: f"[{function.logical_id}] ",
         }
-        runtime = settings.runtimes.get(function.logical_id)
+        prepared = settings.runtimes.get(function.logical_id)
+        runtime = prepared if isinstance(prepared, FunctionRuntime) else None
         if runtime is not None:
             env[bootstrap.LAYER_PATHS] = os.pathsep.join(str(path) for path in runtime.paths)
             env["PYTHONPATH"] = str(runtime.paths[-1])  # the runtime's libraries and bootstrap
@@ -70,9 +83,9 @@ class PythonWorker:
         """Its own interpreter without site-packages when the function has a prepared
         runtime, else the stage's own."""
         runtime = settings.runtimes.get(function.logical_id)
-        if runtime is None:
+        if not isinstance(runtime, FunctionRuntime):
             return [sys.executable, "-m", module]
         return [runtime.interpreter, "-S", "-m", module]
 
 
-PYTHON = PythonWorker()
+PYTHON = PythonLanguage()

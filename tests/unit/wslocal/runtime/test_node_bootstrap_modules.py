@@ -1,0 +1,105 @@
+"""The Node bootstrap's pure parts, run in Node: how a handler string names its file and
+export, which requests the Management API redirect takes to the stage, and Lambda's log
+line formats."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.node import run_node
+from wslocal.runtime.languages.node import BOOTSTRAP
+
+MODULES = BOOTSTRAP.parent
+
+
+def node(module: str, body: str) -> object:
+    """Run ``body`` (an expression) with ``module``'s exports imported as ``m``."""
+    url = (MODULES / module).as_uri()
+    return run_node(f"import * as m from {json.dumps(url)};\nconsole.log(JSON.stringify({body}));")
+
+
+def test_a_handler_names_a_file_under_its_folder_and_a_possibly_nested_export():
+    assert node("handlers.mjs", 'm.splitHandler("src/handlers/app.lambda.handler")') == {
+        "moduleRoot": "src/handlers/",
+        "moduleName": "app",
+        "exportPath": ["lambda", "handler"],
+    }
+
+
+@pytest.mark.parametrize("handler", ["app", "../outside/app.handler"])
+def test_a_malformed_handler_is_said(handler):
+    call = f"m.splitHandler({json.dumps(handler)})"
+    body = f"(() => {{ try {{ {call}; }} catch (e) {{ return e.name; }} }})()"
+    assert node("handlers.mjs", body) == "Runtime.MalformedHandlerName"
+
+
+def test_files_are_tried_as_written_then_js_mjs_cjs(tmp_path: Path):
+    result = node("handlers.mjs", f"m.candidates({json.dumps(str(tmp_path))}, 'app.handler')")
+    assert [(Path(c["file"]).name, c["kind"]) for c in result] == [
+        ("app", "cjs"), ("app.js", "cjs"), ("app.mjs", "esm"), ("app.cjs", "cjs"),
+    ]  # fmt: skip
+
+
+def test_a_js_file_under_a_type_module_package_json_is_an_es_module(tmp_path: Path):
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    (tmp_path / "src").mkdir()
+    result = node("handlers.mjs", f"m.candidates({json.dumps(str(tmp_path))}, 'src/app.handler')")
+    assert result[1]["kind"] == "esm"
+
+
+def redirected(args: str) -> object:
+    routes = (
+        '[["abc.execute-api.us-east-1.amazonaws.com", new URL("http://127.0.0.1:3001")],'
+        ' ["127.0.0.1:3001", new URL("http://127.0.0.1:3001")],'
+        ' ["sqs.us-east-1.amazonaws.com", new URL("http://127.0.0.1:9324")]]'
+    )
+    return node("redirect.mjs", f"m.redirectedArguments({args}, new Map({routes}))")
+
+
+def test_the_sdks_request_to_the_deployed_endpoint_goes_to_the_stage():
+    options = (
+        '{protocol: "https:", hostname: "abc.execute-api.us-east-1.amazonaws.com", '
+        'path: "/Prod/%40connections/x", method: "POST", agent: {}}'
+    )
+    assert redirected(f"[{options}]") == [
+        {"protocol": "http:", "hostname": "127.0.0.1", "port": "3001",
+         "path": "/Prod/%40connections/x", "method": "POST"},
+    ]  # fmt: skip
+
+
+def test_an_endpoint_built_from_the_events_domain_name_goes_to_the_stage():
+    assert redirected('["https://127.0.0.1:3001/Prod/@connections/x"]') == [
+        {"path": "/Prod/@connections/x", "protocol": "http:", "hostname": "127.0.0.1",
+         "port": "3001"},
+    ]  # fmt: skip
+
+
+def test_a_queue_url_as_ref_gives_it_goes_to_the_sqs_engine():
+    options = '{hostname: "sqs.us-east-1.amazonaws.com", path: "/", method: "POST"}'
+    assert redirected(f"[{options}]") == [
+        {"hostname": "127.0.0.1", "port": "9324", "path": "/", "method": "POST",
+         "protocol": "http:"},
+    ]  # fmt: skip
+
+
+def test_other_hosts_are_left_alone():
+    assert redirected('[{hostname: "dynamodb.us-east-1.amazonaws.com", path: "/"}]') is None
+
+
+def test_a_text_log_line_is_time_request_level_message():
+    line = node(
+        "logging.mjs",
+        'm.logLine({json: false, time: "T", requestId: "r1", level: "INFO", args: ["a %d", 1, {b: 2}]})',  # noqa: E501
+    )
+    assert line == "T\tr1\tINFO\ta 1 { b: 2 }"
+
+
+def test_a_json_log_line_keeps_an_object_message_as_an_object():
+    line = node(
+        "logging.mjs",
+        'm.logLine({json: true, time: "T", requestId: "r1", level: "WARN", args: [{b: 2}]})',
+    )
+    assert json.loads(str(line)) == {
+        "timestamp": "T", "level": "WARN", "requestId": "r1", "message": {"b": 2}
+    }  # fmt: skip

@@ -1,0 +1,158 @@
+// The Lambda Node.js runtime of one worker process: `node bootstrap.mjs FD`.
+//
+// Like wslocal/runtime/bootstrap.py for Python: it loads the handler once (the init
+// duration), says ready on the socket FD, then serves invocations read as frames
+// (a 4-byte big-endian length, then UTF-8 JSON: wslocal/runtime/framing.py), writing
+// START / END / REPORT lines as Lambda logs them. The handler's console output is its
+// log; results only ever cross the socket. An unhandled rejection or an uncaught
+// exception ends the process, as on Lambda: the stage starts a fresh worker.
+import inspector from "node:inspector";
+import * as nodeModule from "node:module";
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+
+import { callHandler, errorDocument, loadHandler } from "./handlers.mjs";
+import { installConsole } from "./logging.mjs";
+import { synchronousHooks } from "./hooks.mjs";
+import { installRedirect } from "./redirect.mjs";
+
+const env = process.env;
+const prefix = env.WSLOCAL_LOG_PREFIX ?? "";
+const json = (env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
+// Under `wslocal start --debug-wait`: once ready, calls wait for a debugger (the stage's
+// variable, not the handler's, so it leaves the environment).
+const waitForDebugger = Boolean(env.WSLOCAL_DEBUG_WAIT);
+delete env.WSLOCAL_DEBUG_WAIT;
+let currentRequestId;
+const write = (text) => process.stdout.write(text);
+const log = (line) => write(`${prefix}${line}\n`);
+
+installConsole({ prefix, json, requestId: () => currentRequestId, write });
+installRedirect(JSON.parse(env.WSLOCAL_REDIRECTS || "{}"));
+
+/** ES imports search NODE_PATH too (hooks.mjs); only an ES module handler needs it, and
+ * Node 20's off-thread hooks cost a worker ~0.1 s and ~10 MB, so CommonJS ones skip it. */
+async function searchNodePathFromEsm() {
+  const folders = (env.NODE_PATH ?? "").split(":").filter(Boolean);
+  if (typeof nodeModule.registerHooks === "function") {
+    nodeModule.registerHooks(synchronousHooks(folders));
+  } else if (typeof nodeModule.register === "function") {
+    nodeModule.register(new URL("./hooks.mjs", import.meta.url), { data: { folders } });
+  } else {
+    console.warn(`Node ${process.version} has no module hooks: ES imports will not search NODE_PATH`);
+  }
+}
+
+function fatal(kind, error) {
+  const document = { ...errorDocument(error), errorType: kind };
+  console.error(`${kind}`, JSON.stringify(document));
+  process.exit(128);
+}
+process.on("unhandledRejection", (reason) => fatal("Runtime.UnhandledPromiseRejection", reason));
+process.on("uncaughtException", (error) => fatal("Runtime.UncaughtException", error));
+
+const channel = new net.Socket({ fd: Number(process.argv[2]), readable: true, writable: true });
+
+/** Send one frame: a message, or the JSON text of one; ``sent`` once it is written. */
+function send(message, sent) {
+  const text = typeof message === "string" ? message : JSON.stringify(message);
+  const payload = Buffer.from(text, "utf8");
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(payload.length);
+  channel.write(Buffer.concat([header, payload]), sent);
+}
+
+/** Hold every call until a client attaches to the inspector and says run
+ * (Runtime.runIfWaitingForDebugger; a client that enabled NodeRuntime is told
+ * NodeRuntime.waitingForDebugger). Done once the worker has said ready, so the stage's
+ * prewarm is not held (as `--inspect-brk` would hold it) and a call that comes meanwhile
+ * waits in the channel; done at once, not at the first call, so a client that attached
+ * and said run before a call came has not said it too early. */
+function holdForDebugger() {
+  if (!inspector.url()) {
+    log("no debugger: the inspector is not listening (its port taken?); calls run");
+    return;
+  }
+  log("waiting for a debugger to attach");
+  inspector.waitForDebugger();
+}
+
+function context(request) {
+  const name = env.AWS_LAMBDA_FUNCTION_NAME;
+  const account = env.WSLOCAL_ACCOUNT_ID ?? "123456789012";
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: name,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION ?? "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:${env.AWS_REGION}:${account}:function:${name}`,
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: request.requestId,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: undefined,
+    clientContext: undefined,
+    getRemainingTimeInMillis: () => Math.max(0, request.deadlineMs - Date.now()),
+  };
+}
+
+const started = performance.now();
+let handler;
+let initError;
+try {
+  handler = await loadHandler(env.LAMBDA_TASK_ROOT, env._HANDLER, searchNodePathFromEsm);
+} catch (error) {
+  initError = errorDocument(error);
+  console.error(`${initError.errorType}: ${initError.errorMessage}`);
+}
+let initMs = performance.now() - started;
+send({ type: "ready", initMs, error: initError ?? null, modules: [] }, () => {
+  if (waitForDebugger) holdForDebugger();
+});
+
+async function invoke(request) {
+  const id = request.requestId;
+  currentRequestId = id;
+  log(`START RequestId: ${id} Version: $LATEST ${request.label ?? ""}`.trimEnd());
+  const began = performance.now();
+  let reply;
+  if (!handler) {
+    reply = { type: "result", ok: false, error: initError };
+  } else {
+    try {
+      const result = await callHandler(handler, request.event, context(request));
+      // Serialized here: a result JSON cannot carry (a cycle, a BigInt) fails the call.
+      reply = JSON.stringify({ type: "result", ok: true, result: result ?? null });
+    } catch (error) {
+      const document = errorDocument(error);
+      console.error("Invoke Error", JSON.stringify(document));
+      reply = { type: "result", ok: false, error: document };
+    }
+  }
+  const duration = performance.now() - began;
+  const maxMemory = Math.round(process.resourceUsage().maxRSS / 1024);
+  const init = initMs === undefined ? "" : `\tInit Duration: ${initMs.toFixed(2)} ms`;
+  initMs = undefined;
+  log(`END RequestId: ${id}`);
+  log(
+    `REPORT RequestId: ${id}\tDuration: ${duration.toFixed(2)} ms\t` +
+      `Billed Duration: ${Math.ceil(duration)} ms\tMemory Size: ${env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE} MB\t` +
+      `Max Memory Used: ${maxMemory} MB${init}`,
+  );
+  currentRequestId = undefined;
+  send(reply);
+}
+
+let buffered = Buffer.alloc(0);
+let queue = Promise.resolve();
+channel.on("data", (chunk) => {
+  buffered = Buffer.concat([buffered, chunk]);
+  while (buffered.length >= 4) {
+    const length = buffered.readUInt32BE(0);
+    if (buffered.length < 4 + length) break;
+    const request = JSON.parse(buffered.subarray(4, 4 + length).toString("utf8"));
+    buffered = buffered.subarray(4 + length);
+    queue = queue.then(() => invoke(request));
+  }
+});
+channel.on("end", () => process.exit(0));
+channel.on("error", () => process.exit(0));
