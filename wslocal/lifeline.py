@@ -99,12 +99,26 @@ def watch() -> None:
     os.environ.pop(VARIABLE)  # the handler's environment is Lambda's, not the stage's
 
     def wait_for_eof() -> None:
-        with contextlib.suppress(OSError):
-            while os.read(fd, 1):
+        try:
+            while not _ended(fd, None):
                 pass
+        except OSError:  # the fd is gone (a handler closed it): nothing is left to watch
+            return
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=wait_for_eof, name="wslocal-lifeline", daemon=True).start()
+
+
+def _ended(fd: int, wait_s: float | None) -> bool:
+    """Whether the lifeline has reached EOF, after waiting up to ``wait_s`` (None: until
+    something happens). The read end is shared with every child, and one may have made it
+    non-blocking (Node's streams do): nothing to read is not the end."""
+    if not select.select([fd], [], [], wait_s)[0]:
+        return False
+    try:
+        return not os.read(fd, 1)
+    except BlockingIOError:
+        return False
 
 
 def _die_with_parent(parent: int) -> bool:
@@ -142,20 +156,15 @@ def _watcher(fd: int, target: int) -> None:
         os.dup2(devnull, standard)
     os.closerange(3, fd)
     os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))
-    by_signal = _die_with_parent(target)
+    wait_s = None if _die_with_parent(target) else _POLL_S
     while True:
-        if by_signal:
-            readable = True
-        else:
-            readable = bool(select.select([fd], [], [], _POLL_S)[0])
-            if os.getppid() != target:
-                os._exit(0)
-        if readable:
-            try:
-                if not os.read(fd, 1):
-                    break
-            except OSError:
+        try:
+            if _ended(fd, wait_s):
                 break
+        except OSError:
+            break
+        if wait_s is not None and os.getppid() != target:
+            os._exit(0)
     _signal(target, signal.SIGTERM)
     deadline = time.monotonic() + GRACE_S
     while time.monotonic() < deadline:  # on Linux the program's end kills the watcher

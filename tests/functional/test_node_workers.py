@@ -4,13 +4,20 @@ error documents and logs, and a worker ended by process.exit, an unhandled rejec
 the function's timeout replaced by a fresh one."""
 
 import asyncio
+import contextlib
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import textwrap
 import urllib.request
 
 import pytest
 
 from tests.support.paths import FIXTURES
+from tests.support.processes import running, still_running
 from wslocal.engines.dynamodb import free_port
 from wslocal.exceptions import (
     FunctionBuildError,
@@ -337,3 +344,55 @@ async def test_a_result_json_cannot_carry_fails_the_call_as_lambda_does():
     assert isinstance(error, HandlerError)
     assert error.error["errorType"] == "TypeError"
     assert "circular" in error.error["errorMessage"]
+
+
+NODE_STAGE = textwrap.dedent(
+    """
+    import os, socket, subprocess, sys, time
+    from wslocal import lifeline
+    from wslocal.runtime.languages.node import BOOTSTRAP
+
+    code, mode = sys.argv[1], sys.argv[2]
+    variable, fds = lifeline.inherited()
+    ours, theirs = socket.socketpair()
+    env = {"PATH": os.environ["PATH"], "LAMBDA_TASK_ROOT": code, "_HANDLER": "app.handler",
+           "AWS_LAMBDA_FUNCTION_NAME": "Held", **variable}
+    command = ["node"]
+    if mode == "waiting":
+        env["WSLOCAL_DEBUG_WAIT"] = "1"
+        command.append("--inspect=127.0.0.1:0")
+    worker = subprocess.Popen(
+        [*command, str(BOOTSTRAP), str(theirs.fileno())], env=env,
+        pass_fds=(theirs.fileno(), *fds), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    assert ours.recv(4)  # its ready frame: up, and (waiting) held for a debugger
+    print(worker.pid, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["serving", "waiting"])
+def test_a_node_worker_ends_with_a_killed_stage_even_while_it_waits_for_a_debugger(tmp_path, mode):
+    # GIVEN a stage (a process holding the lifeline and the channel) and its Node worker,
+    # serving, or held by --debug-wait (its main thread blocked until a debugger attaches)
+    (tmp_path / "app.mjs").write_text("export const handler = async () => 1;\n")
+    stage = subprocess.Popen(
+        [sys.executable, "-c", NODE_STAGE, str(tmp_path), mode], stdout=subprocess.PIPE, text=True
+    )
+    worker = 0
+    try:
+        worker = int(stage.stdout.readline())
+        assert running(worker)
+        # WHEN the stage is killed with SIGKILL
+        stage.kill()
+        stage.wait()
+        # THEN its worker ends too
+        assert still_running([worker], timeout=10) == []
+    finally:
+        stage.kill()
+        stage.wait()
+        if worker:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)

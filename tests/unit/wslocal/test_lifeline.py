@@ -99,6 +99,22 @@ def test_a_bound_program_leads_its_process_group_so_its_own_children_end_with_it
         process.wait()
 
 
+def test_a_lifeline_a_child_made_non_blocking_is_not_taken_for_the_stages_end():
+    # GIVEN the lifeline's read end made non-blocking, as a Node worker's stream makes the
+    # description it shares with every other child
+    line, fds = lifeline.bound(["sleep", "60"])
+    os.set_blocking(fds[0], False)
+    process = subprocess.Popen(line, pass_fds=fds)
+    try:
+        # THEN its bound program runs on (its watcher once read "nothing yet" as the end)
+        with pytest.raises(subprocess.TimeoutExpired):
+            process.wait(timeout=2)
+    finally:
+        os.set_blocking(fds[0], True)
+        process.kill()
+        process.wait()
+
+
 def test_the_watcher_ends_with_its_program():
     line, fds = lifeline.bound(["sleep", "60"])
     process = subprocess.Popen(line, pass_fds=fds, start_new_session=True)

@@ -6,10 +6,12 @@
 // START / END / REPORT lines as Lambda logs them. The handler's console output is its
 // log; results only ever cross the socket. An unhandled rejection or an uncaught
 // exception ends the process, as on Lambda: the stage starts a fresh worker.
+import fs from "node:fs";
 import inspector from "node:inspector";
 import * as nodeModule from "node:module";
 import net from "node:net";
 import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
 
 import { callHandler, errorDocument, loadHandler } from "./handlers.mjs";
 import { installConsole } from "./logging.mjs";
@@ -24,6 +26,37 @@ const json = (env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
 const waitForDebugger = Boolean(env.WSLOCAL_DEBUG_WAIT);
 delete env.WSLOCAL_DEBUG_WAIT;
 let currentRequestId;
+
+/** The stage's lifeline (wslocal/lifeline.py): EOF on it means the stage has ended, however
+ * it ended, and so does this worker. Read on this thread's loop; under --debug-wait on a
+ * thread of its own, since waitForDebugger() holds this one (a worker waiting for a
+ * debugger must not outlive a killed stage). The variable is the stage's, not the
+ * handler's. */
+function watchLifeline(fd, onThreadOfItsOwn) {
+  const watch = (fd) => {
+    // A description of its own where Linux gives one: a stream makes its fd non-blocking,
+    // and the one inherited is shared with the stage's other children.
+    let own = fd;
+    try {
+      own = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    } catch {}
+    const lifeline = new net.Socket({ fd: own, readable: true, writable: false });
+    lifeline.on("end", () => process.kill(process.pid, "SIGKILL"));
+    lifeline.on("error", () => {});
+    lifeline.resume();
+    return lifeline;
+  };
+  if (onThreadOfItsOwn) {
+    const source = `const fs = require("node:fs"), net = require("node:net"); (${watch})(${fd});`;
+    new Worker(source, { eval: true }).unref();
+  } else {
+    watch(fd).unref();
+  }
+}
+if (/^\d+$/.test(env.WSLOCAL_LIFELINE ?? "")) {
+  watchLifeline(Number(env.WSLOCAL_LIFELINE), waitForDebugger);
+}
+delete env.WSLOCAL_LIFELINE;
 const write = (text) => process.stdout.write(text);
 const log = (line) => write(`${prefix}${line}\n`);
 

@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from wslocal import lifeline
 from wslocal.exceptions import FunctionBuildError, TemplateError
 from wslocal.runtime.builds import BuildError
 from wslocal.runtime.node import npm
@@ -123,8 +124,9 @@ def bundle(function: FunctionModel, node_path: list[Path], cache: Path, node_ver
     except (BuildError, TemplateError) as exc:
         raise FunctionBuildError(f"{function.logical_id}: {exc}") from None
     shutil.rmtree(partial, ignore_errors=True)
-    done = subprocess.run(
-        [str(esbuild), *arguments, "--log-level=error"],
+    command, fds = lifeline.bound([str(esbuild), *arguments, "--log-level=error"])
+    done = subprocess.run(  # it ends with the stage, however the stage ends
+        command, pass_fds=fds,
         cwd=function.code_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         env={**os.environ, "NODE_PATH": os.pathsep.join(str(p) for p in node_path)},
         check=False,

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from wslocal import lifeline
 from wslocal.runtime.builds import BuildError
 
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
@@ -67,8 +68,9 @@ def install_once(files: Mapping[str, bytes], target: Path, label: str) -> Path:
     partial.mkdir(parents=True)
     for name, content in files.items():
         (partial / name).write_bytes(content)
-    done = subprocess.run(
-        install_command(npm, any(name in files for name in LOCKFILES)),
+    command, fds = lifeline.bound(install_command(npm, any(name in files for name in LOCKFILES)))
+    done = subprocess.run(  # it and its scripts end with the stage, however the stage ends
+        command, pass_fds=fds,
         cwd=partial, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
         env={**os.environ, "NODE_ENV": "production"},
     )  # fmt: skip
