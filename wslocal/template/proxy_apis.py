@@ -32,7 +32,7 @@ from wslocal.template.model import (
     ProxyRouteModel,
 )
 from wslocal.template.routes import function_for_uri
-from wslocal.template.shapes import reading
+from wslocal.template.shapes import reading, whole_number
 
 REST_TIMEOUT_S = 29.0
 HTTP_TIMEOUT_S = 30.0
@@ -256,7 +256,12 @@ def _authorizers(
         if isinstance(sources, str):
             sources = [source.strip() for source in sources.split(",") if source.strip()]
         identity = tuple(str(source) for source in sources or ())
-        ttl = int(config.get("authorizerResultTtlInSeconds", 300 if kind == "REST" else 0))
+        ttl = whole_number(
+            config.get("authorizerResultTtlInSeconds"),
+            300 if kind == "REST" else 0,
+            where,
+            "authorizerResultTtlInSeconds",
+        )
         if kind_of in ("token", "request"):
             function = function_for_uri(
                 config.get("authorizerUri"), functions_by_name, where, "authorizerUri"
@@ -454,7 +459,12 @@ def _v2_authorizer(
                 properties.get("AuthorizerUri"), functions_by_name, logical_id, "AuthorizerUri"
             ),
             identity_sources=identity,
-            ttl_s=int(properties.get("AuthorizerResultTtlInSeconds", 0)),
+            ttl_s=whole_number(
+                properties.get("AuthorizerResultTtlInSeconds"),
+                0,
+                logical_id,
+                "AuthorizerResultTtlInSeconds",
+            ),
             payload_format=str(properties.get("AuthorizerPayloadFormatVersion", "2.0")),
             simple_responses=str(properties.get("EnableSimpleResponses", False)).lower() == "true",
         )
