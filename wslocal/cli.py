@@ -101,18 +101,6 @@ def debugged_functions(
     return debugged
 
 
-def _pairs(values: Sequence[str], option: str) -> list[tuple[str, str]]:
-    """``NAME=VALUE`` options of a generated event, in order, repeats kept (a header or
-    a query value can repeat), the value as written (quotes and ``=`` included)."""
-    pairs = []
-    for pair in values:
-        name, separator, value = pair.partition("=")
-        if not separator or not name.strip():
-            raise WslocalError(f"{option} takes NAME=VALUE, not {pair!r}")
-        pairs.append((name.strip(), value))
-    return pairs
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", "-t", type=Path, default=Path("template.yaml"))
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
@@ -320,14 +308,14 @@ def _generate_event(args: argparse.Namespace) -> dict[str, Any]:
         return samples.websocket_event(
             args.kind, api_id=args.api_id, stage=args.stage, region=args.region,
             connection_id=args.connection_id, route_key=args.route_key, body=args.body,
-            query=_pairs(args.query, "--query"), request_id=api_gateway_id(),
+            query=render_template.pairs(args.query, "--query"), request_id=api_gateway_id(),
             message_id=api_gateway_id(), now_ms=now_ms,
         )  # fmt: skip
     if args.service == "apigateway":
         return samples.api_request_event(
             args.kind, method=args.method, resource=args.resource or args.path,
             path=args.path, query=args.query,
-            headers=_pairs(args.header, "--header"), body=args.body,
+            headers=render_template.pairs(args.header, "--header"), body=args.body,
             api_id=args.api_id, stage=args.stage or ("Prod" if args.kind == "rest" else "$default"),
             region=args.region, account_id=DEFAULT_ACCOUNT_ID,
             request_id=str(uuid.uuid4()) if args.kind == "rest" else api_gateway_id(),

@@ -123,14 +123,16 @@ def _choose(
     return next(key for key, text in templates.items() if text is chosen), chosen
 
 
-def pairs(values: Sequence[str], option: str) -> dict[str, str]:
-    """``NAME=VALUE`` options as a dict (the value may itself contain ``=``)."""
-    parsed = {}
+def pairs(values: Sequence[str], option: str) -> list[tuple[str, str]]:
+    """``NAME=VALUE`` options, in order, repeats kept (a generated event's header or query
+    value can repeat), the value as written (quotes and ``=`` included); ``dict()`` of it
+    keeps the last of a name. One reading for every subcommand's such options."""
+    parsed = []
     for pair in values:
         name, separator, value = pair.partition("=")
         if not separator or not name.strip():
             raise WslocalError(f"{option} takes NAME=VALUE, not {pair!r}")
-        parsed[name.strip()] = value
+        parsed.append((name.strip(), value))
     return parsed
 
 
@@ -146,8 +148,8 @@ def main(args: Any) -> int:
         template_key=args.template_key,
         content_type=args.content_type,
         event_source=args.event,
-        stage_variables=pairs(args.stage_variable, "--stage-variable"),
-        context_overrides=pairs(args.context, "--context"),
+        stage_variables=dict(pairs(args.stage_variable, "--stage-variable")),
+        context_overrides=dict(pairs(args.context, "--context")),
         region=args.region,
         stdin=sys.stdin,
         out=sys.stdout,

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from wslocal import cli, samples
+from wslocal.exceptions import WslocalError
+from wslocal.render_template import pairs
 
 SEED_TEMPLATE = """
 Resources:
@@ -154,3 +156,12 @@ def test_overrides_the_template_sets_are_said(
     assert (code, out) == (0, "gone\n")
     assert "overrides the status: 404" in err
     assert "overrides the request's header: {'trace': 't1'}" in err
+
+
+def test_name_value_options_keep_their_order_repeats_and_equals_signs() -> None:
+    assert pairs(["a=1", "b=x=y", "a=2"], "--header") == [("a", "1"), ("b", "x=y"), ("a", "2")]
+
+
+def test_a_name_value_option_without_a_name_names_the_option() -> None:
+    with pytest.raises(WslocalError, match="--context takes NAME=VALUE"):
+        pairs(["=1"], "--context")
