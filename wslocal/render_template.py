@@ -20,9 +20,8 @@ from wslocal.apigateway.mapping import (
 )
 from wslocal.apigateway.mapping.from_event import mapping_input_from_event
 from wslocal.exceptions import TemplateError, WslocalError
-from wslocal.template import DEFAULT_ACCOUNT_ID, read_template
+from wslocal.template import StageModel, build_stage_model, read_template
 from wslocal.template.request_templates import RequestTemplates, find_request_templates
-from wslocal.template.translation import api_resources, needs_translation
 
 
 def render_template_command(
@@ -54,7 +53,7 @@ def render_template_command(
         print(f"wslocal: rendering {template_file}", file=err)
     else:
         found = find_request_templates(
-            _api_resources(sam_template, region), route, integration, api
+            _stage_model(sam_template, region, api), route, integration, api
         )
         key, text = _choose(found, template_key, content_type, given)
         print(
@@ -89,12 +88,22 @@ def _read_event(source: str | None, stdin: TextIO) -> Any:
         raise WslocalError(f"the event is not JSON: {exc}") from None
 
 
-def _api_resources(path: Path, region: str) -> dict[str, Any]:
+def _stage_model(path: Path, region: str, api: str | None) -> StageModel:
+    """The model ``wslocal start`` would serve (with ``--api``'s WebSocket API, when it
+    names one; else the template's)."""
     document = read_template(path.resolve())
-    resources: dict[str, Any] = dict(document["Resources"])
-    if needs_translation(resources):
-        resources |= api_resources(document, path.resolve().parent, {}, region, DEFAULT_ACCOUNT_ID)
-    return resources
+    websocket_api = api if api in _websocket_apis(document) else None
+    return build_stage_model(document, path.resolve().parent, region=region, api=websocket_api)
+
+
+def _websocket_apis(document: Mapping[str, Any]) -> set[str]:
+    return {
+        logical_id
+        for logical_id, resource in (document.get("Resources") or {}).items()
+        if isinstance(resource, Mapping)
+        and resource.get("Type") == "AWS::ApiGatewayV2::Api"
+        and (resource.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+    }
 
 
 def _choose(

@@ -81,6 +81,7 @@ def integration_model(
     else:
         check_request_parameters(parameters, integration_id, "RequestParameters")
     return IntegrationModel(
+        logical_id=integration_id,
         kind=str(kind),
         uri=uri,
         method=str(properties.get("IntegrationMethod") or "POST").upper(),
@@ -167,6 +168,7 @@ def openapi_integration(
         check_request_parameters(parameters, where, "requestParameters")
     return IntegrationModel(
         kind=kind,
+        logical_id=where,
         uri=uri,
         method=str(integration.get("httpMethod") or "POST").upper(),
         timeout_s=float(integration.get("timeoutInMillis") or MAX_TIMEOUT_MS) / 1000,
@@ -191,6 +193,7 @@ def subtype_integration(integration_id: str, properties: Mapping[str, Any]) -> I
         raise TemplateError(f"{subtype}: {problem}", integration_id, "RequestParameters")
     timeout_ms = int(properties.get("TimeoutInMillis") or 30_000)
     return IntegrationModel(
+        logical_id=integration_id,
         kind="AWS",
         uri=f"arn:aws:apigateway:{parameters.get('Region', '')}:sqs:action/SendMessage",
         timeout_s=timeout_ms / 1000,

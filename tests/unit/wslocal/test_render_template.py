@@ -96,6 +96,8 @@ def test_a_rest_request_template_is_chosen_by_the_events_content_type(
         "          /orders:\n"
         "            post:\n"
         "              x-amazon-apigateway-integration:\n"
+        "                type: http\n"
+        "                uri: http://127.0.0.1:8000/orders\n"
         "                requestTemplates:\n"
         "                  application/json: 'json $input.path(''$.n'')'\n"
         "                  application/xml: 'xml $input.body'\n"
