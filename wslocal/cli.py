@@ -235,7 +235,9 @@ def _render_template_parser(commands: Any) -> None:
     render.add_argument(
         "--template", "-t", type=Path, default=Path("template.yaml"), help="the SAM template"
     )
-    render.add_argument("--integration", help="logical id of the integration (or REST method)")
+    render.add_argument(
+        "--integration", help="logical id of the integration (OpenAPI: 'Api METHOD /path')"
+    )
     render.add_argument("--api", help="logical id of the API, when routes share a key")
     render.add_argument("--template-key", help="this key of RequestTemplates, not the chosen one")
     render.add_argument("--content-type", help="REST: choose by this, not the event's header")
