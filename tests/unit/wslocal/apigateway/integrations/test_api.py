@@ -2,6 +2,7 @@
 backend's ("Set up integration request/response", "Transform API requests and responses
 for HTTP APIs": parameter mapping)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -127,3 +128,41 @@ def test_a_rest_lambda_non_proxy_event_is_the_content_types_template():
         request_templates={"application/json": '{"t": $input.json(\'$.text\'), "via": "rest"}'},
     )
     assert lambda_rest_payload(shout, REST_EVENT) == {"t": "hi", "via": "rest"}
+
+
+OVERRIDES = "https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-override-request-response-parameters.html"
+
+
+def test_a_request_templates_request_override_reaches_the_backend():
+    # OVERRIDES: #set($context.requestOverride.header.X-Caller = ...) replaces the mapping.
+    template = (
+        "#set($_ = $context.requestOverride.header.put('X-Caller', 'bob'))"
+        "#set($context.requestOverride.querystring.page = '2')"
+        "{\"t\": $input.json('$.text')}"
+    )
+    integration = dataclasses.replace(NOTES, request_templates={"application/json": template})
+    request = rest_request(integration, REST_EVENT)
+    assert dict(request.headers)["X-Caller"] == "bob"
+    assert request.url == "http://127.0.0.1:8000/notes?page=2"
+    assert json.loads(request.body) == {"t": "hi"}
+
+
+def test_a_response_templates_response_override_sets_the_status_and_headers():
+    # OVERRIDES: #set($context.responseOverride.status = 400) in an integration response.
+    template = (
+        "#set($context.responseOverride.status = 418)"
+        "#set($_ = $context.responseOverride.header.put('X-Backend', 'teapot'))"
+        '{"brewed": false}'
+    )
+    responses = (
+        IntegrationResponseModel(
+            key="$default",
+            status=201,
+            templates={"application/json": template},
+            parameters={"method.response.header.X-Backend": "'relay'"},
+        ),
+    )
+    integration = dataclasses.replace(NOTES, responses=responses)
+    answer = rest_answer(integration, REST_EVENT, BackendResponse(200, "{}"))
+    assert (answer.status, answer.body) == (418, b'{"brewed": false}')
+    assert ("X-Backend", "teapot") in answer.headers
