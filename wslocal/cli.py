@@ -248,6 +248,7 @@ def _render_template_parser(commands: Any) -> None:
         help="set $context.NAME (dotted: identity.sourceIp=203.0.113.9)",
     )  # fmt: skip
     render.add_argument("--region", default=DEFAULT_REGION)
+    render.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
 
 
 def _generate_event_parser(commands: Any) -> None:
@@ -572,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(_generate_event(args), indent=2))
             return 0
         if args.command == "render-template":
-            return render_template.main(args)
+            return render_template.main(args, _parameters(args.parameter_overrides))
         model = _load(args)
         if args.command == "start":
             debug = debugged_functions(args.debug, model, wait=args.debug_wait)

@@ -36,6 +36,7 @@ def render_template_command(
     event_source: str | None,
     stage_variables: Mapping[str, str],
     context_overrides: Mapping[str, str],
+    parameter_overrides: Mapping[str, str] | None = None,
     region: str,
     stdin: TextIO,
     out: TextIO,
@@ -52,9 +53,8 @@ def render_template_command(
             raise WslocalError(f"cannot read {template_file}: {exc.strerror}") from None
         print(f"wslocal: rendering {template_file}", file=err)
     else:
-        found = find_request_templates(
-            _stage_model(sam_template, region, api), route, integration, api
-        )
+        model = _stage_model(sam_template, region, api, parameter_overrides or {})
+        found = find_request_templates(model, route, integration, api)
         key, text = _choose(found, template_key, content_type, given)
         print(
             f"wslocal: rendering {found.integration}'s request template {key!r} "
@@ -88,12 +88,16 @@ def _read_event(source: str | None, stdin: TextIO) -> Any:
         raise WslocalError(f"the event is not JSON: {exc}") from None
 
 
-def _stage_model(path: Path, region: str, api: str | None) -> StageModel:
+def _stage_model(
+    path: Path, region: str, api: str | None, parameter_overrides: Mapping[str, str]
+) -> StageModel:
     """The model ``wslocal start`` would serve (with ``--api``'s WebSocket API, when it
     names one; else the template's)."""
     document = read_template(path.resolve())
     websocket_api = api if api in _websocket_apis(document) else None
-    return build_stage_model(document, path.resolve().parent, region=region, api=websocket_api)
+    return build_stage_model(
+        document, path.resolve().parent, parameter_overrides, region=region, api=websocket_api
+    )
 
 
 def _websocket_apis(document: Mapping[str, Any]) -> set[str]:
@@ -145,10 +149,12 @@ def pairs(values: Sequence[str], option: str) -> list[tuple[str, str]]:
     return parsed
 
 
-def main(args: Any) -> int:
-    """The subcommand, from ``wslocal.cli``'s parsed arguments; a WslocalError goes up to
-    ``wslocal.cli.main``, which says it and exits 2."""
+def main(args: Any, parameter_overrides: Mapping[str, str]) -> int:
+    """The subcommand, from ``wslocal.cli``'s parsed arguments (the template's parameters
+    read as ``wslocal start`` reads them); a WslocalError goes up to ``wslocal.cli.main``,
+    which says it and exits 2."""
     render_template_command(
+        parameter_overrides=parameter_overrides,
         template_file=args.template_file,
         sam_template=args.template,
         route=args.route,

@@ -73,6 +73,24 @@ def test_a_routes_template_renders_on_an_event_file(
     assert "SendIntegration's request template '$default'" in err
 
 
+def test_the_templates_parameters_are_given_as_for_start(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The stage's model needs every parameter without a default, as `wslocal start` does.
+    template = SEED_TEMPLATE.replace(
+        "Resources:", "Parameters:\n  Room: {Type: String}\nResources:", 1
+    ).replace('"env": "$stageVariables.env"', '"room": "${Room}"')
+    template = template.replace("        $default: >-", "        $default: !Sub >-")
+    (project / "template.yaml").write_text(template)
+    code = cli.main(
+        ["render-template", "-t", str(project / "template.yaml"), "--route", "sendMessage",
+         "-e", str(project / "event.json"), "--parameter-overrides", 'Room="kitchen"']
+    )  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert json.loads(out)["room"] == "kitchen"
+
+
 def test_a_template_file_renders_on_an_event_from_stdin(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
