@@ -343,6 +343,9 @@ def _route(
             ),
             timeout_s=timeout_s,
         )
+    if kind_of == "mock" and kind == "REST" and _has_velocity(integration):
+        model = openapi_integration(integration, None, where)
+        return ProxyRouteModel(method, path, None, timeout_s=timeout_s, integration=model)
     if kind_of == "mock":
         return ProxyRouteModel(method, path, None, mock=_mock(integration), timeout_s=timeout_s)
     if kind_of in ("http", "http_proxy", "aws") and (kind == "REST" or kind_of == "http_proxy"):
@@ -353,6 +356,23 @@ def _route(
         model = openapi_integration(integration, function, where)
         return ProxyRouteModel(method, path, None, timeout_s=timeout_s, integration=model)
     return None
+
+
+def _has_velocity(integration: Mapping[str, Any]) -> bool:
+    """A REST mock whose templates compute something (``$``, ``#``): API Gateway renders
+    them on each request; a mock of plain text answers the same every time."""
+    templates = [integration.get("requestTemplates") or {}]
+    templates += [
+        response.get("responseTemplates") or {}
+        for response in (integration.get("responses") or {}).values()
+        if isinstance(response, Mapping)
+    ]
+    return any(
+        "$" in str(text) or "#" in str(text)
+        for each in templates
+        if isinstance(each, Mapping)
+        for text in each.values()
+    )
 
 
 def _mock(integration: Mapping[str, Any]) -> MockResponseModel:

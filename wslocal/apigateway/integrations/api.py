@@ -27,6 +27,7 @@ from wslocal.apigateway.integrations.backend import (
 )
 from wslocal.apigateway.integrations.exceptions import EndpointTimeoutError, IntegrationError
 from wslocal.apigateway.integrations.inputs import mapping_input
+from wslocal.apigateway.integrations.mock import mock_status
 from wslocal.apigateway.integrations.parameters import (
     IntegrationParameters,
     integration_parameters,
@@ -186,6 +187,17 @@ def rest_answer(
         list(with_default_content_type(mapped, JSON)),
         rendered.body.encode(),
     )
+
+
+def rest_mock_answer(
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    renderer: Render = render_with_overrides,
+) -> ProxyResponse:
+    """A REST ``mock``: the request template's ``statusCode`` selects the integration
+    response, whose template (rendered on an empty body) is the answer."""
+    status = mock_status(_templated(integration, event, renderer).body)
+    return rest_answer(integration, event, BackendResponse(status, ""), renderer=renderer)
 
 
 def _response_headers(parameters: Mapping[str, str], backend: Headers) -> dict[str, str]:

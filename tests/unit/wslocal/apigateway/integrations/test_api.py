@@ -13,6 +13,7 @@ from wslocal.apigateway.integrations.api import (
     http_api_request,
     lambda_rest_payload,
     rest_answer,
+    rest_mock_answer,
     rest_request,
 )
 from wslocal.apigateway.integrations.backend import BackendResponse
@@ -166,3 +167,29 @@ def test_a_response_templates_response_override_sets_the_status_and_headers():
     answer = rest_answer(integration, REST_EVENT, BackendResponse(200, "{}"))
     assert (answer.status, answer.body) == (418, b'{"brewed": false}')
     assert ("X-Backend", "teapot") in answer.headers
+
+
+PING = IntegrationModel(
+    kind="MOCK",
+    request_templates={
+        "application/json": '{"statusCode": #if($input.params(\'fail\') == "yes")500#{else}200#end}'
+    },
+    responses=(
+        IntegrationResponseModel(
+            key=r"5\d{2}", status=503, templates={"application/json": '{"down": true}'}
+        ),
+        IntegrationResponseModel(
+            key="$default",
+            status=200,
+            templates={"application/json": '{"stage": "$context.stage"}'},
+        ),
+    ),
+)
+
+
+def test_a_rest_mock_renders_the_response_its_request_templates_status_selects():
+    # "Set up mock integrations": the request template's statusCode selects the response.
+    ok = rest_mock_answer(PING, {**REST_EVENT, "queryStringParameters": {"fail": "no"}})
+    failing = rest_mock_answer(PING, {**REST_EVENT, "queryStringParameters": {"fail": "yes"}})
+    assert (ok.status, json.loads(ok.body)) == (200, {"stage": "prod"})
+    assert (failing.status, json.loads(failing.body)) == (503, {"down": True})
