@@ -8,7 +8,7 @@ CHECKOV_VENV := .venv-checkov
 BIN := $(VENV)/bin
 PORT ?= 3001
 
-.PHONY: run test lint typecheck unit integration e2e template-check bench build dist deps clean
+.PHONY: run seed-backend seed-stage test lint typecheck unit integration e2e template-check bench build dist deps clean
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -44,6 +44,13 @@ node_modules/.installed: package.json package-lock.json
 
 run: deps
 	$(BIN)/wslocal start --template template.yaml --static frontend/ --port $(PORT)
+
+# The seed article's design (examples/seed_chat): its web server, then the API in front of it.
+seed-backend: deps
+	$(BIN)/python examples/seed_chat/backend.py --management-endpoint http://127.0.0.1:$(PORT)/dev
+
+seed-stage: deps
+	$(BIN)/wslocal start --template examples/seed_chat/template.yaml --port $(PORT)
 
 test: deps $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed .deps/chromium lint typecheck
 	$(BIN)/pytest

@@ -101,18 +101,6 @@ def debugged_functions(
     return debugged
 
 
-def _pairs(values: Sequence[str], option: str) -> list[tuple[str, str]]:
-    """``NAME=VALUE`` options of a generated event, in order, repeats kept (a header or
-    a query value can repeat), the value as written (quotes and ``=`` included)."""
-    pairs = []
-    for pair in values:
-        name, separator, value = pair.partition("=")
-        if not separator or not name.strip():
-            raise WslocalError(f"{option} takes NAME=VALUE, not {pair!r}")
-        pairs.append((name.strip(), value))
-    return pairs
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", "-t", type=Path, default=Path("template.yaml"))
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
@@ -247,7 +235,9 @@ def _render_template_parser(commands: Any) -> None:
     render.add_argument(
         "--template", "-t", type=Path, default=Path("template.yaml"), help="the SAM template"
     )
-    render.add_argument("--integration", help="logical id of the integration (or REST method)")
+    render.add_argument(
+        "--integration", help="logical id of the integration (OpenAPI: 'Api METHOD /path')"
+    )
     render.add_argument("--api", help="logical id of the API, when routes share a key")
     render.add_argument("--template-key", help="this key of RequestTemplates, not the chosen one")
     render.add_argument("--content-type", help="REST: choose by this, not the event's header")
@@ -258,6 +248,7 @@ def _render_template_parser(commands: Any) -> None:
         help="set $context.NAME (dotted: identity.sourceIp=203.0.113.9)",
     )  # fmt: skip
     render.add_argument("--region", default=DEFAULT_REGION)
+    render.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
 
 
 def _generate_event_parser(commands: Any) -> None:
@@ -320,14 +311,14 @@ def _generate_event(args: argparse.Namespace) -> dict[str, Any]:
         return samples.websocket_event(
             args.kind, api_id=args.api_id, stage=args.stage, region=args.region,
             connection_id=args.connection_id, route_key=args.route_key, body=args.body,
-            query=_pairs(args.query, "--query"), request_id=api_gateway_id(),
+            query=render_template.pairs(args.query, "--query"), request_id=api_gateway_id(),
             message_id=api_gateway_id(), now_ms=now_ms,
         )  # fmt: skip
     if args.service == "apigateway":
         return samples.api_request_event(
             args.kind, method=args.method, resource=args.resource or args.path,
             path=args.path, query=args.query,
-            headers=_pairs(args.header, "--header"), body=args.body,
+            headers=render_template.pairs(args.header, "--header"), body=args.body,
             api_id=args.api_id, stage=args.stage or ("Prod" if args.kind == "rest" else "$default"),
             region=args.region, account_id=DEFAULT_ACCOUNT_ID,
             request_id=str(uuid.uuid4()) if args.kind == "rest" else api_gateway_id(),
@@ -582,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(_generate_event(args), indent=2))
             return 0
         if args.command == "render-template":
-            return render_template.main(args)
+            return render_template.main(args, _parameters(args.parameter_overrides))
         model = _load(args)
         if args.command == "start":
             debug = debugged_functions(args.debug, model, wait=args.debug_wait)

@@ -20,9 +20,8 @@ from wslocal.apigateway.mapping import (
 )
 from wslocal.apigateway.mapping.from_event import mapping_input_from_event
 from wslocal.exceptions import TemplateError, WslocalError
-from wslocal.template import DEFAULT_ACCOUNT_ID, read_template
+from wslocal.template import StageModel, build_stage_model, read_template
 from wslocal.template.request_templates import RequestTemplates, find_request_templates
-from wslocal.template.translation import api_resources, needs_translation
 
 
 def render_template_command(
@@ -37,6 +36,7 @@ def render_template_command(
     event_source: str | None,
     stage_variables: Mapping[str, str],
     context_overrides: Mapping[str, str],
+    parameter_overrides: Mapping[str, str] | None = None,
     region: str,
     stdin: TextIO,
     out: TextIO,
@@ -53,9 +53,8 @@ def render_template_command(
             raise WslocalError(f"cannot read {template_file}: {exc.strerror}") from None
         print(f"wslocal: rendering {template_file}", file=err)
     else:
-        found = find_request_templates(
-            _api_resources(sam_template, region), route, integration, api
-        )
+        model = _stage_model(sam_template, region, api, parameter_overrides or {})
+        found = find_request_templates(model, route, integration, api)
         key, text = _choose(found, template_key, content_type, given)
         print(
             f"wslocal: rendering {found.integration}'s request template {key!r} "
@@ -89,12 +88,26 @@ def _read_event(source: str | None, stdin: TextIO) -> Any:
         raise WslocalError(f"the event is not JSON: {exc}") from None
 
 
-def _api_resources(path: Path, region: str) -> dict[str, Any]:
+def _stage_model(
+    path: Path, region: str, api: str | None, parameter_overrides: Mapping[str, str]
+) -> StageModel:
+    """The model ``wslocal start`` would serve (with ``--api``'s WebSocket API, when it
+    names one; else the template's)."""
     document = read_template(path.resolve())
-    resources: dict[str, Any] = dict(document["Resources"])
-    if needs_translation(resources):
-        resources |= api_resources(document, path.resolve().parent, {}, region, DEFAULT_ACCOUNT_ID)
-    return resources
+    websocket_api = api if api in _websocket_apis(document) else None
+    return build_stage_model(
+        document, path.resolve().parent, parameter_overrides, region=region, api=websocket_api
+    )
+
+
+def _websocket_apis(document: Mapping[str, Any]) -> set[str]:
+    return {
+        logical_id
+        for logical_id, resource in (document.get("Resources") or {}).items()
+        if isinstance(resource, Mapping)
+        and resource.get("Type") == "AWS::ApiGatewayV2::Api"
+        and (resource.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+    }
 
 
 def _choose(
@@ -123,21 +136,25 @@ def _choose(
     return next(key for key, text in templates.items() if text is chosen), chosen
 
 
-def pairs(values: Sequence[str], option: str) -> dict[str, str]:
-    """``NAME=VALUE`` options as a dict (the value may itself contain ``=``)."""
-    parsed = {}
+def pairs(values: Sequence[str], option: str) -> list[tuple[str, str]]:
+    """``NAME=VALUE`` options, in order, repeats kept (a generated event's header or query
+    value can repeat), the value as written (quotes and ``=`` included); ``dict()`` of it
+    keeps the last of a name. One reading for every subcommand's such options."""
+    parsed = []
     for pair in values:
         name, separator, value = pair.partition("=")
         if not separator or not name.strip():
             raise WslocalError(f"{option} takes NAME=VALUE, not {pair!r}")
-        parsed[name.strip()] = value
+        parsed.append((name.strip(), value))
     return parsed
 
 
-def main(args: Any) -> int:
-    """The subcommand, from ``wslocal.cli``'s parsed arguments; a WslocalError goes up to
-    ``wslocal.cli.main``, which says it and exits 2."""
+def main(args: Any, parameter_overrides: Mapping[str, str]) -> int:
+    """The subcommand, from ``wslocal.cli``'s parsed arguments (the template's parameters
+    read as ``wslocal start`` reads them); a WslocalError goes up to ``wslocal.cli.main``,
+    which says it and exits 2."""
     render_template_command(
+        parameter_overrides=parameter_overrides,
         template_file=args.template_file,
         sam_template=args.template,
         route=args.route,
@@ -146,8 +163,8 @@ def main(args: Any) -> int:
         template_key=args.template_key,
         content_type=args.content_type,
         event_source=args.event,
-        stage_variables=pairs(args.stage_variable, "--stage-variable"),
-        context_overrides=pairs(args.context, "--context"),
+        stage_variables=dict(pairs(args.stage_variable, "--stage-variable")),
+        context_overrides=dict(pairs(args.context, "--context")),
         region=args.region,
         stdin=sys.stdin,
         out=sys.stdout,

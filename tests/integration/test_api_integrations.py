@@ -72,6 +72,14 @@ def test_rest_selection_pattern_picks_the_status_and_template(stage):
     assert (status, json.loads(body)) == (409, {"refused": "not today"})
 
 
+def test_a_rest_mock_renders_the_response_its_request_templates_status_picks(stage):
+    health = f"{stage.stage.proxy_url('Rest')}/health"
+    ok = call(health, None, method="GET")
+    down = call(f"{health}?deep=yes", None, method="GET")
+    assert (ok[0], json.loads(ok[2])) == (200, {"healthy": True, "stage": "prod"})
+    assert (down[0], json.loads(down[2])) == (503, {"healthy": False, "stage": "prod"})
+
+
 def test_rest_http_proxy_passes_the_request_and_answer_through(stage, backend):
     status, _, body = call(f"{stage.stage.proxy_url('Rest')}/pass/echo?x=1", b"quiet")
     assert (status, body) == (200, "QUIET")

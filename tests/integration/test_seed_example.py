@@ -2,8 +2,12 @@
 with request templates -> an aiohttp web server that posts back through @connections,
 all on localhost with real WebSocket clients, no deployment and no tunnel."""
 
+import asyncio
 import contextlib
 import json
+import logging
+import socket
+import struct
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -11,6 +15,7 @@ from websockets.sync.client import connect
 
 from tests.support.backends import free_port, running_backend
 from tests.support.paths import ROOT
+from tests.support.raw_websocket import open_raw, send_masked
 from tests.support.stage import RunningStage
 from wslocal.server import StageConfig
 from wslocal.template import build_stage_model, read_template
@@ -38,6 +43,15 @@ def stage():
         management = f"{running.http}/{running.stage.stage_name}"
         with running_backend(EXAMPLE / "backend.py", port, "--management-endpoint", management):
             yield running
+
+
+async def session_tasks(stage):
+    return {session.task for session in stage.stage.front_door.sessions}
+
+
+async def served(tasks, timeout=10.0):
+    """Whether these clients' tasks (their sessions and whatever logs their end) finished."""
+    return not (await asyncio.wait(tasks, timeout=timeout))[1]
 
 
 def receive(ws):
@@ -76,6 +90,24 @@ def test_a_disconnected_client_is_forgotten_by_the_server(stage):
         alice.send(json.dumps({"action": "sendMessage", "message": "anyone?"}))
         replies = [receive(alice), receive(alice)]
     assert {"delivered": 1} in replies
+
+
+def test_a_client_that_resets_after_a_frame_is_closed_quietly_and_its_frame_delivered(
+    stage, caplog
+):
+    # wscat -x '{"action":"sendMessage",...}' sends its frame and resets the TCP connection.
+    with connect(stage.url) as bob:
+        before = stage.call(session_tasks(stage))
+        sock = open_raw(stage.url)
+        send_masked(sock, 0x1, json.dumps({"action": "sendMessage", "message": "hi"}).encode())
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        reset = stage.call(session_tasks(stage)) - before
+        with caplog.at_level(logging.ERROR):
+            sock.shutdown(socket.SHUT_WR)  # the stage reads the frame, then the end...
+            sock.close()  # ...and its half-close meets a reset connection
+            assert receive(bob)["message"] == "hi"
+            assert stage.call(served(reset))
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 def test_connect_is_refused_when_the_web_server_is_down():

@@ -213,6 +213,8 @@ class Integrations:
         """A REST (``api_kind`` ``REST``) or HTTP API route's response from its HTTP,
         HTTP_PROXY or AWS integration; failures answered as the API answers them."""
         try:
+            if integration.kind == "MOCK":
+                return api.rest_mock_answer(integration, event, renderer=self._render)
             if integration.kind == "AWS" and integration.function is None:
                 return await self._aws.answer_api(integration, event)
             if api_kind == "HTTP":

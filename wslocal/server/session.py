@@ -259,7 +259,12 @@ class WebSocketSession:
                 # until it closes too: closing with its data unread would reset the
                 # connection, and a reset can reach the client before the close frame
                 # (a 1009 after an oversized message would then be lost).
-                self._writer.write_eof()
+                try:
+                    self._writer.write_eof()
+                except OSError:
+                    # The client reset the connection after its end (wscat -x): nothing
+                    # more can reach it, so the session ends quietly, what it read served.
+                    self._writer.transport.abort()
             elif not self._writer.is_closing():
                 self._writer.close()
 

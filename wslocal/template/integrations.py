@@ -10,6 +10,7 @@ from typing import Any
 
 from wslocal.exceptions import TemplateError
 from wslocal.template.model import IntegrationModel, IntegrationResponseModel
+from wslocal.template.shapes import optional_text, whole_number
 
 KINDS = ("AWS_PROXY", "AWS", "HTTP", "HTTP_PROXY", "MOCK")
 PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
@@ -65,7 +66,9 @@ def integration_model(
             integration_id,
             "PassthroughBehavior",
         )
-    timeout_ms = int(properties.get("TimeoutInMillis") or MAX_TIMEOUT_MS)
+    timeout_ms = whole_number(
+        properties.get("TimeoutInMillis") or None, MAX_TIMEOUT_MS, integration_id, "TimeoutInMillis"
+    )
     if not MIN_TIMEOUT_MS <= timeout_ms <= max_timeout_ms:
         raise TemplateError(
             f"{timeout_ms} is not between {MIN_TIMEOUT_MS} and {max_timeout_ms}",
@@ -78,20 +81,27 @@ def integration_model(
     else:
         check_request_parameters(parameters, integration_id, "RequestParameters")
     return IntegrationModel(
+        logical_id=integration_id,
         kind=str(kind),
         uri=uri,
         method=str(properties.get("IntegrationMethod") or "POST").upper(),
         timeout_s=timeout_ms / 1000,
         request_templates=_strings(properties.get("RequestTemplates"), integration_id),
-        template_selection_expression=_optional(properties.get("TemplateSelectionExpression")),
+        template_selection_expression=optional_text(
+            properties.get("TemplateSelectionExpression"),
+            integration_id,
+            "TemplateSelectionExpression",
+        ),
         passthrough=passthrough,
         request_parameters=parameters,
         responses=tuple(
             IntegrationResponseModel(
                 key=str(response.get("IntegrationResponseKey") or "$default"),
                 templates=_strings(response.get("ResponseTemplates"), integration_id),
-                template_selection_expression=_optional(
-                    response.get("TemplateSelectionExpression")
+                template_selection_expression=optional_text(
+                    response.get("TemplateSelectionExpression"),
+                    integration_id,
+                    "IntegrationResponse.TemplateSelectionExpression",
                 ),
             )
             for response in responses
@@ -158,6 +168,7 @@ def openapi_integration(
         check_request_parameters(parameters, where, "requestParameters")
     return IntegrationModel(
         kind=kind,
+        logical_id=where,
         uri=uri,
         method=str(integration.get("httpMethod") or "POST").upper(),
         timeout_s=float(integration.get("timeoutInMillis") or MAX_TIMEOUT_MS) / 1000,
@@ -182,6 +193,7 @@ def subtype_integration(integration_id: str, properties: Mapping[str, Any]) -> I
         raise TemplateError(f"{subtype}: {problem}", integration_id, "RequestParameters")
     timeout_ms = int(properties.get("TimeoutInMillis") or 30_000)
     return IntegrationModel(
+        logical_id=integration_id,
         kind="AWS",
         uri=f"arn:aws:apigateway:{parameters.get('Region', '')}:sqs:action/SendMessage",
         timeout_s=timeout_ms / 1000,

@@ -97,6 +97,9 @@ class IntegrationModel:
     subtype: str | None = None
     """An HTTP API's first-class AWS integration (``SQS-SendMessage``); its fields are
     ``request_parameters`` (``QueueUrl``, ``MessageBody``, ...)."""
+    logical_id: str = ""
+    """Where the template declares it (the integration, the REST method or the API with
+    the OpenAPI body): what ``render-template --integration`` names."""
 
 
 @dataclass(frozen=True)

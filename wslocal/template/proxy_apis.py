@@ -32,7 +32,7 @@ from wslocal.template.model import (
     ProxyRouteModel,
 )
 from wslocal.template.routes import function_for_uri
-from wslocal.template.shapes import reading
+from wslocal.template.shapes import reading, whole_number
 
 REST_TIMEOUT_S = 29.0
 HTTP_TIMEOUT_S = 30.0
@@ -256,7 +256,12 @@ def _authorizers(
         if isinstance(sources, str):
             sources = [source.strip() for source in sources.split(",") if source.strip()]
         identity = tuple(str(source) for source in sources or ())
-        ttl = int(config.get("authorizerResultTtlInSeconds", 300 if kind == "REST" else 0))
+        ttl = whole_number(
+            config.get("authorizerResultTtlInSeconds"),
+            300 if kind == "REST" else 0,
+            where,
+            "authorizerResultTtlInSeconds",
+        )
         if kind_of in ("token", "request"):
             function = function_for_uri(
                 config.get("authorizerUri"), functions_by_name, where, "authorizerUri"
@@ -338,6 +343,9 @@ def _route(
             ),
             timeout_s=timeout_s,
         )
+    if kind_of == "mock" and kind == "REST" and _has_velocity(integration):
+        model = openapi_integration(integration, None, where)
+        return ProxyRouteModel(method, path, None, timeout_s=timeout_s, integration=model)
     if kind_of == "mock":
         return ProxyRouteModel(method, path, None, mock=_mock(integration), timeout_s=timeout_s)
     if kind_of in ("http", "http_proxy", "aws") and (kind == "REST" or kind_of == "http_proxy"):
@@ -348,6 +356,23 @@ def _route(
         model = openapi_integration(integration, function, where)
         return ProxyRouteModel(method, path, None, timeout_s=timeout_s, integration=model)
     return None
+
+
+def _has_velocity(integration: Mapping[str, Any]) -> bool:
+    """A REST mock whose templates compute something (``$``, ``#``): API Gateway renders
+    them on each request; a mock of plain text answers the same every time."""
+    templates = [integration.get("requestTemplates") or {}]
+    templates += [
+        response.get("responseTemplates") or {}
+        for response in (integration.get("responses") or {}).values()
+        if isinstance(response, Mapping)
+    ]
+    return any(
+        "$" in str(text) or "#" in str(text)
+        for each in templates
+        if isinstance(each, Mapping)
+        for text in each.values()
+    )
 
 
 def _mock(integration: Mapping[str, Any]) -> MockResponseModel:
@@ -454,7 +479,12 @@ def _v2_authorizer(
                 properties.get("AuthorizerUri"), functions_by_name, logical_id, "AuthorizerUri"
             ),
             identity_sources=identity,
-            ttl_s=int(properties.get("AuthorizerResultTtlInSeconds", 0)),
+            ttl_s=whole_number(
+                properties.get("AuthorizerResultTtlInSeconds"),
+                0,
+                logical_id,
+                "AuthorizerResultTtlInSeconds",
+            ),
             payload_format=str(properties.get("AuthorizerPayloadFormatVersion", "2.0")),
             simple_responses=str(properties.get("EnableSimpleResponses", False)).lower() == "true",
         )

@@ -62,3 +62,24 @@ def reading(where: str | None) -> Iterator[None]:
         raise TemplateError(
             f"a value has a shape the stage cannot read ({type(exc).__name__}: {exc})", where
         ) from None
+
+
+def whole_number(value: Any, default: int, where: str, prop: str) -> int:
+    """A property that is a whole number (a TTL, a timeout): anything else is refused,
+    naming the resource and the property."""
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise TemplateError(f"{value!r} is not a whole number", where, prop) from None
+
+
+def optional_text(value: Any, where: str, prop: str) -> str | None:
+    """A property that is text when present (an expression): a list or a map is refused,
+    naming the resource and the property."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise TemplateError(f"expected text, got {type(value).__name__}", where, prop)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from wslocal import cli, samples
+from wslocal.exceptions import WslocalError
+from wslocal.render_template import pairs
 
 SEED_TEMPLATE = """
 Resources:
@@ -71,6 +73,24 @@ def test_a_routes_template_renders_on_an_event_file(
     assert "SendIntegration's request template '$default'" in err
 
 
+def test_the_templates_parameters_are_given_as_for_start(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The stage's model needs every parameter without a default, as `wslocal start` does.
+    template = SEED_TEMPLATE.replace(
+        "Resources:", "Parameters:\n  Room: {Type: String}\nResources:", 1
+    ).replace('"env": "$stageVariables.env"', '"room": "${Room}"')
+    template = template.replace("        $default: >-", "        $default: !Sub >-")
+    (project / "template.yaml").write_text(template)
+    code = cli.main(
+        ["render-template", "-t", str(project / "template.yaml"), "--route", "sendMessage",
+         "-e", str(project / "event.json"), "--parameter-overrides", 'Room="kitchen"']
+    )  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert json.loads(out)["room"] == "kitchen"
+
+
 def test_a_template_file_renders_on_an_event_from_stdin(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,6 +114,8 @@ def test_a_rest_request_template_is_chosen_by_the_events_content_type(
         "          /orders:\n"
         "            post:\n"
         "              x-amazon-apigateway-integration:\n"
+        "                type: http\n"
+        "                uri: http://127.0.0.1:8000/orders\n"
         "                requestTemplates:\n"
         "                  application/json: 'json $input.path(''$.n'')'\n"
         "                  application/xml: 'xml $input.body'\n"
@@ -154,3 +176,12 @@ def test_overrides_the_template_sets_are_said(
     assert (code, out) == (0, "gone\n")
     assert "overrides the status: 404" in err
     assert "overrides the request's header: {'trace': 't1'}" in err
+
+
+def test_name_value_options_keep_their_order_repeats_and_equals_signs() -> None:
+    assert pairs(["a=1", "b=x=y", "a=2"], "--header") == [("a", "1"), ("b", "x=y"), ("a", "2")]
+
+
+def test_a_name_value_option_without_a_name_names_the_option() -> None:
+    with pytest.raises(WslocalError, match="--context takes NAME=VALUE"):
+        pairs(["=1"], "--context")

@@ -27,10 +27,20 @@ from wslocal.apigateway.integrations.backend import (
 )
 from wslocal.apigateway.integrations.exceptions import EndpointTimeoutError, IntegrationError
 from wslocal.apigateway.integrations.inputs import mapping_input
-from wslocal.apigateway.integrations.parameters import integration_parameters, mapped_value
+from wslocal.apigateway.integrations.mock import mock_status
+from wslocal.apigateway.integrations.parameters import (
+    IntegrationParameters,
+    integration_parameters,
+    mapped_value,
+)
 from wslocal.apigateway.integrations.selection import integration_response
 from wslocal.apigateway.integrations.templates import Render
-from wslocal.apigateway.mapping import MappingTemplateError, render, select_template
+from wslocal.apigateway.mapping import (
+    MappingTemplateError,
+    Rendering,
+    render_with_overrides,
+    select_template,
+)
 from wslocal.apigateway.proxy.responses import ProxyResponse
 from wslocal.template.model import IntegrationModel
 
@@ -61,6 +71,14 @@ def _header(event: Mapping[str, Any], name: str) -> str | None:
 def _templated_body(
     integration: IntegrationModel, event: Mapping[str, Any], renderer: Render
 ) -> bytes:
+    return _templated(integration, event, renderer).body.encode("utf-8", "surrogateescape")
+
+
+def _templated(
+    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render
+) -> Rendering:
+    """The request template for the request's content type rendered (with the
+    ``$context.requestOverride`` it set), or the body passed through."""
     content_type = _header(event, "Content-Type")
     template = select_template(integration.request_templates, content_type)
     if template is None:
@@ -71,9 +89,9 @@ def _templated_body(
                 f"no request template for {content_type or JSON!r} "
                 f"(passthroughBehavior {integration.passthrough})"
             )
-        return request_body(event)
+        return Rendering(request_body(event).decode("utf-8", "surrogateescape"))
     try:
-        return renderer(template, mapping_input(event)).encode("utf-8")
+        return renderer(template, mapping_input(event))
     except MappingTemplateError as exc:
         raise IntegrationError(f"the request template does not render: {exc}") from exc
 
@@ -82,7 +100,7 @@ def rest_request(
     integration: IntegrationModel,
     event: Mapping[str, Any],
     url: str | None = None,
-    renderer: Render = render,
+    renderer: Render = render_with_overrides,
 ) -> BackendRequest:
     """The backend's request; ``url``: a service engine's, else the integration's URI."""
     parameters = integration_parameters(integration.request_parameters, event)
@@ -108,11 +126,18 @@ def rest_request(
             body=request_body(event),
             timeout_s=integration.timeout_s,
         )
+    rendered = _templated(integration, event, renderer)
+    override = rendered.request_override
+    parameters = IntegrationParameters(
+        {**parameters.headers, **override.get("header", {})},
+        {**parameters.query, **override.get("querystring", {})},
+        {**parameters.path, **override.get("path", {})},
+    )
     return BackendRequest(
         method=integration.method,
         url=url or backend_url(integration.uri, parameters),
         headers=with_default_content_type(dict(parameters.headers), JSON),
-        body=_templated_body(integration, event, renderer),
+        body=rendered.body.encode("utf-8", "surrogateescape"),
         timeout_s=integration.timeout_s,
     )
 
@@ -134,7 +159,7 @@ def rest_answer(
     event: Mapping[str, Any],
     response: BackendResponse,
     error_message: str | None = None,
-    renderer: Render = render,
+    renderer: Render = render_with_overrides,
 ) -> ProxyResponse:
     """The method response: the backend's as it is (HTTP_PROXY), or through the
     integration response its status (or ``error_message``) selects."""
@@ -146,17 +171,33 @@ def rest_answer(
         return ProxyResponse(
             response.status, [("Content-Type", JSON)], response.body.encode("utf-8")
         )
-    body = response.body
+    rendered = Rendering(response.body)
     template = select_template(chosen.templates, JSON) if chosen.templates else None
     if template is not None:
         try:
-            body = renderer(template, mapping_input(event, response.body))
+            rendered = renderer(template, mapping_input(event, response.body))
         except MappingTemplateError as exc:
             raise IntegrationError(f"the response template does not render: {exc}") from exc
-    mapped = _response_headers(chosen.parameters, response.headers)
+    # $context.responseOverride: what the response template set wins over the integration
+    # response's status and header mappings (docs: "Override your API's request and
+    # response parameters and status codes for REST APIs").
+    mapped = {**_response_headers(chosen.parameters, response.headers), **rendered.response_headers}
     return ProxyResponse(
-        chosen.status or 200, list(with_default_content_type(mapped, JSON)), body.encode()
+        rendered.response_status or chosen.status or 200,
+        list(with_default_content_type(mapped, JSON)),
+        rendered.body.encode(),
     )
+
+
+def rest_mock_answer(
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    renderer: Render = render_with_overrides,
+) -> ProxyResponse:
+    """A REST ``mock``: the request template's ``statusCode`` selects the integration
+    response, whose template (rendered on an empty body) is the answer."""
+    status = mock_status(_templated(integration, event, renderer).body)
+    return rest_answer(integration, event, BackendResponse(status, ""), renderer=renderer)
 
 
 def _response_headers(parameters: Mapping[str, str], backend: Headers) -> dict[str, str]:
@@ -177,7 +218,9 @@ def _response_headers(parameters: Mapping[str, str], backend: Headers) -> dict[s
 
 
 def lambda_rest_payload(
-    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    renderer: Render = render_with_overrides,
 ) -> Any:
     """A Lambda non-proxy's event: the template for the request's content type rendered
     (as the JSON it is), or the body passed through."""
@@ -193,7 +236,7 @@ def lambda_rest_answer(
     event: Mapping[str, Any],
     result: Any,
     error: Any = None,
-    renderer: Render = render,
+    renderer: Render = render_with_overrides,
 ) -> ProxyResponse:
     """A Lambda non-proxy's result (200) or error, through the integration responses."""
     if error is not None:

@@ -21,7 +21,7 @@ from wslocal.apigateway.integrations.backend import (
 from wslocal.apigateway.integrations.exceptions import IntegrationError
 from wslocal.apigateway.integrations.parameters import integration_parameters, mapped_value
 from wslocal.apigateway.integrations.templates import Render, request_body, shaped_answer
-from wslocal.apigateway.mapping import render
+from wslocal.apigateway.mapping import render_with_overrides
 from wslocal.template.model import IntegrationModel
 
 _SERVICE_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]*:([^:]+):(action|path)/(.*)$")
@@ -55,7 +55,7 @@ def service_request(
     integration: IntegrationModel,
     event: Mapping[str, Any],
     endpoint: str,
-    renderer: Render = render,
+    renderer: Render = render_with_overrides,
 ) -> BackendRequest:
     """The service's HTTP request, unsigned; ``endpoint``: the stage's engine for it."""
     parameters = integration_parameters(integration.request_parameters, event)
@@ -103,13 +103,15 @@ def service_answer(
     integration: IntegrationModel,
     event: Mapping[str, Any],
     response: BackendResponse,
-    renderer: Render = render,
+    renderer: Render = render_with_overrides,
 ) -> ProxyResponse:
     return shaped_answer(integration, event, response.status, response.body, renderer=renderer)
 
 
 def lambda_payload(
-    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    renderer: Render = render_with_overrides,
 ) -> Any:
     """The function's event: the rendered template, as the JSON it is (Lambda receives its
     bytes; a template that is not JSON gets the text)."""
@@ -121,7 +123,10 @@ def lambda_payload(
 
 
 def lambda_answer(
-    integration: IntegrationModel, event: Mapping[str, Any], result: Any, renderer: Render = render
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    result: Any,
+    renderer: Render = render_with_overrides,
 ) -> ProxyResponse:
     """The function's result, as JSON, through the ``$default`` integration response."""
     return shaped_answer(integration, event, 200, json.dumps(result), renderer=renderer)
@@ -131,7 +136,7 @@ def lambda_error_answer(
     integration: IntegrationModel,
     event: Mapping[str, Any],
     error: Mapping[str, Any],
-    renderer: Render = render,
+    renderer: Render = render_with_overrides,
 ) -> ProxyResponse:
     """A function's error: the integration response whose pattern matches its
     ``errorMessage`` (else ``$default``) shapes the error document."""

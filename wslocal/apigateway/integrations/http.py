@@ -20,12 +20,14 @@ from wslocal.apigateway.integrations.backend import (
 )
 from wslocal.apigateway.integrations.parameters import integration_parameters
 from wslocal.apigateway.integrations.templates import Render, request_body, shaped_answer
-from wslocal.apigateway.mapping import render
+from wslocal.apigateway.mapping import render_with_overrides
 from wslocal.template.model import IntegrationModel
 
 
 def http_request(
-    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    renderer: Render = render_with_overrides,
 ) -> BackendRequest:
     proxy = integration.kind == "HTTP_PROXY"
     body = str(event.get("body") or "") if proxy else request_body(integration, event, renderer)
@@ -43,7 +45,7 @@ def http_answer(
     integration: IntegrationModel,
     event: Mapping[str, Any],
     response: BackendResponse,
-    renderer: Render = render,
+    renderer: Render = render_with_overrides,
 ) -> ProxyResponse:
     if integration.kind == "HTTP_PROXY":
         return ProxyResponse(response.status, response.body)

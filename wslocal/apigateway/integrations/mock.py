@@ -10,7 +10,7 @@ from typing import Any
 from wslocal.apigateway.integration import ProxyResponse
 from wslocal.apigateway.integrations.exceptions import IntegrationError
 from wslocal.apigateway.integrations.templates import Render, request_body, shaped_answer
-from wslocal.apigateway.mapping import render
+from wslocal.apigateway.mapping import render_with_overrides
 from wslocal.template.model import IntegrationModel
 
 
@@ -31,7 +31,9 @@ def mock_status(rendered: str) -> int:
 
 
 def mock_answer(
-    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    renderer: Render = render_with_overrides,
 ) -> ProxyResponse:
     status = mock_status(request_body(integration, event, renderer))
     return shaped_answer(integration, event, status, "", renderer=renderer)

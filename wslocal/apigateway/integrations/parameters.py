@@ -5,6 +5,7 @@ variable (``stageVariables.x``) or a literal (``'application/json'``)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -59,15 +60,27 @@ def parameter_value(source: str, event: Mapping[str, Any]) -> str | None:
     raise IntegrationError(f"RequestParameters: {source!r} is not a source API Gateway reads")
 
 
+def _request_body(event: Mapping[str, Any]) -> str:
+    """The body the client sent: an HTTP API event carries a body whose content type is not
+    text base64-encoded (for Lambda), but the mapping reads the request itself."""
+    body = str(event.get("body") or "")
+    if not event.get("isBase64Encoded"):
+        return body
+    try:
+        return base64.b64decode(body).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
 def mapped_value(source: str, event: Mapping[str, Any]) -> str:
     """An HTTP API's mapping value: ``$request.header.x``, ``$request.querystring.x``,
     ``$request.path.x``, ``$request.body`` or ``$request.body.a.b``, ``$context.x``,
     ``$stageVariables.x``, or the text itself; what the request lacks is empty."""
     if source == "$request.body":
-        return str(event.get("body") or "")
+        return _request_body(event)
     if source.startswith("$request.body."):
         try:
-            document = json.loads(str(event.get("body") or ""))
+            document = json.loads(_request_body(event))
         except ValueError:
             return ""
         value = _walk(document if isinstance(document, Mapping) else {}, source[14:], True)

@@ -19,14 +19,15 @@ from wslocal.apigateway.mapping import (
     MappingInput,
     MappingTemplate,
     MappingTemplateError,
-    render,
-    render_compiled,
+    Rendering,
+    render_with_overrides,
 )
 from wslocal.template.model import IntegrationModel
 
-Render = Callable[[str, MappingInput], str]
-"""How a template is rendered: ``render`` parses it each time; ``CompiledTemplates.render``
-parses each text once."""
+Render = Callable[[str, MappingInput], Rendering]
+"""How a template is rendered (its output and the ``$context`` overrides it set):
+``render_with_overrides`` parses it each time; ``CompiledTemplates.render`` parses each
+text once."""
 
 
 class CompiledTemplates:
@@ -37,17 +38,19 @@ class CompiledTemplates:
         self._compiled: dict[str, MappingTemplate] = {}
         self._limit = limit
 
-    def render(self, template: str, given: MappingInput) -> str:
+    def render(self, template: str, given: MappingInput) -> Rendering:
         compiled = self._compiled.get(template)
         if compiled is None:
             compiled = MappingTemplate(template)
             if len(self._compiled) < self._limit:
                 self._compiled[template] = compiled
-        return render_compiled(compiled, given)
+        return render_with_overrides(compiled, given)
 
 
 def request_body(
-    integration: IntegrationModel, event: Mapping[str, Any], renderer: Render = render
+    integration: IntegrationModel,
+    event: Mapping[str, Any],
+    renderer: Render = render_with_overrides,
 ) -> str:
     """What the backend receives: the chosen request template rendered on the request, or
     the request's body when it passes through."""
@@ -56,7 +59,7 @@ def request_body(
     if template is PASSTHROUGH:
         return str(body or "")
     try:
-        return renderer(template, mapping_input(event))
+        return renderer(template, mapping_input(event)).body
     except MappingTemplateError as exc:
         raise IntegrationError(f"the request template does not render: {exc}") from exc
 
@@ -67,7 +70,7 @@ def shaped_answer(
     status: int,
     body: str,
     error_message: str | None = None,
-    renderer: Render = render,
+    renderer: Render = render_with_overrides,
 ) -> ProxyResponse:
     """The backend's answer through the integration response it selects (by ``status``,
     or by a Lambda's ``error_message``); the body unchanged when none has a template."""
@@ -76,6 +79,6 @@ def shaped_answer(
     if template is None:
         return ProxyResponse(status, body)
     try:
-        return ProxyResponse(status, renderer(template, mapping_input(event, body)))
+        return ProxyResponse(status, renderer(template, mapping_input(event, body)).body)
     except MappingTemplateError as exc:
         raise IntegrationError(f"the response template does not render: {exc}") from exc

@@ -59,10 +59,12 @@ class InputVariable:
 
     def json(self, path: str = "$") -> Any:
         """The JSONPath's value as JSON text: a string comes back quoted
-        (``"message": $input.json('$.message')`` needs no quotes of its own)."""
+        (``"message": $input.json('$.message')`` needs no quotes of its own), and a JSON
+        null or a missing path is the text ``null`` (the method returns a serialized value,
+        never a null reference), so such a template still sends valid JSON."""
         value = read_path(self._parsed_body(), str(path))
         if isinstance(value, JavaNull):
-            return NULL
+            return JavaString("null")
         return JavaString(json.dumps(plain(value), separators=(",", ":"), ensure_ascii=False))
 
     def path(self, path: str = "$") -> Any:

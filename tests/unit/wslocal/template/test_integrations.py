@@ -160,6 +160,8 @@ def test_a_lambda_non_proxy_integration_names_its_function(routes):
         ("IntegrationUri", "ftp://example.com/x"),
         ("PassthroughBehavior", "SOMETIMES"),
         ("TimeoutInMillis", "30000"),
+        ("TimeoutInMillis", "soon"),
+        ("TemplateSelectionExpression", ["$default"]),
     ],
 )
 def test_a_bad_integration_property_names_the_resource_and_property(tmp_path, prop, value):

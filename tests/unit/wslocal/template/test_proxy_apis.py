@@ -322,6 +322,15 @@ def test_a_v2_routes_custom_authorizer_is_its_lambda_authorizer(tmp_path):
     )  # fmt: skip
 
 
+def test_a_v2_authorizers_ttl_that_is_not_a_number_names_the_authorizer(tmp_path):
+    api = V2_API.replace("AuthorizerResultTtlInSeconds: 60", "AuthorizerResultTtlInSeconds: soon")
+    with pytest.raises(TemplateError, match=r"Lambda\.AuthorizerResultTtlInSeconds: 'soon'"):
+        model(
+            tmp_path,
+            api + v2_route("GET /k", AuthorizationType="CUSTOM", AuthorizerId="!Ref Lambda"),
+        )
+
+
 def test_a_v2_routes_jwt_authorizer_comes_with_the_routes_scopes(tmp_path):
     stage = model(
         tmp_path,

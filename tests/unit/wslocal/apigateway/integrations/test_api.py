@@ -2,6 +2,7 @@
 backend's ("Set up integration request/response", "Transform API requests and responses
 for HTTP APIs": parameter mapping)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from wslocal.apigateway.integrations.api import (
     http_api_request,
     lambda_rest_payload,
     rest_answer,
+    rest_mock_answer,
     rest_request,
 )
 from wslocal.apigateway.integrations.backend import BackendResponse
@@ -127,3 +129,67 @@ def test_a_rest_lambda_non_proxy_event_is_the_content_types_template():
         request_templates={"application/json": '{"t": $input.json(\'$.text\'), "via": "rest"}'},
     )
     assert lambda_rest_payload(shout, REST_EVENT) == {"t": "hi", "via": "rest"}
+
+
+OVERRIDES = "https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-override-request-response-parameters.html"
+
+
+def test_a_request_templates_request_override_reaches_the_backend():
+    # OVERRIDES: #set($context.requestOverride.header.X-Caller = ...) replaces the mapping.
+    template = (
+        "#set($_ = $context.requestOverride.header.put('X-Caller', 'bob'))"
+        "#set($context.requestOverride.querystring.page = '2')"
+        "{\"t\": $input.json('$.text')}"
+    )
+    integration = dataclasses.replace(NOTES, request_templates={"application/json": template})
+    request = rest_request(integration, REST_EVENT)
+    assert dict(request.headers)["X-Caller"] == "bob"
+    assert request.url == "http://127.0.0.1:8000/notes?page=2"
+    assert json.loads(request.body) == {"t": "hi"}
+
+
+def test_a_response_templates_response_override_sets_the_status_and_headers():
+    # OVERRIDES: #set($context.responseOverride.status = 400) in an integration response.
+    template = (
+        "#set($context.responseOverride.status = 418)"
+        "#set($_ = $context.responseOverride.header.put('X-Backend', 'teapot'))"
+        '{"brewed": false}'
+    )
+    responses = (
+        IntegrationResponseModel(
+            key="$default",
+            status=201,
+            templates={"application/json": template},
+            parameters={"method.response.header.X-Backend": "'relay'"},
+        ),
+    )
+    integration = dataclasses.replace(NOTES, responses=responses)
+    answer = rest_answer(integration, REST_EVENT, BackendResponse(200, "{}"))
+    assert (answer.status, answer.body) == (418, b'{"brewed": false}')
+    assert ("X-Backend", "teapot") in answer.headers
+
+
+PING = IntegrationModel(
+    kind="MOCK",
+    request_templates={
+        "application/json": '{"statusCode": #if($input.params(\'fail\') == "yes")500#{else}200#end}'
+    },
+    responses=(
+        IntegrationResponseModel(
+            key=r"5\d{2}", status=503, templates={"application/json": '{"down": true}'}
+        ),
+        IntegrationResponseModel(
+            key="$default",
+            status=200,
+            templates={"application/json": '{"stage": "$context.stage"}'},
+        ),
+    ),
+)
+
+
+def test_a_rest_mock_renders_the_response_its_request_templates_status_selects():
+    # "Set up mock integrations": the request template's statusCode selects the response.
+    ok = rest_mock_answer(PING, {**REST_EVENT, "queryStringParameters": {"fail": "no"}})
+    failing = rest_mock_answer(PING, {**REST_EVENT, "queryStringParameters": {"fail": "yes"}})
+    assert (ok.status, json.loads(ok.body)) == (200, {"stage": "prod"})
+    assert (failing.status, json.loads(failing.body)) == (503, {"down": True})

@@ -1,6 +1,8 @@
 """RequestParameters: integration request parameters from the request, the context, stage
 variables or literals ("Map request parameters ... for WebSocket APIs")."""
 
+import base64
+
 import pytest
 
 from wslocal.apigateway.integrations.exceptions import IntegrationError
@@ -58,3 +60,12 @@ def test_an_http_api_mapping_value_reads_the_body_by_path_as_json():
     assert mapped_value("$request.body.missing", event) == ""
     assert mapped_value("$request.header.X-A", event) == "1"
     assert mapped_value("plain text", event) == "plain text"
+
+
+def test_an_http_api_mapping_reads_a_body_the_event_carries_in_base64():
+    # A body whose Content-Type is not text (a form post) reaches the event base64-encoded;
+    # $request.body.x reads what the client sent.
+    body = base64.b64encode(b'{"order": {"id": 7}}').decode()
+    event = {"body": body, "isBase64Encoded": True}
+    assert mapped_value("$request.body.order", event) == '{"id": 7}'
+    assert mapped_value("$request.body", event) == '{"order": {"id": 7}}'

@@ -4,7 +4,7 @@ import pytest
 
 from wslocal.apigateway.integrations.exceptions import IntegrationError
 from wslocal.apigateway.integrations.templates import CompiledTemplates, request_body
-from wslocal.apigateway.mapping import MappingInput, MappingTemplateError, render
+from wslocal.apigateway.mapping import MappingInput, MappingTemplateError, Rendering, render
 from wslocal.template.model import IntegrationModel
 
 SEED = '{"connectionId": "$context.connectionId", "message": $input.json(\'$.message\')}'
@@ -17,7 +17,7 @@ def given(message):
 def test_a_compiled_template_renders_each_input_as_render_does():
     templates = CompiledTemplates()
     for message in ("one", "two"):
-        assert templates.render(SEED, given(message)) == render(SEED, given(message))
+        assert templates.render(SEED, given(message)).body == render(SEED, given(message))
 
 
 def test_a_template_that_does_not_parse_fails_every_time():
@@ -29,8 +29,8 @@ def test_a_template_that_does_not_parse_fails_every_time():
 
 def test_past_its_limit_templates_still_render():
     templates = CompiledTemplates(limit=1)
-    assert templates.render("a$context.connectionId", given("x")) == "ac1"
-    assert templates.render("b$context.connectionId", given("x")) == "bc1"
+    assert templates.render("a$context.connectionId", given("x")).body == "ac1"
+    assert templates.render("b$context.connectionId", given("x")).body == "bc1"
 
 
 def test_the_request_body_uses_the_renderer_it_is_given():
@@ -41,4 +41,5 @@ def test_the_request_body_uses_the_renderer_it_is_given():
             {"body": "{}", "requestContext": {}},
             CompiledTemplates().render,
         )
-    assert request_body(integration, {"body": "{}"}, lambda template, _: "given") == "given"
+    given_back = Rendering("given")
+    assert request_body(integration, {"body": "{}"}, lambda template, _: given_back) == "given"

@@ -86,9 +86,17 @@ def test_input_json_of_an_empty_body_is_an_empty_object() -> None:
     assert render("{\"body-json\" : $input.json('$')}", given("")) == '{"body-json" : {}}'
 
 
-def test_input_json_of_a_missing_path_renders_nothing() -> None:
-    # API Gateway renders a null reference as empty text (toqoz/api-gateway-mapping-template#5).
-    assert render("[$input.json('$.nothing')]", given({"a": 1})) == "[]"
+def test_input_json_of_a_missing_path_is_json_null() -> None:
+    # $input.json returns a JSON serialization, not a null reference (LocalStack's
+    # VelocityInput.json also serializes what the path reads): the seed's template
+    # {"message": $input.json('$.message')} stays valid JSON for a frame without a message.
+    out = render("{\"message\": $input.json('$.message')}", given({"action": "send"}))
+    assert json.loads(out) == {"message": None}
+
+
+def test_input_json_of_a_json_null_is_json_null() -> None:
+    out = render("{\"message\": $input.json('$.message')}", given({"message": None}))
+    assert json.loads(out) == {"message": None}
 
 
 def test_input_json_on_a_body_that_is_not_json_is_the_400_error() -> None:
