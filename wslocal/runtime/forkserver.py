@@ -125,7 +125,15 @@ def _reap(control: socket.socket, children: set[int]) -> None:
         if pid == 0:
             return
         children.discard(pid)
-        _send(control, {"type": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+        _send(control, {"type": "exited", "pid": pid, "code": exit_code(status)})
+
+
+def exit_code(status: int) -> int:
+    """``os.waitstatus_to_exitcode``, which python3.8 (a function may declare it) lacks:
+    the code a process exited with, or minus the signal that ended it."""
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
 
 
 def serve(control: socket.socket) -> None:
