@@ -314,7 +314,7 @@ async def test_an_es_module_imports_an_sdk_client_the_runtime_ships_beyond_the_c
         "export const handler = async () => {\n"
         '  const client = new SFNClient({ region: "eu-west-1" });\n'
         "  const command = new ListStateMachinesCommand({});\n"
-        '  return { region: await client.config.region(), command: command.constructor.name,\n'
+        "  return { region: await client.config.region(), command: command.constructor.name,\n"
         '           from: import.meta.resolve("@aws-sdk/client-sfn") };\n'
         "};\n"
     )

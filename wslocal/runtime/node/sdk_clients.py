@@ -43,7 +43,7 @@ def runtime_packages(source: str) -> set[str]:
 def release_line(manifest: bytes) -> str:
     """The version range the runtime's SDK is pinned at (every package of the shipped
     ``sdk/package.json`` shares it), e.g. ``>=3.800.0 <3.807.0``."""
-    ranges = set(json.loads(manifest)["dependencies"].values())
+    ranges = {str(line) for line in json.loads(manifest)["dependencies"].values()}
     if len(ranges) != 1:
         raise ValueError(f"the runtime's SDK pins more than one release line: {sorted(ranges)}")
     return ranges.pop()
