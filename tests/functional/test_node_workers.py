@@ -338,6 +338,21 @@ async def test_a_commonjs_require_of_an_sdk_client_beyond_the_common_ones_loads(
     assert result["version"].startswith("3.80")
 
 
+async def test_an_esbuild_bundle_with_the_sdk_external_finds_a_client_beyond_the_common_ones(
+    tmp_path,
+):
+    (tmp_path / "app.ts").write_text(
+        'import { SFNClient } from "@aws-sdk/client-sfn";\n'
+        "export const handler = async (): Promise<string> =>\n"
+        '  typeof new SFNClient({ region: "eu-west-1" }).send;\n'
+    )
+    properties = {"EntryPoints": ["app.ts"], "External": ["@aws-sdk/*"]}
+    result = await call(
+        "app.handler", code_dir=tmp_path, build_method="esbuild", build_properties=properties
+    )
+    assert result == "function"
+
+
 async def test_a_functions_own_copy_of_an_sdk_client_beyond_the_common_ones_wins(tmp_path):
     own = tmp_path / "node_modules" / "@aws-sdk" / "client-sfn"
     own.mkdir(parents=True)
