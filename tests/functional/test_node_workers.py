@@ -306,6 +306,76 @@ async def test_a_functions_own_copy_of_an_sdk_package_wins_over_the_runtimes(tmp
     assert await call("app.handler", code_dir=tmp_path) == {"mine": True}
 
 
+async def test_an_es_module_imports_an_sdk_client_the_runtime_ships_beyond_the_common_ones(
+    tmp_path,
+):
+    (tmp_path / "app.mjs").write_text(
+        'import { SFNClient, ListStateMachinesCommand } from "@aws-sdk/client-sfn";\n'
+        "export const handler = async () => {\n"
+        '  const client = new SFNClient({ region: "eu-west-1" });\n'
+        "  const command = new ListStateMachinesCommand({});\n"
+        "  return { region: await client.config.region(), command: command.constructor.name,\n"
+        '           from: import.meta.resolve("@aws-sdk/client-sfn") };\n'
+        "};\n"
+    )
+    result = await call("app.handler", code_dir=tmp_path)
+    assert result["region"] == "eu-west-1"
+    assert result["command"] == "ListStateMachinesCommand"
+    assert "/node/aws-sdk-clients/client-sfn-" in result["from"]
+
+
+async def test_a_commonjs_require_of_an_sdk_client_beyond_the_common_ones_loads(tmp_path):
+    (tmp_path / "app.js").write_text(
+        'const { SchedulerClient } = require("@aws-sdk/client-scheduler");\n'
+        "exports.handler = async () => {\n"
+        '  const client = new SchedulerClient({ region: "eu-west-1" });\n'
+        "  return { region: await client.config.region(),\n"
+        '           version: require("@aws-sdk/client-scheduler/package.json").version };\n'
+        "};\n"
+    )
+    result = await call("app.handler", code_dir=tmp_path)
+    assert result["region"] == "eu-west-1"
+    assert result["version"].startswith("3.80")
+
+
+async def test_an_esbuild_bundle_with_the_sdk_external_finds_a_client_beyond_the_common_ones(
+    tmp_path,
+):
+    (tmp_path / "app.ts").write_text(
+        'import { SFNClient } from "@aws-sdk/client-sfn";\n'
+        "export const handler = async (): Promise<string> =>\n"
+        '  typeof new SFNClient({ region: "eu-west-1" }).send;\n'
+    )
+    properties = {"EntryPoints": ["app.ts"], "External": ["@aws-sdk/*"]}
+    result = await call(
+        "app.handler", code_dir=tmp_path, build_method="esbuild", build_properties=properties
+    )
+    assert result == "function"
+
+
+async def test_a_functions_own_copy_of_an_sdk_client_beyond_the_common_ones_wins(tmp_path):
+    own = tmp_path / "node_modules" / "@aws-sdk" / "client-sfn"
+    own.mkdir(parents=True)
+    (own / "package.json").write_text('{"name": "@aws-sdk/client-sfn", "main": "index.js"}')
+    (own / "index.js").write_text("exports.mine = true;\n")
+    (tmp_path / "app.mjs").write_text(
+        'import sdk from "@aws-sdk/client-sfn";\n'
+        "export const handler = async () => ({ mine: sdk.mine === true,\n"
+        '  searched: process.env.NODE_PATH.includes("client-sfn") });\n'
+    )
+    assert await call("app.handler", code_dir=tmp_path) == {"mine": True, "searched": False}
+
+
+async def test_an_sdk_package_npm_does_not_know_cannot_be_found_as_on_lambda(tmp_path):
+    (tmp_path / "app.mjs").write_text(
+        'import x from "@aws-sdk/client-wslocal-no-such-service";\n'
+        "export const handler = async () => x;\n"
+    )
+    error = await call("app.handler", code_dir=tmp_path)
+    assert isinstance(error, HandlerError)
+    assert "Cannot find" in str(error) and "client-wslocal-no-such-service" in str(error)
+
+
 async def test_an_edited_package_json_is_installed_for_the_workers_after_a_reload(tmp_path):
     (tmp_path / "package.json").write_text('{"dependencies": {"ms": "2.1.3"}}')
     (tmp_path / "app.js").write_text(

@@ -19,11 +19,12 @@ from pathlib import Path
 from wslocal import lifeline
 from wslocal.exceptions import FunctionBuildError, TemplateError
 from wslocal.runtime.builds import BuildError
-from wslocal.runtime.node import npm
+from wslocal.runtime.node import npm, sdk_clients
 from wslocal.runtime.node.esbuild import esbuild_arguments, install_esbuild
+from wslocal.runtime.node.runtime import sdk_files
 from wslocal.template import FunctionModel
 
-SKIPPED_FOLDERS = frozenset({"node_modules", ".aws-sam", ".git", "__pycache__"})
+SKIPPED_FOLDERS = sdk_clients.SKIPPED_FOLDERS
 
 
 @dataclass(frozen=True)
@@ -145,12 +146,17 @@ def bundle(function: FunctionModel, node_path: list[Path], cache: Path, node_ver
 def function_code(function: FunctionModel, sdk: Path, cache: Path, node_version: str) -> NodeCode:
     """Build what the function needs and say where its worker finds it. NODE_PATH as
     Lambda's: the function's dependencies, the layers', the runtime's SDK, the task
-    root (a function's own copy wins: it comes first)."""
+    root (a function's own copy wins: it comes first). The runtime's SDK is its common
+    clients, then any other ``@aws-sdk/*`` package the function's sources name."""
     own = dependencies(function.code_dir, cache, node_version)
     modules = [own] if own is not None else []
     for layer in function.layer_dirs:
         modules += layer_modules(layer, cache, node_version)
     modules.append(sdk)
+    try:
+        modules += sdk_clients.missing_packages(function.code_dir, modules, cache, sdk_files()[0])
+    except BuildError as exc:
+        raise FunctionBuildError(f"{function.logical_id}: {exc}") from None
     task_root = function.code_dir
     if function.build_method == "esbuild":
         task_root = bundle(function, modules, cache, node_version)

@@ -5,11 +5,13 @@ with npm's own words in the error."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from wslocal import lifeline
@@ -55,11 +57,31 @@ def settle(partial: Path, target: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def install_lock(target: Path) -> Iterator[None]:
+    """Held while ``target`` is installed: workers and stages that need it at once wait
+    for the first one's install rather than each running npm."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(f"{target.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def install_once(files: Mapping[str, bytes], target: Path, label: str) -> Path:
     """``target`` with ``files`` written and npm's install run in it, built the first
-    time; raises BuildError with npm's words when the install fails."""
+    time (once: under a lock); raises BuildError with npm's words when it fails."""
     if (target / ".complete").is_file():
         return target
+    with install_lock(target):
+        if (target / ".complete").is_file():
+            return target
+        return _install(files, target, label)
+
+
+def _install(files: Mapping[str, bytes], target: Path, label: str) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise BuildError(f"{label}: npm is not installed (it comes with Node.js)")

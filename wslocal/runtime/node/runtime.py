@@ -5,7 +5,8 @@ when its major version differs from the declared one (or the name is a runtime L
 retired), the function's notes say so. The SDK is the one the shipped ``sdk/package.json``
 and its lockfile name, installed with ``npm ci`` once into the per-user cache (keyed by
 the lockfile's hash) and put on every Node worker's NODE_PATH after the function's own
-modules and its layers', so a function's own copy wins, as on Lambda.
+modules and its layers', so a function's own copy wins, as on Lambda. Other ``@aws-sdk/*``
+packages a function names are installed when it is built (``sdk_clients``).
 """
 
 from __future__ import annotations

@@ -3,17 +3,19 @@ by, NODE_PATH in Lambda's order."""
 
 import json
 import os
+import threading
 
 import pytest
 
 from wslocal.exceptions import FunctionBuildError
+from wslocal.runtime.node import npm
 from wslocal.runtime.node.builds import (
     build_key,
     function_code,
     manifest_files,
     source_fingerprint,
 )
-from wslocal.runtime.node.npm import install_command, npm_error
+from wslocal.runtime.node.npm import install_command, install_lock, install_once, npm_error
 from wslocal.template import FunctionModel
 
 
@@ -80,3 +82,20 @@ def test_node_path_is_the_layers_modules_then_the_sdk_then_the_task_root(tmp_pat
     built = function_code(node_function(code, [layer]), sdk, tmp_path / "cache", "20.0.0")
     assert built.task_root == code
     assert built.node_path == (layer / "nodejs" / "node_modules", sdk, code)
+
+
+def test_an_install_waits_for_one_under_way_and_reuses_what_it_built(tmp_path, monkeypatch):
+    monkeypatch.setattr(npm.shutil, "which", lambda name: None)  # running npm would fail
+    target = tmp_path / "node" / "package"
+    results = []
+    waiting = threading.Thread(
+        target=lambda: results.append(install_once({}, target, "package")), daemon=True
+    )
+    with install_lock(target):  # another worker installing it
+        waiting.start()
+        waiting.join(timeout=0.3)
+        assert waiting.is_alive()
+        target.mkdir()
+        (target / ".complete").write_text("")
+    waiting.join(timeout=10)
+    assert results == [target]
