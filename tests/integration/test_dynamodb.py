@@ -25,12 +25,13 @@ def test_the_templates_tables_are_created_with_index_stream_and_ttl(dynamodb_loc
     create_tables(dynamodb_local, model.tables, model.region)
     dynamodb = client(dynamodb_local.endpoint, "us-east-1")
     table = dynamodb.describe_table(TableName="ConnectionsTable")["Table"]
-    [index] = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "room-index"
-    assert index["Projection"] == {
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    assert sorted(indexes) == ["room-index", "sender-index"]
+    assert indexes["room-index"]["Projection"] == {
         "ProjectionType": "INCLUDE",
         "NonKeyAttributes": ["connectedAt", "name"],
     }
+    assert indexes["sender-index"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert table["StreamSpecification"] == {
         "StreamEnabled": True,
         "StreamViewType": "NEW_AND_OLD_IMAGES",
