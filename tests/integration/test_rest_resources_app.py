@@ -1,7 +1,8 @@
 """A REST API written as CloudFormation resources (tests/fixtures/rest_resources_app: no
 OpenAPI body, AWS::ApiGateway::Resource/Method/Deployment/Stage) served on the stage and
 called over real HTTP: its Lambda proxy method, its MOCK rendering Velocity, its HTTP
-integration to a web server with a request template and integration responses."""
+integration to a web server with a request template and integration responses, its
+TOKEN authorizer."""
 
 import json
 import urllib.error
@@ -94,3 +95,12 @@ def test_an_http_methods_selection_pattern_picks_the_status_and_template(api):
 def test_a_path_with_no_method_is_answered_as_api_gateway_answers_it(api):
     status, _, body = call(f"{api}/items")
     assert (status, json.loads(body)) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_a_custom_method_is_called_only_when_its_token_authorizer_allows(api):
+    missing = call(f"{api}/items/secret")
+    denied = call(f"{api}/items/secret", headers={"Authorization": "Bearer nope"})
+    allowed = call(f"{api}/items/secret", headers={"Authorization": "Bearer let-me-in"})
+    assert (missing[0], json.loads(missing[2])) == (401, {"message": "Unauthorized"})
+    assert denied[0] == 403
+    assert (allowed[0], json.loads(allowed[2])["resource"]) == (200, "/items/secret")

@@ -132,7 +132,8 @@ def _rest_api(
         resources, resolver, "AWS::ApiGateway::Stage", "RestApiId", logical_id, "Variables"
     )
     if stage is None:
-        stage, variables = deployment_stage(logical_id, resources, resolver)
+        stage, declared = deployment_stage(logical_id, resources, resolver)
+        variables = {str(key): _string(value) for key, value in declared.items()}
     routes = _openapi_routes(logical_id, body, "REST", functions_by_name, authorizers, skipped)
     routes += _method_routes(methods, functions_by_name, authorizers, skipped)
     return ProxyApiModel(

@@ -124,7 +124,7 @@ def rest_methods(
 
 def deployment_stage(
     api: str, resources: Mapping[str, Any], resolver: Resolver
-) -> tuple[str | None, dict[str, str]]:
+) -> tuple[str | None, Mapping[str, Any]]:
     """The stage an ``AWS::ApiGateway::Deployment`` of the API makes with its own
     ``StageName`` (and ``StageDescription.Variables``), for an API with no Stage resource;
     (None, {}) when none does."""
@@ -144,7 +144,7 @@ def deployment_stage(
                 raise TemplateError(
                     "is not a map of names to values", logical_id, "StageDescription.Variables"
                 )
-            return name, {str(key): _text(value) for key, value in variables.items()}
+            return name, variables
     return None, {}
 
 
@@ -324,9 +324,3 @@ def _scheme(logical_id: str, properties: Mapping[str, Any]) -> dict[str, Any]:
     if kind != "COGNITO_USER_POOLS" and "AuthorizerUri" not in properties:
         raise TemplateError(f"is required for a {kind} authorizer", logical_id, "AuthorizerUri")
     return {"type": "apiKey", "in": "header", "x-amazon-apigateway-authorizer": config}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
