@@ -10,6 +10,7 @@ from wslocal.exceptions import TemplateError
 from wslocal.template import build_stage_model
 from wslocal.template.intrinsics import load_yaml
 from wslocal.template.model import IntegrationResponseModel
+from wslocal.template.request_templates import find_request_templates
 
 HEAD = """
 Transform: AWS::Serverless-2016-10-31
@@ -346,3 +347,12 @@ def test_a_method_without_an_integration_is_refused(tmp_path):
 def test_a_loop_of_resources_is_refused_naming_its_members(tmp_path):
     with pytest.raises(TemplateError, match=r"makes a loop \(Item -> Notes -> Item\)"):
         model(tmp_path, TREE.replace("ParentId: !Ref Items", "ParentId: !Ref Notes"))
+
+
+def test_render_template_finds_a_methods_templates_by_its_logical_id(tmp_path):
+    found = find_request_templates(model(tmp_path, TREE), None, "PostNote", None)
+    assert (found.route, found.api, list(found.templates)) == (
+        "POST /items/{id}/notes",
+        "Api",
+        ["application/json"],
+    )
