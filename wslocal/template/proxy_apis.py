@@ -2,9 +2,9 @@
 (``AWS::ApiGatewayV2::Api`` with ``ProtocolType: HTTP``), read from their OpenAPI
 ``Body`` (what aws-sam-translator makes of ``AWS::Serverless::Api``, ``HttpApi`` and
 ``Events: Api|HttpApi``, or a template's own ``DefinitionBody``) and, for HTTP APIs, from
-``AWS::ApiGatewayV2::Route`` resources. Each method of each path becomes a
-``ProxyRouteModel``; integrations other than Lambda proxy and MOCK are listed as not
-emulated."""
+``AWS::ApiGatewayV2::Route`` resources, for REST APIs from ``AWS::ApiGateway::Method``
+resources (``rest_resources``). Each method of each path becomes a ``ProxyRouteModel``;
+integrations the stage does not serve are listed as not emulated."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ from wslocal.template.model import (
     ProxyApiModel,
     ProxyAuthorizerModel,
     ProxyRouteModel,
+)
+from wslocal.template.rest_resources import (
+    RestMethod,
+    cloudformation_names,
+    deployment_stage,
+    rest_methods,
 )
 from wslocal.template.routes import function_for_uri
 from wslocal.template.shapes import reading, whole_number
@@ -111,8 +117,13 @@ def _rest_api(
     skipped: list[str],
 ) -> ProxyApiModel:
     body = _body(properties, logical_id)
+    methods, schemes = rest_methods(logical_id, resources, resolver)
     authorizers = _authorizers(
-        logical_id, body.get("securityDefinitions"), "REST", functions_by_name, skipped
+        logical_id,
+        {**(body.get("securityDefinitions") or {}), **schemes},
+        "REST",
+        functions_by_name,
+        skipped,
     )
     binary = properties.get("BinaryMediaTypes") or body.get(
         "x-amazon-apigateway-binary-media-types", []
@@ -120,14 +131,17 @@ def _rest_api(
     stage, variables = _stage_of(
         resources, resolver, "AWS::ApiGateway::Stage", "RestApiId", logical_id, "Variables"
     )
+    if stage is None:
+        stage, declared = deployment_stage(logical_id, resources, resolver)
+        variables = {str(key): _string(value) for key, value in declared.items()}
+    routes = _openapi_routes(logical_id, body, "REST", functions_by_name, authorizers, skipped)
+    routes += _method_routes(methods, functions_by_name, authorizers, skipped)
     return ProxyApiModel(
         logical_id=logical_id,
         api_id=str(resolver.resolve({"Ref": logical_id})),
         kind="REST",
         stage_name=stage or "Prod",
-        routes=tuple(
-            _openapi_routes(logical_id, body, "REST", functions_by_name, authorizers, skipped)
-        ),
+        routes=tuple(routes),
         binary_media_types=tuple(str(t).replace("~1", "/") for t in binary),
         authorizers=authorizers,
         stage_variables=variables,
@@ -199,20 +213,58 @@ def _openapi_routes(
             if key not in (*_METHODS, _ANY) or not isinstance(operation, Mapping):
                 continue
             method = "ANY" if key == _ANY else key.upper()
-            where = f"{api} {method} {path}"
-            route = _route(
-                method, str(path), operation.get("x-amazon-apigateway-integration"), kind,
-                functions_by_name, where,
+            route = _operation_route(
+                method, str(path), operation, body.get("security"), kind, functions_by_name,
+                authorizers, skipped, f"{api} {method} {path}",
             )  # fmt: skip
-            if route is None:
-                skipped.append(
-                    f"{where}: its integration is not emulated (Lambda proxy, MOCK, HTTP, AWS)"
-                )
-                continue
-            security = operation.get("security", body.get("security"))
-            authorizer, scopes = _security(security, authorizers, where, skipped)
-            routes.append(replace(route, authorizer=authorizer, scopes=scopes))
+            if route is not None:
+                routes.append(route)
     return routes
+
+
+def _method_routes(
+    methods: list[RestMethod],
+    functions_by_name: Mapping[str, str],
+    authorizers: Mapping[str, ProxyAuthorizerModel],
+    skipped: list[str],
+) -> list[ProxyRouteModel]:
+    """Routes of a REST API's ``AWS::ApiGateway::Method`` resources, each named by its
+    logical id (``render-template --integration GetItem``)."""
+    routes = []
+    for each in methods:
+        with cloudformation_names(each.logical_id):
+            route = _operation_route(
+                each.method, each.path, each.operation, None, "REST", functions_by_name,
+                authorizers, skipped, each.logical_id,
+            )  # fmt: skip
+        if route is not None:
+            routes.append(route)
+    return routes
+
+
+def _operation_route(
+    method: str,
+    path: str,
+    operation: Mapping[str, Any],
+    default_security: Any,
+    kind: str,
+    functions_by_name: Mapping[str, str],
+    authorizers: Mapping[str, ProxyAuthorizerModel],
+    skipped: list[str],
+    where: str,
+) -> ProxyRouteModel | None:
+    """One OpenAPI operation's route, guarded by the authorizer its ``security`` names;
+    None (said in ``skipped``) when its integration is not served."""
+    route = _route(
+        method, path, operation.get("x-amazon-apigateway-integration"), kind, functions_by_name,
+        where,
+    )  # fmt: skip
+    if route is None:
+        skipped.append(f"{where}: its integration is not emulated (Lambda proxy, MOCK, HTTP, AWS)")
+        return None
+    security = operation.get("security", default_security)
+    authorizer, scopes = _security(security, authorizers, where, skipped)
+    return replace(route, authorizer=authorizer, scopes=scopes)
 
 
 def _security(

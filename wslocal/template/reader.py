@@ -44,6 +44,9 @@ _UNDERSTOOD = {
     "AWS::ApiGateway::RestApi",
     "AWS::ApiGateway::Stage",
     "AWS::ApiGateway::Deployment",
+    "AWS::ApiGateway::Resource",
+    "AWS::ApiGateway::Method",
+    "AWS::ApiGateway::Authorizer",
     "AWS::ApiGatewayV2::DomainName",
     # Accepted, not evaluated: the stage's log says when a message reaches a dead-letter
     # queue, which is what such an alarm is for.
@@ -80,6 +83,11 @@ _API_GATEWAY_V2_IDS = {
     "AWS::ApiGatewayV2::IntegrationResponse": "IntegrationResponseId",
 }
 """What ``Ref`` of these gives, as CloudFormation documents it: the resource's own id."""
+_API_GATEWAY_IDS = {
+    "AWS::ApiGateway::Resource": "ResourceId",
+    "AWS::ApiGateway::Authorizer": "AuthorizerId",
+}
+"""The same for a REST API's resources (``ParentId: !Ref Items`` is the resource's id)."""
 
 
 def build_stage_model(
@@ -262,6 +270,10 @@ def _local_values(
                 attributes[(logical_id, "RootResourceId")] = api_id_for(f"{logical_id}#/", 10)
             elif kind == "AWS::ApiGateway::Deployment":
                 refs[logical_id] = api_id_for(f"{logical_id}#{kind}", 6)
+                attributes[(logical_id, "DeploymentId")] = refs[logical_id]
+            elif kind in _API_GATEWAY_IDS:
+                refs[logical_id] = api_id_for(f"{logical_id}#{kind}", 6)
+                attributes[(logical_id, _API_GATEWAY_IDS[kind])] = refs[logical_id]
             elif kind == "AWS::ApiGateway::Stage":
                 refs[logical_id] = names.resolve(
                     properties.get("StageName", logical_id), logical_id

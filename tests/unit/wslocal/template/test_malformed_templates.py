@@ -19,6 +19,7 @@ APPS = [
     (FIXTURES / "echo_app" / "template.yaml", FIXTURES / "echo_app"),
     (FIXTURES / "auth_app" / "template.yaml", FIXTURES / "auth_app"),
     (FIXTURES / "storage_first_app" / "template.yaml", FIXTURES / "storage_first_app"),
+    (FIXTURES / "rest_resources_app" / "template.yaml", FIXTURES / "rest_resources_app"),
     (ROOT / "examples" / "seed_chat" / "template.yaml", ROOT / "examples" / "seed_chat"),
 ]
 ODD_VALUES = st.one_of(
