@@ -6,23 +6,31 @@ import { format } from "node:util";
 
 const LEVELS = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG", trace: "TRACE" };
 
-/** One log line, without the prefix. */
+/** An error as Lambda's JSON lines carry it: its constructor's name, message, stack
+ * lines, then its own properties. */
+function errorFields(error) {
+  const stack = typeof error.stack === "string" ? error.stack.split("\n") : [];
+  return { errorType: error?.constructor?.name ?? "UnknownError", errorMessage: error.message, stackTrace: stack };
+}
+
+const errorReplacer = (_key, value) => (value instanceof Error ? { ...errorFields(value), ...value } : value);
+
+/** One log line, without the prefix. JSON as Lambda's Node runtime writes it: one
+ * argument is the message as is (an object stays an object, an error becomes its
+ * fields); several are formatted into one text, the first error among them named
+ * beside it. */
 export function logLine({ json, time, requestId, level, args }) {
   if (!json) return `${time}\t${requestId ?? "undefined"}\t${level}\t${format(...args)}`;
   const record = { timestamp: time, level, requestId };
-  const [only] = args;
-  if (args.length === 1 && only instanceof Error) {
-    Object.assign(record, { message: only.message, errorType: only.name, errorMessage: only.message, stackTrace: (only.stack ?? "").split("\n") });
-  } else if (args.length === 1 && typeof only === "object" && only !== null) {
-    record.message = only;
-  } else {
-    record.message = format(...args);
+  if (args.length === 1) {
+    try {
+      return JSON.stringify({ ...record, message: args[0] }, errorReplacer);
+    } catch {
+      return JSON.stringify({ ...record, message: format(args[0]) });
+    }
   }
-  try {
-    return JSON.stringify(record);
-  } catch {
-    return JSON.stringify({ ...record, message: format(...args) });
-  }
+  const error = args.find((arg) => arg instanceof Error);
+  return JSON.stringify({ ...record, message: format(...args), ...(error ? errorFields(error) : {}) });
 }
 
 /** Replace console's methods; `requestId()` names the call in flight. */
