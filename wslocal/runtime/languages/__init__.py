@@ -92,6 +92,11 @@ def lambda_environment(function: FunctionModel, settings: RuntimeSettings) -> di
     sees what it would see on AWS. A language adds its own, then the function's."""
     return {
         **({"AWS_LAMBDA_LOG_FORMAT": "JSON"} if function.log_format == "JSON" else {}),
+        **(
+            {"AWS_LAMBDA_LOG_LEVEL": function.log_level}
+            if function.log_format == "JSON" and function.log_level
+            else {}
+        ),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "TZ": ":UTC",

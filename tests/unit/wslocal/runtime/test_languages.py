@@ -100,6 +100,14 @@ def test_a_json_logging_config_sets_lambdas_log_format_variable():
     assert "AWS_LAMBDA_LOG_FORMAT" not in node_environment(function(), SETTINGS, code)
 
 
+def test_an_application_log_level_with_json_logs_sets_lambdas_log_level_variable():
+    code = NodeCode(Path("/code"), (Path("/code"),))
+    json_warn = function(log_format="JSON", log_level="WARN")
+    assert node_environment(json_warn, SETTINGS, code)["AWS_LAMBDA_LOG_LEVEL"] == "WARN"
+    text_warn = function(log_level="WARN")  # Lambda filters JSON logs only
+    assert "AWS_LAMBDA_LOG_LEVEL" not in node_environment(text_warn, SETTINGS, code)
+
+
 def test_the_functions_own_variables_win():
     code = NodeCode(Path("/code"), (Path("/code"),))
     env = node_environment(function(environment={"AWS_LAMBDA_LOG_FORMAT": "JSON"}), SETTINGS, code)

@@ -130,3 +130,27 @@ def test_a_json_log_line_with_an_error_among_its_arguments_names_the_error_besid
     assert record["message"].startswith("failed: RangeError: far")
     assert (record["errorType"], record["errorMessage"]) == ("RangeError", "far")
     assert record["stackTrace"][0] == "RangeError: far"
+
+
+def console_levels(threshold: str) -> object:
+    """The levels console's methods write at under ``threshold``, each method called once."""
+    return node(
+        "logging.mjs",
+        f"""(() => {{
+          const written = [];
+          m.installConsole({{prefix: "", json: true, requestId: () => "r", threshold: "{threshold}",
+                             write: (line) => written.push(JSON.parse(line).level)}});
+          for (const method of ["trace", "debug", "info", "log", "warn", "error", "fatal"]) {{
+            console[method]("x");
+          }}
+          return written;
+        }})()""",
+    )
+
+
+def test_the_application_log_level_drops_the_lines_below_it_and_fatal_is_always_written():
+    assert console_levels("WARN") == ["WARN", "ERROR", "FATAL"]
+
+
+def test_every_level_is_written_at_trace():
+    assert console_levels("TRACE") == ["TRACE", "DEBUG", "INFO", "INFO", "WARN", "ERROR", "FATAL"]
