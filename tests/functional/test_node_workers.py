@@ -176,6 +176,20 @@ async def test_a_missing_module_is_said_with_where_it_was_looked_for():
     assert str(CODE) in error.error["errorMessage"]
 
 
+async def test_a_handler_module_that_is_no_file_is_resolved_as_a_package_as_lambda_does(tmp_path):
+    # Lambda's last resort: require.resolve(module, {paths: [task root, module root]}),
+    # which searches node_modules and NODE_PATH (here a layer's)
+    code, layer = tmp_path / "code", tmp_path / "layer"
+    package = layer / "nodejs" / "node_modules" / "shared-handlers"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "shared-handlers", "main": "main.js"}')
+    (package / "main.js").write_text("exports.handler = async () => 'from the package';\n")
+    code.mkdir()
+    assert await call("shared-handlers.handler", code_dir=code, layer_dirs=(layer,)) == (
+        "from the package"
+    )
+
+
 async def test_an_unhandled_rejection_ends_the_worker_and_the_next_call_gets_a_fresh_one():
     crashed, again = await call("handlers.unhandled", calls=2)
     assert isinstance(crashed, WorkerCrashedError)
