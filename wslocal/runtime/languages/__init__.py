@@ -108,6 +108,7 @@ def lambda_environment(function: FunctionModel, settings: RuntimeSettings) -> di
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{function.logical_id}",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "LAMBDA_TASK_ROOT": str(function.code_dir),
         "_HANDLER": function.handler,
         "WSLOCAL_ACCOUNT_ID": settings.account_id,

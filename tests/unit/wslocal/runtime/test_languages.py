@@ -74,6 +74,7 @@ def test_a_node_workers_environment_is_lambdas_with_the_built_code():
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "stack-fn"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs20.x"
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-3"
     assert env["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:8000"
     assert json.loads(env["WSLOCAL_REDIRECTS"]) == {
