@@ -6,7 +6,7 @@ changes nothing."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from wslocal import __version__
 from wslocal.engines.provisioning import Engines
@@ -53,7 +53,7 @@ def banner(stage: LocalStage, engines: Engines, made: Sequence[str]) -> str:
         lines.append(f"  Reserved      {', '.join(reserved)}: calls beyond are throttled, "
                      "as Lambda does")  # fmt: skip
     lines += debug_lines(model, stage.config.debug)
-    lines += _runtime_lines(stage)
+    lines += runtime_lines(stage.model.functions, stage.runtimes)
     lines += [f"  Not emulated: {line}" for line in model.not_emulated]
     built = any(isinstance(r, FunctionRuntime) for r in stage.runtimes.values())
     runtime_warnings = [] if built else runtime_warnings_of(model)
@@ -130,33 +130,28 @@ def _route_lines(stage: LocalStage) -> list[str]:
     return lines
 
 
-def _runtime_lines(stage: LocalStage) -> list[str]:
-    """Which Python or Node each function runs on, with what, and what was built."""
+def runtime_lines(
+    functions: Collection[str], runtimes: Mapping[str, FunctionRuntime | NodeRuntime]
+) -> list[str]:
+    """Which Python or Node each function runs on, with what, and what was built: each
+    runtime says its language and packages (no language is named here)."""
     lines = []
-    unbuilt = [name for name in sorted(stage.model.functions) if name not in stage.runtimes]
+    unbuilt = [name for name in sorted(functions) if name not in runtimes]
     if unbuilt:
         lines.append("  Python        every Python function on this interpreter with wslocal's "
                      "packages (--skip-build)")  # fmt: skip
-    by_interpreter: dict[str, list[str]] = {}
-    for name, runtime in sorted(stage.runtimes.items()):
-        by_interpreter.setdefault(runtime.label, []).append(name)
+    by_interpreter: dict[tuple[str, str], list[str]] = {}
+    for name, runtime in sorted(runtimes.items()):
+        by_interpreter.setdefault((runtime.language, runtime.label), []).append(name)
     lines += [
-        f"  {'Node.js' if where.startswith('Node') else 'Python':<13} {where}: {', '.join(names)}"
-        for where, names in by_interpreter.items()
+        f"  {language:<13} {where}: {', '.join(names)}"
+        for (language, where), names in by_interpreter.items()
     ]
-    if any(isinstance(r, FunctionRuntime) for r in stage.runtimes.values()):
-        lines.append(
-            "  Packages      each function's requirements.txt and its layers', built once into "
-            "the per-user cache; boto3 and botocore as Lambda's runtime has them"
-        )
-    if any(isinstance(r, NodeRuntime) for r in stage.runtimes.values()):
-        lines.append(
-            "  Node packages each function's package.json (npm ci) and esbuild bundles, built "
-            "into the per-user cache; the AWS SDK v3 as Lambda's Node runtime has it"
-        )
+    packages = dict.fromkeys((r.language, r.packages) for _, r in sorted(runtimes.items()))
+    lines += [f"  {'Packages':<13} {language}: {what}" for language, what in packages]
     lines += [
         f"  Note: {name} {note}"
-        for name, runtime in sorted(stage.runtimes.items())
+        for name, runtime in sorted(runtimes.items())
         for note in runtime.notes
     ]
     return lines

@@ -176,6 +176,20 @@ async def test_a_missing_module_is_said_with_where_it_was_looked_for():
     assert str(CODE) in error.error["errorMessage"]
 
 
+async def test_a_handler_module_that_is_no_file_is_resolved_as_a_package_as_lambda_does(tmp_path):
+    # Lambda's last resort: require.resolve(module, {paths: [task root, module root]}),
+    # which searches node_modules and NODE_PATH (here a layer's)
+    code, layer = tmp_path / "code", tmp_path / "layer"
+    package = layer / "nodejs" / "node_modules" / "shared-handlers"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "shared-handlers", "main": "main.js"}')
+    (package / "main.js").write_text("exports.handler = async () => 'from the package';\n")
+    code.mkdir()
+    assert await call("shared-handlers.handler", code_dir=code, layer_dirs=(layer,)) == (
+        "from the package"
+    )
+
+
 async def test_an_unhandled_rejection_ends_the_worker_and_the_next_call_gets_a_fresh_one():
     crashed, again = await call("handlers.unhandled", calls=2)
     assert isinstance(crashed, WorkerCrashedError)
@@ -209,6 +223,7 @@ async def test_console_lines_are_in_lambdas_format_with_the_functions_name(log_f
                for line in lines)  # fmt: skip
     assert any(line.endswith("\treq-0\tWARN\tcareful") for line in lines)
     assert any(line.endswith("\treq-0\tERROR\tbroken") for line in lines)
+    assert any(line.endswith("\treq-0\tDEBUG\tdetail") for line in lines)  # text: unfiltered
     report = next(
         line for line in lines if line.startswith("[NodeFunction] REPORT RequestId: req-0")
     )
@@ -229,6 +244,19 @@ async def test_json_log_format_is_one_object_per_line(log_file):
     ].items()
     assert records[0]["message"] == "plain { n: 1 }"
     assert "timestamp" in records[0]
+    assert [r["level"] for r in records] == ["INFO", "WARN", "ERROR"]  # INFO and up, as Lambda
+
+
+async def test_a_debug_application_log_level_lets_json_debug_lines_through(log_file):
+    environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}
+    await call("handlers.logs", log_file=log_file, environment=environment)
+    log_file.seek(0)
+    levels = [
+        json.loads(line.removeprefix("[NodeFunction] "))["level"]
+        for line in log_file.read().splitlines()
+        if line.startswith("[NodeFunction] {")
+    ]
+    assert levels == ["INFO", "WARN", "ERROR", "DEBUG"]
 
 
 async def test_an_injected_kill_ends_a_node_worker_mid_call_and_the_next_call_gets_a_fresh_one():

@@ -56,6 +56,14 @@ class FunctionRuntime:
     """Where this Python imports debugpy from, for a function run under a debugger
     (``--debug``); None otherwise: debugpy is not on a function's path, as on Lambda."""
 
+    language = "Python"
+    """The banner's name for the functions' language."""
+    packages = (
+        "each function's requirements.txt and its layers', built once into the per-user "
+        "cache; boto3 and botocore as Lambda's runtime has them"
+    )
+    """What is built for these functions, for the banner."""
+
     @property
     def label(self) -> str:
         return f"python{self.version} ({self.interpreter})"

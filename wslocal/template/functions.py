@@ -128,6 +128,7 @@ def function_model(
                 "installed in the stage's Python environment"
             )
     variables = (properties.get("Environment") or {}).get("Variables") or {}
+    logging = properties.get("LoggingConfig") or {}
     return FunctionModel(
         logical_id=logical_id,
         function_name=str(refs[logical_id]),
@@ -143,7 +144,10 @@ def function_model(
             if properties.get("ReservedConcurrentExecutions") is not None
             else None
         ),
-        log_format=str((properties.get("LoggingConfig") or {}).get("LogFormat") or "Text"),
+        log_format=str(logging.get("LogFormat") or "Text"),
+        log_level=str(logging["ApplicationLogLevel"])
+        if logging.get("ApplicationLogLevel")
+        else None,
         build_method=str(build_method) if build_method else None,
         build_properties=resolver.resolve(build_properties, logical_id),
     )

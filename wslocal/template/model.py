@@ -34,6 +34,9 @@ class FunctionModel:
     """``ReservedConcurrentExecutions``: calls beyond it are throttled, as Lambda does."""
     log_format: str = "Text"
     """``LoggingConfig: LogFormat``: ``JSON`` sets AWS_LAMBDA_LOG_FORMAT, as Lambda does."""
+    log_level: str | None = None
+    """``LoggingConfig: ApplicationLogLevel``: with JSON logs it sets AWS_LAMBDA_LOG_LEVEL,
+    as Lambda does (which then filters at INFO unless told otherwise)."""
     build_method: str | None = None
     """``Metadata: BuildMethod`` (``esbuild`` bundles a Node function, as ``sam build``)."""
     build_properties: Mapping[str, Any] = field(default_factory=dict)

@@ -1,11 +1,19 @@
 """The banner's lines that say what the stage does with a template's parts: event
-sources with their settings, functions under a debugger."""
+sources with their settings, functions under a debugger, which runtime each function runs on."""
 
 from dataclasses import replace
+from pathlib import Path
 
 from tests.support.paths import FIXTURES
-from wslocal.banner import debug_lines, describe_queue_source, describe_stream_source
+from wslocal.banner import (
+    debug_lines,
+    describe_queue_source,
+    describe_stream_source,
+    runtime_lines,
+)
+from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.languages import Debugging
+from wslocal.runtime.node.runtime import NodeRuntime
 from wslocal.template import StageModel, build_stage_model, read_template
 
 
@@ -64,3 +72,21 @@ def test_a_debugged_node_function_says_the_inspector_listens():
     assert line.startswith(
         "  Debug         GreetNodeFunction: the Node inspector listens on 127.0.0.1:9229; "
     )
+
+
+def test_each_runtime_says_its_language_interpreter_and_packages_once():
+    python = FunctionRuntime("/py", "3.13", ())
+    node = NodeRuntime("/node", "22.1.0", Path("/sdk"), Path("/cache"), ("declares nodejs20.x",))
+    runtimes = {"A": python, "B": node, "C": python}
+    assert runtime_lines(["A", "B", "C"], runtimes) == [
+        "  Python        python3.13 (/py): A, C",
+        "  Node.js       Node.js 22.1.0 (/node): B",
+        f"  Packages      Python: {FunctionRuntime.packages}",
+        f"  Packages      Node.js: {NodeRuntime.packages}",
+        "  Note: B declares nodejs20.x",
+    ]
+
+
+def test_python_functions_without_a_built_runtime_run_on_the_stages_interpreter():
+    [line] = runtime_lines(["A"], {})
+    assert line.startswith("  Python        every Python function on this interpreter")

@@ -92,6 +92,11 @@ def lambda_environment(function: FunctionModel, settings: RuntimeSettings) -> di
     sees what it would see on AWS. A language adds its own, then the function's."""
     return {
         **({"AWS_LAMBDA_LOG_FORMAT": "JSON"} if function.log_format == "JSON" else {}),
+        **(
+            {"AWS_LAMBDA_LOG_LEVEL": function.log_level}
+            if function.log_format == "JSON" and function.log_level
+            else {}
+        ),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "TZ": ":UTC",
@@ -103,6 +108,7 @@ def lambda_environment(function: FunctionModel, settings: RuntimeSettings) -> di
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{function.logical_id}",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "LAMBDA_TASK_ROOT": str(function.code_dir),
         "_HANDLER": function.handler,
         "WSLOCAL_ACCOUNT_ID": settings.account_id,

@@ -60,7 +60,9 @@ delete env.WSLOCAL_LIFELINE;
 const write = (text) => process.stdout.write(text);
 const log = (line) => write(`${prefix}${line}\n`);
 
-installConsole({ prefix, json, requestId: () => currentRequestId, write });
+// Lambda filters JSON logs by the function's ApplicationLogLevel, INFO by default.
+const threshold = env.AWS_LAMBDA_LOG_LEVEL ?? (json ? "INFO" : "TRACE");
+installConsole({ prefix, json, requestId: () => currentRequestId, write, threshold });
 installRedirect(JSON.parse(env.WSLOCAL_REDIRECTS || "{}"));
 
 /** ES imports search NODE_PATH too (hooks.mjs); only an ES module handler needs it, and

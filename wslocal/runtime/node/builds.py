@@ -21,7 +21,7 @@ from wslocal.exceptions import FunctionBuildError, TemplateError
 from wslocal.runtime.builds import BuildError
 from wslocal.runtime.node import npm, sdk_clients
 from wslocal.runtime.node.esbuild import esbuild_arguments, install_esbuild
-from wslocal.runtime.node.runtime import sdk_files
+from wslocal.runtime.node.runtime import declared_major, sdk_files
 from wslocal.template import FunctionModel
 
 SKIPPED_FOLDERS = sdk_clients.SKIPPED_FOLDERS
@@ -84,11 +84,16 @@ def dependencies(folder: Path, cache: Path, node_version: str) -> Path | None:
     return target / "node_modules"
 
 
-def layer_modules(layer: Path, cache: Path, node_version: str) -> list[Path]:
-    """A layer's folders for NODE_PATH: its ``nodejs/node_modules`` (as Lambda unpacks
-    it under /opt), and the dependencies its package.json declares (a layer SAM builds)."""
-    unpacked = layer / "nodejs" / "node_modules"
-    found = [unpacked] if unpacked.is_dir() else []
+def layer_modules(layer: Path, cache: Path, node_version: str, major: int) -> list[Path]:
+    """A layer's folders for NODE_PATH, in Lambda's order: its ``nodejs/nodeMAJOR/
+    node_modules`` for the function's Node version, then ``nodejs/node_modules`` (as
+    Lambda unpacks them under /opt), then the dependencies its package.json declares (a
+    layer SAM builds)."""
+    unpacked = [
+        layer / "nodejs" / f"node{major}" / "node_modules",
+        layer / "nodejs" / "node_modules",
+    ]
+    found = [folder for folder in unpacked if folder.is_dir()]
     for folder in (layer, layer / "nodejs"):
         installed = dependencies(folder, cache, node_version) if folder.is_dir() else None
         if installed is not None:
@@ -150,8 +155,9 @@ def function_code(function: FunctionModel, sdk: Path, cache: Path, node_version:
     clients, then any other ``@aws-sdk/*`` package the function's sources name."""
     own = dependencies(function.code_dir, cache, node_version)
     modules = [own] if own is not None else []
+    major = declared_major(function.runtime) or int(node_version.split(".")[0])
     for layer in function.layer_dirs:
-        modules += layer_modules(layer, cache, node_version)
+        modules += layer_modules(layer, cache, node_version, major)
     modules.append(sdk)
     try:
         modules += sdk_clients.missing_packages(function.code_dir, modules, cache, sdk_files()[0])

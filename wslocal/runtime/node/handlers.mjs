@@ -2,7 +2,8 @@
 // `path/to/file.export` (the export may be nested: `file.a.b`), the file is looked for
 // under LAMBDA_TASK_ROOT as written, then with .js (CommonJS unless the nearest
 // package.json says "type": "module"), .mjs (always an ES module) and .cjs (always
-// CommonJS). Errors carry Lambda's errorType and name the file.
+// CommonJS), and at last as a package `require` resolves (node_modules, NODE_PATH).
+// Errors carry Lambda's errorType and name the file.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -63,11 +64,25 @@ function syntaxError(error, file) {
   return new HandlerError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message} (${where})`);
 }
 
+/** Lambda's last resort for a module that is no file: resolved as `require` resolves a
+ * package from the task root and the module's folder (their node_modules, NODE_PATH). */
+function resolvedAsPackage(taskRoot, handler) {
+  const { moduleRoot, moduleName } = splitHandler(handler);
+  const paths = [taskRoot, path.resolve(taskRoot, moduleRoot)];
+  try {
+    return { file: createRequire(path.join(taskRoot, "index.js")).resolve(moduleName, { paths }), kind: "cjs" };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Load the handler's module and return the handler function; `beforeEsm()` runs
  * before an ES module is imported. */
 export async function loadHandler(taskRoot, handler, beforeEsm = async () => {}) {
   const { exportPath } = splitHandler(handler);
-  const found = candidates(taskRoot, handler).find(({ file }) => statSync(file, { throwIfNoEntry: false })?.isFile());
+  const found =
+    candidates(taskRoot, handler).find(({ file }) => statSync(file, { throwIfNoEntry: false })?.isFile()) ??
+    resolvedAsPackage(taskRoot, handler);
   if (!found) {
     const { moduleRoot, moduleName } = splitHandler(handler);
     throw new HandlerError(

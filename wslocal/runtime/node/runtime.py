@@ -41,6 +41,14 @@ class NodeRuntime:
     """The per-user cache, where the function's dependencies and bundles are built."""
     notes: tuple[str, ...] = field(default=())
 
+    language = "Node.js"
+    """The banner's name for the functions' language."""
+    packages = (
+        "each function's package.json (npm ci) and esbuild bundles, built into the per-user "
+        "cache; the AWS SDK v3 as Lambda's Node runtime has it"
+    )
+    """What is built for these functions, for the banner."""
+
     @property
     def label(self) -> str:
         return f"Node.js {self.version} ({self.interpreter})"

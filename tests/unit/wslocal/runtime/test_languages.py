@@ -74,6 +74,7 @@ def test_a_node_workers_environment_is_lambdas_with_the_built_code():
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "stack-fn"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs20.x"
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-3"
     assert env["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:8000"
     assert json.loads(env["WSLOCAL_REDIRECTS"]) == {
@@ -98,6 +99,14 @@ def test_a_json_logging_config_sets_lambdas_log_format_variable():
         == "JSON"
     )
     assert "AWS_LAMBDA_LOG_FORMAT" not in node_environment(function(), SETTINGS, code)
+
+
+def test_an_application_log_level_with_json_logs_sets_lambdas_log_level_variable():
+    code = NodeCode(Path("/code"), (Path("/code"),))
+    json_warn = function(log_format="JSON", log_level="WARN")
+    assert node_environment(json_warn, SETTINGS, code)["AWS_LAMBDA_LOG_LEVEL"] == "WARN"
+    text_warn = function(log_level="WARN")  # Lambda filters JSON logs only
+    assert "AWS_LAMBDA_LOG_LEVEL" not in node_environment(text_warn, SETTINGS, code)
 
 
 def test_the_functions_own_variables_win():

@@ -103,3 +103,54 @@ def test_a_json_log_line_keeps_an_object_message_as_an_object():
     assert json.loads(str(line)) == {
         "timestamp": "T", "level": "WARN", "requestId": "r1", "message": {"b": 2}
     }  # fmt: skip
+
+
+def test_a_json_log_line_of_one_error_carries_it_as_lambdas_error_object():
+    line = node(
+        "logging.mjs",
+        'm.logLine({json: true, time: "T", requestId: "r1", level: "ERROR", '
+        'args: [Object.assign(new TypeError("boom"), {code: 7})]})',
+    )
+    record = json.loads(str(line))
+    message = record.pop("message")
+    assert record == {"timestamp": "T", "level": "ERROR", "requestId": "r1"}
+    assert message["stackTrace"][0] == "TypeError: boom"
+    assert {key: message[key] for key in ("errorType", "errorMessage", "code")} == {
+        "errorType": "TypeError", "errorMessage": "boom", "code": 7
+    }  # fmt: skip
+
+
+def test_a_json_log_line_with_an_error_among_its_arguments_names_the_error_beside_it():
+    line = node(
+        "logging.mjs",
+        'm.logLine({json: true, time: "T", requestId: "r1", level: "ERROR", '
+        'args: ["failed:", new RangeError("far")]})',
+    )
+    record = json.loads(str(line))
+    assert record["message"].startswith("failed: RangeError: far")
+    assert (record["errorType"], record["errorMessage"]) == ("RangeError", "far")
+    assert record["stackTrace"][0] == "RangeError: far"
+
+
+def console_levels(threshold: str) -> object:
+    """The levels console's methods write at under ``threshold``, each method called once."""
+    return node(
+        "logging.mjs",
+        f"""(() => {{
+          const written = [];
+          m.installConsole({{prefix: "", json: true, requestId: () => "r", threshold: "{threshold}",
+                             write: (line) => written.push(JSON.parse(line).level)}});
+          for (const method of ["trace", "debug", "info", "log", "warn", "error", "fatal"]) {{
+            console[method]("x");
+          }}
+          return written;
+        }})()""",
+    )
+
+
+def test_the_application_log_level_drops_the_lines_below_it_and_fatal_is_always_written():
+    assert console_levels("WARN") == ["WARN", "ERROR", "FATAL"]
+
+
+def test_every_level_is_written_at_trace():
+    assert console_levels("TRACE") == ["TRACE", "DEBUG", "INFO", "INFO", "WARN", "ERROR", "FATAL"]

@@ -75,6 +75,23 @@ def test_an_edit_changes_the_source_fingerprint_but_node_modules_do_not(tmp_path
     assert source_fingerprint(tmp_path) != before
 
 
+def test_a_layers_folder_for_the_declared_node_version_comes_before_its_common_one(tmp_path):
+    """Lambda's NODE_PATH: /opt/nodejs/node20/node_modules, then /opt/nodejs/node_modules;
+    the folder of another version is not searched."""
+    code, layer, sdk = tmp_path / "code", tmp_path / "layer", tmp_path / "sdk"
+    for folder in ("node20", "node22"):
+        (layer / "nodejs" / folder / "node_modules").mkdir(parents=True)
+    (layer / "nodejs" / "node_modules").mkdir()
+    code.mkdir()
+    built = function_code(node_function(code, [layer]), sdk, tmp_path / "cache", "22.1.0")
+    assert built.node_path == (
+        layer / "nodejs" / "node20" / "node_modules",
+        layer / "nodejs" / "node_modules",
+        sdk,
+        code,
+    )
+
+
 def test_node_path_is_the_layers_modules_then_the_sdk_then_the_task_root(tmp_path):
     code, layer, sdk = tmp_path / "code", tmp_path / "layer", tmp_path / "sdk"
     (layer / "nodejs" / "node_modules").mkdir(parents=True)

@@ -251,6 +251,12 @@ def test_a_functions_log_format_is_read_from_its_logging_config(project):
     assert model(project, text).functions["EchoFunction"].log_format == "JSON"
 
 
+def test_a_functions_application_log_level_is_read_from_its_logging_config(project):
+    config = "LoggingConfig: {LogFormat: JSON, ApplicationLogLevel: WARN}"
+    text = TEMPLATE.replace("Runtime: python3.12", f"Runtime: nodejs20.x\n    {config}")
+    assert model(project, text).functions["EchoFunction"].log_level == "WARN"
+
+
 def test_an_esbuild_functions_build_method_and_properties_are_read(project):
     text = """
     Transform: AWS::Serverless-2016-10-31
