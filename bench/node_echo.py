@@ -30,8 +30,7 @@ from websockets.sync.client import connect
 
 from wslocal.cache import cache_dir
 from wslocal.engines.dynamodb import free_port
-from wslocal.runtime.languages import prepare_runtimes
-from wslocal.runtime.pools import worker_pool
+from wslocal.runtime.pools import prepare_runtimes, worker_pool
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template.reader import build_stage_model, read_template
 

@@ -13,8 +13,8 @@ from wslocal.engines.provisioning import Engines
 from wslocal.eventsources.sqs_queues import concurrency_of
 from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.languages import Debugging
-from wslocal.runtime.node.runtime import NodeRuntime
 from wslocal.runtime.pools import language_of
+from wslocal.runtime.settings import PreparedRuntime
 from wslocal.server import LocalStage
 from wslocal.server.watcher import watched_folders
 from wslocal.template import DynamoDBStreamSourceModel, SqsSourceModel, StageModel
@@ -130,9 +130,7 @@ def _route_lines(stage: LocalStage) -> list[str]:
     return lines
 
 
-def runtime_lines(
-    functions: Collection[str], runtimes: Mapping[str, FunctionRuntime | NodeRuntime]
-) -> list[str]:
+def runtime_lines(functions: Collection[str], runtimes: Mapping[str, PreparedRuntime]) -> list[str]:
     """Which Python or Node each function runs on, with what, and what was built: each
     runtime says its language and packages (no language is named here)."""
     lines = []

@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
 from wslocal.runtime.languages import Debugging, WorkerLanguage
 from wslocal.runtime.languages.node import NODE
 from wslocal.runtime.languages.python import PYTHON
-from wslocal.runtime.settings import RuntimeSettings
+from wslocal.runtime.settings import PreparedRuntime, RuntimeSettings
 from wslocal.runtime.workers import WorkerPool
-from wslocal.template import FunctionModel
+from wslocal.template import FunctionModel, StageModel
 from wslocal.template.changes import TemplateChanges
 
 log = logging.getLogger("wslocal")
@@ -65,6 +66,17 @@ def language_of(function: FunctionModel) -> WorkerLanguage:
         if function.runtime.startswith(prefix):
             return language
     raise WslocalError(f"{function.logical_id}: no worker runs the runtime {function.runtime!r}")
+
+
+def prepare_runtimes(
+    model: StageModel, cache: Path, build: bool, debugged: Collection[str] = ()
+) -> dict[str, PreparedRuntime]:
+    """Each function's runtime, as its language prepares it (``WorkerLanguage.prepare``).
+    Raises BuildError."""
+    prepared: dict[str, PreparedRuntime] = {}
+    for language in LANGUAGES.values():
+        prepared.update(language.prepare(model, cache, build, debugged))
+    return prepared
 
 
 def worker_pool(

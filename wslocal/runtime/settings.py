@@ -5,14 +5,41 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from wslocal.faults import FaultPlan
-from wslocal.runtime.builds import FunctionRuntime
-from wslocal.runtime.node.runtime import NodeRuntime
 
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_IDLE_WORKER_S = 60.0
+
+
+class PreparedRuntime(Protocol):
+    """A function's runtime as its language prepared it (``WorkerLanguage.prepare``):
+    what the stage and its banner need to know of any language's; each language reads
+    its own kind's details (its Python's path, its Node's SDK)."""
+
+    @property
+    def interpreter(self) -> str: ...
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Warnings for the banner (an older runtime name run on a newer one)."""
+        ...
+
+    @property
+    def language(self) -> str:
+        """The banner's name for the language: ``Python``, ``Node.js``."""
+        ...
+
+    @property
+    def packages(self) -> str:
+        """What is built for these functions, for the banner."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """The interpreter and its version, for the banner."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -32,10 +59,10 @@ class RuntimeSettings:
             "AWS_SESSION_TOKEN": "wslocal",
         }
     )
-    runtimes: Mapping[str, FunctionRuntime | NodeRuntime] = field(default_factory=dict)
-    """Each function's own Python and path (``builds.prepare``), or its Node and the SDK
-    (``node.runtime.prepare``); a Python function without one runs on the stage's
-    interpreter with the stage's packages importable."""
+    runtimes: Mapping[str, PreparedRuntime] = field(default_factory=dict)
+    """Each function's runtime as its language prepared it (its own Python and path, or
+    its Node and the SDK); a Python function without one runs on the stage's interpreter
+    with the stage's packages importable."""
     max_workers: int = DEFAULT_MAX_WORKERS
     idle_worker_s: float = DEFAULT_IDLE_WORKER_S
     """Stop workers idle this long, keeping one warm; 0: never."""

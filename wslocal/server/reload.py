@@ -15,9 +15,8 @@ from typing import Protocol
 from wslocal.cache import cache_dir
 from wslocal.engines.provisioning import Provisioned
 from wslocal.exceptions import WslocalError
-from wslocal.runtime.builds import FunctionRuntime
-from wslocal.runtime.languages import prepare_runtimes
-from wslocal.runtime.node.runtime import NodeRuntime
+from wslocal.runtime.pools import prepare_runtimes
+from wslocal.runtime.settings import PreparedRuntime
 from wslocal.template import StageModel
 from wslocal.template.changes import TemplateChanges, compare
 
@@ -43,7 +42,7 @@ class Reload:
     model: StageModel
     changes: TemplateChanges
     provisioned: Provisioned
-    runtimes: Mapping[str, FunctionRuntime | NodeRuntime]
+    runtimes: Mapping[str, PreparedRuntime]
 
 
 async def read_edit(

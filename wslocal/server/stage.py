@@ -26,11 +26,14 @@ from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S, TtlDeletions, TtlSweep
 from wslocal.eventsources.mappings import EventSourceMappings
 from wslocal.exceptions import WslocalError
 from wslocal.faults import FaultPlan
-from wslocal.runtime.builds import FunctionRuntime
-from wslocal.runtime.languages import Debugging, prepare_runtimes
-from wslocal.runtime.node.runtime import NodeRuntime
-from wslocal.runtime.pools import FunctionPools, pools_to_replace
-from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S, DEFAULT_MAX_WORKERS, RuntimeSettings
+from wslocal.runtime.languages import Debugging
+from wslocal.runtime.pools import FunctionPools, pools_to_replace, prepare_runtimes
+from wslocal.runtime.settings import (
+    DEFAULT_IDLE_WORKER_S,
+    DEFAULT_MAX_WORKERS,
+    PreparedRuntime,
+    RuntimeSettings,
+)
 from wslocal.server.authorizing import Authorizing
 from wslocal.server.front_door import FrontDoor
 from wslocal.server.integrations import Integrations
@@ -144,7 +147,7 @@ class LocalStage:
         """What routes call: their functions by proxy, web servers, mocks, the engines."""
         self._background: list[asyncio.Task[None]] = []
         self.event_sources: EventSourceMappings | None = None
-        self.runtimes: dict[str, FunctionRuntime | NodeRuntime] = {}
+        self.runtimes: dict[str, PreparedRuntime] = {}
         self.ttl_sweeper: TtlSweeper | None = None
         self._sweeper_task: asyncio.Task[None] | None = None
         self._ttl_deletions = TtlDeletions()

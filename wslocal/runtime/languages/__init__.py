@@ -19,16 +19,12 @@ the workers after the first (``WorkerLanguage.fork_server``). ``wslocal.runtime.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from wslocal.runtime import builds
-from wslocal.runtime.builds import FunctionRuntime
-from wslocal.runtime.node import runtime as node_runtime
-from wslocal.runtime.node.runtime import NodeRuntime
-from wslocal.runtime.settings import RuntimeSettings
+from wslocal.runtime.settings import PreparedRuntime, RuntimeSettings
 from wslocal.template import FunctionModel, StageModel
 
 DEBUG_HOST = "127.0.0.1"
@@ -67,6 +63,14 @@ class WorkerLanguage(Protocol):
     """What listens for a debugger, for the banner: ``debugpy``, ``the Node inspector``."""
     debug_port: int
     """Its usual port (debugpy 5678, Node 9229): ``--debug FUNCTION`` without one."""
+
+    def prepare(
+        self, model: StageModel, cache: Path, build: bool, debugged: Collection[str]
+    ) -> Mapping[str, PreparedRuntime]:
+        """The runtime of each of ``model``'s functions of this language, prepared once per
+        start or template edit (``build``: as ``sam build`` would, in ``cache``; the
+        ``debugged`` functions get their debugger). Raises BuildError."""
+        ...
 
     async def launch(
         self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None
@@ -115,17 +119,3 @@ def lambda_environment(function: FunctionModel, settings: RuntimeSettings) -> di
         **settings.credentials,
         **settings.endpoints,
     }
-
-
-def prepare_runtimes(
-    model: StageModel, cache: Path, build: bool, debugged: Collection[str] = ()
-) -> dict[str, FunctionRuntime | NodeRuntime]:
-    """Each function's runtime: Python functions' own interpreter and requirements when
-    ``build`` (else they run on the stage's; the ``debugged`` ones get debugpy), Node
-    functions' Node and SDK always (Node has no stage's own packages to fall back on).
-    Raises BuildError."""
-    prepared: dict[str, FunctionRuntime | NodeRuntime] = {}
-    if build:
-        prepared.update(builds.prepare(model, cache, debugged))
-    prepared.update(node_runtime.prepare(model, cache))
-    return prepared

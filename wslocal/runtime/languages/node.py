@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import wslocal.runtime.node
@@ -21,7 +22,7 @@ from wslocal.runtime.languages import Debugging, WorkerLaunch, lambda_environmen
 from wslocal.runtime.node import runtime as node_runtime
 from wslocal.runtime.node.builds import NodeCode, function_code
 from wslocal.runtime.settings import RuntimeSettings
-from wslocal.template import FunctionModel
+from wslocal.template import FunctionModel, StageModel
 
 BOOTSTRAP = Path(wslocal.runtime.node.__file__).parent / "bootstrap.mjs"
 DEBUG_WAIT = "WSLOCAL_DEBUG_WAIT"
@@ -83,6 +84,13 @@ class NodeLanguage:
     name = "nodejs"
     debugger = "the Node inspector"
     debug_port = 9229
+
+    def prepare(
+        self, model: StageModel, cache: Path, build: bool, debugged: Collection[str]
+    ) -> dict[str, node_runtime.NodeRuntime]:
+        """Each Node function's Node and the runtime's SDK, whatever ``build`` says: Node
+        has no stage's own packages to fall back on (its builds run as a worker starts)."""
+        return node_runtime.prepare(model, cache)
 
     async def launch(
         self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None

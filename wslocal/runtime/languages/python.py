@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Collection
+from pathlib import Path
 
-from wslocal.runtime import bootstrap
+from wslocal.runtime import bootstrap, builds
 from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.languages import Debugging, WorkerLaunch, lambda_environment
 from wslocal.runtime.settings import RuntimeSettings
-from wslocal.template import FunctionModel
+from wslocal.template import FunctionModel, StageModel
 
 BOOTSTRAP = "wslocal.runtime.bootstrap"
 FORK_SERVER = "wslocal.runtime.forkserver"
@@ -28,6 +30,13 @@ class PythonLanguage:
     name = "python"
     debugger = "debugpy"
     debug_port = 5678
+
+    def prepare(
+        self, model: StageModel, cache: Path, build: bool, debugged: Collection[str]
+    ) -> dict[str, FunctionRuntime]:
+        """Each Python function's own interpreter and requirements with ``build``;
+        without, none: they run on the stage's interpreter and packages."""
+        return builds.prepare(model, cache, debugged) if build else {}
 
     async def launch(
         self, function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None = None

@@ -10,12 +10,13 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
+from wslocal.runtime import pools as pools_module
 from wslocal.runtime.languages import Debugging
 from wslocal.runtime.languages.node import NODE
 from wslocal.runtime.languages.python import PYTHON
-from wslocal.runtime.pools import FunctionPools, language_of, pools_to_replace
+from wslocal.runtime.pools import FunctionPools, language_of, pools_to_replace, prepare_runtimes
 from wslocal.runtime.settings import RuntimeSettings
-from wslocal.template import FunctionModel
+from wslocal.template import FunctionModel, build_stage_model, read_template
 from wslocal.template.changes import Changed, TemplateChanges
 
 SETTINGS = RuntimeSettings(region="eu-west-1", account_id="123456789012", endpoints={})
@@ -250,6 +251,34 @@ def test_a_node_runtime_runs_on_node_workers():
 def test_a_runtime_no_worker_runs_is_a_clear_error():
     with pytest.raises(WslocalError, match="A: no worker runs the runtime 'java21'"):
         language_of(function("A", runtime="java21"))
+
+
+class PreparingLanguage:
+    """A language that prepares the functions it was told it has, and says what it was asked."""
+
+    def __init__(self, prepared: Mapping[str, str]) -> None:
+        self.prepared = prepared
+        self.asked: list[tuple[bool, tuple[str, ...]]] = []
+
+    def prepare(self, model, cache, build, debugged):
+        self.asked.append((build, tuple(debugged)))
+        return dict(self.prepared)
+
+
+def test_every_language_prepares_its_own_functions_and_none_is_named_by_the_stage(
+    monkeypatch, tmp_path
+):
+    python, node = PreparingLanguage({"A": "py"}), PreparingLanguage({"B": "node"})
+    monkeypatch.setattr(pools_module, "LANGUAGES", {"python": python, "nodejs": node})
+    assert prepare_runtimes(None, tmp_path, True, ["A"]) == {"A": "py", "B": "node"}
+    assert python.asked == node.asked == [(True, ("A",))]
+
+
+def test_unbuilt_python_functions_run_on_the_stages_interpreter(tmp_path):
+    model = build_stage_model(
+        read_template(FIXTURES / "echo_app" / "template.yaml"), FIXTURES / "echo_app"
+    )
+    assert PYTHON.prepare(model, tmp_path, build=False, debugged=()) == {}
 
 
 def test_only_redefined_or_rebuilt_functions_get_new_workers():
