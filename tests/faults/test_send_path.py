@@ -576,3 +576,40 @@ def test_a_shard_whose_worker_dies_on_every_receive_tells_the_sender(chat, monke
     # message is marked failed (the history says so; a Retry delivers it)
     assert [n["messageId"] for n in notices(SENDER)] == [message_id]
     assert state(chat, message_id) == "failed"
+
+
+def test_a_checks_last_receive_whose_worker_dies_mid_delivery_has_told_the_sender(
+    chat, monkeypatch
+):
+    from chatroom.delivery import LAST_RECEIVE
+    from chatroom.fanout.shards import OverdueCheck
+
+    # GIVEN a message stored pending, its sender's worker dead before the ack
+    with monkeypatch.context() as fault:
+        kill_after(fault, MessageStore, "append")
+        with pytest.raises(WorkerKilled):
+            send()
+    [message_id] = stored_ids(chat)
+    record = {
+        "messageId": "m-1",
+        "receiptHandle": "r",
+        "body": OverdueCheck("lobby", message_id).body(),
+        "attributes": {"ApproximateReceiveCount": str(LAST_RECEIVE)},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+        "awsRegion": "us-east-1",
+    }
+
+    # WHEN FanOutFunction's worker dies on the check's last receive, reading the room
+    def killed(self, room, *args, **kwargs):
+        raise WorkerKilled("the room's Query")
+
+    monkeypatch.setattr(ConnectionStore, "members", killed)
+    with pytest.raises(WorkerKilled):
+        invoke("fan_out", {"Records": [record]})
+    # THEN the sender was told before it died (the check then goes to the dead-letter
+    # queue: nobody could tell after), and the message is marked failed
+    assert [n["messageId"] for n in notices(SENDER)] == [message_id]
+    assert state(chat, message_id) == "failed"
