@@ -338,21 +338,13 @@ def test_overdue_checks_that_cannot_be_queued_fail_their_records_for_the_stream(
     ]
 
 
-def test_the_backstop_tells_the_sender_on_the_checks_last_receive(chat, monkeypatch):
+def last_receive_of_check(message_id: str) -> dict:
+    """The fan-out queue's record of an overdue check of ``message_id``, on its last
+    receive (the queue's ``maxReceiveCount``)."""
     from chatroom.delivery import LAST_RECEIVE
     from chatroom.fanout.shards import OverdueCheck
 
-    with monkeypatch.context() as fault:
-        kill_after(fault, MessageStore, "append")
-        with pytest.raises(WorkerKilled):
-            send()
-    [message_id] = stored_ids(chat)
-
-    def throttled(self, room, *args, **kwargs):
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": ""}}, "Query")
-
-    monkeypatch.setattr(ConnectionStore, "members", throttled)
-    record = {
+    return {
         "messageId": "m-1",
         "receiptHandle": "r",
         "body": OverdueCheck("lobby", message_id).body(),
@@ -363,6 +355,20 @@ def test_the_backstop_tells_the_sender_on_the_checks_last_receive(chat, monkeypa
         "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
         "awsRegion": "us-east-1",
     }
+
+
+def test_the_backstop_tells_the_sender_on_the_checks_last_receive(chat, monkeypatch):
+    with monkeypatch.context() as fault:
+        kill_after(fault, MessageStore, "append")
+        with pytest.raises(WorkerKilled):
+            send()
+    [message_id] = stored_ids(chat)
+
+    def throttled(self, room, *args, **kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": ""}}, "Query")
+
+    monkeypatch.setattr(ConnectionStore, "members", throttled)
+    record = last_receive_of_check(message_id)
     response = invoke("fan_out", {"Records": [record]})
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert told()
@@ -574,5 +580,29 @@ def test_a_shard_whose_worker_dies_on_every_receive_tells_the_sender(chat, monke
         )
     # THEN before the shard goes to the dead-letter queue, its sender was told, and the
     # message is marked failed (the history says so; a Retry delivers it)
+    assert [n["messageId"] for n in notices(SENDER)] == [message_id]
+    assert state(chat, message_id) == "failed"
+
+
+def test_a_checks_last_receive_whose_worker_dies_mid_delivery_has_told_the_sender(
+    chat, monkeypatch
+):
+    # GIVEN a message stored pending, its sender's worker dead before the ack
+    with monkeypatch.context() as fault:
+        kill_after(fault, MessageStore, "append")
+        with pytest.raises(WorkerKilled):
+            send()
+    [message_id] = stored_ids(chat)
+    record = last_receive_of_check(message_id)
+
+    # WHEN FanOutFunction's worker dies on the check's last receive, reading the room
+    def killed(self, room, *args, **kwargs):
+        raise WorkerKilled("the room's Query")
+
+    monkeypatch.setattr(ConnectionStore, "members", killed)
+    with pytest.raises(WorkerKilled):
+        invoke("fan_out", {"Records": [record]})
+    # THEN the sender was told before it died (the check then goes to the dead-letter
+    # queue: nobody could tell after), and the message is marked failed
     assert [n["messageId"] for n in notices(SENDER)] == [message_id]
     assert state(chat, message_id) == "failed"

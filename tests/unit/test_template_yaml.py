@@ -112,6 +112,31 @@ def test_a_wildcard_resource_only_where_aws_requires_it(translated):
                 assert action in REQUIRING_A_WILDCARD, (name, action)
 
 
+def test_the_wildcard_actions_are_those_aws_gives_no_resource_type(translated):
+    # AWS's Service Authorization Reference, as cfn-lint ships it: an action with no
+    # resource type can only be granted on "*"; every other action the roles use has one,
+    # so it is scoped.
+    from importlib.resources import files
+
+    reference = json.loads(
+        files("cfnlint.data.AdditionalSpecs").joinpath("Policies.json").read_text()
+    )
+
+    def resource_types(action: str) -> list[str]:
+        service, name = action.split(":")
+        actions = {k.lower(): v for k, v in reference[service]["Actions"].items()}
+        return actions[name.lower()].get("Resources", [])
+
+    granted = {
+        right
+        for name in roles(translated)
+        for right in inline_rights(translated, name.removesuffix("Role"))
+    }
+    unscopable = {(action, resource) for action, resource in granted if not resource_types(action)}
+    assert {action for action, _ in unscopable} == REQUIRING_A_WILDCARD
+    assert {resource for _, resource in unscopable} == {'"*"'}  # scoped, they match nothing
+
+
 def test_every_function_logs_to_its_own_log_group_only(translated):
     functions = [n for n, r in translated.items() if r["Type"] == "AWS::Lambda::Function"]
     assert len(functions) == 9

@@ -1,9 +1,11 @@
 """Errors the chat layer raises.
 
 ChatError
-└── ProtocolError          bad input from a client; carries the wire error code
-    ├── InvalidJoinError   bad ?room= / ?name= on $connect (handshake gets 400)
-    └── InvalidMessageError bad inbound message (sender gets an error envelope)
+├── ProtocolError          bad input from a client; carries the wire error code
+│   ├── InvalidJoinError   bad ?room= / ?name= on $connect (handshake gets 400)
+│   └── InvalidMessageError bad inbound message (sender gets an error envelope)
+└── ClaimVanishedError     a clientId's claim found taken, then gone, on every try:
+                           nothing is acknowledged (never an id not stored)
 """
 
 from __future__ import annotations
@@ -34,3 +36,7 @@ class InvalidJoinError(ProtocolError):
 
 class InvalidMessageError(ProtocolError):
     """An inbound message was not valid JSON, not an object, or broke a message rule."""
+
+
+class ClaimVanishedError(ChatError):
+    """A clientId's claim kept being found taken and then gone: nothing acknowledged."""

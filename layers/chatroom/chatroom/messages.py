@@ -29,7 +29,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import budgets, protocol, retry
-from chatroom.exceptions import ChatError
+from chatroom.exceptions import ClaimVanishedError
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining, logger
 
@@ -52,10 +52,6 @@ FAILED = "failed"
 CLAIM_READS = 2
 """Transactions tried when a claim is found taken but cannot be read (it expired in
 between): then the message is stored anew, never acknowledged under an id not stored."""
-
-
-class ClaimVanishedError(ChatError):
-    """A clientId's claim kept being found taken and then gone: nothing acknowledged."""
 
 
 def claim_key(room: str, sender_key: str, client_id: str) -> str:

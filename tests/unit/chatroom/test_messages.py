@@ -85,3 +85,21 @@ def test_claims_are_not_part_of_any_rooms_history(chat_tables):
     store = MessageStore(table=chat_tables.messages)
     store.append(room="r", sender="a", payload="hi", sent_at_ms=NOW_MS, client_id="r")
     assert [m.payload for m in store.recent("r", now_s=NOW_MS / 1000)] == ["hi"]
+
+
+def test_a_claim_found_taken_then_gone_on_every_try_raises_and_stores_nothing_new(
+    chat_tables, monkeypatch
+):
+    import pytest
+
+    from chatroom.exceptions import ClaimVanishedError
+
+    # GIVEN a clientId already claimed, whose claim reads as gone after every transaction
+    store = MessageStore(table=chat_tables.messages, ttl_hours=24)
+    store.append(room="r", sender="a", payload="first", sent_at_ms=NOW_MS, client_id="c-1")
+    monkeypatch.setattr(MessageStore, "_claimed", lambda self, room, sender_key, cid: None)
+    # WHEN the same clientId is sent again
+    # THEN the store refuses to answer rather than name an id it never stored
+    with pytest.raises(ClaimVanishedError):
+        store.append(room="r", sender="a", payload="retry", sent_at_ms=NOW_MS, client_id="c-1")
+    assert [m.payload for m in store.recent("r")] == ["first"]
