@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from wslocal import cli
-from wslocal.cli import build_parser, debugged_functions
+from wslocal.arguments import build_parser, debugged_functions
 from wslocal.exceptions import WslocalError
 from wslocal.runtime.languages import Debugging
 from wslocal.template import StageModel, build_stage_model, read_template
