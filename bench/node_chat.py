@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,8 +50,9 @@ OFFLINE = Path(__file__).resolve().parent / "serverless_offline"
 REGION = "us-east-1"
 
 
-def drain(process: subprocess.Popen[str], ready: str, what: str) -> None:
-    """Read ``process``'s output until ``ready``, then keep reading it in a thread."""
+def drain(process: subprocess.Popen[str], ready: str, what: str) -> deque[str]:
+    """Read ``process``'s output until ``ready``, then keep reading it in a thread; its
+    last lines, to show when a client is refused."""
     assert process.stdout is not None
     for line in process.stdout:
         if ready in line:
@@ -58,17 +60,18 @@ def drain(process: subprocess.Popen[str], ready: str, what: str) -> None:
     else:
         raise SystemExit(f"{what} did not start")
     stdout = process.stdout
-    threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
+    tail: deque[str] = deque(maxlen=30)
+    threading.Thread(target=lambda: tail.extend(stdout), daemon=True).start()
+    return tail
 
 
-def start(port: int) -> subprocess.Popen[str]:
+def start(port: int) -> tuple[subprocess.Popen[str], deque[str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "wslocal.cli", "start", "--template", str(APP / "template.yaml"),
          "--port", str(port), "--no-watch"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    drain(process, "Press Ctrl-C", "the stage")
-    return process
+    return process, drain(process, "Press Ctrl-C", "the stage")
 
 
 def offline_packages() -> Path:
@@ -89,7 +92,7 @@ def offline_packages() -> Path:
 
 
 @contextmanager
-def serverless_offline(port: int) -> Iterator[subprocess.Popen[str]]:
+def serverless_offline(port: int) -> Iterator[tuple[subprocess.Popen[str], deque[str]]]:
     """serverless-offline on ``port`` in a temp folder (serverless.yml, the handlers, the
     cached node_modules), its table in a DynamoDB Local of its own."""
     modules = offline_packages()
@@ -121,8 +124,7 @@ def serverless_offline(port: int) -> Iterator[subprocess.Popen[str]]:
             text=True,
         )  # fmt: skip
         try:
-            drain(process, "[http for websocket] listening", "serverless-offline")
-            yield process
+            yield process, drain(process, "[http for websocket] listening", "serverless-offline")
         finally:
             process.terminate()
             process.wait(60)
@@ -141,12 +143,29 @@ async def receipt(ws: websockets.ClientConnection, text: str, sent: float) -> fl
     return (time.perf_counter() - sent) * 1000
 
 
-async def run(url: str, pid: int, clients: int, messages: int) -> list[str]:
-    """The benchmark's lines for one server: connects, each message, its footprint."""
+async def run(
+    url: str, pid: int, clients: int, messages: int, output: deque[str], batch: int
+) -> list[str]:
+    """The benchmark's lines for one server: connects, each message, its footprint. A
+    refused client is counted (and the server's last lines shown); the others go on."""
     began = time.perf_counter()
-    opening = (websockets.connect(url, open_timeout=120) for _ in range(clients))
-    sockets = await asyncio.gather(*opening)
-    lines = [f"{clients} connects: {time.perf_counter() - began:.1f} s"]
+    opened: list[object] = []
+    for first in range(0, clients, batch):
+        opening = (
+            websockets.connect(url, open_timeout=120)
+            for _ in range(first, min(first + batch, clients))
+        )
+        opened += await asyncio.gather(*opening, return_exceptions=True)
+    sockets = [ws for ws in opened if isinstance(ws, websockets.ClientConnection)]
+    refused = Counter(str(error) for error in opened if isinstance(error, BaseException))
+    waves = f" ({batch} at a time)" if batch < clients else ""
+    lines = [f"{clients} connects{waves}: {time.perf_counter() - began:.1f} s"]
+    if refused:
+        lines[0] += f", {clients - len(sockets)} refused ({'; '.join(refused)})"
+        print(lines[0], "\nthe server's last lines:\n" + "".join(output), flush=True)
+    clients = len(sockets)
+    if not sockets:
+        return lines
     try:
         for number in range(messages):
             text = f"message {number}"
@@ -170,25 +189,44 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--only", choices=("stage", "offline"))
+    parser.add_argument(
+        "--connect-batch", type=int, default=0, help="connect this many at a time (0: all)"
+    )
     args = parser.parse_args()
     results: dict[str, list[str]] = {}
+    print(f"load average at the start {os.getloadavg()[0]:.1f}")
+    batch = args.connect_batch or args.clients
     if args.only != "offline":
         port = free_port()
-        process = start(port)
+        process, output = start(port)
         try:
             results["wslocal start"] = asyncio.run(
-                run(f"ws://127.0.0.1:{port}/Prod", process.pid, args.clients, args.messages)
+                run(
+                    f"ws://127.0.0.1:{port}/Prod",
+                    process.pid,
+                    args.clients,
+                    args.messages,
+                    output,
+                    batch,
+                )
             )
         finally:
             process.terminate()
             process.wait(60)
     if args.only != "stage":
         port = free_port()
-        with serverless_offline(port) as process:
+        with serverless_offline(port) as (process, output):
             results["serverless-offline"] = asyncio.run(
-                run(f"ws://127.0.0.1:{port}", process.pid, args.clients, args.messages)
+                run(
+                    f"ws://127.0.0.1:{port}",
+                    process.pid,
+                    args.clients,
+                    args.messages,
+                    output,
+                    batch,
+                )
             )
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for side, lines in results.items():
         print(f"{side}: " + " | ".join(lines))
 
