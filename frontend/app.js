@@ -284,6 +284,11 @@ function renderHistory(envelope) {
   pump();
 }
 
+function askHistory(connection) {
+  state.outbox.historyAsked();
+  connection.send(JSON.stringify({ action: "history" }));
+}
+
 function onAck(envelope) {
   const entry = state.outbox.acked(envelope);
   if (entry) redraw(entry);
@@ -310,7 +315,7 @@ function onGatewayFailure(envelope) {
       state.historyTries = 0;
       state.connection.reconnect();
     } else {
-      setTimeout(() => state.connection.send(JSON.stringify({ action: "history" })), 1000);
+      setTimeout(() => askHistory(state.connection), 1000);
     }
     return;
   }
@@ -382,7 +387,7 @@ function join(name, room) {
   connection.addEventListener("open", () => {
     state.historyLoaded = false;
     state.live = [];
-    connection.send(JSON.stringify({ action: "history" }));
+    askHistory(connection);
   });
   connection.addEventListener("closed", () => {
     if (state.connection !== connection) return;

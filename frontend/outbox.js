@@ -31,6 +31,15 @@ export class Outbox {
     this.newId = newId;
     this.entries = new Map(); // clientId -> entry, in the order typed
     this.typed = 0;
+    this.heard = 0; // what the page heard, in order: failures and history requests
+    this.historyAskedAt = 0;
+  }
+
+  /** The page asks for the history now: its answer knows of what the server did before,
+   * not of a failure the page hears after this. */
+  historyAsked() {
+    this.heard += 1;
+    this.historyAskedAt = this.heard;
   }
 
   add(text) {
@@ -95,7 +104,8 @@ export class Outbox {
     } else if (envelope.messageId) {
       entry.id = envelope.messageId; // its ack was lost: the notice (to its sender) says it
     }
-    Object.assign(entry, { state: "failed", error: words, retry });
+    this.heard += 1;
+    Object.assign(entry, { state: "failed", error: words, retry, failedAt: this.heard });
     return entry;
   }
 
@@ -128,8 +138,9 @@ export class Outbox {
   /** The room's history: its messages the server marks `mine` are ours, stored, in the
    * delivery state it gives (`failedWords` for one that failed, with Retry). One this
    * page does not have (it was reloaded) becomes an entry, so it is shown as ours and its
-   * Retry works. A failure the page heard stays until the history says it was handed off
-   * (the history may have been read before the failure), and a Retry on its way goes on.
+   * Retry works. A failure the page heard stays until a history asked for after it says
+   * the message was handed off (one asked before it was read before the failure), and a
+   * Retry on its way goes on.
    * Returns the entries changed. */
   reconcile(messages, failedWords) {
     const changed = [];
@@ -143,8 +154,11 @@ export class Outbox {
       }
       const state = DELIVERY_STATES[message.delivery] || "sent";
       const heardFailed = entry.state === "failed" && entry.id === message.id;
+      const heardSince = heardFailed && (entry.failedAt || 0) > this.historyAskedAt;
       const retrying = ON_ITS_WAY.has(entry.state) && entry.id === message.id;
-      if ((heardFailed && state !== "sent") || (retrying && state === "failed")) continue;
+      if ((heardFailed && (state !== "sent" || heardSince)) || (retrying && state === "failed")) {
+        continue;
+      }
       const failed = state === "failed";
       Object.assign(entry, { state, id: message.id, sentAt: message.sentAt });
       Object.assign(entry, { error: failed ? failedWords : null, retry: failed });

@@ -125,10 +125,20 @@ def test_a_failure_heard_stays_when_the_history_still_says_pending():
         'box.acked({clientId: "c1", id: "m1", sentAt: "t"});'
         ' box.refused({clientId: "c1", code: "delivery_failed"}, "told", true);'
         ' box.reconcile([{mine: true, clientId: "c1", id: "m1", delivery: "pending"}], "w");'
-        " const kept = [entry.state, entry.error];"
+        " const kept = [entry.state, entry.error]; box.historyAsked();"
         ' box.reconcile([{mine: true, clientId: "c1", id: "m1", delivery: "handedOff"}], "w");'
         " console.log(JSON.stringify([...kept, entry.state]));"
     ) == ["failed", "told", "sent"]
+
+
+def test_a_failure_heard_after_the_history_was_asked_for_is_not_undone_by_that_history():
+    # the history was read before the server marked the message failed and told us
+    assert outbox(
+        'box.acked({clientId: "c1", id: "m1", sentAt: "t"}); box.historyAsked();'
+        ' box.refused({clientId: "c1", code: "delivery_failed"}, "told", true);'
+        ' box.reconcile([{mine: true, clientId: "c1", id: "m1", delivery: "handedOff"}], "w");'
+        " console.log(JSON.stringify([entry.state, entry.error, entry.retry]));"
+    ) == ["failed", "told", True]
 
 
 def test_a_retry_on_its_way_goes_on_when_the_history_still_says_failed():
