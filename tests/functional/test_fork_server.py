@@ -128,6 +128,39 @@ async def test_closing_the_pool_ends_the_fork_server_and_its_forks():
     assert gone(forked["pid"]) and gone(forked["parent"])
 
 
+async def test_a_fork_server_still_starting_when_the_pool_closes_is_ended(monkeypatch):
+    # GIVEN a pool whose fork server is still starting (held) when the pool is closed, as a
+    # stage stops, or retires a pool after an edit, in the middle of a burst
+    started: list[ForkServer] = []
+    holding, release = asyncio.Event(), asyncio.Event()
+    real_start = ForkServer.start
+
+    async def held_start(*args, **kwargs):
+        server = await real_start(*args, **kwargs)
+        started.append(server)
+        holding.set()
+        await release.wait()
+        return server
+
+    monkeypatch.setattr(ForkServer, "start", held_start)
+    pool = WorkerPool(function("handlers.slow"), settings(max_workers=2))
+    await pool.prewarm()
+    burst = asyncio.gather(
+        pool.invoke({"seconds": 0.5}, "warm"), pool.invoke({}, "new"), return_exceptions=True
+    )
+    await asyncio.wait_for(holding.wait(), 30)
+    # WHEN the pool closes, then the server's start returns
+    closing = asyncio.ensure_future(pool.close())
+    await asyncio.sleep(0)
+    release.set()
+    await closing
+    await burst
+    # THEN no fork server is left running
+    [server] = started
+    await asyncio.wait_for(server.process.wait(), 10)
+    assert pool.fork_server is None
+
+
 async def test_an_idle_fork_server_is_retired_and_exits_after_its_forks():
     pool = WorkerPool(function("handlers.slow"), settings(max_workers=3))
     try:

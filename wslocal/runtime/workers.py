@@ -394,6 +394,9 @@ class WorkerPool:
                     self._forking_off = True
                     self._log(f"workers start on their own from now on: {exc}")
                     return None
+                if self._closed:  # closed or retired while it started: it forks nothing
+                    await server.stop()
+                    return None
                 self._fork_server = server
             self._fork_server_used = time.monotonic()
             return server
