@@ -4,12 +4,11 @@ responses by selectionPattern with status, response parameters and templates), R
 and HTTP APIs' HTTP_PROXY (the HTTP API's with parameter mapping), over real HTTP."""
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 
-from tests.support.backends import free_port, running_backend
+from tests.support.backends import free_port, requests_seen, running_backend
+from tests.support.http import answered
 from tests.support.paths import FIXTURES
 from tests.support.stage import RunningStage
 from wslocal.server import StageConfig
@@ -35,17 +34,7 @@ def stage(backend):
 
 
 def call(url, body=b"", headers=None, method="POST"):
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
-
-
-def seen(backend, path):
-    with urllib.request.urlopen(f"{backend}/seen", timeout=5) as response:
-        return [request for request in json.load(response) if request["path"] == path]
+    return answered(url, body, headers, method)
 
 
 def test_rest_renders_the_template_for_the_content_type(stage, backend):
@@ -55,7 +44,7 @@ def test_rest_renders_the_template_for_the_content_type(stage, backend):
         {"Content-Type": "application/json", "X-Who": "ann"},
     )
     assert (status, json.loads(body), headers["X-Backend"]) == (201, {"saved": True}, "relay")
-    request = seen(backend, "/say")[-1]
+    request = requests_seen(backend, "/say")[-1]
     assert json.loads(request["body"]) == {"text": "hi", "stage": "prod"}
     assert request["headers"]["X-Caller"] == "ann"
 
@@ -83,7 +72,7 @@ def test_a_rest_mock_renders_the_response_its_request_templates_status_picks(sta
 def test_rest_http_proxy_passes_the_request_and_answer_through(stage, backend):
     status, _, body = call(f"{stage.stage.proxy_url('Rest')}/pass/echo?x=1", b"quiet")
     assert (status, body) == (200, "QUIET")
-    assert seen(backend, "/echo")[-1]["query"] == {"x": "1"}
+    assert requests_seen(backend, "/echo")[-1]["query"] == {"x": "1"}
 
 
 def test_http_api_parameter_mapping_changes_the_proxied_request(stage, backend):
@@ -93,7 +82,7 @@ def test_http_api_parameter_mapping_changes_the_proxied_request(stage, backend):
         {"X-Tags": "a", "X-Secret": "s", "X-Who": "client"},
     )
     assert (status, body) == (200, "LOUD")
-    request = seen(backend, "/echo")[-1]
+    request = requests_seen(backend, "/echo")[-1]
     assert request["headers"]["X-Tags"] == "a,extra"
     assert "X-Secret" not in request["headers"]
     assert request["headers"]["X-Who"] not in ("client", "")

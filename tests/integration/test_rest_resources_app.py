@@ -5,12 +5,11 @@ integration to a web server with a request template and integration responses, i
 TOKEN authorizer."""
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 
-from tests.support.backends import free_port, running_backend
+from tests.support.backends import free_port, requests_seen, running_backend
+from tests.support.http import answered
 from tests.support.paths import FIXTURES
 from tests.support.stage import RunningStage
 from wslocal.server import StageConfig
@@ -35,18 +34,7 @@ def api(backend):
         yield running.stage.proxy_url("Api")
 
 
-def call(url, body=None, headers=None, method="GET"):
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
-
-
-def seen(backend, path):
-    with urllib.request.urlopen(f"{backend}/seen", timeout=5) as response:
-        return [request for request in json.load(response) if request["path"] == path]
+call = answered
 
 
 def test_the_stage_resource_names_the_path_prefix(api):
@@ -82,7 +70,7 @@ def test_an_http_method_sends_its_request_template_and_answers_its_integration_r
         method="POST",
     )
     assert (status, json.loads(body), headers["X-Backend"]) == (201, {"saved": True}, "relay")
-    request = seen(backend, "/say")[-1]
+    request = requests_seen(backend, "/say")[-1]
     assert json.loads(request["body"]) == {"text": "hi", "stage": "v1"}
     assert request["headers"]["X-Caller"] == "ann"
 

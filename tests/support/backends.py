@@ -1,17 +1,25 @@
 """Web servers the stage's HTTP integrations call, run as real processes on free ports."""
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from wslocal.engines.moto_server import free_port
 
-__all__ = ["free_port", "running_backend"]
+__all__ = ["free_port", "requests_seen", "running_backend"]
+
+
+def requests_seen(backend: str, path: str) -> list[dict]:
+    """The requests the relay backend (tests/fixtures/relay_app/backend.py) got on ``path``."""
+    with urllib.request.urlopen(f"{backend}/seen", timeout=5) as response:
+        return [request for request in json.load(response) if request["path"] == path]
 
 
 @contextlib.contextmanager

@@ -2,6 +2,8 @@
 and HTTP APIs the stage serves."""
 
 import http.client
+import urllib.error
+import urllib.request
 from urllib.parse import urlsplit
 
 
@@ -23,3 +25,13 @@ def call(url, method="GET", path="", headers=(), body=b""):
 
 def header_values(headers, name):
     return [value for key, value in headers if key.lower() == name.lower()]
+
+
+def answered(url, body=None, headers=None, method="GET", timeout=20):
+    """One request through urllib; (status, headers as a dict, text), an error status too."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
