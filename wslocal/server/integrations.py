@@ -133,13 +133,14 @@ class AwsService:
         self, integration: IntegrationModel, event: Mapping[str, Any]
     ) -> responses.ProxyResponse:
         """A REST API's service action: the request template by content type, the
-        method response through the integration responses."""
+        method response through the integration responses; an HTTP API's subtype (only
+        ``SQS-SendMessage`` here): the service's answer as it is."""
         action = aws.service_action(integration.uri)
         endpoint = self._endpoint(integration, action.service)
         if integration.subtype == "SQS-SendMessage":
             request = aws.sqs_send_message_request(integration, event, endpoint)
             response = await self._client.send(self._signed(request, "sqs"))
-            return api.rest_answer(integration, event, response)
+            return api.passed_through(response)
         url = aws.service_request_url(integration, event, endpoint)
         request = api.rest_request(integration, event, url, self._render)
         signed = self._signed(aws.with_service_headers(request, action), action.service)

@@ -162,14 +162,17 @@ def rest_answer(
     renderer: Render = render_with_overrides,
 ) -> ProxyResponse:
     """The method response: the backend's as it is (HTTP_PROXY), or through the
-    integration response its status (or ``error_message``) selects."""
+    integration response its status (or ``error_message``) selects; with none selected
+    (no pattern matches and no default), ``IntegrationError``: REST answers 500."""
     if integration.kind == "HTTP_PROXY":
         headers = [(k, v) for k, v in response.headers if k.lower() not in _HOP_BY_HOP]
         return ProxyResponse(response.status, headers, response.body.encode("utf-8"))
     chosen = integration_response(integration, response.status, error_message)
     if chosen is None:
-        return ProxyResponse(
-            response.status, [("Content-Type", JSON)], response.body.encode("utf-8")
+        # API Gateway's words in the execution log; the client gets its 500.
+        raise IntegrationError(
+            "Execution failed due to configuration error: No match for output mapping and no"
+            f" default output mapping configured. Endpoint Response Status Code: {response.status}"
         )
     rendered = Rendering(response.body)
     template = select_template(chosen.templates, JSON) if chosen.templates else None
@@ -187,6 +190,12 @@ def rest_answer(
         list(with_default_content_type(mapped, JSON)),
         rendered.body.encode(),
     )
+
+
+def passed_through(response: BackendResponse) -> ProxyResponse:
+    """An HTTP API's AWS service integration (a subtype): the service's answer as it is,
+    its status and body (HTTP APIs have no integration responses)."""
+    return ProxyResponse(response.status, [("Content-Type", JSON)], response.body.encode("utf-8"))
 
 
 def rest_mock_answer(

@@ -72,6 +72,16 @@ def test_the_default_response_maps_headers_from_literals_and_the_backend():
     assert ("X-Backend", "relay") in answer.headers and ("X-Id", "b7") in answer.headers
 
 
+def test_no_matching_and_no_default_integration_response_is_a_configuration_error():
+    only_conflicts = dataclasses.replace(
+        NOTES, responses=(IntegrationResponseModel(key="/4\\d\\d/", status=409),)
+    )
+    with pytest.raises(IntegrationError, match="No match for output mapping"):
+        rest_answer(only_conflicts, REST_EVENT, BackendResponse(200, "{}"))
+    with pytest.raises(IntegrationError, match="Endpoint Response Status Code: 200"):
+        rest_answer(dataclasses.replace(NOTES, responses=()), REST_EVENT, BackendResponse(200, ""))
+
+
 def test_failures_are_the_apis_own_answers():
     assert failure("REST", EndpointTimeoutError("slow")).status == 504
     assert failure("HTTP", EndpointTimeoutError("slow")).status == 503
