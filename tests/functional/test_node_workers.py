@@ -114,6 +114,28 @@ async def test_a_callback_handler_answers_through_its_callback():
     assert await call("handlers.callback", {"x": 1}) == {"via": "callback", "event": {"x": 1}}
 
 
+async def test_a_callback_result_is_sent_once_the_event_loop_is_empty():
+    event = {"wait": True, "timerMs": 300}
+    first, second = await call("handlers.callbackLeavesATimer", event, calls=2)
+    assert first == {"timersRunBefore": 0}
+    assert second == {"timersRunBefore": 1}  # the first call's timer ran before it ended
+
+
+async def test_a_callback_result_is_sent_at_once_when_the_handler_says_not_to_wait():
+    event = {"wait": False, "timerMs": 5000}
+    first, second = await call("handlers.callbackLeavesATimer", event, calls=2)
+    assert first == second == {"timersRunBefore": 0}  # answered with the 5 s timer pending
+
+
+async def test_a_callback_handler_whose_loop_never_empties_times_out():
+    result = await call("handlers.callbackLeavesAnInterval", timeout=1.0)
+    assert isinstance(result, InvocationTimeoutError)
+
+
+async def test_a_handler_that_returns_no_promise_answers_null_once_its_loop_is_empty():
+    assert await call("handlers.returnsNothing", {"timerMs": 50}) is None
+
+
 async def test_a_handler_returning_a_promise_answers_what_it_resolves():
     assert await call("handlers.promise") == {"via": "promise"}
 

@@ -144,6 +144,30 @@ send({ type: "ready", initMs, error: initError ?? null, modules: [] }, () => {
   if (waitForDebugger) holdForDebugger();
 });
 
+/** Lambda's "wait for an empty event loop": a callback handler's result is sent once
+ * nothing of the handler's is pending (timers, sockets, ...). The channel to the stage is
+ * let go of while it waits, so Node's `beforeExit` says when the loop empties; the
+ * channel is taken back then, and its next frame is read as before. Work that never ends
+ * (a kept pool, an interval) keeps the call open until its timeout, as on Lambda. */
+let onEmptyLoop = null;
+const loop = {
+  whenEmpty(callback) {
+    onEmptyLoop = callback;
+    channel.unref();
+  },
+  waiting: () => onEmptyLoop !== null,
+  reset() {
+    onEmptyLoop = null;
+    channel.ref();
+  },
+};
+process.on("beforeExit", () => {
+  const callback = onEmptyLoop;
+  if (callback === null) return;
+  loop.reset();
+  setImmediate(callback);
+});
+
 async function invoke(request) {
   const id = request.requestId;
   currentRequestId = id;
@@ -154,7 +178,7 @@ async function invoke(request) {
     reply = { type: "result", ok: false, error: initError };
   } else {
     try {
-      const result = await callHandler(handler, request.event, context(request));
+      const result = await callHandler(handler, request.event, context(request), loop);
       // Serialized here: a result JSON cannot carry (a cycle, a BigInt) fails the call.
       reply = JSON.stringify({ type: "result", ok: true, result: result ?? null });
     } catch (error) {

@@ -127,33 +127,45 @@ export function errorDocument(error) {
 }
 
 /**
- * Call a handler as Lambda does: a returned promise (async handler) settles the call;
- * otherwise a handler that takes a callback settles it with callback(error, result);
- * a plain function that returns neither answers null.
+ * Call a handler as Lambda does: a returned promise (async handler), `context.done`,
+ * `succeed` and `fail` settle the call at once; `callback(error, result)` settles an
+ * error at once and a result once the event loop is empty (`loop.whenEmpty`), unless the
+ * handler set `context.callbackWaitsForEmptyEventLoop = false`; a handler that returns
+ * no promise and calls nothing answers null once the loop is empty (the runtime's
+ * default). `loop.reset()` forgets a wait that a later settle made moot.
  */
-export function callHandler(handler, event, context) {
+export function callHandler(handler, event, context, loop) {
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (error, result) => {
       if (settled) return;
       settled = true;
+      loop.reset();
       if (error !== undefined && error !== null) reject(error);
       else resolve(result);
+    };
+    const callback = (error, result) => {
+      if (settled) return;
+      if ((error === undefined || error === null) && context.callbackWaitsForEmptyEventLoop) {
+        loop.whenEmpty(() => settle(null, result));
+      } else {
+        settle(error, result);
+      }
     };
     context.done = settle;
     context.succeed = (result) => settle(null, result);
     context.fail = (error) => settle(error ?? "handled");
     let returned;
     try {
-      returned = handler(event, context, settle);
+      returned = handler(event, context, callback);
     } catch (error) {
       settle(error);
       return;
     }
     if (returned && typeof returned.then === "function") {
       returned.then((result) => settle(null, result), (error) => settle(error ?? "rejected"));
-    } else if (handler.length < 3) {
-      settle(null, null);
+    } else if (!settled && !loop.waiting()) {
+      loop.whenEmpty(() => settle(null, null));
     }
   });
 }
