@@ -2,7 +2,9 @@
 environment, import errors, logs kept apart from results."""
 
 import asyncio
+import json
 import os
+import re
 import time
 
 import pytest
@@ -109,6 +111,44 @@ async def test_what_a_handler_prints_is_a_log_never_a_result(capfd):
     assert "forged" in logs.out
     assert "REPORT RequestId: r1" in logs.out
     assert "Init Duration" in logs.out
+
+
+async def test_root_logger_lines_are_lambdas_text_lines_with_the_request_id(capfd):
+    async def body(pool):
+        return await pool.invoke({}, "r1")
+
+    assert await with_pool("handlers.logs", body) == "logged"
+    lines = capfd.readouterr().out.splitlines()
+    warning = next(line for line in lines if "stock low" in line)
+    assert re.fullmatch(
+        r"\[TestFunction\] \[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tr1\tstock low",
+        warning,
+    )
+    assert not any("an info line" in line for line in lines)  # Python's WARNING, as on Lambda
+
+
+async def test_json_logs_are_one_object_per_record_filtered_by_the_application_log_level(capfd):
+    async def body(pool):
+        return await pool.invoke({}, "r1")
+
+    assert await with_pool("handlers.logs", body, log_format="JSON") == "logged"
+    prefix = "[TestFunction] {"
+    lines = capfd.readouterr().out.splitlines()
+    records = [json.loads(line[len(prefix) - 1 :]) for line in lines if line.startswith(prefix)]
+    assert [(r["level"], r["message"], r["requestId"]) for r in records] == [
+        ("INFO", "an info line", "r1"),
+        ("WARNING", "stock low", "r1"),
+    ]
+    assert records[1]["logger"] == "orders" and records[1]["sku"] == "b7"
+
+
+async def test_an_application_log_level_of_warn_drops_info_records(capfd):
+    async def body(pool):
+        return await pool.invoke({}, "r1")
+
+    await with_pool("handlers.logs", body, log_format="JSON", log_level="WARN")
+    out = capfd.readouterr().out
+    assert "stock low" in out and "an info line" not in out
 
 
 async def test_an_import_error_fails_each_call_with_its_type():

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from wslocal import lifeline
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
+from wslocal.runtime.lambda_logging import install_from_environment
 
 REDIRECT_HOSTS = "WSLOCAL_REDIRECT_HOSTS"
 REDIRECT_TO = "WSLOCAL_REDIRECT_TO"
@@ -201,6 +202,7 @@ def serve(
     """Init (import the handler), say ready (with the modules imported, when the stage
     still has to learn them), then run invocations until the channel closes; with
     ``wait_for_debugger``, the first one once a debugger has attached."""
+    request_ids = install_from_environment(sys.stdout, LOG_PREFIX)
     started = time.perf_counter()
     handler: Callable[[Any, Any], Any] | None = None
     init_error: dict[str, Any] | None = None
@@ -236,6 +238,7 @@ def serve(
         request_id = request["requestId"]
         _log(f"START RequestId: {request_id} Version: $LATEST {request.get('label', '')}".rstrip())
         began = time.perf_counter()
+        request_ids.request_id = request_id
         if handler is None:
             reply: dict[str, Any] = {"type": "result", "ok": False, "error": init_error}
         else:
@@ -246,6 +249,7 @@ def serve(
             except BaseException as exc:
                 traceback.print_exc()
                 reply = {"type": "result", "ok": False, "error": _error_document(exc)}
+        request_ids.request_id = ""
         duration = (time.perf_counter() - began) * 1000
         max_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         init = f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else ""
