@@ -14,6 +14,7 @@ from wslocal.engines.dynamodb import free_port
 from wslocal.runtime.languages import DEBUG_HOST, Debugging
 from wslocal.runtime.languages.node import NODE
 from wslocal.runtime.languages.python import PYTHON
+from wslocal.runtime.pools import FunctionPools
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.runtime.workers import WorkerPool
 from wslocal.template import FunctionModel
@@ -165,3 +166,39 @@ async def test_a_node_port_already_taken_is_said_and_a_waiting_call_runs_anyway(
             await pool.close()
     assert result == {"greeting": "hello world"}
     assert "no debugger: the inspector is not listening" in (tmp_path / "log").read_text()
+
+
+async def test_after_an_edit_the_new_code_runs_under_the_debugger_once_the_held_call_returns(
+    tmp_path,
+):
+    port = free_port()
+    with (tmp_path / "log").open("w") as log:
+        settings = replace(SETTINGS, log_stream=log)
+        pools = FunctionPools(
+            new_id=lambda: "req", debug={GREET.logical_id: Debugging(port, wait=True)}
+        )
+        await pools.start({GREET.logical_id: GREET}, settings)
+        try:
+            # GIVEN a call held at a breakpoint by a client
+            held = asyncio.create_task(pools.invoke(GREET.logical_id, {"name": "old"}))
+            holding = asyncio.create_task(
+                asyncio.to_thread(stop_once, DEBUG_HOST, port, HANDLER, 2.0)
+            )
+            await until(lambda: "waiting for a debugger" in (tmp_path / "log").read_text())
+            # WHEN the function is edited (its pool replaced) and called again meanwhile
+            await asyncio.wait_for(
+                pools.swap({GREET.logical_id: GREET}, settings, [GREET.logical_id]), 10
+            )
+            call = asyncio.create_task(pools.invoke(GREET.logical_id, {"name": "new"}))
+            # THEN the held call completes, and the new code's worker listens on the port
+            # once the old one has let it go: a client reattaching stops the new call
+            assert (await asyncio.wait_for(holding, 30))["reason"] == "breakpoint"
+            assert await asyncio.wait_for(held, 30) == {"greeting": "hello old"}
+            stopped = await asyncio.to_thread(stop_once, DEBUG_HOST, port, HANDLER)
+            assert stopped["reason"] == "breakpoint"
+            assert await asyncio.wait_for(call, 30) == {"greeting": "hello new"}
+        finally:
+            await pools.close()
+    logged = (tmp_path / "log").read_text()
+    assert "starts once the call the debugger holds returns" in logged
+    assert "no debugger" not in logged

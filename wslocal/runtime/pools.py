@@ -187,10 +187,12 @@ class FunctionPools:
         }
         added = sorted(set(functions) - set(kept))
         retiring = [pool for name, pool in self._pools.items() if name not in kept]
-        self._pools = {
-            **kept,
-            **{name: self._new_pool(functions[name], settings) for name in added},
-        }
+        fresh = {name: self._new_pool(functions[name], settings) for name in added}
+        for name, pool in fresh.items():
+            old = self._pools.get(name)
+            if name in self.debug and isinstance(pool, WorkerPool) and isinstance(old, WorkerPool):
+                pool.follow(old)
+        self._pools = {**kept, **fresh}
         await asyncio.gather(*(pool.retire() for pool in retiring))
         self._retired = [pool for pool in (*self._retired, *retiring) if pool.busy]
         await self._prewarm(added)

@@ -187,6 +187,23 @@ class WorkerPool:
         self._forking_off = debug is not None or not settings.fork_workers
         self._fork_server_lock = asyncio.Lock()
         self._retired_fork_servers: list[ForkServer] = []
+        self._predecessor: WorkerPool | None = None
+        self._stopping: set[Worker] = set()
+
+    def follow(self, predecessor: WorkerPool) -> None:
+        """Under a debugger, the pool this one replaced after an edit: its worker may be
+        paused in the debugger, holding the debug port; this pool's first worker starts
+        once that one has ended, so the new code runs under the debugger too (and a
+        client that reconnects, VS Code's ``"restart": true``, finds it)."""
+        self._predecessor = predecessor
+
+    async def ended(self) -> None:
+        """Return once the pool is retired or closed and its last busy call has returned
+        (its worker stopped)."""
+        async with self._available:
+            await self._available.wait_for(
+                lambda: self._closed and not self._busy and not self._stopping
+            )
 
     @property
     def size(self) -> int:
@@ -213,7 +230,10 @@ class WorkerPool:
         return [worker.process.pid for worker in self._idle]
 
     async def prewarm(self) -> None:
-        """Start one worker now, so the first call finds a warm environment."""
+        """Start one worker now, so the first call finds a warm environment (unless the
+        pool it follows still holds the debug port: its first call starts it)."""
+        if self._predecessor is not None and self._predecessor.busy:
+            return
         async with self._available:
             self._size += 1
         worker = await self._start()
@@ -316,7 +336,9 @@ class WorkerPool:
         async with self._available:
             idle, self._idle = self._idle, []
             self._available.notify_all()
-        await asyncio.gather(*(worker.stop() for worker in idle))
+        await asyncio.gather(*(self._stop(worker) for worker in idle))
+        async with self._available:
+            self._available.notify_all()  # for ``ended``
         self._retire_fork_server()
         await self._collect_fork_servers()
 
@@ -341,6 +363,7 @@ class WorkerPool:
     async def _start(self) -> Worker:
         generation = self._generation
         try:
+            await self._after_predecessor()
             fork_server = await self._ready_fork_server()
             try:
                 worker = await Worker.start(
@@ -368,6 +391,17 @@ class WorkerPool:
             self._preload = preloadable(worker.modules, code)
         worker.modules = []
         return worker
+
+    async def _after_predecessor(self) -> None:
+        predecessor, self._predecessor = self._predecessor, None
+        if predecessor is None:
+            return
+        if predecessor.busy:
+            self._log(
+                "the edited code's worker starts once the call the debugger holds returns"
+                " (it keeps the debug port until then)"
+            )
+        await predecessor.ended()
 
     async def _ready_fork_server(self) -> ForkServer | None:
         """The fork server, started on the first need once a worker has shown which
@@ -464,8 +498,16 @@ class WorkerPool:
             self._idle.append(worker)
             self._available.notify()
 
+    async def _stop(self, worker: Worker) -> None:
+        """Stop a worker, known as stopping until its process has ended (``ended``)."""
+        self._stopping.add(worker)
+        try:
+            await worker.stop()
+        finally:
+            self._stopping.discard(worker)
+
     async def _discard(self, worker: Worker) -> None:
-        await worker.stop()
+        await self._stop(worker)
         async with self._available:
             self._size -= 1
             if self._closed:
