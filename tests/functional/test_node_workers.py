@@ -388,6 +388,36 @@ async def test_a_commonjs_require_of_an_sdk_client_beyond_the_common_ones_loads(
     assert result["version"].startswith("3.80")
 
 
+async def test_a_require_of_an_sdk_client_named_at_run_time_installs_it(tmp_path):
+    (tmp_path / "app.js").write_text(
+        "exports.handler = async (event) => {\n"
+        '  const { SFNClient } = require("@aws-sdk/" + event.client);\n'
+        "  return typeof SFNClient;\n"
+        "};\n"
+    )
+    assert await call("app.handler", {"client": "client-sfn"}, code_dir=tmp_path) == "function"
+
+
+async def test_an_import_of_an_sdk_client_named_at_run_time_installs_it(tmp_path):
+    (tmp_path / "app.mjs").write_text(
+        "export const handler = async (event) => {\n"
+        "  const sdk = await import(`@aws-sdk/${event.client}`);\n"
+        "  return typeof sdk.SFNClient;\n"
+        "};\n"
+    )
+    assert await call("app.handler", {"client": "client-sfn"}, code_dir=tmp_path) == "function"
+
+
+async def test_an_unknown_sdk_package_named_at_run_time_is_not_found_as_on_lambda(tmp_path):
+    (tmp_path / "app.js").write_text(
+        'exports.handler = async (event) => require("@aws-sdk/" + event.client);\n'
+    )
+    error = await call(
+        "app.handler", {"client": "client-wslocal-no-such-service"}, code_dir=tmp_path
+    )
+    assert isinstance(error, HandlerError) and "Cannot find module" in str(error)
+
+
 async def test_an_esbuild_bundle_with_the_sdk_external_finds_a_client_beyond_the_common_ones(
     tmp_path,
 ):

@@ -20,6 +20,7 @@ from wslocal.exceptions import FunctionBuildError
 from wslocal.runtime.builds import BuildError
 from wslocal.runtime.languages import Debugging, WorkerLaunch, lambda_environment
 from wslocal.runtime.node import runtime as node_runtime
+from wslocal.runtime.node import sdk_clients
 from wslocal.runtime.node.builds import NodeCode, function_code
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel, StageModel
@@ -62,10 +63,11 @@ def node_environment(
     settings: RuntimeSettings,
     code: NodeCode,
     debug: Debugging | None = None,
+    cache: Path | None = None,
 ) -> dict[str, str]:
     """Lambda's variables for a Node function, the bootstrap's (the redirects to the
-    stage and its engines, log prefix, whether to wait for a debugger), then the
-    function's own."""
+    stage and its engines, log prefix, whether to wait for a debugger, how to install an
+    SDK package named at run time into ``cache``), then the function's own."""
     return {
         **lambda_environment(function, settings),
         "LAMBDA_TASK_ROOT": str(code.task_root),
@@ -73,6 +75,7 @@ def node_environment(
         "AWS_NODEJS_CONNECTION_REUSE_ENABLED": "1",
         "WSLOCAL_REDIRECTS": json.dumps(redirects(settings)),
         "WSLOCAL_LOG_PREFIX": f"[{function.logical_id}] ",
+        **({"WSLOCAL_SDK_INSTALL": sdk_clients.installer_command(cache)} if cache else {}),
         **({DEBUG_WAIT: "1"} if debug is not None and debug.wait else {}),
         **function.environment,
     }
@@ -103,7 +106,7 @@ class NodeLanguage:
         )
         return WorkerLaunch(
             node_command(runtime.interpreter, debug),
-            node_environment(function, settings, code, debug),
+            node_environment(function, settings, code, debug, runtime.cache),
         )
 
     def fork_server(self, function: FunctionModel, settings: RuntimeSettings) -> None:

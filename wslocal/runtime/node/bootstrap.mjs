@@ -17,6 +17,7 @@ import { callHandler, errorDocument, loadHandler } from "./handlers.mjs";
 import { installConsole } from "./logging.mjs";
 import { synchronousHooks } from "./hooks.mjs";
 import { installRedirect } from "./redirect.mjs";
+import { sdkInstaller, sdkPackageOf } from "./sdk_install.mjs";
 
 const env = process.env;
 const prefix = env.WSLOCAL_LOG_PREFIX ?? "";
@@ -59,6 +60,10 @@ if (/^\d+$/.test(env.WSLOCAL_LIFELINE ?? "")) {
 delete env.WSLOCAL_LIFELINE;
 const write = (text) => process.stdout.write(text);
 const log = (line) => write(`${prefix}${line}\n`);
+// How to install an @aws-sdk package named at run time (the stage's installer, not a
+// variable of the handler's).
+const sdkInstall = env.WSLOCAL_SDK_INSTALL ? JSON.parse(env.WSLOCAL_SDK_INSTALL) : null;
+delete env.WSLOCAL_SDK_INSTALL;
 
 // Lambda filters JSON logs by the function's ApplicationLogLevel, INFO by default.
 const threshold = env.AWS_LAMBDA_LOG_LEVEL ?? (json ? "INFO" : "TRACE");
@@ -70,13 +75,33 @@ installRedirect(JSON.parse(env.WSLOCAL_REDIRECTS || "{}"));
 async function searchNodePathFromEsm() {
   const folders = (env.NODE_PATH ?? "").split(":").filter(Boolean);
   if (typeof nodeModule.registerHooks === "function") {
-    nodeModule.registerHooks(synchronousHooks(folders));
+    nodeModule.registerHooks(synchronousHooks(folders, sdkInstall, prefix));
   } else if (typeof nodeModule.register === "function") {
-    nodeModule.register(new URL("./hooks.mjs", import.meta.url), { data: { folders } });
+    const data = { folders, installer: sdkInstall, prefix };
+    nodeModule.register(new URL("./hooks.mjs", import.meta.url), { data });
   } else {
     console.warn(`Node ${process.version} has no module hooks: ES imports will not search NODE_PATH`);
   }
 }
+
+/** `require` of an @aws-sdk package found nowhere (named at run time, so no build-time
+ * scan saw it): installed, then resolved from where it went (sdk_install.mjs). */
+function installSdkOnRequire() {
+  const install = sdkInstaller(sdkInstall, log);
+  const Module = nodeModule.Module;
+  const resolveFilename = Module._resolveFilename;
+  Module._resolveFilename = function (request, parent, isMain, options) {
+    try {
+      return resolveFilename.call(this, request, parent, isMain, options);
+    } catch (error) {
+      const pkg = error?.code === "MODULE_NOT_FOUND" ? sdkPackageOf(request) : null;
+      const folder = pkg && install(pkg);
+      if (!folder) throw error;
+      return resolveFilename.call(this, request, parent, isMain, { ...options, paths: [folder] });
+    }
+  };
+}
+installSdkOnRequire();
 
 function fatal(kind, error) {
   const document = { ...errorDocument(error), errorType: kind };

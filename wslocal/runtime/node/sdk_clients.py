@@ -9,6 +9,12 @@ would find it (its own ``node_modules``, its layers', the runtime's SDK) is inst
 the SDK's pinned release line into a folder of its own in the per-user cache, once, then
 put on NODE_PATH after the runtime's SDK, so a function's own copy still wins. A name npm
 does not know stays unresolved, and the handler meets "Cannot find module" as on Lambda.
+
+A name no scan can see (built at run time: ``require(`@aws-sdk/client-${name}`)``) is
+installed when Node fails to find it: the worker runs ``python -m
+wslocal.runtime.node.sdk_clients CACHE PACKAGE`` (``installer_command``; ``main`` below)
+and looks in the folder it prints (``sdk_install.mjs``). The first such call waits for
+npm (seconds: its function's timeout may pass), later ones find it at once.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -28,6 +35,7 @@ LARGEST_SCANNED = 4 * 1024 * 1024
 """Bytes; a larger file is a vendored bundle, not the function's own source."""
 SKIPPED_FOLDERS = frozenset({"node_modules", ".aws-sam", ".git", "__pycache__"})
 
+_PACKAGE = re.compile(r"@aws-sdk/[a-z0-9][a-z0-9._-]*")
 _SPECIFIER = re.compile(r"""["'`](@aws-sdk/[a-z0-9][a-z0-9._-]*)(?:/[^"'`\s]*)?["'`]""")
 _UNKNOWN = ("E404", "404 Not Found", "ETARGET", "No matching version")
 """npm's words when the registry has no such package, or none in the release line."""
@@ -130,3 +138,45 @@ def missing_packages(
             if installed is not None:
                 found.append(installed)
     return found
+
+
+INSTALLER_ENVIRONMENT = ("HOME", "PATH", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY")
+"""The stage's variables npm needs when a worker asks for a package (its registry and
+cache settings: these, and every ``npm_config_*``), not the worker's Lambda-like ones."""
+
+
+def installer_command(cache: Path, environ: dict[str, str] | None = None) -> str:
+    """What a Node worker runs to install a package its code names at run time: the
+    command and the environment, as JSON (``WSLOCAL_SDK_INSTALL``)."""
+    environ = dict(os.environ if environ is None else environ)
+    kept = {
+        name: value
+        for name, value in environ.items()
+        if name in INSTALLER_ENVIRONMENT or name.lower().startswith("npm_config_")
+    }
+    command = [sys.executable, "-m", "wslocal.runtime.node.sdk_clients", str(cache)]
+    return json.dumps({"command": command, "environment": kept})
+
+
+def main(arguments: list[str]) -> int:
+    """``CACHE PACKAGE``: install ``PACKAGE`` at the runtime's release line and print its
+    node_modules folder (nothing when npm does not know it); npm's words and 1 on any
+    other failure, 2 for a name outside the ``@aws-sdk`` scope."""
+    from wslocal.runtime.node.runtime import sdk_files
+
+    cache, package = arguments
+    if not _PACKAGE.fullmatch(package):
+        print(f"{package} is not a package of the @aws-sdk scope", file=sys.stderr)
+        return 2
+    try:
+        folder = install(package, Path(cache), sdk_files()[0])
+    except BuildError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if folder is not None:
+        print(folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

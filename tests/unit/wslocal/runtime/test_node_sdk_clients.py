@@ -2,6 +2,7 @@
 itself, and how the stage installs the ones it would not."""
 
 import json
+from pathlib import Path
 
 from wslocal.runtime.node import sdk_clients
 from wslocal.runtime.node.runtime import sdk_files
@@ -128,3 +129,19 @@ def test_only_the_named_packages_not_found_are_installed(tmp_path, monkeypatch):
     assert folders == [
         package_folder(tmp_path, "@aws-sdk/client-sfn", ">=3.800.0 <3.807.0") / "node_modules"
     ]
+
+
+def test_the_installer_a_worker_runs_carries_only_what_npm_needs_of_the_stages_variables():
+    environ = {"HOME": "/home/ann", "npm_config_registry": "http://r", "SECRET": "x", "PATH": "/b"}
+    installer = json.loads(sdk_clients.installer_command(Path("/cache"), environ))
+    assert installer["command"][1:] == ["-m", "wslocal.runtime.node.sdk_clients", "/cache"]
+    assert installer["environment"] == {
+        "HOME": "/home/ann",
+        "npm_config_registry": "http://r",
+        "PATH": "/b",
+    }
+
+
+def test_the_installer_refuses_a_name_outside_the_sdks_scope(tmp_path, capsys):
+    assert sdk_clients.main([str(tmp_path), "left-pad"]) == 2
+    assert "not a package of the @aws-sdk scope" in capsys.readouterr().err
