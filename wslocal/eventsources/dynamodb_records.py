@@ -34,8 +34,28 @@ def created_s(record: Mapping[str, Any]) -> float:
     return float(moment or 0)
 
 
+EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
+
+
+def event_name(record: Mapping[str, Any]) -> str | None:
+    """The record's ``eventName``. DynamoDB Local has been seen to stream its Java SDK's
+    ``UNKNOWN_TO_SDK_VERSION`` (under load, for a removal); a name outside DynamoDB's
+    three is read from the images the record carries, as only one event fits them (a
+    ``KEYS_ONLY`` record keeps the name it came with)."""
+    name = record.get("eventName")
+    if name in EVENT_NAMES:
+        return str(name)
+    images = {image for image in ("NewImage", "OldImage") if image in record["dynamodb"]}
+    inferred = {
+        frozenset({"NewImage", "OldImage"}): "MODIFY",
+        frozenset({"NewImage"}): "INSERT",
+        frozenset({"OldImage"}): "REMOVE",
+    }.get(frozenset(images))
+    return inferred or name
+
+
 def is_removal(record: Mapping[str, Any]) -> bool:
-    return record.get("eventName") == "REMOVE"
+    return event_name(record) == "REMOVE"
 
 
 def lambda_record(
@@ -57,7 +77,7 @@ def lambda_record(
     )
     made: dict[str, Any] = {
         "eventID": record.get("eventID"),
-        "eventName": record.get("eventName"),
+        "eventName": event_name(record),
         "eventVersion": record.get("eventVersion", "1.1"),
         "eventSource": "aws:dynamodb",
         "awsRegion": region,

@@ -7,7 +7,9 @@ from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from wslocal.eventsources.batches import Discarded
 from wslocal.eventsources.dynamodb_records import (
     TTL_IDENTITY,
+    event_name,
     failure_record,
+    is_removal,
     lambda_record,
 )
 
@@ -78,3 +80,20 @@ def test_the_failure_record_describes_the_records_without_carrying_them():
     assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert message["requestContext"]["approximateInvokeCount"] == 3
     assert "NewImage" not in str(message)
+
+
+def test_an_event_name_outside_dynamodbs_three_is_read_from_the_images():
+    removal = raw(name="UNKNOWN_TO_SDK_VERSION")
+    removal["dynamodb"]["OldImage"] = removal["dynamodb"].pop("NewImage")
+    modification = raw(name="UNKNOWN_TO_SDK_VERSION")
+    modification["dynamodb"]["OldImage"] = {"id": {"S": "o1"}}
+    assert is_removal(removal)
+    assert lambda_record(removal, stream_arn=STREAM, region="eu-west-1")["eventName"] == "REMOVE"
+    assert event_name(modification) == "MODIFY"
+    assert event_name(raw(name="UNKNOWN_TO_SDK_VERSION")) == "INSERT"
+
+
+def test_a_keys_only_record_keeps_the_name_it_came_with():
+    keys_only = raw(name="UNKNOWN_TO_SDK_VERSION")
+    del keys_only["dynamodb"]["NewImage"]
+    assert event_name(keys_only) == "UNKNOWN_TO_SDK_VERSION"
