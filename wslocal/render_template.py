@@ -43,10 +43,9 @@ def render_template_command(
     err: TextIO,
 ) -> None:
     """Render and print; a WslocalError (MappingTemplateError included) says what is wrong."""
-    given = mapping_input_from_event(
-        _read_event(event_source, stdin), stage_variables, context_overrides
-    )
+    event = _read_event(event_source, stdin)
     if template_file is not None:
+        given = mapping_input_from_event(event, stage_variables, context_overrides)
         try:
             text = template_file.read_text(encoding="utf-8")
         except OSError as exc:
@@ -55,6 +54,8 @@ def render_template_command(
     else:
         model = _stage_model(sam_template, region, api, parameter_overrides or {})
         found = find_request_templates(model, route, integration, api)
+        served = {**_served_context(model, found), **context_overrides}
+        given = mapping_input_from_event(event, stage_variables, served)
         key, text = _choose(found, template_key, content_type, given)
         print(
             f"wslocal: rendering {found.integration}'s request template {key!r} "
@@ -73,6 +74,20 @@ def render_template_command(
         )
     if result.response_status is not None:
         print(f"wslocal: the template overrides the status: {result.response_status}", file=err)
+
+
+def _served_context(model: StageModel, found: RequestTemplates) -> dict[str, str]:
+    """``$context.stage`` and ``$context.apiId`` as the stage serving the route would set
+    them, whatever the event says (a hand-written or generated event names no stage, or
+    another one); ``--context`` still wins."""
+    if found.websocket:
+        stage, api_id = model.stage_name, model.api_id
+    else:
+        api = next((each for each in model.proxy_apis if each.logical_id == found.api), None)
+        stage, api_id = (api.stage_name, api.api_id) if api is not None else (None, None)
+    return {
+        name: value for name, value in (("stage", stage), ("apiId", api_id)) if value is not None
+    }
 
 
 def _read_event(source: str | None, stdin: TextIO) -> Any:

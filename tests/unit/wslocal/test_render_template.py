@@ -185,3 +185,32 @@ def test_name_value_options_keep_their_order_repeats_and_equals_signs() -> None:
 def test_a_name_value_option_without_a_name_names_the_option() -> None:
     with pytest.raises(WslocalError, match="--context takes NAME=VALUE"):
         pairs(["=1"], "--context")
+
+
+def test_context_stage_and_api_id_are_those_of_the_api_serving_the_route(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n"
+        "  Api:\n"
+        "    Type: AWS::Serverless::Api\n"
+        "    Properties:\n"
+        "      StageName: v1\n"
+        "      DefinitionBody:\n"
+        "        paths:\n"
+        "          /orders:\n"
+        "            post:\n"
+        "              x-amazon-apigateway-integration:\n"
+        "                type: http\n"
+        "                uri: http://127.0.0.1:8000/orders\n"
+        "                requestTemplates:\n"
+        "                  application/json: '$context.stage $context.apiId'\n"
+    )
+    (tmp_path / "event.json").write_text('{"body": "{}"}')
+    command = ["render-template", "-t", str(tmp_path / "template.yaml"), "--route", "POST /orders",
+               "-e", str(tmp_path / "event.json")]  # fmt: skip
+    assert cli.main(command) == 0
+    stage, api_id = capsys.readouterr().out.split()
+    assert stage == "v1" and api_id
+    assert cli.main([*command, "--context", "stage=beta"]) == 0
+    assert capsys.readouterr().out.split()[0] == "beta"
