@@ -10,7 +10,10 @@ per post for:
 - the same client unsigned (what the local stage's bootstrap does);
 - botocore's ``SigV4Auth`` signer and credential chain with a ``urllib3`` keep-alive pool,
   and with one ``http.client`` keep-alive connection (the candidate "cheaper posts": no
-  hand-written signing).
+  hand-written signing);
+- the layer's own ``KeepAliveManagementApi`` (issue 24: ``sigv4.PostSigner``, the same
+  headers with the day's key kept, and ``http1.KeptAliveConnection``), imported from
+  ``PYTHONPATH`` when it names a layer (an export of another commit), else this checkout.
 
 Issue 8 adopts the signed keep-alive path only if it is at least 2x cheaper per post.
 """
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import boto3
 import urllib3
@@ -114,6 +118,15 @@ def signed_connection_post(endpoint: str) -> Callable[[], None]:
     return post
 
 
+def layer_post(endpoint: str) -> Callable[[], None]:
+    """The layer's ``KeepAliveManagementApi``, as the fan-out's handlers post."""
+    sys.path.append(str(Path(__file__).resolve().parent.parent / "layers" / "chatroom"))
+    from chatroom.fanout.management_api import KeepAliveManagementApi
+
+    client = KeepAliveManagementApi(endpoint, boto3.Session())
+    return lambda: client.post_to_connection(ConnectionId=CONNECTION, Data=DATA) and None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=2000)
@@ -130,6 +143,7 @@ def main() -> None:
             ("botocore client, unsigned (local stage)", botocore_post(endpoint, signed=False)),
             ("SigV4Auth + urllib3 keep-alive pool", signed_pool_post(endpoint)),
             ("SigV4Auth + http.client keep-alive", signed_connection_post(endpoint)),
+            ("the layer's KeepAliveManagementApi", layer_post(endpoint)),
         ]
         results = [(name, cpu_per_call_ms(post, args.posts)) for name, post in rows]
     finally:
