@@ -124,7 +124,11 @@ def layer_post(endpoint: str) -> Callable[[], None]:
     from chatroom.fanout.management_api import KeepAliveManagementApi
 
     client = KeepAliveManagementApi(endpoint, boto3.Session())
-    return lambda: client.post_to_connection(ConnectionId=CONNECTION, Data=DATA) and None
+
+    def post() -> None:
+        client.post_to_connection(ConnectionId=CONNECTION, Data=DATA)
+
+    return post
 
 
 def main() -> None:
