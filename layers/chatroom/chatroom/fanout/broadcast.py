@@ -2,8 +2,9 @@
 
 The fan-out is the hot path: one client per endpoint per execution environment (signed
 keep-alive connections, ``management_api``) and a bounded pool of threads, each taking
-the next member from one queue until none is left (a future per member cost about a third
-more CPU per delivery, ``bench/broadcast_cost.py``).
+the next member from one queue until none is left (a future per member cost the same to
+1.9x the CPU per delivery, ``bench/broadcast_cost.py --alternatives``).
+
 A post is retried on 429, 5xx and connection errors by the layer's one retry loop
 (``chatroom.retry``, the ``POST`` budget), and no post starts once the invocation is down
 to ``RESERVE_S``: those members are handed back as deferred, for the caller to queue

@@ -6,9 +6,9 @@ credential chain on a kept-alive ``http.client`` connection per thread (about 0.
 issue 24 took out what that still redid per post: the signature's parts that change only
 daily or with the credentials (``sigv4.PostSigner``, the same headers as ``SigV4Auth``,
 byte for byte) and ``http.client``'s request and answer objects (``http1``: the request
-built whole, one ``sendall``, a small answer reader). About 0.05 ms a post
-(``bench/post_cost.py``). The credentials are still botocore's (refreshed by their
-provider, read per post) and so is the CA bundle.
+built whole, one ``sendall``, a small answer reader): 0.08-0.10 ms a post where the
+same runs took 0.30-0.51 ms before (``bench/post_cost.py``). The credentials are still
+botocore's (refreshed by their provider, read per post) and so is the CA bundle.
 
 It answers as the boto3 client does: a ``ClientError`` with the HTTP status and the
 service's error code, ``GoneException`` for 410, a ``BotoCoreError`` when the connection
