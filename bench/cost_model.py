@@ -1,10 +1,11 @@
 """Production cost model of one chat message, inline against sharded, by room size.
 
-    .venv/bin/python bench/cost_model.py [--post-cpu-ms 0.49] [--memory-mb 1024]
+    .venv/bin/python bench/cost_model.py [--post-cpu-ms 0.10] [--memory-mb 1024]
 
-From the measured client CPU per ``PostToConnection`` (``bench/post_cost.py``: 0.49 ms
-for the layer's signed keep-alive post, 1.72 ms for botocore's client, on this machine's
-core) and AWS's published prices and quotas (us-east-1, arm64, as of 2026-11):
+From the measured client CPU per ``PostToConnection`` (``bench/post_cost.py``: 0.10 ms
+for the layer's signed keep-alive post since issue 24, 0.49 ms before it, 1.72 ms for
+botocore's client, on this machine's core) and AWS's published prices and quotas
+(us-east-1, arm64, as of 2026-11):
 
 - Lambda: $0.0000133334 per GB-second (arm64), $0.20 per million requests; CPU in
   proportion to memory, 1 vCPU at 1,769 MB; 1,000 concurrent executions per account.
@@ -126,7 +127,7 @@ def guarantee_cost(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--post-cpu-ms", type=float, default=0.49)
+    parser.add_argument("--post-cpu-ms", type=float, default=0.10)
     parser.add_argument("--memory-mb", type=int, default=1024)
     args = parser.parse_args()
     memory_gb = args.memory_mb / 1024

@@ -1,7 +1,10 @@
 """Posting to connections through the API Gateway Management API (``@connections``).
 
 The fan-out is the hot path: one client per endpoint per execution environment (signed
-keep-alive connections, ``management_api``), a bounded thread pool for concurrent posts.
+keep-alive connections, ``management_api``) and a bounded pool of threads, each taking
+the next member from one queue until none is left (a future per member cost the same to
+1.9x the CPU per delivery, ``bench/broadcast_cost.py --alternatives``).
+
 A post is retried on 429, 5xx and connection errors by the layer's one retry loop
 (``chatroom.retry``, the ``POST`` budget), and no post starts once the invocation is down
 to ``RESERVE_S``: those members are handed back as deferred, for the caller to queue
@@ -12,6 +15,7 @@ to remove last.
 from __future__ import annotations
 
 import enum
+import queue
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -101,14 +105,28 @@ class Broadcaster:
         members reached when the invocation's time is short come back as ``deferred``."""
         started = time.perf_counter()
         members = list(recipients)
+        deliveries = [Delivery.DEFERRED] * len(members)
+        pending: queue.SimpleQueue[tuple[int, Member]] = queue.SimpleQueue()
+        for numbered in enumerate(members):
+            pending.put(numbered)
+
+        def post_pending() -> None:
+            while True:
+                try:
+                    index, member = pending.get_nowait()
+                except queue.Empty:
+                    return
+                deliveries[index] = self.post(client, member.connection_id, data, remaining)
+
         if len(members) <= 1:
-            deliveries = [self.post(client, m.connection_id, data, remaining) for m in members]
+            post_pending()
         else:
-            deliveries = list(
-                self._pool().map(
-                    lambda m: self.post(client, m.connection_id, data, remaining), members
-                )
-            )
+            workers = [
+                self._pool().submit(post_pending)
+                for _ in range(min(self._max_workers, len(members)))
+            ]
+            for worker in workers:
+                worker.result()
         now_ms = int(self._clock() * 1000)
         outcome = list(zip(members, deliveries, strict=True))
         return BroadcastResult(

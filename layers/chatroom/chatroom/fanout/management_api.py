@@ -1,11 +1,14 @@
-"""``PostToConnection`` over keep-alive HTTP connections, signed by botocore's SigV4 signer.
+"""``PostToConnection`` over keep-alive HTTP connections, signed with SigV4 as botocore signs.
 
 botocore's client spends about 1.7 ms of CPU per post (serialisation, hooks, retry
-bookkeeping, parsing); the same signed request built with botocore's ``SigV4Auth`` and
-its credential chain, sent on a kept-alive ``http.client`` connection per thread, costs
-about 0.5 ms (``bench/post_cost.py``). The fan-out is that call repeated for every
-member, so this is the hot path. Nothing is signed by hand: the signer, the credentials
-(refreshed by their provider) and the CA bundle are botocore's.
+bookkeeping, parsing). Issue 8 replaced it with botocore's ``SigV4Auth`` and its
+credential chain on a kept-alive ``http.client`` connection per thread (about 0.4 ms);
+issue 24 took out what that still redid per post: the signature's parts that change only
+daily or with the credentials (``sigv4.PostSigner``, the same headers as ``SigV4Auth``,
+byte for byte) and ``http.client``'s request and answer objects (``http1``: the request
+built whole, one ``sendall``, a small answer reader): 0.08-0.10 ms a post where the
+same runs took 0.30-0.51 ms before (``bench/post_cost.py``). The credentials are still
+botocore's (refreshed by their provider, read per post) and so is the CA bundle.
 
 It answers as the boto3 client does: a ``ClientError`` with the HTTP status and the
 service's error code, ``GoneException`` for 410, a ``BotoCoreError`` when the connection
@@ -19,22 +22,24 @@ import json
 import os
 import ssl
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, ConnectionClosedError, NoCredentialsError
 from botocore.httpsession import DEFAULT_CA_BUNDLE
 
 from chatroom.budgets import POST
 from chatroom.exceptions import ChatError
+from chatroom.fanout.http1 import KeptAliveConnection, Response
+from chatroom.fanout.sigv4 import DOT_SEGMENTS, PostSigner, canonical_uri
 
 TIMEOUT_S = POST.attempt_timeout_s
 SERVICE = "execute-api"
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
 CUSTOM_ENDPOINT_VARIABLE = "MANAGEMENT_API_ENDPOINT"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class GoneException(ClientError):
@@ -54,27 +59,49 @@ def signing_region(host: str, default: str) -> str:
     return default
 
 
+def host_header(parts: SplitResult) -> str:
+    """The Host header botocore signs: the host in lower case, the port unless it is the
+    scheme's default."""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    return host
+
+
 class KeepAliveManagementApi:
     """The Management API of one stage: one kept-alive connection per thread, requests
-    signed by botocore's SigV4Auth. Thread-safe like a boto3 client."""
+    signed with the session's credentials. Thread-safe like a boto3 client."""
 
     exceptions = _Exceptions
 
-    def __init__(self, endpoint: str, session: Any, timeout_s: float = TIMEOUT_S) -> None:
-        """``session``: the function's one boto3 session (its credentials and region)."""
+    def __init__(
+        self,
+        endpoint: str,
+        session: Any,
+        timeout_s: float = TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``session``: the function's one boto3 session (its credentials and region);
+        ``clock``: the signatures' time."""
         credentials = session.get_credentials()
         if credentials is None:
             raise NoCredentialsError()
         parts = urlsplit(endpoint.rstrip("/"))
-        self._origin = f"{parts.scheme}://{parts.netloc}"
-        self.endpoint = f"{self._origin}{parts.path}"
-        self._secure = parts.scheme == "https"
-        self._netloc = parts.netloc
-        self._base_path = parts.path
+        self.endpoint = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        self._connections_path = f"{parts.path}/@connections/"
+        self._canonical_connections_path = canonical_uri(self._connections_path)
+        self._host = host_header(parts)
+        self._address = (parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])
         self._timeout_s = timeout_s
         region = signing_region(parts.hostname or "", session.region_name or "us-east-1")
-        self._signer = SigV4Auth(credentials, SERVICE, region)
-        self._ssl = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE) if self._secure else None
+        self._signer = PostSigner(credentials, self._host, region, SERVICE, clock)
+        self._tls = (
+            ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE)
+            if parts.scheme == "https"
+            else None
+        )
         self._local = threading.local()
 
     def post_to_connection(
@@ -82,54 +109,60 @@ class KeepAliveManagementApi:
     ) -> dict[str, Any]:
         """POST ``Data`` to ``@connections/{ConnectionId}``, signed; raise as boto3 does.
         ``timeout_s`` bounds the connect and each read (the caller's budget decides it)."""
-        path = f"{self._base_path}/@connections/{quote(ConnectionId, safe='')}"
-        request = AWSRequest(method="POST", url=f"{self._origin}{path}", data=Data)
-        self._signer.add_auth(request)
-        headers = dict(request.headers.items())
+        request = self.request_bytes(ConnectionId, Data)
+        connection = self._connection()
         for attempt in (1, 2):
-            connection, reused = self._connection(timeout_s or self._timeout_s)
+            reused = connection.is_open
             try:
-                connection.request("POST", path, body=Data, headers=headers)
-                response = connection.getresponse()
-                body = response.read()
+                response = connection.exchange(request, timeout_s or self._timeout_s)
                 break
             except (OSError, http.client.HTTPException) as exc:
                 connection.close()
-                self._local.connection = None
                 # A kept-alive connection the server closed while it was idle fails at
                 # once; one new connection is tried (as urllib3 does), then the caller
                 # retries with its own backoff. A timeout is not that: it used the time.
                 if not (reused and attempt == 1) or isinstance(exc, TimeoutError):
                     raise ConnectionClosedError(endpoint_url=self.endpoint) from exc
         if response.status >= 300:
-            raise self._error(response, body)
+            raise self._error(response)
         return {"ResponseMetadata": {"HTTPStatusCode": response.status}}
 
-    def _connection(self, timeout_s: float) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection with ``timeout_s`` set, and whether it was used
-        before."""
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.timeout = timeout_s
-            if connection.sock is not None:
-                connection.sock.settimeout(timeout_s)
-            return connection, True
-        if self._secure:
-            connection = http.client.HTTPSConnection(
-                self._netloc, timeout=timeout_s, context=self._ssl
-            )
-        else:
-            connection = http.client.HTTPConnection(self._netloc, timeout=timeout_s)
-        self._local.connection = connection
-        return connection, False
+    def request_bytes(self, connection_id: str, data: bytes) -> bytes:
+        """The signed request, head and body, as ``http.client`` would write it with
+        botocore's headers (the same names, values and order)."""
+        quoted = quote(connection_id, safe="")
+        path = self._connections_path + quoted
+        canonical_path = (
+            canonical_uri(path)
+            if quoted in DOT_SEGMENTS
+            else self._canonical_connections_path + quoted.replace("%", "%25")
+        )
+        signed = self._signer.sign(canonical_path, data)
+        token = (
+            f"X-Amz-Security-Token: {signed.security_token}\r\n" if signed.security_token else ""
+        )
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nAccept-Encoding: identity\r\n"
+            f"Content-Length: {len(data)}\r\nX-Amz-Date: {signed.amz_date}\r\n{token}"
+            f"Authorization: {signed.authorization}\r\n\r\n"
+        )
+        return head.encode("latin-1") + data
+
+    def _connection(self) -> KeptAliveConnection:
+        """This thread's connection."""
+        connection: KeptAliveConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = KeptAliveConnection(*self._address, tls=self._tls)
+            self._local.connection = connection
+        return connection
 
     @staticmethod
-    def _error(response: http.client.HTTPResponse, body: bytes) -> ClientError:
-        code = (response.getheader("x-amzn-ErrorType") or "").split(":")[0]
+    def _error(response: Response) -> ClientError:
+        code = response.headers.get("x-amzn-errortype", "").split(":")[0]
         try:
-            message = str(json.loads(body or b"{}").get("message", ""))
+            message = str(json.loads(response.body or b"{}").get("message", ""))
         except ValueError:
-            message = body.decode("utf-8", "replace")
+            message = response.body.decode("utf-8", "replace")
         if not code:
             code = {410: "GoneException", 403: "ForbiddenException",
                     413: "PayloadTooLargeException", 429: "LimitExceededException"}.get(
@@ -158,8 +191,8 @@ def management_endpoint(
 
 class ManagementApiClients:
     """One Management API client per endpoint, kept for the execution environment's
-    lifetime: botocore's signer on keep-alive connections, ``KeepAliveManagementApi``,
-    all signed with the function's one session; endpoints as ``environ`` names them."""
+    lifetime: signed keep-alive connections, ``KeepAliveManagementApi``, all signed with
+    the function's one session; endpoints as ``environ`` names them."""
 
     def __init__(self, session: Any, environ: Mapping[str, str]) -> None:
         self._session = session

@@ -2,11 +2,15 @@
 errors as boto3 does, reconnecting after a dropped connection."""
 
 import datetime
+import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, urlsplit
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom.fanout.management_api import GoneException, KeepAliveManagementApi, signing_region
@@ -71,7 +75,8 @@ def test_a_post_is_signed_exactly_as_botocores_client_signs_it(stub, session, mo
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: FROZEN)
     boto_client = session.client("apigatewaymanagementapi", endpoint_url=stub)
     boto_client.post_to_connection(ConnectionId=CONNECTION, Data=b"hello")
-    KeepAliveManagementApi(stub, session).post_to_connection(ConnectionId=CONNECTION, Data=b"hello")
+    api = KeepAliveManagementApi(stub, session, clock=FROZEN.timestamp)
+    api.post_to_connection(ConnectionId=CONNECTION, Data=b"hello")
     (boto_path, boto_headers, boto_body), (path, headers, body) = _Recorder.requests
     assert (
         (path, body) == (boto_path, boto_body) == ("/dev/@connections/L0SM9cOFvHcCIhw%3D", b"hello")
@@ -79,6 +84,87 @@ def test_a_post_is_signed_exactly_as_botocores_client_signs_it(stub, session, mo
     for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token", "Host"):
         assert headers[name] == boto_headers[name], name
     assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
+
+
+class _Capture:
+    """A socket for ``http.client`` that keeps what it is sent."""
+
+    def __init__(self):
+        self.sent = bytearray()
+
+    def sendall(self, data):
+        self.sent += data
+
+
+class _EmptyBody:
+    def stream(self):
+        yield b""
+
+
+def http_client_bytes(endpoint, connection_id, data, credentials, region):
+    """What the layer wrote before issue 24: botocore's ``SigV4Auth`` headers through
+    ``http.client``."""
+    parts = urlsplit(endpoint)
+    path = f"{parts.path}/@connections/{quote(connection_id, safe='')}"
+    request = AWSRequest(method="POST", url=f"{parts.scheme}://{parts.netloc}{path}", data=data)
+    SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 443)
+    if parts.scheme == "https":
+        connection.default_port = 443
+    connection.sock = capture = _Capture()
+    connection.request("POST", path, body=data, headers=dict(request.headers.items()))
+    return bytes(capture.sent)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1:3001/local",
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/production",
+        "https://chat.example.com:8443/v1/chat",
+    ],
+)
+@pytest.mark.parametrize(
+    "connection_id", ["L0SM9cOFvHcCIhw=", "a/b+c", "with space", "é~_.-", "%41", "."]
+)
+@pytest.mark.parametrize("token", ["session-token", None])
+def test_the_request_is_the_one_http_client_wrote_with_botocores_signature(
+    monkeypatch, endpoint, connection_id, token
+):
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: FROZEN)
+    session = boto3.session.Session(
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        aws_session_token=token,
+        region_name="eu-west-1",
+    )
+    api = KeepAliveManagementApi(endpoint, session, clock=FROZEN.timestamp)
+    expected = http_client_bytes(
+        endpoint, connection_id, b"hello", session.get_credentials(), "eu-west-1"
+    )
+    assert api.request_bytes(connection_id, b"hello") == expected
+
+
+def test_an_https_post_is_signed_as_botocores_client_signs_it(session, monkeypatch):
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: FROZEN)
+    endpoint = "https://abc123.execute-api.eu-west-1.amazonaws.com/production"
+    sent = []
+
+    def answer(request, **kwargs):
+        sent.append(dict(request.headers.items()))
+        return AWSResponse(request.url, 200, {}, _EmptyBody())
+
+    boto_client = session.client("apigatewaymanagementapi", endpoint_url=endpoint)
+    boto_client.meta.events.register("before-send", answer)
+    boto_client.post_to_connection(ConnectionId=CONNECTION, Data=b"hello")
+    api = KeepAliveManagementApi(endpoint, session, clock=FROZEN.timestamp)
+    head = api.request_bytes(CONNECTION, b"hello").split(b"\r\n\r\n")[0].decode()
+    headers = dict(line.split(": ", 1) for line in head.split("\r\n")[1:])
+    (boto_headers,) = sent
+    for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+        value = boto_headers[name]
+        assert headers[name] == (value.decode() if isinstance(value, bytes) else value), name
+    assert "X-Amz-Content-SHA256" not in boto_headers
 
 
 def test_the_region_of_an_execute_api_host_is_the_signing_region():

@@ -1,0 +1,200 @@
+"""The fan-out worker's CPU per delivery: the layer's ``Broadcaster`` posting one payload to
+a room, through its ``KeepAliveManagementApi``.
+
+    .venv/bin/python bench/broadcast_cost.py [--members 499] [--rounds 20] [--workers 32]
+    .venv/bin/python bench/broadcast_cost.py --alternatives   # and two other ways to post
+
+A stub ``@connections`` endpoint runs in a process of its own (an asyncio server that
+answers every POST ``200`` with an empty body, as the stage does; its CPU is not counted).
+This process builds the layer's client and broadcaster as a FanOutFunction does, posts
+one 138-byte message to ``--members`` connection ids, 2 warm-up broadcasts and then
+``--rounds``, and reports its own CPU time (every thread, ``time.process_time``) per
+delivery and the wall time per broadcast (median and best of the rounds), with the load
+average. The layer is imported from ``PYTHONPATH`` when it names one (a "before" run
+against an export of another commit), else from this checkout.
+
+``--alternatives`` measures two other ways in the same run: ``Broadcaster.post`` with one
+future per member (issue 8's broadcast), and one thread driving as many non-blocking
+sockets with ``selectors`` (first attempts only: no retries, timeouts or TLS, so the best
+that idea could do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+STUB = """
+import asyncio
+
+ANSWER = b"HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\n\\r\\n"
+
+class Connections(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.buffer = transport, bytearray()
+    def data_received(self, data):
+        self.buffer += data
+        answers = 0
+        while True:
+            end = self.buffer.find(b"\\r\\n\\r\\n")
+            if end < 0:
+                break
+            head = bytes(self.buffer[:end]).lower()
+            start = head.find(b"content-length:")
+            length = int(head[start + 15:].split(b"\\r\\n", 1)[0]) if start >= 0 else 0
+            if len(self.buffer) < end + 4 + length:
+                break
+            del self.buffer[:end + 4 + length]
+            answers += 1
+        if answers:
+            self.transport.write(ANSWER * answers)
+
+async def main():
+    server = await asyncio.get_running_loop().create_server(Connections, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+DATA = (
+    b'{"type":"newMessage","id":"01JDQ2V6M1W9Y7M1C2Z3X4Y5Z6","room":"bench","sender":"alice",'
+    b'"payload":"hello, room","sentAt":"2024-11-24T12:10:24.000Z"}'
+)
+
+
+def measure(broadcast: Callable[[], int], members: int, rounds: int) -> str:
+    """CPU per delivery and wall time per broadcast: median and best of ``rounds``, after
+    two broadcasts to warm up."""
+    cpu_us, wall_ms = [], []
+    for round_ in range(2 + rounds):
+        cpu, wall = time.process_time(), time.perf_counter()
+        delivered = broadcast()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if delivered != members:
+            raise SystemExit(f"delivered {delivered} of {members}")
+        if round_ >= 2:
+            cpu_us.append(cpu / members * 1e6)
+            wall_ms.append(wall * 1000)
+    return (
+        f"{statistics.median(cpu_us):>6.1f} ({min(cpu_us):.1f}) µs | "
+        f"{statistics.median(wall_ms):>6.1f} ({min(wall_ms):.1f}) ms"
+    )
+
+
+def future_per_member(broadcaster: Any, client: Any, members: list[Any], workers: int) -> Any:
+    """Issue 8's broadcast: ``Broadcaster.post`` for each member, one future each."""
+    pool = ThreadPoolExecutor(max_workers=workers)
+
+    def broadcast() -> int:
+        posted = pool.map(lambda m: broadcaster.post(client, m.connection_id, DATA), members)
+        return sum(1 for delivery in posted if delivery.value == "delivered")
+
+    return broadcast
+
+
+def one_thread_selector(client: Any, port: int, members: list[Any], sockets: int) -> Any:
+    """One thread driving ``sockets`` kept-alive connections with ``selectors``: the
+    layer's request bytes, first attempts only (no retries, timeouts or TLS); what the
+    idea would cost at best."""
+    selector = selectors.DefaultSelector()
+    for _ in range(sockets):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ, bytearray())
+
+    def broadcast() -> int:
+        pending, in_flight, delivered = iter(members), 0, 0
+        for key in list(selector.get_map().values()):
+            member = next(pending, None)
+            if member is not None:
+                key.fileobj.send(client.request_bytes(member.connection_id, DATA))  # type: ignore[union-attr]
+                in_flight += 1
+        while in_flight:
+            for key, _ in selector.select():
+                buffer = key.data
+                buffer += key.fileobj.recv(65536)  # type: ignore[union-attr]
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    continue
+                delivered += buffer.startswith(b"HTTP/1.1 200")
+                del buffer[: end + 4]
+                in_flight -= 1
+                member = next(pending, None)
+                if member is not None:
+                    key.fileobj.send(client.request_bytes(member.connection_id, DATA))  # type: ignore[union-attr]
+                    in_flight += 1
+        return delivered
+
+    return broadcast
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=499)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=32, help="Broadcaster's max_workers")
+    parser.add_argument(
+        "--alternatives",
+        action="store_true",
+        help="also a future per member, and one thread with selectors (this checkout's layer)",
+    )
+    args = parser.parse_args()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")  # the stub checks no signature
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    os.environ.setdefault("AWS_SESSION_TOKEN", "bench-session-token")
+    sys.path.append(str(ROOT / "layers" / "chatroom"))
+    import boto3
+
+    from chatroom.connections import Member
+    from chatroom.fanout.broadcast import Broadcaster
+    from chatroom.fanout.management_api import KeepAliveManagementApi
+
+    stub = subprocess.Popen([sys.executable, "-c", STUB], stdout=subprocess.PIPE, text=True)
+    rows = []
+    try:
+        assert stub.stdout is not None
+        port = int(stub.stdout.readline())
+        client = KeepAliveManagementApi(
+            f"http://127.0.0.1:{port}/dev", boto3.Session(region_name="us-east-1")
+        )
+        broadcaster = Broadcaster(max_workers=args.workers)
+        members = [Member(f"L0SM9cOF{i:07d}=", 0) for i in range(args.members)]
+        ways = [
+            (
+                "Broadcaster.broadcast",
+                lambda: broadcaster.broadcast(client, DATA, members).delivered,
+            )
+        ]
+        if args.alternatives:
+            futures = future_per_member(broadcaster, client, members, args.workers)
+            selector = one_thread_selector(client, port, members, args.workers)
+            ways += [("a future per member", futures), ("one thread, selectors", selector)]
+        rows = [(name, measure(way, args.members, args.rounds)) for name, way in ways]
+    finally:
+        stub.terminate()
+        stub.wait()
+    print(
+        f"one message to {args.members}, {args.workers} threads or sockets, {args.rounds} rounds; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"{'broadcast':<24} | CPU per delivery, median (best) | wall per broadcast")
+    for name, row in rows:
+        print(f"{name:<24} | {row}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The kept-alive connection's answer reader: a body by Content-Length, in chunks or to the
+end; interim answers skipped; a connection the answer closes is opened again."""
+
+import http.client
+import socket
+import threading
+
+import pytest
+
+from chatroom.fanout.http1 import KeptAliveConnection
+
+REQUEST = b"POST /dev/@connections/a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+
+
+class _Server:
+    """Answers each request it reads with the next of ``answers`` (closing the connection
+    after an answer ``closing`` names); counts the connections accepted."""
+
+    def __init__(self, answers, closing=()):
+        self.answers = list(answers)
+        self.closing = set(closing)
+        self.accepted = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while self.answers:
+            connection, _ = self._listener.accept()
+            self.accepted += 1
+            with connection:
+                self._answer(connection)
+
+    def _answer(self, connection):
+        buffer = b""
+        while self.answers:
+            while REQUEST not in buffer:
+                data = connection.recv(65536)
+                if not data:
+                    return
+                buffer += data
+            buffer = buffer.split(REQUEST, 1)[1]
+            answer = self.answers.pop(0)
+            connection.sendall(answer)
+            if answer in self.closing:
+                return
+
+
+def exchange(server, times=1):
+    connection = KeptAliveConnection("127.0.0.1", server.port)
+    return [connection.exchange(REQUEST, 5.0) for _ in range(times)]
+
+
+def test_a_body_is_read_by_its_content_length_and_the_connection_kept():
+    server = _Server([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"] * 2)
+    first, second = exchange(server, 2)
+    assert (first.status, first.body, second.body) == (200, b"ok", b"ok")
+    assert server.accepted == 1
+
+
+def test_headers_are_read_by_their_lower_cased_names():
+    answer = (
+        b"HTTP/1.1 410 Gone\r\nx-amzn-ErrorType: GoneException:http://x\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    (response,) = exchange(_Server([answer]))
+    assert (response.status, response.headers["x-amzn-errortype"]) == (
+        410,
+        "GoneException:http://x",
+    )
+
+
+def test_a_chunked_body_is_joined():
+    answer = (
+        b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5;ext=1\r\n{"mes\r\n8\r\nsage":1}\r\n0\r\nTrailer: x\r\n\r\n'
+    )
+    first, second = exchange(_Server([answer, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]), 2)
+    assert (first.status, first.body, second.status) == (403, b'{"message":1}', 200)
+
+
+def test_an_interim_answer_is_skipped():
+    answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    (response,) = exchange(_Server([answer]))
+    assert (response.status, response.body) == (200, b"ok")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ],
+)
+def test_an_answer_that_closes_the_connection_has_the_next_request_open_a_new_one(answer):
+    server = _Server([answer, answer])
+    first, second = exchange(server, 2)
+    assert (first.body, second.body, server.accepted) == (b"ok", b"ok", 2)
+
+
+def test_a_body_without_a_length_is_read_to_the_end_of_the_connection():
+    answer = b"HTTP/1.1 500 Oops\r\n\r\nall of it"
+    server = _Server([answer], closing=[answer])
+    (response,) = exchange(server)
+    assert (response.status, response.body) == (500, b"all of it")
+
+
+def test_a_server_that_closes_without_answering_is_remote_disconnected():
+    with pytest.raises(http.client.RemoteDisconnected):
+        exchange(_Server([b""], closing=[b""]))
+
+
+def test_a_body_cut_short_is_an_incomplete_read():
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nok"
+    server = _Server([answer], closing=[answer])
+    with pytest.raises(http.client.IncompleteRead):
+        exchange(server)
+
+
+def test_a_status_line_that_is_not_http_is_a_bad_status_line():
+    with pytest.raises(http.client.BadStatusLine):
+        exchange(_Server([b"SSH-2.0-OpenSSH\r\n\r\n"]))
