@@ -322,7 +322,7 @@ def memory_lines(pid: int) -> dict[str, str]:
             kind = "stage and workers"
             if b"java" in command:
                 kind = "DynamoDB Local (JVM)"
-            elif b"moto.server" in command:
+            elif b"moto.server" in command or b"moto_sqs" in command:
                 kind = "moto's server (SQS)"
             rss, pss = memory_mb(process), memory_mb(process, "Pss:")
         except (FileNotFoundError, ProcessLookupError):

@@ -438,7 +438,7 @@ def test_a_stage_killed_with_sigkill_leaves_no_process_behind():
         tree = descendants_of(process.pid)
         lines = [command_line(pid) for pid in tree]
         assert any("DynamoDBLocal" in line for line in lines)
-        assert any("moto.server" in line for line in lines)
+        assert any("wslocal.engines.moto_sqs" in line for line in lines)
         assert any("wslocal.runtime.bootstrap" in line for line in lines)
         # WHEN it is killed as an IDE's stop button or a crash ends it
         # THEN every process it started ends too

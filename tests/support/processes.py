@@ -9,7 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
-STAGE_PROCESSES = re.compile(r"moto\.server|DynamoDBLocal|wslocal\.runtime|wslocal(\.cli)? start")
+STAGE_PROCESSES = re.compile(
+    r"moto\.server|moto_sqs|DynamoDBLocal|wslocal\.runtime|wslocal(\.cli)? start"
+)
 """What the stage and its engines look like in ``ps`` (the before-stop hook's patterns)."""
 
 

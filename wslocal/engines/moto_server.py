@@ -1,5 +1,5 @@
-"""moto's server in a process of its own, on a free port: the SQS engine, and DynamoDB's
-where Java is missing.
+"""moto in a process of its own, on a free port: its SQS app alone as the SQS engine
+(``wslocal.engines.moto_sqs``), and its whole server as DynamoDB's where Java is missing.
 
 Its own process keeps its state apart (two stages, two servers, two sets of queues) and
 keeps its work off the stage's interpreter lock; its request log goes nowhere. It is
@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from wslocal import lifeline
@@ -27,28 +28,43 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start_moto_server(port: int | None = None) -> tuple[subprocess.Popen[bytes], str] | None:
-    """(process, endpoint) once it answers, or None when moto's server extra is not
-    installed. ``port``: one chosen ahead (the stage's workers start meanwhile)."""
+    """moto's whole server: (process, endpoint) once it answers, or None when moto's
+    server extra is not installed. ``port``: one chosen ahead (the stage's workers start
+    meanwhile)."""
+    port = port or free_port()
+    return _start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                  f"http://127.0.0.1:{port}", "/moto-api/")  # fmt: skip
+
+
+def start_moto_sqs_server(port: int | None = None) -> tuple[subprocess.Popen[bytes], str] | None:
+    """moto's SQS app alone (``wslocal.engines.moto_sqs``), as ``start_moto_server``."""
+    port = port or free_port()
+    return _start([sys.executable, "-m", "wslocal.engines.moto_sqs", str(port)],
+                  f"http://127.0.0.1:{port}", "/")  # fmt: skip
+
+
+def _start(
+    command: list[str], endpoint: str, probe: str
+) -> tuple[subprocess.Popen[bytes], str] | None:
+    """Start the server and wait until ``probe`` gets an answer, whatever its status."""
     if importlib.util.find_spec("moto.server") is None or importlib.util.find_spec("flask") is None:
         return None
-    port = port or free_port()
-    command, fds = lifeline.bound(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    )
+    bound, fds = lifeline.bound(command)
     process = subprocess.Popen(
-        command,
+        bound,
         pass_fds=fds,  # it ends with the stage, however the stage ends
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+            with urllib.request.urlopen(f"{endpoint}{probe}", timeout=1):
                 return process, endpoint
+        except urllib.error.HTTPError:  # an answer: the server is up
+            return process, endpoint
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 stop_process(process)

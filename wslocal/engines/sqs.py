@@ -1,8 +1,10 @@
 """The SQS the handlers and the queue pollers talk to, and the template's queues in it.
 
-moto's server, in a process of its own, by default (a real SQS implementation: visibility
-timeouts, receive counts, redrive to dead-letter queues), or any endpoint the user names
-(ElasticMQ, LocalStack), where queues are created only if missing.
+moto's SQS, in a process of its own, by default (a real SQS implementation: visibility
+timeouts, receive counts, redrive to dead-letter queues; its SQS app alone, served
+without moto's per-request service look-up: ``wslocal.engines.moto_sqs``), or any
+endpoint the user names (ElasticMQ, LocalStack), where queues are created only if
+missing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal.engines.dynamodb import DUMMY_CREDENTIALS, client
-from wslocal.engines.moto_server import start_moto_server, stop_process
+from wslocal.engines.moto_server import start_moto_sqs_server, stop_process
 from wslocal.exceptions import EventSourceError
 from wslocal.template import QueueModel
 from wslocal.template.queues import creation_order
@@ -53,14 +55,14 @@ class SqsEngine:
 def start_sqs(endpoint: str | None = None, port: int | None = None) -> SqsEngine:
     if endpoint:
         return SqsEngine(f"existing endpoint {endpoint}", endpoint, credentials={})
-    started = start_moto_server(port)
+    started = start_moto_sqs_server(port)
     if started is None:
         raise EventSourceError(
             "the template has SQS queues: install moto's server (`pip install 'moto[server]'`) "
             "or pass --sqs-endpoint"
         )
     process, url = started
-    return SqsEngine("moto's server", url, process=process)
+    return SqsEngine("moto's SQS", url, process=process)
 
 
 def create_queues(engine: SqsEngine, queues: Iterable[QueueModel], region: str) -> dict[str, str]:

@@ -150,7 +150,7 @@ class Backstop:
         it: handed off, or failed (and its sender told) if a member was given up on."""
         recipients = [
             member
-            for member in self._connections.members(message.room)
+            for member in self._connections.members(message.room, with_names=False)
             if member.connection_id != message.sender_connection_id
         ]
         origin = origin_of(message)

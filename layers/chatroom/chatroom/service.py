@@ -227,7 +227,7 @@ class ChatService:
         connections that were gone."""
         recipients = [
             member
-            for member in self._connections.members(stored.room)
+            for member in self._connections.members(stored.room, with_names=False)
             if member.connection_id != caller.connection_id
         ]
         client = self._clients.for_request(caller.domain_name, caller.stage)

@@ -3,6 +3,7 @@ import time
 from chatroom.connections import (
     CONNECT_GRACE_MS,
     CONNECTION_TTL_SECONDS,
+    RECIPIENT_ATTRIBUTES,
     ROOM_INDEX,
     Connection,
     ConnectionStore,
@@ -108,6 +109,28 @@ def test_members_carry_their_connect_time_and_name_from_the_index(chat_tables):
     store = ConnectionStore(table=chat_tables.connections)
     store.add(connection("c1"))
     assert store.members("lobby") == [Member("c1", NOW_MS, "alice")]
+
+
+def test_members_read_without_names_carry_their_id_and_connect_time(chat_tables):
+    store = ConnectionStore(table=chat_tables.connections)
+    store.add(connection("c1"))
+    assert store.members("lobby", with_names=False) == [Member("c1", NOW_MS)]
+
+
+def test_members_read_without_names_ask_the_index_for_the_recipient_attributes_only(
+    chat_tables,
+):
+    table = RecordingTable(chat_tables.connections)
+    ConnectionStore(table=table).members("lobby", with_names=False)
+    assert table.calls[0][1]["ProjectionExpression"] == RECIPIENT_ATTRIBUTES
+
+
+def test_members_read_without_names_still_skip_a_row_past_its_ttl(chat_tables):
+    store = ConnectionStore(table=chat_tables.connections)
+    store.add(connection("live"))
+    stale_ms = NOW_MS - (CONNECTION_TTL_SECONDS + 60) * 1000
+    store.add(Connection("stale", "lobby", "bob", connected_at=stale_ms, source_ip="1.2.3.4"))
+    assert [m.connection_id for m in store.members("lobby", with_names=False)] == ["live"]
 
 
 def test_a_member_younger_than_the_integration_timeout_may_still_be_connecting():
