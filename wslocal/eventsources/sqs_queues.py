@@ -63,6 +63,7 @@ class SqsQueuePoller:
         region: str,
         concurrency: int,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.source = source
         self.concurrency = concurrency
@@ -72,6 +73,7 @@ class SqsQueuePoller:
         self._invoker = invoker
         self._region = region
         self._clock = clock
+        self._wall_clock = wall_clock
         self._policy = batches.RetryPolicy(report_item_failures=source.report_item_failures)
         self._filter = filtering.compile_filters(source.filters, filtering.SQS_DATA_KEY)
         self._executor = self._new_executor()
@@ -182,6 +184,9 @@ class SqsQueuePoller:
             ]
         }
         label = f"EventSource: {self.source.name} Records: {len(batch)}"
+        age = sqs_records.oldest_age_ms(batch, int(self._wall_clock() * 1000))
+        if age is not None:  # how long the batch waited in the queue, on its START line
+            label += f" Age: {age} ms"
         try:
             result = await self._invoker.invoke(self.source.function, event, label)
         except InvocationError as exc:

@@ -152,3 +152,29 @@ async def test_a_failing_poller_leaves_none_of_its_siblings_running():
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.sleep(0.05)
     assert {t for t in asyncio.all_tasks() if not t.done()} - before == set()
+
+
+class LabelledFunction(SlowFunction):
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: list[str] = []
+
+    async def invoke(self, function: str, event: dict, label: str = "") -> None:
+        self.labels.append(label)
+
+
+async def test_an_invocation_says_how_long_its_batch_waited_in_the_queue():
+    queue, function = CountingQueue(messages=1), LabelledFunction()
+    queue._messages[0]["Attributes"] = {"SentTimestamp": "1000000"}
+    poller = SqsQueuePoller(
+        SOURCE, queue=QUEUE, queue_url="http://sqs/jobs", sqs=queue, invoker=function,
+        region="us-east-1", concurrency=1, wall_clock=lambda: 1000.042,
+    )  # fmt: skip
+    task = asyncio.create_task(poller.run())
+    try:
+        async with asyncio.timeout(10):
+            while not function.labels:
+                await asyncio.sleep(0.01)
+    finally:
+        await stop(task)
+    assert function.labels == ["EventSource: JobsFunction.Jobs Records: 1 Age: 42 ms"]
