@@ -1,16 +1,19 @@
 """SQS event sources: poll a queue and invoke the function with Lambda's batches.
 
-Several pollers read the queue at once (``ScalingConfig.MaximumConcurrency``, bounded by
-the function's worker pool); as on AWS they scale with the backlog: one polls an idle
-queue, the others join as soon as it returns messages and go back to waiting when their
-own receive comes back empty. Each long-polls ReceiveMessage and gathers a batch until
-it is full (``BatchSize``), its window passed (``MaximumBatchingWindowInSeconds``) or it
-holds 6 MB. Messages the mapping's ``FilterCriteria`` does not match are deleted as they
-are received, never invoked, as Lambda does. Success deletes the batch; with
-``ReportBatchItemFailures`` only the messages not listed are deleted; a function error
-deletes none. What is not deleted reappears after the queue's visibility timeout, and SQS
-itself moves a message to the dead-letter queue once it has been received
-``maxReceiveCount`` times, as on AWS.
+Batches are invoked side by side up to ``ScalingConfig.MaximumConcurrency`` (bounded by
+the function's worker pool). One receiver long-polls an idle queue; as on AWS, receivers
+scale with the backlog: one whose receive brought all it asked for adds another, and an
+added one stops when its receive comes back empty. A receive asks for a batch per free
+slot (up to SQS's 10 messages) and each batch it brings is invoked at once: the messages
+sent together (a room's shards) start together, as Lambda starts five batches at once
+when a queue turns active. With a batching window (``MaximumBatchingWindowInSeconds``),
+or from a FIFO queue, a receive is for one batch, gathered until it is full
+(``BatchSize``), its window passed or it holds 6 MB. Messages the mapping's
+``FilterCriteria`` does not match are deleted as they are received, never invoked, as
+Lambda does. Success deletes the batch; with ``ReportBatchItemFailures`` only the messages
+not listed are deleted; a function error deletes none. What is not deleted reappears
+after the queue's visibility timeout, and SQS itself moves a message to the dead-letter
+queue once it has been received ``maxReceiveCount`` times, as on AWS.
 """
 
 from __future__ import annotations
@@ -40,6 +43,39 @@ ERROR_PAUSE_S = 1.0
 
 Message = Mapping[str, Any]
 T = TypeVar("T")
+
+
+def split_batches(messages: Sequence[T], batch_size: int) -> list[list[T]]:
+    """Received messages as batches of ``batch_size``, in order (the last may be short)."""
+    return [
+        list(messages[start : start + batch_size]) for start in range(0, len(messages), batch_size)
+    ]
+
+
+class Slots:
+    """The invocations one mapping may have in flight (its concurrency): a receive
+    reserves slots before it asks SQS for messages, one per batch it may bring, and gives
+    back those it did not fill; each batch gives its slot back when its invocation ends.
+    No message waits received for a slot, and receivers never take more than there is."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self.receivers = 1
+        self._changed = asyncio.Condition()
+
+    async def reserve(self, most: int) -> int:
+        """Wait until a slot is free; take up to ``most``."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.free > 0)
+            taken = min(most, self.free)
+            self.free -= taken
+            return taken
+
+    async def give_back(self, count: int) -> None:
+        if count:
+            async with self._changed:
+                self.free += count
+                self._changed.notify_all()
 
 
 def concurrency_of(source: SqsSourceModel, pool_size: int) -> int:
@@ -75,40 +111,49 @@ class SqsQueuePoller:
         self._clock = clock
         self._wall_clock = wall_clock
         self._policy = batches.RetryPolicy(report_item_failures=source.report_item_failures)
+        shares_receives = source.batching_window_s <= 0 and not queue.fifo
+        self._batches_per_receive = (
+            max(1, LARGEST_RECEIVE // source.batch_size) if shares_receives else 1
+        )
+        """A receive brings batches for several free slots, up to SQS's 10 messages: not
+        with a batching window (each batch gathers on its own), nor from a FIFO queue
+        (one group's messages in one receive must run in order, not side by side)."""
         self._filter = filtering.compile_filters(source.filters, filtering.SQS_DATA_KEY)
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ThreadPoolExecutor:
-        """The poller's own threads for its blocking SQS calls (one per poller)."""
+        """The poller's own threads for its blocking SQS calls: a receive per receiver
+        and a delete per batch in flight."""
         return ThreadPoolExecutor(
-            max_workers=self.concurrency, thread_name_prefix=f"sqs-{self.source.name}"
+            max_workers=2 * self.concurrency, thread_name_prefix=f"sqs-{self.source.name}"
         )
 
     async def run(self) -> None:
-        """Poll until cancelled: one poller always, up to ``concurrency`` while the
-        queue has a backlog. Run again after it stopped (supervised), it polls again."""
-        backlog = asyncio.Event()
+        """Poll until cancelled: one receiver always, up to ``concurrency`` while the
+        queue has a backlog, each batch invoked as it comes. Run again after it stopped
+        (supervised), it polls again."""
+        slots = Slots(self.concurrency)
         try:
-            # A task group: one poller failing stops the others (gather would leave them
-            # running, unseen, after the poller is stopped or started again).
-            async with asyncio.TaskGroup() as pollers:
-                pollers.create_task(self._poll(backlog, lead=True))
-                for _ in range(self.concurrency - 1):
-                    pollers.create_task(self._poll(backlog, lead=False))
+            # A task group: one receiver or invocation failing stops the others (gather
+            # would leave them running, unseen, after the poller is stopped or started
+            # again).
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._receive_forever(slots, tasks, lead=True))
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = self._new_executor()  # threads start only when used
 
-    async def _poll(self, backlog: asyncio.Event, lead: bool) -> None:
-        """The lead poller never stops; the others wait for a backlog (a receive that
-        returned messages) and go back to waiting when their own receive is empty. An
-        idle queue costs one ReceiveMessage per long poll, not one per poller."""
+    async def _receive_forever(self, slots: Slots, tasks: asyncio.TaskGroup, lead: bool) -> None:
+        """Receive batches for the free slots and invoke each at once. A receive that
+        brought all it asked for adds a receiver (a backlog); the lead never stops, the
+        others stop when their receive comes back empty. An idle queue costs one
+        ReceiveMessage per long poll."""
         while True:
-            if not lead:
-                await backlog.wait()
+            reserved = await slots.reserve(self._batches_per_receive)
             try:
-                batch = await self._gather()
+                received = await self._gather(reserved)
             except (BotoCoreError, ClientError) as exc:
+                await slots.give_back(reserved)
                 log.warning(
                     "%s: receiving from %s failed: %s",
                     self.source.name,
@@ -117,11 +162,26 @@ class SqsQueuePoller:
                 )
                 await asyncio.sleep(ERROR_PAUSE_S)
                 continue
-            if batch:
-                backlog.set()
-                await self._process(batch)
-            elif not lead:
-                backlog.clear()
+            except BaseException:
+                await slots.give_back(reserved)
+                raise
+            found = split_batches(received, self.source.batch_size)
+            await slots.give_back(reserved - len(found))
+            for batch in found:
+                tasks.create_task(self._invoke_in_slot(batch, slots))
+            asked = min(LARGEST_RECEIVE, self.source.batch_size * reserved)
+            if len(received) >= asked and slots.receivers < self.concurrency:
+                slots.receivers += 1
+                tasks.create_task(self._receive_forever(slots, tasks, lead=False))
+            if not received and not lead:
+                slots.receivers -= 1
+                return
+
+    async def _invoke_in_slot(self, batch: Sequence[Message], slots: Slots) -> None:
+        try:
+            await self._process(batch)
+        finally:
+            await slots.give_back(1)
 
     async def _call(self, function: Callable[..., T], **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(
@@ -155,11 +215,13 @@ class SqsQueuePoller:
             await self._delete(dropped)
         return admitted
 
-    async def _gather(self) -> list[Message]:
+    async def _gather(self, batches: int = 1) -> list[Message]:
         """One batch: what the first receive returns, then more until the batch is full,
-        its window has passed, or its payload reaches Lambda's limit."""
-        batch = await self._receive(self.source.batch_size, RECEIVE_WAIT_S)
-        if not batch:
+        its window has passed, or its payload reaches Lambda's limit. With ``batches``
+        over one (no window), the first receive asks for that many batches' messages and
+        returns whatever came."""
+        batch = await self._receive(self.source.batch_size * batches, RECEIVE_WAIT_S)
+        if not batch or batches > 1:
             return batch
         opened = self._clock()
         size = sum(len(m.get("Body", "")) for m in batch)
