@@ -21,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -78,6 +80,54 @@ class Slots:
                 self._changed.notify_all()
 
 
+@dataclass
+class Chunk:
+    """Messages for one DeleteMessageBatch, and the deletions it completes."""
+
+    messages: list[Message]
+    completes: list[asyncio.Future[None]]
+
+    def finish(self) -> None:
+        for future in self.completes:
+            if not future.done():
+                future.set_result(None)
+
+
+class DeletionQueue:
+    """Messages waiting to be deleted, in the order their batches finished, each batch
+    with the future its caller awaits."""
+
+    def __init__(self) -> None:
+        self._waiting: deque[tuple[list[Message], asyncio.Future[None]]] = deque()
+
+    def add(self, messages: Sequence[Message]) -> asyncio.Future[None]:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((list(messages), future))
+        return future
+
+    def next_chunk(self, most: int) -> Chunk | None:
+        """Up to ``most`` messages, oldest first; a batch's future completes with the
+        chunk that holds its last message."""
+        if not self._waiting:
+            return None
+        chunk = Chunk([], [])
+        while self._waiting and len(chunk.messages) < most:
+            messages, future = self._waiting[0]
+            room = most - len(chunk.messages)
+            chunk.messages.extend(messages[:room])
+            if len(messages) <= room:
+                self._waiting.popleft()
+                chunk.completes.append(future)
+            else:
+                del messages[:room]
+        return chunk
+
+    def abandon(self) -> None:
+        """Cancel what is still waiting (its deleter was cancelled)."""
+        while self._waiting:
+            self._waiting.popleft()[1].cancel()
+
+
 def concurrency_of(source: SqsSourceModel, pool_size: int) -> int:
     """How many batches are in flight at once: the mapping's MaximumConcurrency, at most
     the function's pool (Lambda scales to the backlog; here the pool is the bound)."""
@@ -120,12 +170,14 @@ class SqsQueuePoller:
         (one group's messages in one receive must run in order, not side by side)."""
         self._filter = filtering.compile_filters(source.filters, filtering.SQS_DATA_KEY)
         self._executor = self._new_executor()
+        self._deletions = DeletionQueue()
+        self._deleting = False
 
     def _new_executor(self) -> ThreadPoolExecutor:
         """The poller's own threads for its blocking SQS calls: a receive per receiver
-        and a delete per batch in flight."""
+        and the one delete under way."""
         return ThreadPoolExecutor(
-            max_workers=2 * self.concurrency, thread_name_prefix=f"sqs-{self.source.name}"
+            max_workers=self.concurrency + 1, thread_name_prefix=f"sqs-{self.source.name}"
         )
 
     async def run(self) -> None:
@@ -280,26 +332,43 @@ class SqsQueuePoller:
         await self._delete(done)
 
     async def _delete(self, messages: Sequence[Message]) -> None:
-        for start in range(0, len(messages), LARGEST_RECEIVE):
-            chunk = messages[start : start + LARGEST_RECEIVE]
+        """Delete processed messages, one DeleteMessageBatch at a time per mapping: the
+        messages of batches that finish while one is under way go together in the next
+        (up to 10 a call), so a room's shards that end together cost a call or two, not
+        one each. Return once these are deleted (or said to have failed)."""
+        if not messages:
+            return
+        deleted = self._deletions.add(messages)
+        if not self._deleting:
+            self._deleting = True
             try:
-                answer = await self._call(
-                    self._sqs.delete_message_batch,
-                    QueueUrl=self._queue_url,
-                    Entries=[
-                        {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]}
-                        for index, m in enumerate(chunk)
-                    ],
-                )
-            except (BotoCoreError, ClientError) as exc:
-                log.warning("%s: deleting processed messages failed: %s", self.source.name, exc)
-                continue
-            for failure in answer.get("Failed", []):
-                log.warning(
-                    "%s: a processed message was not deleted (%s); it will be seen again",
-                    self.source.name,
-                    failure.get("Message") or failure.get("Code"),
-                )
+                while chunk := self._deletions.next_chunk(LARGEST_RECEIVE):
+                    await self._delete_chunk(chunk.messages)
+                    chunk.finish()
+            finally:
+                self._deleting = False
+                self._deletions.abandon()  # cancelled (the stage stops): no one waits on
+        await deleted
+
+    async def _delete_chunk(self, chunk: Sequence[Message]) -> None:
+        try:
+            answer = await self._call(
+                self._sqs.delete_message_batch,
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]}
+                    for index, m in enumerate(chunk)
+                ],
+            )
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("%s: deleting processed messages failed: %s", self.source.name, exc)
+            return
+        for failure in answer.get("Failed", []):
+            log.warning(
+                "%s: a processed message was not deleted (%s); it will be seen again",
+                self.source.name,
+                failure.get("Message") or failure.get("Code"),
+            )
 
     def _note_last_receives(self, messages: Sequence[Message]) -> None:
         """Say which failed messages SQS moves to the dead-letter queue next."""

@@ -287,3 +287,49 @@ async def test_a_receive_never_brings_more_batches_than_free_slots():
     finally:
         await stop(task)
     assert function.most_running == 2 and max(queue.asked) == 2
+
+
+class SlowDeletingQueue(SharingQueue):
+    """A queue whose DeleteMessageBatch takes a while, noting each call's entries."""
+
+    def __init__(self, messages: int = 0) -> None:
+        super().__init__(messages)
+        self.deleted: list[list[str]] = []
+
+    def delete_message_batch(self, Entries: list, **_: object) -> dict:
+        time.sleep(0.05)
+        self.deleted.append([entry["ReceiptHandle"] for entry in Entries])
+        return {"Successful": Entries}
+
+
+class QuickFunction(SlowFunction):
+    async def invoke(self, function: str, event: dict, label: str = "") -> None:
+        self.calls += 1
+
+
+async def test_batches_that_end_while_a_delete_is_under_way_are_deleted_together():
+    queue, function = SlowDeletingQueue(messages=5), QuickFunction()
+    task = start_polling(queue, function, concurrency=8)
+    try:
+        async with asyncio.timeout(10):
+            while sum(len(call) for call in queue.deleted) < 5:
+                await asyncio.sleep(0.01)
+    finally:
+        await stop(task)
+    assert sorted(handle for call in queue.deleted for handle in call) == [
+        f"r{n}" for n in range(5)
+    ]
+    assert len(queue.deleted) == 2  # the first batch's, then the four that ended meanwhile
+
+
+async def test_a_delete_holds_at_most_ten_messages():
+    many = SqsSourceModel(**{**SOURCE.__dict__, "batch_size": 25, "batching_window_s": 0.1})
+    queue, function = SlowDeletingQueue(messages=25), QuickFunction()
+    task = start_polling(queue, function, concurrency=1, source=many)
+    try:
+        async with asyncio.timeout(10):
+            while sum(len(call) for call in queue.deleted) < 25:
+                await asyncio.sleep(0.01)
+    finally:
+        await stop(task)
+    assert [len(call) for call in queue.deleted] == [10, 10, 5]
