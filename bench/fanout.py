@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from timeline import StampedLog, Tracer, read_stamped, report, start_stamper
 
 from wslocal.engines.dynamodb import free_port
 
@@ -47,16 +48,19 @@ LOSS_DEADLINE_S = 60.0
 
 
 def process_tree(pid: int) -> list[int]:
-    """A process and all its descendants."""
+    """A process and all its descendants (a child is listed under the thread that started
+    it: DynamoDB Local's JVM, for one, is started from a thread of the stage)."""
     found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
         except FileNotFoundError:
             continue
         found.append(current)
-        pending.extend(int(child) for child in children)
+        for task in tasks:
+            with contextlib.suppress(FileNotFoundError):
+                pending.extend(int(child) for child in (task / "children").read_text().split())
     return found
 
 
@@ -88,10 +92,13 @@ def start_stage(
     overrides: list[str],
     options: list[str] | None = None,
     on_line: Callable[[str], None] = lambda line: None,
+    stamped: StampedLog | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     """The stage and its DynamoDB endpoint (read from the banner). One client sends every
     message of the benchmark: its per-connection rate limit is off (MessageRateLimit=0)
-    unless the overrides say otherwise. ``options`` go to ``wslocal start`` as they are."""
+    unless the overrides say otherwise. ``options`` go to ``wslocal start`` as they are.
+    With ``stamped``, its output goes through a stamper and every line is kept there with
+    the time it was written (``bench/timeline.py``)."""
     extra = [*(options or []), "--parameter-overrides", "MessageRateLimit=0", *overrides]
     process = subprocess.Popen(
         [sys.executable, "-m", "wslocal.cli", "start", "--port", str(port), *extra],
@@ -101,16 +108,27 @@ def start_stage(
         text=True,
     )
     assert process.stdout is not None
+    output = process.stdout
+    if stamped is not None:  # it ends with the stage's output
+        output = start_stamper(process.stdout).stdout  # type: ignore[assignment]
+
+    def text_of(line: str) -> str:
+        if stamped is None:
+            return line
+        stamp = read_stamped(line)
+        stamped.add(stamp)
+        return stamp[1] + "\n"
+
     dynamodb = ""
-    for line in process.stdout:
+    for raw in output:
+        line = text_of(raw)
         if line.strip().startswith("DynamoDB"):
             dynamodb = line.split(" at ")[1].split(";")[0]
         if "Press Ctrl-C" in line:
             break
     else:
         raise SystemExit("the stage did not start")
-    stdout = process.stdout
-    threading.Thread(target=lambda: [on_line(line) for line in stdout], daemon=True).start()
+    threading.Thread(target=lambda: [on_line(text_of(raw)) for raw in output], daemon=True).start()
     return process, dynamodb
 
 
@@ -211,6 +229,7 @@ class Receiver:
         self.ws = ws
         self.received = 0
         self.arrivals: dict[str, float] = {}
+        self.acks: list[float] = []
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -220,6 +239,8 @@ class Receiver:
                 if isinstance(message, str):
                     for found in MARKER.findall(message):
                         self.arrivals[found] = time.perf_counter()
+                    if '"type":"ack"' in message:
+                        self.acks.append(time.perf_counter())
 
 
 async def settle(receivers: list[Receiver], quiet: float) -> None:
@@ -277,6 +298,7 @@ class Run:
 async def measure(
     url: str, clients: int, rounds: int, burst: int, direct_port: int | None = None,
     dynamodb: str = "", while_connected: Callable[[], Awaitable[None]] | None = None,
+    tracer: Tracer | None = None,
 ) -> Run:  # fmt: skip
     began = time.perf_counter()
     connections = await connect_all(url, clients)
@@ -291,6 +313,8 @@ async def measure(
     tag = f"{os.getpid()}-{clients}"
     for index in range(WARM_UP + rounds):
         markers = [f"bench-{tag}-{index}"]
+        if tracer is not None:
+            tracer.begin()
         started = time.perf_counter()
         await send_markers(receivers, markers, direct)
         elapsed, lost = await wait_for(others, markers, started)
@@ -298,6 +322,9 @@ async def measure(
             run.singles_ms.append(elapsed)
             run.lost += lost
         await asyncio.sleep(0.2)
+        if tracer is not None and index >= WARM_UP:
+            arrivals = [r.arrivals[m] for r in others for m in markers if m in r.arrivals]
+            tracer.end(started, receivers[0].acks, arrivals)
     if burst:
         markers = [f"bench-{tag}-burst{index}" for index in range(burst)]
         started = time.perf_counter()
@@ -348,8 +375,13 @@ async def run_all(args: argparse.Namespace) -> None:
             baseline.terminate()
             baseline.wait(30)
     port = free_port()
-    stage, dynamodb = start_stage(port, args.parameter_overrides)
+    stamped = StampedLog() if args.timeline else None
+    stage, dynamodb = start_stage(port, args.parameter_overrides, stamped=stamped)
     url = f"ws://127.0.0.1:{port}"
+    tracer = None
+    if stamped is not None:
+        bench = os.getpid()
+        tracer = Tracer(stamped, lambda: [bench, *process_tree(stage.pid)], stage.pid, bench)
     memory: dict[str, dict[str, str]] = {}
 
     async def look_at_memory() -> None:
@@ -360,7 +392,7 @@ async def run_all(args: argparse.Namespace) -> None:
     try:
         run = await measure(
             url, args.clients, args.rounds, args.burst, port if args.direct else None, dynamodb,
-            look_at_memory,
+            look_at_memory, tracer,
         )  # fmt: skip
         large = None
         if args.large and not args.direct:
@@ -400,6 +432,9 @@ async def run_all(args: argparse.Namespace) -> None:
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
     for row in (header, *rows):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    if tracer is not None:
+        print("\n".join(report(tracer.rounds, f"{args.clients - 1} members")))
+    print(f"load average: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
 
 def main() -> None:
@@ -415,6 +450,11 @@ def main() -> None:
         "--idle", type=float, default=70.0, help="seconds idle before memory is read again"
     )
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print where one message's time goes, hop by hop (bench/timeline.py)",
+    )
     parser.add_argument(
         "--direct",
         action="store_true",

@@ -1,16 +1,19 @@
 """SQS event sources: poll a queue and invoke the function with Lambda's batches.
 
-Several pollers read the queue at once (``ScalingConfig.MaximumConcurrency``, bounded by
-the function's worker pool); as on AWS they scale with the backlog: one polls an idle
-queue, the others join as soon as it returns messages and go back to waiting when their
-own receive comes back empty. Each long-polls ReceiveMessage and gathers a batch until
-it is full (``BatchSize``), its window passed (``MaximumBatchingWindowInSeconds``) or it
-holds 6 MB. Messages the mapping's ``FilterCriteria`` does not match are deleted as they
-are received, never invoked, as Lambda does. Success deletes the batch; with
-``ReportBatchItemFailures`` only the messages not listed are deleted; a function error
-deletes none. What is not deleted reappears after the queue's visibility timeout, and SQS
-itself moves a message to the dead-letter queue once it has been received
-``maxReceiveCount`` times, as on AWS.
+Batches are invoked side by side up to ``ScalingConfig.MaximumConcurrency`` (bounded by
+the function's worker pool). One receiver long-polls an idle queue; as on AWS, receivers
+scale with the backlog: one whose receive brought all it asked for adds another, and an
+added one stops when its receive comes back empty. A receive asks for a batch per free
+slot (up to SQS's 10 messages) and each batch it brings is invoked at once: the messages
+sent together (a room's shards) start together, as Lambda starts five batches at once
+when a queue turns active. With a batching window (``MaximumBatchingWindowInSeconds``),
+or from a FIFO queue, a receive is for one batch, gathered until it is full
+(``BatchSize``), its window passed or it holds 6 MB. Messages the mapping's
+``FilterCriteria`` does not match are deleted as they are received, never invoked, as
+Lambda does. Success deletes the batch; with ``ReportBatchItemFailures`` only the messages
+not listed are deleted; a function error deletes none. What is not deleted reappears
+after the queue's visibility timeout, and SQS itself moves a message to the dead-letter
+queue once it has been received ``maxReceiveCount`` times, as on AWS.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -40,6 +45,87 @@ ERROR_PAUSE_S = 1.0
 
 Message = Mapping[str, Any]
 T = TypeVar("T")
+
+
+def split_batches(messages: Sequence[T], batch_size: int) -> list[list[T]]:
+    """Received messages as batches of ``batch_size``, in order (the last may be short)."""
+    return [
+        list(messages[start : start + batch_size]) for start in range(0, len(messages), batch_size)
+    ]
+
+
+class Slots:
+    """The invocations one mapping may have in flight (its concurrency): a receive
+    reserves slots before it asks SQS for messages, one per batch it may bring, and gives
+    back those it did not fill; each batch gives its slot back when its invocation ends.
+    No message waits received for a slot, and receivers never take more than there is."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self.receivers = 1
+        self._changed = asyncio.Condition()
+
+    async def reserve(self, most: int) -> int:
+        """Wait until a slot is free; take up to ``most``."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.free > 0)
+            taken = min(most, self.free)
+            self.free -= taken
+            return taken
+
+    async def give_back(self, count: int) -> None:
+        if count:
+            async with self._changed:
+                self.free += count
+                self._changed.notify_all()
+
+
+@dataclass
+class Chunk:
+    """Messages for one DeleteMessageBatch, and the deletions it completes."""
+
+    messages: list[Message]
+    completes: list[asyncio.Future[None]]
+
+    def finish(self) -> None:
+        for future in self.completes:
+            if not future.done():
+                future.set_result(None)
+
+
+class DeletionQueue:
+    """Messages waiting to be deleted, in the order their batches finished, each batch
+    with the future its caller awaits."""
+
+    def __init__(self) -> None:
+        self._waiting: deque[tuple[list[Message], asyncio.Future[None]]] = deque()
+
+    def add(self, messages: Sequence[Message]) -> asyncio.Future[None]:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((list(messages), future))
+        return future
+
+    def next_chunk(self, most: int) -> Chunk | None:
+        """Up to ``most`` messages, oldest first; a batch's future completes with the
+        chunk that holds its last message."""
+        if not self._waiting:
+            return None
+        chunk = Chunk([], [])
+        while self._waiting and len(chunk.messages) < most:
+            messages, future = self._waiting[0]
+            room = most - len(chunk.messages)
+            chunk.messages.extend(messages[:room])
+            if len(messages) <= room:
+                self._waiting.popleft()
+                chunk.completes.append(future)
+            else:
+                del messages[:room]
+        return chunk
+
+    def abandon(self) -> None:
+        """Cancel what is still waiting (its deleter was cancelled)."""
+        while self._waiting:
+            self._waiting.popleft()[1].cancel()
 
 
 def concurrency_of(source: SqsSourceModel, pool_size: int) -> int:
@@ -63,6 +149,7 @@ class SqsQueuePoller:
         region: str,
         concurrency: int,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.source = source
         self.concurrency = concurrency
@@ -72,41 +159,53 @@ class SqsQueuePoller:
         self._invoker = invoker
         self._region = region
         self._clock = clock
+        self._wall_clock = wall_clock
         self._policy = batches.RetryPolicy(report_item_failures=source.report_item_failures)
+        shares_receives = source.batching_window_s <= 0 and not queue.fifo
+        self._batches_per_receive = (
+            max(1, LARGEST_RECEIVE // source.batch_size) if shares_receives else 1
+        )
+        """A receive brings batches for several free slots, up to SQS's 10 messages: not
+        with a batching window (each batch gathers on its own), nor from a FIFO queue
+        (one group's messages in one receive must run in order, not side by side)."""
         self._filter = filtering.compile_filters(source.filters, filtering.SQS_DATA_KEY)
         self._executor = self._new_executor()
+        self._deletions = DeletionQueue()
+        self._deleting = False
 
     def _new_executor(self) -> ThreadPoolExecutor:
-        """The poller's own threads for its blocking SQS calls (one per poller)."""
+        """The poller's own threads for its blocking SQS calls: a receive per receiver
+        and the one delete under way."""
         return ThreadPoolExecutor(
-            max_workers=self.concurrency, thread_name_prefix=f"sqs-{self.source.name}"
+            max_workers=self.concurrency + 1, thread_name_prefix=f"sqs-{self.source.name}"
         )
 
     async def run(self) -> None:
-        """Poll until cancelled: one poller always, up to ``concurrency`` while the
-        queue has a backlog. Run again after it stopped (supervised), it polls again."""
-        backlog = asyncio.Event()
+        """Poll until cancelled: one receiver always, up to ``concurrency`` while the
+        queue has a backlog, each batch invoked as it comes. Run again after it stopped
+        (supervised), it polls again."""
+        slots = Slots(self.concurrency)
         try:
-            # A task group: one poller failing stops the others (gather would leave them
-            # running, unseen, after the poller is stopped or started again).
-            async with asyncio.TaskGroup() as pollers:
-                pollers.create_task(self._poll(backlog, lead=True))
-                for _ in range(self.concurrency - 1):
-                    pollers.create_task(self._poll(backlog, lead=False))
+            # A task group: one receiver or invocation failing stops the others (gather
+            # would leave them running, unseen, after the poller is stopped or started
+            # again).
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._receive_forever(slots, tasks, lead=True))
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = self._new_executor()  # threads start only when used
 
-    async def _poll(self, backlog: asyncio.Event, lead: bool) -> None:
-        """The lead poller never stops; the others wait for a backlog (a receive that
-        returned messages) and go back to waiting when their own receive is empty. An
-        idle queue costs one ReceiveMessage per long poll, not one per poller."""
+    async def _receive_forever(self, slots: Slots, tasks: asyncio.TaskGroup, lead: bool) -> None:
+        """Receive batches for the free slots and invoke each at once. A receive that
+        brought all it asked for adds a receiver (a backlog); the lead never stops, the
+        others stop when their receive comes back empty. An idle queue costs one
+        ReceiveMessage per long poll."""
         while True:
-            if not lead:
-                await backlog.wait()
+            reserved = await slots.reserve(self._batches_per_receive)
             try:
-                batch = await self._gather()
+                received = await self._gather(reserved)
             except (BotoCoreError, ClientError) as exc:
+                await slots.give_back(reserved)
                 log.warning(
                     "%s: receiving from %s failed: %s",
                     self.source.name,
@@ -115,11 +214,26 @@ class SqsQueuePoller:
                 )
                 await asyncio.sleep(ERROR_PAUSE_S)
                 continue
-            if batch:
-                backlog.set()
-                await self._process(batch)
-            elif not lead:
-                backlog.clear()
+            except BaseException:
+                await slots.give_back(reserved)
+                raise
+            found = split_batches(received, self.source.batch_size)
+            await slots.give_back(reserved - len(found))
+            for batch in found:
+                tasks.create_task(self._invoke_in_slot(batch, slots))
+            asked = min(LARGEST_RECEIVE, self.source.batch_size * reserved)
+            if len(received) >= asked and slots.receivers < self.concurrency:
+                slots.receivers += 1
+                tasks.create_task(self._receive_forever(slots, tasks, lead=False))
+            if not received and not lead:
+                slots.receivers -= 1
+                return
+
+    async def _invoke_in_slot(self, batch: Sequence[Message], slots: Slots) -> None:
+        try:
+            await self._process(batch)
+        finally:
+            await slots.give_back(1)
 
     async def _call(self, function: Callable[..., T], **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(
@@ -153,11 +267,13 @@ class SqsQueuePoller:
             await self._delete(dropped)
         return admitted
 
-    async def _gather(self) -> list[Message]:
+    async def _gather(self, batches: int = 1) -> list[Message]:
         """One batch: what the first receive returns, then more until the batch is full,
-        its window has passed, or its payload reaches Lambda's limit."""
-        batch = await self._receive(self.source.batch_size, RECEIVE_WAIT_S)
-        if not batch:
+        its window has passed, or its payload reaches Lambda's limit. With ``batches``
+        over one (no window), the first receive asks for that many batches' messages and
+        returns whatever came."""
+        batch = await self._receive(self.source.batch_size * batches, RECEIVE_WAIT_S)
+        if not batch or batches > 1:
             return batch
         opened = self._clock()
         size = sum(len(m.get("Body", "")) for m in batch)
@@ -182,6 +298,9 @@ class SqsQueuePoller:
             ]
         }
         label = f"EventSource: {self.source.name} Records: {len(batch)}"
+        age = sqs_records.oldest_age_ms(batch, int(self._wall_clock() * 1000))
+        if age is not None:  # how long the batch waited in the queue, on its START line
+            label += f" Age: {age} ms"
         try:
             result = await self._invoker.invoke(self.source.function, event, label)
         except InvocationError as exc:
@@ -213,26 +332,43 @@ class SqsQueuePoller:
         await self._delete(done)
 
     async def _delete(self, messages: Sequence[Message]) -> None:
-        for start in range(0, len(messages), LARGEST_RECEIVE):
-            chunk = messages[start : start + LARGEST_RECEIVE]
+        """Delete processed messages, one DeleteMessageBatch at a time per mapping: the
+        messages of batches that finish while one is under way go together in the next
+        (up to 10 a call), so a room's shards that end together cost a call or two, not
+        one each. Return once these are deleted (or said to have failed)."""
+        if not messages:
+            return
+        deleted = self._deletions.add(messages)
+        if not self._deleting:
+            self._deleting = True
             try:
-                answer = await self._call(
-                    self._sqs.delete_message_batch,
-                    QueueUrl=self._queue_url,
-                    Entries=[
-                        {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]}
-                        for index, m in enumerate(chunk)
-                    ],
-                )
-            except (BotoCoreError, ClientError) as exc:
-                log.warning("%s: deleting processed messages failed: %s", self.source.name, exc)
-                continue
-            for failure in answer.get("Failed", []):
-                log.warning(
-                    "%s: a processed message was not deleted (%s); it will be seen again",
-                    self.source.name,
-                    failure.get("Message") or failure.get("Code"),
-                )
+                while chunk := self._deletions.next_chunk(LARGEST_RECEIVE):
+                    await self._delete_chunk(chunk.messages)
+                    chunk.finish()
+            finally:
+                self._deleting = False
+                self._deletions.abandon()  # cancelled (the stage stops): no one waits on
+        await deleted
+
+    async def _delete_chunk(self, chunk: Sequence[Message]) -> None:
+        try:
+            answer = await self._call(
+                self._sqs.delete_message_batch,
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]}
+                    for index, m in enumerate(chunk)
+                ],
+            )
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("%s: deleting processed messages failed: %s", self.source.name, exc)
+            return
+        for failure in answer.get("Failed", []):
+            log.warning(
+                "%s: a processed message was not deleted (%s); it will be seen again",
+                self.source.name,
+                failure.get("Message") or failure.get("Code"),
+            )
 
     def _note_last_receives(self, messages: Sequence[Message]) -> None:
         """Say which failed messages SQS moves to the dead-letter queue next."""

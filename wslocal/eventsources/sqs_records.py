@@ -7,7 +7,7 @@ Lambda renames SQS's fields (``MessageId`` -> ``messageId``, ``MD5OfBody`` ->
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # What the poller asks ReceiveMessage for, so the records carry what Lambda's do.
@@ -60,6 +60,17 @@ def lambda_record(message: Mapping[str, Any], *, queue_arn: str, region: str) ->
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
+
+
+def oldest_age_ms(messages: Sequence[Mapping[str, Any]], now_ms: int) -> int | None:
+    """How long the oldest of ``messages`` has been in its queue (from its
+    ``SentTimestamp``); None when none says when it was sent."""
+    sent = [
+        int(timestamp)
+        for message in messages
+        if (timestamp := (message.get("Attributes") or {}).get("SentTimestamp")) is not None
+    ]
+    return max(0, now_ms - min(sent)) if sent else None
 
 
 def receive_count(message: Mapping[str, Any]) -> int:

@@ -289,6 +289,12 @@ class QueueModel:
     def visibility_timeout_s(self) -> int:
         return int(self.attributes.get("VisibilityTimeout", DEFAULT_VISIBILITY_TIMEOUT_S))
 
+    @property
+    def fifo(self) -> bool:
+        """A FIFO queue: a message group's messages are received in order, one batch of
+        the group in flight at a time."""
+        return self.attributes.get("FifoQueue") == "true" or self.queue_name.endswith(".fifo")
+
 
 @dataclass(frozen=True)
 class SqsSourceModel:

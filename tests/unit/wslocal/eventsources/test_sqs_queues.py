@@ -1,11 +1,12 @@
 """How SQS pollers scale: one long-polls an idle queue, the others join for a backlog
-and leave when their receive comes back empty (as Lambda's pollers scale)."""
+and leave when their receive comes back empty (as Lambda's pollers scale); a receive
+brings a batch for each free slot, and each is invoked at once."""
 
 import asyncio
 import threading
 import time
 
-from wslocal.eventsources.sqs_queues import SqsQueuePoller
+from wslocal.eventsources.sqs_queues import SqsQueuePoller, split_batches
 from wslocal.supervision import supervised
 from wslocal.template import QueueModel, SqsSourceModel
 
@@ -63,15 +64,21 @@ class SlowFunction:
         self.running -= 1
 
 
-def start_polling(queue: CountingQueue, function: SlowFunction) -> asyncio.Task:
+def start_polling(
+    queue: CountingQueue,
+    function: SlowFunction,
+    concurrency: int = 4,
+    source: SqsSourceModel = SOURCE,
+    queue_model: QueueModel = QUEUE,
+) -> asyncio.Task:
     poller = SqsQueuePoller(
-        SOURCE,
-        queue=QUEUE,
+        source,
+        queue=queue_model,
         queue_url="http://sqs/jobs",
         sqs=queue,
         invoker=function,
         region="us-east-1",
-        concurrency=4,
+        concurrency=concurrency,
     )
     return asyncio.create_task(poller.run())
 
@@ -152,3 +159,177 @@ async def test_a_failing_poller_leaves_none_of_its_siblings_running():
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.sleep(0.05)
     assert {t for t in asyncio.all_tasks() if not t.done()} - before == set()
+
+
+class LabelledFunction(SlowFunction):
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: list[str] = []
+
+    async def invoke(self, function: str, event: dict, label: str = "") -> None:
+        self.labels.append(label)
+
+
+async def test_an_invocation_says_how_long_its_batch_waited_in_the_queue():
+    queue, function = CountingQueue(messages=1), LabelledFunction()
+    queue._messages[0]["Attributes"] = {"SentTimestamp": "1000000"}
+    poller = SqsQueuePoller(
+        SOURCE, queue=QUEUE, queue_url="http://sqs/jobs", sqs=queue, invoker=function,
+        region="us-east-1", concurrency=1, wall_clock=lambda: 1000.042,
+    )  # fmt: skip
+    task = asyncio.create_task(poller.run())
+    try:
+        async with asyncio.timeout(10):
+            while not function.labels:
+                await asyncio.sleep(0.01)
+    finally:
+        await stop(task)
+    assert function.labels == ["EventSource: JobsFunction.Jobs Records: 1 Age: 42 ms"]
+
+
+class SharingQueue(CountingQueue):
+    """A queue that answers a receive with up to MaxNumberOfMessages as soon as it has
+    any (a long poll, 0.2 s here), as SQS does, and notes how many each asked for."""
+
+    def __init__(self, messages: int = 0) -> None:
+        super().__init__(messages)
+        self._arrived = threading.Condition(self._lock)
+        self._sent = messages
+        self.asked: list[int] = []
+        self.brought: list[int] = []
+
+    def receive_message(self, MaxNumberOfMessages: int = 1, **_: object) -> dict:
+        with self._arrived:
+            self.asked.append(MaxNumberOfMessages)
+            self.receives += 1
+            self._arrived.wait_for(lambda: self._messages, timeout=0.2)
+            taken = self._messages[:MaxNumberOfMessages]
+            del self._messages[:MaxNumberOfMessages]
+            self.brought.append(len(taken))
+        return {"Messages": taken}
+
+    def send(self, count: int) -> None:
+        with self._arrived:
+            self._messages.extend(
+                {"MessageId": f"m{n}", "ReceiptHandle": f"r{n}", "Body": "{}"}
+                for n in range(self._sent, self._sent + count)
+            )
+            self._sent += count
+            self._arrived.notify_all()
+
+
+async def wait_for_calls(function: SlowFunction, calls: int) -> None:
+    async with asyncio.timeout(10):
+        while function.calls < calls:
+            await asyncio.sleep(0.005)
+
+
+async def test_messages_that_arrive_together_are_invoked_side_by_side_from_one_receive():
+    queue, function = SharingQueue(), SlowFunction()
+    task = start_polling(queue, function, concurrency=8)
+    try:
+        await asyncio.sleep(0.2)  # the receiver long-polls
+        queue.send(5)
+        await wait_for_calls(function, 5)
+    finally:
+        await stop(task)
+    assert function.most_running == 5
+    assert 5 in queue.brought and 8 in queue.asked  # one receive, a batch per free slot
+
+
+async def test_messages_that_arrive_a_few_at_a_time_start_while_the_first_run():
+    queue, function = SharingQueue(), SlowFunction()
+    task = start_polling(queue, function, concurrency=8)
+    try:
+        await asyncio.sleep(0.2)
+        queue.send(3)
+        await wait_for_calls(function, 3)
+        queue.send(2)  # the first three are still running (0.1 s each)
+        await wait_for_calls(function, 5)
+    finally:
+        await stop(task)
+    assert function.most_running == 5
+
+
+async def test_a_batching_window_keeps_one_batch_per_receive():
+    windowed = SqsSourceModel(**{**SOURCE.__dict__, "batch_size": 2, "batching_window_s": 0.2})
+    queue, function = SharingQueue(messages=6), SlowFunction()
+    task = start_polling(queue, function, concurrency=4, source=windowed)
+    try:
+        await wait_for_calls(function, 3)
+    finally:
+        await stop(task)
+    assert set(queue.asked) <= {1, 2}
+
+
+async def test_a_fifo_queue_keeps_one_batch_per_receive():
+    fifo = QueueModel(logical_id="Jobs", queue_name="jobs.fifo", attributes={"FifoQueue": "true"})
+    queue, function = SharingQueue(), SlowFunction()
+    task = start_polling(queue, function, concurrency=4, queue_model=fifo)
+    try:
+        await asyncio.sleep(0.2)
+        queue.send(3)
+        await wait_for_calls(function, 3)
+    finally:
+        await stop(task)
+    assert set(queue.asked) == {1}
+
+
+def test_received_messages_split_into_batches_in_order():
+    assert split_batches([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]]
+
+
+async def test_a_receive_never_brings_more_batches_than_free_slots():
+    queue, function = SharingQueue(messages=6), SlowFunction()
+    task = start_polling(queue, function, concurrency=2)
+    try:
+        await wait_for_calls(function, 6)
+    finally:
+        await stop(task)
+    assert function.most_running == 2 and max(queue.asked) == 2
+
+
+class SlowDeletingQueue(SharingQueue):
+    """A queue whose DeleteMessageBatch takes a while, noting each call's entries."""
+
+    def __init__(self, messages: int = 0) -> None:
+        super().__init__(messages)
+        self.deleted: list[list[str]] = []
+
+    def delete_message_batch(self, Entries: list, **_: object) -> dict:
+        time.sleep(0.05)
+        self.deleted.append([entry["ReceiptHandle"] for entry in Entries])
+        return {"Successful": Entries}
+
+
+class QuickFunction(SlowFunction):
+    async def invoke(self, function: str, event: dict, label: str = "") -> None:
+        self.calls += 1
+
+
+async def test_batches_that_end_while_a_delete_is_under_way_are_deleted_together():
+    queue, function = SlowDeletingQueue(messages=5), QuickFunction()
+    task = start_polling(queue, function, concurrency=8)
+    try:
+        async with asyncio.timeout(10):
+            while sum(len(call) for call in queue.deleted) < 5:
+                await asyncio.sleep(0.01)
+    finally:
+        await stop(task)
+    assert sorted(handle for call in queue.deleted for handle in call) == [
+        f"r{n}" for n in range(5)
+    ]
+    assert len(queue.deleted) == 2  # the first batch's, then the four that ended meanwhile
+
+
+async def test_a_delete_holds_at_most_ten_messages():
+    many = SqsSourceModel(**{**SOURCE.__dict__, "batch_size": 25, "batching_window_s": 0.1})
+    queue, function = SlowDeletingQueue(messages=25), QuickFunction()
+    task = start_polling(queue, function, concurrency=1, source=many)
+    try:
+        async with asyncio.timeout(10):
+            while sum(len(call) for call in queue.deleted) < 25:
+                await asyncio.sleep(0.01)
+    finally:
+        await stop(task)
+    assert [len(call) for call in queue.deleted] == [10, 10, 5]

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
-from wslocal.eventsources.sqs_records import lambda_record, receive_count
+from wslocal.eventsources.sqs_records import lambda_record, oldest_age_ms, receive_count
 
 RECEIVED = {
     "MessageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
@@ -55,3 +55,12 @@ def test_message_attributes_have_lambdas_lower_case_fields():
 
 def test_the_receive_count_is_read_from_the_attributes():
     assert receive_count(RECEIVED) == 2
+
+
+def test_the_age_of_a_batch_is_that_of_its_oldest_message():
+    newer = {**RECEIVED, "Attributes": {"SentTimestamp": "1545082649283"}}
+    assert oldest_age_ms([newer, RECEIVED], now_ms=1545082649300) == 117
+
+
+def test_a_batch_that_says_nothing_of_when_it_was_sent_has_no_age():
+    assert oldest_age_ms([{"MessageId": "m", "Body": ""}], now_ms=1) is None
