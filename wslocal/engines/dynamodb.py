@@ -38,6 +38,7 @@ DUMMY_CREDENTIALS = {
     "aws_session_token": "wslocal",
 }
 START_TIMEOUT_SECONDS = 60.0
+PROBE_INTERVAL_S = 0.05
 
 
 @dataclass
@@ -137,15 +138,17 @@ def client(
     region: str,
     credentials: Mapping[str, str] | None = None,
     service: str = "dynamodb",
+    attempts: int = 3,
 ) -> Any:
     """A client of the engine (``service="dynamodbstreams"`` for its Streams API, which
-    DynamoDB Local and moto serve on the same endpoint); dummy keys unless given."""
+    DynamoDB Local and moto serve on the same endpoint); dummy keys unless given.
+    ``attempts``: tries per call, retries backing off between them."""
     keys = dict(credentials if credentials is not None else DUMMY_CREDENTIALS)
     return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=endpoint,
         region_name=region,
-        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2),
+        config=Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=2),
         aws_access_key_id=keys.get("aws_access_key_id"),
         aws_secret_access_key=keys.get("aws_secret_access_key"),
         aws_session_token=keys.get("aws_session_token"),
@@ -153,8 +156,11 @@ def client(
 
 
 def _wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
+    """Probe every ``PROBE_INTERVAL_S`` until the engine answers. One try per probe:
+    botocore's retries back off up to seconds after a refused connection, and the
+    engine answering within them would be noticed that much later."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    probe = client(engine.endpoint, region)
+    probe = client(engine.endpoint, region, attempts=1)
     while True:
         report = engine.exit_report()
         if report is not None:
@@ -168,7 +174,7 @@ def _wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
                 raise DynamoDBError(
                     f"{engine.description} did not answer within {START_TIMEOUT_SECONDS:.0f} s"
                 ) from None
-            time.sleep(0.2)
+            time.sleep(PROBE_INTERVAL_S)
 
 
 JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
