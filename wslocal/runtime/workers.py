@@ -213,8 +213,11 @@ class WorkerPool:
         return [worker.process.pid for worker in self._idle]
 
     async def prewarm(self) -> None:
-        """Start one worker now, so the first call finds a warm environment."""
+        """Start one worker now, so the first call finds a warm environment; none when
+        the pool has one already (a call came first)."""
         async with self._available:
+            if self._size:
+                return
             self._size += 1
         worker = await self._start()
         await self._release(worker)
