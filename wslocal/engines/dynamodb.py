@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal import lifeline
 from wslocal.cache import cache_dir
+from wslocal.engines.class_sharing import SharedClasses, shared_classes
 from wslocal.engines.moto_server import free_port, start_moto_server, stop_process
 from wslocal.exceptions import DynamoDBError
 from wslocal.template import TableModel
@@ -38,6 +39,9 @@ DUMMY_CREDENTIALS = {
     "aws_session_token": "wslocal",
 }
 START_TIMEOUT_SECONDS = 60.0
+ARCHIVING_GRACE_S = 60.0
+"""How long a JVM writing its class-data archive at exit is given to finish (seconds on
+an idle machine; the stop waits, once per jar and JVM)."""
 PROBE_INTERVAL_S = 0.05
 
 
@@ -51,12 +55,17 @@ class DynamoDBEngine:
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
     log: Path | None = None
     """Where the engine's own output goes."""
+    classes: SharedClasses | None = None
+    """DynamoDB Local's class-data archive, mapped or being made."""
     stopping: bool = False
 
     def stop(self) -> None:
         self.stopping = True
         if self.process is not None:
-            stop_process(self.process)
+            archiving = self.classes is not None and self.classes.pending is not None
+            stop_process(self.process, ARCHIVING_GRACE_S if archiving else 10.0)
+            if self.classes is not None:
+                self.classes.keep(self.process.returncode)
         if self.log is not None:
             self.log.unlink(missing_ok=True)
 
@@ -196,9 +205,11 @@ def start_dynamodb_local(
         db_path.mkdir(parents=True, exist_ok=True)
     # Its output goes to a file, never to a pipe nobody reads (a chatty JVM would block).
     log_path = Path(tempfile.gettempdir()) / f"wslocal-dynamodb-local-{port}.log"
+    classes = shared_classes(jar, Path(java), cache_dir())
     command, fds = lifeline.bound(
-        [java, *JVM_OPTIONS, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-         "-jar", str(jar), "-port", str(port), "-sharedDb", *storage]
+        [java, *JVM_OPTIONS, *classes.options,
+         f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+         "-jar", str(classes.jar), "-port", str(port), "-sharedDb", *storage]
     )  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -212,7 +223,11 @@ def start_dynamodb_local(
         )  # fmt: skip
     where = f"in {db_path}" if db_path else "in memory"
     engine = DynamoDBEngine(
-        f"DynamoDB Local ({where})", f"http://127.0.0.1:{port}", process=process, log=log_path
+        f"DynamoDB Local ({where})",
+        f"http://127.0.0.1:{port}",
+        process=process,
+        log=log_path,
+        classes=classes,
     )
     _wait_until_ready(engine, region)
     return engine
