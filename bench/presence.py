@@ -206,7 +206,7 @@ async def churn(url: str, dynamodb: str, slots: int, seconds: float) -> tuple[in
     return changes, len(connected), wrong
 
 
-async def joins_alone(clients: int) -> None:
+async def joins_alone(clients: int, options: list[str]) -> None:
     """Floor, then stage: the joins' wall time, then the stage's CPU by process kind."""
     port = free_port()
     baseline = start_baseline(port)
@@ -217,7 +217,7 @@ async def joins_alone(clients: int) -> None:
         baseline.terminate()
         baseline.wait(30)
     port = free_port()
-    stage, _ = start_stage(port, [])
+    stage, _ = start_stage(port, [], options)
     url = f"ws://127.0.0.1:{port}"
     try:
         before = cpu_by_kind(stage.pid)
@@ -244,7 +244,7 @@ async def joins_alone(clients: int) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     if args.joins_only:
-        await joins_alone(args.clients)
+        await joins_alone(args.clients, args.stage_options.split())
         return
     port = free_port()
     baseline = start_baseline(port)
@@ -293,6 +293,12 @@ def main() -> None:
     parser.add_argument("--churn-seconds", type=float, default=60.0)
     parser.add_argument(
         "--joins-only", action="store_true", help="the joins alone, with CPU by process"
+    )
+    parser.add_argument(
+        "--stage-options",
+        default="",
+        metavar="'OPTION ...'",
+        help="with --joins-only: given to wslocal start as they are ('--max-workers 2')",
     )
     asyncio.run(run(parser.parse_args()))
 
