@@ -82,6 +82,33 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_kind(pid: int) -> str:
+    """What a process of the stage's tree is: the stage, DynamoDB Local's JVM, moto's
+    server, or a function's worker (or fork server), by the function's name."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    if b"java" in command:
+        return "DynamoDB Local (JVM)"
+    if b"moto.server" in command:
+        return "moto's server (SQS)"
+    for variable in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        if variable.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
+            return variable.split(b"=", 1)[1].decode() + " workers"
+    return "stage"
+
+
+def cpu_by_kind(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each kind of process in the stage's tree (those alive:
+    a worker stopped meanwhile takes its CPU with it)."""
+    kinds: dict[str, float] = {}
+    for process in process_tree(pid):
+        try:
+            kind = process_kind(process)
+            kinds[kind] = kinds.get(kind, 0.0) + cpu_seconds(process)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return kinds
+
+
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants."""
     return sum(memory_mb(process) for process in process_tree(pid))

@@ -1,6 +1,7 @@
 """Presence benchmark: joins that never wait for the room, and presence that is never lost.
 
     .venv/bin/python bench/presence.py [--clients 500] [--churn-clients 200] [--churn-seconds 60]
+    .venv/bin/python bench/presence.py --joins-only [--clients 500]
 
 Against ``wslocal start`` on the project's template (DynamoDB Local, the stream-driven
 PresenceFunction), and in the same run a plain ``websockets`` server (the floor):
@@ -13,6 +14,10 @@ PresenceFunction), and in the same run a plain ``websockets`` server (the floor)
    start of each join until a member already there sees it (p50, p95);
 3. churn: clients join and leave one room at random for a while; then, once quiet, every
    client's newest members snapshot must equal the table's rows for the room.
+
+``--joins-only`` runs the first part's joins alone (floor, then stage), and prints the CPU
+each kind of the stage's processes used from the first join until every member counted
+them all (from ``/proc``: the stage, each function's workers, DynamoDB Local, moto).
 """
 
 from __future__ import annotations
@@ -20,12 +25,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import time
 
 import websockets
-from fanout import room_members, start_baseline, start_stage, tree_rss_mb
+from fanout import (
+    cpu_by_kind,
+    process_tree,
+    room_members,
+    start_baseline,
+    start_stage,
+    tree_rss_mb,
+)
 
 from wslocal.engines.dynamodb import free_port
 
@@ -193,7 +206,46 @@ async def churn(url: str, dynamodb: str, slots: int, seconds: float) -> tuple[in
     return changes, len(connected), wrong
 
 
+async def joins_alone(clients: int, options: list[str]) -> None:
+    """Floor, then stage: the joins' wall time, then the stage's CPU by process kind."""
+    port = free_port()
+    baseline = start_baseline(port)
+    try:
+        members, _, floor = await join_room(f"ws://127.0.0.1:{port}", "large", clients)
+        await close_all(members)
+    finally:
+        baseline.terminate()
+        baseline.wait(30)
+    port = free_port()
+    stage, _ = start_stage(port, [], options)
+    url = f"ws://127.0.0.1:{port}"
+    try:
+        before = cpu_by_kind(stage.pid)
+        members, _, total = await join_room(url, "large", clients)
+        settled = await all_counted(members, clients, presence=True) or 0.0
+        after = cpu_by_kind(stage.pid)
+        processes = len(process_tree(stage.pid))
+        await close_all(members)
+    finally:
+        stage.terminate()
+        stage.wait(60)
+    print(f"{clients} clients into one room, 50 at a time (load average "
+          f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}):")  # fmt: skip
+    print(f"  plain websockets (floor): all connected in {floor:.2f} s")
+    print(f"  wslocal stage: all connected in {total:.2f} s, every member counted {clients} "
+          f"after {settled:.2f} s more: {total + settled:.2f} s")  # fmt: skip
+    print(f"  CPU during the joins, by process ({processes} processes at the end):")
+    for kind in sorted(after, key=lambda k: -(after[k] - before.get(k, 0.0))):
+        used = after[kind] - before.get(kind, 0.0)
+        print(f"    {kind:<34} {used:6.2f} s  ({used / clients * 1000:5.2f} ms a join)")
+    total_cpu = sum(after.values()) - sum(before.values())
+    print(f"    {'all':<34} {total_cpu:6.2f} s  ({total_cpu / clients * 1000:5.2f} ms a join)")
+
+
 async def run(args: argparse.Namespace) -> None:
+    if args.joins_only:
+        await joins_alone(args.clients, args.stage_options.split())
+        return
     port = free_port()
     baseline = start_baseline(port)
     try:
@@ -239,6 +291,15 @@ def main() -> None:
     parser.add_argument("--late-joins", type=int, default=20)
     parser.add_argument("--churn-clients", type=int, default=200)
     parser.add_argument("--churn-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--joins-only", action="store_true", help="the joins alone, with CPU by process"
+    )
+    parser.add_argument(
+        "--stage-options",
+        default="",
+        metavar="'OPTION ...'",
+        help="with --joins-only: given to wslocal start as they are ('--max-workers 2')",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -42,3 +42,22 @@ async def test_a_client_that_connects_while_the_functions_build_is_answered(monk
     finally:
         await starting
         await stage.stop()
+
+
+async def test_a_handshake_is_answered_before_functions_it_does_not_run_are_warm():
+    app = FIXTURES / "connect_first_app"
+    model = build_stage_model(read_template(app / "template.yaml"), app)
+    stage = LocalStage(model, StageConfig(port=0, stage="dev", max_workers=1, ttl_sweep_s=0))
+    starting = asyncio.create_task(stage.start())
+    try:
+        async with asyncio.timeout(10):
+            while stage.port == 0:
+                await asyncio.sleep(0.005)
+        async with connect(f"{stage.websocket_url}/dev", open_timeout=30):
+            assert not starting.done()  # SlowToStart's init (4 s) is still running
+            assert stage.pools["Connect"].idle_pids()
+        await starting
+        assert stage.pools["SlowToStart"].idle_pids()
+    finally:
+        await starting
+        await stage.stop()

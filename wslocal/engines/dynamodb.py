@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal import lifeline
 from wslocal.cache import cache_dir
+from wslocal.engines.class_sharing import SharedClasses, shared_classes
 from wslocal.engines.moto_server import free_port, start_moto_server, stop_process
 from wslocal.exceptions import DynamoDBError
 from wslocal.template import TableModel
@@ -38,6 +39,10 @@ DUMMY_CREDENTIALS = {
     "aws_session_token": "wslocal",
 }
 START_TIMEOUT_SECONDS = 60.0
+ARCHIVING_GRACE_S = 60.0
+"""How long a JVM writing its class-data archive at exit is given to finish (seconds on
+an idle machine; the stop waits, once per jar and JVM)."""
+PROBE_INTERVAL_S = 0.05
 
 
 @dataclass
@@ -50,12 +55,17 @@ class DynamoDBEngine:
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
     log: Path | None = None
     """Where the engine's own output goes."""
+    classes: SharedClasses | None = None
+    """DynamoDB Local's class-data archive, mapped or being made."""
     stopping: bool = False
 
     def stop(self) -> None:
         self.stopping = True
         if self.process is not None:
-            stop_process(self.process)
+            archiving = self.classes is not None and self.classes.pending is not None
+            stop_process(self.process, ARCHIVING_GRACE_S if archiving else 10.0)
+            if self.classes is not None:
+                self.classes.keep(self.process.returncode)
         if self.log is not None:
             self.log.unlink(missing_ok=True)
 
@@ -137,15 +147,17 @@ def client(
     region: str,
     credentials: Mapping[str, str] | None = None,
     service: str = "dynamodb",
+    attempts: int = 3,
 ) -> Any:
     """A client of the engine (``service="dynamodbstreams"`` for its Streams API, which
-    DynamoDB Local and moto serve on the same endpoint); dummy keys unless given."""
+    DynamoDB Local and moto serve on the same endpoint); dummy keys unless given.
+    ``attempts``: tries per call, retries backing off between them."""
     keys = dict(credentials if credentials is not None else DUMMY_CREDENTIALS)
     return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=endpoint,
         region_name=region,
-        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2),
+        config=Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=2),
         aws_access_key_id=keys.get("aws_access_key_id"),
         aws_secret_access_key=keys.get("aws_secret_access_key"),
         aws_session_token=keys.get("aws_session_token"),
@@ -153,8 +165,11 @@ def client(
 
 
 def _wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
+    """Probe every ``PROBE_INTERVAL_S`` until the engine answers. One try per probe:
+    botocore's retries back off up to seconds after a refused connection, and the
+    engine answering within them would be noticed that much later."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    probe = client(engine.endpoint, region)
+    probe = client(engine.endpoint, region, attempts=1)
     while True:
         report = engine.exit_report()
         if report is not None:
@@ -168,7 +183,7 @@ def _wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
                 raise DynamoDBError(
                     f"{engine.description} did not answer within {START_TIMEOUT_SECONDS:.0f} s"
                 ) from None
-            time.sleep(0.2)
+            time.sleep(PROBE_INTERVAL_S)
 
 
 JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
@@ -190,9 +205,11 @@ def start_dynamodb_local(
         db_path.mkdir(parents=True, exist_ok=True)
     # Its output goes to a file, never to a pipe nobody reads (a chatty JVM would block).
     log_path = Path(tempfile.gettempdir()) / f"wslocal-dynamodb-local-{port}.log"
+    classes = shared_classes(jar, Path(java), cache_dir())
     command, fds = lifeline.bound(
-        [java, *JVM_OPTIONS, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-         "-jar", str(jar), "-port", str(port), "-sharedDb", *storage]
+        [java, *JVM_OPTIONS, *classes.options,
+         f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+         "-jar", str(classes.jar), "-port", str(port), "-sharedDb", *storage]
     )  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -206,7 +223,11 @@ def start_dynamodb_local(
         )  # fmt: skip
     where = f"in {db_path}" if db_path else "in memory"
     engine = DynamoDBEngine(
-        f"DynamoDB Local ({where})", f"http://127.0.0.1:{port}", process=process, log=log_path
+        f"DynamoDB Local ({where})",
+        f"http://127.0.0.1:{port}",
+        process=process,
+        log=log_path,
+        classes=classes,
     )
     _wait_until_ready(engine, region)
     return engine

@@ -72,13 +72,13 @@ def _start(
             time.sleep(0.1)
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Terminate, wait up to 10 s, then kill; a Ctrl-C while waiting kills it at once
-    (and goes on to the caller)."""
+def stop_process(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """Terminate, wait up to ``grace_s``, then kill; a Ctrl-C while waiting kills it at
+    once (and goes on to the caller)."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -144,13 +144,22 @@ class FunctionPools:
         return len(self._retired)
 
     async def start(
-        self, functions: Mapping[str, FunctionModel], settings: RuntimeSettings
+        self,
+        functions: Mapping[str, FunctionModel],
+        settings: RuntimeSettings,
+        prewarm: Collection[str] | None = None,
     ) -> None:
-        """A pool for each function, one worker of each started ahead (with ``prewarm``)."""
+        """A pool for each function, one worker of each of ``prewarm`` (all when None)
+        started ahead (with ``prewarm`` on); the others with ``prewarm_rest``."""
         self._pools = {
             name: self._new_pool(function, settings) for name, function in functions.items()
         }
-        await self._prewarm(list(self._pools))
+        await self._prewarm([name for name in self._pools if prewarm is None or name in prewarm])
+
+    async def prewarm_rest(self, started: Collection[str]) -> None:
+        """One worker of each function not in ``started`` (those ``start`` prewarmed),
+        unless a call has started one meanwhile."""
+        await self._prewarm([name for name in self._pools if name not in started])
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
         """Run a function once, in its warm pool; a call that was waiting for a worker

@@ -230,11 +230,14 @@ class WorkerPool:
         return [worker.process.pid for worker in self._idle]
 
     async def prewarm(self) -> None:
-        """Start one worker now, so the first call finds a warm environment (unless the
-        pool it follows still holds the debug port: its first call starts it)."""
+        """Start one worker now, so the first call finds a warm environment; none when
+        the pool has one already (a call came first), or while the pool it follows still
+        holds the debug port (its first call starts it)."""
         if self._predecessor is not None and self._predecessor.busy:
             return
         async with self._available:
+            if self._size:
+                return
             self._size += 1
         worker = await self._start()
         await self._release(worker)

@@ -229,7 +229,8 @@ class LocalStage:
         self.runtimes = await asyncio.to_thread(
             prepare_runtimes, self.model, cache_dir(), self.config.build, list(self.config.debug)
         )
-        await self.pools.start(self.model.functions, self._runtime_settings())
+        first = self._functions_of_a_connect()
+        await self.pools.start(self.model.functions, self._runtime_settings(), first)
         if self.config.idle_worker_s > 0:
             self._background.append(
                 asyncio.create_task(supervised("the idle worker reaper", self.pools.reap_forever))
@@ -256,6 +257,19 @@ class LocalStage:
             self._start_ttl_sweeper()
             await self._start_event_sources()
         self._ready.set()
+        if first is not None:
+            await self.pools.prewarm_rest(first)
+
+    def _functions_of_a_connect(self) -> set[str] | None:
+        """What a WebSocket client's handshake runs ($connect's function and authorizer):
+        prewarmed before the stage takes connections, the other functions after, so
+        their cold starts are not on the first handshake's path. None (all before) for
+        a template without a $connect route."""
+        route = self.model.routes.get("$connect") if self.model.api_logical_id else None
+        if route is None:
+            return None
+        authorizer = route.authorizer.function if route.authorizer is not None else None
+        return {name for name in (route.function, authorizer) if name is not None}
 
     async def _open_doors(self) -> None:
         """A door for the WebSocket API (also when the template has no API at all: it

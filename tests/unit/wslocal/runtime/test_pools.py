@@ -120,6 +120,15 @@ async def test_start_makes_one_pool_per_function_and_prewarms_each():
     assert [pool.prewarmed for pool in factory.made] == [1, 1]
 
 
+async def test_start_prewarms_only_the_functions_named_and_prewarm_rest_the_others():
+    factory = Factory()
+    stage_pools = pools(factory)
+    await stage_pools.start(functions("A", "B", "C"), SETTINGS, prewarm={"B"})
+    assert [pool.prewarmed for pool in factory.made] == [0, 1, 0]
+    await stage_pools.prewarm_rest({"B"})
+    assert [pool.prewarmed for pool in factory.made] == [1, 1, 1]
+
+
 async def test_without_prewarm_no_worker_starts_ahead():
     factory = Factory()
     await pools(factory, prewarm=False).start(functions("A"), SETTINGS)
