@@ -47,16 +47,19 @@ LOSS_DEADLINE_S = 60.0
 
 
 def process_tree(pid: int) -> list[int]:
-    """A process and all its descendants."""
+    """A process and all its descendants. Each thread lists the children it started
+    (the stage starts DynamoDB Local's JVM from a worker thread): all threads are read."""
     found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
         except FileNotFoundError:
             continue
         found.append(current)
-        pending.extend(int(child) for child in children)
+        for task in tasks:
+            with contextlib.suppress(FileNotFoundError):  # a thread may end meanwhile
+                pending.extend(int(child) for child in (task / "children").read_text().split())
     return found
 
 
