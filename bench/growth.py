@@ -54,6 +54,7 @@ MARKER = re.compile(rb'bench-[\w-]+(?=")')
 JOIN_CONCURRENCY = 50
 LOSS_DEADLINE_S = 180.0
 QUIET_CPU = 0.15
+IDLE_SAMPLE_S = 4.0
 PRESENCE_WIDE = ["PresenceBatchSize=10000", "PresenceBatchingWindowSeconds=300"]
 
 
@@ -75,6 +76,52 @@ def all_cpu_seconds(pid: int) -> float:
 
 def tree_cpu_seconds(pid: int) -> float:
     return sum(all_cpu_seconds(process) for process in process_tree(pid))
+
+
+CPU_KINDS = ("stage", "workers", "JVM", "moto")
+
+
+def cpu_by_kind(pid: int) -> dict[str, float]:
+    """CPU seconds by kind: the stage process's own, the workers' and fork servers' (with
+    the workers the stage has reaped), DynamoDB Local's JVM, moto's server."""
+    kinds = dict.fromkeys(CPU_KINDS, 0.0)
+    tick = os.sysconf("SC_CLK_TCK")
+    for process in process_tree(pid):
+        try:
+            command = Path(f"/proc/{process}/cmdline").read_bytes()
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        own, reaped = (
+            (int(fields[11]) + int(fields[12])) / tick,
+            (int(fields[13]) + int(fields[14])) / tick,
+        )
+        if process == pid:
+            kinds["stage"] += own
+            kinds["workers"] += reaped
+        elif b"java" in command:
+            kinds["JVM"] += own + reaped
+        elif b"moto.server" in command:
+            kinds["moto"] += own + reaped
+        else:
+            kinds["workers"] += own + reaped
+    return kinds
+
+
+def process_list(pid: int) -> list[str]:
+    """Each process of the stage's tree: PSS (MB), and what it is (a worker's function)."""
+    lines = []
+    for process in process_tree(pid):
+        try:
+            command = Path(f"/proc/{process}/cmdline").read_bytes().split(b"\0")
+            environ = Path(f"/proc/{process}/environ").read_bytes().split(b"\0")
+        except (FileNotFoundError, PermissionError):
+            continue
+        name = next((v[25:] for v in environ if v.startswith(b"AWS_LAMBDA_FUNCTION_NAME=")), b"")
+        what = b" ".join(c.rsplit(b"/", 1)[-1] for c in command[:4])
+        pss = memory_mb(process, "Pss:")
+        lines.append(f"{pss:6.1f} MB  {process:>7}  {what.decode()[:60]} {name.decode()}")
+    return lines
 
 
 def memory_by_kind(pid: int) -> dict[str, float]:
@@ -240,7 +287,8 @@ class Size:
     members: int
     joined_s: float
     singles_ms: list[float]
-    cpu_per_delivery_us: float
+    cpu_per_delivery_us: dict[str, float]
+    """By kind (CPU_KINDS), the idle CPU of the same span taken off."""
     lost: int
     memory: dict[str, float]
 
@@ -304,24 +352,35 @@ async def run(args: argparse.Namespace) -> list[Size]:
             await wait_until_quiet(stage.pid)
             singles: list[float] = []
             lost = 0
-            cpu = 0.0
+            cpu = dict.fromkeys(CPU_KINDS, 0.0)
             members_with = [group for group in groups if group.count]
             if joined > 1 and args.rounds:
                 await one_message(sender, members_with, f"bench-warm-{joined}")
-                await asyncio.sleep(0.5)
+                await wait_until_quiet(stage.pid, every_s=0.5)
+                # the pollers' and engines' idle CPU, taken off what the rounds used
+                idle, idle_began = cpu_by_kind(stage.pid), time.perf_counter()
+                await asyncio.sleep(IDLE_SAMPLE_S)
+                idle_rate = {k: v - idle[k] for k, v in cpu_by_kind(stage.pid).items()}
+                idle_span = time.perf_counter() - idle_began
+                before, began = cpu_by_kind(stage.pid), time.perf_counter()
                 for index in range(args.rounds):
-                    before = tree_cpu_seconds(stage.pid)
                     elapsed, missing = await one_message(
                         sender, members_with, f"bench-{joined}-{index}"
                     )
                     await wait_until_quiet(stage.pid, every_s=0.5)
-                    cpu += tree_cpu_seconds(stage.pid) - before
                     singles.append(elapsed)
                     lost += missing
+                span = time.perf_counter() - began
+                after = cpu_by_kind(stage.pid)
+                cpu = {k: after[k] - before[k] - idle_rate[k] / idle_span * span for k in CPU_KINDS}
             deliveries = (joined - 1) * len(singles)
             await asyncio.sleep(args.idle)
             memory = memory_by_kind(stage.pid)
-            per_delivery_us = cpu / deliveries * 1e6 if deliveries else 0.0
+            if args.processes:
+                print("\n".join(process_list(stage.pid)), flush=True)
+            per_delivery_us = {
+                k: v / deliveries * 1e6 if deliveries else 0.0 for k, v in cpu.items()
+            }
             sizes.append(Size(joined, joined_s, singles, per_delivery_us, lost, memory))
             print(f"  {joined} members: {_row(sizes[-1], sizes)}", flush=True)
         drain.cancel()
@@ -362,7 +421,11 @@ def _row(size: Size, sizes: list[Size]) -> str:
             f"{size.joined_s:.1f} s",
             f"{p50:,.0f} ms" if size.singles_ms else "-",
             f"{rate:,.0f}" if size.singles_ms else "-",
-            f"{size.cpu_per_delivery_us:,.0f} µs" if size.singles_ms else "-",
+            f"{sum(size.cpu_per_delivery_us.values()):,.0f} µs ("
+            + " / ".join(f"{size.cpu_per_delivery_us[k]:,.0f}" for k in CPU_KINDS)
+            + ")"
+            if size.singles_ms
+            else "-",
             f"{memory['stage']:.0f} MB",
             slope,
             f"{memory['stage and workers']:.0f} MB",
@@ -381,6 +444,9 @@ def main() -> None:
     parser.add_argument(
         "--idle", type=float, default=20.0, help="seconds idle before memory is read, per size"
     )
+    parser.add_argument(
+        "--processes", action="store_true", help="list each process's PSS at each size"
+    )
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
     parser.add_argument("--members-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -395,9 +461,9 @@ def main() -> None:
     sizes = asyncio.run(run(args))
     print(f"\ngrowth: load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end, "
           f"{time.perf_counter() - started:.0f} s in all")  # fmt: skip
-    print("| members | joined in | one message, p50 | deliveries/s | CPU per delivery (all "
-          "processes) | stage PSS | PSS per idle connection (slope) | stage + workers PSS, "
-          "idle | JVM / moto PSS | lost |")  # fmt: skip
+    print("| members | joined in | one message, p50 | deliveries/s | CPU per delivery, all "
+          "processes (stage / workers / JVM / moto) | stage PSS | PSS per idle connection "
+          "(slope) | stage + workers PSS, idle | JVM / moto PSS | lost |")  # fmt: skip
     print("| ---: " * 10 + "|")
     for size in sizes:
         print(f"| {_row(size, sizes)} |")

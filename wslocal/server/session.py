@@ -85,8 +85,9 @@ class WebSocketSession:
     the stage's event loop (the ``@connections`` API uses them).
 
     A session lives as long as its connection, so it keeps only what an open connection
-    needs: ``__slots__``, and the upgrade request is dropped once the handshake is
-    answered (thousands of idle connections each held a few KB of it)."""
+    needs: ``__slots__``, and the upgrade request, and the protocol that parsed it, are
+    dropped once the handshake is answered (thousands of idle connections each held a
+    few KB of them)."""
 
     __slots__ = (
         "_closed_by_stage",
@@ -202,9 +203,14 @@ class WebSocketSession:
         if "Sec-WebSocket-Protocol" in handshake.headers:
             response.headers["Sec-WebSocket-Protocol"] = handshake.headers["Sec-WebSocket-Protocol"]
         protocol.send_response(response)
+        self._flush()
+        # The frames go to a protocol that starts open: the handshake's keeps the parsed
+        # request alive in its parser for as long as it lives.
+        self._protocol = ServerProtocol(
+            state=State.OPEN, max_size=self._stage.limits.websocket_max_size
+        )
         registry.open(self.connection_id)
         self._context = self._connection_context()
-        self._flush()
         log.info("connect %s from %s", self.connection_id, self.source_ip)
         return True
 
