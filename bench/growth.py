@@ -418,7 +418,7 @@ def _row(size: Size, sizes: list[Size]) -> str:
     return " | ".join(
         (
             f"{size.members:,}",
-            f"{size.joined_s:.1f} s",
+            f"{size.joined_s:.1f} s" if index > 0 else "-",
             f"{p50:,.0f} ms" if size.singles_ms else "-",
             f"{rate:,.0f}" if size.singles_ms else "-",
             f"{sum(size.cpu_per_delivery_us.values()):,.0f} µs ("
