@@ -29,6 +29,7 @@ from wslocal.banner import banner
 from wslocal.engines.provisioning import EnginePlan, Engines, Provisioned, start_engines
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
 from wslocal.runtime.languages import Debugging
+from wslocal.runtime.open_files import raise_open_files_limit
 from wslocal.server import LocalStage, StageConfig
 from wslocal.template import DEFAULT_ACCOUNT_ID, StageModel, build_stage_model, read_template
 from wslocal.template.functions import override_environment
@@ -329,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _start(args: argparse.Namespace, model: StageModel, debug: Mapping[str, Debugging]) -> int:
+    raise_open_files_limit()  # a descriptor per client: a room of thousands needs them
     template = ProjectTemplate(args)
     try:
         with contextlib.suppress(KeyboardInterrupt):

@@ -42,7 +42,7 @@ class StageContext:
     domain_name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectionContext:
     """What every event says of the connection."""
 

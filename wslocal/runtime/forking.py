@@ -22,6 +22,7 @@ from typing import Any
 from wslocal import lifeline
 from wslocal.exceptions import WslocalError
 from wslocal.runtime.forkserver import MAX_PACKET_BYTES
+from wslocal.runtime.open_files import keep_lambda_limit
 
 KILLED = -signal.SIGKILL
 
@@ -118,6 +119,7 @@ class ForkServer:
             raise ForkServerError(f"the fork server could not start: {exc}") from None
         finally:
             child.close()
+        keep_lambda_limit(process.pid)  # its forks inherit it
         parent.setblocking(False)
         server = cls(process, parent)
         try:

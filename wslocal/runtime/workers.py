@@ -38,6 +38,7 @@ from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, 
 from wslocal.runtime.framing import HEADER, decode_payload, encode_frame, frame_length
 from wslocal.runtime.languages import Debugging, WorkerLanguage
 from wslocal.runtime.languages.python import PYTHON
+from wslocal.runtime.open_files import keep_lambda_limit
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.template import FunctionModel
 
@@ -100,6 +101,7 @@ class Worker:
                     # which runs $disconnect on live workers before it stops them.
                     start_new_session=True,
                 )
+                keep_lambda_limit(process.pid)
         except BaseException:
             parent.close()
             raise

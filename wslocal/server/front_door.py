@@ -159,7 +159,9 @@ class FrontDoor:
         self.clients[task] = writer
         try:
             await self.ready.wait()
-            await self._serve(reader, writer, task, first=first)
+            session = await self._serve(reader, writer, task, first=first)
+            if session is not None:
+                await self._run_session(session)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         except Exception:
@@ -175,7 +177,9 @@ class FrontDoor:
         task: asyncio.Task[None],
         *,
         first: bool,
-    ) -> None:
+    ) -> WebSocketSession | None:
+        """Serve HTTP requests until the connection ends, or until an upgrade: then its
+        session, to be run once this call's frame (the request it read) is gone."""
         limits = self._host.limits
         while True:
             try:  # the next request's first byte: an idle keep-alive waits longer
@@ -184,15 +188,15 @@ class FrontDoor:
                 ):
                     started = await reader.readexactly(1)
             except (asyncio.IncompleteReadError, TimeoutError):
-                return  # nothing was asked: close quietly
+                return None  # nothing was asked: close quietly
             try:
                 async with asyncio.timeout(limits.request_head_timeout):
                     head = started + await reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError:
-                return
+                return None
             except TimeoutError:
                 writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
-                return
+                return None
             try:
                 request = parse_request_head(head)
                 door = choose_door(
@@ -203,17 +207,16 @@ class FrontDoor:
                     proxy_api=self.proxy_api is not None,
                 )
                 if door is Door.WEBSOCKET:
-                    await self._upgrade(reader, writer, head, request, task)
-                    return
+                    return WebSocketSession(self._host, reader, writer, head, request, task=task)
                 first = False
                 too_large = self._too_large(door, request)
                 if too_large is not None:
                     # Answered before the body is read: a 50 MB body is never buffered.
                     writer.write(too_large)
-                    return
+                    return None
             except HttpError as exc:
                 writer.write(response_bytes(exc.status, f"{exc}\n".encode(), keep_alive=False))
-                return
+                return None
             try:
                 async with asyncio.timeout(limits.request_head_timeout):
                     if request.chunked:
@@ -222,29 +225,21 @@ class FrontDoor:
                         body = await reader.readexactly(request.content_length)
             except TimeoutError:
                 writer.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
-                return
+                return None
             except HttpError as exc:
                 writer.write(response_bytes(exc.status, f"{exc}\n".encode(), keep_alive=False))
-                return
+                return None
             if body is None:  # chunks past the limit: answered, the rest never kept
                 writer.write(self._too_large_answer(door))
                 await writer.drain()
                 await _discard(reader)
-                return
+                return None
             writer.write(await self._respond(door, request, body, writer))
             await writer.drain()
             if not request.keep_alive:
-                return
+                return None
 
-    async def _upgrade(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        head: bytes,
-        request: HttpRequest,
-        task: asyncio.Task[None],
-    ) -> None:
-        session = WebSocketSession(self._host, reader, writer, head, request, task=task)
+    async def _run_session(self, session: WebSocketSession) -> None:
         self.sessions.add(session)
         try:
             await session.run()

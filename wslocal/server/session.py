@@ -82,7 +82,28 @@ class SessionHost(Protocol):
 
 class WebSocketSession:
     """Implements ``Outbound`` for the registry: ``send`` and ``close`` from anywhere on
-    the stage's event loop (the ``@connections`` API uses them)."""
+    the stage's event loop (the ``@connections`` API uses them).
+
+    A session lives as long as its connection, so it keeps only what an open connection
+    needs: ``__slots__``, and the upgrade request, and the protocol that parsed it, are
+    dropped once the handshake is answered (thousands of idle connections each held a
+    few KB of them)."""
+
+    __slots__ = (
+        "_closed_by_stage",
+        "_context",
+        "_dispatches",
+        "_fragment_opcode",
+        "_fragments",
+        "_protocol",
+        "_reader",
+        "_stage",
+        "_upgrade",
+        "_writer",
+        "connection_id",
+        "source_ip",
+        "task",
+    )
 
     def __init__(
         self,
@@ -98,8 +119,8 @@ class WebSocketSession:
         self._stage = stage
         self._reader = reader
         self._writer = writer
-        self._head = head
-        self._request = request
+        self._upgrade: tuple[bytes, HttpRequest] | None = (head, request)
+        """The upgrade request, until the handshake is answered."""
         self._protocol = ServerProtocol(max_size=stage.limits.websocket_max_size)
         self._closed_by_stage: tuple[int, str] | None = None
         self._fragments: list[bytes] = []
@@ -109,7 +130,7 @@ class WebSocketSession:
         self.source_ip: str = peer[0]
         self.connection_id = stage.new_id()
         self._context: events.ConnectionContext | None = None
-        """What events say of the connection, fixed once $connect has accepted it."""
+        # what events say of the connection, fixed once $connect has accepted it
 
     # --- Outbound -----------------------------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -139,36 +160,9 @@ class WebSocketSession:
 
     # --- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
-        protocol = self._protocol
-        protocol.receive_data(self._head)
-        upgrade = protocol.events_received()[0]
-        assert isinstance(upgrade, Request)
-        response = protocol.accept(upgrade)
-        if response.status_code != 101:
-            self._refuse_handshake(response)
-            return
-        if not self._stage.api.serves_path(self._request.path):
-            self._refuse_handshake(
-                protocol.reject(404, f"no WebSocket API at {self._request.path}\n")
-            )
+        if not await self._handshake():
             return
         registry = self._stage.registry
-        connection = registry.register(
-            self.connection_id, self, self.source_ip, self._request.header("User-Agent") or ""
-        )
-        handshake = await self._admit(connection.connected_at_ms)
-        if not handshake.accepted:
-            registry.unregister(self.connection_id)
-            self._refuse_handshake(protocol.reject(handshake.status, handshake.body or ""))
-            log.info("connect %s rejected with %s", self.connection_id, handshake.status)
-            return
-        if "Sec-WebSocket-Protocol" in handshake.headers:
-            response.headers["Sec-WebSocket-Protocol"] = handshake.headers["Sec-WebSocket-Protocol"]
-        protocol.send_response(response)
-        registry.open(self.connection_id)
-        self._context = self._connection_context()
-        self._flush()
-        log.info("connect %s from %s", self.connection_id, self.source_ip)
         try:
             await self._read_frames()
         finally:
@@ -179,6 +173,46 @@ class WebSocketSession:
             if self._dispatches:
                 await asyncio.gather(*self._dispatches, return_exceptions=True)
             await self._disconnect(code, reason)
+
+    async def _handshake(self) -> bool:
+        """Answer the upgrade: the authorizer and $connect decide. True once open. The
+        request is a local of this call only, so it is freed when the call returns."""
+        assert self._upgrade is not None
+        (head, request), self._upgrade = self._upgrade, None
+        protocol = self._protocol
+        protocol.receive_data(head)
+        upgrade = protocol.events_received()[0]
+        assert isinstance(upgrade, Request)
+        response = protocol.accept(upgrade)
+        if response.status_code != 101:
+            self._refuse_handshake(response)
+            return False
+        if not self._stage.api.serves_path(request.path):
+            self._refuse_handshake(protocol.reject(404, f"no WebSocket API at {request.path}\n"))
+            return False
+        registry = self._stage.registry
+        connection = registry.register(
+            self.connection_id, self, self.source_ip, request.header("User-Agent") or ""
+        )
+        handshake = await self._admit(request, connection.connected_at_ms)
+        if not handshake.accepted:
+            registry.unregister(self.connection_id)
+            self._refuse_handshake(protocol.reject(handshake.status, handshake.body or ""))
+            log.info("connect %s rejected with %s", self.connection_id, handshake.status)
+            return False
+        if "Sec-WebSocket-Protocol" in handshake.headers:
+            response.headers["Sec-WebSocket-Protocol"] = handshake.headers["Sec-WebSocket-Protocol"]
+        protocol.send_response(response)
+        self._flush()
+        # The frames go to a protocol that starts open: the handshake's keeps the parsed
+        # request alive in its parser for as long as it lives.
+        self._protocol = ServerProtocol(
+            state=State.OPEN, max_size=self._stage.limits.websocket_max_size
+        )
+        registry.open(self.connection_id)
+        self._context = self._connection_context()
+        log.info("connect %s from %s", self.connection_id, self.source_ip)
+        return True
 
     def _refuse_handshake(self, response: Response) -> None:
         self._protocol.send_response(response)
@@ -280,18 +314,18 @@ class WebSocketSession:
             authorizer=connection.authorizer,
         )
 
-    async def _admit(self, now_ms: int) -> Handshake:
+    async def _admit(self, request: HttpRequest, now_ms: int) -> Handshake:
         """Run the authorizer and $connect: the handshake's answer."""
         stage = self._stage
         api = stage.api
         route = api.connect_route
         headers = events.handshake_headers(
-            self._request.headers,
+            request.headers,
             source_ip=self.source_ip,
             server_port=stage.port,
             trace=events.trace_id(now_ms),
         )
-        query = self._request.query
+        query = request.query
         if route is not None and route.authorizer is not None:
             refused = await self._authorize(route, headers, query, now_ms)
             if refused is not None:
