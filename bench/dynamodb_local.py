@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from fanout import cpu_seconds, memory_mb
+from fanout import memory_mb
+from profiles import cpu_seconds
 
 from wslocal.engines.dynamodb import JVM_OPTIONS, find_dynamodb_local_jar, free_port
 

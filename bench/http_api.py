@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from fanout import cpu_seconds
+from profiles import cpu_seconds
 
 from wslocal.engines.dynamodb import free_port
 
