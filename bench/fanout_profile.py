@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from profiles import (
@@ -62,6 +62,7 @@ TOP = 8
 MEASURED = "measured.json"
 
 SQLITE_THREAD = "SQLite queue thread"
+PROFILER = "JFR and jcmd (the profiler)"
 REQUEST_THREADS = "request threads (Jetty)"
 JVM_THREADS = {
     "SQLiteQueue": SQLITE_THREAD,
@@ -71,8 +72,8 @@ JVM_THREADS = {
     "VM Thread": "GC and VM threads",
     "GC Thread": "GC and VM threads",
     "VM Periodic": "GC and VM threads",
-    "JFR": "JFR and jcmd (the profiler)",
-    "Attach Listener": "JFR and jcmd (the profiler)",
+    "JFR": PROFILER,
+    "Attach Listener": PROFILER,
 }
 """The JVM's threads by the start of their name (``comm``, 15 characters)."""
 JFR_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -234,16 +235,22 @@ PLACES: dict[str, list[Place]] = {
               ("http/client.py", "socket.py", "email/"), POST),
         Place("@connections post: the rest (path, headers)", POST),
         *PYTHON_COMMON,
+        Place("a new worker's init: imports, boto3 clients",
+              ("<frozen importlib", "botocore/loaders.py")),
         Place("deadline check before each post (get_remaining_time_in_millis)",
               ("LambdaContext.get_remaining_time_in_millis",)),
         Place("broadcast thread pool (futures, threads, locks)",
               leaf=("ThreadPoolExecutor.", "Thread.", "_worker", "_WorkItem.", "Future.",
                     "Condition.", "Executor.", "_result_or_cancel", "Event.", "Semaphore.")),
         Place("broadcast: the rest (Broadcaster, attempts)", ("Broadcaster.",)),
+        Place("room members: items to objects (ConnectionStore.members)",
+              ("ConnectionStore.members",)),
+        Place("shards: bodies and batches (Shard, ShardQueue)", ("Shard.", "ShardQueue.")),
+        Place("logs and metrics (Powertools, logging)", ("aws_lambda_powertools/", "logging/")),
+        Place("handler and layer (chatroom), own lines",
+              ("chatroom/", "handler", "lambda_handler")),
         Place("Lambda runtime (bootstrap: event in, result out, context)",
               ("wslocal/runtime/",)),
-        Place("Powertools (logger, metrics)", ("aws_lambda_powertools/",)),
-        Place("handler and layer (chatroom)", ("chatroom/", "handler", "lambda_handler")),
     ],
     FORK_SERVERS: [
         Place("fork server start: imports", ("<frozen importlib", "preload")),
@@ -425,16 +432,21 @@ class Measured:
         return cls(**{**fields, **usage, "groups": groups, "load": load, "folder": folder})
 
     def report(self) -> str:
-        """The tables, in markdown: CPU per delivery by group, then each group's places."""
+        """The tables, in markdown: CPU per delivery by group, then each group's places.
+        JFR's own threads are left out of the JVM's CPU (their CPU is the profile's cost,
+        not the stage's); py-spy is a process of its own."""
         per = 1e6 / max(self.deliveries, 1)
-        ranked = sorted(self.window.items(), key=lambda item: -item[1].cpu)
+        profiler = self.jvm_threads.get(PROFILER, 0.0)
+        window = {group: replace(usage, user=usage.user - profiler) if group == JVM else usage
+                  for group, usage in self.window.items()}  # fmt: skip
+        ranked = sorted(window.items(), key=lambda item: -item[1].cpu)
         rows: list[tuple[str, ...]] = []
         for group, usage in ranked:
             background = self.idle.get(group, Usage()).cpu / IDLE_S * self.window_s
             if usage.cpu > 0:
                 rows.append((group, str(usage.processes), f"{usage.cpu:.2f}",
                              f"{usage.cpu * per:.0f}", f"{background * per:.0f}"))  # fmt: skip
-        total = sum(usage.cpu for usage in self.window.values())
+        total = sum(usage.cpu for usage in window.values())
         idle = sum(usage.cpu for usage in self.idle.values()) / IDLE_S * self.window_s
         rows.append(("**all processes**", "", f"{total:.2f}", f"**{total * per:.0f}**",
                      f"{idle * per:.0f}"))  # fmt: skip
@@ -442,7 +454,12 @@ class Measured:
                   "of which idle background")  # fmt: skip
         parts = [
             f"{self.deliveries:,} deliveries in {self.window_s:.1f} s; load average "
-            f"{' '.join(f'{x:.2f}' for x in self.load)}",
+            f"{' '.join(f'{x:.2f}' for x in self.load)}"
+            + (
+                f"; JFR's own threads ({profiler * per:.0f} µs per delivery) left out of the JVM's"
+                if profiler
+                else ""
+            ),
             "",
             markdown(header, rows, right=3),
         ]
@@ -485,6 +502,8 @@ class Measured:
                 by_kind.setdefault(kind, []).append((stack, 1))
         lines = []
         for kind, cpu in self.jvm_threads.items():
+            if kind == PROFILER:
+                continue
             counts = fold(by_kind.get(kind, []), [], (), java_place)
             if kind == REQUEST_THREADS and counts:
                 lines += [(f"{kind}: {place}", us) for place, us in shares(counts, cpu * per)]
