@@ -82,15 +82,15 @@ PLACES = [
 take the samples whose innermost frame is the socket's ``send`` (the line is CPython
 3.11.7's)."""
 IDLE_FRAMES = ("EpollSelector.select", "WorkerThread.run")
+OTHER = "event loop, tasks, other"
+OTHER = "event loop, tasks, other"
 
 
 def where_it_goes(raw: Path, cpu_us: float) -> list[tuple[str, float]]:
     """µs per post by place, from py-spy's collapsed stacks: ``cpu_us`` shared among the
     samples that are not idle (waiting in epoll, or an idle worker thread)."""
-    stacks = ((frames, count) for _, frames, count in py_spy_stacks(raw.read_text()))
-    return shares(
-        fold(stacks, PLACES, IDLE_FRAMES, lambda stack: "event loop, tasks, other"), cpu_us
-    )
+    counts = fold(py_spy_stacks(raw.read_text()), PLACES, lambda stack: OTHER, IDLE_FRAMES)
+    return shares(counts, cpu_us)
 
 
 def start_stage(port: int) -> subprocess.Popen[str]:

@@ -9,10 +9,12 @@ the measured messages, divided by the deliveries, is each group's µs per delive
 background (pollers, timers) is measured first, for a few seconds with nothing sent, and
 given beside it.
 
-With ``DIR``, samplers run during the measured messages: py-spy on the stage and every
-descendant (``--subprocesses``), JDK Flight Recorder in the JVM (``jcmd``, ``jfr``). Each
-group's µs per delivery is then shared among its places (``PLACES``) by its samples; the
-JVM's compiler, GC and recorder threads are counted apart from /proc first.
+With ``DIR``, samplers run during the measured messages: py-spy on each Python process as
+it appears (``--gil``: a sample only while a thread holds the GIL, so never a waiting
+thread), JDK Flight Recorder in the JVM (``jcmd``, ``jfr``). A Python group's user time is
+shared among its places (``PLACES``) by its samples, its system time is the kernel's line;
+the JVM's CPU is split by thread from /proc, its request threads' by their Java samples.
+``python bench/fanout_profile.py DIR`` prints the tables again from what DIR keeps.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ SETTLE_S = 3.0
 delivery (the DeliveryWatchFunction batch that follows a burst, window 2 s)."""
 IDLE_S = 3.0
 ATTACH_S = 2.0
-RATE = 250
+RATE = 100
+"""py-spy's samples per second: at 250, the samplers took so much of the 2 cores that the
+profiled run's CPU per delivery was nearly twice an unprofiled one's."""
 TOP = 8
 MEASURED = "measured.json"
 
@@ -80,12 +84,12 @@ JFR_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 <configuration version="2.0" label="fanout">
   <event name="jdk.ExecutionSample">
     <setting name="enabled">true</setting>
-    <setting name="period">5 ms</setting>
+    <setting name="period">10 ms</setting>
   </event>
 </configuration>
 """
-"""Execution samples only, every 5 ms (the "profile" settings take 10 ms and record a
-hundred other events, whose cost would be counted as DynamoDB Local's)."""
+"""Execution samples only, every 10 ms (as the "profile" settings take them, without the
+hundred other events those record, whose cost would be counted as DynamoDB Local's)."""
 JAVA_LIBRARIES = {
     "com.fasterxml.jackson": "JSON (Jackson)",
     "software.amazon.awssdk": "AWS SDK model objects",
@@ -286,7 +290,7 @@ def java_place(stack: Sequence[str]) -> str:
     and the library of its innermost frame that is not the JDK's (a HashMap's work is its
     caller's): "query: JSON (Jackson)"."""
     handler = [f for f in stack if f.startswith(DYNAMODB_OPERATION)]
-    operation = handler[-1][len(DYNAMODB_OPERATION) :] if handler else "no operation"
+    operation = handler[-1][len(DYNAMODB_OPERATION) :] if handler else "outside an operation"
     frame = next((f for f in reversed(stack) if not f.startswith(JDK_PACKAGES)), stack[-1])
     library = next((name for prefix, name in JAVA_LIBRARIES.items() if frame.startswith(prefix)),
                    ".".join(frame.split(".")[:3]))  # fmt: skip
@@ -311,9 +315,9 @@ def require_py_spy() -> str:
 
 
 def start_py_spy(folder: Path, pid: int) -> subprocess.Popen[bytes]:
-    """py-spy on one process, its raw stacks in ``folder/PID.txt``. One per process, not
-    ``--subprocesses`` on the stage: that one sampled the workers a tenth as often as
-    their CPU time asks."""
+    """py-spy on one process, its raw stacks in ``folder/PID.txt``. One per process, and
+    ``--gil``: py-spy's own idle test took waiting threads for running ones here, and
+    ``--subprocesses`` on the stage sampled the workers a tenth as often as their CPU asks."""
     return subprocess.Popen(
         [require_py_spy(), "record", "--pid", str(pid), "--rate", str(RATE), "--nonblocking",
          "--gil", "--format", "raw", "--output", str(folder / f"{pid}.txt")],
@@ -483,9 +487,9 @@ class Measured:
         raws = [self.folder / "py-spy" / f"{pid}.txt"
                 for pid, name in self.groups.items() if name == group]  # fmt: skip
         stacks = [(stack, count) for raw in raws if raw.exists()
-                  for _, stack, count in py_spy_stacks(raw.read_text())]  # fmt: skip
+                  for stack, count in py_spy_stacks(raw.read_text())]  # fmt: skip
         kind = WORKER if group.startswith(WORKER) else group
-        counts = fold(stacks, PLACES.get(kind, []), (), python_other)
+        counts = fold(stacks, PLACES.get(kind, []), python_other)
         lines = [(KERNEL, usage.system * per), *shares(counts, usage.user * per)]
         return lines, sum(counts.values()), "py-spy --gil; kernel time from /proc"
 
@@ -504,11 +508,11 @@ class Measured:
         for kind, cpu in self.jvm_threads.items():
             if kind == PROFILER:
                 continue
-            counts = fold(by_kind.get(kind, []), [], (), java_place)
+            counts = fold(by_kind.get(kind, []), [], java_place)
             if kind == REQUEST_THREADS and counts:
                 lines += [(f"{kind}: {place}", us) for place, us in shares(counts, cpu * per)]
             elif kind == SQLITE_THREAD and counts:
-                methods = fold(by_kind[kind], [], (), java_method)
+                methods = fold(by_kind[kind], [], java_method)
                 named = ", ".join(f"{method} {n / methods.total():.0%}"
                                   for method, n in methods.most_common(3))  # fmt: skip
                 lines.append((f"{kind} (its Java samples: {named})", cpu * per))

@@ -3,14 +3,14 @@ group from /proc, and sampled stacks (py-spy's raw output for Python, JDK Flight
 for a JVM) folded into named places, each given its share of a measured CPU time.
 
 Samples say where a thread was, not how long it ran: a place's microseconds are the measured
-CPU time shared out in proportion to its samples. py-spy leaves out threads the OS shows idle
-and the benches drop samples whose innermost frame is a wait (``idle`` frames), but a thread
-that waits for a core is still sampled: on a loaded machine the shares are what this method
-gives, not exact.
+CPU time shared out in proportion to its samples. Samples of waiting threads are kept out
+(py-spy's ``--gil``, or the ``idle`` frames a bench names), but a thread that waits for a
+core is still sampled: on a loaded machine the shares are what this method gives, not exact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections import Counter
@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-OTHER = "other"
 NO_PYTHON_FRAME = "(no Python frame)"
 """The stack of a sample taken while a thread held the GIL outside any Python function: the
 interpreter starting, exiting, or collecting garbage between two calls."""
@@ -55,8 +54,8 @@ def names(frame: str, part: str) -> bool:
 def fold(
     stacks: Iterable[tuple[Sequence[str], int]],
     places: Sequence[Place],
+    other: Callable[[Sequence[str]], str],
     idle: tuple[str, ...] = (),
-    other: Callable[[Sequence[str]], str] = lambda stack: OTHER,
 ) -> Counter[str]:
     """Samples by place: each stack (outermost frame first, with its count) goes to the first
     place that holds it, else to the place ``other`` names for it; a stack whose innermost
@@ -85,18 +84,12 @@ def top(lines: Iterable[tuple[str, float]], count: int) -> list[tuple[str, float
     return [*ranked[:count], (f"rest ({len(ranked) - count} places)", rest)]
 
 
-def py_spy_stacks(text: str) -> Iterator[tuple[int, list[str], int]]:
-    """(pid, frames outermost first, count) for each line of ``py-spy record --format raw``.
-    With ``--subprocesses`` a stack starts with one ``process PID:"command"`` frame per
-    generation, the last one the process sampled; without, the pid is 0."""
+def py_spy_stacks(text: str) -> Iterator[tuple[list[str], int]]:
+    """(frames outermost first, count) for each line of ``py-spy record --format raw``."""
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
-        pid = 0
-        while frames and frames[0].startswith("process ") and ":" in frames[0]:
-            pid = int(frames.pop(0)[len("process ") :].split(":", 1)[0])
         if count.isdigit():
-            yield pid, frames if frames != [""] else [NO_PYTHON_FRAME], int(count)
+            yield stack.split(";") if stack else [NO_PYTHON_FRAME], int(count)
 
 
 def jfr_stacks(recording: Path) -> Iterator[tuple[str, list[str]]]:
@@ -145,11 +138,12 @@ def process_tree(root: int) -> list[int]:
         current = pending.pop()
         try:
             tasks = list(Path(f"/proc/{current}/task").iterdir())
-            children = [int(c) for t in tasks for c in (t / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
+        except FileNotFoundError:
             continue
         found.append(current)
-        pending.extend(children)
+        for task in tasks:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                pending.extend(int(child) for child in (task / "children").read_text().split())
     return found
 
 
