@@ -467,40 +467,39 @@ class Measured:
             "",
             markdown(header, rows, right=3),
         ]
-        if self.folder is not None:
-            for group, usage in ranked:
-                lines, samples, tool = self._places(group, usage, per)
-                if samples:
-                    title = (f"{group}: {usage.cpu * per:.0f} µs per delivery "
-                             f"({tool}, {samples:,} samples)")  # fmt: skip
+        for group, usage in ranked:
+            if self.folder is not None or group == JVM:
+                lines, how = self._places(group, usage, per)
+                if lines:
+                    title = f"{group}: {usage.cpu * per:.0f} µs per delivery ({how})"
                     table = [(place, f"{us:.1f}") for place, us in top(lines, TOP)]
                     parts += ["", markdown((title, "µs per delivery"), table)]
         return "\n".join(parts)
 
-    def _places(
-        self, group: str, usage: Usage, per: float
-    ) -> tuple[list[tuple[str, float]], int, str]:
-        """The group's places with their µs per delivery, its samples and the tool."""
-        assert self.folder is not None
+    def _places(self, group: str, usage: Usage, per: float) -> tuple[list[tuple[str, float]], str]:
+        """The group's places with their µs per delivery (none without samples), and how
+        they were measured."""
         if group == JVM:
             return self._jvm_places(per)
+        assert self.folder is not None
         raws = [self.folder / "py-spy" / f"{pid}.txt"
                 for pid, name in self.groups.items() if name == group]  # fmt: skip
         stacks = [(stack, count) for raw in raws if raw.exists()
                   for stack, count in py_spy_stacks(raw.read_text())]  # fmt: skip
         kind = WORKER if group.startswith(WORKER) else group
         counts = fold(stacks, PLACES.get(kind, []), python_other)
+        if not counts:
+            return [], ""
         lines = [(KERNEL, usage.system * per), *shares(counts, usage.user * per)]
-        return lines, sum(counts.values()), "py-spy --gil; kernel time from /proc"
+        return lines, f"py-spy --gil, {counts.total():,} samples; kernel time from /proc"
 
-    def _jvm_places(self, per: float) -> tuple[list[tuple[str, float]], int, str]:
-        """The JVM's threads' CPU from /proc; the request threads' shared by their Java
-        samples; the SQLite thread's Java samples named beside it (its SQLite is native
-        code, which JFR does not sample by CPU)."""
-        assert self.folder is not None
-        recording = self.folder / "dynamodb.jfr"
+    def _jvm_places(self, per: float) -> tuple[list[tuple[str, float]], str]:
+        """The JVM's threads' CPU from /proc; with a recording, the request threads' shared
+        by their Java samples, and the SQLite thread's Java samples named beside it (its
+        SQLite is native code, which JFR does not sample by CPU)."""
+        recording = self.folder / "dynamodb.jfr" if self.folder else None
         by_kind: dict[str, list[tuple[list[str], int]]] = {}
-        if recording.exists():
+        if recording is not None and recording.exists():
             for thread, stack in jfr_stacks(recording):
                 kind = next((k for p, k in JVM_THREADS.items() if thread.startswith(p)), "")
                 by_kind.setdefault(kind, []).append((stack, 1))
@@ -519,7 +518,9 @@ class Measured:
             elif cpu > 0:
                 lines.append((kind, cpu * per))
         samples = sum(len(stacks) for stacks in by_kind.values())
-        return lines, samples, "JFR execution samples; threads' CPU from /proc"
+        if not samples:
+            return lines, "threads' CPU from /proc"
+        return lines, f"threads' CPU from /proc; JFR, {samples:,} execution samples"
 
 
 def _sooner() -> None:
