@@ -18,7 +18,8 @@ import os
 import time
 from pathlib import Path
 
-from fanout import cpu_seconds, memory_mb
+from fanout import memory_mb
+from profiles import cpu_seconds
 
 from wslocal.cache import cache_dir
 from wslocal.runtime import builds

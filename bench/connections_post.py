@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import http.client
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ import websockets
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from profiles import Place, cpu_seconds, fold, py_spy_stacks, shares
 
 from wslocal.engines.dynamodb import free_port
 
@@ -55,60 +55,42 @@ DATA = (
 )
 
 
-PLACES: list[tuple[str, tuple[str, ...]]] = [
-    ("kernel: send() of the WebSocket frame", ("WebSocketSession.send", "WebSocketSession._flush")),
-    ("kernel: send() of the HTTP answer", ()),
-    ("frame building (session.send)", ("WebSocketSession.send",)),
-    ("request head parsing (parse_request_head, HttpRequest)", ("parse_request_head",)),
-    ("streams: per-request timeouts, reads, drain",
-     ("Timeout.", "timeout (asyncio/timeouts", "StreamReader.", "StreamWriter.drain",
-      "FrontDoor._body_limit", "FrontDoor._too_large")),
-    ("door choice and header lookups",
-     ("FrontDoor.inline_body_length", "choose_door", "calls_management_api",
-      "WebSocketApi.serves_path", "HttpRequest.", "cached_property")),
-    ("@connections rules (id, registry, answer)",
-     ("handle_management_request", "connection_id_from_path")),
-    ("answer bytes (response_bytes)", ("response_bytes",)),
-    ("transport.write bookkeeping", ("StreamWriter.write", "_SelectorSocketTransport.write")),
-    ("socket read (recv) and its callback", ("_read_ready",)),
-    ("time limits", ("HttpConnection._wait_for", "HttpConnection._on_timer")),
-    ("front door (own lines)",
-     ("FrontDoor._serve", "FrontDoor._respond", "HttpConnection", "FrontDoor.management_answer")),
-]  # fmt: skip
-"""Where a sample is counted: the first place one of whose frames its stack has. The two
-kernel places take the samples whose innermost frame is the socket's ``send`` (the line
-is CPython 3.11.7's)."""
 SEND_FRAME = "_SelectorSocketTransport.write (asyncio/selector_events.py:1057)"
+PLACES = [
+    Place("kernel: send() of the WebSocket frame",
+          ("WebSocketSession.send", "WebSocketSession._flush"), leaf=(SEND_FRAME,)),
+    Place("kernel: send() of the HTTP answer", leaf=(SEND_FRAME,)),
+    Place("frame building (session.send)", ("WebSocketSession.send",)),
+    Place("request head parsing (parse_request_head, HttpRequest)", ("parse_request_head",)),
+    Place("streams: per-request timeouts, reads, drain",
+          ("Timeout.", "timeout (asyncio/timeouts", "StreamReader.", "StreamWriter.drain",
+           "FrontDoor._body_limit", "FrontDoor._too_large")),
+    Place("door choice and header lookups",
+          ("FrontDoor.inline_body_length", "choose_door", "calls_management_api",
+           "WebSocketApi.serves_path", "HttpRequest.", "cached_property")),
+    Place("@connections rules (id, registry, answer)",
+          ("handle_management_request", "connection_id_from_path")),
+    Place("answer bytes (response_bytes)", ("response_bytes",)),
+    Place("transport.write bookkeeping", ("StreamWriter.write", "_SelectorSocketTransport.write")),
+    Place("socket read (recv) and its callback", ("_read_ready",)),
+    Place("time limits", ("HttpConnection._wait_for", "HttpConnection._on_timer")),
+    Place("front door (own lines)",
+          ("FrontDoor._serve", "FrontDoor._respond", "HttpConnection",
+           "FrontDoor.management_answer")),
+]  # fmt: skip
+"""Where a sample is counted: the first place that holds its stack. The two kernel places
+take the samples whose innermost frame is the socket's ``send`` (the line is CPython
+3.11.7's)."""
 IDLE_FRAMES = ("EpollSelector.select", "WorkerThread.run")
+OTHER = "event loop, tasks, other"
+OTHER = "event loop, tasks, other"
 
 
 def where_it_goes(raw: Path, cpu_us: float) -> list[tuple[str, float]]:
     """µs per post by place, from py-spy's collapsed stacks: ``cpu_us`` shared among the
     samples that are not idle (waiting in epoll, or an idle worker thread)."""
-    counts: dict[str, int] = {}
-    for line in raw.read_text().splitlines():
-        stack, count = line.rsplit(" ", 1)
-        frames = stack.split(";")
-        if frames[-1].startswith(IDLE_FRAMES):
-            continue
-        place = "event loop, tasks, other"
-        if frames[-1] == SEND_FRAME:
-            frame_send = any(f.startswith(PLACES[0][1]) for f in frames)
-            place = PLACES[0][0] if frame_send else PLACES[1][0]
-        else:
-            for name, prefixes in PLACES[2:]:
-                if any(f.startswith(prefixes) for f in frames):
-                    place = name
-                    break
-        counts[place] = counts.get(place, 0) + int(count)
-    total = sum(counts.values()) or 1
-    return sorted(((p, n / total * cpu_us) for p, n in counts.items()), key=lambda i: -i[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used, all its threads, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    counts = fold(py_spy_stacks(raw.read_text()), PLACES, lambda stack: OTHER, IDLE_FRAMES)
+    return shares(counts, cpu_us)
 
 
 def start_stage(port: int) -> subprocess.Popen[str]:

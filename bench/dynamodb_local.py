@@ -43,7 +43,8 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
-from fanout import cpu_seconds, memory_mb
+from fanout import memory_mb
+from profiles import cpu_seconds
 
 from wslocal.engines.dynamodb import JVM_OPTIONS, find_dynamodb_local_jar, free_port
 from wslocal.template.reader import build_stage_model, read_template

@@ -4,6 +4,7 @@ with the floor.
     make bench          # = .venv/bin/python bench/fanout.py
     .venv/bin/python bench/fanout.py [--clients 500] [--rounds 15] [--burst 20]
                                      [--large 2000] [--parameter-overrides K=V ...]
+                                     [--cpu-by-process | --profile DIR]
 
 For the floor (a plain ``websockets`` server that broadcasts in-process) and then for
 ``wslocal start`` on the project's template (DynamoDB Local, moto's SQS, the sharded
@@ -15,6 +16,11 @@ the stage: every message delivered to all, p50. Lost messages are counted, never
 for past 60 s. Memory: the stage and its workers, DynamoDB Local's JVM and moto's server
 each on their own line. ``--direct`` (stage only) POSTs to ``@connections`` from the bench
 itself over 32 keep-alive connections: the stage's own cost without a handler.
+
+``--cpu-by-process`` prints, for the measured messages and the burst, the CPU per delivery
+of each process group (the stage, each function's workers, the fork servers, DynamoDB
+Local, moto); ``--profile DIR`` also samples every process during them (py-spy, JFR) and
+prints where each group's microseconds go (bench/fanout_profile.py).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from fanout_profile import FanoutProfile, require_py_spy
+from profiles import cpu_seconds, process_tree
 from timeline import StampedLog, Tracer, read_stamped, report, start_stamper
 
 from wslocal.engines.dynamodb import free_port
@@ -45,23 +53,6 @@ BATCH = 50
 MARKER = re.compile(r"bench-[\w-]+")
 WARM_UP = 2
 LOSS_DEADLINE_S = 60.0
-
-
-def process_tree(pid: int) -> list[int]:
-    """A process and all its descendants (a child is listed under the thread that started
-    it: DynamoDB Local's JVM, for one, is started from a thread of the stage)."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            tasks = list(Path(f"/proc/{current}/task").iterdir())
-        except FileNotFoundError:
-            continue
-        found.append(current)
-        for task in tasks:
-            with contextlib.suppress(FileNotFoundError):
-                pending.extend(int(child) for child in (task / "children").read_text().split())
-    return found
 
 
 def memory_mb(pid: int, field: str = "Rss:") -> float:
@@ -74,12 +65,6 @@ def memory_mb(pid: int, field: str = "Rss:") -> float:
     lines = rollup.splitlines()
     kilobytes = next((line.split()[1] for line in lines if line.startswith(field)), "0")
     return int(kilobytes) / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def process_kind(pid: int) -> str:
@@ -312,6 +297,7 @@ class Run:
     burst_s: float = 0.0
     burst_deliveries: int = 0
     lost: int = 0
+    measured_deliveries: int = 0
 
     @property
     def p50_ms(self) -> float:
@@ -326,6 +312,7 @@ async def measure(
     url: str, clients: int, rounds: int, burst: int, direct_port: int | None = None,
     dynamodb: str = "", while_connected: Callable[[], Awaitable[None]] | None = None,
     tracer: Tracer | None = None,
+    profile: FanoutProfile | None = None,
 ) -> Run:  # fmt: skip
     began = time.perf_counter()
     connections = await connect_all(url, clients)
@@ -339,6 +326,8 @@ async def measure(
         direct, others = (direct_port, [m.connection_id for m in members]), receivers
     tag = f"{os.getpid()}-{clients}"
     for index in range(WARM_UP + rounds):
+        if index == WARM_UP and profile is not None:
+            await profile.begin()
         markers = [f"bench-{tag}-{index}"]
         if tracer is not None:
             tracer.begin()
@@ -360,6 +349,9 @@ async def measure(
         run.burst_s = elapsed / 1000
         run.burst_deliveries = len(others) * burst - lost
         run.lost += lost
+    if profile is not None:
+        await profile.end()
+        run.measured_deliveries = len(others) * (rounds + burst) - run.lost
     if while_connected is not None:
         await while_connected()
     await asyncio.gather(*(ws.close() for ws in connections))
@@ -416,10 +408,13 @@ async def run_all(args: argparse.Namespace) -> None:
         await asyncio.sleep(args.idle)
         memory[f"after {args.idle:g} s idle"] = memory_lines(stage.pid)
 
+    profile = None
+    if args.profile or args.cpu_by_process:
+        profile = FanoutProfile(stage.pid, Path(args.profile) if args.profile else None)
     try:
         run = await measure(
             url, args.clients, args.rounds, args.burst, port if args.direct else None, dynamodb,
-            look_at_memory, tracer,
+            look_at_memory, tracer, profile,
         )  # fmt: skip
         large = None
         if args.large and not args.direct:
@@ -459,6 +454,12 @@ async def run_all(args: argparse.Namespace) -> None:
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
     for row in (header, *rows):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    if profile is not None:
+        profile_report = profile.measured(run.measured_deliveries).report()
+        print(f"\nCPU per delivery: {args.rounds} messages and a burst of {args.burst} to "
+              f"{args.clients - 1}\n\n{profile_report}")  # fmt: skip
+        if args.profile:
+            (Path(args.profile) / "report.md").write_text(profile_report + "\n")
     if tracer is not None:
         print("\n".join(report(tracer.rounds, f"{args.clients - 1} members")))
     print(f"load average: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
@@ -487,7 +488,20 @@ def main() -> None:
         action="store_true",
         help="POST to @connections from the bench, skipping the handler",
     )
-    asyncio.run(run_all(parser.parse_args()))
+    parser.add_argument(
+        "--cpu-by-process",
+        action="store_true",
+        help="print the CPU per delivery of each process group of the stage",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="--cpu-by-process, and where it goes in each: py-spy and JFR profiles kept in DIR",
+    )
+    args = parser.parse_args()
+    if args.profile:
+        require_py_spy()
+    asyncio.run(run_all(args))
 
 
 if __name__ == "__main__":

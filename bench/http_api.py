@@ -33,7 +33,8 @@ import threading
 import time
 from pathlib import Path
 
-from fanout import cpu_by_kind, cpu_seconds
+from fanout import cpu_by_kind
+from profiles import cpu_seconds
 
 from wslocal.engines.dynamodb import free_port
 

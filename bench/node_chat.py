@@ -39,7 +39,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import websockets
-from fanout import memory_mb, process_tree
+from fanout import memory_mb
+from profiles import process_tree
 
 from wslocal.cache import cache_dir
 from wslocal.engines.dynamodb import client, free_port, start_engine

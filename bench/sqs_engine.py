@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from fanout import cpu_seconds, memory_mb
+from fanout import memory_mb
+from profiles import cpu_seconds
 
 from wslocal.engines.dynamodb import client as engine_client
 from wslocal.engines.moto_server import free_port, start_moto_server, stop_process

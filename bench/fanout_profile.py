@@ -1,0 +1,544 @@
+"""``bench/fanout.py --profile DIR`` (issue 24): where the CPU of a delivery goes, in each
+process of the stage.
+
+Processes are grouped by what they run: the stage (``wslocal start``), the workers of each
+function (named by ``AWS_LAMBDA_FUNCTION_NAME`` in their environment; a forked worker has its
+fork server's), the fork servers, DynamoDB Local's JVM, moto's server. Their CPU time
+(user + system, all threads, from /proc, polled so that a worker that ends still counts) over
+the measured messages, divided by the deliveries, is each group's µs per delivery. The idle
+background (pollers, timers) is measured first, for a few seconds with nothing sent, and
+given beside it.
+
+With ``DIR``, samplers run during the measured messages: py-spy on each Python process as
+it appears (``--gil``: a sample only while a thread holds the GIL, so never a waiting
+thread), JDK Flight Recorder in the JVM (``jcmd``, ``jfr``). A Python group's user time is
+shared among its places (``PLACES``) by its samples, its system time is the kernel's line;
+the JVM's CPU is split by thread from /proc, its request threads' by their Java samples.
+``python bench/fanout_profile.py DIR`` prints the tables again from what DIR keeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from profiles import (
+    NO_PYTHON_FRAME,
+    Place,
+    cpu_times,
+    fold,
+    jfr_stacks,
+    markdown,
+    process_tree,
+    py_spy_stacks,
+    shares,
+    thread_cpu_by_name,
+    top,
+)
+
+STAGE = "stage (wslocal start)"
+JVM = "DynamoDB Local (JVM)"
+MOTO = "moto's server (SQS)"
+FORK_SERVERS = "fork servers"
+LIFELINES = "lifeline watchers"
+WORKER = "worker: "
+KERNEL = "kernel: system calls (sockets, epoll, futexes), /proc's system time"
+SETTLE_S = 3.0
+"""Before the idle window (the warm-up's stream batches are done by then) and after the last
+delivery (the DeliveryWatchFunction batch that follows a burst, window 2 s)."""
+IDLE_S = 3.0
+ATTACH_S = 2.0
+RATE = 100
+"""py-spy's samples per second: at 250, the samplers took so much of the 2 cores that the
+profiled run's CPU per delivery was nearly twice an unprofiled one's."""
+TOP = 8
+MEASURED = "measured.json"
+
+SQLITE_THREAD = "SQLite queue thread"
+PROFILER = "JFR and jcmd (the profiler)"
+REQUEST_THREADS = "request threads (Jetty)"
+JVM_THREADS = {
+    "SQLiteQueue": SQLITE_THREAD,
+    "qtp": REQUEST_THREADS,
+    "C1 CompilerThre": "JIT compiler threads",
+    "C2 CompilerThre": "JIT compiler threads",
+    "VM Thread": "GC and VM threads",
+    "GC Thread": "GC and VM threads",
+    "VM Periodic": "GC and VM threads",
+    "JFR": PROFILER,
+    "Attach Listener": PROFILER,
+}
+"""The JVM's threads by the start of their name (``comm``, 15 characters)."""
+JFR_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<configuration version="2.0" label="fanout">
+  <event name="jdk.ExecutionSample">
+    <setting name="enabled">true</setting>
+    <setting name="period">10 ms</setting>
+  </event>
+</configuration>
+"""
+"""Execution samples only, every 10 ms (as the "profile" settings take them, without the
+hundred other events those record, whose cost would be counted as DynamoDB Local's)."""
+JAVA_LIBRARIES = {
+    "com.fasterxml.jackson": "JSON (Jackson)",
+    "software.amazon.awssdk": "AWS SDK model objects",
+    "com.almworks.sqlite4java": "SQLite calls (sqlite4java)",
+    "com.amazonaws.services.dynamodbv2.local": "DynamoDB Local",
+    "software.amazon.dynamodb": "DynamoDB Local",
+    "com.amazonaws": "AWS SDK v1",
+    "org.eclipse.jetty": "HTTP (Jetty)",
+    "org.antlr": "expression parsing (ANTLR)",
+    "jdk.jfr": "JFR",
+}
+JDK_PACKAGES = ("java.", "javax.", "jdk.internal", "sun.", "com.sun.")
+DYNAMODB_OPERATION = "software.amazon.dynamodb.services.local.server.LocalDynamoDBRequestHandler."
+
+
+def _read(pid: int, name: str) -> bytes:
+    return Path(f"/proc/{pid}/{name}").read_bytes()
+
+
+def parent_pid(pid: int) -> int:
+    return int(_read(pid, "stat").rsplit(b")", 1)[1].split()[1])
+
+
+def process_group(pid: int, stage_pid: int) -> str:
+    """The group a process of the stage's tree is counted in."""
+    if pid == stage_pid:
+        return STAGE
+    command = _read(pid, "cmdline")
+    if b"wslocal/lifeline.py" in command:
+        return LIFELINES
+    if Path(command.split(b"\0", 1)[0].decode()).name == "java":
+        return JVM
+    if b"moto.server" in command:
+        return MOTO
+    if b"wslocal.runtime.forkserver" in command and (
+        b"wslocal.runtime.forkserver" not in _read(parent_pid(pid), "cmdline")
+    ):
+        return FORK_SERVERS
+    for variable in _read(pid, "environ").split(b"\0"):
+        if variable.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
+            return WORKER + variable.split(b"=", 1)[1].decode()
+    return "other: " + _read(pid, "comm").decode().strip()
+
+
+@dataclass
+class Usage:
+    """A group's CPU seconds over a window, and how many of its processes used any."""
+
+    user: float = 0.0
+    system: float = 0.0
+    processes: int = 0
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.system
+
+
+class TreeCpu:
+    """CPU seconds of each process under ``root``, polled in a thread every ``interval``: a
+    process that ends between two snapshots still counts, up to its last poll. ``on_new``
+    is told of each process the first time it is seen."""
+
+    def __init__(self, root: int, interval: float = 0.2) -> None:
+        self.root = root
+        self.groups: dict[int, str] = {}
+        self.on_new: Callable[[int, str], None] = lambda pid, group: None
+        self._last: dict[int, tuple[float, float]] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _poll(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.snapshot()
+
+    def snapshot(self) -> dict[int, tuple[float, float]]:
+        """Every process seen so far and its (user, system) CPU seconds at its latest read."""
+        with self._lock:
+            for pid in process_tree(self.root):
+                try:
+                    if pid not in self.groups:
+                        self.groups[pid] = process_group(pid, self.root)
+                        self.on_new(pid, self.groups[pid])
+                    self._last[pid] = cpu_times(pid)
+                except (FileNotFoundError, ProcessLookupError):
+                    continue
+            return dict(self._last)
+
+    def by_group(
+        self, start: dict[int, tuple[float, float]], end: dict[int, tuple[float, float]]
+    ) -> dict[str, Usage]:
+        """Each group's CPU between the snapshots."""
+        groups: dict[str, Usage] = {}
+        for pid, (user, system) in end.items():
+            user_before, system_before = start.get(pid, (0.0, 0.0))
+            usage = groups.setdefault(self.groups[pid], Usage())
+            usage.user += user - user_before
+            usage.system += system - system_before
+            usage.processes += user + system > user_before + system_before
+        return groups
+
+    def pid_of(self, group: str) -> int | None:
+        return next((pid for pid, name in self.groups.items() if name == group), None)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+POST = ("KeepAliveManagementApi.post_to_connection",)
+AWS_CALL = ("botocore/client.py",)
+PYTHON_COMMON = [
+    Place("AWS SDK calls: SigV4 signing", ("botocore/auth.py", "botocore/signers.py"), AWS_CALL),
+    Place("AWS SDK calls: response parsing", ("botocore/parsers.py", "boto3/dynamodb/types.py",
+          "TypeDeserializer", "json/decoder.py"), AWS_CALL),
+    Place("AWS SDK calls: request serialising", ("botocore/serialize.py", "botocore/validate.py",
+          "TypeSerializer", "boto3/dynamodb/conditions.py"), AWS_CALL),
+    Place("AWS SDK calls: HTTP (urllib3, http.client)", ("urllib3/", "http/client.py",
+          "botocore/httpsession.py", "botocore/awsrequest.py"), AWS_CALL),
+    Place("AWS SDK calls: hooks, endpoint rules, retries, other", AWS_CALL),
+]  # fmt: skip
+"""How any process's botocore calls are split (the workers' and the stage's pollers')."""
+PLACES: dict[str, list[Place]] = {
+    STAGE: [
+        Place("WebSocket frame out (session.send, data_frame)",
+              ("WebSocketSession.send", "data_frame")),
+        Place("@connections: request head parsing", ("parse_request_head", "HttpRequest.",
+              "FrontDoor.inline_body_length", "calls_management_api")),
+        Place("@connections: rules and answer (id, registry)",
+              ("handle_management_request", "FrontDoor.management_answer")),
+        Place("@connections: connection (buffers, keep-alive, time limit)", ("HttpConnection.",)),
+        Place("SQS event source: pollers (botocore ReceiveMessage, DeleteMessageBatch)",
+              ("SqsQueuePoller",)),
+        Place("DynamoDB stream event source: pollers (botocore GetRecords)",
+              ("DynamoDBStreamPoller",)),
+        Place("AWS SDK calls in executor threads (the pollers')", ("botocore/",)),
+        Place("invoking workers (events, framing, pools)", ("wslocal/runtime/",)),
+        Place("WebSocket frames in, routes", ("WebSocketSession.", "wslocal/server/session",
+              "wslocal/apigateway/")),
+        Place("event loop (epoll, callbacks, timers)", ("asyncio/", "selectors.py")),
+    ],
+    WORKER: [
+        Place("@connections post: SigV4 signing (botocore SigV4Auth)",
+              ("botocore/auth.py", "hmac.py", "hashlib"), POST),
+        Place("@connections post: HTTP request and answer (http.client)",
+              ("http/client.py", "socket.py", "email/"), POST),
+        Place("@connections post: the rest (path, headers)", POST),
+        *PYTHON_COMMON,
+        Place("a new worker's init: imports, boto3 clients",
+              ("<frozen importlib", "botocore/loaders.py")),
+        Place("deadline check before each post (get_remaining_time_in_millis)",
+              ("LambdaContext.get_remaining_time_in_millis",)),
+        Place("broadcast thread pool (futures, threads, locks)",
+              leaf=("ThreadPoolExecutor.", "Thread.", "_worker", "_WorkItem.", "Future.",
+                    "Condition.", "Executor.", "_result_or_cancel", "Event.", "Semaphore.")),
+        Place("broadcast: the rest (Broadcaster, attempts)", ("Broadcaster.",)),
+        Place("room members: items to objects (ConnectionStore.members)",
+              ("ConnectionStore.members",)),
+        Place("shards: bodies and batches (Shard, ShardQueue)", ("Shard.", "ShardQueue.")),
+        Place("logs and metrics (Powertools, logging)", ("aws_lambda_powertools/", "logging/")),
+        Place("handler and layer (chatroom), own lines",
+              ("chatroom/", "handler", "lambda_handler")),
+        Place("Lambda runtime (bootstrap: event in, result out, context)",
+              ("wslocal/runtime/",)),
+    ],
+    FORK_SERVERS: [
+        Place("fork server start: imports", ("<frozen importlib", "preload")),
+        Place("fork server start: boto3 clients (botocore data)", ("warm_boto3", "botocore/")),
+        Place("forking a worker", ("serve (wslocal/runtime/forkserver",)),
+    ],
+    MOTO: [
+        Place("SQS: ReceiveMessage (long polls)",
+              ("SQSResponse.receive_message", "SQSBackend.receive_message")),
+        Place("SQS: SendMessageBatch, DeleteMessage(Batch)",
+              ("SQSResponse.send_message", "SQSResponse.delete_message",
+               "SQSBackend.send_message", "SQSBackend.delete_message")),
+        Place("moto: request dispatch, response templates", ("moto/core/",)),
+        Place("HTTP server (werkzeug, socketserver)", ("werkzeug/", "socketserver.py",
+              "http/server.py")),
+    ],
+}  # fmt: skip
+"""Where a sample is counted, per process group (every worker has WORKER's): the first place
+that holds its stack."""
+
+
+def python_other(stack: Sequence[str]) -> str:
+    """An unnamed place: the file of the innermost frame."""
+    leaf = stack[-1]
+    if leaf == NO_PYTHON_FRAME:
+        return leaf
+    where = leaf[leaf.rfind("(") + 1 :].split(":", 1)[0]
+    return f"other: {where.rsplit('site-packages/', 1)[-1]}"
+
+
+def java_place(stack: Sequence[str]) -> str:
+    """The DynamoDB operation a sample serves (the request handler's method in its stack),
+    and the library of its innermost frame that is not the JDK's (a HashMap's work is its
+    caller's): "query: JSON (Jackson)"."""
+    handler = [f for f in stack if f.startswith(DYNAMODB_OPERATION)]
+    operation = handler[-1][len(DYNAMODB_OPERATION) :] if handler else "outside an operation"
+    frame = next((f for f in reversed(stack) if not f.startswith(JDK_PACKAGES)), stack[-1])
+    library = next((name for prefix, name in JAVA_LIBRARIES.items() if frame.startswith(prefix)),
+                   ".".join(frame.split(".")[:3]))  # fmt: skip
+    return f"{operation}: {library}"
+
+
+def java_method(stack: Sequence[str]) -> str:
+    """The innermost method of a sample that is not the JDK's, less its package."""
+    frame = next((f for f in reversed(stack) if not f.startswith(JDK_PACKAGES)), stack[-1])
+    return ".".join(frame.split(".")[-2:])
+
+
+def require_py_spy() -> str:
+    """py-spy's path, or the bench stops, saying how to install it."""
+    py_spy = shutil.which("py-spy", path=Path(sys.executable).parent) or shutil.which("py-spy")
+    if py_spy is None:
+        raise SystemExit(
+            "--profile needs py-spy: .venv/bin/pip install py-spy (a measurement tool, not a "
+            "dependency of the project)"
+        )
+    return py_spy
+
+
+def start_py_spy(folder: Path, pid: int) -> subprocess.Popen[bytes]:
+    """py-spy on one process, its raw stacks in ``folder/PID.txt``. One per process, and
+    ``--gil``: py-spy's own idle test took waiting threads for running ones here, and
+    ``--subprocesses`` on the stage sampled the workers a tenth as often as their CPU asks."""
+    return subprocess.Popen(
+        [require_py_spy(), "record", "--pid", str(pid), "--rate", str(RATE), "--nonblocking",
+         "--gil", "--format", "raw", "--output", str(folder / f"{pid}.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_sooner,
+    )  # fmt: skip
+
+
+class FanoutProfile:
+    """The measured window of a fan-out run: ``begin`` before the first measured message,
+    ``end`` after the last delivery; then ``report``. With a ``folder``, py-spy and JFR
+    record during the window and leave their raw profiles there."""
+
+    def __init__(self, stage_pid: int, folder: Path | None) -> None:
+        self.folder = folder
+        self.tree = TreeCpu(stage_pid)
+        self.idle: dict[str, Usage] = {}
+        self.window: dict[str, Usage] = {}
+        self.window_s = 0.0
+        self.jvm_threads: dict[str, float] = {}
+        self._start: dict[int, tuple[float, float]] = {}
+        self._started = 0.0
+        self._spies: list[subprocess.Popen[bytes]] = []
+        self._jvm: int | None = None
+
+    async def begin(self) -> None:
+        await asyncio.sleep(SETTLE_S)
+        start = self.tree.snapshot()
+        await asyncio.sleep(IDLE_S)
+        self.idle = self.tree.by_group(start, self.tree.snapshot())
+        self._jvm = self.tree.pid_of(JVM)
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            spied = self.folder / "py-spy"
+            spied.mkdir(exist_ok=True)
+            for pid, group in dict(self.tree.groups).items():
+                self._spy(spied, pid, group)
+            self.tree.on_new = lambda pid, group: self._spy(spied, pid, group)
+            if self._jvm is not None and shutil.which("jcmd"):
+                settings = self.folder / "samples.jfc"
+                settings.write_text(JFR_SETTINGS)
+                await asyncio.to_thread(self._jcmd, "JFR.start", "name=fanout",
+                                        f"settings={settings}",
+                                        f"filename={self.folder / 'dynamodb.jfr'}")  # fmt: skip
+                _renice_threads(self._jvm, "JFR ")
+            await asyncio.sleep(ATTACH_S)
+        jvm_start = self._jvm_threads()
+        self._start, self._started = self.tree.snapshot(), time.perf_counter()
+        self.jvm_threads = {kind: -cpu for kind, cpu in jvm_start.items()}
+
+    async def end(self) -> None:
+        await asyncio.sleep(SETTLE_S)
+        end = self.tree.snapshot()
+        self.window_s = time.perf_counter() - self._started
+        self.window = self.tree.by_group(self._start, end)
+        for kind, cpu in self._jvm_threads().items():
+            self.jvm_threads[kind] = self.jvm_threads.get(kind, 0.0) + cpu
+        self.tree.on_new = lambda pid, group: None
+        if self.folder is not None:
+            groups = json.dumps({str(pid): group for pid, group in self.tree.groups.items()})
+            (self.folder / "processes.json").write_text(groups + "\n")
+        for spy in self._spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in self._spies:
+            await asyncio.to_thread(spy.wait, 120)
+        if self.folder is not None and self._jvm is not None and shutil.which("jcmd"):
+            await asyncio.to_thread(self._jcmd, "JFR.stop", "name=fanout")
+        self.tree.close()
+
+    def _spy(self, folder: Path, pid: int, group: str) -> None:
+        if group not in (JVM, LIFELINES) and Path(f"/proc/{pid}").exists():
+            self._spies.append(start_py_spy(folder, pid))
+
+    def _jvm_threads(self) -> dict[str, float]:
+        if self._jvm is None:
+            return {}
+        return thread_cpu_by_name(self._jvm, JVM_THREADS, "other threads")
+
+    def _jcmd(self, *command: str) -> None:
+        subprocess.run(["jcmd", str(self._jvm), *command], capture_output=True, check=True)
+
+    def measured(self, deliveries: int) -> Measured:
+        """What the window measured; kept in the folder, if any, beside the raw profiles."""
+        measured = Measured(
+            deliveries, self.window_s, os.getloadavg(), self.window, self.idle,
+            self.jvm_threads, dict(self.tree.groups), self.folder,
+        )  # fmt: skip
+        if self.folder is not None:
+            (self.folder / MEASURED).write_text(measured.to_json())
+        return measured
+
+
+@dataclass
+class Measured:
+    """A profiled window: CPU by group (and the JVM's by thread), over how many deliveries,
+    and which process was in which group (the raw profiles are named by pid)."""
+
+    deliveries: int
+    window_s: float
+    load: tuple[float, float, float]
+    window: dict[str, Usage]
+    idle: dict[str, Usage]
+    jvm_threads: dict[str, float]
+    groups: dict[int, str]
+    folder: Path | None
+
+    def to_json(self) -> str:
+        fields = {**asdict(self), "folder": None}
+        return json.dumps(fields, indent=1) + "\n"
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> Measured:
+        fields = json.loads((folder / MEASURED).read_text())
+        usage = {key: {g: Usage(**u) for g, u in fields[key].items()} for key in ("window", "idle")}
+        groups = {int(pid): group for pid, group in fields["groups"].items()}
+        load = tuple(fields["load"])
+        return cls(**{**fields, **usage, "groups": groups, "load": load, "folder": folder})
+
+    def report(self) -> str:
+        """The tables, in markdown: CPU per delivery by group, then each group's places.
+        JFR's own threads are left out of the JVM's CPU (their CPU is the profile's cost,
+        not the stage's); py-spy is a process of its own."""
+        per = 1e6 / max(self.deliveries, 1)
+        profiler = self.jvm_threads.get(PROFILER, 0.0)
+        window = {group: replace(usage, user=usage.user - profiler) if group == JVM else usage
+                  for group, usage in self.window.items()}  # fmt: skip
+        ranked = sorted(window.items(), key=lambda item: -item[1].cpu)
+        rows: list[tuple[str, ...]] = []
+        for group, usage in ranked:
+            background = self.idle.get(group, Usage()).cpu / IDLE_S * self.window_s
+            if usage.cpu > 0:
+                rows.append((group, str(usage.processes), f"{usage.cpu:.2f}",
+                             f"{usage.cpu * per:.0f}", f"{background * per:.0f}"))  # fmt: skip
+        total = sum(usage.cpu for usage in window.values())
+        idle = sum(usage.cpu for usage in self.idle.values()) / IDLE_S * self.window_s
+        rows.append(("**all processes**", "", f"{total:.2f}", f"**{total * per:.0f}**",
+                     f"{idle * per:.0f}"))  # fmt: skip
+        header = ("process group", "processes", "CPU (s)", "µs per delivery",
+                  "of which idle background")  # fmt: skip
+        parts = [
+            f"{self.deliveries:,} deliveries in {self.window_s:.1f} s; load average "
+            f"{' '.join(f'{x:.2f}' for x in self.load)}"
+            + (
+                f"; JFR's own threads ({profiler * per:.0f} µs per delivery) left out of the JVM's"
+                if profiler
+                else ""
+            ),
+            "",
+            markdown(header, rows, right=3),
+        ]
+        for group, usage in ranked:
+            if self.folder is not None or group == JVM:
+                lines, how = self._places(group, usage, per)
+                if lines:
+                    title = f"{group}: {usage.cpu * per:.0f} µs per delivery ({how})"
+                    table = [(place, f"{us:.1f}") for place, us in top(lines, TOP)]
+                    parts += ["", markdown((title, "µs per delivery"), table)]
+        return "\n".join(parts)
+
+    def _places(self, group: str, usage: Usage, per: float) -> tuple[list[tuple[str, float]], str]:
+        """The group's places with their µs per delivery (none without samples), and how
+        they were measured."""
+        if group == JVM:
+            return self._jvm_places(per)
+        assert self.folder is not None
+        raws = [self.folder / "py-spy" / f"{pid}.txt"
+                for pid, name in self.groups.items() if name == group]  # fmt: skip
+        stacks = [(stack, count) for raw in raws if raw.exists()
+                  for stack, count in py_spy_stacks(raw.read_text())]  # fmt: skip
+        kind = WORKER if group.startswith(WORKER) else group
+        counts = fold(stacks, PLACES.get(kind, []), python_other)
+        if not counts:
+            return [], ""
+        lines = [(KERNEL, usage.system * per), *shares(counts, usage.user * per)]
+        return lines, f"py-spy --gil, {counts.total():,} samples; kernel time from /proc"
+
+    def _jvm_places(self, per: float) -> tuple[list[tuple[str, float]], str]:
+        """The JVM's threads' CPU from /proc; with a recording, the request threads' shared
+        by their Java samples, and the SQLite thread's Java samples named beside it (its
+        SQLite is native code, which JFR does not sample by CPU)."""
+        recording = self.folder / "dynamodb.jfr" if self.folder else None
+        by_kind: dict[str, list[tuple[list[str], int]]] = {}
+        if recording is not None and recording.exists():
+            for thread, stack in jfr_stacks(recording):
+                kind = next((k for p, k in JVM_THREADS.items() if thread.startswith(p)), "")
+                by_kind.setdefault(kind, []).append((stack, 1))
+        lines = []
+        for kind, cpu in self.jvm_threads.items():
+            if kind == PROFILER:
+                continue
+            counts = fold(by_kind.get(kind, []), [], java_place)
+            if kind == REQUEST_THREADS and counts:
+                lines += [(f"{kind}: {place}", us) for place, us in shares(counts, cpu * per)]
+            elif kind == SQLITE_THREAD and counts:
+                methods = fold(by_kind[kind], [], java_method)
+                named = ", ".join(f"{method} {n / methods.total():.0%}"
+                                  for method, n in methods.most_common(3))  # fmt: skip
+                lines.append((f"{kind} (its Java samples: {named})", cpu * per))
+            elif cpu > 0:
+                lines.append((kind, cpu * per))
+        samples = sum(len(stacks) for stacks in by_kind.values())
+        if not samples:
+            return lines, "threads' CPU from /proc"
+        return lines, f"threads' CPU from /proc; JFR, {samples:,} execution samples"
+
+
+def _sooner() -> None:
+    """py-spy must sample on time on a loaded machine: it runs before the processes it
+    watches (its own CPU is not counted in theirs)."""
+    with contextlib.suppress(PermissionError):
+        os.nice(-10)
+
+
+def _renice_threads(pid: int, name: str) -> None:
+    """Run the threads of ``pid`` whose name starts with ``name`` before the others (the
+    JVM's sampler, for the same reason as py-spy)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            if (task / "comm").read_text().startswith(name):
+                os.setpriority(os.PRIO_PROCESS, int(task.name), -10)
+
+
+if __name__ == "__main__":
+    # The tables again from a --profile folder (after PLACES changed, say).
+    print(Measured.from_folder(Path(sys.argv[1])).report())

@@ -1,0 +1,169 @@
+"""Where a run's CPU goes (issue 24), shared by the benches that profile: CPU time per process
+group from /proc, and sampled stacks (py-spy's raw output for Python, JDK Flight Recorder's
+for a JVM) folded into named places, each given its share of a measured CPU time.
+
+Samples say where a thread was, not how long it ran: a place's microseconds are the measured
+CPU time shared out in proportion to its samples. Samples of waiting threads are kept out
+(py-spy's ``--gil``, or the ``idle`` frames a bench names), but a thread that waits for a
+core is still sampled: on a loaded machine the shares are what this method gives, not exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+NO_PYTHON_FRAME = "(no Python frame)"
+"""The stack of a sample taken while a thread held the GIL outside any Python function: the
+interpreter starting, exiting, or collecting garbage between two calls."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A named place a sample is counted in: its stack has a frame that one of ``frames``
+    names (any frame, if empty), a frame that one of ``under`` names (if given), and its
+    innermost frame starts with one of ``leaf`` (if given). A name is the start of a frame
+    (``Class.method``, ``function``, ``package.Class``) or of its file (``botocore/auth.py``,
+    ``asyncio/``): py-spy writes a frame ``function (file:line)``."""
+
+    name: str
+    frames: tuple[str, ...] = ()
+    under: tuple[str, ...] = ()
+    leaf: tuple[str, ...] = ()
+
+    def holds(self, stack: Sequence[str]) -> bool:
+        if self.leaf and not stack[-1].startswith(self.leaf):
+            return False
+        return all(
+            any(names(frame, part) for frame in stack for part in parts)
+            for parts in (self.frames, self.under)
+            if parts
+        )
+
+
+def names(frame: str, part: str) -> bool:
+    """Whether ``part`` names the frame: its start, or the start of its file."""
+    return frame.startswith(part) or f"({part}" in frame
+
+
+def fold(
+    stacks: Iterable[tuple[Sequence[str], int]],
+    places: Sequence[Place],
+    other: Callable[[Sequence[str]], str],
+    idle: tuple[str, ...] = (),
+) -> Counter[str]:
+    """Samples by place: each stack (outermost frame first, with its count) goes to the first
+    place that holds it, else to the place ``other`` names for it; a stack whose innermost
+    frame starts with one of ``idle`` is a wait, and is not counted."""
+    counts: Counter[str] = Counter()
+    for stack, count in stacks:
+        if not stack or (idle and stack[-1].startswith(idle)):
+            continue
+        place = next((p.name for p in places if p.holds(stack)), None)
+        counts[place or other(stack)] += count
+    return counts
+
+
+def shares(counts: Counter[str], micros: float) -> list[tuple[str, float]]:
+    """``micros`` shared among the places in proportion to their samples, largest first."""
+    total = sum(counts.values()) or 1
+    return [(place, n / total * micros) for place, n in counts.most_common()]
+
+
+def top(lines: Iterable[tuple[str, float]], count: int) -> list[tuple[str, float]]:
+    """The ``count`` largest lines, and the others summed into one "rest" line."""
+    ranked = sorted(lines, key=lambda line: -line[1])
+    if len(ranked) <= count + 1:
+        return ranked
+    rest = sum(value for _, value in ranked[count:])
+    return [*ranked[:count], (f"rest ({len(ranked) - count} places)", rest)]
+
+
+def py_spy_stacks(text: str) -> Iterator[tuple[list[str], int]]:
+    """(frames outermost first, count) for each line of ``py-spy record --format raw``."""
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            yield stack.split(";") if stack else [NO_PYTHON_FRAME], int(count)
+
+
+def jfr_stacks(recording: Path) -> Iterator[tuple[str, list[str]]]:
+    """(thread name, frames outermost first) for each execution sample of a JFR recording: a
+    thread running Java code (JIT-compiled or interpreted). Native code (SQLite, sockets) is
+    not in them: JFR samples one thread in native code per period whether it computes or
+    waits, so those samples cannot be shared by CPU."""
+    printed = subprocess.run(
+        ["jfr", "print", "--stack-depth", "64", "--events", "jdk.ExecutionSample",
+         str(recording)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    thread, frames, in_stack = "", list[str](), False
+    for line in printed.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("sampledThread = "):
+            thread = line.split('"')[1]
+        elif line == "stackTrace = [":
+            frames, in_stack = [], True
+        elif in_stack and line == "]":
+            in_stack = False
+            if frames:
+                yield thread, frames[::-1]
+        elif in_stack and line != "...":
+            frames.append(line.split("(", 1)[0])
+
+
+def cpu_times(pid: int, task: int | None = None) -> tuple[float, float]:
+    """(user, system) CPU seconds a process has used, all its threads, from /proc; or, with
+    ``task``, one of its threads'."""
+    where = f"/proc/{pid}/task/{task}/stat" if task else f"/proc/{pid}/stat"
+    fields = Path(where).read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def cpu_seconds(pid: int, task: int | None = None) -> float:
+    """CPU time (user + system) a process, or one of its threads, has used."""
+    return sum(cpu_times(pid, task))
+
+
+def process_tree(root: int) -> list[int]:
+    """A process and all its descendants, whichever thread started them."""
+    found, pending = [], [root]
+    while pending:
+        current = pending.pop()
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except FileNotFoundError:
+            continue
+        found.append(current)
+        for task in tasks:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def thread_cpu_by_name(pid: int, kind_of: dict[str, str], default: str) -> dict[str, float]:
+    """A process's CPU seconds by kind of thread: the kind of the first name prefix in
+    ``kind_of`` a thread's name (``comm``) starts with, else ``default``."""
+    by_kind: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            cpu = cpu_seconds(pid, int(task.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        kind = next((k for prefix, k in kind_of.items() if name.startswith(prefix)), default)
+        by_kind[kind] = by_kind.get(kind, 0.0) + cpu
+    return by_kind
+
+
+def markdown(header: Sequence[str], rows: Iterable[Sequence[str]], right: int = 1) -> str:
+    """A markdown table; the last ``right`` columns are numbers, aligned right."""
+    rule = ["---"] * (len(header) - right) + ["---:"] * right
+    lines = [header, rule, *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
