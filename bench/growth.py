@@ -311,7 +311,7 @@ async def one_message(
     return (max(group.got[marker] for group in groups) - started) * 1000, 0
 
 
-async def wait_until_quiet(stage_pid: int, every_s: float = 2.0, most_s: float = 120.0) -> None:
+async def wait_until_quiet(stage_pid: int, every_s: float = 2.0, most_s: float = 600.0) -> None:
     """Until the stage's tree spends less than QUIET_CPU of a core (its pollers' idle
     work), or ``most_s`` has passed."""
     before, began = tree_cpu_seconds(stage_pid), time.perf_counter()
