@@ -396,7 +396,7 @@ def _numeric(argument: Any, where: str) -> Test:
     bounds = []
     for index in range(0, len(argument), 2):
         name, bound = argument[index], argument[index + 1]
-        if name not in _COMPARISONS:
+        if not isinstance(name, str) or name not in _COMPARISONS:
             raise FilterPatternError(
                 f"{where}: numeric operator {_shown(name)} is none of {', '.join(_COMPARISONS)}"
             )

@@ -430,3 +430,8 @@ def test_a_body_nested_deeper_than_python_recurses_is_matched_or_dropped_not_rai
     assert not event_filter.matches(sqs("[" * 100_000 + "]" * 100_000))
     assert not event_filter.matches(sqs("[" * 500 + '{"a": 2}' + "]" * 500))
     assert event_filter.matches(sqs("[" * 500 + '{"a": 1}' + "]" * 500))
+
+
+def test_a_numeric_operator_that_is_not_a_string_is_our_error():
+    with pytest.raises(FilterPatternError, match="numeric operator"):
+        compile_filters(['{"a": [{"numeric": [[], null]}]}'], SQS_DATA_KEY)
