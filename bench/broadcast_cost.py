@@ -14,9 +14,9 @@ average. The layer is imported from ``PYTHONPATH`` when it names one (a "before"
 against an export of another commit), else from this checkout.
 
 ``--alternatives`` measures two other ways in the same run: ``Broadcaster.post`` with one
-future per member (issue 8's broadcast), and one thread driving as many non-blocking
-sockets with ``selectors`` (first attempts only: no retries, timeouts or TLS, so the best
-that idea could do).
+future per member (issue 8's broadcast), and the prototype of the ``Broadcaster``'s first
+attempts: one thread driving as many non-blocking sockets with ``selectors`` (no retries,
+timeouts or full answer parsing, so the best that idea could do).
 """
 
 from __future__ import annotations

@@ -148,10 +148,36 @@ def test_a_worker_killed_mid_fan_out_reaches_the_rest_by_the_backstop(chat, monk
 
     with monkeypatch.context() as fault:
         fault.setattr(Broadcaster, "post", post_then_die)
+        # Every attempt through post, one after another: the one-thread first attempts
+        # would have both posts under way at once, with no point between them to die at.
+        fault.setattr(Broadcaster, "_drives_sockets", lambda self, client: False)
         fault.setattr(Broadcaster, "_pool", lambda self: _InOrder())
         with pytest.raises(WorkerKilled):
             send()
     assert sum(1 for m in OTHERS if shown(m)) == 1
+    settle(chat)
+    [message_id] = stored_ids(chat)
+    assert all(message_id in shown(m) for m in OTHERS)
+
+
+def test_a_worker_killed_amid_the_first_attempts_reaches_the_rest_by_the_backstop(
+    chat, monkeypatch
+):
+    # The one thread driving the first attempts dies as it starts carol's post (other
+    # posts may be under way on their sockets): the backstop delivers to every member.
+    from chatroom.fanout.management_api import KeepAliveManagementApi
+
+    real_request_bytes = KeepAliveManagementApi.request_bytes
+
+    def request_or_die(self, connection_id, data):
+        if connection_id == OTHERS[1]:
+            raise WorkerKilled("amid the first attempts")
+        return real_request_bytes(self, connection_id, data)
+
+    with monkeypatch.context() as fault:
+        fault.setattr(KeepAliveManagementApi, "request_bytes", request_or_die)
+        with pytest.raises(WorkerKilled):
+            send()
     settle(chat)
     [message_id] = stored_ids(chat)
     assert all(message_id in shown(m) for m in OTHERS)
@@ -575,6 +601,7 @@ def test_a_shard_whose_worker_dies_on_every_receive_tells_the_sender(chat, monke
 
     real_post = Broadcaster.post
     monkeypatch.setattr(Broadcaster, "post", killed)
+    monkeypatch.setattr(Broadcaster, "_drives_sockets", lambda self, client: False)  # all in post
     fan_out = load_handler("fan_out")
     for receive in range(1, LAST_RECEIVE + 1):
         event = queue_event(chat.sqs, chat.queue_url)

@@ -44,13 +44,17 @@ def attempts(
     keep_s: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    made: int = 0,
+    started_at: float | None = None,
 ) -> Iterator[Attempt]:
     """Yield the attempts the caller may make: the first at once, each next one after a
     full-jitter pause, while attempts are left and the pause and a whole attempt fit both
     in the budget and in ``remaining()`` less ``keep_s`` (what later steps need). The
-    caller returns on success and loops on a failure worth retrying."""
-    ends = clock() + policy.budget_s
-    for number in range(policy.attempts):
+    caller returns on success and loops on a failure worth retrying. ``made`` attempts
+    already made elsewhere, the first at ``started_at`` (``clock``'s time), count against
+    the policy's attempts and budget."""
+    ends = (clock() if started_at is None else started_at) + policy.budget_s
+    for number in range(made, policy.attempts):
         if number:
             pause = random.uniform(0, policy.first_backoff_s * 2**number)
             needs = pause + policy.attempt_timeout_s

@@ -1,15 +1,21 @@
 """Posting to connections through the API Gateway Management API (``@connections``).
 
 The fan-out is the hot path: one client per endpoint per execution environment (signed
-keep-alive connections, ``management_api``) and a bounded pool of threads, each taking
-the next member from one queue until none is left (a future per member cost the same to
-1.9x the CPU per delivery, ``bench/broadcast_cost.py --alternatives``).
+keep-alive connections, ``management_api``). The first attempt to every member is made
+from the calling thread, which drives up to ``max_workers`` kept-alive non-blocking
+sockets with ``selectors`` (``KeepAliveManagementApi.exchange_all``): 1.4-2.7x less CPU
+per delivery than 32 threads, which each pay for taking the GIL back on every answer
+(``bench/broadcast_cost.py``). A member whose first attempt is worth another (429, 5xx,
+no answer) goes, as soon as it is answered, to a bounded pool of threads that makes the
+attempts left with ``post``'s retry loop. https endpoints (AWS) and other clients (a
+boto3 client) make every attempt in the pool's threads, each taking the next member from
+one queue: a TLS handshake and records on non-blocking sockets are not done here.
 
 A post is retried on 429, 5xx and connection errors by the layer's one retry loop
-(``chatroom.retry``, the ``POST`` budget), and no post starts once the invocation is down
-to ``RESERVE_S``: those members are handed back as deferred, for the caller to queue
-before anything else. Connections that answered 410 are handed back too, for the caller
-to remove last.
+(``chatroom.retry``, the ``POST`` budget, which counts the first attempt wherever it was
+made), and no post starts once the invocation is down to ``RESERVE_S``: those members are
+handed back as deferred, for the caller to queue before anything else. Connections that
+answered 410 are handed back too, for the caller to remove last.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from __future__ import annotations
 import enum
 import queue
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +32,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import budgets, retry
 from chatroom.connections import Member
+from chatroom.fanout.http1 import Response
+from chatroom.fanout.management_api import KeepAliveManagementApi, error_type
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining
 
@@ -39,6 +47,18 @@ class Delivery(enum.Enum):
     FAILED = "failed"
     DEFERRED = "deferred"
     """Not attempted: the invocation's time was short; the caller queues the member."""
+
+
+def answered(status: int, error_code: str) -> Delivery | None:
+    """What an answer means for its member: ``None`` when another attempt is worth making
+    (429, 5xx)."""
+    if status == 410 or error_code == "GoneException":
+        return Delivery.GONE
+    if status in RETRYABLE_STATUS:
+        return None
+    if 200 <= status < 300:
+        return Delivery.DELIVERED
+    return Delivery.FAILED
 
 
 @dataclass(frozen=True)
@@ -69,26 +89,36 @@ class Broadcaster:
         self._executor: ThreadPoolExecutor | None = None
 
     def post(
-        self, client: Any, connection_id: str, data: bytes, remaining: Remaining = unlimited
+        self,
+        client: Any,
+        connection_id: str,
+        data: bytes,
+        remaining: Remaining = unlimited,
+        tried_at: float | None = None,
     ) -> Delivery:
         """Post to one connection: 410 is gone, 403/413/400 fail at once, 429, 5xx and
         connection errors are tried again while the ``POST`` budget and the invocation's
-        time allow."""
-        if remaining() < budgets.RESERVE_S:
+        time allow. ``tried_at``: a first attempt was made then (``time.monotonic``, by
+        ``broadcast``'s one thread) and failed worth another; this makes the others."""
+        if tried_at is None and remaining() < budgets.RESERVE_S:
             return Delivery.DEFERRED
         keep = budgets.RESERVE_S - budgets.POST.budget_s
-        for attempt in retry.attempts(budgets.POST, remaining, keep, sleep=self._sleep):
+        made = 0 if tried_at is None else 1
+        for attempt in retry.attempts(
+            budgets.POST, remaining, keep, sleep=self._sleep, made=made, started_at=tried_at
+        ):
             try:
                 client.post_to_connection(
                     ConnectionId=connection_id, Data=data, timeout_s=attempt.timeout_s
                 )
                 return Delivery.DELIVERED
             except ClientError as exc:
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-                if status == 410 or exc.response.get("Error", {}).get("Code") == "GoneException":
-                    return Delivery.GONE
-                if status not in RETRYABLE_STATUS:
-                    return Delivery.FAILED
+                delivery = answered(
+                    exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0),
+                    exc.response.get("Error", {}).get("Code", ""),
+                )
+                if delivery is not None:
+                    return delivery
             except BotoCoreError:
                 pass
         return Delivery.FAILED
@@ -106,6 +136,77 @@ class Broadcaster:
         started = time.perf_counter()
         members = list(recipients)
         deliveries = [Delivery.DEFERRED] * len(members)
+        if self._drives_sockets(client):
+            self._first_attempts(client, data, members, remaining, deliveries)
+        else:
+            self._post_in_threads(client, data, members, remaining, deliveries)
+        now_ms = int(self._clock() * 1000)
+        outcome = list(zip(members, deliveries, strict=True))
+        return BroadcastResult(
+            delivered=deliveries.count(Delivery.DELIVERED),
+            gone=tuple(
+                m.connection_id
+                for m, d in outcome
+                if d is Delivery.GONE and not m.may_still_be_connecting(now_ms)
+            ),
+            failed=deliveries.count(Delivery.FAILED),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            deferred=tuple(m for m, d in outcome if d is Delivery.DEFERRED),
+            failed_members=tuple(m for m, d in outcome if d is Delivery.FAILED),
+        )
+
+    def _drives_sockets(self, client: Any) -> bool:
+        """Whether the first attempts go from this thread's sockets (see the module)."""
+        return isinstance(client, KeepAliveManagementApi) and client.drives_sockets
+
+    def _first_attempts(
+        self,
+        client: KeepAliveManagementApi,
+        data: bytes,
+        members: list[Member],
+        remaining: Remaining,
+        deliveries: list[Delivery],
+    ) -> None:
+        """Every member's first attempt, from this thread; a member whose attempt is worth
+        another goes to the pool's threads as soon as it is answered, so its retries have
+        what is left of its budget."""
+        tried_at: dict[int, float] = {}
+        retries: list[Future[None]] = []
+
+        def requests() -> Iterator[tuple[int, bytes]]:
+            for index, member in enumerate(members):
+                if remaining() < budgets.RESERVE_S:
+                    continue  # stays deferred
+                tried_at[index] = time.monotonic()
+                yield index, client.request_bytes(member.connection_id, data)
+
+        def post_again(index: int) -> None:
+            connection_id = members[index].connection_id
+            deliveries[index] = self.post(
+                client, connection_id, data, remaining, tried_at=tried_at[index]
+            )
+
+        def settle(index: int, response: Response | None) -> None:
+            delivery = None if response is None else answered(response.status, error_type(response))
+            if delivery is None:
+                retries.append(self._pool().submit(post_again, index))
+            else:
+                deliveries[index] = delivery
+
+        client.exchange_all(requests(), settle, self._max_workers, budgets.POST.attempt_timeout_s)
+        for retry_ in retries:
+            retry_.result()
+
+    def _post_in_threads(
+        self,
+        client: Any,
+        data: bytes,
+        members: list[Member],
+        remaining: Remaining,
+        deliveries: list[Delivery],
+    ) -> None:
+        """``post`` to every member, from up to ``max_workers`` threads each taking the
+        next from one queue."""
         pending: queue.SimpleQueue[tuple[int, Member]] = queue.SimpleQueue()
         for numbered in enumerate(members):
             pending.put(numbered)
@@ -127,20 +228,6 @@ class Broadcaster:
             ]
             for worker in workers:
                 worker.result()
-        now_ms = int(self._clock() * 1000)
-        outcome = list(zip(members, deliveries, strict=True))
-        return BroadcastResult(
-            delivered=deliveries.count(Delivery.DELIVERED),
-            gone=tuple(
-                m.connection_id
-                for m, d in outcome
-                if d is Delivery.GONE and not m.may_still_be_connecting(now_ms)
-            ),
-            failed=deliveries.count(Delivery.FAILED),
-            duration_ms=(time.perf_counter() - started) * 1000,
-            deferred=tuple(m for m, d in outcome if d is Delivery.DEFERRED),
-            failed_members=tuple(m for m, d in outcome if d is Delivery.FAILED),
-        )
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:

@@ -8,7 +8,9 @@ daily or with the credentials (``sigv4.PostSigner``, the same headers as ``SigV4
 byte for byte) and ``http.client``'s request and answer objects (``http1``: the request
 built whole, one ``sendall``, a small answer reader): 0.08-0.10 ms a post where the
 same runs took 0.30-0.51 ms before (``bench/post_cost.py``). The credentials are still
-botocore's (refreshed by their provider, read per post) and so is the CA bundle.
+botocore's (refreshed by their provider, read per post) and so is the CA bundle. A
+plain-HTTP endpoint (the local stage) also takes many requests at once from one thread
+(``exchange_all``, the broadcast's first attempts).
 
 It answers as the boto3 client does: a ``ClientError`` with the HTTP status and the
 service's error code, ``GoneException`` for 410, a ``BotoCoreError`` when the connection
@@ -23,8 +25,8 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 from urllib.parse import SplitResult, quote, urlsplit
 
 from botocore.exceptions import ClientError, ConnectionClosedError, NoCredentialsError
@@ -32,7 +34,7 @@ from botocore.httpsession import DEFAULT_CA_BUNDLE
 
 from chatroom.budgets import POST
 from chatroom.exceptions import ChatError
-from chatroom.fanout.http1 import KeptAliveConnection, Response
+from chatroom.fanout.http1 import KeptAliveConnection, KeptAliveSockets, Response
 from chatroom.fanout.sigv4 import DOT_SEGMENTS, PostSigner, canonical_uri
 
 TIMEOUT_S = POST.attempt_timeout_s
@@ -40,6 +42,8 @@ SERVICE = "execute-api"
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
 CUSTOM_ENDPOINT_VARIABLE = "MANAGEMENT_API_ENDPOINT"
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Key = TypeVar("Key")
 
 
 class GoneException(ClientError):
@@ -68,6 +72,11 @@ def host_header(parts: SplitResult) -> str:
     if parts.port is not None and parts.port != DEFAULT_PORTS.get(parts.scheme):
         host = f"{host}:{parts.port}"
     return host
+
+
+def error_type(response: Response) -> str:
+    """The service's error code an answer names (``x-amzn-ErrorType``), or nothing."""
+    return response.headers.get("x-amzn-errortype", "").split(":")[0]
 
 
 class KeepAliveManagementApi:
@@ -103,6 +112,27 @@ class KeepAliveManagementApi:
             else None
         )
         self._local = threading.local()
+        self._sockets = KeptAliveSockets(*self._address) if self._tls is None else None
+
+    @property
+    def drives_sockets(self) -> bool:
+        """Whether ``exchange_all`` can post (plain HTTP, the local stage's endpoint)."""
+        return self._sockets is not None
+
+    def exchange_all(
+        self,
+        requests: Iterator[tuple[Key, bytes]],
+        answered: Callable[[Key, Response | None], None],
+        most: int,
+        timeout_s: float = TIMEOUT_S,
+    ) -> None:
+        """Call ``answered`` with the answer to each ``request_bytes`` request (``None``
+        when it got none), up to ``most`` at once, from this one thread
+        (``KeptAliveSockets``). Plain HTTP only: https endpoints post with
+        ``post_to_connection``."""
+        if self._sockets is None:
+            raise ValueError(f"{self.endpoint} is not plain HTTP")
+        self._sockets.exchange_all(requests, answered, most, timeout_s)
 
     def post_to_connection(
         self, ConnectionId: str, Data: bytes, timeout_s: float | None = None
@@ -158,7 +188,7 @@ class KeepAliveManagementApi:
 
     @staticmethod
     def _error(response: Response) -> ClientError:
-        code = response.headers.get("x-amzn-errortype", "").split(":")[0]
+        code = error_type(response)
         try:
             message = str(json.loads(response.body or b"{}").get("message", ""))
         except ValueError:

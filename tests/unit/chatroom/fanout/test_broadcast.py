@@ -1,5 +1,6 @@
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
@@ -220,3 +221,155 @@ def test_a_429_is_retried_with_jitter(monkeypatch):
         assert _TooManyThenOk.hits == ["/dev/@connections/a", "/dev/@connections/a"]
     finally:
         server.shutdown()
+
+
+class _KeptAlive(BaseHTTPRequestHandler):
+    """A kept-alive @connections: answers each member's POSTs with the next status of
+    ``statuses[member]`` (then 200); 0 closes the connection without answering."""
+
+    protocol_version = "HTTP/1.1"
+    statuses: dict[str, list[int]]
+    delays: dict[str, float]
+    hits: list[str]
+    drop_idle = False
+    """Close each connection after its answer without saying so, as a server does to a
+    kept-alive connection left idle past its timeout."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        member = self.path.rsplit("/", 1)[1]
+        self.hits.append(member)
+        time.sleep(self.delays.get(member, 0.0))
+        answers = self.statuses.get(member, [])
+        status = answers.pop(0) if answers else 200
+        if status == 0:
+            self.close_connection = True
+            return
+        body = b"" if status == 200 else b'{"message":"no"}'
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = self.drop_idle
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def kept_alive():
+    """A local kept-alive @connections and the layer's client for it (the one-thread path)."""
+    _KeptAlive.statuses, _KeptAlive.delays, _KeptAlive.hits = {}, {}, []
+    _KeptAlive.drop_idle = False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeptAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    environ = {
+        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"http://127.0.0.1:{server.server_port}/dev"
+    }
+    yield ManagementApiClients(boto3.session.Session(), environ).configured()
+    server.shutdown()
+
+
+@pytest.fixture
+def posts_in_threads(monkeypatch):
+    """The members ``Broadcaster.post`` was called for (the threaded path's attempts)."""
+    posted: list[str] = []
+    real_post = Broadcaster.post
+
+    def post(self, client, connection_id, *args, **kwargs):
+        posted.append(connection_id)
+        return real_post(self, client, connection_id, *args, **kwargs)
+
+    monkeypatch.setattr(Broadcaster, "post", post)
+    return posted
+
+
+def test_first_attempts_go_from_one_thread_and_deliver_to_every_member(
+    kept_alive, posts_in_threads
+):
+    ids = [f"m{i}" for i in range(40)]
+    result = broadcaster(max_workers=8).broadcast(kept_alive, b"hello", members(*ids))
+    assert (result.delivered, result.gone, result.failed, result.deferred) == (40, (), 0, ())
+    assert sorted(_KeptAlive.hits) == sorted(ids)
+    assert posts_in_threads == []
+
+
+def test_a_410_on_a_first_attempt_is_gone(kept_alive, posts_in_threads):
+    _KeptAlive.statuses = {"b": [410]}
+    result = broadcaster().broadcast(kept_alive, b"hello", members("a", "b", "c"))
+    assert (result.delivered, result.gone, result.failed) == (2, ("b",), 0)
+    assert posts_in_threads == []
+
+
+def test_a_410_on_a_first_attempt_from_a_connection_still_in_connect_is_not_gone(kept_alive):
+    _KeptAlive.statuses = {"b": [410]}
+    young = members("a") + members("b", connected_at=int(NOW * 1000) - 1000)
+    result = broadcaster().broadcast(kept_alive, b"hello", young)
+    assert (result.delivered, result.gone, result.failed) == (1, (), 0)
+
+
+def test_a_403_on_a_first_attempt_fails_without_a_retry(kept_alive, posts_in_threads):
+    _KeptAlive.statuses = {"b": [403]}
+    result = broadcaster().broadcast(kept_alive, b"hello", members("a", "b"))
+    assert [m.connection_id for m in result.failed_members] == ["b"]
+    assert (_KeptAlive.hits.count("b"), posts_in_threads) == (1, [])
+
+
+def test_a_5xx_on_a_first_attempt_is_retried_in_the_threads_and_delivered(
+    kept_alive, posts_in_threads
+):
+    _KeptAlive.statuses = {"b": [500]}
+    result = broadcaster().broadcast(kept_alive, b"hello", members("a", "b", "c"))
+    assert (result.delivered, result.failed) == (3, 0)
+    assert (_KeptAlive.hits.count("b"), posts_in_threads) == (2, ["b"])
+
+
+def test_a_5xx_is_retried_at_once_not_after_the_slowest_first_attempt(kept_alive):
+    # The POST budget (4 s) has room for a retry (a pause and a 3 s attempt) only in the
+    # first second after the first attempt: waiting for a member answering in 1.2 s
+    # would leave b none.
+    _KeptAlive.statuses, _KeptAlive.delays = {"b": [500]}, {"slow": 1.2}
+    result = broadcaster().broadcast(kept_alive, b"hello", members("slow", "b"))
+    assert (result.delivered, result.failed) == (2, 0)
+
+
+def test_a_5xx_is_tried_at_most_three_times_in_all_first_attempt_included(kept_alive):
+    _KeptAlive.statuses = {"b": [503, 503, 503, 503]}
+    result = broadcaster().broadcast(kept_alive, b"hello", members("a", "b"))
+    assert [m.connection_id for m in result.failed_members] == ["b"]
+    assert _KeptAlive.hits.count("b") == 3
+
+
+def test_no_answer_on_a_first_attempt_is_retried_in_the_threads(kept_alive, posts_in_threads):
+    _KeptAlive.statuses = {"b": [0]}
+    result = broadcaster().broadcast(kept_alive, b"hello", members("a", "b", "c"))
+    assert (result.delivered, result.failed) == (3, 0)
+    assert posts_in_threads == ["b"]
+
+
+def test_kept_alive_connections_the_server_dropped_are_replaced_without_a_retry(
+    kept_alive, posts_in_threads
+):
+    _KeptAlive.drop_idle = True
+    ids = [f"m{i}" for i in range(10)]
+    first = broadcaster(max_workers=4).broadcast(kept_alive, b"one", members(*ids))
+    second = broadcaster(max_workers=4).broadcast(kept_alive, b"two", members(*ids))
+    assert (first.delivered, second.delivered) == (10, 10)
+    assert sorted(_KeptAlive.hits) == sorted(ids * 2)
+    assert posts_in_threads == []
+
+
+def test_no_first_attempt_starts_when_the_invocations_time_is_short(kept_alive):
+    short = budgets.RESERVE_S - 0.1
+    result = broadcaster().broadcast(kept_alive, b"x", members("a", "b"), remaining=lambda: short)
+    assert [m.connection_id for m in result.deferred] == ["a", "b"]
+    assert (result.delivered, result.failed, _KeptAlive.hits) == (0, 0, [])
+
+
+def test_members_reached_once_time_runs_short_are_deferred(kept_alive):
+    times = iter([budgets.RESERVE_S + 1.0] + [budgets.RESERVE_S - 0.1] * 3)
+    result = broadcaster(max_workers=1).broadcast(
+        kept_alive, b"x", members("a", "b", "c"), remaining=lambda: next(times)
+    )
+    assert [m.connection_id for m in result.deferred] == ["b", "c"]
+    assert (result.delivered, _KeptAlive.hits) == (1, ["a"])

@@ -1,13 +1,15 @@
-"""The kept-alive connection's answer reader: a body by Content-Length, in chunks or to the
-end; interim answers skipped; a connection the answer closes is opened again."""
+"""The answer parser and its two shells (a kept-alive connection, and sockets one thread
+drives): a body by Content-Length, in chunks or to the end; interim answers skipped; a
+connection the answer closes is opened again."""
 
 import http.client
 import socket
 import threading
+import time
 
 import pytest
 
-from chatroom.fanout.http1 import KeptAliveConnection
+from chatroom.fanout.http1 import KeptAliveConnection, KeptAliveSockets, parse_response
 
 REQUEST = b"POST /dev/@connections/a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
 
@@ -120,3 +122,70 @@ def test_a_body_cut_short_is_an_incomplete_read():
 def test_a_status_line_that_is_not_http_is_a_bad_status_line():
     with pytest.raises(http.client.BadStatusLine):
         exchange(_Server([b"SSH-2.0-OpenSSH\r\n\r\n"]))
+
+
+CHUNKED = (
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b'5;ext=1\r\n{"mes\r\n8\r\nsage":1}\r\n0\r\nTrailer: x\r\n\r\n'
+)
+
+
+def test_an_answer_is_parsed_once_its_last_byte_is_in_and_taken_out_of_the_buffer():
+    buffer = bytearray()
+    for byte in CHUNKED[:-1]:
+        buffer.append(byte)
+        assert parse_response(buffer, ended=False) is None
+    buffer += CHUNKED[-1:] + b"HTTP/1.1"
+    parsed = parse_response(buffer, ended=False)
+    assert (parsed.response.status, parsed.response.body, parsed.closes) == (
+        403,
+        b'{"message":1}',
+        False,
+    )
+    assert buffer == b"HTTP/1.1"
+
+
+def answers(port, requests, most=1, timeout_s=5.0):
+    """What ``KeptAliveSockets.exchange_all`` answered, as (key, response) in order."""
+    answered = []
+    KeptAliveSockets("127.0.0.1", port).exchange_all(
+        iter(requests), lambda key, response: answered.append((key, response)), most, timeout_s
+    )
+    return answered
+
+
+def exchange_all(server, times=1):
+    return [response for _, response in answers(server.port, [(n, REQUEST) for n in range(times)])]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        CHUNKED,
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+    ],
+)
+def test_sockets_one_thread_drives_read_the_answers_a_connection_reads(answer):
+    [expected] = exchange(_Server([answer]))
+    assert exchange_all(_Server([answer] * 2), times=2) == [expected, expected]
+
+
+def test_sockets_keep_a_connection_alive_across_requests():
+    server = _Server([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"] * 3)
+    assert [r.status for r in exchange_all(server, times=3)] == [200, 200, 200]
+    assert server.accepted == 1
+
+
+def test_a_request_the_server_does_not_answer_in_its_time_gets_none():
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connects, never answers
+        started = time.monotonic()
+        assert answers(silent.getsockname()[1], [("a", REQUEST)], 4, 0.2) == [("a", None)]
+        assert 0.2 <= time.monotonic() - started < 2.0
+
+
+def test_a_request_to_a_closed_port_gets_none():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()
+    assert answers(port, [("a", REQUEST)], 4, 1.0) == [("a", None)]
