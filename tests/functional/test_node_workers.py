@@ -29,7 +29,8 @@ from wslocal.faults import parse_faults
 from wslocal.runtime.languages import Debugging
 from wslocal.runtime.languages.node import NODE
 from wslocal.runtime.settings import RuntimeSettings
-from wslocal.runtime.workers import Worker, WorkerPool
+from wslocal.runtime.worker import Worker
+from wslocal.runtime.workers import WorkerPool
 from wslocal.template import FunctionModel
 
 CODE = FIXTURES / "node_worker_functions"

@@ -11,9 +11,10 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from wslocal.exceptions import HandlerError, InvocationError, PoolRetiredError, ThrottledError
-from wslocal.runtime import workers
+from wslocal.runtime import worker
 from wslocal.runtime.settings import RuntimeSettings
-from wslocal.runtime.workers import Worker, WorkerPool
+from wslocal.runtime.worker import Worker
+from wslocal.runtime.workers import WorkerPool
 from wslocal.template import FunctionModel
 
 CODE = FIXTURES / "worker_functions"
@@ -253,7 +254,7 @@ async def test_a_call_cancelled_as_it_completes_is_cancelled_and_its_worker_kept
 
 
 async def test_a_handler_whose_import_hangs_is_given_up_after_init_time(monkeypatch):
-    monkeypatch.setattr(workers, "INIT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(worker, "INIT_TIMEOUT_S", 1.0)
 
     async def body(pool):
         started = time.monotonic()
