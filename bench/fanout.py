@@ -73,7 +73,7 @@ def process_kind(pid: int) -> str:
     command = Path(f"/proc/{pid}/cmdline").read_bytes()
     if b"java" in command:
         return "DynamoDB Local (JVM)"
-    if b"moto.server" in command:
+    if b"moto.server" in command or b"moto_sqs" in command:
         return "moto's server (SQS)"
     for variable in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
         if variable.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):

@@ -122,7 +122,7 @@ def process_group(pid: int, stage_pid: int) -> str:
         return LIFELINES
     if Path(command.split(b"\0", 1)[0].decode()).name == "java":
         return JVM
-    if b"moto.server" in command:
+    if b"moto.server" in command or b"moto_sqs" in command:
         return MOTO
     if b"wslocal.runtime.forkserver" in command and (
         b"wslocal.runtime.forkserver" not in _read(parent_pid(pid), "cmdline")

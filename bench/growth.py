@@ -101,7 +101,7 @@ def cpu_by_kind(pid: int) -> dict[str, float]:
             kinds["workers"] += reaped
         elif b"java" in command:
             kinds["JVM"] += own + reaped
-        elif b"moto.server" in command:
+        elif b"moto.server" in command or b"moto_sqs" in command:
             kinds["moto"] += own + reaped
         else:
             kinds["workers"] += own + reaped
@@ -136,7 +136,7 @@ def memory_by_kind(pid: int) -> dict[str, float]:
         pss = memory_mb(process, "Pss:")
         if b"java" in command:
             kinds["JVM"] += pss
-        elif b"moto.server" in command:
+        elif b"moto.server" in command or b"moto_sqs" in command:
             kinds["moto"] += pss
         else:
             kinds["stage and workers"] += pss
