@@ -40,18 +40,21 @@ EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
 def event_name(record: Mapping[str, Any]) -> str | None:
     """The record's ``eventName``. DynamoDB Local has been seen to stream its Java SDK's
     ``UNKNOWN_TO_SDK_VERSION`` (under load, for a removal); a name outside DynamoDB's
-    three is read from the images the record carries, as only one event fits them (a
-    ``KEYS_ONLY`` record keeps the name it came with)."""
+    three is read from the images the record carries, as the stream's view type says
+    they would be (a ``KEYS_ONLY`` record keeps the name it came with)."""
     name = record.get("eventName")
     if name in EVENT_NAMES:
         return str(name)
-    images = {image for image in ("NewImage", "OldImage") if image in record["dynamodb"]}
-    inferred = {
-        frozenset({"NewImage", "OldImage"}): "MODIFY",
-        frozenset({"NewImage"}): "INSERT",
-        frozenset({"OldImage"}): "REMOVE",
-    }.get(frozenset(images))
-    return inferred or name
+    stream = record["dynamodb"]
+    new, old = "NewImage" in stream, "OldImage" in stream
+    view = stream.get("StreamViewType")
+    if view == "NEW_AND_OLD_IMAGES":
+        return "MODIFY" if new and old else "INSERT" if new else "REMOVE" if old else name
+    if view == "NEW_IMAGE":  # an INSERT and a MODIFY look alike: only a removal is sure
+        return "REMOVE" if not new else name
+    if view == "OLD_IMAGE":  # an INSERT carries no image, a MODIFY and a REMOVE the old
+        return "INSERT" if not old else name
+    return name
 
 
 def is_removal(record: Mapping[str, Any]) -> bool:

@@ -82,18 +82,28 @@ def test_the_failure_record_describes_the_records_without_carrying_them():
     assert "NewImage" not in str(message)
 
 
-def test_an_event_name_outside_dynamodbs_three_is_read_from_the_images():
-    removal = raw(name="UNKNOWN_TO_SDK_VERSION")
-    removal["dynamodb"]["OldImage"] = removal["dynamodb"].pop("NewImage")
-    modification = raw(name="UNKNOWN_TO_SDK_VERSION")
-    modification["dynamodb"]["OldImage"] = {"id": {"S": "o1"}}
-    assert is_removal(removal)
-    assert lambda_record(removal, stream_arn=STREAM, region="eu-west-1")["eventName"] == "REMOVE"
-    assert event_name(modification) == "MODIFY"
-    assert event_name(raw(name="UNKNOWN_TO_SDK_VERSION")) == "INSERT"
+def unknown(view, *images):
+    record = raw(name="UNKNOWN_TO_SDK_VERSION")
+    stream = record["dynamodb"]
+    stream["StreamViewType"] = view
+    stream.pop("NewImage")
+    for image in images:
+        stream[image] = {"id": {"S": "o1"}}
+    return record
 
 
-def test_a_keys_only_record_keeps_the_name_it_came_with():
-    keys_only = raw(name="UNKNOWN_TO_SDK_VERSION")
-    del keys_only["dynamodb"]["NewImage"]
-    assert event_name(keys_only) == "UNKNOWN_TO_SDK_VERSION"
+def test_an_event_name_outside_dynamodbs_three_is_read_from_both_images():
+    both = "NEW_AND_OLD_IMAGES"
+    assert event_name(unknown(both, "NewImage")) == "INSERT"
+    assert event_name(unknown(both, "NewImage", "OldImage")) == "MODIFY"
+    assert is_removal(unknown(both, "OldImage"))
+    removal = lambda_record(unknown(both, "OldImage"), stream_arn=STREAM, region="eu-west-1")
+    assert removal["eventName"] == "REMOVE"
+
+
+def test_with_one_image_only_the_event_it_can_tell_is_named():
+    assert event_name(unknown("NEW_IMAGE")) == "REMOVE"  # a TTL removal: no new image
+    assert event_name(unknown("NEW_IMAGE", "NewImage")) == "UNKNOWN_TO_SDK_VERSION"
+    assert event_name(unknown("OLD_IMAGE")) == "INSERT"
+    assert event_name(unknown("OLD_IMAGE", "OldImage")) == "UNKNOWN_TO_SDK_VERSION"
+    assert event_name(unknown("KEYS_ONLY")) == "UNKNOWN_TO_SDK_VERSION"
