@@ -140,9 +140,14 @@ def missing_packages(
     return found
 
 
-INSTALLER_ENVIRONMENT = ("HOME", "PATH", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY")
-"""The stage's variables npm needs when a worker asks for a package (its registry and
-cache settings: these, and every ``npm_config_*``), not the worker's Lambda-like ones."""
+INSTALLER_ENVIRONMENT = frozenset({
+    "HOME", "PATH", "PYTHONPATH", "VIRTUAL_ENV", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE",
+    "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+    "no_proxy",
+})  # fmt: skip
+"""The stage's variables its installer needs when a worker asks for a package: Python's
+(a stage run from source finds wslocal), npm's (its registry, cache, proxies and CAs:
+these, and every ``npm_config_*``), not the worker's Lambda-like ones."""
 
 
 def installer_command(cache: Path, environ: dict[str, str] | None = None) -> str:

@@ -178,7 +178,12 @@ class Broadcaster:
                 if remaining() < budgets.RESERVE_S:
                     continue  # stays deferred
                 tried_at[index] = time.monotonic()
-                yield index, client.request_bytes(member.connection_id, data)
+                try:
+                    request = client.request_bytes(member.connection_id, data)
+                except BotoCoreError:  # no credentials to sign with: this member fails
+                    deliveries[index] = Delivery.FAILED
+                    continue
+                yield index, request
 
         def post_again(index: int) -> None:
             connection_id = members[index].connection_id
@@ -193,9 +198,13 @@ class Broadcaster:
             else:
                 deliveries[index] = delivery
 
-        client.exchange_all(requests(), settle, self._max_workers, budgets.POST.attempt_timeout_s)
-        for retry_ in retries:
-            retry_.result()
+        try:
+            client.exchange_all(
+                requests(), settle, self._max_workers, budgets.POST.attempt_timeout_s
+            )
+        finally:  # retries handed over are waited for, whatever ended the first attempts
+            for retry_ in retries:
+                retry_.result()
 
     def _post_in_threads(
         self,

@@ -5,6 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
+from botocore.exceptions import NoCredentialsError
 
 from chatroom import budgets
 from chatroom.connections import CONNECT_GRACE_MS, Member
@@ -373,3 +374,20 @@ def test_members_reached_once_time_runs_short_are_deferred(kept_alive):
     )
     assert [m.connection_id for m in result.deferred] == ["b", "c"]
     assert (result.delivered, _KeptAlive.hits) == (1, ["a"])
+
+
+def test_a_member_whose_request_cannot_be_signed_fails_and_the_others_are_delivered(
+    kept_alive, monkeypatch
+):
+    real = type(kept_alive).request_bytes
+
+    def request_bytes(self, connection_id, data):
+        if connection_id == "b":
+            raise NoCredentialsError()
+        return real(self, connection_id, data)
+
+    monkeypatch.setattr(type(kept_alive), "request_bytes", request_bytes)
+    result = broadcaster().broadcast(kept_alive, b"hello", members("a", "b", "c"))
+    assert (result.delivered, result.failed) == (2, 1)
+    assert [m.connection_id for m in result.failed_members] == ["b"]
+    assert sorted(_KeptAlive.hits) == ["a", "c"]
