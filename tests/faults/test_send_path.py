@@ -165,19 +165,28 @@ def test_a_worker_killed_amid_the_first_attempts_reaches_the_rest_by_the_backsto
 ):
     # The one thread driving the first attempts dies as it starts carol's post (other
     # posts may be under way on their sockets): the backstop delivers to every member.
+    from chatroom.fanout.broadcast import Broadcaster
     from chatroom.fanout.management_api import KeepAliveManagementApi
 
     real_request_bytes = KeepAliveManagementApi.request_bytes
+    real_first_attempts = Broadcaster._first_attempts
+    one_thread: list[int] = []
 
     def request_or_die(self, connection_id, data):
         if connection_id == OTHERS[1]:
             raise WorkerKilled("amid the first attempts")
         return real_request_bytes(self, connection_id, data)
 
+    def first_attempts(self, *args, **kwargs):
+        one_thread.append(1)
+        return real_first_attempts(self, *args, **kwargs)
+
     with monkeypatch.context() as fault:
         fault.setattr(KeepAliveManagementApi, "request_bytes", request_or_die)
+        fault.setattr(Broadcaster, "_first_attempts", first_attempts)
         with pytest.raises(WorkerKilled):
             send()
+    assert one_thread  # the kill fell on the one-thread path, not the threads'
     settle(chat)
     [message_id] = stored_ids(chat)
     assert all(message_id in shown(m) for m in OTHERS)
