@@ -37,10 +37,14 @@ def start_moto_server(port: int | None = None) -> tuple[subprocess.Popen[bytes],
 
 
 def start_moto_sqs_server(port: int | None = None) -> tuple[subprocess.Popen[bytes], str] | None:
-    """moto's SQS app alone (``wslocal.engines.moto_sqs``), as ``start_moto_server``."""
+    """moto's SQS app alone (``wslocal.engines.moto_sqs``), as ``start_moto_server``; when
+    it cannot start (it imports a module of moto's own, which a moto release may move),
+    moto's whole server on the same port, which serves SQS the same way at a higher cost
+    per request."""
     port = port or free_port()
-    return _start([sys.executable, "-m", "wslocal.engines.moto_sqs", str(port)],
-                  f"http://127.0.0.1:{port}", "/")  # fmt: skip
+    started = _start([sys.executable, "-m", "wslocal.engines.moto_sqs", str(port)],
+                     f"http://127.0.0.1:{port}", "/")  # fmt: skip
+    return started if started is not None else start_moto_server(port)
 
 
 def _start(
