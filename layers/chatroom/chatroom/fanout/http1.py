@@ -334,16 +334,20 @@ class _Drive(Generic[Key]):
                 self._selector.unregister(sock)
             self._idle.append(sock)
 
-    def _start(self, key: Key, request: bytes, sock: socket.socket | None) -> bool:
-        """Whether the request is under way (else its answer is ``None`` already)."""
-        deadline = time.monotonic() + self._timeout_s
+    def _start(
+        self, key: Key, request: bytes, sock: socket.socket | None, deadline: float | None = None
+    ) -> bool:
+        """Whether the request is under way (else its answer is ``None`` already); a
+        request tried again on a new connection keeps the ``deadline`` it had."""
+        if deadline is None:
+            deadline = time.monotonic() + self._timeout_s
         if sock is not None:
             exchange = _Exchange(key, request, sock, True, deadline)
             try:
                 events = selectors.EVENT_READ if self._send(exchange) else selectors.EVENT_WRITE
             except OSError:
                 self._forget(sock)
-                return self._start(key, request, None)
+                return self._start(key, request, None, deadline)
             if sock in self._exchanges:
                 self._selector.modify(sock, events, exchange)
             else:
@@ -429,7 +433,7 @@ class _Drive(Generic[Key]):
         exchange.finished = True
         self._forget(exchange.socket)
         if exchange.reused and not timed_out:
-            if self._start(exchange.key, exchange.request, None):
+            if self._start(exchange.key, exchange.request, None, exchange.deadline):
                 return
         else:
             self._answered(exchange.key, None)

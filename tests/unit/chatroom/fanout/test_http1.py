@@ -2,6 +2,7 @@
 drives): a body by Content-Length, in chunks or to the end; interim answers skipped; a
 connection the answer closes is opened again."""
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -189,3 +190,33 @@ def test_a_request_to_a_closed_port_gets_none():
     port = listener.getsockname()[1]
     listener.close()
     assert answers(port, [("a", REQUEST)], 4, 1.0) == [("a", None)]
+
+
+def test_a_request_tried_again_on_a_new_connection_keeps_its_deadline():
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        kept, _ = listener.accept()  # answers once, then drops the kept-alive connection late
+        kept.recv(65536)
+        kept.sendall(ok)
+        kept.recv(65536)
+        time.sleep(0.7)
+        kept.close()
+        fresh, _ = listener.accept()  # the request again: answered after its deadline
+        fresh.recv(65536)
+        time.sleep(0.7)
+        with contextlib.suppress(OSError):
+            fresh.sendall(ok)
+        fresh.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    sockets = KeptAliveSockets("127.0.0.1", listener.getsockname()[1])
+    answered = []
+    for key in ("first", "again"):
+        sockets.exchange_all(
+            iter([(key, REQUEST)]), lambda k, response: answered.append((k, response)), 1, 1.0
+        )
+    assert answered[0][1].status == 200
+    assert answered[1] == ("again", None)  # 1.4 s after it began: past its 1 s
+    listener.close()
