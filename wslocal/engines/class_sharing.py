@@ -15,6 +15,7 @@ short), the JVM starts as it would without: the archive only ever saves time.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import time
@@ -27,10 +28,9 @@ JAR = "DynamoDBLocal.jar"
 LIBRARIES = "DynamoDBLocal_lib"
 MANIFEST = "META-INF/MANIFEST.MF"
 WRITING = "classes.jsa.writing"
-"""Held by the one JVM that writes the archive: the others start without (each writer
-makes its stop seconds longer)."""
-STALE_PENDING_S = 600.0
-"""An archive still being written after this long was left by a stage that was killed."""
+"""Locked (``flock``) by the stage whose JVM writes the archive, for as long as that stage
+lives: the others start without it (each writer makes its stop seconds longer). The kernel
+lets the lock go when that stage's process ends, however it ends."""
 
 
 def jars_only(manifest: str) -> str:
@@ -58,6 +58,8 @@ class SharedClasses:
     jar: Path
     options: tuple[str, ...] = ()
     pending: Path | None = None
+    lock: int | None = None
+    """The open file holding the writer's lock, closed by ``keep``."""
 
     def keep(self, exit_code: int | None) -> None:
         """The JVM has exited: the archive it wrote becomes the one later starts map, if
@@ -69,8 +71,9 @@ class SharedClasses:
                 self.pending.replace(self.pending.with_name(ARCHIVE))
         with contextlib.suppress(OSError):
             self.pending.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            self.pending.with_name(WRITING).unlink(missing_ok=True)
+        if self.lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.lock)
 
 
 def _key(jar: Path, java: Path) -> str:
@@ -100,18 +103,23 @@ def _copy_with_jars_only(jar: Path, folder: Path) -> None:
     partial.replace(folder / JAR)
 
 
-def _take_writing(folder: Path, now: float) -> bool:
-    """Become the one writer of the archive, unless another is (leftovers of a writer
-    killed long ago are removed first)."""
-    for leftover in folder.glob(f"{ARCHIVE}.*"):
-        with contextlib.suppress(OSError):
-            if now - leftover.stat().st_mtime > STALE_PENDING_S:
-                leftover.unlink()
+def _take_writing(folder: Path) -> int | None:
+    """The writer's lock (an open file to keep until the archive is kept), unless another
+    stage holds it; with it, what writers that died before keeping theirs left is removed."""
     try:
-        os.close(os.open(folder / WRITING, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        lock = os.open(folder / WRITING, os.O_CREAT | os.O_WRONLY)
     except OSError:
-        return False
-    return True
+        return None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lock)
+        return None
+    for leftover in folder.glob(f"{ARCHIVE}.*"):
+        if leftover.name != WRITING:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+    return lock
 
 
 def shared_classes(jar: Path, java: Path, cache: Path) -> SharedClasses:
@@ -130,7 +138,9 @@ def shared_classes(jar: Path, java: Path, cache: Path) -> SharedClasses:
     archive = folder / ARCHIVE
     if archive.exists():
         return SharedClasses(folder / JAR, (tolerant, f"-XX:SharedArchiveFile={archive}"))
-    if not _take_writing(folder, time.time()):
+    lock = _take_writing(folder)
+    if lock is None:
         return SharedClasses(jar)
     pending = folder / f"{ARCHIVE}.{os.getpid()}-{time.monotonic_ns()}"
-    return SharedClasses(folder / JAR, (tolerant, f"-XX:ArchiveClassesAtExit={pending}"), pending)
+    options = (tolerant, f"-XX:ArchiveClassesAtExit={pending}")
+    return SharedClasses(folder / JAR, options, pending, lock)

@@ -1,6 +1,7 @@
 """DynamoDB Local's class-data archive: written once by one JVM, mapped by later starts,
 and never in the way of a start (no cache, a JVM killed mid-write)."""
 
+import os
 import zipfile
 
 from wslocal.engines.class_sharing import ARCHIVE, jars_only, shared_classes
@@ -79,3 +80,14 @@ def test_a_cache_that_cannot_be_written_leaves_the_jvm_as_it_was(tmp_path):
     (tmp_path / "cache").write_text("a file, not a folder")
     classes = shared_classes(jar, java, tmp_path / "cache")
     assert (classes.jar, classes.options) == (jar, ())
+
+
+def test_a_writer_whose_stage_died_is_replaced_and_its_half_archive_removed(tmp_path):
+    jar, java = put_jar(tmp_path)
+    first = shared_classes(jar, java, tmp_path / "cache")
+    assert first.pending is not None and first.lock is not None
+    first.pending.write_bytes(b"half")
+    os.close(first.lock)  # its stage died: the kernel lets the lock go
+    second = shared_classes(jar, java, tmp_path / "cache")
+    assert second.pending is not None and second.pending != first.pending
+    assert not first.pending.exists()
