@@ -37,6 +37,7 @@ from fanout import (
     settle,
     wait_for,
 )
+from profiles import engine_of
 
 from wslocal.engines.dynamodb import free_port
 
@@ -71,9 +72,10 @@ def process_tree(root: int) -> list[int]:
 
 def kind_of(pid: int) -> str:
     command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    if b"java" in command:
+    engine = engine_of(command)
+    if engine == "jvm":
         return "DynamoDB Local (JVM)"
-    if b"moto.server" in command or b"fauxqs" in command or b"moto_sqs" in command:
+    if engine == "sqs":
         return "SQS engine"
     return "stage and workers"
 

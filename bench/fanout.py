@@ -43,7 +43,7 @@ from typing import Any
 
 import websockets
 from fanout_profile import FanoutProfile, require_py_spy
-from profiles import cpu_seconds, process_tree
+from profiles import cpu_seconds, engine_of, process_tree
 from timeline import StampedLog, Tracer, read_stamped, report, start_stamper
 
 from wslocal.engines.dynamodb import free_port
@@ -71,9 +71,10 @@ def process_kind(pid: int) -> str:
     """What a process of the stage's tree is: the stage, DynamoDB Local's JVM, moto's
     server, or a function's worker (or fork server), by the function's name."""
     command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    if b"java" in command:
+    engine = engine_of(command)
+    if engine == "jvm":
         return "DynamoDB Local (JVM)"
-    if b"moto.server" in command or b"moto_sqs" in command:
+    if engine == "sqs":
         return "moto's server (SQS)"
     for variable in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
         if variable.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
@@ -364,12 +365,10 @@ def memory_lines(pid: int) -> dict[str, str]:
     kinds: dict[str, list[float]] = {name: [0.0, 0.0, 0] for name in names}
     for process in process_tree(pid):
         try:  # a worker may end while it is read (reaped, or killed by an injected fault)
-            command = Path(f"/proc/{process}/cmdline").read_bytes().replace(b"\0", b" ")
-            kind = "stage and workers"
-            if b"java" in command:
-                kind = "DynamoDB Local (JVM)"
-            elif b"moto.server" in command or b"moto_sqs" in command:
-                kind = "moto's server (SQS)"
+            engine = engine_of(Path(f"/proc/{process}/cmdline").read_bytes())
+            kind = {"jvm": "DynamoDB Local (JVM)", "sqs": "moto's server (SQS)"}.get(
+                engine or "", "stage and workers"
+            )
             rss, pss = memory_mb(process), memory_mb(process, "Pss:")
         except (FileNotFoundError, ProcessLookupError):
             continue

@@ -37,6 +37,7 @@ from profiles import (
     NO_PYTHON_FRAME,
     Place,
     cpu_times,
+    engine_of,
     fold,
     jfr_stacks,
     markdown,
@@ -120,9 +121,10 @@ def process_group(pid: int, stage_pid: int) -> str:
     command = _read(pid, "cmdline")
     if b"wslocal/lifeline.py" in command:
         return LIFELINES
-    if Path(command.split(b"\0", 1)[0].decode()).name == "java":
+    engine = engine_of(command)
+    if engine == "jvm":
         return JVM
-    if b"moto.server" in command or b"moto_sqs" in command:
+    if engine == "sqs":
         return MOTO
     if b"wslocal.runtime.forkserver" in command and (
         b"wslocal.runtime.forkserver" not in _read(parent_pid(pid), "cmdline")

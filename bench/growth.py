@@ -46,6 +46,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fanout import memory_mb, process_tree, start_stage
+from profiles import engine_of
 
 from wslocal.engines.dynamodb import free_port
 
@@ -99,9 +100,9 @@ def cpu_by_kind(pid: int) -> dict[str, float]:
         if process == pid:
             kinds["stage"] += own
             kinds["workers"] += reaped
-        elif b"java" in command:
+        elif engine_of(command) == "jvm":
             kinds["JVM"] += own + reaped
-        elif b"moto.server" in command or b"moto_sqs" in command:
+        elif engine_of(command) == "sqs":
             kinds["moto"] += own + reaped
         else:
             kinds["workers"] += own + reaped
@@ -134,9 +135,9 @@ def memory_by_kind(pid: int) -> dict[str, float]:
         except FileNotFoundError:
             continue
         pss = memory_mb(process, "Pss:")
-        if b"java" in command:
+        if engine_of(command) == "jvm":
             kinds["JVM"] += pss
-        elif b"moto.server" in command or b"moto_sqs" in command:
+        elif engine_of(command) == "sqs":
             kinds["moto"] += pss
         else:
             kinds["stage and workers"] += pss

@@ -18,6 +18,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+SQS_ENGINE_COMMANDS = (b"moto.server", b"wslocal.engines.moto_sqs", b"fauxqs")
+"""What names an SQS engine in a process's command line: moto's server, moto's SQS app alone
+(the stage's engine), fauxqs (measured beside them)."""
+
+
+def engine_of(command: bytes) -> str | None:
+    """``"jvm"`` (DynamoDB Local), ``"sqs"`` or None, from a process's ``/proc/PID/cmdline``
+    (NUL-separated; its lifeline wrapper, which names the program, counts as the program):
+    the one test every bench's process grouping shares."""
+    if any(Path(part.decode(errors="replace")).name == "java" for part in command.split(b"\0")):
+        return "jvm"
+    if any(name in command for name in SQS_ENGINE_COMMANDS):
+        return "sqs"
+    return None
+
+
 NO_PYTHON_FRAME = "(no Python frame)"
 """The stack of a sample taken while a thread held the GIL outside any Python function: the
 interpreter starting, exiting, or collecting garbage between two calls."""

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from profiles import engine_of
+
 STAMPER = """
 import sys, time
 out = sys.stdout.buffer
@@ -176,9 +178,9 @@ def kind_of(pid: int, stage_pid: int, bench_pid: int) -> str:
         return "other"
     if b"lifeline" in command:
         return "lifelines"
-    if b"java" in command:
+    if engine_of(command) == "jvm":
         return "DynamoDB Local"
-    if b"moto" in command:
+    if engine_of(command) == "sqs":
         return "moto (SQS)"
     if b"forkserver" in command and b"forkserver" not in parent_command:
         return "fork servers"
