@@ -37,7 +37,7 @@ from botocore.httpsession import DEFAULT_CA_BUNDLE
 
 from chatroom.budgets import POST
 from chatroom.exceptions import ChatError
-from chatroom.fanout.http1 import KeptAliveConnection, KeptAliveSockets, Response
+from chatroom.fanout.http1 import KeptAliveConnection, KeptAliveSockets, Response, Waker
 from chatroom.fanout.sigv4 import DOT_SEGMENTS, BodySignature, PostSigner, canonical_uri
 
 TIMEOUT_S = POST.attempt_timeout_s
@@ -158,10 +158,11 @@ class KeepAliveManagementApi:
 
     def exchange_all(
         self,
-        requests: Iterator[tuple[Key, bytes]],
+        requests: Iterator[tuple[Key, bytes] | None],
         answered: Callable[[Key, Response | None], None],
         most: int,
         timeout_s: float = TIMEOUT_S,
+        waker: Waker | None = None,
     ) -> None:
         """Call ``answered`` with the answer to each ``request_bytes`` request (``None``
         when it got none), up to ``most`` at once, from this one thread
@@ -169,7 +170,7 @@ class KeepAliveManagementApi:
         ``post_to_connection``."""
         if self._sockets is None:
             raise ValueError(f"{self.endpoint} is not plain HTTP")
-        self._sockets.exchange_all(requests, answered, most, timeout_s)
+        self._sockets.exchange_all(requests, answered, most, timeout_s, waker)
 
     def post_to_connection(
         self, ConnectionId: str, Data: bytes, timeout_s: float | None = None
