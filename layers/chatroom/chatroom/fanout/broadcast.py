@@ -214,12 +214,13 @@ class Broadcaster:
             post_pending()
         else:
             workers = [
-                self.pool().submit(post_pending) for _ in range(min(self.max_workers, len(members)))
+                self._pool().submit(post_pending)
+                for _ in range(min(self.max_workers, len(members)))
             ]
             for worker in workers:
                 worker.result()
 
-    def pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> ThreadPoolExecutor:
         """The threads that post (made on first use, kept for the environment's life)."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
@@ -302,7 +303,7 @@ class _FirstAttempts:
         if delivery is None:
             with self.lock:
                 self.retrying += 1
-            self.retries.append(self.broadcaster.pool().submit(self.post_again, index))
+            self.retries.append(self.broadcaster._pool().submit(self.post_again, index))
         else:
             self.deliveries[index] = delivery
 
