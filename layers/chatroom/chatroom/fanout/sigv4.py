@@ -69,16 +69,11 @@ class _DayKey:
     signed_headers: str
 
 
-@dataclass(frozen=True)
-class SignedHeaders:
-    amz_date: str
-    authorization: str
-    security_token: str | None
-
-
 class BodySignature:
     """Signs POSTs of one body in one second: all of the signature but the path is made
-    once. Immutable."""
+    once. The request's ``X-Amz-Date`` is ``amz_date``, its ``Authorization`` is
+    ``authorization_prefix`` and the ``signature``, and its ``X-Amz-Security-Token`` is
+    ``security_token`` (when not ``None``). Immutable."""
 
     __slots__ = (
         "_after_path",
@@ -154,17 +149,6 @@ class PostSigner:
         self._clock = clock
         self._day_key: _DayKey | None = None
         self._kept: BodySignature | None = None
-
-    def sign(self, canonical_path: str, body: bytes) -> SignedHeaders:
-        """The headers of a POST of ``body`` to the path whose ``canonical_uri`` is
-        ``canonical_path``, signed now."""
-        signature = self.for_body(body)
-        return SignedHeaders(
-            amz_date=signature.amz_date,
-            authorization=signature.authorization_prefix
-            + signature.signature(canonical_path.encode()).decode(),
-            security_token=signature.security_token,
-        )
 
     def for_body(self, body: bytes) -> BodySignature:
         """What signs posts of ``body`` now (kept for the second when ``body`` is
