@@ -7,7 +7,9 @@ sockets with ``selectors`` (``KeepAliveManagementApi.exchange_all``): 1.4-2.7x l
 per delivery than 32 threads, which each pay for taking the GIL back on every answer
 (``bench/broadcast_cost.py``). A member whose first attempt is worth another (429, 5xx,
 no answer) goes, as soon as it is answered, to a bounded pool of threads that makes the
-attempts left with ``post``'s retry loop. https endpoints (AWS) and other clients (a
+attempts left with ``post``'s retry loop; first attempts and retries share the bound of
+``max_workers`` posts in flight (the thread holds first attempts back while retries use
+it up, and is woken as each ends). https endpoints (AWS) and other clients (a
 boto3 client) make every attempt in the pool's threads, each taking the next member from
 one queue: a TLS handshake and records on non-blocking sockets are not done here.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import budgets, retry
 from chatroom.connections import Member
-from chatroom.fanout.http1 import Response
+from chatroom.fanout.http1 import Response, Waker
 from chatroom.fanout.management_api import KeepAliveManagementApi, error_type
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining
@@ -83,7 +86,7 @@ class Broadcaster:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._max_workers = max_workers
+        self.max_workers = max_workers
         self._clock = clock
         self._sleep = sleep
         self._executor: ThreadPoolExecutor | None = None
@@ -169,42 +172,21 @@ class Broadcaster:
     ) -> None:
         """Every member's first attempt, from this thread; a member whose attempt is worth
         another goes to the pool's threads as soon as it is answered, so its retries have
-        what is left of its budget."""
-        tried_at: dict[int, float] = {}
-        retries: list[Future[None]] = []
-
-        def requests() -> Iterator[tuple[int, bytes]]:
-            for index, member in enumerate(members):
-                if remaining() < budgets.RESERVE_S:
-                    continue  # stays deferred
-                tried_at[index] = time.monotonic()
-                try:
-                    request = client.request_bytes(member.connection_id, data)
-                except BotoCoreError:  # no credentials to sign with: this member fails
-                    deliveries[index] = Delivery.FAILED
-                    continue
-                yield index, request
-
-        def post_again(index: int) -> None:
-            connection_id = members[index].connection_id
-            deliveries[index] = self.post(
-                client, connection_id, data, remaining, tried_at=tried_at[index]
-            )
-
-        def settle(index: int, response: Response | None) -> None:
-            delivery = None if response is None else answered(response.status, error_type(response))
-            if delivery is None:
-                retries.append(self._pool().submit(post_again, index))
-            else:
-                deliveries[index] = delivery
-
+        what is left of its budget. Both share ``max_workers`` posts in flight."""
+        waker = Waker()
+        attempts = _FirstAttempts(self, client, data, members, remaining, deliveries, waker)
         try:
             client.exchange_all(
-                requests(), settle, self._max_workers, budgets.POST.attempt_timeout_s
+                attempts.requests(),
+                attempts.settle,
+                self.max_workers,
+                budgets.POST.attempt_timeout_s,
+                waker,
             )
         finally:  # retries handed over are waited for, whatever ended the first attempts
-            for retry_ in retries:
+            for retry_ in attempts.retries:
                 retry_.result()
+            waker.close()
 
     def _post_in_threads(
         self,
@@ -233,14 +215,108 @@ class Broadcaster:
         else:
             workers = [
                 self._pool().submit(post_pending)
-                for _ in range(min(self._max_workers, len(members)))
+                for _ in range(min(self.max_workers, len(members)))
             ]
             for worker in workers:
                 worker.result()
 
     def _pool(self) -> ThreadPoolExecutor:
+        """The threads that post (made on first use, kept for the environment's life)."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
-                max_workers=self._max_workers, thread_name_prefix="broadcast"
+                max_workers=self.max_workers, thread_name_prefix="broadcast"
             )
         return self._executor
+
+
+class _FirstAttempts:
+    """One broadcast's first attempts from the calling thread, and the members it hands
+    to the pool's threads: at most ``max_workers`` posts in flight between them (first
+    attempts wait while the retries hold the rest). An execution environment runs one
+    invocation, so one broadcast, at a time: this bound is the environment's."""
+
+    __slots__ = (
+        "broadcaster",
+        "client",
+        "data",
+        "deliveries",
+        "lock",
+        "members",
+        "most",
+        "posting",
+        "remaining",
+        "retries",
+        "retrying",
+        "tried_at",
+        "waker",
+    )
+
+    def __init__(
+        self,
+        broadcaster: Broadcaster,
+        client: KeepAliveManagementApi,
+        data: bytes,
+        members: list[Member],
+        remaining: Remaining,
+        deliveries: list[Delivery],
+        waker: Waker,
+    ) -> None:
+        self.broadcaster = broadcaster
+        self.client = client
+        self.data = data
+        self.members = members
+        self.remaining = remaining
+        self.deliveries = deliveries
+        self.waker = waker
+        self.most = broadcaster.max_workers
+        self.tried_at = [0.0] * len(members)
+        """When each member's first attempt started (``time.monotonic``)."""
+        self.retries: list[Future[None]] = []
+        self.posting = 0
+        """First attempts under way (this thread's)."""
+        self.retrying = 0
+        """Members handed to the pool and not done (changed under ``lock``)."""
+        self.lock = threading.Lock()
+
+    def requests(self) -> Iterator[tuple[int, bytes] | None]:
+        """Each member's request, when a post may start (``None`` until then); members
+        reached with less than ``RESERVE_S`` left stay deferred."""
+        client, data, remaining = self.client, self.data, self.remaining
+        deliveries, tried_at, most = self.deliveries, self.tried_at, self.most
+        for index, member in enumerate(self.members):
+            while self.posting + self.retrying >= most:
+                yield None  # the retries hold the rest: the waker says when one is done
+            if remaining() < budgets.RESERVE_S:
+                continue
+            tried_at[index] = time.monotonic()
+            try:
+                request = client.request_bytes(member.connection_id, data)
+            except BotoCoreError:  # no credentials to sign with: this member fails
+                deliveries[index] = Delivery.FAILED
+                continue
+            self.posting += 1
+            yield index, request
+
+    def settle(self, index: int, response: Response | None) -> None:
+        self.posting -= 1
+        delivery = None if response is None else answered(response.status, error_type(response))
+        if delivery is None:
+            with self.lock:
+                self.retrying += 1
+            self.retries.append(self.broadcaster._pool().submit(self.post_again, index))
+        else:
+            self.deliveries[index] = delivery
+
+    def post_again(self, index: int) -> None:
+        try:
+            self.deliveries[index] = self.broadcaster.post(
+                self.client,
+                self.members[index].connection_id,
+                self.data,
+                self.remaining,
+                tried_at=self.tried_at[index],
+            )
+        finally:
+            with self.lock:
+                self.retrying -= 1
+            self.waker.wake()

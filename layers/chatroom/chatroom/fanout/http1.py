@@ -13,7 +13,14 @@ and the next exchange opens a new one.
 
 Two shells move the bytes: ``KeptAliveConnection``, one blocking connection (a thread's),
 and ``KeptAliveSockets``, up to N non-blocking connections that one thread drives with
-``selectors`` (a broadcast's first attempts). Both parse with ``parse_response``.
+``selectors`` (a broadcast's first attempts). Both parse with ``parse_response``. The
+second is the fan-out's hot loop, so it does per post only what a post needs: its
+connections stay registered with one selector for their life (a selector change only
+while a request is partly written), each connection's state is one object reused from
+request to request, the clock is read once per turn of the loop, and an answer that is
+exactly the local stage's (``200``, ``Content-Length: 0``) is known by its bytes
+(``bodiless_response``) instead of parsed. Its caller may hold requests back (a shared
+bound on posts in flight) and wake it with a ``Waker`` from another thread.
 
 Errors are ``http.client``'s: ``RemoteDisconnected`` when the server closed before
 answering (a kept-alive connection it dropped while idle), ``IncompleteRead``,
@@ -23,6 +30,7 @@ socket.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import http.client
 import selectors
@@ -32,11 +40,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 MOST_HEAD_BYTES = 64 * 1024
 RECEIVE_BYTES = 64 * 1024
 NO_BODY_STATUSES = frozenset({204, 304})
+MOST_ANSWERS_KEPT = 16
+"""Bodiless answers a drive keeps by their bytes (a few statuses and reasons)."""
+INFINITY = float("inf")
 
 Key = TypeVar("Key")
 
@@ -215,157 +226,239 @@ class KeptAliveConnection:
         return sock
 
 
-class _Exchange:
-    """One request on one non-blocking connection, and what came back so far."""
+def bodiless_response(data: bytes) -> Response | None:
+    """``data`` read, when it is exactly one kept-alive 2xx answer whose one header is
+    ``Content-Length: 0`` (the local stage's answer to a post), as ``parse_response`` reads
+    it; else ``None``, for ``parse_response``."""
+    status_line, _, rest = data.partition(b"\r\n")
+    if rest.lower() != b"content-length: 0\r\n\r\n" or not status_line.startswith(b"HTTP/1.1 2"):
+        return None
+    code = status_line[9:12]
+    if not code.isdigit():
+        return None
+    return Response(int(code), {"content-length": "0"}, b"")
+
+
+class Waker:
+    """Wakes, from any thread, the thread driving ``KeptAliveSockets`` when it waits for
+    a request that may start (a socket pair it watches)."""
+
+    def __init__(self) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+
+    @property
+    def reader(self) -> socket.socket:
+        return self._reader
+
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):  # full: a wake is already pending
+            self._writer.send(b"\0")
+
+    def clear(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._reader.recv(RECEIVE_BYTES):
+                pass
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()
+
+
+class _Connection:
+    """One non-blocking connection of a ``_Drive``, registered with its selector while it
+    lives, and the request on it (``key`` is ``_IDLE`` between requests)."""
 
     __slots__ = (
         "buffer",
         "connecting",
         "deadline",
-        "finished",
+        "events",
         "key",
         "request",
         "reused",
         "socket",
         "unsent",
+        "used",
     )
 
-    def __init__(
-        self, key: Any, request: bytes, sock: socket.socket, reused: bool, deadline: float
-    ) -> None:
-        self.key = key
-        self.request = request
+    def __init__(self, sock: socket.socket) -> None:
         self.socket = sock
-        self.reused = reused
-        self.deadline = deadline
-        self.unsent = memoryview(request)
+        self.key: Any = _IDLE
+        self.request = b""
+        self.unsent: memoryview | None = None
+        self.deadline = 0.0
         self.buffer = bytearray()
-        self.connecting = not reused
-        self.finished = False
+        self.connecting = True
+        self.used = False
+        self.reused = False
+        self.events = selectors.EVENT_WRITE
+
+
+_IDLE = object()
+"""The key of a connection with no request on it."""
 
 
 class KeptAliveSockets:
     """Plain-HTTP connections to one server that one thread drives together with
-    ``selectors``, one request in flight on each; the connections left open are kept for
-    the next call. Thread-safe: a call takes the idle connections it uses."""
+    ``selectors``, one request in flight on each; the connections left open are kept,
+    registered with their selector, for the next call. Thread-safe: a call takes a
+    selector and its connections that no other call is using."""
 
     def __init__(self, host: str, port: int) -> None:
         self._host = host
         self._port = port
-        self._idle: list[socket.socket] = []
+        self._drives: list[_Drive] = []
         self._lock = threading.Lock()
 
     def exchange_all(
         self,
-        requests: Iterator[tuple[Key, bytes]],
+        requests: Iterator[tuple[Key, bytes] | None],
         answered: Callable[[Key, Response | None], None],
         most: int,
         timeout_s: float,
+        waker: Waker | None = None,
     ) -> None:
         """Call ``answered`` with each request's answer as it comes, ``None`` for one that
         got none (a connection error, a bad answer, ``timeout_s`` from its start to its
         answer); up to ``most`` requests at once. ``requests`` is advanced when a
-        connection is free for the next one, so it decides then whether to start it. A
-        kept-alive connection that fails before its answer (the server dropped it while
-        idle) is replaced once, at once, as ``KeptAliveConnection``'s caller does; a
-        timeout is not: it used the time."""
-        most = max(1, most)
+        connection is free for the next one, so it decides then whether to start it; it
+        yields ``None`` when none may start yet, and is advanced again once ``waker`` is
+        woken (it must be given then). A kept-alive connection that fails before its
+        answer (the server dropped it while idle) is replaced once, at once, as
+        ``KeptAliveConnection``'s caller does; a timeout is not: it used the time."""
         with self._lock:
-            idle = self._idle[-most:]
-            del self._idle[-most:]
-        _Drive(self._host, self._port, idle, requests, answered, timeout_s).run(most, self._keep)
+            drive = self._drives.pop() if self._drives else _Drive(self._host, self._port)
+        try:
+            drive.run(requests, answered, max(1, most), timeout_s, waker)
+        finally:
+            with self._lock:
+                self._drives.append(drive)
 
-    def _keep(self, idle: list[socket.socket]) -> None:
-        with self._lock:
-            self._idle += idle
 
+class _Drive:
+    """A selector and its kept-alive connections, and one ``exchange_all`` at a time on
+    them. The time is read once per turn of the loop (``_now``): a request's deadline
+    counts from the turn it started in, which is at or before its start."""
 
-class _Drive(Generic[Key]):
-    """One ``KeptAliveSockets.exchange_all``: its selector, connections and answers."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        idle: list[socket.socket],
-        requests: Iterator[tuple[Key, bytes]],
-        answered: Callable[[Key, Response | None], None],
-        timeout_s: float,
-    ) -> None:
+    def __init__(self, host: str, port: int) -> None:
         self._host = host
         self._port = port
         self._address: tuple[socket.AddressFamily, Any] | None = None
-        self._idle = idle
-        self._requests = requests
-        self._answered = answered
-        self._timeout_s = timeout_s
         self._selector = selectors.DefaultSelector()
-        self._exchanges: dict[socket.socket, _Exchange] = {}
+        self._idle: list[_Connection] = []
+        self._busy: set[_Connection] = set()
+        self._answers: dict[bytes, Response] = {}
+        """The bodiless answers read (``bodiless_response``), by their bytes."""
+        self._requests: Iterator[Any] = iter(())
+        self._answered: Callable[[Any, Response | None], None] = _nobody
+        self._timeout_s = 0.0
+        self._now = 0.0
+        self._next_check = INFINITY
+        self._waiting = False
+        self._exhausted = False
 
-    def run(self, most: int, keep: Callable[[list[socket.socket]], None]) -> None:
+    def run(
+        self,
+        requests: Iterator[Any],
+        answered: Callable[[Any, Response | None], None],
+        most: int,
+        timeout_s: float,
+        waker: Waker | None,
+    ) -> None:
+        self._requests, self._answered, self._timeout_s = requests, answered, timeout_s
+        self._waiting = self._exhausted = False
+        self._next_check = INFINITY
+        self._now = time.monotonic()
+        busy, select = self._busy, self._selector.select
+        if waker is not None:
+            self._selector.register(waker.reader, selectors.EVENT_READ, None)
         try:
-            for _ in range(most):
-                self._next_on(self._idle.pop() if self._idle else None)
-            while self._exchanges:
-                exchanges = list(self._exchanges.values())
-                wait = min(exchange.deadline for exchange in exchanges) - time.monotonic()
-                for selected, mask in self._selector.select(max(0.0, wait)):
-                    self._advance(selected.data, mask)
-                now = time.monotonic()
-                for exchange in exchanges:
-                    if not exchange.finished and exchange.deadline <= now:
-                        self._failed(exchange, timed_out=True)
+            self._fill(most)
+            while busy or self._waiting:
+                if self._waiting and waker is None:
+                    raise ValueError("requests waited with no waker to wake them")
+                wait = self._next_check - self._now if busy else None
+                ready = select(None if wait is None else max(0.0, wait))
+                self._now = time.monotonic()
+                for key, mask in ready:
+                    connection = key.data
+                    if connection is None:  # the waker
+                        waker.clear()  # type: ignore[union-attr]
+                        self._waiting = False
+                    else:
+                        self._advance(connection, mask)
+                if self._now >= self._next_check:
+                    self._expire()
+                if not self._waiting:
+                    self._fill(most)
         finally:
-            for exchange in self._exchanges.values():
-                exchange.socket.close()
-            self._selector.close()
-            keep(self._idle)
+            for connection in list(busy):
+                self._close(connection)
+            if waker is not None:
+                self._selector.unregister(waker.reader)
+            self._requests, self._answered = iter(()), _nobody
 
-    def _next_on(self, sock: socket.socket | None) -> None:
-        """Start the next request on ``sock`` (a new connection when ``None``), or keep
-        ``sock`` idle when no request is left."""
-        for key, request in self._requests:
-            if self._start(key, request, sock):
-                return
-            sock = None
-        if sock is not None:
-            if sock in self._exchanges:
-                del self._exchanges[sock]
-                self._selector.unregister(sock)
-            self._idle.append(sock)
+    def _fill(self, most: int) -> None:
+        """Start requests while fewer than ``most`` are under way and some may start."""
+        while len(self._busy) < most and not (self._waiting or self._exhausted):
+            self._next_on(self._idle.pop() if self._idle else None)
+
+    def _next_on(self, connection: _Connection | None) -> None:
+        """Start the next request on ``connection`` (a new one when ``None``), or keep
+        ``connection`` idle when no request may start."""
+        if not (self._waiting or self._exhausted):
+            for item in self._requests:
+                if item is None:
+                    self._waiting = True
+                    break
+                if self._start(item[0], item[1], connection):
+                    return
+                connection = None
+            else:
+                self._exhausted = True
+        if connection is not None:
+            self._idle.append(connection)
 
     def _start(
-        self, key: Key, request: bytes, sock: socket.socket | None, deadline: float | None = None
+        self,
+        key: Any,
+        request: bytes,
+        connection: _Connection | None,
+        deadline: float | None = None,
     ) -> bool:
         """Whether the request is under way (else its answer is ``None`` already); a
         request tried again on a new connection keeps the ``deadline`` it had."""
         if deadline is None:
-            deadline = time.monotonic() + self._timeout_s
-        if sock is not None:
-            exchange = _Exchange(key, request, sock, True, deadline)
+            deadline = self._now + self._timeout_s
+        if connection is None:
             try:
-                events = selectors.EVENT_READ if self._send(exchange) else selectors.EVENT_WRITE
+                connection = self._connect()
             except OSError:
-                self._forget(sock)
+                self._answered(key, None)
+                return False
+            connection.unsent = memoryview(request)
+        else:
+            try:
+                sent = connection.socket.send(request)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._close(connection)
                 return self._start(key, request, None, deadline)
-            if sock in self._exchanges:
-                self._selector.modify(sock, events, exchange)
-            else:
-                self._selector.register(sock, events, exchange)
-            self._exchanges[sock] = exchange
-            return True
-        try:
-            sock = self._connecting()
-        except OSError:
-            self._answered(key, None)
-            return False
-        exchange = _Exchange(key, request, sock, False, deadline)
-        self._selector.register(sock, selectors.EVENT_WRITE, exchange)
-        self._exchanges[sock] = exchange
+            if sent < len(request):
+                connection.unsent = memoryview(request)[sent:]
+                self._watch(connection, selectors.EVENT_WRITE)
+        connection.key, connection.request, connection.deadline = key, request, deadline
+        connection.reused = connection.used
+        if deadline < self._next_check:
+            self._next_check = deadline
+        self._busy.add(connection)
         return True
 
-    def _connecting(self) -> socket.socket:
-        """A non-blocking socket connecting to the server."""
+    def _connect(self) -> _Connection:
+        """A new connection, connecting, watched for writing."""
         address = self._address
         if address is None:
             family, _, _, _, target = socket.getaddrinfo(
@@ -382,31 +475,37 @@ class _Drive(Generic[Key]):
         except OSError:
             sock.close()
             raise
-        return sock
+        connection = _Connection(sock)
+        self._selector.register(sock, selectors.EVENT_WRITE, connection)
+        return connection
 
-    @staticmethod
-    def _send(exchange: _Exchange) -> bool:
-        """Whether the whole request is written (raises what the socket raises)."""
-        try:
-            sent = exchange.socket.send(exchange.unsent)
-        except BlockingIOError:
-            return False
-        exchange.unsent = exchange.unsent[sent:]
-        return not exchange.unsent
+    def _watch(self, connection: _Connection, events: int) -> None:
+        if connection.events != events:
+            self._selector.modify(connection.socket, events, connection)
+            connection.events = events
 
-    def _advance(self, exchange: _Exchange, mask: int) -> None:
-        if exchange.finished:
+    def _advance(self, connection: _Connection, mask: int) -> None:
+        key = connection.key
+        if key is _IDLE:  # an idle connection the server closed (or wrote to): done with
+            if connection in self._idle:
+                self._idle.remove(connection)
+                self._close(connection)
             return
-        sock = exchange.socket
+        sock = connection.socket
         try:
-            if exchange.connecting:
+            if connection.connecting:
                 code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if code:
                     raise OSError(code, "connect")
-                exchange.connecting = False
-            if exchange.unsent:
-                if self._send(exchange):
-                    self._selector.modify(sock, selectors.EVENT_READ, exchange)
+                connection.connecting = False
+            if connection.unsent is not None:
+                try:
+                    sent = sock.send(connection.unsent)
+                except BlockingIOError:
+                    return
+                connection.unsent = connection.unsent[sent:] or None
+                if connection.unsent is None:
+                    self._watch(connection, selectors.EVENT_READ)
                 return
             if not mask & selectors.EVENT_READ:
                 return
@@ -414,33 +513,58 @@ class _Drive(Generic[Key]):
                 data = sock.recv(RECEIVE_BYTES)
             except BlockingIOError:
                 return
-            exchange.buffer += data
-            parsed = parse_response(exchange.buffer, not data)
+            buffer = connection.buffer
+            if not buffer:
+                response = self._answers.get(data) or self._bodiless(data)
+                if response is not None:
+                    self._answer(connection, key, response, closes=False)
+                    return
+            buffer += data
+            parsed = parse_response(buffer, not data)
         except (OSError, http.client.HTTPException):
-            self._failed(exchange, timed_out=False)
+            self._failed(connection, timed_out=False)
             return
-        if parsed is None:
-            return
-        exchange.finished = True
-        self._answered(exchange.key, parsed.response)
-        if parsed.closes or exchange.buffer:
-            self._forget(sock)
-            self._next_on(None)
-        else:
-            self._next_on(sock)
+        if parsed is not None:
+            self._answer(connection, key, parsed.response, parsed.closes or bool(buffer))
 
-    def _failed(self, exchange: _Exchange, timed_out: bool) -> None:
-        exchange.finished = True
-        self._forget(exchange.socket)
-        if exchange.reused and not timed_out:
-            if self._start(exchange.key, exchange.request, None, exchange.deadline):
+    def _bodiless(self, data: bytes) -> Response | None:
+        """``bodiless_response``, kept by the answer's bytes (a few kinds at most)."""
+        response = bodiless_response(data)
+        if response is not None and len(self._answers) < MOST_ANSWERS_KEPT:
+            self._answers[data] = response
+        return response
+
+    def _answer(self, connection: _Connection, key: Any, response: Response, closes: bool) -> None:
+        self._busy.discard(connection)
+        connection.key, connection.request, connection.used = _IDLE, b"", True
+        if closes:
+            self._close(connection)
+        self._answered(key, response)
+        self._next_on(None if closes else connection)
+
+    def _expire(self) -> None:
+        """Fail the requests past their deadline; the next check is at the earliest left."""
+        now = self._now
+        for connection in [c for c in self._busy if c.deadline <= now]:
+            self._failed(connection, timed_out=True)
+        self._next_check = min((c.deadline for c in self._busy), default=INFINITY)
+
+    def _failed(self, connection: _Connection, timed_out: bool) -> None:
+        key, request, deadline = connection.key, connection.request, connection.deadline
+        self._close(connection)
+        if connection.reused and not timed_out:
+            if self._start(key, request, None, deadline):
                 return
         else:
-            self._answered(exchange.key, None)
+            self._answered(key, None)
         self._next_on(None)
 
-    def _forget(self, sock: socket.socket) -> None:
-        if sock in self._exchanges:
-            del self._exchanges[sock]
-            self._selector.unregister(sock)
-        sock.close()
+    def _close(self, connection: _Connection) -> None:
+        self._busy.discard(connection)
+        connection.key = _IDLE
+        self._selector.unregister(connection.socket)
+        connection.socket.close()
+
+
+def _nobody(key: Any, response: Response | None) -> None:
+    """``answered`` between two calls: nobody."""

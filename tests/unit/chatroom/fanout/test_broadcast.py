@@ -391,3 +391,56 @@ def test_a_member_whose_request_cannot_be_signed_fails_and_the_others_are_delive
     assert (result.delivered, result.failed) == (2, 1)
     assert [m.connection_id for m in result.failed_members] == ["b"]
     assert sorted(_KeptAlive.hits) == ["a", "c"]
+
+
+class _CountsPostsInFlight(BaseHTTPRequestHandler):
+    """A kept-alive @connections that answers each member's first POST 500 and the next
+    200, each after ``delay_s``, and counts the POSTs it holds at once."""
+
+    protocol_version = "HTTP/1.1"
+    delay_s = 0.2
+    lock = threading.Lock()
+    holding = 0
+    most_held = 0
+    hits: list[str]
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        member = self.path.rsplit("/", 1)[1]
+        cls = type(self)
+        with cls.lock:
+            cls.hits.append(member)
+            first = cls.hits.count(member) == 1
+            cls.holding += 1
+            cls.most_held = max(cls.most_held, cls.holding)
+        time.sleep(self.delay_s)
+        with cls.lock:
+            cls.holding -= 1
+        self.send_response(500 if first else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_first_attempts_and_retries_share_the_bound_of_posts_in_flight():
+    # Members each answer 500 once: while their retries are under way in the pool's
+    # threads, first attempts to the others wait for them, so never more than
+    # max_workers posts are in flight, though all are delivered.
+    _CountsPostsInFlight.hits, _CountsPostsInFlight.holding = [], 0
+    _CountsPostsInFlight.most_held = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CountsPostsInFlight)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    environ = {
+        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"http://127.0.0.1:{server.server_port}/dev"
+    }
+    client = ManagementApiClients(boto3.session.Session(), environ).configured()
+    try:
+        ids = [f"m{i}" for i in range(8)]
+        result = broadcaster(max_workers=4).broadcast(client, b"hello", members(*ids))
+    finally:
+        server.shutdown()
+    assert (result.delivered, result.failed) == (8, 0)
+    assert sorted(_CountsPostsInFlight.hits) == sorted(ids * 2)
+    assert _CountsPostsInFlight.most_held <= 4

@@ -10,7 +10,13 @@ import time
 
 import pytest
 
-from chatroom.fanout.http1 import KeptAliveConnection, KeptAliveSockets, parse_response
+from chatroom.fanout.http1 import (
+    KeptAliveConnection,
+    KeptAliveSockets,
+    Waker,
+    bodiless_response,
+    parse_response,
+)
 
 REQUEST = b"POST /dev/@connections/a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
 
@@ -220,3 +226,50 @@ def test_a_request_tried_again_on_a_new_connection_keeps_its_deadline():
     assert answered[0][1].status == 200
     assert answered[1] == ("again", None)  # 1.4 s after it began: past its 1 s
     listener.close()
+
+
+def test_requests_that_wait_start_once_the_waker_is_woken():
+    server = _Server([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"] * 2)
+    waker = Waker()
+    woken_at = []
+
+    def requests():
+        yield "first", REQUEST
+        threading.Timer(0.2, lambda: (woken_at.append(time.monotonic()), waker.wake())).start()
+        yield None  # none may start until woken
+        yield "second", REQUEST
+
+    answered = []
+    KeptAliveSockets("127.0.0.1", server.port).exchange_all(
+        requests(), lambda key, response: answered.append((key, time.monotonic())), 4, 5.0, waker
+    )
+    waker.close()
+    assert [key for key, _ in answered] == ["first", "second"]
+    assert answered[1][1] >= woken_at[0]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+    ],
+)
+def test_a_bodiless_answer_is_read_as_the_parser_reads_it(answer):
+    parsed = parse_response(bytearray(answer), ended=False)
+    assert (bodiless_response(answer), parsed.closes) == (parsed.response, False)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 410 Gone\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1",
+    ],
+)
+def test_any_other_answer_is_left_to_the_parser(answer):
+    assert bodiless_response(answer) is None

@@ -25,10 +25,13 @@ def botocore_headers(monkeypatch, credentials, path, body, at, host=HOST):
 
 
 def signed(signer, path, body):
-    headers = signer.sign(canonical_uri(path), body)
-    found = {"Authorization": headers.authorization, "X-Amz-Date": headers.amz_date}
-    if headers.security_token is not None:
-        found["X-Amz-Security-Token"] = headers.security_token
+    signature = signer.for_body(body)
+    authorization = (
+        signature.authorization_prefix + signature.signature(canonical_uri(path).encode()).decode()
+    )
+    found = {"Authorization": authorization, "X-Amz-Date": signature.amz_date}
+    if signature.security_token is not None:
+        found["X-Amz-Security-Token"] = signature.security_token
     return found
 
 
