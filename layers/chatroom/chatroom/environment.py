@@ -2,9 +2,10 @@
 
 The clients (DynamoDB, SQS, the Management API), the stores and the fan-out are made here
 from the function's variables and shared by everything it runs: one DynamoDB resource for
-reads and the store (botocore's standard retries), one-attempt clients for every step
-after the store (``chatroom.retry`` decides, within ``chatroom.budgets``), one metrics sink,
-all from one boto3 session.
+reads and the store (botocore's standard retries), a plain DynamoDB client with the same
+retries for each message's read of its room (raw attribute values: no resource layer),
+one-attempt clients for every step after the store (``chatroom.retry`` decides, within
+``chatroom.budgets``), one metrics sink, all from one boto3 session.
 
 Every handler gets what it runs the same way, once per execution environment:
 ``chat_service()``, ``presence_announcer()``, ``shard_poster()`` or ``delivery_watch()``.
@@ -58,7 +59,11 @@ class ChatEnvironment:
         dynamodb = session.resource("dynamodb", config=budgets.BEFORE_THE_STORE)
         # A resource's client: it takes and gives Python values, as the tables do.
         after_store = session.resource("dynamodb", config=budgets.ONE_ATTEMPT).meta.client
-        connections = ConnectionStore(dynamodb.Table(environ["CONNECTIONS_TABLE"]), after_store)
+        connections = ConnectionStore(
+            dynamodb.Table(environ["CONNECTIONS_TABLE"]),
+            after_store,
+            session.client("dynamodb", config=budgets.BEFORE_THE_STORE),
+        )
         messages_table = dynamodb.Table(environ["MESSAGES_TABLE"])
         queue_url = environ.get("FANOUT_QUEUE_URL")
         queue = (
