@@ -91,9 +91,14 @@ asyncio.run(main())
 CHILD = """
 import cProfile, json, os, pstats, sys, time, importlib.util
 
-code, messages, warm_up, with_client_id, profile_path = (
-    sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5])
+code, messages, warm_up, with_client_id, profile_path, fork_server = (
+    sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5], sys.argv[6])
 sys.path[:0] = [f"{code}/functions/send_message", f"{code}/layers/chatroom"]
+if fork_server:  # what the stage's fork server does before it forks a worker
+    sys.path.append(fork_server)
+    from wslocal.runtime.forkserver import preload, warm_boto3
+    preload(["boto3", "aws_lambda_powertools", "aws_lambda_powertools.metrics"])
+    warm_boto3(dict(os.environ))
 
 import botocore.client
 from chatroom.fanout import management_api
@@ -117,11 +122,11 @@ def timed_post(self, *args, **kwargs):
         calls.append(("execute-api PostToConnection (the ack)", time.thread_time() - started))
 management_api.KeepAliveManagementApi.post_to_connection = timed_post
 
-init = os.times()
+init = time.process_time()
 spec = importlib.util.spec_from_file_location("app", f"{code}/functions/send_message/app.py")
 app = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(app)
-inited = os.times()
+inited = time.process_time()
 event = json.load(open(f"{code}/events/send_message.json"))
 event["requestContext"]["connectionId"] = os.environ["BENCH_SENDER"]
 
@@ -144,7 +149,7 @@ def send(number):
 out = sys.stdout
 sys.stdout = open(os.devnull, "w")  # Powertools' logs and metrics: written, not shown
 send(0)
-first = os.times()
+first = time.process_time()
 first_calls = calls[:]
 for number in range(1, warm_up):
     send(number)
@@ -166,8 +171,7 @@ if profiler:
 out.write(json.dumps({
     "user": after.user - before.user, "system": after.system - before.system,
     "wall": wall, "calls": calls, "each": each,
-    "init": inited.user + inited.system - init.user - init.system,
-    "first": first.user + first.system - inited.user - inited.system,
+    "init": inited - init, "first": first - inited,
     "first_calls": first_calls}) + "\\n")
 """
 
@@ -232,6 +236,12 @@ def main() -> None:
         help="the handler's interpreter (the stage's workers run the template's python3.13)",
     )
     parser.add_argument(
+        "--fork-server",
+        action="store_true",
+        help="import boto3 and Powertools and warm boto3's default session first, as the "
+        "stage's fork server does before it forks a worker (wslocal.runtime.forkserver)",
+    )
+    parser.add_argument(
         "--site", default="", help="the libraries of --python (boto3, Powertools...), a folder"
     )
     args = parser.parse_args()
@@ -278,7 +288,7 @@ def child(args: argparse.Namespace, environ: dict[str, str], run: int) -> dict:
     profile = f"{args.profile}.{run}" if args.profile and args.runs > 1 else args.profile
     done = subprocess.run(
         [args.python, "-c", CHILD, args.code, str(args.messages), "3",
-         "1" if args.client_id else "0", profile],
+         "1" if args.client_id else "0", profile, str(ROOT) if args.fork_server else ""],
         env={**environ, "PYTHONPATH": args.site} if args.site else environ,
         capture_output=True, text=True, check=False,
     )  # fmt: skip
