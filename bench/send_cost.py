@@ -1,7 +1,7 @@
 """The sender's CPU per message: SendMessageFunction's handler alone, on the real engines.
 
     .venv/bin/python bench/send_cost.py [--members 500] [--messages 40] [--client-id]
-        [--profile FILE]
+        [--fork-server] [--profile FILE] [--code DIR] [--runs N] [--python PATH --site DIRS]
 
 DynamoDB Local (the stage's JVM options) and moto's SQS app are started as the stage
 starts them, with the template's tables and queues; a room of ``--members`` connections
@@ -21,8 +21,13 @@ per delivery, the wall time per message, and every AWS call a message makes with
 serialising, hooks, endpoint rules, signing, HTTP and parsing; the ``@connections`` post
 around ``KeepAliveManagementApi.post_to_connection``), and what Lambda would bill for
 that CPU (``bench/cost_model.py``'s method: 1,024 MB buys 1024/1769 of a vCPU).
-``--profile FILE`` runs the measured messages under cProfile, writes the stats to FILE and
-prints the top functions by their own time. The chat's code is imported from ``--code``
+``--profile FILE`` runs the measured messages under cProfile (its clock is the wall's: a
+wait for an answer shows as ``recv_into``), writes the stats to FILE and prints the top
+functions by their own time. ``--fork-server`` first does what the stage's fork server
+does before it forks a worker: import boto3 and Powertools, warm boto3's default session
+(``wslocal.runtime.forkserver``); the init measured is then a fork's. ``--python`` and
+``--site`` run the handler on another interpreter with its libraries (a PYTHONPATH: the
+workers run the template's python3.13). The chat's code is imported from ``--code``
 (default this checkout; an export of another commit for a "before" run).
 """
 
