@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -76,12 +77,18 @@ class Member:
 class ConnectionStore:
     """Adds, finds and removes connections; lists the members of a room."""
 
-    def __init__(self, table: Any, clean_up_client: Any = None) -> None:
+    def __init__(
+        self, table: Any, clean_up_client: Any = None, recipients_client: Any = None
+    ) -> None:
         """``table`` is a boto3 Table; ``clean_up_client`` the DynamoDB client of the
         clean-up, a resource's client (it takes Python values), one attempt per call
-        (``budgets.ONE_ATTEMPT``: ``retry`` decides), by default the table's own."""
+        (``budgets.ONE_ATTEMPT``: ``retry`` decides), by default the table's own;
+        ``recipients_client`` a plain DynamoDB client (not a resource's: it answers
+        DynamoDB's own attribute values) with the table's retries, by default one made
+        like the table's."""
         self._table = table
         self._clean_up_client = clean_up_client or table.meta.client
+        self._recipients_client = recipients_client or plain_client(table)
 
     def add(self, connection: Connection) -> None:
         item = {
@@ -171,16 +178,17 @@ class ConnectionStore:
         caps a page below DynamoDB's 1 MB). Rows past their TTL are skipped: DynamoDB
         deletes expired items late, and nobody should post to them. ``with_names=False``
         reads only ``RECIPIENT_ATTRIBUTES`` (the names are shown by presence and history,
-        not needed to deliver): a smaller answer, which for a room of 500 costs the
-        handler about half the CPU to parse (docs/benchmarks.md, "The engines")."""
+        not needed to deliver), through the plain client: every message reads its room
+        this way, and boto3's resource would walk each member's attribute values again to
+        turn them into Python values (docs/benchmarks.md, "The sender's side")."""
         now_s = (now_ms if now_ms is not None else int(time.time() * 1000)) // 1000
+        if not with_names:
+            return self._recipients(room, page_size, now_s)
         members: list[Member] = []
         query: dict[str, Any] = {
             "IndexName": ROOM_INDEX,
             "KeyConditionExpression": Key("room").eq(room),
         }
-        if not with_names:
-            query["ProjectionExpression"] = RECIPIENT_ATTRIBUTES
         if page_size is not None:
             query["Limit"] = page_size
         while True:
@@ -194,11 +202,47 @@ class ConnectionStore:
                 return members
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def _recipients(self, room: str, page_size: int | None, now_s: int) -> list[Member]:
+        """``members(with_names=False)``: the same Query, its answer read as DynamoDB
+        gives it (``{"S": ...}``, ``{"N": ...}``)."""
+        members: list[Member] = []
+        query: dict[str, Any] = {
+            "TableName": self._table.name,
+            "IndexName": ROOM_INDEX,
+            "KeyConditionExpression": "#room = :room",
+            "ExpressionAttributeNames": {"#room": "room"},
+            "ExpressionAttributeValues": {":room": {"S": room}},
+            "ProjectionExpression": RECIPIENT_ATTRIBUTES,
+        }
+        if page_size is not None:
+            query["Limit"] = page_size
+        oldest_ms = (now_s - CONNECTION_TTL_SECONDS) * 1000
+        while True:
+            page = self._recipients_client.query(**query)
+            for item in page.get("Items", ()):
+                connected = item.get("connectedAt")
+                connected_at = int(connected["N"]) if connected else 0
+                if connected and connected_at < oldest_ms:
+                    continue  # past its TTL (``_expired``)
+                members.append(Member(item["connectionId"]["S"], connected_at))
+            if "LastEvaluatedKey" not in page:
+                return members
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
 
 def _expired(item: dict[str, Any], now_s: int) -> bool:
     """Past its TTL (derived from connectedAt: the index does not project ``ttl``)."""
     connected_at = item.get("connectedAt")
     return connected_at is not None and int(connected_at) // 1000 + CONNECTION_TTL_SECONDS < now_s
+
+
+def plain_client(table: Any) -> Any:
+    """A DynamoDB client like the table's (region, endpoint, configuration) without
+    boto3's resource layer."""
+    meta = table.meta.client.meta
+    return boto3.session.Session().client(
+        "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url, config=meta.config
+    )
 
 
 def _connection(item: dict[str, Any]) -> Connection:

@@ -2,9 +2,10 @@
 
 The clients (DynamoDB, SQS, the Management API), the stores and the fan-out are made here
 from the function's variables and shared by everything it runs: one DynamoDB resource for
-reads and the store (botocore's standard retries), one-attempt clients for every step
-after the store (``chatroom.retry`` decides, within ``chatroom.budgets``), one metrics sink,
-all from one boto3 session.
+reads and the store (botocore's standard retries), a plain DynamoDB client with the same
+retries for each message's read of its room (raw attribute values: no resource layer),
+one-attempt clients for every step after the store (``chatroom.retry`` decides, within
+``chatroom.budgets``), one metrics sink, all from one boto3 session, boto3's default one.
 
 Every handler gets what it runs the same way, once per execution environment:
 ``chat_service()``, ``presence_announcer()``, ``shard_poster()`` or ``delivery_watch()``.
@@ -16,7 +17,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
@@ -54,11 +55,15 @@ class ChatEnvironment:
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ChatEnvironment:
         """Without ``FANOUT_QUEUE_URL`` every fan-out is inline (a template without the
         queue)."""
-        session = boto3.session.Session()
+        session = default_session()
         dynamodb = session.resource("dynamodb", config=budgets.BEFORE_THE_STORE)
         # A resource's client: it takes and gives Python values, as the tables do.
         after_store = session.resource("dynamodb", config=budgets.ONE_ATTEMPT).meta.client
-        connections = ConnectionStore(dynamodb.Table(environ["CONNECTIONS_TABLE"]), after_store)
+        connections = ConnectionStore(
+            dynamodb.Table(environ["CONNECTIONS_TABLE"]),
+            after_store,
+            session.client("dynamodb", config=budgets.BEFORE_THE_STORE),
+        )
         messages_table = dynamodb.Table(environ["MESSAGES_TABLE"])
         queue_url = environ.get("FANOUT_QUEUE_URL")
         queue = (
@@ -92,6 +97,18 @@ class ChatEnvironment:
 
     def backstop(self) -> Backstop:
         return Backstop(self.messages, self.connections, self.fan_out, self.clients, self.metrics)
+
+
+def default_session() -> boto3.session.Session:
+    """boto3's default session, made if there is none yet. A session parses botocore's
+    models (endpoints, the services) once: the stage's fork server does it in the default
+    session before it forks (``wslocal.runtime.forkserver.warm_boto3``), so an environment
+    that made a session of its own parsed them all again (about 0.1 s of CPU per new
+    environment, docs/benchmarks.md, "The sender's side"). On Lambda it is the same one
+    session per environment."""
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    return cast(boto3.session.Session, boto3.DEFAULT_SESSION)
 
 
 def rate_limit(environ: Mapping[str, str]) -> RateLimit:

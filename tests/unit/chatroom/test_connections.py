@@ -8,6 +8,7 @@ from chatroom.connections import (
     Connection,
     ConnectionStore,
     Member,
+    plain_client,
 )
 
 NOW_MS = int(time.time() * 1000)
@@ -117,12 +118,44 @@ def test_members_read_without_names_carry_their_id_and_connect_time(chat_tables)
     assert store.members("lobby", with_names=False) == [Member("c1", NOW_MS)]
 
 
-def test_members_read_without_names_ask_the_index_for_the_recipient_attributes_only(
+def test_members_read_without_names_query_the_index_for_the_recipient_attributes_only(
+    chat_tables,
+):
+    client = RecordingTable(plain_client(chat_tables.connections))
+    ConnectionStore(table=chat_tables.connections, recipients_client=client).members(
+        "lobby", with_names=False
+    )
+    [(operation, query)] = client.calls
+    assert operation == "query" and query["IndexName"] == ROOM_INDEX
+    assert query["ProjectionExpression"] == RECIPIENT_ATTRIBUTES
+
+
+def test_members_read_without_names_come_through_the_plain_client_not_the_resource(
     chat_tables,
 ):
     table = RecordingTable(chat_tables.connections)
-    ConnectionStore(table=table).members("lobby", with_names=False)
-    assert table.calls[0][1]["ProjectionExpression"] == RECIPIENT_ATTRIBUTES
+    store = ConnectionStore(table=table)
+    store.add(connection("c1"))
+    assert store.members("lobby", with_names=False) == [Member("c1", NOW_MS)]
+    assert [name for name, _ in table.calls] == ["put_item"]
+
+
+def test_members_read_without_names_read_every_page_of_a_large_room(chat_tables):
+    client = RecordingTable(plain_client(chat_tables.connections))
+    store = ConnectionStore(table=chat_tables.connections, recipients_client=client)
+    for index in range(35):
+        store.add(connection(f"c{index:02d}"))
+    members = store.members("lobby", page_size=10, with_names=False)
+    assert sorted(m.connection_id for m in members) == [f"c{index:02d}" for index in range(35)]
+    assert [name for name, _ in client.calls] == ["query"] * 4
+
+
+def test_a_member_read_without_names_and_without_a_connect_time_is_still_a_recipient(
+    chat_tables,
+):
+    chat_tables.connections.put_item(Item={"connectionId": "old", "room": "lobby", "name": "x"})
+    store = ConnectionStore(table=chat_tables.connections)
+    assert store.members("lobby", with_names=False) == [Member("old", 0)]
 
 
 def test_members_read_without_names_still_skip_a_row_past_its_ttl(chat_tables):

@@ -24,6 +24,13 @@ def test_the_steps_after_the_store_make_one_attempt_per_call(chat_tables):
     assert environment.messages._mark_client.meta.config.read_timeout == budgets.AWS_READ_TIMEOUT_S
 
 
+def test_the_rooms_read_is_retried_as_the_reads_before_the_store_are(chat_tables):
+    environment = ChatEnvironment.from_environment(ENVIRON)
+    config = environment.connections._recipients_client.meta.config
+    assert config.retries == budgets.BEFORE_THE_STORE.retries
+    assert config.read_timeout == budgets.BEFORE_THE_STORE.read_timeout
+
+
 def test_the_reserve_covers_a_post_the_queueing_the_mark_and_the_clean_up():
     steps = (budgets.POST, budgets.QUEUE, budgets.MARK, budgets.CLEAN_UP)
     assert sum(step.budget_s for step in steps) <= budgets.RESERVE_S

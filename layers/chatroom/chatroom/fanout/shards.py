@@ -174,10 +174,10 @@ class ShardQueue:
         """Queue everything within the ``QUEUE`` budget, sending refused entries again,
         or raise FanOutError."""
         items = list(work)
-        delays = {item.body(): max(0, min(LONGEST_DELAY_S, item.delay_s)) for item in items}
+        delays = iter([max(0, min(LONGEST_DELAY_S, item.delay_s)) for item in items])
         pending = [
             [
-                {"Id": str(i), "MessageBody": body, "DelaySeconds": delays[body]}
+                {"Id": str(i), "MessageBody": body, "DelaySeconds": next(delays)}
                 for i, body in enumerate(group)
             ]
             for group in send_batches([item.body() for item in items])

@@ -112,3 +112,22 @@ def test_overdue_checks_are_delayed_at_most_as_long_as_sqs_allows(chat_tables):
     sqs.send_message_batch = recording
     ShardQueue(sqs, url).put([OverdueCheck("r", "1", delay_s=5000)])
     assert sent == [900]
+
+
+def test_each_queued_message_keeps_its_own_delay_across_batches(chat_tables):
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="own-delays")["QueueUrl"]
+    sent = []
+    original = sqs.send_message_batch
+
+    def recording(**kwargs):
+        sent.extend(
+            (json.loads(entry["MessageBody"])["id"], entry["DelaySeconds"])
+            for entry in kwargs["Entries"]
+        )
+        return original(**kwargs)
+
+    sqs.send_message_batch = recording
+    checks = [OverdueCheck("r", str(number), delay_s=number) for number in range(12)]
+    ShardQueue(sqs, url).put(checks)
+    assert sent == [(str(number), number) for number in range(12)]
