@@ -1,0 +1,74 @@
+"""When a busy pool starts another environment: Lambda's policy (always) and the stage's
+default (only when no warm one frees sooner), decided from the pool's state alone."""
+
+from wslocal.runtime.growth import PerCall, PoolState, Start, Timings, Wait, WarmFirst
+
+
+def state(**changes) -> PoolState:
+    """A pool at t=100 s whose environments start in 0.2 s and whose calls take 10 ms,
+    one call in flight since just now, no call waiting."""
+    values = {
+        "now": 100.0,
+        "busy_since": [100.0],
+        "starting_since": [],
+        "waiting": 0,
+        "cold_start_s": 0.2,
+        "call_s": 0.01,
+    }
+    values.update(changes)
+    return PoolState(**values)
+
+
+def test_lambdas_policy_starts_an_environment_for_every_call_that_finds_none_free():
+    assert PerCall().decide(state(busy_since=[99.9] * 8, waiting=100)) == Start()
+
+
+def test_a_call_waits_for_a_busy_environment_that_frees_before_a_new_one_could_start():
+    assert WarmFirst().decide(state()) == Wait(until=100.2)
+
+
+def test_a_call_starts_one_when_nothing_is_busy_or_starting():
+    assert WarmFirst().decide(state(busy_since=[])) == Start()
+
+
+def test_a_call_starts_one_before_any_start_has_been_timed():
+    assert WarmFirst().decide(state(cold_start_s=None)) == Start()
+
+
+def test_before_any_call_returns_a_call_waits_one_cold_start_for_the_first():
+    assert WarmFirst().decide(state(call_s=None, waiting=50)) == Wait(until=100.2)
+
+
+def test_a_call_starts_one_when_those_waiting_already_fill_the_busy_ones_until_a_start():
+    # by 100.2 s the busy one begins 20 more calls: as it frees at 100.01, then every 10 ms
+    assert WarmFirst().decide(state(waiting=19)) == Wait(until=100.2)
+    assert WarmFirst().decide(state(waiting=20)) == Start()
+
+
+def test_calls_that_last_longer_than_a_cold_start_get_an_environment_each():
+    assert WarmFirst().decide(state(call_s=0.5)) == Start()
+
+
+def test_a_call_past_its_typical_time_counts_as_freeing_now():
+    # the wait is bounded by the start it saves: a call that never ends costs one cold start
+    assert WarmFirst().decide(state(busy_since=[90.0], call_s=0.5)) == Wait(until=100.2)
+
+
+def test_environments_being_started_count_from_when_they_will_be_ready():
+    ready_soon = state(busy_since=[], starting_since=[99.9])  # ready at 100.1: clears 11
+    assert WarmFirst().decide(ready_soon) == Wait(until=100.2)
+    assert WarmFirst().decide(state(busy_since=[], starting_since=[99.9], waiting=11)) == Start()
+
+
+def test_the_latest_cold_start_is_the_one_expected_next():
+    timings = Timings()
+    timings.started(0.9)  # the first environment, a process of its own
+    timings.started(0.2)  # a fork
+    assert timings.cold_start_s == 0.2
+
+
+def test_the_typical_call_moves_a_quarter_of_the_way_towards_each_new_one():
+    timings = Timings()
+    timings.returned(0.01)
+    timings.returned(0.05)
+    assert timings.call_s is not None and abs(timings.call_s - 0.02) < 1e-9
