@@ -12,19 +12,24 @@ starts, not throughput. ``WarmFirst`` (the stage's default) starts one only when
 environment will be free sooner: a call that finds every environment busy waits up to
 one cold start's time for one, unless the calls already waiting are more than the busy
 and starting environments can clear in that time; if none is free by then, it starts
-its own. No call waits longer than a cold start would have taken, and a handler that
-blocks until another call runs still gets that call its own environment.
+its own, unless calls returned meanwhile and the policy, asked once more, holds it again
+(the pool's first call, loading the SDK's models, can take 50 times a typical one: the
+calls held behind it then find the warm environment clearing them fast). No call waits
+longer than two cold starts, and a handler that blocks until another call runs still
+gets that call its own environment (nothing returns while it blocks).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-CALL_WEIGHT = 0.25
-"""How much the latest call moves the pool's typical call time (a moving average)."""
+RECENT_CALLS = 9
+"""How many of a pool's latest calls say how long a call typically takes."""
 ROUNDING = 1e-9
 """So that calls that fit the horizon exactly are counted despite float division."""
 
@@ -104,7 +109,15 @@ class Timings:
 
     def __init__(self) -> None:
         self.cold_start_s: float | None = None
-        self.call_s: float | None = None
+        self._recent_calls: deque[float] = deque(maxlen=RECENT_CALLS)
+        self.returns = 0
+        """Calls returned so far: a held call that sees this move knows the pool moves."""
+
+    @property
+    def call_s(self) -> float | None:
+        """The median of the latest calls: one slow call (a first call's lazy loading
+        of the SDK) is not taken as typical."""
+        return statistics.median(self._recent_calls) if self._recent_calls else None
 
     def started(self, seconds: float) -> None:
         """An environment took ``seconds`` to start (the next start is most like the
@@ -113,5 +126,5 @@ class Timings:
 
     def returned(self, seconds: float) -> None:
         """A call took ``seconds``, from its environment's hand-over to its answer."""
-        previous = self.call_s
-        self.call_s = seconds if previous is None else previous + CALL_WEIGHT * (seconds - previous)
+        self._recent_calls.append(seconds)
+        self.returns += 1

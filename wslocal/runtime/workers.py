@@ -42,6 +42,10 @@ from wslocal.runtime.settings import RuntimeSettings
 from wslocal.runtime.worker import Worker
 from wslocal.template import FunctionModel
 
+GROWTH_LOOKS = 2
+"""How many times a held call asks the growth policy: on arriving, and once more when
+its wait ends if calls returned meanwhile (so it waits two cold starts at most)."""
+
 
 class WorkerPool:
     """The execution environments of one function, in any language: ``language`` says
@@ -66,8 +70,8 @@ class WorkerPool:
         """Each worker in a call, and when the call began (``time.monotonic``)."""
         self._starting: list[float] = []
         """When each worker being started began starting."""
-        self._waiting = 0
-        """Calls waiting for a worker."""
+        self._waiting: list[object] = []
+        """A ticket for each call waiting for a worker, the longest waiting first."""
         self._held = 0
         """Of those, the ones the growth policy keeps waiting (each would have its own
         environment on Lambda: they count towards reserved concurrency)."""
@@ -359,17 +363,20 @@ class WorkerPool:
             await server.stop()
 
     async def _acquire(self) -> Worker:
-        """A warm worker, or a new one when the growth policy says so (or at once when it
-        lets the call wait and no worker frees in time), while the pool is under its
-        limit; else wait (the stage's own bound), or, at the function's reserved
-        concurrency, throttle."""
+        """A warm worker, or a new one when the growth policy says so, while the pool is
+        under its limit; else wait (the stage's own bound), or, at the function's reserved
+        concurrency, throttle. A call the policy holds starts its own worker when its
+        wait ends, unless calls returned meanwhile and the policy, asked once more with
+        the call's place now, holds it again (a slow first call is not a stuck one)."""
         dead: list[Worker] = []
         warm: Worker | None = None
         held_until: float | None = None
+        looks = 0
+        returned = 0
+        ticket = object()
         async with self._available:
             self._admit()
-            ahead = self._waiting
-            self._waiting += 1
+            self._waiting.append(ticket)
             try:
                 while warm is None:
                     if self._closed:
@@ -387,12 +394,20 @@ class WorkerPool:
                     timeout: float | None = None
                     if self._size < self._max_workers:
                         now = time.monotonic()
-                        if held_until is None:
-                            decision = self._growth.decide(self._state(now, ahead))
+                        if held_until is None or (
+                            now >= held_until
+                            and looks < GROWTH_LOOKS
+                            and self.timings.returns > returned
+                        ):
+                            decision = self._growth.decide(
+                                self._state(now, self._waiting.index(ticket))
+                            )
                             if isinstance(decision, Start):
                                 break
-                            held_until = decision.until
-                            self._held += 1
+                            if held_until is None:
+                                self._held += 1
+                            held_until, looks = decision.until, looks + 1
+                            returned = self.timings.returns
                         elif now >= held_until:
                             break
                         timeout = held_until - now
@@ -400,11 +415,11 @@ class WorkerPool:
                         async with asyncio.timeout(timeout):
                             await self._available.wait()
                     except TimeoutError:
-                        pass  # held long enough: the loop looks again, then starts one
+                        pass  # held long enough: the loop looks again
                 if warm is None:
                     self._size += 1
             finally:
-                self._waiting -= 1
+                self._waiting.remove(ticket)
                 if held_until is not None:
                     self._held -= 1
         for worker in dead:

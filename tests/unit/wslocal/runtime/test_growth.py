@@ -67,8 +67,17 @@ def test_the_latest_cold_start_is_the_one_expected_next():
     assert timings.cold_start_s == 0.2
 
 
-def test_the_typical_call_moves_a_quarter_of_the_way_towards_each_new_one():
+def test_the_typical_call_is_the_median_of_the_latest_so_a_slow_first_one_does_not_count():
     timings = Timings()
-    timings.returned(0.01)
-    timings.returned(0.05)
-    assert timings.call_s is not None and abs(timings.call_s - 0.02) < 1e-9
+    for seconds in (0.3, 0.01, 0.012):
+        timings.returned(seconds)
+    assert timings.call_s == 0.012 and timings.returns == 3
+
+
+def test_only_the_latest_calls_make_the_typical_one():
+    timings = Timings()
+    for _ in range(20):
+        timings.returned(0.5)
+    for _ in range(5):
+        timings.returned(0.01)
+    assert timings.call_s == 0.01

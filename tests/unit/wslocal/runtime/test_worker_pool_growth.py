@@ -121,6 +121,19 @@ async def test_calls_beyond_what_the_warm_worker_clears_in_a_start_get_their_own
     await pool.close()
 
 
+async def test_calls_held_behind_a_slow_first_call_wait_again_while_the_worker_clears_them(
+    starts,
+):
+    pool = WorkerPool(FUNCTION, WARM_FIRST)
+    await pool.prewarm()
+    first = pool.invoke({"seconds": 0.08}, "first")  # the SDK's lazy loading, say
+    rest = [pool.invoke({"seconds": 0.004}, f"r{n}") for n in range(20)]
+    pids = await asyncio.gather(first, *rest)
+    # by 0.1 s (a start) about 5 were served: the 15 left looked again and waited
+    assert len(set(pids)) <= 2
+    await pool.close()
+
+
 async def test_a_call_waits_no_longer_than_a_start_for_a_worker_that_stays_busy(starts):
     pool = await warm_pool(WARM_FIRST)
     long = asyncio.create_task(pool.invoke({"seconds": 0.5}, "long"))
