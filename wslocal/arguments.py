@@ -138,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(POLICIES),
         default=DEFAULT_POOL_GROWTH,
         help="when a function whose workers are all busy starts another: warm-first (default) "
-        "waits for a busy one when it will be free before a new one could start (no call "
-        "waits longer than a cold start); lambda starts one for every call that finds none "
-        "free, as Lambda does",
+        "starts one per core, then waits for a busy one when it will be free before a new "
+        "one could start; lambda starts one for every call that finds none free, as Lambda "
+        "does",
     )
     start.add_argument("--no-prewarm", action="store_true", help="start workers on first call")
     start.add_argument(

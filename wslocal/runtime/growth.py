@@ -8,23 +8,26 @@ environment is a process on the developer's few cores, and its start (a fork: ab
 0.2 s of CPU; the fork server first: about 0.8 s) costs more than dozens of short calls.
 A burst of 50 handshakes grew ``$connect``'s pool to 8 environments for calls of 5 ms,
 and a burst of 20 sends grew SendMessage's to 8: on two cores the extra ones added cold
-starts, not throughput. ``WarmFirst`` (the stage's default) starts one only when no warm
-environment will be free sooner: a call that finds every environment busy waits up to
-one cold start's time for one, unless the calls already waiting are more than the busy
-and starting environments can clear in that time; if none is free by then, it starts
-its own, unless calls returned meanwhile and the policy, asked once more, holds it again
-(the pool's first call, loading the SDK's models, can take 50 times a typical one: the
-calls held behind it then find the warm environment clearing them fast). No call waits
-longer than two cold starts, and a handler that blocks until another call runs still
-gets that call its own environment (nothing returns while it blocks).
+starts, not throughput. ``WarmFirst`` (the stage's default) starts one while fewer are
+busy or starting than the machine has cores (each runs a call at once beside the
+others), and beyond that only when no warm environment will be free sooner: a call that
+finds every environment busy waits up to one cold start's time for one, unless the
+calls already waiting are more than the busy and starting environments can clear in
+that time; if none is free by then, it starts its own, unless calls returned meanwhile
+and the policy, asked once more, holds it again (the pool's first call, loading the
+SDK's models, can take 50 times a typical one: the calls held behind it then find the
+warm environment clearing them fast). No call waits longer than two cold starts, and a
+handler that blocks until another call runs still gets that call its own environment
+(nothing returns while it blocks).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -81,11 +84,16 @@ class PerCall:
 
 
 class WarmFirst:
-    """Start an environment only when no warm one will be free sooner (module docstring)."""
+    """Up to ``cores`` environments at work, start one; beyond, only when no warm one will
+    be free sooner (module docstring)."""
+
+    def __init__(self, cores: int) -> None:
+        self.cores = cores
 
     def decide(self, state: PoolState) -> Decision:
-        if state.cold_start_s is None or not (state.busy_since or state.starting_since):
-            return Start()  # nothing known of a start, or nothing that will free
+        at_work = len(state.busy_since) + len(state.starting_since)
+        if state.cold_start_s is None or at_work < self.cores:
+            return Start()  # nothing known of a start, or a core without a call
         horizon = state.now + state.cold_start_s
         if state.call_s is None:  # no call has returned yet: wait one start for the first
             return Wait(horizon)
@@ -100,8 +108,16 @@ class WarmFirst:
         return Wait(horizon) if state.waiting < clearable else Start()
 
 
-POLICIES: Mapping[str, GrowthPolicy] = {"warm-first": WarmFirst(), "lambda": PerCall()}
-"""The policies by their ``--pool-growth`` name."""
+POLICIES: Mapping[str, Callable[[int], GrowthPolicy]] = {
+    "warm-first": WarmFirst,
+    "lambda": lambda cores: PerCall(),
+}
+"""Each policy by its ``--pool-growth`` name, made for a machine of so many cores."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's or ``taskset``'s share)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Timings:

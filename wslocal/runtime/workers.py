@@ -33,9 +33,10 @@ from wslocal.exceptions import (
     ThrottledError,
     WorkerCrashedError,
 )
+from wslocal.runtime import growth
 from wslocal.runtime import worker as environment
 from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
-from wslocal.runtime.growth import POLICIES, PoolState, Start, Timings
+from wslocal.runtime.growth import PoolState, Start, Timings
 from wslocal.runtime.languages import Debugging, WorkerLanguage
 from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.settings import RuntimeSettings
@@ -75,7 +76,7 @@ class WorkerPool:
         self._held = 0
         """Of those, the ones the growth policy keeps waiting (each would have its own
         environment on Lambda: they count towards reserved concurrency)."""
-        self._growth = POLICIES[settings.pool_growth]
+        self._growth = growth.POLICIES[settings.pool_growth](growth.available_cores())
         self.timings = Timings()
         self._size = 0
         self._available = asyncio.Condition()

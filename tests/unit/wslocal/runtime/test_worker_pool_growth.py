@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from wslocal.exceptions import ThrottledError
-from wslocal.runtime import workers
+from wslocal.runtime import growth, workers
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.runtime.workers import WorkerPool
 from wslocal.template import FunctionModel
@@ -76,6 +76,12 @@ class FakeWorker:
         self.process.kill()
 
 
+@pytest.fixture(autouse=True)
+def one_core(monkeypatch) -> None:
+    """The pools here run on one core: beyond one call at work, the policy decides."""
+    monkeypatch.setattr(growth, "available_cores", lambda: 1)
+
+
 @pytest.fixture
 def starts(monkeypatch) -> list[int]:
     """The pid of every worker started; each start takes ``START_S``."""
@@ -103,6 +109,14 @@ async def test_a_burst_of_short_calls_is_served_by_the_warm_worker(starts):
     pool = await warm_pool(WARM_FIRST)
     pids = await asyncio.gather(*(pool.invoke({"seconds": 0.005}, f"r{n}") for n in range(8)))
     assert set(pids) == {1} and starts == [1]
+    await pool.close()
+
+
+async def test_on_two_cores_a_second_call_at_once_gets_a_second_worker(starts, monkeypatch):
+    monkeypatch.setattr(growth, "available_cores", lambda: 2)
+    pool = await warm_pool(WARM_FIRST)
+    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.005}, f"r{n}") for n in range(8)))
+    assert set(pids) == {1, 2}
     await pool.close()
 
 
