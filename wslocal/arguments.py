@@ -15,9 +15,10 @@ from wslocal.apigateway.limits import Limits
 from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
 from wslocal.exceptions import WslocalError
 from wslocal.faults import FaultPlan, parse_faults
+from wslocal.runtime.growth import POLICIES
 from wslocal.runtime.languages import Debugging
 from wslocal.runtime.pools import language_of
-from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S
+from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S, DEFAULT_POOL_GROWTH
 from wslocal.template import DEFAULT_REGION, StageModel
 
 DESCRIPTION = (
@@ -132,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
         "$AWS_ENDPOINT_URL_COGNITO_IDP, else Cognito itself)",
     )
     start.add_argument("--max-workers", type=int, default=8, help="worker processes per function")
+    start.add_argument(
+        "--pool-growth",
+        choices=sorted(POLICIES),
+        default=DEFAULT_POOL_GROWTH,
+        help="when a function whose workers are all busy starts another: warm-first (default) "
+        "starts one per core, then waits for a busy one when it will be free before a new "
+        "one could start; lambda starts one for every call that finds none free, as Lambda "
+        "does",
+    )
     start.add_argument("--no-prewarm", action="store_true", help="start workers on first call")
     start.add_argument(
         "--fork",

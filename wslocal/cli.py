@@ -181,6 +181,7 @@ async def _serve(
         build=not args.skip_build,
         watch=args.watch,
         max_workers=args.max_workers,
+        pool_growth=args.pool_growth,
         idle_worker_s=args.worker_idle_timeout,
         endpoints=plan.endpoints(model),
         credentials=_handler_credentials(args),

@@ -9,11 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.test_workers import function, settings
+from tests.functional import test_workers
+from tests.functional.test_workers import function
 from wslocal.exceptions import WorkerCrashedError
 from wslocal.runtime.forking import ForkServer, ForkServerError
 from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.workers import WorkerPool
+
+
+def settings(max_workers: int = 2):
+    """Lambda's growth: a call that finds the worker busy gets a new one at once, which
+    these tests need forked (the stage's default might let it wait for the busy one)."""
+    return dataclasses.replace(test_workers.settings(max_workers), pool_growth="lambda")
 
 
 def command_line(pid: int) -> str:

@@ -10,6 +10,7 @@ from typing import Protocol, TextIO
 from wslocal.faults import FaultPlan
 
 DEFAULT_MAX_WORKERS = 8
+DEFAULT_POOL_GROWTH = "warm-first"
 DEFAULT_IDLE_WORKER_S = 60.0
 
 
@@ -64,6 +65,8 @@ class RuntimeSettings:
     its Node and the SDK); a Python function without one runs on the stage's interpreter
     with the stage's packages importable."""
     max_workers: int = DEFAULT_MAX_WORKERS
+    pool_growth: str = DEFAULT_POOL_GROWTH
+    """When a busy pool starts another worker: a name of ``wslocal.runtime.growth.POLICIES``."""
     idle_worker_s: float = DEFAULT_IDLE_WORKER_S
     """Stop workers idle this long, keeping one warm; 0: never."""
     log_stream: TextIO | None = None

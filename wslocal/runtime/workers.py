@@ -3,8 +3,10 @@ language's part (building the code, the command and environment, the debugger, a
 server or none) is a ``WorkerLanguage`` (``wslocal.runtime.languages``), the rest is here.
 
 One ``WorkerPool`` per function: it starts workers ahead of the first call (prewarm),
-reuses warm ones (the most recently used first), grows with concurrent calls up to
-``max_workers`` and then queues callers; as Lambda reclaims idle execution environments,
+reuses warm ones (the most recently used first), grows with concurrent calls as its
+growth policy decides (``wslocal.runtime.growth``: by default a call waits for a warm
+environment when one will be free before a new one could start) up to ``max_workers``,
+and then queues callers; as Lambda reclaims idle execution environments,
 workers idle longer than ``idle_worker_s`` are stopped, down to one warm worker. A worker
 that crashes or overruns the function's Timeout is killed and replaced; its caller gets
 an InvocationError. Requests and results cross a socketpair as frames
@@ -31,13 +33,19 @@ from wslocal.exceptions import (
     ThrottledError,
     WorkerCrashedError,
 )
+from wslocal.runtime import growth
 from wslocal.runtime import worker as environment
 from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
+from wslocal.runtime.growth import PoolState, Start, Timings
 from wslocal.runtime.languages import Debugging, WorkerLanguage
 from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.runtime.worker import Worker
 from wslocal.template import FunctionModel
+
+GROWTH_LOOKS = 2
+"""How many times a held call asks the growth policy: on arriving, and once more when
+its wait ends if calls returned meanwhile (so it waits two cold starts at most)."""
 
 
 class WorkerPool:
@@ -59,7 +67,17 @@ class WorkerPool:
         self._settings = settings
         self._max_workers = 1 if debug is not None else settings.max_workers
         self._idle: list[Worker] = []
-        self._busy: set[Worker] = set()
+        self._busy: dict[Worker, float] = {}
+        """Each worker in a call, and when the call began (``time.monotonic``)."""
+        self._starting: list[float] = []
+        """When each worker being started began starting."""
+        self._waiting: list[object] = []
+        """A ticket for each call waiting for a worker, the longest waiting first."""
+        self._held = 0
+        """Of those, the ones the growth policy keeps waiting (each would have its own
+        environment on Lambda: they count towards reserved concurrency)."""
+        self._growth = growth.POLICIES[settings.pool_growth](growth.available_cores())
+        self.timings = Timings()
         self._size = 0
         self._available = asyncio.Condition()
         self._closed = False
@@ -131,7 +149,8 @@ class WorkerPool:
     async def invoke(self, event: Mapping[str, Any], request_id: str, label: str = "") -> Any:
         """Run the handler once; return its result or raise an InvocationError."""
         worker = await self._acquire()
-        self._busy.add(worker)
+        began = time.monotonic()
+        self._busy[worker] = began
         deadline = time.time() + self.function.timeout
         request = {
             "type": "invoke",
@@ -153,20 +172,21 @@ class WorkerPool:
                 worker.kill()
                 raise WorkerCrashedError("the worker process was killed (an injected fault)")
         except TimeoutError:
-            self._busy.discard(worker)
+            self._busy.pop(worker, None)
             self._log(f"{request_id} Task timed out after {self.function.timeout:.2f} seconds")
             await self._discard(worker)
             raise InvocationTimeoutError(
                 f"{self.function.logical_id} timed out after {self.function.timeout} s"
             ) from None
         except BaseException:
-            self._busy.discard(worker)
+            self._busy.pop(worker, None)
             await self._discard(worker)
             raise
         finally:
             if kill is not None:
                 kill.cancel()
-        self._busy.discard(worker)
+        self._busy.pop(worker, None)
+        self.timings.returned(time.monotonic() - began)
         await self._release(worker)
         if not reply.get("ok"):
             raise HandlerError(reply.get("error") or {})
@@ -251,6 +271,8 @@ class WorkerPool:
 
     async def _start(self) -> Worker:
         generation = self._generation
+        began = time.monotonic()
+        self._starting.append(began)
         try:
             await self._after_predecessor()
             fork_server = await self._ready_fork_server()
@@ -272,6 +294,9 @@ class WorkerPool:
                 self._size -= 1
                 self._available.notify()
             raise
+        finally:
+            self._starting.remove(began)
+        self.timings.started(time.monotonic() - began)
         self.cold_starts += 1
         self.forks += fork_server is not None
         worker.generation = generation
@@ -339,41 +364,91 @@ class WorkerPool:
             await server.stop()
 
     async def _acquire(self) -> Worker:
-        """A warm worker, or a new one while the pool is under its limit; else wait
-        (the stage's own bound), or, at the function's reserved concurrency, throttle."""
+        """A warm worker, or a new one when the growth policy says so, while the pool is
+        under its limit; else wait (the stage's own bound), or, at the function's reserved
+        concurrency, throttle. A call the policy holds starts its own worker when its
+        wait ends, unless calls returned meanwhile and the policy, asked once more with
+        the call's place now, holds it again (a slow first call is not a stuck one)."""
         dead: list[Worker] = []
         warm: Worker | None = None
-        reserved = self.function.reserved_concurrency
+        held_until: float | None = None
+        looks = 0
+        returned = 0
+        ticket = object()
         async with self._available:
-            while warm is None:
-                if self._closed:
-                    raise PoolRetiredError(f"{self.function.logical_id}'s workers were replaced")
-                in_use = self._size - len(self._idle)  # busy, or starting for a call
-                if reserved is not None and (
-                    reserved == 0 or (not self._idle and in_use >= reserved)
-                ):
-                    raise ThrottledError(
-                        f"{self.function.logical_id}: Rate Exceeded (reserved concurrency "
-                        f"{reserved} in use)"
-                    )
-                while not self._idle and self._size >= self._max_workers:
-                    await self._available.wait()
+            self._admit()
+            self._waiting.append(ticket)
+            try:
+                while warm is None:
                     if self._closed:
                         raise PoolRetiredError(
                             f"{self.function.logical_id}'s workers were replaced"
                         )
-                if not self._idle:
+                    if self._idle:
+                        candidate = self._idle.pop()
+                        if candidate.process.returncode is None:
+                            warm = candidate
+                        else:  # died while idle (killed, crashed): replace it
+                            dead.append(candidate)
+                            self._size -= 1
+                        continue
+                    timeout: float | None = None
+                    if self._size < self._max_workers:
+                        now = time.monotonic()
+                        if held_until is None or (
+                            now >= held_until
+                            and looks < GROWTH_LOOKS
+                            and self.timings.returns > returned
+                        ):
+                            decision = self._growth.decide(
+                                self._state(now, self._waiting.index(ticket))
+                            )
+                            if isinstance(decision, Start):
+                                break
+                            if held_until is None:
+                                self._held += 1
+                            held_until, looks = decision.until, looks + 1
+                            returned = self.timings.returns
+                        elif now >= held_until:
+                            break
+                        timeout = held_until - now
+                    try:
+                        async with asyncio.timeout(timeout):
+                            await self._available.wait()
+                    except TimeoutError:
+                        pass  # held long enough: the loop looks again
+                if warm is None:
                     self._size += 1
-                    break
-                candidate = self._idle.pop()
-                if candidate.process.returncode is None:
-                    warm = candidate
-                else:  # died while idle (killed, crashed): replace it
-                    dead.append(candidate)
-                    self._size -= 1
+            finally:
+                self._waiting.remove(ticket)
+                if held_until is not None:
+                    self._held -= 1
         for worker in dead:
             await worker.stop()
         return warm if warm is not None else await self._start()
+
+    def _admit(self) -> None:
+        """Throttle a call that finds no worker free at the function's reserved
+        concurrency (calls the growth policy keeps waiting count as in use)."""
+        reserved = self.function.reserved_concurrency
+        if reserved is None:
+            return
+        in_use = self._size - len(self._idle) + self._held  # busy, starting, held
+        if reserved == 0 or (not self._idle and in_use >= reserved):
+            raise ThrottledError(
+                f"{self.function.logical_id}: Rate Exceeded (reserved concurrency "
+                f"{reserved} in use)"
+            )
+
+    def _state(self, now: float, ahead: int) -> PoolState:
+        return PoolState(
+            now=now,
+            busy_since=list(self._busy.values()),
+            starting_since=list(self._starting),
+            waiting=ahead,
+            cold_start_s=self.timings.cold_start_s,
+            call_s=self.timings.call_s,
+        )
 
     async def _release(self, worker: Worker) -> None:
         if self._closed:  # retired: no more calls here; callers waiting go to the new pool

@@ -8,12 +8,10 @@ Connections that arrive while the stage is still starting (its port is open, its
 functions are being built and warmed) wait for ``ready``: a client that connects as soon
 as the port opens is answered, never dropped.
 
-Every connection starts as an ``HttpConnection``: the ``@connections`` calls the handlers
-make on kept-alive connections (the fan-out's hot loop) are answered from its buffer as
-they arrive, with no task, stream or timer per request. The first request that is
-anything else (an upgrade, a chunked or oversized body, a file, a REST call, a request
-the parser refuses) hands the connection, with the bytes not yet served, to the stream
-path below, which serves it to its end.
+Every connection starts as an ``HttpConnection`` (``wslocal.server.http_connection``),
+which answers the handlers' kept-alive ``@connections`` calls itself with the door's
+``management_answer``; the first request that is anything else is handed, with the bytes
+not yet served, to the stream path here (``on_client``), which serves it to its end.
 """
 
 from __future__ import annotations
@@ -22,28 +20,28 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from wslocal.apigateway import management_api
 from wslocal.apigateway.doors import Door, calls_management_api, choose_door, fallback_door
 from wslocal.apigateway.http import (
-    MAX_HEAD_BYTES,
     HttpError,
     HttpRequest,
     chunk_size,
     parse_request_head,
     response_bytes,
 )
+from wslocal.apigateway.limits import Limits
 from wslocal.apigateway.proxy import responses
 from wslocal.faults import FaultPlan
 from wslocal.server import static
+from wslocal.server.http_connection import HttpConnection
 from wslocal.server.proxy_api import ProxyApiDoor
 from wslocal.server.session import SessionHost, WebSocketSession
 from wslocal.template import ProxyApiModel
 
 log = logging.getLogger("wslocal")
 
-STREAM_LIMIT_BYTES = 2 * 1024 * 1024
 DISCARD_S = 1.0
 
 
@@ -98,6 +96,10 @@ class FrontDoor:
     @property
     def static_dir(self) -> Path | None:
         return self._host.static_dir if self._serves_static else None
+
+    @property
+    def limits(self) -> Limits:
+        return self._host.limits
 
     def close_sessions(self, code: int, reason: str) -> None:
         for session in list(self.sessions):
@@ -320,159 +322,6 @@ class FrontDoor:
         return response_bytes(
             404, b"Not Found\n", {"Content-Type": "text/plain"}, keep_alive=keep_alive
         )
-
-
-class HttpConnection(asyncio.Protocol):
-    """A client connection while it only calls ``@connections``: each request is
-    answered as soon as its last byte is buffered (pipelined ones too). Its one timer
-    is re-armed lazily: a request only moves a deadline, the timer fires when it is
-    due and looks again. Anything else goes to ``FrontDoor.on_client`` by ``hand_over``."""
-
-    def __init__(self, door: FrontDoor) -> None:
-        self._door = door
-        self._limits = door._host.limits
-        self._loop = asyncio.get_running_loop()
-        self._transport: asyncio.Transport | None = None
-        self._buffer = b""
-        self._first = True
-        self._deadline = 0.0
-        self._idle = True
-        """Waiting for a request's first byte (a timeout then closes quietly, else 408)."""
-        self._timer: asyncio.TimerHandle | None = None
-        self._writing_paused = False
-
-    # --- asyncio.Protocol ---------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        self._door.connections.add(self)
-        if self._door.proxy_api is not None or not self._door.ready.is_set():
-            self.hand_over()
-            return
-        self._wait_for(self._limits.request_head_timeout, idle=True)
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer = self._buffer + data if self._buffer else data
-        self._serve_buffered()
-
-    def eof_received(self) -> bool:
-        return False  # nothing more will be asked: close (a partial request is dropped)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._forget()
-
-    def pause_writing(self) -> None:
-        """The client does not read its answers: stop reading its requests."""
-        self._writing_paused = True
-        if self._transport is not None:
-            self._transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        self._writing_paused = False
-        if self._transport is not None:
-            self._transport.resume_reading()
-            if self._buffer:
-                self._serve_buffered()
-
-    # --- serving ------------------------------------------------------------------------
-    def _serve_buffered(self) -> None:
-        """Answer every whole request buffered, in one write (pipelined requests get
-        their answers together)."""
-        transport = self._transport
-        answers: list[bytes] = []
-        keep_alive = True
-        while self._buffer and keep_alive and transport is not None and not self._writing_paused:
-            buffer = self._buffer
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > MAX_HEAD_BYTES:
-                    self._hand_over_after(answers)  # the stream path answers 431
-                    return
-                break
-            head_end = end + 4
-            try:
-                request = parse_request_head(buffer[:head_end])
-                length = self._door.inline_body_length(request, first=self._first)
-                if length is None:
-                    self._hand_over_after(answers)
-                    return
-                body_end = head_end + length
-            except HttpError:
-                self._hand_over_after(answers)  # the stream path answers it, as always
-                return
-            if len(buffer) < body_end:
-                break  # the body's rest is on its way
-            self._buffer = buffer[body_end:]
-            self._first = False
-            keep_alive = request.keep_alive
-            body = buffer[head_end:body_end]
-            answers.append(self._door.management_answer(request, body, keep_alive=keep_alive))
-        if transport is None:
-            return
-        if answers:
-            transport.write(answers[0] if len(answers) == 1 else b"".join(answers))
-        if not keep_alive:
-            transport.close()
-            self._forget()
-        elif not self._buffer:
-            self._wait_for(self._limits.keep_alive_idle, idle=True)
-        elif answers or self._idle:  # a request has begun: its own time starts now
-            self._wait_for(self._limits.request_head_timeout, idle=False)
-
-    def _hand_over_after(self, answers: list[bytes]) -> None:
-        if answers and self._transport is not None:
-            self._transport.write(b"".join(answers))
-        self.hand_over()
-
-    def hand_over(self) -> None:
-        """Give the connection, and what it sent that is not answered yet, to the stream
-        path (``FrontDoor.on_client``), which serves it from here on."""
-        transport = self._transport
-        assert transport is not None
-        self._forget()
-        buffered, first = self._buffer, self._first
-        reader = asyncio.StreamReader(limit=STREAM_LIMIT_BYTES, loop=self._loop)
-
-        def start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Any:
-            if buffered:
-                reader.feed_data(buffered)
-            return self._door.on_client(reader, writer, first=first)
-
-        protocol = asyncio.StreamReaderProtocol(reader, start, loop=self._loop)
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-
-    def abort(self) -> None:
-        if self._transport is not None:
-            self._transport.abort()
-        self._forget()
-
-    # --- time limits --------------------------------------------------------------------
-    def _wait_for(self, seconds: float, *, idle: bool) -> None:
-        self._deadline = self._loop.time() + seconds
-        self._idle = idle
-        if self._timer is None:
-            self._timer = self._loop.call_at(self._deadline, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self._transport is None:
-            return
-        if self._loop.time() < self._deadline:
-            self._timer = self._loop.call_at(self._deadline, self._on_timer)
-            return
-        if not self._idle:  # a request started and did not finish in time
-            self._transport.write(response_bytes(408, b"Request Timeout\n", keep_alive=False))
-        self._transport.close()
-        self._forget()
-
-    def _forget(self) -> None:
-        """No longer this protocol's to serve (closed, or handed over)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._transport = None
-        self._door.connections.discard(self)
 
 
 async def _read_chunks(reader: asyncio.StreamReader, limit: int) -> bytes | None:

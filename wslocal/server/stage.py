@@ -31,6 +31,7 @@ from wslocal.runtime.pools import FunctionPools, pools_to_replace, prepare_runti
 from wslocal.runtime.settings import (
     DEFAULT_IDLE_WORKER_S,
     DEFAULT_MAX_WORKERS,
+    DEFAULT_POOL_GROWTH,
     PreparedRuntime,
     RuntimeSettings,
 )
@@ -73,6 +74,9 @@ class StageConfig:
     ttl_sweep_s: float = DEFAULT_SWEEP_INTERVAL_S
     """Delete TTL-expired items this often (DynamoDB Local never does); 0: never."""
     max_workers: int = DEFAULT_MAX_WORKERS
+    pool_growth: str = DEFAULT_POOL_GROWTH
+    """``warm-first``: a busy pool waits for a warm worker when one frees before a new one
+    could start; ``lambda``: a new worker for every call that finds none free."""
     idle_worker_s: float = DEFAULT_IDLE_WORKER_S
     """Stop workers idle this long, one warm worker per function stays; 0: never."""
     endpoints: Mapping[str, str] = field(default_factory=dict)
@@ -316,6 +320,7 @@ class LocalStage:
             redirect_to=f"http://{self.domain_name}",
             runtimes=self.runtimes,
             max_workers=self.config.max_workers,
+            pool_growth=self.config.pool_growth,
             idle_worker_s=self.config.idle_worker_s,
             fork_workers=self.config.fork_workers,
             log_stream=self.config.log_stream,

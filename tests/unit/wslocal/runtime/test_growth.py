@@ -1,0 +1,91 @@
+"""When a busy pool starts another environment: Lambda's policy (always) and the stage's
+default (only when no warm one frees sooner), decided from the pool's state alone."""
+
+from wslocal.runtime.growth import PerCall, PoolState, Start, Timings, Wait, WarmFirst
+
+ONE_CORE = WarmFirst(cores=1)
+
+
+def state(**changes) -> PoolState:
+    """A pool at t=100 s whose environments start in 0.2 s and whose calls take 10 ms,
+    one call in flight since just now, no call waiting."""
+    values = {
+        "now": 100.0,
+        "busy_since": [100.0],
+        "starting_since": [],
+        "waiting": 0,
+        "cold_start_s": 0.2,
+        "call_s": 0.01,
+    }
+    values.update(changes)
+    return PoolState(**values)
+
+
+def test_lambdas_policy_starts_an_environment_for_every_call_that_finds_none_free():
+    assert PerCall().decide(state(busy_since=[99.9] * 8, waiting=100)) == Start()
+
+
+def test_a_call_waits_for_a_busy_environment_that_frees_before_a_new_one_could_start():
+    assert ONE_CORE.decide(state()) == Wait(until=100.2)
+
+
+def test_a_call_starts_one_when_nothing_is_busy_or_starting():
+    assert ONE_CORE.decide(state(busy_since=[])) == Start()
+
+
+def test_a_call_starts_one_while_fewer_are_at_work_than_the_machine_has_cores():
+    two_cores = WarmFirst(cores=2)
+    assert two_cores.decide(state()) == Start()
+    assert two_cores.decide(state(starting_since=[100.0])) == Wait(until=100.2)
+
+
+def test_a_call_starts_one_before_any_start_has_been_timed():
+    assert ONE_CORE.decide(state(cold_start_s=None)) == Start()
+
+
+def test_before_any_call_returns_a_call_waits_one_cold_start_for_the_first():
+    assert ONE_CORE.decide(state(call_s=None, waiting=50)) == Wait(until=100.2)
+
+
+def test_a_call_starts_one_when_those_waiting_already_fill_the_busy_ones_until_a_start():
+    # by 100.2 s the busy one begins 20 more calls: as it frees at 100.01, then every 10 ms
+    assert ONE_CORE.decide(state(waiting=19)) == Wait(until=100.2)
+    assert ONE_CORE.decide(state(waiting=20)) == Start()
+
+
+def test_calls_that_last_longer_than_a_cold_start_get_an_environment_each():
+    assert ONE_CORE.decide(state(call_s=0.5)) == Start()
+
+
+def test_a_call_past_its_typical_time_counts_as_freeing_now():
+    # the wait is bounded by the start it saves: a call that never ends costs one cold start
+    assert ONE_CORE.decide(state(busy_since=[90.0], call_s=0.5)) == Wait(until=100.2)
+
+
+def test_environments_being_started_count_from_when_they_will_be_ready():
+    ready_soon = state(busy_since=[], starting_since=[99.9])  # ready at 100.1: clears 11
+    assert ONE_CORE.decide(ready_soon) == Wait(until=100.2)
+    assert ONE_CORE.decide(state(busy_since=[], starting_since=[99.9], waiting=11)) == Start()
+
+
+def test_the_latest_cold_start_is_the_one_expected_next():
+    timings = Timings()
+    timings.started(0.9)  # the first environment, a process of its own
+    timings.started(0.2)  # a fork
+    assert timings.cold_start_s == 0.2
+
+
+def test_the_typical_call_is_the_median_of_the_latest_so_a_slow_first_one_does_not_count():
+    timings = Timings()
+    for seconds in (0.3, 0.01, 0.012):
+        timings.returned(seconds)
+    assert timings.call_s == 0.012 and timings.returns == 3
+
+
+def test_only_the_latest_calls_make_the_typical_one():
+    timings = Timings()
+    for _ in range(20):
+        timings.returned(0.5)
+    for _ in range(5):
+        timings.returned(0.01)
+    assert timings.call_s == 0.01

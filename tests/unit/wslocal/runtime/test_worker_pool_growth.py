@@ -1,0 +1,190 @@
+"""How a pool grows, on fake workers (no process) that take 0.1 s to start: a warm
+environment that frees sooner serves the call, one that stays busy does not hold it
+longer than a start, a call that waits for another call still gets its own environment,
+and ``max_workers`` and reserved concurrency still bound it all."""
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from tests.support.paths import FIXTURES
+from wslocal.exceptions import ThrottledError
+from wslocal.runtime import growth, workers
+from wslocal.runtime.settings import RuntimeSettings
+from wslocal.runtime.workers import WorkerPool
+from wslocal.template import FunctionModel
+
+START_S = 0.1
+
+FUNCTION = FunctionModel(
+    logical_id="Fn",
+    function_name="fn",
+    code_dir=FIXTURES,
+    handler="app.handler",
+    runtime="python3.13",
+    timeout=5.0,
+    memory_size=128,
+    environment={},
+    layer_dirs=(),
+)
+WARM_FIRST = RuntimeSettings(
+    region="eu-west-1", account_id="123456789012", endpoints={}, fork_workers=False
+)
+LAMBDA = replace(WARM_FIRST, pool_growth="lambda")
+
+
+class FakeProcess:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def kill(self) -> None:
+        self.returncode = -9
+
+    async def wait(self) -> int:
+        return self.returncode or 0
+
+
+class FakeWorker:
+    """Answers a call after ``event["seconds"]``; a call with ``"until"`` answers once a
+    call with ``"signal"`` of the same name has run (``rendezvous``)."""
+
+    def __init__(self, pid: int, rendezvous: dict[str, asyncio.Event]) -> None:
+        self.process = FakeProcess(pid)
+        self.init_ms = 0.0
+        self.init_error = None
+        self.idle_since = 0.0
+        self.generation = 0
+        self.modules: list[tuple[str, str]] = []
+        self._rendezvous = rendezvous
+
+    async def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+        event = request["event"]
+        if "signal" in event:
+            self._rendezvous.setdefault(event["signal"], asyncio.Event()).set()
+        if "until" in event:
+            await self._rendezvous.setdefault(event["until"], asyncio.Event()).wait()
+        await asyncio.sleep(event.get("seconds", 0))
+        return {"ok": True, "result": self.process.pid}
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    async def stop(self) -> None:
+        self.process.kill()
+
+
+@pytest.fixture(autouse=True)
+def one_core(monkeypatch) -> None:
+    """The pools here run on one core: beyond one call at work, the policy decides."""
+    monkeypatch.setattr(growth, "available_cores", lambda: 1)
+
+
+def fake_starts(monkeypatch, seconds: float) -> list[int]:
+    """The pid of every worker started; each start takes ``seconds``."""
+    started: list[int] = []
+    rendezvous: dict[str, asyncio.Event] = {}
+
+    async def start(cls, function, settings, language, **options):
+        await asyncio.sleep(seconds)
+        started.append(len(started) + 1)
+        return FakeWorker(started[-1], rendezvous)
+
+    monkeypatch.setattr(workers.Worker, "start", classmethod(start))
+    return started
+
+
+@pytest.fixture
+def starts(monkeypatch) -> list[int]:
+    return fake_starts(monkeypatch, START_S)
+
+
+async def warm_pool(settings: RuntimeSettings, max_workers: int = 8) -> WorkerPool:
+    """A pool with one warm worker whose start and one call of 10 ms it has timed."""
+    pool = WorkerPool(FUNCTION, replace(settings, max_workers=max_workers))
+    await pool.prewarm()
+    await pool.invoke({"seconds": 0.01}, "first")
+    return pool
+
+
+async def test_a_burst_of_short_calls_is_served_by_the_warm_worker(starts):
+    pool = await warm_pool(WARM_FIRST)
+    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.005}, f"r{n}") for n in range(8)))
+    assert set(pids) == {1} and starts == [1]
+    await pool.close()
+
+
+async def test_on_two_cores_a_second_call_at_once_gets_a_second_worker(starts, monkeypatch):
+    monkeypatch.setattr(growth, "available_cores", lambda: 2)
+    pool = await warm_pool(WARM_FIRST)
+    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.005}, f"r{n}") for n in range(8)))
+    assert set(pids) == {1, 2}
+    await pool.close()
+
+
+async def test_under_lambdas_policy_the_same_burst_starts_a_worker_per_concurrent_call(starts):
+    pool = await warm_pool(LAMBDA)
+    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.005}, f"r{n}") for n in range(8)))
+    assert len(set(pids)) == 8
+    await pool.close()
+
+
+async def test_calls_beyond_what_the_warm_worker_clears_in_a_start_get_their_own(starts):
+    pool = await warm_pool(WARM_FIRST, max_workers=16)
+    # in 0.1 s the warm worker begins about 9 calls of 10 ms: the other 5 each start one
+    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.01}, f"r{n}") for n in range(14)))
+    assert 1 < len(set(pids)) < 14
+    await pool.close()
+
+
+async def test_calls_held_behind_a_slow_first_call_wait_again_while_the_worker_clears_them(
+    monkeypatch,
+):
+    starts = fake_starts(monkeypatch, 0.5)
+    pool = WorkerPool(FUNCTION, WARM_FIRST)
+    await pool.prewarm()
+    first = pool.invoke({"seconds": 0.3}, "first")  # the SDK's lazy loading, say
+    rest = [pool.invoke({"seconds": 0.02}, f"r{n}") for n in range(20)]
+    pids = await asyncio.gather(first, *rest)
+    # when their wait (a start, 0.5 s) ends, about 10 are served and 10 are left, which
+    # the warm worker clears in 0.2 s: they look again and wait, none starts a worker
+    assert set(pids) == {1} and starts == [1]
+    await pool.close()
+
+
+async def test_a_call_waits_no_longer_than_a_start_for_a_worker_that_stays_busy(starts):
+    pool = await warm_pool(WARM_FIRST)
+    long = asyncio.create_task(pool.invoke({"seconds": 1.0}, "long"))
+    await asyncio.sleep(0.01)
+    pid = await pool.invoke({}, "short")
+    assert pid == 2 and not long.done()  # held one start (0.1 s), then started its own
+    await long
+    await pool.close()
+
+
+async def test_a_handler_that_waits_for_a_second_call_gets_it_without_deadlock(starts):
+    pool = await warm_pool(WARM_FIRST)
+    waiting = pool.invoke({"until": "second ran"}, "first")
+    second = pool.invoke({"signal": "second ran"}, "second")
+    async with asyncio.timeout(2):
+        assert sorted(await asyncio.gather(waiting, second)) == [1, 2]
+    await pool.close()
+
+
+async def test_max_workers_still_bounds_the_pool(starts):
+    pool = await warm_pool(WARM_FIRST, max_workers=2)
+    await asyncio.gather(*(pool.invoke({"seconds": 0.2}, f"r{n}") for n in range(4)))
+    assert pool.size == 2 and starts == [1, 2]
+    await pool.close()
+
+
+async def test_calls_held_for_a_warm_worker_count_towards_reserved_concurrency(starts):
+    pool = WorkerPool(replace(FUNCTION, reserved_concurrency=2), WARM_FIRST)
+    await pool.prewarm()
+    await pool.invoke({"seconds": 0.01}, "first")
+    calls = [pool.invoke({"seconds": 0.05}, f"r{n}") for n in range(3)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert [type(result) for result in results].count(ThrottledError) == 1
+    await pool.close()

@@ -1,0 +1,146 @@
+"""When a worker pool starts another execution environment: the decision, pure (the
+pool's state and a clock reading in, ``Start`` or ``Wait`` out), and the timings it
+reads.
+
+Lambda starts an environment for every request that finds none free (``PerCall``). On
+AWS that costs the caller a cold start and nobody else anything; locally every
+environment is a process on the developer's few cores, and its start (a fork: about
+0.2 s of CPU; the fork server first: about 0.8 s) costs more than dozens of short calls.
+A burst of 50 handshakes grew ``$connect``'s pool to 8 environments for calls of 5 ms,
+and a burst of 20 sends grew SendMessage's to 8: on two cores the extra ones added cold
+starts, not throughput. ``WarmFirst`` (the stage's default) starts one while fewer are
+busy or starting than the machine has cores (each runs a call at once beside the
+others), and beyond that only when no warm environment will be free sooner: a call that
+finds every environment busy waits up to one cold start's time for one, unless the
+calls already waiting are more than the busy and starting environments can clear in
+that time; if none is free by then, it starts its own, unless calls returned meanwhile
+and the policy, asked once more, holds it again (the pool's first call, loading the
+SDK's models, can take 50 times a typical one: the calls held behind it then find the
+warm environment clearing them fast). No call waits longer than two cold starts, and a
+handler that blocks until another call runs still gets that call its own environment
+(nothing returns while it blocks).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+RECENT_CALLS = 9
+"""How many of a pool's latest calls say how long a call typically takes."""
+ROUNDING = 1e-9
+"""So that calls that fit the horizon exactly are counted despite float division."""
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """What a pool knows when a call finds no environment free."""
+
+    now: float
+    busy_since: Sequence[float]
+    """When each call in flight began."""
+    starting_since: Sequence[float]
+    """When each environment being started (for a call, or ahead) began starting."""
+    waiting: int
+    """Calls already waiting for an environment, served before this one."""
+    cold_start_s: float | None
+    """How long the pool's latest environment took to start; None before any has."""
+    call_s: float | None
+    """How long the pool's calls typically take; None before any has returned."""
+
+
+@dataclass(frozen=True)
+class Start:
+    """Start an environment for this call now."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Wait for an environment to free until ``until``; start one then if none has."""
+
+    until: float
+
+
+Decision = Start | Wait
+
+
+class GrowthPolicy(Protocol):
+    """Whether a call that finds every environment busy starts one (the pool's bound,
+    ``--max-workers``, and reserved concurrency are the pool's to apply, not this)."""
+
+    def decide(self, state: PoolState) -> Decision: ...
+
+
+class PerCall:
+    """Lambda's: every call that finds no environment free gets a new one."""
+
+    def decide(self, state: PoolState) -> Decision:
+        return Start()
+
+
+class WarmFirst:
+    """Up to ``cores`` environments at work, start one; beyond, only when no warm one will
+    be free sooner (module docstring)."""
+
+    def __init__(self, cores: int) -> None:
+        self.cores = cores
+
+    def decide(self, state: PoolState) -> Decision:
+        at_work = len(state.busy_since) + len(state.starting_since)
+        if state.cold_start_s is None or at_work < self.cores:
+            return Start()  # nothing known of a start, or a core without a call
+        horizon = state.now + state.cold_start_s
+        if state.call_s is None:  # no call has returned yet: wait one start for the first
+            return Wait(horizon)
+        call_s = max(state.call_s, 1e-6)
+        frees_at = [max(began + call_s, state.now) for began in state.busy_since]
+        frees_at += [max(began + state.cold_start_s, state.now) for began in state.starting_since]
+        clearable = sum(
+            math.floor((horizon - free) / call_s + ROUNDING) + 1
+            for free in frees_at
+            if free <= horizon
+        )
+        return Wait(horizon) if state.waiting < clearable else Start()
+
+
+POLICIES: Mapping[str, Callable[[int], GrowthPolicy]] = {
+    "warm-first": WarmFirst,
+    "lambda": lambda cores: PerCall(),
+}
+"""Each policy by its ``--pool-growth`` name, made for a machine of so many cores."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's or ``taskset``'s share)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class Timings:
+    """A pool's latest cold start and its typical call time, as ``PoolState`` reads them."""
+
+    def __init__(self) -> None:
+        self.cold_start_s: float | None = None
+        self._recent_calls: deque[float] = deque(maxlen=RECENT_CALLS)
+        self.returns = 0
+        """Calls returned so far: a held call that sees this move knows the pool moves."""
+
+    @property
+    def call_s(self) -> float | None:
+        """The median of the latest calls: one slow call (a first call's lazy loading
+        of the SDK) is not taken as typical."""
+        return statistics.median(self._recent_calls) if self._recent_calls else None
+
+    def started(self, seconds: float) -> None:
+        """An environment took ``seconds`` to start (the next start is most like the
+        latest: a fork after the first own process, a fork server restarted...)."""
+        self.cold_start_s = seconds
+
+    def returned(self, seconds: float) -> None:
+        """A call took ``seconds``, from its environment's hand-over to its answer."""
+        self._recent_calls.append(seconds)
+        self.returns += 1
