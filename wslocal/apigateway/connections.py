@@ -16,6 +16,9 @@ from typing import Any, Protocol
 class ConnectionState(enum.Enum):
     CONNECTING = "connecting"
     OPEN = "open"
+    CLOSING = "closing"
+    """A ``DELETE`` on ``@connections`` closed it: gone to the API at once, while the
+    closing handshake with the client still runs."""
     CLOSED = "closed"
 
 
@@ -73,6 +76,12 @@ class ConnectionRegistry:
 
     def open(self, connection_id: str) -> None:
         self._connections[connection_id].state = ConnectionState.OPEN
+
+    def closing(self, connection_id: str) -> None:
+        """The service closes it: from now on ``@connections`` answers 410 for it."""
+        connection = self._connections.get(connection_id)
+        if connection is not None and connection.state is ConnectionState.OPEN:
+            connection.state = ConnectionState.CLOSING
 
     def touch(self, connection_id: str) -> None:
         """Record client activity (it resets the idle timeout)."""

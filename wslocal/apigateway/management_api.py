@@ -98,6 +98,7 @@ def handle_management_request(
             200, json.dumps(document).encode(), {"Content-Type": "application/json"}
         )
     if method == "DELETE":
+        registry.closing(connection_id)
         connection.outbound.close(1000, "")
         return ManagementResponse(204)
     return _error(403, "ForbiddenException", f"{method} is not allowed on @connections")

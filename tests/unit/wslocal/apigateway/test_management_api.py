@@ -99,6 +99,15 @@ def test_delete_closes_the_connection_and_answers_204(registry):
     assert outbound.closed == [(1000, "")]
 
 
+def test_a_deleted_connection_is_gone_before_its_client_has_closed(registry):
+    # The closing handshake takes a round trip; the API forgets the connection at once.
+    outbound = open_connection(registry)
+    call(registry, "DELETE", "/local/@connections/abc%3D")
+    assert call(registry, "POST", "/local/@connections/abc%3D", b"late").status == 410
+    assert call(registry, "GET", "/local/@connections/abc%3D").status == 410
+    assert outbound.sent == []
+
+
 def test_get_and_delete_of_an_unknown_connection_are_gone(registry):
     assert call(registry, "GET", "/local/@connections/x").status == 410
     assert call(registry, "DELETE", "/local/@connections/x").status == 410
