@@ -132,15 +132,22 @@ def _log(line: str) -> None:
     sys.stdout.flush()
 
 
-def prepare_process() -> None:
-    """What Lambda's runtime sets up before init: the code, then the layers, on sys.path
-    (the stage's own folder off it), the code folder as working directory, and the
-    Management API redirect. Once per process: a fork server does it for its forks."""
-    task_root = os.environ["LAMBDA_TASK_ROOT"]
+def library_path() -> list[str]:
+    """sys.path without the function's code: the layers, then the interpreter's own
+    (the script's folder and the stage's own folder off it). A fork server's path."""
     layers = [path for path in os.environ.get(LAYER_PATHS, "").split(os.pathsep) if path]
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     rest = [path for path in sys.path[1:] if os.path.abspath(path or ".") != here]
-    sys.path[:] = [task_root, *layers, *rest]
+    return [*layers, *rest]
+
+
+def prepare_process() -> None:
+    """What Lambda's runtime sets up before init: the code, then the layers, on sys.path
+    (the stage's own folder off it), the code folder as working directory, and the
+    Management API redirect. A fork server does the same for its forks: the path and
+    the redirect once, the code and the folder in each fork."""
+    task_root = os.environ["LAMBDA_TASK_ROOT"]
+    sys.path[:] = [task_root, *library_path()]
     os.chdir(task_root)
     install_endpoint_redirect()
 
