@@ -12,7 +12,7 @@ from wslocal.runtime.pools import FunctionPools
 from wslocal.template import FunctionModel
 
 HANDLER = """\
-import os, sys
+import gc, os, sys
 import {helper}
 import {library}
 
@@ -26,6 +26,7 @@ def handler(event, context):
         "path0": sys.path[0],
         "cwd": os.getcwd(),
         "mode": getattr({library}, "MODE", None),
+        "frozen": gc.get_freeze_count(),
     }}
 """
 
@@ -100,6 +101,17 @@ async def test_a_fork_imports_its_own_code_and_no_other_functions(tmp_path):
         assert f"{name.lower()}_helper" in seen[name]["modules"]
         assert "one_helper" not in seen[name]["modules"]
         assert f"{other}_helper" not in seen[name]["modules"]
+
+
+async def test_the_libraries_objects_are_frozen_so_a_forks_collections_leave_them_shared(
+    tmp_path,
+):
+    functions = {
+        name: chat_like(name, write_function(tmp_path, name.lower())) for name in ("One", "Two")
+    }
+    seen = await first_calls(functions, "One")
+    assert seen["One"]["frozen"] == 0  # started on its own: nothing shared to keep
+    assert seen["Two"]["frozen"] > 0
 
 
 async def test_a_function_whose_variable_a_library_reads_at_import_differs_gets_its_own_server(
