@@ -204,11 +204,15 @@ def _wait_for_debugger() -> None:
 
 
 def serve(
-    channel: socket.socket, report_modules: bool = True, wait_for_debugger: bool = False
+    channel: socket.socket,
+    report_modules: bool = True,
+    wait_for_debugger: bool = False,
+    after_init: Callable[[], None] | None = None,
 ) -> None:
-    """Init (import the handler), say ready (with the modules imported, when the stage
-    still has to learn them), then run invocations until the channel closes; with
-    ``wait_for_debugger``, the first one once a debugger has attached."""
+    """Init (import the handler), run ``after_init``, say ready (with the modules
+    imported, when the stage still has to learn them), then run invocations until the
+    channel closes; with ``wait_for_debugger``, the first one once a debugger has
+    attached."""
     request_ids = install_from_environment(sys.stdout, LOG_PREFIX)
     started = time.perf_counter()
     handler: Callable[[Any, Any], Any] | None = None
@@ -220,6 +224,8 @@ def serve(
         init_error["errorType"] = "Runtime.ImportModuleError"
         traceback.print_exc()
     init_ms: float | None = (time.perf_counter() - started) * 1000
+    if after_init is not None:
+        after_init()
     channel.sendall(
         encode_frame(
             {

@@ -14,7 +14,8 @@ variables only), puts its function's code first on ``sys.path``, moves to it, an
 the handler's init itself, as a new execution environment does; it skips only the
 libraries' import. Before forking, the server moves the libraries' objects out of the
 garbage collector's reach (``gc.freeze``): a fork's collections would otherwise write to
-every object's header, copying the pages the forks share (about 4-5 MB per fork). The
+every object's header, copying the pages the forks share (about 4-5 MB per fork); the
+server and each fork, after its init, give the C heap's free pages back. The
 server notes every variable the preload read (``os.environ``, ``os.getenv``): a function
 whose value of one of them differs is forked by a server of its own, so no library's
 import depends on another function's variables.
@@ -191,7 +192,9 @@ def _child(
         enter_function(environment, stage)
         lifeline.watch()  # the server's lifeline, inherited: it ends when the stage does
         # the pool learned the modules from its first worker: a fork need not repeat them
-        bootstrap.serve(socket.socket(fileno=channel_fd), report_modules=False)
+        bootstrap.serve(
+            socket.socket(fileno=channel_fd), report_modules=False, after_init=trim_heap
+        )
     except BaseException:  # report, then leave without the server's cleanup
         traceback.print_exc()
         code = 1
@@ -199,6 +202,18 @@ def _child(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def trim_heap() -> None:
+    """Give the C heap's free pages back (glibc's ``malloc_trim``): what an init freed,
+    and the free pages the fork inherited, would otherwise stay counted as its own.
+    Nothing where the C library has no such call."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):
+        pass
 
 
 def _reap(control: socket.socket, children: set[int]) -> None:
@@ -231,6 +246,7 @@ def serve(control: socket.socket) -> None:
     if warming.scanned:
         warming.names.update(WARM_UP_SCAN_READS)
     gc.collect()  # the imports' garbage goes now, not into the frozen generation
+    trim_heap()  # and its pages: no fork inherits them
     gc.freeze()  # a fork's collections then never write to (so copy) the libraries' pages
     threads = threading.active_count()
     _send(

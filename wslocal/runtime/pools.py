@@ -161,11 +161,18 @@ class FunctionPools:
         prewarm: Collection[str] | None = None,
     ) -> None:
         """A pool for each function, one worker of each of ``prewarm`` (all when None)
-        started ahead (with ``prewarm`` on); the others with ``prewarm_rest``."""
+        started ahead (with ``prewarm`` on); the others with ``prewarm_rest``. With all
+        of them ahead, the first starts alone: it shows the libraries to preload, and
+        the others are forked with them (less CPU than as many interpreters at once, and
+        their memory shared)."""
         self._pools = {
             name: self._new_pool(function, settings) for name, function in functions.items()
         }
-        await self._prewarm([name for name in self._pools if prewarm is None or name in prewarm])
+        names = [name for name in self._pools if prewarm is None or name in prewarm]
+        if prewarm is None:
+            await self._prewarm(names[:1])
+            names = names[1:]
+        await self._prewarm(names)
 
     async def prewarm_rest(self, started: Collection[str]) -> None:
         """One worker of each function not in ``started`` (those ``start`` prewarmed),
