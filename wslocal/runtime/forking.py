@@ -1,9 +1,9 @@
 """The stage's side of the fork servers (``wslocal.runtime.forkserver``).
 
-A pool learns from its function's first worker which library modules the handler's init
-imports (``preloadable``); when it needs more workers, a fork server imports those once
-and forks each new worker from them, so a burst of calls pays one library import instead
-of one per worker. One fork server serves every function whose libraries import the same
+A worker started on its own says which library modules its handler's init imported
+(``preloadable``); when a worker is needed after it, a fork server imports those once and
+forks each new worker from them, so a burst of calls pays one library import instead of
+one per worker. One fork server serves every function whose libraries import the same
 (``ForkServers``): the chat's functions share their interpreter, the layer and its
 requirements, and differ only in their code, handler and variables, so their idle
 workers share the libraries' pages instead of each holding its own 40 MB. The forks are
