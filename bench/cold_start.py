@@ -5,9 +5,9 @@
 For each function, with and without the fork server: one pool on the function's prepared
 runtime (its declared Python and requirements, as ``wslocal start`` runs it), its first
 worker, then ``--workers`` more started one after another (what a burst of calls adds).
-Prints the wall time of each start, the CPU of all its processes (workers and fork
-server, from /proc) and their memory (RSS summed, and PSS, which counts a page shared by
-forks once).
+Prints the wall time of each start, the CPU of each of the next workers and of all the
+processes (workers and fork server, from /proc) and their memory (RSS summed, and PSS,
+which counts a page shared by forks once).
 """
 
 from __future__ import annotations
@@ -35,6 +35,14 @@ ENDPOINTS = {
 }
 
 
+async def add_worker(pool: WorkerPool) -> None:
+    """One more worker, started as a call that finds none idle starts it (``prewarm``
+    starts a pool's first only)."""
+    async with pool._available:
+        pool._size += 1
+    await pool._release(await pool._start())
+
+
 async def measure(function: str, workers: int, fork: bool) -> str:
     model = build_stage_model(read_template(ROOT / "template.yaml"), ROOT)
     runtimes = await asyncio.to_thread(builds.prepare, model, cache_dir())
@@ -55,9 +63,10 @@ async def measure(function: str, workers: int, fork: bool) -> str:
             first = time.perf_counter() - began
             began = time.perf_counter()
             for _ in range(workers):
-                await pool.prewarm()
+                await add_worker(pool)
             each = (time.perf_counter() - began) / workers
             pids = pool.idle_pids()
+            next_cpu = sum(cpu_seconds(pid) for pid in pids[1:]) / workers  # idle: in order
             server = pool.fork_server
             processes = [*pids, server.process.pid] if server else pids
             cpu = sum(cpu_seconds(pid) for pid in processes)
@@ -68,7 +77,8 @@ async def measure(function: str, workers: int, fork: bool) -> str:
     how = "forked" if fork else "from scratch"
     return (
         f"{function:<20} {how:<13} first {first * 1000:5.0f} ms, next {workers} "
-        f"{each * 1000:4.0f} ms each; CPU {cpu:5.2f} s; RSS {rss} MB, PSS {pss} MB "
+        f"{each * 1000:4.0f} ms each ({next_cpu * 1000:3.0f} ms of CPU); CPU {cpu:5.2f} s; "
+        f"RSS {rss} MB, PSS {pss} MB "
         f"({len(processes)} processes)"
     )
 

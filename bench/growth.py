@@ -120,6 +120,10 @@ def process_list(pid: int) -> list[str]:
             continue
         name = next((v[25:] for v in environ if v.startswith(b"AWS_LAMBDA_FUNCTION_NAME=")), b"")
         what = b" ".join(c.rsplit(b"/", 1)[-1] for c in command[:4])
+        if b"forkserver" in what:  # its environ is the server's: a fork's folder says whose
+            with contextlib.suppress(OSError):
+                folder = os.readlink(f"/proc/{process}/cwd")
+                name = b"(the server)" if folder == "/" else f"fork: {Path(folder).name}".encode()
         pss = memory_mb(process, "Pss:")
         lines.append(f"{pss:6.1f} MB  {process:>7}  {what.decode()[:60]} {name.decode()}")
     return lines

@@ -3,6 +3,7 @@ handler's init in each execution environment, and that leave no process behind."
 
 import asyncio
 import dataclasses
+import json
 import os
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from tests.functional import test_workers
 from tests.functional.test_workers import function
 from wslocal.exceptions import WorkerCrashedError
-from wslocal.runtime.forking import ForkServer, ForkServerError
+from wslocal.runtime.forking import ForkServer, ForkServerError, ForkServers
 from wslocal.runtime.languages.python import PYTHON
 from wslocal.runtime.workers import WorkerPool
 
@@ -168,7 +169,7 @@ async def test_a_fork_server_still_starting_when_the_pool_closes_is_ended(monkey
     assert pool.fork_server is None
 
 
-async def test_an_idle_fork_server_is_retired_and_exits_after_its_forks():
+async def test_the_worker_kept_warm_is_a_fork_and_its_fork_server_stays():
     pool = WorkerPool(function("handlers.slow"), settings(max_workers=3))
     try:
         await pool.prewarm()
@@ -177,12 +178,38 @@ async def test_an_idle_fork_server_is_retired_and_exits_after_its_forks():
         )
         server = next(r["parent"] for r in results if r["parent"] != os.getpid())
         stopped = await pool.reap(time.monotonic() + 61)
-        await asyncio.sleep(0.2)
         kept = await pool.invoke({}, "after")
-        assert stopped == 2 and gone(server)
-        assert kept["parent"] == os.getpid()  # the worker kept warm is the one not forked
+        assert stopped == 2 and not gone(server)
+        assert kept["parent"] == server  # it shares the libraries' pages with the server
     finally:
         await pool.close()
+
+
+async def test_a_lone_worker_started_on_its_own_is_kept_when_no_fork_server_runs():
+    pool = WorkerPool(function("handlers.slow"), settings(max_workers=2))
+    try:
+        own = await pool.invoke({}, "first")
+        await pool.reap(time.monotonic() + 61)
+        kept = await pool.invoke({}, "after")
+        assert kept["pid"] == own["pid"]  # a server started for it alone would cost more
+        assert pool.fork_server is None
+    finally:
+        await pool.close()
+
+
+async def test_a_fork_server_with_no_fork_left_is_stopped_once_idle():
+    servers = ForkServers()
+    slow = function("handlers.slow")
+    launch = PYTHON.fork_server(slow, settings())
+    servers.learn(launch, [("json", json.__file__)], [slow.code_dir])
+    server = await servers.server_for(launch, [slow.code_dir], None, 10.0)
+    try:
+        await servers.reap(time.monotonic() + 1, 60)
+        assert list(servers) == [server]  # used within the limit: kept
+        await servers.reap(time.monotonic() + 61, 60)
+        assert list(servers) == [] and server.process.returncode is not None
+    finally:
+        await servers.close()
 
 
 async def test_a_fork_server_whose_libraries_start_threads_refuses_to_fork(tmp_path):

@@ -132,15 +132,22 @@ def _log(line: str) -> None:
     sys.stdout.flush()
 
 
-def prepare_process() -> None:
-    """What Lambda's runtime sets up before init: the code, then the layers, on sys.path
-    (the stage's own folder off it), the code folder as working directory, and the
-    Management API redirect. Once per process: a fork server does it for its forks."""
-    task_root = os.environ["LAMBDA_TASK_ROOT"]
+def library_path() -> list[str]:
+    """sys.path without the function's code: the layers, then the interpreter's own
+    (the script's folder and the stage's own folder off it). A fork server's path."""
     layers = [path for path in os.environ.get(LAYER_PATHS, "").split(os.pathsep) if path]
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     rest = [path for path in sys.path[1:] if os.path.abspath(path or ".") != here]
-    sys.path[:] = [task_root, *layers, *rest]
+    return [*layers, *rest]
+
+
+def prepare_process() -> None:
+    """What Lambda's runtime sets up before init: the code, then the layers, on sys.path
+    (the stage's own folder off it), the code folder as working directory, and the
+    Management API redirect. A fork server does the same for its forks: the path and
+    the redirect once, the code and the folder in each fork."""
+    task_root = os.environ["LAMBDA_TASK_ROOT"]
+    sys.path[:] = [task_root, *library_path()]
     os.chdir(task_root)
     install_endpoint_redirect()
 
@@ -197,11 +204,15 @@ def _wait_for_debugger() -> None:
 
 
 def serve(
-    channel: socket.socket, report_modules: bool = True, wait_for_debugger: bool = False
+    channel: socket.socket,
+    report_modules: bool = True,
+    wait_for_debugger: bool = False,
+    after_init: Callable[[], None] | None = None,
 ) -> None:
-    """Init (import the handler), say ready (with the modules imported, when the stage
-    still has to learn them), then run invocations until the channel closes; with
-    ``wait_for_debugger``, the first one once a debugger has attached."""
+    """Init (import the handler), run ``after_init``, say ready (with the modules
+    imported, when the stage still has to learn them), then run invocations until the
+    channel closes; with ``wait_for_debugger``, the first one once a debugger has
+    attached."""
     request_ids = install_from_environment(sys.stdout, LOG_PREFIX)
     started = time.perf_counter()
     handler: Callable[[Any, Any], Any] | None = None
@@ -213,6 +224,8 @@ def serve(
         init_error["errorType"] = "Runtime.ImportModuleError"
         traceback.print_exc()
     init_ms: float | None = (time.perf_counter() - started) * 1000
+    if after_init is not None:
+        after_init()
     channel.sendall(
         encode_frame(
             {

@@ -1,10 +1,14 @@
-"""The stage's side of a function's fork server (``wslocal.runtime.forkserver``).
+"""The stage's side of the fork servers (``wslocal.runtime.forkserver``).
 
-A pool learns from its first worker which library modules the handler's init imports
-(``preloadable``); when it needs more workers, one fork server per function imports those
-once and forks each new worker from them, so a burst of calls pays one library import
-instead of one per worker. The forks are the fork server's children: it reports each
-one's exit, and the stage waits on that (``ForkedProcess``).
+A worker started on its own says which library modules its handler's init imported
+(``preloadable``); when a worker is needed after it, a fork server imports those once and
+forks each new worker from them, so a burst of calls pays one library import instead of
+one per worker. One fork server serves every function whose libraries import the same
+(``ForkServers``): the chat's functions share their interpreter, the layer and its
+requirements, and differ only in their code, handler and variables, so their idle
+workers share the libraries' pages instead of each holding its own 40 MB. The forks are
+the fork server's children: it reports each one's exit, and the stage waits on that
+(``ForkedProcess``).
 """
 
 from __future__ import annotations
@@ -15,16 +19,26 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from wslocal import lifeline
 from wslocal.exceptions import WslocalError
+from wslocal.runtime import bootstrap
 from wslocal.runtime.forkserver import MAX_PACKET_BYTES
+from wslocal.runtime.languages import WorkerLaunch
 from wslocal.runtime.open_files import keep_lambda_limit
 
 KILLED = -signal.SIGKILL
+STARTUP_VARIABLES = frozenset(
+    {"PATH", "LANG", "TZ", "AWS_EXECUTION_ENV", "PYTHONPATH", bootstrap.LAYER_PATHS}
+)
+"""Variables a process reads as it starts, before any library's import could be noted:
+the interpreter's and the C library's (with the ``STARTUP_PREFIXES``), the runtime's
+name, the layers and libraries on its path."""
+STARTUP_PREFIXES = ("PYTHON", "LC_", "LD_")
 
 
 class ForkServerError(WslocalError):
@@ -35,16 +49,35 @@ def preloadable(modules: Iterable[tuple[str, str]], code_dirs: Iterable[Path]) -
     """The modules a fork server may import ahead, in import order: every one whose file
     is outside the function's code and layer folders (those change as the user edits and
     are imported by each worker), and not wslocal's own."""
-    roots = [str(path.resolve()) + os.sep for path in code_dirs]
-    chosen = []
-    for name, file in modules:
-        if name.split(".")[0] == "wslocal":
-            continue
-        resolved = os.path.realpath(file)
-        if any(resolved.startswith(root) or file.startswith(root) for root in roots):
-            continue
-        chosen.append(name)
-    return chosen
+    code_dirs = list(code_dirs)
+    return [
+        name
+        for name, file in modules
+        if name.split(".")[0] != "wslocal" and not _under(file, code_dirs)
+    ]
+
+
+def fork_server_key(launch: WorkerLaunch) -> tuple[str, ...]:
+    """What a fork server's preload depends on before any variable it reads (those are
+    noted as it runs, ``ForkServer.serves``): its command line (the interpreter and its
+    flags) and the ``STARTUP_VARIABLES``. Functions with the same key may share one."""
+    startup = sorted(
+        f"{name}={value}"
+        for name, value in launch.environment.items()
+        if name in STARTUP_VARIABLES or name.startswith(STARTUP_PREFIXES)
+    )
+    return (*launch.command, "", *startup)
+
+
+def _proxies(environment: Mapping[str, str]) -> dict[str, str]:
+    """The variables urllib (and botocore) take proxies from: ``*_proxy``, any case."""
+    return {name: value for name, value in environment.items() if name.lower().endswith("_proxy")}
+
+
+def _under(file: str, folders: Iterable[Path]) -> bool:
+    resolved = os.path.realpath(file)
+    roots = [str(path.resolve()) + os.sep for path in folders]
+    return any(resolved.startswith(root) or file.startswith(root) for root in roots)
 
 
 class ForkedProcess:
@@ -72,10 +105,25 @@ class ForkedProcess:
 
 
 class ForkServer:
-    """One function's fork server process and its control channel."""
+    """One fork server process and its control channel."""
 
-    def __init__(self, process: asyncio.subprocess.Process, control: socket.socket) -> None:
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        control: socket.socket,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         self.process = process
+        self.environment = dict(environment or {})
+        """The variables it was started with (its first function's)."""
+        self.read: set[str] = set()
+        """The variables its preload read; ``read_every``: it went through them all (a
+        library's import scanned them); ``read_proxies``: the proxy variables (botocore
+        making the warm-up's clients)."""
+        self.read_every = False
+        self.read_proxies = False
+        self.used = time.monotonic()
+        """When it last forked or was asked to."""
         self._control = control
         self._children: dict[int, ForkedProcess] = {}
         self._forked: asyncio.Queue[ForkedProcess | None] = asyncio.Queue()
@@ -121,7 +169,7 @@ class ForkServer:
             child.close()
         keep_lambda_limit(process.pid)  # its forks inherit it
         parent.setblocking(False)
-        server = cls(process, parent)
+        server = cls(process, parent, env)
         try:
             async with asyncio.timeout(timeout):
                 await server._send({"type": "preload", "modules": modules})
@@ -142,6 +190,9 @@ class ForkServer:
         server.preload_ms = float(ready.get("ms") or 0.0)
         server.failed = list(ready.get("failed") or [])
         server.warmed = list(ready.get("warmed") or [])
+        server.read = set(ready.get("read") or [])
+        server.read_every = bool(ready.get("readEvery"))
+        server.read_proxies = bool(ready.get("readProxies"))
         server._reader = asyncio.create_task(server._read())
         return server
 
@@ -151,12 +202,30 @@ class ForkServer:
         reading = self._reader is not None and not self._reader.done()
         return self.process.returncode is None and reading and not self._retired
 
-    async def fork(self, channel: socket.socket) -> ForkedProcess:
-        """A new worker whose end of the channel is ``channel``."""
+    @property
+    def forks(self) -> int:
+        """Its forks still running."""
+        return len(self._children)
+
+    def serves(self, environment: Mapping[str, str]) -> bool:
+        """A worker with ``environment`` may be forked here: every variable the preload
+        read has the same value (or is unset in both), so no library imported here
+        depends on a variable of another function."""
+        if self.read_every:
+            return dict(environment) == self.environment
+        if self.read_proxies and _proxies(environment) != _proxies(self.environment):
+            return False
+        return all(environment.get(name) == self.environment.get(name) for name in self.read)
+
+    async def fork(self, channel: socket.socket, environment: Mapping[str, str]) -> ForkedProcess:
+        """A new worker whose end of the channel is ``channel``, whose variables are
+        ``environment`` (its function's, and only those)."""
         async with self._forking:
             if not self.alive:
                 raise ForkServerError("the fork server has exited")
-            await self._send({"type": "fork"}, fds=[channel.fileno()])
+            self.used = time.monotonic()
+            request = {"type": "fork", "environment": dict(environment)}
+            await self._send(request, fds=[channel.fileno()])
             forked = await self._forked.get()
         if forked is None:
             raise ForkServerError("the fork server exited while forking")
@@ -230,3 +299,109 @@ class ForkServer:
         if self._reader is not None:
             await self._reader
         self._control.close()
+
+
+class ForkServers:
+    """The stage's fork servers, each shared by every function whose libraries import the
+    same: the same ``fork_server_key``, and the same value of each variable the server's
+    preload read (``ForkServer.serves``); a function that differs gets a server of its
+    own. A server lives while a worker it forked does (the idle worker a pool keeps warm
+    is a fork): one with no fork left that has not forked within the idle limit is
+    stopped (``reap``)."""
+
+    def __init__(self) -> None:
+        self._modules: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        self._servers: list[ForkServer] = []
+        self._keys: dict[ForkServer, tuple[str, ...]] = {}
+        self._starting = asyncio.Lock()
+        self._closed = False
+
+    def __iter__(self) -> Iterator[ForkServer]:
+        return iter(list(self._servers))
+
+    def learn(
+        self, launch: WorkerLaunch, modules: list[tuple[str, str]], code_dirs: Iterable[Path]
+    ) -> None:
+        """What a first worker's init imported (name, file): its ``preloadable`` modules
+        are what every server of its key imports ahead. The first worker to say is kept."""
+        chosen = set(preloadable(modules, code_dirs))
+        key = fork_server_key(launch)
+        if key not in self._modules:
+            self._modules[key] = [(name, file) for name, file in modules if name in chosen]
+
+    def knows(self, launch: WorkerLaunch) -> bool:
+        """A worker of ``launch``'s key has shown which libraries to preload."""
+        return fork_server_key(launch) in self._modules
+
+    async def server_for(
+        self,
+        launch: WorkerLaunch,
+        code_dirs: Iterable[Path],
+        log_stream: IO[str] | None,
+        timeout: float,
+    ) -> ForkServer:
+        """A server that may fork a worker of ``launch`` (a function's environment): a
+        running one of its key that ``serves`` it, else a new one started in its
+        environment. Raises ForkServerError when it cannot start, when the stage is
+        stopping, or when a library of its key's preload is in ``code_dirs`` (that
+        function's code is never imported ahead)."""
+        key = fork_server_key(launch)
+        modules = self._modules[key]
+        clash = [name for name, file in modules if _under(file, list(code_dirs))]
+        if clash:
+            raise ForkServerError(f"the fork server would import this function's {clash[0]}")
+        async with self._starting:
+            running = self.running_for(launch)
+            if running is not None:
+                running.used = time.monotonic()
+                return running
+            if self._closed:
+                raise ForkServerError("the stage is stopping")
+            server = await ForkServer.start(
+                launch.command, launch.environment, [n for n, _ in modules], log_stream, timeout
+            )
+            if self._closed:  # stopped while it started: it forks nothing
+                await server.stop()
+                raise ForkServerError("the stage is stopping")
+            self._servers.append(server)
+            self._keys[server] = key
+            return server
+
+    def running_for(self, launch: WorkerLaunch) -> ForkServer | None:
+        """A running server that may fork a worker of ``launch``, if there is one."""
+        key = fork_server_key(launch)
+        return next(
+            (
+                server
+                for server in self._servers
+                if self._keys[server] == key and server.alive and server.serves(launch.environment)
+            ),
+            None,
+        )
+
+    async def reap(self, now: float, idle_s: float) -> None:
+        """Stop the servers that exited, and those with no fork left that have not
+        forked within ``idle_s``."""
+        for server in list(self._servers):
+            if not server.alive or (not server.forks and now - server.used > idle_s):
+                self._forget(server)
+                await server.stop()
+
+    async def close(self) -> None:
+        """Stop them all (their forks must be stopping too)."""
+        self._closed = True
+        async with self._starting:
+            servers = list(self._servers)
+            for server in servers:
+                self._forget(server)
+        await asyncio.gather(*(server.stop() for server in servers))
+
+    def kill(self) -> None:
+        """End them and their forks now."""
+        self._closed = True
+        for server in self._servers:
+            server.kill()
+
+    def _forget(self, server: ForkServer) -> None:
+        self._servers.remove(server)
+        self._keys.pop(server, None)

@@ -1,29 +1,42 @@
-"""A function's fork server: ``python -m wslocal.runtime.forkserver FD``.
+"""A fork server: ``python -m wslocal.runtime.forkserver FD``.
 
 Starting a worker from scratch costs a new interpreter and the import of boto3, botocore
 and the function's other libraries: about 0.6 s of CPU each, paid again for every worker a
-burst of calls adds. The fork server runs in the function's own environment (the same
-interpreter, path and variables as its workers), imports the libraries the stage names
-(the modules a worker imported from outside the function's code and layers), then forks a
-worker per request. Each fork still runs the handler's init itself, as a new execution
-environment does; it skips only the libraries' import.
+burst of calls adds, and about 40 MB that each worker holds privately. A fork server is
+started in one function's environment (its interpreter, its layers on the path, its
+variables), imports the libraries the stage names (the modules a worker imported from
+outside the function's code and layers), then forks workers, for that function and for
+every other function whose libraries import the same (``wslocal.runtime.forking``'s
+``ForkServers`` decides which): their pages are shared, copy-on-write. The server's own
+path has no function's code on it, and its working directory is ``/``: the code each
+worker imports is its own. Each fork takes the environment it is sent (its function's
+variables only), puts its function's code first on ``sys.path``, moves to it, and runs
+the handler's init itself, as a new execution environment does; it skips only the
+libraries' import. Before forking, the server moves the libraries' objects out of the
+garbage collector's reach (``gc.freeze``): a fork's collections would otherwise write to
+every object's header, copying the pages the forks share (about 4-5 MB per fork); the
+server and each fork, after its init, give the C heap's free pages back. The
+server notes every variable the preload read (``os.environ``, ``os.getenv``): a function
+whose value of one of them differs is forked by a server of its own, so no library's
+import depends on another function's variables.
 
 The control channel FD is a SOCK_SEQPACKET socket: one JSON object per packet. In:
-``preload`` (once, first), then ``fork`` carrying the new worker's channel as an
-SCM_RIGHTS file descriptor. The stage's lifeline (``wslocal.lifeline``) is read in the
-same loop: when the stage ends, however it ends, so does the server, and each fork
-watches it too. Out: ``ready`` (after the preload: how long it took, what
-failed, the services whose boto3 clients were warmed, and how many threads run, since
-forking a threaded process is unsafe), ``forked``
-with the child's pid, and ``exited`` with its exit code when it ends. When the stage shuts
-its side of the channel, the server forks no more and exits after its last fork has
-(still reporting their ends). Standard library only, like the bootstrap.
+``preload`` (once, first), then ``fork`` with the worker's environment, carrying its
+channel as an SCM_RIGHTS file descriptor. The stage's lifeline (``wslocal.lifeline``) is
+read in the same loop: when the stage ends, however it ends, so does the server, and each
+fork watches it too. Out: ``ready`` (after the preload: how long it took, what failed,
+the services whose boto3 clients were warmed, the variables read, and how many threads
+run, since forking a threaded process is unsafe), ``forked`` with the child's pid, and
+``exited`` with its exit code when it ends. When the stage shuts its side of the channel,
+the server forks no more and exits after its last fork has (still reporting their ends).
+Standard library only, like the bootstrap.
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -34,6 +47,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from wslocal import lifeline
@@ -56,6 +70,53 @@ def receive_with_fds(control: socket.socket) -> tuple[bytes, list[int]]:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[: len(payload) - (len(payload) % size)])
     return data, list(fds)
+
+
+WARM_UP_SCAN_READS = ("REQUEST_METHOD", "AWS_EC2_METADATA_DISABLED")
+"""What botocore reads from the copies of the environment it scans while making a client
+(besides the ``*_proxy`` variables, as urllib finds them): the warm-up's only scans."""
+
+
+class EnvironmentReads:
+    """The variables read while it was recording (``recording_reads``); ``scanned`` when
+    something went through them all (a copy, an iteration)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.scanned = False
+        self.copying = 0
+
+
+@contextlib.contextmanager
+def recording_reads() -> Iterator[EnvironmentReads]:
+    """Note each variable read through ``os.environ`` (``os.getenv``, ``get``, ``in``)
+    while the block runs, and whether it was scanned: what the block depends on."""
+    reads = EnvironmentReads()
+    original = type(os.environ)
+
+    class Recording(original):  # type: ignore[valid-type,misc]
+        def __getitem__(self, key: str) -> str:
+            if not reads.copying:
+                reads.names.add(key)
+            return super().__getitem__(key)  # type: ignore[no-any-return]
+
+        def __iter__(self) -> Iterator[str]:
+            reads.scanned = True
+            return super().__iter__()  # type: ignore[no-any-return]
+
+        def copy(self) -> dict[str, str]:
+            reads.scanned = True
+            reads.copying += 1
+            try:
+                return super().copy()  # type: ignore[no-any-return]
+            finally:
+                reads.copying -= 1
+
+    os.environ.__class__ = Recording
+    try:
+        yield reads
+    finally:
+        os.environ.__class__ = original
 
 
 def preload(modules: list[str]) -> list[str]:
@@ -96,9 +157,30 @@ def warm_boto3(environ: dict[str, str]) -> list[str]:
     return services
 
 
-def _child(control: socket.socket, wakeup: tuple[int, int], channel_fd: int) -> None:
+def enter_function(environment: dict[str, str], stage: int | None) -> None:
+    """In a fork: its function's variables and only those (and the server's lifeline,
+    which ``lifeline.watch`` takes off again), its code first on ``sys.path``, its code
+    folder as working directory, as the bootstrap would have set them up."""
+    os.environ.clear()
+    os.environ.update(environment)
+    if stage is not None:
+        os.environ[lifeline.VARIABLE] = str(stage)
+    task_root = os.environ["LAMBDA_TASK_ROOT"]
+    sys.path.insert(0, task_root)
+    os.chdir(task_root)
+    importlib.invalidate_caches()
+
+
+def _child(
+    control: socket.socket,
+    wakeup: tuple[int, int],
+    channel_fd: int,
+    environment: dict[str, str],
+    stage: int | None,
+) -> None:
     """In the fork: drop the server's handles, start a session of its own (a terminal's
-    Ctrl-C reaches the stage alone), and serve as a worker."""
+    Ctrl-C reaches the stage alone), take the function's environment, and serve as a
+    worker."""
     code = 0
     try:
         signal.set_wakeup_fd(-1)
@@ -107,9 +189,12 @@ def _child(control: socket.socket, wakeup: tuple[int, int], channel_fd: int) -> 
         for fd in wakeup:
             os.close(fd)
         os.setsid()
+        enter_function(environment, stage)
         lifeline.watch()  # the server's lifeline, inherited: it ends when the stage does
         # the pool learned the modules from its first worker: a fork need not repeat them
-        bootstrap.serve(socket.socket(fileno=channel_fd), report_modules=False)
+        bootstrap.serve(
+            socket.socket(fileno=channel_fd), report_modules=False, after_init=trim_heap
+        )
     except BaseException:  # report, then leave without the server's cleanup
         traceback.print_exc()
         code = 1
@@ -117,6 +202,18 @@ def _child(control: socket.socket, wakeup: tuple[int, int], channel_fd: int) -> 
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def trim_heap() -> None:
+    """Give the C heap's free pages back (glibc's ``malloc_trim``): what an init freed,
+    and the free pages the fork inherited, would otherwise stay counted as its own.
+    Nothing where the C library has no such call."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):
+        pass
 
 
 def _reap(control: socket.socket, children: set[int]) -> None:
@@ -140,8 +237,17 @@ def serve(control: socket.socket) -> None:
     """Preload, then fork a worker per request and report each one's end."""
     request = json.loads(control.recv(MAX_PACKET_BYTES) or b"{}")
     started = time.perf_counter()
-    failed = preload(list(request.get("modules") or []))
-    warmed = warm_boto3(dict(os.environ))
+    environment = dict(os.environ)
+    with recording_reads() as imports:
+        bootstrap.install_endpoint_redirect()
+        failed = preload(list(request.get("modules") or []))
+    with recording_reads() as warming:  # botocore's client scans for proxies, as urllib
+        warmed = warm_boto3(environment)
+    if warming.scanned:
+        warming.names.update(WARM_UP_SCAN_READS)
+    gc.collect()  # the imports' garbage goes now, not into the frozen generation
+    trim_heap()  # and its pages: no fork inherits them
+    gc.freeze()  # a fork's collections then never write to (so copy) the libraries' pages
     threads = threading.active_count()
     _send(
         control,
@@ -150,6 +256,9 @@ def serve(control: socket.socket) -> None:
             "ms": (time.perf_counter() - started) * 1000,
             "failed": failed,
             "warmed": warmed,
+            "read": sorted(imports.names | warming.names),
+            "readEvery": imports.scanned,
+            "readProxies": warming.scanned,
             "threads": threads,
         },
     )
@@ -180,16 +289,18 @@ def serve(control: socket.socket) -> None:
             if not data:
                 forking = False
             elif fds:
+                fork = json.loads(data)
                 pid = os.fork()
                 if pid == 0:
-                    _child(control, wakeup, fds[0])
+                    _child(control, wakeup, fds[0], dict(fork["environment"]), stage)
                 os.close(fds[0])
                 children.add(pid)
                 _send(control, {"type": "forked", "pid": pid})
 
 
 def main(fd: int) -> None:
-    bootstrap.prepare_process()
+    sys.path[:] = bootstrap.library_path()  # no function's code: each fork adds its own
+    os.chdir("/")
     serve(socket.socket(fileno=fd))
 
 

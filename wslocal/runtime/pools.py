@@ -10,6 +10,7 @@ not a branch in this module.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wslocal.exceptions import InvocationError, PoolRetiredError, WslocalError
+from wslocal.runtime.forking import ForkServers
 from wslocal.runtime.languages import Debugging, WorkerLanguage
 from wslocal.runtime.languages.node import NODE
 from wslocal.runtime.languages.python import PYTHON
@@ -80,10 +82,14 @@ def prepare_runtimes(
 
 
 def worker_pool(
-    function: FunctionModel, settings: RuntimeSettings, debug: Debugging | None
+    function: FunctionModel,
+    settings: RuntimeSettings,
+    debug: Debugging | None,
+    fork_servers: ForkServers | None = None,
 ) -> WorkerPool:
-    """The pool of real worker processes, in the function's language."""
-    return WorkerPool(function, settings, language_of(function), debug)
+    """The pool of real worker processes, in the function's language, forked by
+    ``fork_servers`` (shared with the other functions' pools)."""
+    return WorkerPool(function, settings, language_of(function), debug, fork_servers)
 
 
 def pools_to_replace(
@@ -104,7 +110,9 @@ def pools_to_replace(
 
 class FunctionPools:
     """One pool per function, by logical id. ``debug`` names the functions run under a
-    debugger (their pool has one worker, listening on the port given)."""
+    debugger (their pool has one worker, listening on the port given). The pools of real
+    workers (the default factory) share ``fork_servers``: one fork server for every
+    function whose libraries import the same."""
 
     def __init__(
         self,
@@ -113,14 +121,17 @@ class FunctionPools:
         prewarm: bool = True,
         idle_worker_s: float = 0.0,
         debug: Mapping[str, Debugging] | None = None,
-        pool_factory: PoolFactory = worker_pool,
+        pool_factory: PoolFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._new_id = new_id
         self._prewarm_pools = prewarm
         self._idle_worker_s = idle_worker_s
         self.debug = dict(debug or {})
-        self._pool_factory = pool_factory
+        self.fork_servers = ForkServers()
+        self._pool_factory = pool_factory or functools.partial(
+            worker_pool, fork_servers=self.fork_servers
+        )
         self._clock = clock
         self._pools: dict[str, Pool] = {}
         self._retired: list[Pool] = []
@@ -150,11 +161,18 @@ class FunctionPools:
         prewarm: Collection[str] | None = None,
     ) -> None:
         """A pool for each function, one worker of each of ``prewarm`` (all when None)
-        started ahead (with ``prewarm`` on); the others with ``prewarm_rest``."""
+        started ahead (with ``prewarm`` on); the others with ``prewarm_rest``. With all
+        of them ahead, the first starts alone: it shows the libraries to preload, and
+        the others are forked with them (less CPU than as many interpreters at once, and
+        their memory shared)."""
         self._pools = {
             name: self._new_pool(function, settings) for name, function in functions.items()
         }
-        await self._prewarm([name for name in self._pools if prewarm is None or name in prewarm])
+        names = [name for name in self._pools if prewarm is None or name in prewarm]
+        if prewarm is None:
+            await self._prewarm(names[:1])
+            names = names[1:]
+        await self._prewarm(names)
 
     async def prewarm_rest(self, started: Collection[str]) -> None:
         """One worker of each function not in ``started`` (those ``start`` prewarmed),
@@ -208,10 +226,12 @@ class FunctionPools:
         return added
 
     async def reap_idle(self) -> None:
-        """One pass: stop the workers idle too long, in every pool."""
+        """One pass: stop the workers idle too long, in every pool, then the fork servers
+        no worker came from in that time."""
         now = self._clock()
         for pool in list(self._pools.values()):
             await pool.reap(now)
+        await self.fork_servers.reap(now, self._idle_worker_s)
 
     async def reap_forever(self) -> None:
         """Give idle workers' memory back, as Lambda reclaims idle environments (a
@@ -225,11 +245,13 @@ class FunctionPools:
     async def close(self) -> None:
         """Stop every worker of every pool, the retired ones' too."""
         await asyncio.gather(*(pool.close() for pool in (*self._pools.values(), *self._retired)))
+        await self.fork_servers.close()
 
     def kill(self) -> None:
         """Kill every worker now (a second Ctrl-C)."""
         for pool in (*self._pools.values(), *self._retired):
             pool.kill()
+        self.fork_servers.kill()
 
     def _new_pool(self, function: FunctionModel, settings: RuntimeSettings) -> Pool:
         return self._pool_factory(function, settings, self.debug.get(function.logical_id))

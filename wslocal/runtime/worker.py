@@ -63,10 +63,10 @@ class Worker:
         parent, child = socket.socketpair()
         try:
             process: asyncio.subprocess.Process | ForkedProcess
-            if fork_server is not None:
-                process = await fork_server.fork(child)
+            launch = await language.launch(function, settings, debug)
+            if fork_server is not None:  # the same environment as on its own
+                process = await fork_server.fork(child, launch.environment)
             else:
-                launch = await language.launch(function, settings, debug)
                 # it watches the stage's lifeline itself: it ends when the stage does
                 variable, fds = lifeline.inherited()
                 process = await asyncio.create_subprocess_exec(

@@ -12,10 +12,11 @@ that crashes or overruns the function's Timeout is killed and replaced; its call
 an InvocationError. Requests and results cross a socketpair as frames
 (``wslocal.runtime.framing``); the worker's stdout and stderr are its logs.
 
-The first worker starts as a process of its own; the ones after it are forked from the
-function's fork server (``wslocal.runtime.forking``), which has the libraries the first
-one imported already loaded: a worker added in a burst, or after an edit, then costs its
-handler's init, not a new interpreter and boto3 again.
+The first worker of the first function starts as a process of its own; the ones after
+it are forked from a fork server shared by the functions whose libraries import the same
+(``wslocal.runtime.forking``), which has the libraries that first worker imported already
+loaded: a worker added in a burst, after an edit, or for another function then costs its
+handler's init, not a new interpreter and boto3 again, and shares the libraries' memory.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from wslocal.exceptions import (
@@ -35,7 +37,12 @@ from wslocal.exceptions import (
 )
 from wslocal.runtime import growth
 from wslocal.runtime import worker as environment
-from wslocal.runtime.forking import ForkedProcess, ForkServer, ForkServerError, preloadable
+from wslocal.runtime.forking import (
+    ForkedProcess,
+    ForkServer,
+    ForkServerError,
+    ForkServers,
+)
 from wslocal.runtime.growth import PoolState, Start, Timings
 from wslocal.runtime.languages import Debugging, WorkerLanguage
 from wslocal.runtime.languages.python import PYTHON
@@ -52,7 +59,9 @@ class WorkerPool:
     """The execution environments of one function, in any language: ``language`` says
     how a worker starts, the pool does the rest. Under ``debug`` the pool has one worker,
     started on its own (never forked: the debugger attaches to that process), and its
-    calls have no time limit (a paused handler would otherwise be killed)."""
+    calls have no time limit (a paused handler would otherwise be killed). Its workers
+    are forked by ``fork_servers``, the stage's (shared with the other functions), or
+    servers of its own when None."""
 
     def __init__(
         self,
@@ -60,6 +69,7 @@ class WorkerPool:
         settings: RuntimeSettings,
         language: WorkerLanguage = PYTHON,
         debug: Debugging | None = None,
+        fork_servers: ForkServers | None = None,
     ) -> None:
         self.function = function
         self.language = language
@@ -85,12 +95,10 @@ class WorkerPool:
         self.cold_starts = 0
         self.forks = 0
         """Cold starts forked from the fork server."""
-        self._preload: list[str] | None = None
+        self._fork_servers = fork_servers if fork_servers is not None else ForkServers()
+        self._own_fork_servers = fork_servers is None
         self._fork_server: ForkServer | None = None
-        self._fork_server_used = 0.0
         self._forking_off = debug is not None or not settings.fork_workers
-        self._fork_server_lock = asyncio.Lock()
-        self._retired_fork_servers: list[ForkServer] = []
         self._predecessor: WorkerPool | None = None
         self._stopping: set[Worker] = set()
 
@@ -121,8 +129,9 @@ class WorkerPool:
 
     @property
     def fork_server(self) -> ForkServer | None:
-        """The function's fork server, while it forks."""
-        return self._fork_server
+        """The fork server its last fork came from, while it forks."""
+        server = self._fork_server
+        return server if server is not None and server.alive else None
 
     @property
     def _call_timeout(self) -> float | None:
@@ -219,24 +228,52 @@ class WorkerPool:
 
     async def reap(self, now: float) -> int:
         """Stop the workers idle for longer than ``idle_worker_s``, keeping one warm: the
-        most recently used of those started on their own if there is one (a fork kept
-        would keep its retired fork server alive too), else the most recently used;
-        return how many were stopped."""
+        most recently used fork if there is one (it shares the libraries' memory with the
+        other functions' forks), else the most recently used; a kept worker started on
+        its own, idle that long, is then replaced by a fork when one can be made. Return
+        how many were stopped."""
         limit = self._settings.idle_worker_s
         if limit <= 0:
             return 0
         async with self._available:
-            own = [w for w in self._idle if not isinstance(w.process, ForkedProcess)]
-            keep = (own or self._idle)[-1:]
+            forks = [w for w in self._idle if isinstance(w.process, ForkedProcess)]
+            keep = (forks or self._idle)[-1:]
             stale = [w for w in self._idle if w not in keep and now - w.idle_since > limit]
             self._idle = [w for w in self._idle if w not in stale]
             self._size -= len(stale)
             self._available.notify(len(stale))
         await asyncio.gather(*(worker.stop() for worker in stale))
-        if self._fork_server is not None and now - self._fork_server_used > limit:
-            self._retire_fork_server()
-        await self._collect_fork_servers()
+        if keep and now - keep[0].idle_since > limit:
+            await self._replace_with_a_fork(keep[0])
+        if self._own_fork_servers:
+            await self._fork_servers.reap(now, limit)
         return len(stale)
+
+    async def _replace_with_a_fork(self, own: Worker) -> None:
+        """Fork a worker to keep warm in place of ``own``, one started on its own (the
+        first, which showed the libraries to preload), as Lambda replaces an idle
+        execution environment; ``own`` stops unless a call took it meanwhile. Only from
+        a fork server running for other workers already: one started for this worker
+        alone would hold more than it saves."""
+        if isinstance(own.process, ForkedProcess) or self._size >= self._max_workers:
+            return
+        launch = self.language.fork_server(self.function, self._settings)
+        if self._forking_off or launch is None or not self._fork_servers.running_for(launch):
+            return
+        async with self._available:
+            self._size += 1
+        try:
+            fork = await self._start()
+        except Exception as exc:  # the kept worker stays: nothing is lost
+            self._log(f"no fork replaces the idle worker: {exc}")
+            return
+        await self._release(fork)
+        async with self._available:
+            if own not in self._idle:
+                return  # a call has it: the next pass stops it
+            self._idle.remove(own)
+            self._size -= 1
+        await own.stop()
 
     async def retire(self) -> None:
         """The function was replaced or removed: idle workers stop now, busy ones when
@@ -248,17 +285,17 @@ class WorkerPool:
         await asyncio.gather(*(self._stop(worker) for worker in idle))
         async with self._available:
             self._available.notify_all()  # for ``ended``
-        self._retire_fork_server()
-        await self._collect_fork_servers()
+        self._fork_server = None
+        if self._own_fork_servers:
+            await self._fork_servers.close()
 
     def kill(self) -> None:
         """Kill every worker, idle or busy, at once; calls in flight fail."""
         self._closed = True
         for worker in (*self._idle, *self._busy):
             worker.kill()
-        for server in (self._fork_server, *self._retired_fork_servers):
-            if server is not None:
-                server.kill()
+        if self._own_fork_servers:
+            self._fork_servers.kill()
 
     async def close(self) -> None:
         """Stop every worker: idle ones, and busy ones (their calls fail), so nothing
@@ -266,8 +303,6 @@ class WorkerPool:
         for worker in self._busy:
             worker.kill()
         await self.retire()
-        await asyncio.gather(*(server.stop() for server in self._retired_fork_servers))
-        self._retired_fork_servers.clear()
 
     async def _start(self) -> Worker:
         generation = self._generation
@@ -300,11 +335,17 @@ class WorkerPool:
         self.cold_starts += 1
         self.forks += fork_server is not None
         worker.generation = generation
-        if self._preload is None and worker.init_error is None and worker.modules:
-            code = (self.function.code_dir, *self.function.layer_dirs)
-            self._preload = preloadable(worker.modules, code)
+        launch = self.language.fork_server(self.function, self._settings)
+        learns = self.debug is None and worker.init_error is None  # no debugger preloaded
+        if launch is not None and learns and worker.modules:
+            self._fork_servers.learn(launch, worker.modules, self._code_dirs)
         worker.modules = []
         return worker
+
+    @property
+    def _code_dirs(self) -> tuple[Path, ...]:
+        """What the user edits: never imported by a fork server."""
+        return (self.function.code_dir, *self.function.layer_dirs)
 
     async def _after_predecessor(self) -> None:
         predecessor, self._predecessor = self._predecessor, None
@@ -318,50 +359,24 @@ class WorkerPool:
         await predecessor.ended()
 
     async def _ready_fork_server(self) -> ForkServer | None:
-        """The fork server, started on the first need once a worker has shown which
-        libraries to load; None while nothing is known, or when forking is off or
-        failed here (workers then start as processes of their own)."""
-        if self._forking_off or self._preload is None or self._closed:
+        """A fork server for this function (shared, ``ForkServers``), started on the
+        first need once a worker of its key has shown which libraries to load; None
+        while nothing is known, or when forking is off or failed here (workers then
+        start as processes of their own)."""
+        if self._forking_off or self._closed:
             return None
         launch = self.language.fork_server(self.function, self._settings)
-        if launch is None:
+        if launch is None or not self._fork_servers.knows(launch):
             return None
-        async with self._fork_server_lock:
-            server = self._fork_server
-            if server is None or not server.alive:
-                self._retire_fork_server()
-                try:
-                    server = await ForkServer.start(
-                        launch.command,
-                        launch.environment,
-                        self._preload,
-                        self._settings.log_stream,
-                        environment.INIT_TIMEOUT_S,
-                    )
-                except ForkServerError as exc:
-                    self._forking_off = True
-                    self._log(f"workers start on their own from now on: {exc}")
-                    return None
-                if self._closed:  # closed or retired while it started: it forks nothing
-                    await server.stop()
-                    return None
-                self._fork_server = server
-            self._fork_server_used = time.monotonic()
-            return server
-
-    def _retire_fork_server(self) -> None:
-        """It forks no more; it exits after the workers it forked (see reap/close)."""
-        if self._fork_server is not None:
-            self._fork_server.retire()
-            self._retired_fork_servers.append(self._fork_server)
-            self._fork_server = None
-
-    async def _collect_fork_servers(self) -> None:
-        """Wait for retired fork servers that have exited, so none is left unreaped."""
-        gone = [s for s in self._retired_fork_servers if s.process.returncode is not None]
-        for server in gone:
-            self._retired_fork_servers.remove(server)
-            await server.stop()
+        try:
+            self._fork_server = await self._fork_servers.server_for(
+                launch, self._code_dirs, self._settings.log_stream, environment.INIT_TIMEOUT_S
+            )
+        except ForkServerError as exc:
+            self._forking_off = True
+            self._log(f"workers start on their own from now on: {exc}")
+            return None
+        return None if self._closed else self._fork_server
 
     async def _acquire(self) -> Worker:
         """A warm worker, or a new one when the growth policy says so, while the pool is

@@ -1,8 +1,12 @@
-"""What a fork server may import ahead: the libraries, never the code the user edits."""
+"""What a fork server may import ahead (the libraries, never the code the user edits), and
+which functions one fork server may serve."""
 
 from pathlib import Path
 
-from wslocal.runtime.forking import preloadable
+import pytest
+
+from wslocal.runtime.forking import ForkServer, fork_server_key, preloadable
+from wslocal.runtime.languages import WorkerLaunch
 
 CODE = Path("/app/functions/connect")
 LAYER = Path("/app/layers/chatroom")
@@ -44,3 +48,78 @@ def test_code_reached_through_a_symlink_is_still_code(tmp_path):
     link = tmp_path / "linked"
     link.symlink_to(code / "app.py")
     assert preloadable([("app", str(link))], [code]) == []
+
+
+def launch(command: str = "/usr/bin/python3.13", **variables: str) -> WorkerLaunch:
+    environment = {
+        "PATH": "/usr/bin",
+        "PYTHONPATH": "/cache/runtime",
+        "WSLOCAL_LAYER_PATHS": "/app/layers/chatroom",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": "connect",
+        "LAMBDA_TASK_ROOT": "/app/functions/connect",
+        "_HANDLER": "app.lambda_handler",
+        "TABLE": "connections",
+    }
+    return WorkerLaunch(
+        [command, "-S", "-m", "wslocal.runtime.forkserver"], {**environment, **variables}
+    )
+
+
+def test_functions_that_differ_only_in_code_handler_and_variables_have_one_key():
+    other = launch(
+        AWS_LAMBDA_FUNCTION_NAME="send",
+        LAMBDA_TASK_ROOT="/app/functions/send",
+        _HANDLER="send.handler",
+        TABLE="messages",
+        FANOUT_QUEUE_URL="http://queue",
+    )
+    assert fork_server_key(other) == fork_server_key(launch())
+
+
+@pytest.mark.parametrize(
+    "different",
+    [
+        launch(command="/usr/bin/python3.12"),
+        launch(PYTHONPATH="/cache/other-requirements"),
+        launch(WSLOCAL_LAYER_PATHS="/app/layers/other"),
+        launch(AWS_EXECUTION_ENV="AWS_Lambda_python3.12"),
+        launch(PYTHONHASHSEED="0"),
+        launch(LC_ALL="de_DE.UTF-8"),
+        launch(LD_PRELOAD="/lib/libjemalloc.so"),
+        launch(TZ="Europe/Paris"),
+    ],
+    ids=["interpreter", "requirements", "layers", "runtime", "python", "locale", "loader", "tz"],
+)
+def test_a_different_interpreter_path_layer_runtime_or_startup_variable_is_another_key(different):
+    assert fork_server_key(different) != fork_server_key(launch())
+
+
+def server(read: set[str], *, every: bool = False, proxies: bool = False) -> ForkServer:
+    """A fork server started in ``launch()``'s environment whose preload read ``read``."""
+    started = ForkServer(None, None, launch().environment)  # type: ignore[arg-type]
+    started.read, started.read_every, started.read_proxies = read, every, proxies
+    return started
+
+
+def test_a_server_forks_a_function_that_agrees_on_every_variable_its_preload_read():
+    other = launch(AWS_LAMBDA_FUNCTION_NAME="send", TABLE="messages", EXTRA="1")
+    assert server({"PATH", "AWS_REGION", "POWERTOOLS_DEBUG"}).serves(other.environment)
+
+
+def test_a_server_does_not_fork_a_function_with_another_value_of_a_variable_read():
+    assert not server({"TABLE"}).serves(launch(TABLE="messages").environment)
+
+
+def test_a_variable_read_while_unset_must_be_unset_in_the_function_too():
+    assert not server({"POWERTOOLS_DEBUG"}).serves(launch(POWERTOOLS_DEBUG="1").environment)
+
+
+def test_a_preload_that_scanned_the_environment_forks_only_its_own_environment():
+    assert server(set(), every=True).serves(launch().environment)
+    assert not server(set(), every=True).serves(launch(EXTRA="1").environment)
+
+
+def test_a_warm_up_that_looked_for_proxies_forks_no_function_with_other_proxies():
+    assert server(set(), proxies=True).serves(launch(EXTRA="1").environment)
+    assert not server(set(), proxies=True).serves(launch(https_proxy="http://p:3128").environment)

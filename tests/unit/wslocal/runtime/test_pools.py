@@ -120,6 +120,21 @@ async def test_start_makes_one_pool_per_function_and_prewarms_each():
     assert [pool.prewarmed for pool in factory.made] == [1, 1]
 
 
+async def test_prewarming_every_function_ahead_starts_the_first_alone_then_the_others():
+    # the first shows a fork server which libraries to load; the others are forked with them
+    steps: list[str] = []
+
+    class Stepping(FakePool):
+        async def prewarm(self) -> None:
+            steps.append(f"{self.function.logical_id} starts")
+            await asyncio.sleep(0)
+            steps.append(f"{self.function.logical_id} ready")
+
+    await pools(Stepping).start(functions("A", "B", "C"), SETTINGS)
+    assert steps[:2] == ["A starts", "A ready"]
+    assert steps[2:4] == ["B starts", "C starts"]  # the others at once
+
+
 async def test_start_prewarms_only_the_functions_named_and_prewarm_rest_the_others():
     factory = Factory()
     stage_pools = pools(factory)
