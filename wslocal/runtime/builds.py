@@ -195,12 +195,30 @@ def libraries_for(interpreter: str, version: str, linked: Path, cache: Path) -> 
         return linked
     target = cache / "runtime" / f"py{version}-{platform.machine()}"
     built = _pip_install(interpreter, ["boto3"], target, f"boto3 for python{version}")
-    link = built / "wslocal"
-    if not link.exists():
-        link.symlink_to(_location("wslocal"))
-    if not _imports_runtime(interpreter, version, built):
+    folder = bootstrap_beside(built, cache)
+    if not _imports_runtime(interpreter, version, folder):
         raise BuildError(f"python{version} cannot run the worker bootstrap")
-    return built
+    return folder
+
+
+def bootstrap_beside(built: Path, cache: Path) -> Path:
+    """A folder of links to what ``built`` holds and to this stage's own ``wslocal``.
+    The build is shared by every checkout using the cache; the bootstrap is the one of
+    the stage running, so each ``wslocal`` gets a folder of its own (a link inside the
+    build would go on pointing at whichever checkout made it, or nowhere once it moved)."""
+    own = _location("wslocal")
+    key = hashlib.sha256(f"{built}\0{own}".encode()).hexdigest()[:16]
+    folder = cache / "runtime" / key
+    if (folder / ".complete").is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = [e for e in built.iterdir() if not e.name.startswith(".") and e.name != own.name]
+    for location in (*entries, own):
+        link = folder / location.name
+        if not link.is_symlink():
+            link.symlink_to(location)
+    (folder / ".complete").write_text("")
+    return folder
 
 
 def _imports_runtime(interpreter: str, version: str, folder: Path) -> bool:

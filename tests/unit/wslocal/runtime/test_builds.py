@@ -6,7 +6,9 @@ from pathlib import Path
 import debugpy
 import pytest
 
+import wslocal
 from wslocal.runtime.builds import (
+    bootstrap_beside,
     debugger_libraries,
     declared_version,
     find_interpreter,
@@ -71,3 +73,16 @@ def test_another_python_that_can_import_the_stages_debugpy_gets_the_link_too(tmp
     version = "3.12" if "3.12" in other else "3.13"
     folder = debugger_libraries(other, version, tmp_path)
     assert folder.parent == tmp_path / "debugger" and (folder / "debugpy").is_symlink()
+
+
+def test_another_pythons_build_gets_this_stages_bootstrap_even_if_its_old_link_is_dangling(
+    tmp_path,
+):
+    # A boto3 build for another Python is shared by every checkout using the cache; an
+    # older stage left a link to its own wslocal inside it, since moved away.
+    built = tmp_path / "runtime" / "py3.8-x86_64"
+    (built / "boto3").mkdir(parents=True)
+    (built / "wslocal").symlink_to(tmp_path / "gone" / "wslocal")
+    folder = bootstrap_beside(built, tmp_path)
+    assert (folder / "boto3").resolve() == (built / "boto3").resolve()
+    assert (folder / "wslocal").resolve() == Path(wslocal.__file__).parent.resolve()
