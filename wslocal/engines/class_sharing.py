@@ -3,7 +3,7 @@ and verified once, mapped from a file at every later start (about half the JVM's
 until it answers, measured in docs/benchmarks.md).
 
 The archive is written by a JVM of its own (``-XX:ArchiveClassesAtExit``), run in the
-background by the first stage that finds none (``wslocal.engines.dynamodb``), never by
+background by the first stage that finds none (``wslocal.engines.class_archive``), never by
 the stage's JVM: a stop never waits for a dump. It becomes the archive later starts map
 (``-XX:SharedArchiveFile``) only once a trial JVM has mapped it (``-Xshare:on``): a dump
 cut short makes the JVM crash or refuse it, so an unverified one is never mapped. It

@@ -9,13 +9,11 @@ only if missing.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from wslocal.engines.moto_server import free_port, start_moto_server, stop_proce
 from wslocal.exceptions import DynamoDBError
 
 if TYPE_CHECKING:
+    from wslocal.engines.class_archive import ClassArchiveWriter
     from wslocal.template import TableModel
 
 JAR_VARIABLE = "WSLOCAL_DYNAMODB_LOCAL_JAR"
@@ -44,10 +43,8 @@ SERVER_FLAGS = ("-sharedDb", "-disableTelemetry")
 """DynamoDB Local's own flags: one database whatever the client's keys and region (one
 account's tables), and no telemetry sent to AWS (without it the JVM spends 0.6-1.4 s
 less CPU starting: docs/benchmarks.md, "The engines")."""
-log = logging.getLogger("wslocal")
-
-ARCHIVE_WRITER_NICENESS = 10
-"""The class-data archive's writer JVM yields the CPU to the stage and its handlers."""
+ARCHIVE_WRITER_JOIN_S = 2.0
+"""How long a stop waits for a cancelled archive writer to remove its dump (it was killed)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +94,8 @@ class DynamoDBEngine:
         niced, which ``stop`` kills if it has not finished."""
         if self.launch is None or self.classes is None or self.classes.pending is None:
             return
+        from wslocal.engines.class_archive import ClassArchiveWriter
+
         if self.writer is None and not self.stopping:
             self.writer = ClassArchiveWriter(self.launch, self.classes, region)
             self.writer.start()
@@ -200,7 +199,7 @@ def client(
     )
 
 
-def _wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
+def wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
     """Probe every ``PROBE_INTERVAL_S`` until the engine answers. One try per probe:
     botocore's retries back off up to seconds after a refused connection, and the
     engine answering within them would be noticed that much later."""
@@ -231,18 +230,18 @@ CPU than it saves on a stage's short runs (start-up 8.5 -> 4.2 s of CPU, 500 Put
 handlers'."""
 
 
-def _java_command(launch: JvmLaunch, jar: Path, options: Iterable[str]) -> list[str]:
+def java_command(launch: JvmLaunch, jar: Path, options: Iterable[str]) -> list[str]:
     libraries = launch.jar.parent / "DynamoDBLocal_lib"
     return [str(launch.java), *JVM_OPTIONS, *options, f"-Djava.library.path={libraries}",
             "-jar", str(jar)]  # fmt: skip
 
 
-def _server_arguments(port: int, db_path: Path | None) -> list[str]:
+def server_arguments(port: int, db_path: Path | None) -> list[str]:
     storage = ["-dbPath", str(db_path)] if db_path else ["-inMemory"]
     return ["-port", str(port), *SERVER_FLAGS, *storage]
 
 
-def _spawn(command: list[str], cwd: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def spawn_jvm(command: list[str], cwd: Path, log_path: Path) -> subprocess.Popen[bytes]:
     """A JVM bound to the stage's lifeline, its output to ``log_path`` (never to a pipe
     nobody reads: a chatty JVM would block)."""
     bound, fds = lifeline.bound(command)
@@ -275,8 +274,8 @@ def launch_dynamodb_local(
 
 def _launch(launch: JvmLaunch, classes: SharedClasses) -> DynamoDBEngine:
     log_path = Path(tempfile.gettempdir()) / f"wslocal-dynamodb-local-{launch.port}.log"
-    command = _java_command(launch, classes.jar, classes.options)
-    process = _spawn(command + _server_arguments(launch.port, launch.db_path), launch.jar.parent,
+    command = java_command(launch, classes.jar, classes.options)
+    process = spawn_jvm(command + server_arguments(launch.port, launch.db_path), launch.jar.parent,
                      log_path)  # fmt: skip
     where = f"in {launch.db_path}" if launch.db_path else "in memory"
     return DynamoDBEngine(
@@ -295,7 +294,7 @@ def ready(engine: DynamoDBEngine, region: str) -> DynamoDBEngine:
     refused is removed: either way this stage writes a new one (``write_class_archive``)."""
     classes = engine.classes
     try:
-        _wait_until_ready(engine, region)
+        wait_until_ready(engine, region)
     except DynamoDBError:
         if engine.launch is None or classes is None or classes.mapped is None or engine.stopping:
             raise
@@ -323,133 +322,6 @@ def start_dynamodb_local(
     return ready(launch_dynamodb_local(jar, db_path, port), region)
 
 
-ARCHIVE_WRITER_JOIN_S = 2.0
-"""How long a stop waits for a cancelled writer to remove its dump (it was killed)."""
-ARCHIVE_TRIAL_TIMEOUT_S = 60.0
-ARCHIVE_TABLE = "wslocal-class-archive"
-
-
-class ClassArchiveWriter:
-    """DynamoDB Local run once more, apart from the stage's JVM and in the background,
-    to write the class-data archive at its exit: it answers the calls a stage and its
-    handlers make (tables with a stream, an index and a TTL; items written, read and
-    queried; the stream read), then is stopped, then a trial JVM maps the dump before
-    it is kept. ``cancel`` (the stage stopping) kills it and drops the dump."""
-
-    def __init__(self, launch: JvmLaunch, classes: SharedClasses, region: str) -> None:
-        self._launch = JvmLaunch(launch.java, launch.jar, None, free_port())
-        self._classes = classes
-        self._region = region
-        self._cancelled = threading.Event()
-        self._guard = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._thread = threading.Thread(target=self._run, name="class archive writer", daemon=True)
-        self.kept: bool | None = None
-        """Whether the archive was kept; None until the writer is done."""
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-        with self._guard:
-            if self._process is not None and self._process.poll() is None:
-                self._process.kill()
-
-    def join(self, timeout_s: float | None = None) -> None:
-        self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        kept = False
-        log_path = Path(tempfile.gettempdir()) / f"wslocal-class-archive-{self._launch.port}.log"
-        try:
-            kept = self._write(log_path)
-        except Exception as exc:  # whatever failed: the archive only ever saves time
-            if not self._cancelled.is_set():
-                log.warning("DynamoDB Local's class-data archive was not written: %s", exc)
-        finally:
-            self.cancel()  # a writer JVM left running by an error ends here
-            if not kept:
-                self._classes.drop_pending()
-            log_path.unlink(missing_ok=True)
-            self.kept = kept
-
-    def _start(self, command: list[str], log_path: Path) -> subprocess.Popen[bytes] | None:
-        with self._guard:
-            if self._cancelled.is_set():
-                return None
-            self._process = _spawn(command, self._launch.jar.parent, log_path)
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, self._process.pid, ARCHIVE_WRITER_NICENESS)
-        return self._process
-
-    def _write(self, log_path: Path) -> bool:
-        copy = self._classes.copy
-        assert copy is not None
-        command = _java_command(self._launch, copy, self._classes.writing_options())
-        process = self._start(command + _server_arguments(self._launch.port, None), log_path)
-        if process is None:
-            return False
-        engine = DynamoDBEngine("the class archive's writer", f"http://127.0.0.1:{self._launch.port}",
-                                process=process)  # fmt: skip
-        _wait_until_ready(engine, self._region)
-        _answer_a_stage_s_calls(engine.endpoint, self._region)
-        process.terminate()  # the JVM dumps the classes as it exits
-        process.wait()
-        if self._cancelled.is_set() or process.returncode < 0:
-            return False
-        trial = self._start(
-            [*_java_command(self._launch, copy, self._classes.trial_options()), "-help"], log_path
-        )
-        if trial is None:
-            return False
-        trial.wait(ARCHIVE_TRIAL_TIMEOUT_S)
-        return self._classes.keep(trial.returncode == 0 and not self._cancelled.is_set())
-
-
-def _answer_a_stage_s_calls(endpoint: str, region: str) -> None:
-    """The calls a stage and its handlers make, so the writer JVM loads their classes."""
-    dynamodb = client(endpoint, region, attempts=1)
-    streams = client(endpoint, region, service="dynamodbstreams", attempts=1)
-    key = {"pk": {"S": "room"}, "sk": {"S": "member"}}
-    table = dynamodb.create_table(
-        TableName=ARCHIVE_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
-                              for name in ("pk", "sk", "by")],
-        GlobalSecondaryIndexes=[{"IndexName": "byName", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "by", "KeyType": "HASH"}]}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]  # fmt: skip
-    dynamodb.update_time_to_live(
-        TableName=ARCHIVE_TABLE,
-        TimeToLiveSpecification={"AttributeName": "ttl", "Enabled": True},
-    )
-    dynamodb.describe_table(TableName=ARCHIVE_TABLE)
-    dynamodb.put_item(TableName=ARCHIVE_TABLE, Item={**key, "by": {"S": "x"}, "ttl": {"N": "1"}})
-    dynamodb.get_item(TableName=ARCHIVE_TABLE, Key=key)
-    dynamodb.update_item(TableName=ARCHIVE_TABLE, Key=key, UpdateExpression="SET n = :n",
-                         ExpressionAttributeValues={":n": {"N": "2"}})  # fmt: skip
-    dynamodb.query(TableName=ARCHIVE_TABLE, KeyConditionExpression="pk = :pk",
-                   ExpressionAttributeValues={":pk": {"S": "room"}})  # fmt: skip
-    dynamodb.query(TableName=ARCHIVE_TABLE, IndexName="byName", KeyConditionExpression="#b = :b",
-                   ExpressionAttributeNames={"#b": "by"},
-                   ExpressionAttributeValues={":b": {"S": "x"}})  # fmt: skip
-    dynamodb.scan(TableName=ARCHIVE_TABLE)
-    dynamodb.batch_write_item(RequestItems={ARCHIVE_TABLE: [{"DeleteRequest": {"Key": key}}]})
-    stream = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]
-    for shard in stream["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=table["LatestStreamArn"], ShardId=shard["ShardId"],
-            ShardIteratorType="TRIM_HORIZON",
-        )["ShardIterator"]  # fmt: skip
-        streams.get_records(ShardIterator=iterator)
-    dynamodb.list_tables()
-    dynamodb.delete_table(TableName=ARCHIVE_TABLE)
-
-
 def start_moto(region: str, port: int | None = None) -> DynamoDBEngine:
     started = start_moto_server(port)
     if started is None:
@@ -459,7 +331,7 @@ def start_moto(region: str, port: int | None = None) -> DynamoDBEngine:
         )
     process, endpoint = started
     engine = DynamoDBEngine("moto's server", endpoint, process=process)
-    _wait_until_ready(engine, region)
+    wait_until_ready(engine, region)
     return engine
 
 
