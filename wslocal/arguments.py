@@ -8,18 +8,19 @@ import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wslocal import __version__, samples
+from wslocal import __version__
 from wslocal.apigateway.limits import Limits
-from wslocal.engines.ttl import DEFAULT_SWEEP_INTERVAL_S
+from wslocal.defaults import DEFAULT_REGION, DEFAULT_SWEEP_INTERVAL_S, WEBSOCKET_ROUTES
 from wslocal.exceptions import WslocalError
 from wslocal.faults import FaultPlan, parse_faults
 from wslocal.runtime.growth import POLICIES
-from wslocal.runtime.languages import Debugging
-from wslocal.runtime.pools import language_of
 from wslocal.runtime.settings import DEFAULT_IDLE_WORKER_S, DEFAULT_POOL_GROWTH
-from wslocal.template import DEFAULT_REGION, StageModel
+
+if TYPE_CHECKING:
+    from wslocal.runtime.languages import Debugging
+    from wslocal.template import StageModel
 
 DESCRIPTION = (
     "wslocal start serves a SAM template's APIs (WebSocket, REST, HTTP) and event sources; "
@@ -61,6 +62,9 @@ def debugged_functions(
     """The functions to run under a debugger and the port each listens on: the one
     asked for, else its language's usual one (debugpy's 5678, the Node inspector's
     9229), the next free one when taken."""
+    from wslocal.runtime.languages import Debugging
+    from wslocal.runtime.pools import language_of
+
     for name, _ in requests:
         if name not in model.functions:
             raise WslocalError(
@@ -249,7 +253,7 @@ def _generate_event_parser(commands: Any) -> None:
     )
     services = generate.add_subparsers(dest="service", required=True)
     websocket = services.add_parser("websocket", help="an API Gateway WebSocket event")
-    websocket.add_argument("kind", choices=samples.WEBSOCKET_ROUTES)
+    websocket.add_argument("kind", choices=WEBSOCKET_ROUTES)
     websocket.add_argument("--route-key", help="message: the route (default $default)")
     websocket.add_argument("--body", default='{"action":"sendMessage","message":"hello"}')
     websocket.add_argument("--connection-id", default="L0SM9cOFvHcCIhw=")

@@ -7,7 +7,6 @@ template sends."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import logging
@@ -19,20 +18,21 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wslocal import render_template, samples
-from wslocal.apigateway.events import api_gateway_id
-from wslocal.apigateway.limits import Limits
 from wslocal.arguments import build_parser, debugged_functions, parameters
-from wslocal.banner import banner
-from wslocal.engines.provisioning import EnginePlan, Engines, Provisioned, start_engines
+from wslocal.defaults import DEFAULT_ACCOUNT_ID
 from wslocal.exceptions import HandlerError, InvocationError, WslocalError
-from wslocal.runtime.languages import Debugging
-from wslocal.runtime.open_files import raise_open_files_limit
-from wslocal.server import LocalStage, StageConfig
-from wslocal.template import DEFAULT_ACCOUNT_ID, StageModel, build_stage_model, read_template
-from wslocal.template.functions import override_environment
+
+if TYPE_CHECKING:
+    from wslocal.engines.dynamodb import DynamoDBEngine
+    from wslocal.engines.provisioning import EnginePlan, Engines, Provisioned
+    from wslocal.runtime.languages import Debugging
+    from wslocal.template import StageModel
+
+# The stage's modules (boto3, aiohttp, the template's machinery: most of a second of CPU)
+# are imported where they are used: ``wslocal start`` launches DynamoDB Local's JVM first,
+# so the JVM and those imports run side by side.
 
 CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
@@ -50,6 +50,9 @@ def _json_option(text: str | None, name: str) -> Any:
 
 
 def _generate_event(args: argparse.Namespace) -> dict[str, Any]:
+    from wslocal import render_template, samples
+    from wslocal.apigateway.events import api_gateway_id
+
     now_ms = int(time.time() * 1000)
     if args.service == "websocket":
         return samples.websocket_event(
@@ -102,6 +105,8 @@ def _read_event(source: str | None) -> Any:
 
 
 def _load(args: argparse.Namespace) -> StageModel:
+    from wslocal.template import build_stage_model, read_template
+
     template = args.template.resolve()
     return build_stage_model(
         read_template(template),
@@ -115,6 +120,8 @@ def _load(args: argparse.Namespace) -> StageModel:
 def _engines(
     args: argparse.Namespace, model: StageModel, plan: EnginePlan | None = None
 ) -> tuple[Engines, Provisioned]:
+    from wslocal.engines.provisioning import start_engines
+
     return start_engines(
         model,
         search_from=args.template.resolve().parent,
@@ -160,15 +167,38 @@ async def _serve(
     model: StageModel,
     template: ProjectTemplate,
     debug: Mapping[str, Debugging],
+    launched: DynamoDBEngine | None,
 ) -> None:
     """Start the engines and the stage side by side (the workers start with the engines'
-    planned endpoints while DynamoDB Local's JVM boots), serve until a signal, stop."""
-    plan = EnginePlan(args.dynamodb_endpoint, args.sqs_endpoint)
+    planned endpoints while DynamoDB Local's JVM, ``launched`` already, boots), then SQS
+    once the stage serves (the first handshake does not need it), serve until a signal,
+    stop."""
+    import asyncio
+
+    from wslocal.apigateway.limits import Limits
+    from wslocal.banner import banner
+    from wslocal.engines.provisioning import EnginePlan, start_queues
+    from wslocal.server import LocalStage, StageConfig
+
+    plan = EnginePlan.ahead(
+        model,
+        dynamodb_endpoint=args.dynamodb_endpoint,
+        sqs_endpoint=args.sqs_endpoint,
+        launched=launched,
+    )
     starting = asyncio.create_task(asyncio.to_thread(_engines, args, model, plan))
 
     async def engines_ready() -> Provisioned:
         template.engines, template.provisioned = await starting
         return template.provisioned
+
+    async def queues() -> None:
+        """moto's SQS with the template's queues, on the socket the plan bound: a
+        handler's call made before it serves waits in that socket's backlog."""
+        assert template.engines is not None and template.provisioned is not None
+        await asyncio.to_thread(
+            start_queues, template.engines, model, template.provisioned.queue_urls
+        )
 
     config = StageConfig(
         host=args.host,
@@ -207,10 +237,14 @@ async def _serve(
         loop.add_signal_handler(signum, on_signal)
     watchdog: asyncio.Task[None] | None = None
     try:
-        await stage.start(engines=engines_ready())
+        await stage.start(
+            engines=engines_ready(),
+            after_serving=queues if plan.sqs_listener is not None else None,
+        )
         assert template.engines is not None and template.provisioned is not None
         sys.stdout.write(banner(stage, template.engines, template.provisioned.tables_made))
         sys.stdout.flush()
+        template.engines.dynamodb.write_class_archive(model.region)
         watchdog = asyncio.create_task(_watch_engines(template.engines))
         await stopping.wait()
     finally:
@@ -232,6 +266,8 @@ async def _watch_engines(engines: Engines, interval_s: float = 1.0) -> None:
     """Say once, loudly, when an engine dies under the stage: the stage keeps serving
     (handlers get the engine's connection errors, as they would from a dead service),
     but an engine it started is not brought back."""
+    import asyncio
+
     said: set[str] = set()
     while True:
         await asyncio.sleep(interval_s)
@@ -246,6 +282,8 @@ async def _watch_engines(engines: Engines, interval_s: float = 1.0) -> None:
 
 
 async def _invoke(args: argparse.Namespace, model: StageModel, engines: Engines, event: Any) -> int:
+    from wslocal.server import LocalStage, StageConfig
+
     config = StageConfig(
         port=0,
         prewarm=False,
@@ -284,6 +322,8 @@ def _prepare_invoke(args: argparse.Namespace, model: StageModel) -> tuple[StageM
         raise WslocalError(
             f"{args.function} is not a function of the template; it has {sorted(model.functions)}"
         )
+    from wslocal.template.functions import override_environment
+
     event = _read_event(args.event)
     if args.env_vars is not None:
         try:
@@ -298,29 +338,24 @@ def _prepare_invoke(args: argparse.Namespace, model: StageModel) -> tuple[StageM
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(message)s",
-        stream=sys.stdout if args.command == "start" else sys.stderr,
-    )
-    logging.getLogger("websockets").setLevel(logging.WARNING)
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # "1 change detected": ours say which
-    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its metrics, never published
+    if args.command == "start":
+        return _start(args)
+    _configure_logging(args)
     try:
         if args.command == "generate-event":
             print(json.dumps(_generate_event(args), indent=2))
             return 0
         if args.command == "render-template":
+            from wslocal import render_template
+
             return render_template.main(args, parameters(args.parameter_overrides))
-        model = _load(args)
-        if args.command == "start":
-            debug = debugged_functions(args.debug, model, wait=args.debug_wait)
-            return _start(args, model, debug)
-        model, event = _prepare_invoke(args, model)
+        model, event = _prepare_invoke(args, _load(args))
         engines, _ = _engines(args, model)
     except WslocalError as exc:
         print(f"wslocal: {exc}", file=sys.stderr)
         return 2
+    import asyncio
+
     try:
         return asyncio.run(_invoke(args, model, engines, event))
     except (WslocalError, OSError) as exc:
@@ -330,12 +365,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stop_engines(engines)
 
 
-def _start(args: argparse.Namespace, model: StageModel, debug: Mapping[str, Debugging]) -> int:
-    raise_open_files_limit()  # a descriptor per client: a room of thousands needs them
+def _configure_logging(args: argparse.Namespace) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(message)s",
+        stream=sys.stdout if args.command == "start" else sys.stderr,
+    )
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # "1 change detected": ours say which
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its metrics, never published
+
+
+def _launch_early(args: argparse.Namespace) -> DynamoDBEngine | None:
+    """DynamoDB Local's JVM, launched before anything else is loaded (its start is the
+    longest part of the stage's); None when another engine serves, or it must be fetched."""
+    from wslocal.engines.dynamodb import launch_early
+
+    if not args.template.is_file():
+        return None
+    return launch_early(
+        search_from=args.template.resolve().parent,
+        endpoint=args.dynamodb_endpoint,
+        db_path=args.db_path,
+        engine=args.dynamodb,
+    )
+
+
+def _start(args: argparse.Namespace) -> int:
     template = ProjectTemplate(args)
+    launched = None
     try:
+        launched = _launch_early(args)
+        import asyncio
+
+        from wslocal.runtime.open_files import raise_open_files_limit
+
+        _configure_logging(args)
+        raise_open_files_limit()  # a descriptor per client: a room of thousands needs them
+        model = _load(args)
+        debug = debugged_functions(args.debug, model, wait=args.debug_wait)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(args, model, template, debug))
+            asyncio.run(_serve(args, model, template, debug, launched))
         return 0
     except (WslocalError, OSError) as exc:
         print(f"wslocal: {exc}", file=sys.stderr)
@@ -343,6 +413,8 @@ def _start(args: argparse.Namespace, model: StageModel, debug: Mapping[str, Debu
     finally:
         if template.engines is not None:
             _stop_engines(template.engines)
+        elif launched is not None:  # the stage stopped before the engines were its own
+            launched.stop()
 
 
 def _stop_engines(engines: Engines) -> None:

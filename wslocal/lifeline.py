@@ -8,7 +8,7 @@ and a read on the other end returns EOF. That is the child's cue to end.
 
 Why not ``PR_SET_PDEATHSIG`` alone: it fires when the *thread* that forked the child
 ends, not its process, and the stage starts engines from short-lived threads (DynamoDB
-and SQS start side by side in a thread pool, SQS again from a reload's thread): moto's
+from one that ends once it answers, SQS from asyncio's pool, again after a reload): moto's
 server would be killed as soon as its starting thread was done. The pipe does not care
 which thread started a child.
 

@@ -19,13 +19,13 @@ from wslocal.apigateway.proxy.events import (
     proxy_event,
 )
 from wslocal.apigateway.proxy.routes import match_route
+from wslocal.defaults import WEBSOCKET_ROUTES
 from wslocal.eventsources import dynamodb_records, sqs_records
 from wslocal.exceptions import WslocalError
 from wslocal.template import ProxyApiModel, ProxyRouteModel
 
 SAMPLE_SOURCE_IP = "203.0.113.7"
 SAMPLE_USER_AGENT = "wscat/6.0.1"
-WEBSOCKET_ROUTES = ("connect", "message", "disconnect")
 
 
 def _contexts(

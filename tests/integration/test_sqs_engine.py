@@ -1,10 +1,17 @@
 """The SQS engine: moto's SQS app alone, and moto's whole server on the same port when
-that app cannot start (a moto release that moved what it imports)."""
+that app cannot start (a moto release that moved what it imports); started by
+``wslocal start`` after the stage serves, on a socket bound ahead, without losing a call
+made before."""
 
-import sys
+import threading
 
+from tests.support.paths import ROOT, TEMPLATE
+from tests.support.tables import chat_model
 from wslocal.engines import moto_server
+from wslocal.engines.dynamodb import client
+from wslocal.engines.provisioning import EnginePlan, start_engines, start_queues
 from wslocal.engines.sqs import start_sqs
+from wslocal.template import build_stage_model, read_template
 
 
 def test_the_engine_serves_sqs_from_moto_s_sqs_app():
@@ -19,22 +26,56 @@ def test_the_engine_serves_sqs_from_moto_s_sqs_app():
         )
 
 
+def test_the_queues_it_starts_with_are_made_before_it_answers_with_their_attributes():
+    model = build_stage_model(read_template(TEMPLATE), ROOT, region="eu-west-1")
+    with start_sqs(queues=model.queues, region=model.region) as engine:
+        assert b"wslocal.engines.moto_sqs" in " ".join(engine.process.args).encode()
+        assert sorted(engine.queue_urls) == sorted(queue.queue_name for queue in model.queues)
+        sqs = engine.client(model.region)
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=engine.queue_urls["FanOutQueue"], AttributeNames=["All"]
+        )["Attributes"]
+        assert attributes["VisibilityTimeout"] == "180"
+        assert "FanOutDeadLetterQueue" in attributes["RedrivePolicy"]
+        assert attributes["QueueArn"].startswith("arn:aws:sqs:eu-west-1:")
+
+
 def test_when_moto_s_sqs_app_cannot_start_moto_s_server_serves_sqs_on_the_same_port(
     monkeypatch,
 ):
-    real_start = moto_server._start
-
-    def failing_app(command, endpoint, probe):
-        if "wslocal.engines.moto_sqs" in command:
-            command = [sys.executable, "-c", "raise SystemExit('moved')"]
-        return real_start(command, endpoint, probe)
-
-    monkeypatch.setattr(moto_server, "_start", failing_app)
+    monkeypatch.setattr(moto_server, "_start_announcing", lambda command, fds: None)
     port = moto_server.free_port()
-    with start_sqs(port=port) as engine:
+    model = chat_model()
+    with start_sqs(port=port, queues=model.queues) as engine:
         assert engine.endpoint == f"http://127.0.0.1:{port}"
+        assert "moto.server" in engine.process.args
+        assert sorted(engine.queue_urls) == sorted(queue.queue_name for queue in model.queues)
         sqs = engine.client("us-east-1")
         url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody="two")
         assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "two"
-        assert "moto.server" in engine.process.args
+
+
+def test_a_message_sent_before_sqs_started_waits_for_it_and_is_delivered():
+    model = chat_model()
+    plan = EnginePlan.ahead(model)
+    engines, provisioned = start_engines(model, search_from=ROOT, plan=plan)
+    try:
+        assert engines.sqs is None  # left for after the stage serves
+        url = provisioned.queue_urls["FanOutQueue"]
+        sqs = client(provisioned.endpoints["AWS_ENDPOINT_URL_SQS"], "us-east-1", service="sqs")
+        sent: dict[str, object] = {}
+        sending = threading.Thread(
+            target=lambda: sent.update(sqs.send_message(QueueUrl=url, MessageBody="early"))
+        )
+        sending.start()
+        sending.join(0.5)
+        assert sending.is_alive()  # waiting in the socket's backlog, not refused
+        start_queues(engines, model, provisioned.queue_urls)
+        sending.join(30)
+        assert "MessageId" in sent
+        [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+        assert message["Body"] == "early"
+        assert engines.queue_urls == dict(provisioned.queue_urls)
+    finally:
+        engines.stop()

@@ -2,14 +2,18 @@
 and verified once, mapped from a file at every later start (about half the JVM's CPU
 until it answers, measured in docs/benchmarks.md).
 
-The JVM writes the archive itself (``-XX:ArchiveClassesAtExit``) when a stage that found
-none stops; the next starts map it (``-XX:SharedArchiveFile``). It lives in the per-user
-cache, in a folder keyed by the jar and the JVM, so a new jar or JVM makes a new one. The
-JVM refuses a classpath with a folder that has files in it, and DynamoDB Local's manifest
-names its own folder (``.``) and its native libraries: the archive's JVM runs a copy of
-the jar whose manifest names only the jars (the same classes), beside a link to the
-original's libraries. Whatever goes wrong here (no cache, an old JVM, an archive cut
-short), the JVM starts as it would without: the archive only ever saves time.
+The archive is written by a JVM of its own (``-XX:ArchiveClassesAtExit``), run in the
+background by the first stage that finds none (``wslocal.engines.class_archive``), never by
+the stage's JVM: a stop never waits for a dump. It becomes the archive later starts map
+(``-XX:SharedArchiveFile``) only once a trial JVM has mapped it (``-Xshare:on``): a dump
+cut short makes the JVM crash or refuse it, so an unverified one is never mapped. It
+lives in the per-user cache, in a folder keyed by the jar and the JVM, so a new jar or
+JVM makes a new one; one the JVM refuses anyway (its log says so) is removed and written
+again. The JVM refuses a classpath with a folder that has files in it, and DynamoDB
+Local's manifest names its own folder (``.``) and its native libraries: the archive's
+JVM runs a copy of the jar whose manifest names only the jars (the same classes), beside
+a link to the original's libraries. Whatever goes wrong here (no cache, an old JVM, an
+archive cut short), the JVM starts as it would without: the archive only ever saves time.
 """
 
 from __future__ import annotations
@@ -23,14 +27,21 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ARCHIVE = "classes.jsa"
+ARCHIVE = "verified-classes.jsa"
+"""The archive a trial JVM has mapped (an earlier wslocal kept ``classes.jsa`` unverified)."""
 JAR = "DynamoDBLocal.jar"
 LIBRARIES = "DynamoDBLocal_lib"
 MANIFEST = "META-INF/MANIFEST.MF"
 WRITING = "classes.jsa.writing"
-"""Locked (``flock``) by the stage whose JVM writes the archive, for as long as that stage
-lives: the others start without it (each writer makes its stop seconds longer). The kernel
-lets the lock go when that stage's process ends, however it ends."""
+"""Locked (``flock``) by the stage whose writer JVM makes the archive, until it is kept
+or dropped: the others start without it meanwhile. The kernel lets the lock go when that
+stage's process ends, however it ends."""
+PENDING = "classes.jsa."
+"""The prefix of an archive being written (a dead writer's is removed by the next)."""
+REFUSED = "Unable to use shared archive"
+"""What the JVM logs (a warning, on by default) when it cannot map the archive."""
+TOLERANT = "-XX:+IgnoreUnrecognizedVMOptions"
+"""An old JVM ignores the options it does not know rather than refusing to start."""
 
 
 def jars_only(manifest: str) -> str:
@@ -50,30 +61,72 @@ def jars_only(manifest: str) -> str:
     return "\r\n".join(folded).rstrip("\r\n") + "\r\n\r\n"
 
 
-@dataclass(frozen=True)
+@dataclass
 class SharedClasses:
-    """How to run the JVM with the archive: the jar, the options, and the archive it
-    writes at exit when there is none yet (``pending``)."""
+    """How to run the stage's JVM (``jar``, ``options``): mapping the verified archive
+    (``mapped``), or without one; and, when there is none and this stage is the one to
+    write it, the file its writer JVM dumps to (``pending``, with the writer's ``lock``)."""
 
     jar: Path
     options: tuple[str, ...] = ()
+    mapped: Path | None = None
     pending: Path | None = None
+    copy: Path | None = None
+    """The jar the archive's JVMs run (the writer's and every later start's)."""
     lock: int | None = None
-    """The open file holding the writer's lock, closed by ``keep``."""
+    """The open file holding the writer's lock, closed by ``keep`` or ``drop_pending``."""
 
-    def keep(self, exit_code: int | None) -> None:
-        """The JVM has exited: the archive it wrote becomes the one later starts map, if
-        it exited on its own (a JVM killed mid-write leaves half an archive)."""
+    def writing_options(self) -> tuple[str, ...]:
+        """The writer JVM's options: dump the classes it loaded to ``pending`` at exit."""
+        assert self.pending is not None
+        return (TOLERANT, f"-XX:ArchiveClassesAtExit={self.pending}")
+
+    def trial_options(self) -> tuple[str, ...]:
+        """A trial JVM's options: map ``pending`` or fail (``-Xshare:on``), rather than
+        run without it as a start would."""
+        assert self.pending is not None
+        return (TOLERANT, "-Xshare:on", f"-XX:SharedArchiveFile={self.pending}")
+
+    def keep(self, mapped_by_trial: bool) -> bool:
+        """The writer JVM has dumped and a trial JVM has tried the dump: it becomes the
+        archive later starts map if the trial mapped it; else it is dropped (the next
+        start writes it again). Return whether it was kept."""
         if self.pending is None:
-            return
-        with contextlib.suppress(OSError):
-            if exit_code is not None and exit_code >= 0 and self.pending.stat().st_size:
-                self.pending.replace(self.pending.with_name(ARCHIVE))
-        with contextlib.suppress(OSError):
-            self.pending.unlink(missing_ok=True)
-        if self.lock is not None:
+            return False
+        kept = False
+        if mapped_by_trial:
             with contextlib.suppress(OSError):
-                os.close(self.lock)
+                if self.pending.stat().st_size:
+                    self.pending.replace(self.pending.with_name(ARCHIVE))
+                    kept = True
+        self.drop_pending()
+        return kept
+
+    def drop_pending(self) -> None:
+        """The dump is not kept (its writer was stopped, or it failed): remove it and
+        let the writer's lock go."""
+        if self.pending is not None:
+            with contextlib.suppress(OSError):
+                self.pending.unlink(missing_ok=True)
+        lock, self.lock = self.lock, None  # closed once: its number may be reused after
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(lock)
+
+    def refused(self, log: str) -> bool:
+        """The JVM that started mapping the archive said it could not (``log``, its
+        output): the archive is removed, so the next ``shared_classes`` writes another.
+        Return whether it was."""
+        if self.mapped is None or REFUSED not in log:
+            return False
+        self.drop_mapped()
+        return True
+
+    def drop_mapped(self) -> None:
+        """Remove the archive this start mapped (the JVM refused it, or died with it)."""
+        if self.mapped is not None:
+            with contextlib.suppress(OSError):
+                self.mapped.unlink(missing_ok=True)
 
 
 def _key(jar: Path, java: Path) -> str:
@@ -115,7 +168,7 @@ def _take_writing(folder: Path) -> int | None:
     except OSError:
         os.close(lock)
         return None
-    for leftover in folder.glob(f"{ARCHIVE}.*"):
+    for leftover in folder.glob(f"{PENDING}*"):
         if leftover.name != WRITING:
             with contextlib.suppress(OSError):
                 leftover.unlink()
@@ -124,8 +177,8 @@ def _take_writing(folder: Path) -> int | None:
 
 def shared_classes(jar: Path, java: Path, cache: Path) -> SharedClasses:
     """How to start DynamoDB Local's ``jar`` on ``java`` with the archive in ``cache``:
-    mapping it, or writing it at exit when there is none; the jar as it is, with no
-    option, when the cache cannot be written."""
+    mapping it, or without it and with the archive to write (when no other stage is
+    writing it); the jar as it is, with no option, when the cache cannot be written."""
     try:
         folder = cache / "dynamodb-local-classes" / _key(jar, java.resolve())
         folder.mkdir(parents=True, exist_ok=True)
@@ -133,14 +186,12 @@ def shared_classes(jar: Path, java: Path, cache: Path) -> SharedClasses:
             _copy_with_jars_only(jar, folder)
     except (OSError, zipfile.BadZipFile, UnicodeDecodeError):
         return SharedClasses(jar)
-    # An old JVM ignores the options it does not know rather than refusing to start.
-    tolerant = "-XX:+IgnoreUnrecognizedVMOptions"
     archive = folder / ARCHIVE
     if archive.exists():
-        return SharedClasses(folder / JAR, (tolerant, f"-XX:SharedArchiveFile={archive}"))
+        options = (TOLERANT, f"-XX:SharedArchiveFile={archive}")
+        return SharedClasses(folder / JAR, options, mapped=archive, copy=folder / JAR)
     lock = _take_writing(folder)
     if lock is None:
         return SharedClasses(jar)
-    pending = folder / f"{ARCHIVE}.{os.getpid()}-{time.monotonic_ns()}"
-    options = (tolerant, f"-XX:ArchiveClassesAtExit={pending}")
-    return SharedClasses(folder / JAR, options, pending, lock)
+    pending = folder / f"{PENDING}{os.getpid()}-{time.monotonic_ns()}"
+    return SharedClasses(jar, pending=pending, copy=folder / JAR, lock=lock)

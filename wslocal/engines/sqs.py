@@ -9,17 +9,24 @@ missing.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal.engines.dynamodb import DUMMY_CREDENTIALS, client
 from wslocal.engines.moto_server import start_moto_sqs_server, stop_process
 from wslocal.exceptions import EventSourceError
 from wslocal.template import QueueModel
 from wslocal.template.queues import creation_order
+
+MOTO_ACCOUNT_ID = "123456789012"
+"""moto's default account: the one in the URLs of the queues it makes."""
+
+
+def moto_queue_url(endpoint: str, name: str) -> str:
+    """The URL moto gives a queue it makes for clients of ``endpoint``."""
+    return f"{endpoint}/{MOTO_ACCOUNT_ID}/{name}"
 
 
 @dataclass
@@ -30,6 +37,8 @@ class SqsEngine:
     endpoint: str
     process: Any = None
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    """The queues it was started with, by name."""
 
     def client(self, region: str) -> Any:
         return client(self.endpoint, region, self.credentials, "sqs")
@@ -52,21 +61,44 @@ class SqsEngine:
         self.stop()
 
 
-def start_sqs(endpoint: str | None = None, port: int | None = None) -> SqsEngine:
+def start_sqs(
+    endpoint: str | None = None,
+    port: int | None = None,
+    *,
+    listener: socket.socket | None = None,
+    queues: Iterable[QueueModel] = (),
+    region: str = "us-east-1",
+) -> SqsEngine:
+    """The user's endpoint, or moto's SQS on ``listener`` (a socket bound ahead) or
+    ``port``; with ``queues`` made in it (``queue_urls``): moto makes them before it
+    serves anyone, so a call that waited in the listener's backlog finds them."""
+    queues = creation_order(tuple(queues))
     if endpoint:
-        return SqsEngine(f"existing endpoint {endpoint}", endpoint, credentials={})
-    started = start_moto_sqs_server(port)
+        engine = SqsEngine(f"existing endpoint {endpoint}", endpoint, credentials={})
+        engine.queue_urls = create_queues(engine, queues, region)
+        return engine
+    requests = [{"QueueName": q.queue_name, "Attributes": dict(q.attributes)} for q in queues]
+    started = start_moto_sqs_server(port, listener=listener, queues=requests, region=region)
     if started is None:
         raise EventSourceError(
             "the template has SQS queues: install moto's server (`pip install 'moto[server]'`) "
             "or pass --sqs-endpoint"
         )
-    process, url = started
-    return SqsEngine("moto's SQS", url, process=process)
+    process, url, urls = started
+    engine = SqsEngine("moto's SQS", url, process=process, queue_urls=urls)
+    missing = [queue for queue in queues if queue.queue_name not in urls]
+    try:
+        engine.queue_urls.update(create_queues(engine, missing, region))
+    except EventSourceError:
+        engine.stop()
+        raise
+    return engine
 
 
 def create_queues(engine: SqsEngine, queues: Iterable[QueueModel], region: str) -> dict[str, str]:
     """Create each queue (dead-letter queues first); return every queue's URL by name."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     sqs = engine.client(region)
     urls: dict[str, str] = {}
     for queue in creation_order(tuple(queues)):

@@ -20,9 +20,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-log = logging.getLogger("wslocal")
+from wslocal.defaults import DEFAULT_SWEEP_INTERVAL_S as DEFAULT_SWEEP_INTERVAL_S
 
-DEFAULT_SWEEP_INTERVAL_S = 10.0
+log = logging.getLogger("wslocal")
 
 
 def keys_id(keys: Mapping[str, Any]) -> str:

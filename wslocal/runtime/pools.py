@@ -136,6 +136,8 @@ class FunctionPools:
         self._pools: dict[str, Pool] = {}
         self._retired: list[Pool] = []
         """Replaced pools still finishing calls; closed with the rest when the stage stops."""
+        self._warming: dict[str, asyncio.Future[None]] = {}
+        """The prewarms in flight, by function: a call to one waits for its worker."""
 
     def __getitem__(self, function: str) -> Pool:
         return self._pools[function]
@@ -181,7 +183,12 @@ class FunctionPools:
 
     async def invoke(self, function: str, event: Mapping[str, Any], label: str = "") -> Any:
         """Run a function once, in its warm pool; a call that was waiting for a worker
-        when a swap replaced the pool runs on the new one."""
+        when a swap replaced the pool runs on the new one. A call that comes while the
+        function's first worker is starting ahead (``prewarm_rest``, after a swap) waits
+        for that worker rather than start a second cold one beside it."""
+        warming = self._warming.get(function)
+        if warming is not None:
+            await asyncio.wait([warming])  # however it ends, the prewarm logs it
         while True:
             pool = self._pools.get(function)
             if pool is None:
@@ -262,9 +269,14 @@ class FunctionPools:
         again."""
         if not self._prewarm_pools:
             return
-        results = await asyncio.gather(
-            *(self._pools[name].prewarm() for name in functions), return_exceptions=True
-        )
+        warming = {name: asyncio.ensure_future(self._pools[name].prewarm()) for name in functions}
+        self._warming.update(warming)
+        try:
+            results = await asyncio.gather(*warming.values(), return_exceptions=True)
+        finally:
+            for name, started in warming.items():
+                if self._warming.get(name) is started:
+                    del self._warming[name]
         for name, result in zip(functions, results, strict=True):
             if isinstance(result, Exception):
                 log.error("%s did not start: %s", name, result)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -222,11 +222,18 @@ class LocalStage:
         )
 
     # --- lifecycle ------------------------------------------------------------------------
-    async def start(self, engines: Awaitable[Provisioned] | None = None) -> None:
+    async def start(
+        self,
+        engines: Awaitable[Provisioned] | None = None,
+        after_serving: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
         """Open the ports, then start the workers (they need the ports for their
         endpoint); connections accepted meanwhile wait until the stage can serve them.
         ``engines``: the engines still starting, at the endpoints the config names; the
-        workers start meanwhile, the event sources once they are there."""
+        workers start meanwhile, the event sources once they are there.
+        ``after_serving``: what the first handshake does not need (``wslocal start``'s
+        SQS engine), started once the stage takes connections. Returns once it is done
+        and every function has a warm worker."""
         await self._open_doors()
         self.port = self.doors[0].port
         self.api = self._websocket_api()
@@ -261,8 +268,11 @@ class LocalStage:
             self._start_ttl_sweeper()
             await self._start_event_sources()
         self._ready.set()
+        later = asyncio.create_task(after_serving()) if after_serving is not None else None
         if first is not None:
             await self.pools.prewarm_rest(first)
+        if later is not None:
+            await later
 
     def _functions_of_a_connect(self) -> set[str] | None:
         """What a WebSocket client's handshake runs ($connect's function and authorizer):

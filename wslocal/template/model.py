@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT_ID = "123456789012"
+from wslocal.defaults import DEFAULT_ACCOUNT_ID as DEFAULT_ACCOUNT_ID
+from wslocal.defaults import DEFAULT_REGION as DEFAULT_REGION
+
 DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
 DEFAULT_VISIBILITY_TIMEOUT_S = 30

@@ -21,8 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
-
 from wslocal.apigateway.proxy.events import Invocation, ProxyRequest, proxy_event
 from wslocal.apigateway.proxy.responses import ProxyResponse
 from wslocal.apigateway.proxy.routes import RouteMatch
@@ -241,6 +239,8 @@ def bearer(value: str) -> str:
 
 
 def key_id(token: str) -> str | None:
+    import jwt  # with cryptography, a tenth of a second: imported by the first JWT only
+
     try:
         return jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError:
@@ -257,6 +257,8 @@ def verify_token(
 ) -> dict[str, Any]:
     """The token's claims once its signature (by the issuer's key ``kid``), ``iss``,
     ``exp``/``nbf`` and, when an audience is configured, ``aud`` or ``client_id`` pass."""
+    import jwt
+
     kid = key_id(token)
     if kid is None or kid not in keys:
         raise TokenRejectedError(f"no key {kid!r} in the issuer's JWKS")

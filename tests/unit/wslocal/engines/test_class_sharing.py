@@ -1,10 +1,11 @@
-"""DynamoDB Local's class-data archive: written once by one JVM, mapped by later starts,
-and never in the way of a start (no cache, a JVM killed mid-write)."""
+"""DynamoDB Local's class-data archive: written once by one writer JVM, kept only once a
+trial JVM mapped it, mapped by later starts, removed when the JVM refuses it, and never in
+the way of a start (no cache, a dump cut short)."""
 
 import os
 import zipfile
 
-from wslocal.engines.class_sharing import ARCHIVE, jars_only, shared_classes
+from wslocal.engines.class_sharing import ARCHIVE, REFUSED, jars_only, shared_classes
 
 MANIFEST = (
     "Manifest-Version: 1.0\r\n"
@@ -36,50 +37,95 @@ def test_the_class_path_keeps_only_the_jars_folded_at_72_bytes():
     assert manifest.startswith("Manifest-Version: 1.0\r\nMain-Class: ")
 
 
-def test_the_first_start_runs_a_copy_that_writes_the_archive_at_exit(tmp_path):
+def test_the_first_start_runs_the_jar_as_it_is_and_a_copy_is_made_for_the_writer(tmp_path):
     jar, java = put_jar(tmp_path)
     classes = shared_classes(jar, java, tmp_path / "cache")
-    assert classes.pending is not None
-    assert f"-XX:ArchiveClassesAtExit={classes.pending}" in classes.options
-    with zipfile.ZipFile(classes.jar) as copy:
+    assert (classes.jar, classes.options, classes.mapped) == (jar, (), None)
+    assert classes.pending is not None and classes.copy is not None
+    assert f"-XX:ArchiveClassesAtExit={classes.pending}" in classes.writing_options()
+    with zipfile.ZipFile(classes.copy) as copy:
         assert copy.read("Main.class") == b"\xca\xfe\xba\xbe"
         assert "Class-Path: DynamoDBLocal_lib/a.jar" in copy.read("META-INF/MANIFEST.MF").decode()
-    assert (classes.jar.parent / "DynamoDBLocal_lib").resolve() == jar.parent / "DynamoDBLocal_lib"
+    assert (classes.copy.parent / "DynamoDBLocal_lib").resolve() == jar.parent / "DynamoDBLocal_lib"
 
 
-def test_while_one_jvm_writes_the_archive_another_starts_without_it(tmp_path):
+def test_a_trial_jvm_must_map_the_dump_or_fail(tmp_path):
+    jar, java = put_jar(tmp_path)
+    classes = shared_classes(jar, java, tmp_path / "cache")
+    assert "-Xshare:on" in classes.trial_options()
+    assert f"-XX:SharedArchiveFile={classes.pending}" in classes.trial_options()
+
+
+def test_while_one_stage_writes_the_archive_another_starts_without_it(tmp_path):
     jar, java = put_jar(tmp_path)
     shared_classes(jar, java, tmp_path / "cache")
     second = shared_classes(jar, java, tmp_path / "cache")
     assert (second.jar, second.options, second.pending) == (jar, (), None)
 
 
-def test_an_archive_written_by_a_jvm_that_exited_is_mapped_by_the_next_start(tmp_path):
+def test_a_dump_a_trial_jvm_mapped_is_mapped_by_the_next_start(tmp_path):
     jar, java = put_jar(tmp_path)
     first = shared_classes(jar, java, tmp_path / "cache")
     assert first.pending is not None
     first.pending.write_bytes(b"classes")
-    first.keep(143)  # SIGTERM's exit, the archive written
+    assert first.keep(mapped_by_trial=True)
     later = shared_classes(jar, java, tmp_path / "cache")
-    assert f"-XX:SharedArchiveFile={first.jar.parent / ARCHIVE}" in later.options
-    assert later.pending is None
+    archive = first.pending.with_name(ARCHIVE)
+    assert f"-XX:SharedArchiveFile={archive}" in later.options
+    assert (later.jar, later.mapped, later.pending) == (first.copy, archive, None)
 
 
-def test_an_archive_of_a_killed_jvm_is_dropped_and_written_again_next_time(tmp_path):
+def test_a_dump_cut_short_is_dropped_and_written_again_by_the_next_start(tmp_path):
     jar, java = put_jar(tmp_path)
     first = shared_classes(jar, java, tmp_path / "cache")
     assert first.pending is not None
     first.pending.write_bytes(b"half")
-    first.keep(-9)
-    assert not (first.jar.parent / ARCHIVE).exists()
+    assert not first.keep(mapped_by_trial=False)  # the trial JVM crashed or refused it
+    assert not first.pending.exists()
+    assert not first.pending.with_name(ARCHIVE).exists()
     assert shared_classes(jar, java, tmp_path / "cache").pending is not None
+
+
+def test_an_archive_an_earlier_wslocal_kept_unverified_is_never_mapped(tmp_path):
+    jar, java = put_jar(tmp_path)
+    first = shared_classes(jar, java, tmp_path / "cache")
+    assert first.copy is not None
+    first.drop_pending()
+    (first.copy.parent / "classes.jsa").write_bytes(b"half")
+    again = shared_classes(jar, java, tmp_path / "cache")
+    assert (again.mapped, again.options) == (None, ())
+    assert again.pending is not None
+
+
+def test_an_archive_the_jvm_refused_is_removed_so_the_next_start_writes_it(tmp_path):
+    jar, java = put_jar(tmp_path)
+    first = shared_classes(jar, java, tmp_path / "cache")
+    assert first.pending is not None
+    first.pending.write_bytes(b"classes")
+    first.keep(mapped_by_trial=True)
+    mapping = shared_classes(jar, java, tmp_path / "cache")
+    log = f"[0.048s][warning][cds,dynamic] {REFUSED}. The top archive failed to load: x.jsa\n"
+    assert mapping.refused(log)
+    assert mapping.mapped is not None and not mapping.mapped.exists()
+    assert shared_classes(jar, java, tmp_path / "cache").pending is not None
+
+
+def test_an_archive_the_jvm_mapped_is_kept(tmp_path):
+    jar, java = put_jar(tmp_path)
+    first = shared_classes(jar, java, tmp_path / "cache")
+    assert first.pending is not None
+    first.pending.write_bytes(b"classes")
+    first.keep(mapped_by_trial=True)
+    mapping = shared_classes(jar, java, tmp_path / "cache")
+    assert not mapping.refused("Initializing DynamoDB Local with the following configuration:\n")
+    assert mapping.mapped is not None and mapping.mapped.exists()
 
 
 def test_a_cache_that_cannot_be_written_leaves_the_jvm_as_it_was(tmp_path):
     jar, java = put_jar(tmp_path)
     (tmp_path / "cache").write_text("a file, not a folder")
     classes = shared_classes(jar, java, tmp_path / "cache")
-    assert (classes.jar, classes.options) == (jar, ())
+    assert (classes.jar, classes.options, classes.pending) == (jar, (), None)
 
 
 def test_a_writer_whose_stage_died_is_replaced_and_its_half_archive_removed(tmp_path):

@@ -144,6 +144,38 @@ async def test_start_prewarms_only_the_functions_named_and_prewarm_rest_the_othe
     assert [pool.prewarmed for pool in factory.made] == [1, 1, 1]
 
 
+async def test_a_call_that_comes_while_its_function_prewarms_waits_for_that_worker():
+    factory = Factory()
+    stage_pools = pools(factory)
+    await stage_pools.start(functions("Connect", "Send"), SETTINGS, prewarm={"Connect"})
+    send = factory.made[1]
+    worker_up = asyncio.Event()
+
+    async def slow_prewarm() -> None:
+        await worker_up.wait()
+        send.prewarmed += 1
+
+    send.prewarm = slow_prewarm  # type: ignore[method-assign]
+    prewarming = asyncio.create_task(stage_pools.prewarm_rest({"Connect"}))
+    await asyncio.sleep(0)
+    call = asyncio.create_task(stage_pools.invoke("Send", {}))
+    await asyncio.sleep(0.01)
+    assert send.calls == []  # not started beside the prewarm's worker: waiting for it
+    worker_up.set()
+    assert await call == "Send"
+    await prewarming
+    assert (send.prewarmed, len(send.calls)) == (1, 1)
+
+
+async def test_a_call_still_runs_when_its_functions_prewarm_failed(caplog):
+    factory = Factory(prewarm_errors={"Send": WslocalError("init hung")})
+    stage_pools = pools(factory)
+    await stage_pools.start(functions("Connect", "Send"), SETTINGS, prewarm={"Connect"})
+    prewarming = asyncio.create_task(stage_pools.prewarm_rest({"Connect"}))
+    assert await stage_pools.invoke("Send", {}) == "Send"
+    await prewarming
+
+
 async def test_without_prewarm_no_worker_starts_ahead():
     factory = Factory()
     await pools(factory, prewarm=False).start(functions("A"), SETTINGS)
