@@ -49,11 +49,11 @@ def preloadable(modules: Iterable[tuple[str, str]], code_dirs: Iterable[Path]) -
     """The modules a fork server may import ahead, in import order: every one whose file
     is outside the function's code and layer folders (those change as the user edits and
     are imported by each worker), and not wslocal's own."""
-    code_dirs = list(code_dirs)
+    roots = _roots(code_dirs)
     return [
         name
         for name, file in modules
-        if name.split(".")[0] != "wslocal" and not _under(file, code_dirs)
+        if name.split(".")[0] != "wslocal" and not _under(file, roots)
     ]
 
 
@@ -74,10 +74,13 @@ def _proxies(environment: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in environment.items() if name.lower().endswith("_proxy")}
 
 
-def _under(file: str, folders: Iterable[Path]) -> bool:
-    resolved = os.path.realpath(file)
-    roots = [str(path.resolve()) + os.sep for path in folders]
-    return any(resolved.startswith(root) or file.startswith(root) for root in roots)
+def _roots(folders: Iterable[Path]) -> tuple[str, ...]:
+    return tuple(str(path.resolve()) + os.sep for path in folders)
+
+
+def _under(file: str, roots: tuple[str, ...]) -> bool:
+    """``file`` is in one of the (resolved) ``roots``, as named or once its links are."""
+    return file.startswith(roots) or os.path.realpath(file).startswith(roots)
 
 
 class ForkedProcess:
@@ -324,10 +327,12 @@ class ForkServers:
     ) -> None:
         """What a first worker's init imported (name, file): its ``preloadable`` modules
         are what every server of its key imports ahead. The first worker to say is kept."""
-        chosen = set(preloadable(modules, code_dirs))
         key = fork_server_key(launch)
         if key not in self._modules:
-            self._modules[key] = [(name, file) for name, file in modules if name in chosen]
+            chosen = set(preloadable(modules, code_dirs))
+            self._modules[key] = [
+                (name, os.path.realpath(file)) for name, file in modules if name in chosen
+            ]  # resolved once: every fork checks them against its function's folders
 
     def knows(self, launch: WorkerLaunch) -> bool:
         """A worker of ``launch``'s key has shown which libraries to preload."""
@@ -347,7 +352,8 @@ class ForkServers:
         function's code is never imported ahead)."""
         key = fork_server_key(launch)
         modules = self._modules[key]
-        clash = [name for name, file in modules if _under(file, list(code_dirs))]
+        roots = _roots(code_dirs)
+        clash = [name for name, resolved in modules if resolved.startswith(roots)]
         if clash:
             raise ForkServerError(f"the fork server would import this function's {clash[0]}")
         async with self._starting:
