@@ -32,6 +32,8 @@ log = logging.getLogger("wslocal")
 
 SQS_TARGET_PREFIX = "AmazonSQS"
 """SQS's JSON protocol: ``X-Amz-Target: AmazonSQS.ReceiveMessage``."""
+STREAMS_TARGET_PREFIX = "DynamoDBStreams_20120810"
+"""DynamoDB Streams' JSON protocol: ``DynamoDBStreams_20120810.GetRecords``."""
 READY_TIMEOUT_S = 30.0
 """Longest the stage waits for the streams' starting iterators before it serves."""
 
@@ -188,7 +190,7 @@ class EventSourceMappings:
             source,
             table_name=table_name,
             stream_arn=stream_arn,
-            streams=self._streams,
+            streams=AwsJsonClient.like(self._streams, STREAMS_TARGET_PREFIX),
             invoker=self._invoker,
             destinations=destinations,
             function_arn=(
