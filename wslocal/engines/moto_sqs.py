@@ -33,6 +33,9 @@ class QuietRequestHandler(MotoRequestHandler):
     client that asks, still closes it. (werkzeug's ``run_wsgi`` is used as it is; only
     its reads of the connection after an answer find nothing.)"""
 
+    disable_nagle_algorithm = True
+    """An answer is written in pieces (head, body): on a kept-alive connection Nagle's
+    algorithm held the body until the client's delayed ACK, 40 ms a call."""
     drained = False
     """This request's body was read whole: the connection can serve the next one."""
 
