@@ -13,7 +13,9 @@ from tests.integration.test_stream_source import APP, order, reports
 from tests.support.stage import RunningStage
 from wslocal.engines.dynamodb import create_tables
 from wslocal.engines.sqs import create_queues
-from wslocal.server import LocalStage, StageConfig
+from wslocal.eventsources.aws_client import AwsJsonClient
+from wslocal.eventsources.mappings import STREAMS_TARGET_PREFIX
+from wslocal.server import StageConfig
 from wslocal.template import build_stage_model, read_template
 
 pytestmark = pytest.mark.integration
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 class BreaksOnce:
     """A streams client whose next GetRecords, once armed, fails in a way no poller
-    expects (not a botocore error)."""
+    expects (not an AWS call's error)."""
 
     def __init__(self, client) -> None:
         self._client = client
@@ -30,11 +32,11 @@ class BreaksOnce:
     def __getattr__(self, name):
         return getattr(self._client, name)
 
-    def get_records(self, **kwargs):
-        if self.armed.is_set():
+    async def call(self, operation, payload):
+        if operation == "GetRecords" and self.armed.is_set():
             self.armed.clear()
             raise RuntimeError("the streams client broke")
-        return self._client.get_records(**kwargs)
+        return await self._client.call(operation, payload)
 
 
 @pytest.fixture
@@ -55,16 +57,16 @@ def fresh_orders_table(dynamodb_local):
 @pytest.fixture
 def breaking_streams(monkeypatch):
     clients: list[BreaksOnce] = []
-    engine_client = LocalStage._engine_client
+    like = AwsJsonClient.like
 
-    def with_breakable_streams(self, service="dynamodb"):
-        client = engine_client(self, service)
-        if service == "dynamodbstreams":
-            client = BreaksOnce(client)
-            clients.append(client)
-        return client
+    def with_breakable_streams(client, target_prefix):
+        made = like(client, target_prefix)
+        if target_prefix == STREAMS_TARGET_PREFIX:
+            made = BreaksOnce(made)
+            clients.append(made)
+        return made
 
-    monkeypatch.setattr(LocalStage, "_engine_client", with_breakable_streams)
+    monkeypatch.setattr(AwsJsonClient, "like", staticmethod(with_breakable_streams))
     return clients
 
 

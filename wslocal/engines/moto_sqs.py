@@ -19,15 +19,60 @@ queues' URLs are printed, one JSON line, as it starts serving.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
+from typing import Any
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 
 class QuietRequestHandler(MotoRequestHandler):
-    """moto's request handler with no line logged per request: nobody reads them."""
+    """moto's request handler with no line logged per request (nobody reads them), that
+    keeps HTTP/1.1 connections alive.
+
+    werkzeug's handler answers every request with ``Connection: close`` (it cannot tell
+    whether the app read the whole body, and unread bytes would be taken for the next
+    request), so each SQS call, the pollers' and the handlers', was a new TCP connection
+    and a new thread in moto. Here a body with a ``Content-Length`` is read whole before
+    the app sees it, so the connection is always drained and is kept for the next request,
+    in the same thread (a long poll holds only its own connection); a chunked body, or a
+    client that asks, still closes it. (werkzeug's ``run_wsgi`` is used as it is; only
+    its reads of the connection after an answer find nothing.)"""
+
+    disable_nagle_algorithm = True
+    """An answer is written in pieces (head, body): on a kept-alive connection Nagle's
+    algorithm held the body until the client's delayed ACK, 40 ms a call."""
+    drained = False
+    """This request's body was read whole: the connection can serve the next one."""
+
+    def handle_one_request(self) -> None:
+        self.drained = False
+        super().handle_one_request()
+
+    def run_wsgi(self) -> None:
+        connection_reader = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = connection_reader
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        self.drained = "wsgi.input_terminated" not in environ  # not chunked
+        if self.drained:
+            body = self.rfile.read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            # werkzeug reads what is left on the connection once it has answered (up to
+            # 10 MB, blocking): that would be the next request. Nothing is left.
+            self.rfile = io.BytesIO()
+        return environ
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value == "close" and self.drained:
+            return  # werkzeug's blanket close; http.server keeps HTTP/1.1 open unless asked
+        super().send_header(keyword, value)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None

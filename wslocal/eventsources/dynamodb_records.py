@@ -1,6 +1,7 @@
 """DynamoDB stream records as Lambda hands them to a function, and the description of a
 discarded batch that goes to an on-failure destination. Pure functions of what
-``GetRecords`` returned (botocore's parsed form: datetimes and bytes)."""
+``GetRecords`` returned: its JSON as the stage's pollers read it (epoch seconds, binary
+values in base64), or botocore's parsed form (datetimes and bytes)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """DynamoDB stream event sources: poll a table's stream and invoke the function with
 Lambda's batches, one batch at a time per shard, in order.
 
-Each shard is read about four times a second, as Lambda does. A batch goes out when it
+Each shard is read about four times a second, as Lambda does, through DynamoDB Streams'
+JSON protocol from the event loop (``aws_client``: no botocore, no thread). A batch goes out when it
 is full (``BatchSize``) or its window passed (``MaximumBatchingWindowInSeconds``). A
 failure is retried, bisected or discarded by the rules of ``batches``; a discarded
 batch's description goes to the on-failure destination. Child shards are read once their
@@ -20,11 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from wslocal.engines.ttl import TtlDeletions, keys_id
 from wslocal.eventsources import batches, dynamodb_records, filtering
-from wslocal.eventsources.protocols import FailureDestinations, Invoker
+from wslocal.eventsources.aws_json import AwsCallError, ServiceError
+from wslocal.eventsources.protocols import FailureDestinations, Invoker, JsonApi
 from wslocal.exceptions import HandlerError, InvocationError
 from wslocal.template import DynamoDBStreamSourceModel
 
@@ -57,7 +57,7 @@ class DynamoDBStreamPoller:
         *,
         table_name: str,
         stream_arn: str,
-        streams: Any,
+        streams: JsonApi,
         invoker: Invoker,
         destinations: FailureDestinations,
         function_arn: str,
@@ -114,7 +114,7 @@ class DynamoDBStreamPoller:
         try:
             while not self._draining.is_set():
                 self._forget_failed_shards()
-                for shard in await asyncio.to_thread(self._describe_shards):
+                for shard in await self._describe_shards():
                     shard_id = shard["ShardId"]
                     parent = shard.get("ParentShardId")
                     if shard_id in self._shards:
@@ -123,7 +123,7 @@ class DynamoDBStreamPoller:
                         continue
                     position = self.source.starting_position if first else "TRIM_HORIZON"
                     after = self._checkpoints.get(shard_id)
-                    iterator = await asyncio.to_thread(self._iterator, shard_id, position, after)
+                    iterator = await self._iterator(shard_id, position, after)
                     self._shards[shard_id] = asyncio.create_task(
                         self._read_shard(shard_id, position, iterator)
                     )
@@ -135,6 +135,7 @@ class DynamoDBStreamPoller:
                 task.cancel()
             await asyncio.gather(*self._shards.values(), return_exceptions=True)
             self._shards.clear()  # run again (supervised), each shard goes on from its checkpoint
+            self._streams.close()
 
     def _forget_failed_shards(self) -> None:
         """A shard reader that stopped on an error is said, and read again from its
@@ -154,24 +155,25 @@ class DynamoDBStreamPoller:
     def position(self) -> StreamPosition:
         return StreamPosition(self._stream_arn, dict(self._checkpoints), frozenset(self._finished))
 
-    def _describe_shards(self) -> list[dict[str, Any]]:
+    async def _describe_shards(self) -> list[dict[str, Any]]:
         shards: list[dict[str, Any]] = []
         request: dict[str, Any] = {"StreamArn": self._stream_arn}
         while True:
-            description = self._streams.describe_stream(**request)["StreamDescription"]
+            description = (await self._streams.call("DescribeStream", request))["StreamDescription"]
             shards.extend(description.get("Shards", []))
             last = description.get("LastEvaluatedShardId")
             if not last:
                 return shards
             request["ExclusiveStartShardId"] = last
 
-    def _iterator(self, shard_id: str, position: str, after: str | None) -> str | None:
+    async def _iterator(self, shard_id: str, position: str, after: str | None) -> str | None:
         request = {"StreamArn": self._stream_arn, "ShardId": shard_id}
         if after is not None:
             request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
         else:
             request["ShardIteratorType"] = position
-        return self._streams.get_shard_iterator(**request).get("ShardIterator")  # type: ignore[no-any-return]
+        answer = await self._streams.call("GetShardIterator", request)
+        return answer.get("ShardIterator")
 
     async def _read_shard(self, shard_id: str, position: str, iterator: str | None) -> None:
         if shard_id in self._finished:
@@ -187,26 +189,24 @@ class DynamoDBStreamPoller:
         while (iterator is not None or buffer) and not self._draining.is_set():
             if iterator is not None:
                 try:
-                    page = await asyncio.to_thread(
-                        self._streams.get_records, ShardIterator=iterator, Limit=GET_RECORDS_LIMIT
+                    page = await self._streams.call(
+                        "GetRecords", {"ShardIterator": iterator, "Limit": GET_RECORDS_LIMIT}
                     )
-                except self._streams.exceptions.ExpiredIteratorException:
-                    iterator = await asyncio.to_thread(
-                        self._iterator, shard_id, position, last_read
-                    )
-                    continue
-                except self._streams.exceptions.TrimmedDataAccessException:
-                    # DynamoDB Local answers this to an iterator taken while a shard was
-                    # empty once a second table has a stream (aws-sdk-java#2923): nothing
-                    # was trimmed, so read again from the checkpoint, else from the start.
-                    iterator = await asyncio.to_thread(
-                        self._iterator, shard_id, "TRIM_HORIZON", last_read
-                    )
-                    if last_read is None and position == "LATEST":
-                        # DynamoDB Local's creation times are whole minutes
-                        older_than_start = began_s - began_s % 60
-                    continue
-                except (BotoCoreError, ClientError) as exc:
+                except AwsCallError as exc:
+                    code = exc.code if isinstance(exc, ServiceError) else None
+                    if code == "ExpiredIteratorException":
+                        iterator = await self._iterator(shard_id, position, last_read)
+                        continue
+                    if code == "TrimmedDataAccessException":
+                        # DynamoDB Local answers this to an iterator taken while a shard
+                        # was empty once a second table has a stream (aws-sdk-java#2923):
+                        # nothing was trimmed, so read again from the checkpoint, else
+                        # from the start.
+                        iterator = await self._iterator(shard_id, "TRIM_HORIZON", last_read)
+                        if last_read is None and position == "LATEST":
+                            # DynamoDB Local's creation times are whole minutes
+                            older_than_start = began_s - began_s % 60
+                        continue
                     if not failing:  # once per outage, not once a second
                         log.warning(
                             "%s: reading the stream failed (trying again every second): %s",

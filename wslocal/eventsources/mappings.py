@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wslocal.engines.ttl import TtlDeletions
+from wslocal.eventsources.aws_client import AwsJsonClient
 from wslocal.eventsources.dynamodb_streams import DynamoDBStreamPoller, StreamPosition
 from wslocal.eventsources.protocols import Invoker
 from wslocal.eventsources.sqs_queues import SqsQueuePoller, concurrency_of
@@ -29,6 +30,10 @@ from wslocal.template import (
 
 log = logging.getLogger("wslocal")
 
+SQS_TARGET_PREFIX = "AmazonSQS"
+"""SQS's JSON protocol: ``X-Amz-Target: AmazonSQS.ReceiveMessage``."""
+STREAMS_TARGET_PREFIX = "DynamoDBStreams_20120810"
+"""DynamoDB Streams' JSON protocol: ``DynamoDBStreams_20120810.GetRecords``."""
 READY_TIMEOUT_S = 30.0
 """Longest the stage waits for the streams' starting iterators before it serves."""
 
@@ -185,7 +190,7 @@ class EventSourceMappings:
             source,
             table_name=table_name,
             stream_arn=stream_arn,
-            streams=self._streams,
+            streams=AwsJsonClient.like(self._streams, STREAMS_TARGET_PREFIX),
             invoker=self._invoker,
             destinations=destinations,
             function_arn=(
@@ -206,7 +211,7 @@ class EventSourceMappings:
             source,
             queue=self._model.queue(source.queue),
             queue_url=self._queue_urls[source.queue],
-            sqs=self._sqs,
+            sqs=AwsJsonClient.like(self._sqs, SQS_TARGET_PREFIX),
             invoker=self._invoker,
             region=self._model.region,
             concurrency=concurrency_of(source, self._pool_size),

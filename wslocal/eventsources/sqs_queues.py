@@ -13,7 +13,11 @@ or from a FIFO queue, a receive is for one batch, gathered until it is full
 Lambda does. Success deletes the batch; with ``ReportBatchItemFailures`` only the messages
 not listed are deleted; a function error deletes none. What is not deleted reappears
 after the queue's visibility timeout, and SQS itself moves a message to the dead-letter
-queue once it has been received ``maxReceiveCount`` times, as on AWS.
+queue once it has been received ``maxReceiveCount`` times, as on AWS. A batch's slot is
+free once its function returned; the mapping's deleter deletes after, as Lambda does.
+
+The calls go to SQS's JSON protocol from the event loop (``aws_client``), on kept-alive
+connections: no botocore and no thread on a poller's path.
 """
 
 from __future__ import annotations
@@ -23,14 +27,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from wslocal.eventsources import batches, filtering, sqs_records
-from wslocal.eventsources.protocols import Invoker
+from wslocal.eventsources.aws_json import AwsCallError
+from wslocal.eventsources.protocols import Invoker, JsonApi
 from wslocal.exceptions import InvocationError
 from wslocal.template import QueueModel, SqsSourceModel
 
@@ -80,52 +81,24 @@ class Slots:
                 self._changed.notify_all()
 
 
-@dataclass
-class Chunk:
-    """Messages for one DeleteMessageBatch, and the deletions it completes."""
-
-    messages: list[Message]
-    completes: list[asyncio.Future[None]]
-
-    def finish(self) -> None:
-        for future in self.completes:
-            if not future.done():
-                future.set_result(None)
-
-
 class DeletionQueue:
-    """Messages waiting to be deleted, in the order their batches finished, each batch
-    with the future its caller awaits."""
+    """Messages waiting to be deleted, in the order their batches finished."""
 
     def __init__(self) -> None:
-        self._waiting: deque[tuple[list[Message], asyncio.Future[None]]] = deque()
+        self._waiting: deque[Message] = deque()
+        self._added = asyncio.Event()
 
-    def add(self, messages: Sequence[Message]) -> asyncio.Future[None]:
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.append((list(messages), future))
-        return future
+    def add(self, messages: Sequence[Message]) -> None:
+        self._waiting.extend(messages)
+        self._added.set()
 
-    def next_chunk(self, most: int) -> Chunk | None:
-        """Up to ``most`` messages, oldest first; a batch's future completes with the
-        chunk that holds its last message."""
+    async def next_chunk(self, most: int) -> list[Message]:
+        """Up to ``most`` messages, oldest first, once there are any."""
+        await self._added.wait()
+        chunk = [self._waiting.popleft() for _ in range(min(most, len(self._waiting)))]
         if not self._waiting:
-            return None
-        chunk = Chunk([], [])
-        while self._waiting and len(chunk.messages) < most:
-            messages, future = self._waiting[0]
-            room = most - len(chunk.messages)
-            chunk.messages.extend(messages[:room])
-            if len(messages) <= room:
-                self._waiting.popleft()
-                chunk.completes.append(future)
-            else:
-                del messages[:room]
+            self._added.clear()
         return chunk
-
-    def abandon(self) -> None:
-        """Cancel what is still waiting (its deleter was cancelled)."""
-        while self._waiting:
-            self._waiting.popleft()[1].cancel()
 
 
 def concurrency_of(source: SqsSourceModel, pool_size: int) -> int:
@@ -144,7 +117,7 @@ class SqsQueuePoller:
         *,
         queue: QueueModel,
         queue_url: str,
-        sqs: Any,
+        sqs: JsonApi,
         invoker: Invoker,
         region: str,
         concurrency: int,
@@ -169,16 +142,9 @@ class SqsQueuePoller:
         with a batching window (each batch gathers on its own), nor from a FIFO queue
         (one group's messages in one receive must run in order, not side by side)."""
         self._filter = filtering.compile_filters(source.filters, filtering.SQS_DATA_KEY)
-        self._executor = self._new_executor()
         self._deletions = DeletionQueue()
-        self._deleting = False
-
-    def _new_executor(self) -> ThreadPoolExecutor:
-        """The poller's own threads for its blocking SQS calls: a receive per receiver
-        and the one delete under way."""
-        return ThreadPoolExecutor(
-            max_workers=self.concurrency + 1, thread_name_prefix=f"sqs-{self.source.name}"
-        )
+        """Kept across runs: what a run that stopped on an error left is deleted by the
+        next (its receipt handles are still good)."""
 
     async def run(self) -> None:
         """Poll until cancelled: one receiver always, up to ``concurrency`` while the
@@ -186,14 +152,14 @@ class SqsQueuePoller:
         (supervised), it polls again."""
         slots = Slots(self.concurrency)
         try:
-            # A task group: one receiver or invocation failing stops the others (gather
-            # would leave them running, unseen, after the poller is stopped or started
-            # again).
+            # A task group: one receiver, invocation or the deleter failing stops the
+            # others (gather would leave them running, unseen, after the poller is
+            # stopped or started again).
             async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._delete_forever())
                 tasks.create_task(self._receive_forever(slots, tasks, lead=True))
         finally:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()  # threads start only when used
+            self._sqs.close()
 
     async def _receive_forever(self, slots: Slots, tasks: asyncio.TaskGroup, lead: bool) -> None:
         """Receive batches for the free slots and invoke each at once. A receive that
@@ -204,7 +170,7 @@ class SqsQueuePoller:
             reserved = await slots.reserve(self._batches_per_receive)
             try:
                 received = await self._gather(reserved)
-            except (BotoCoreError, ClientError) as exc:
+            except AwsCallError as exc:
                 await slots.give_back(reserved)
                 log.warning(
                     "%s: receiving from %s failed: %s",
@@ -235,23 +201,20 @@ class SqsQueuePoller:
         finally:
             await slots.give_back(1)
 
-    async def _call(self, function: Callable[..., T], **kwargs: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, lambda: function(**kwargs)
-        )
-
     async def _receive(self, most: int, wait_s: int) -> list[Message]:
-        answer = await self._call(
-            self._sqs.receive_message,
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=min(most, LARGEST_RECEIVE),
-            WaitTimeSeconds=wait_s,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
+        answer = await self._sqs.call(
+            "ReceiveMessage",
+            {
+                "QueueUrl": self._queue_url,
+                "MaxNumberOfMessages": min(most, LARGEST_RECEIVE),
+                "WaitTimeSeconds": wait_s,
+                "MessageSystemAttributeNames": ["All"],
+                "MessageAttributeNames": ["All"],
+            },
         )
-        return await self._admitted(list(answer.get("Messages", [])))
+        return self._admitted(list(answer.get("Messages", [])))
 
-    async def _admitted(self, messages: list[Message]) -> list[Message]:
+    def _admitted(self, messages: list[Message]) -> list[Message]:
         """The messages the filters match; the others are deleted now."""
         if not self.source.filters:
             return messages
@@ -264,7 +227,7 @@ class SqsQueuePoller:
             (admitted if self._filter.matches(record) else dropped).append(message)
         if dropped:
             log.info("%s: %d message(s) matched no filter: deleted", self.source.name, len(dropped))
-            await self._delete(dropped)
+            self._deletions.add(dropped)
         return admitted
 
     async def _gather(self, batches: int = 1) -> list[Message]:
@@ -329,38 +292,30 @@ class SqsQueuePoller:
                 self._queue.visibility_timeout_s,
             )
             self._note_last_receives([batch[index] for index in sorted(failed)])
-        await self._delete(done)
+        self._deletions.add(done)
 
-    async def _delete(self, messages: Sequence[Message]) -> None:
+    async def _delete_forever(self) -> None:
         """Delete processed messages, one DeleteMessageBatch at a time per mapping: the
         messages of batches that finish while one is under way go together in the next
         (up to 10 a call), so a room's shards that end together cost a call or two, not
-        one each. Return once these are deleted (or said to have failed)."""
-        if not messages:
-            return
-        deleted = self._deletions.add(messages)
-        if not self._deleting:
-            self._deleting = True
-            try:
-                while chunk := self._deletions.next_chunk(LARGEST_RECEIVE):
-                    await self._delete_chunk(chunk.messages)
-                    chunk.finish()
-            finally:
-                self._deleting = False
-                self._deletions.abandon()  # cancelled (the stage stops): no one waits on
-        await deleted
+        one each. A batch's slot is free once its function returned (Lambda deletes
+        after, too): no invocation waits on deletes, its own or others'."""
+        while True:
+            await self._delete_chunk(await self._deletions.next_chunk(LARGEST_RECEIVE))
 
     async def _delete_chunk(self, chunk: Sequence[Message]) -> None:
         try:
-            answer = await self._call(
-                self._sqs.delete_message_batch,
-                QueueUrl=self._queue_url,
-                Entries=[
-                    {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]}
-                    for index, m in enumerate(chunk)
-                ],
+            answer = await self._sqs.call(
+                "DeleteMessageBatch",
+                {
+                    "QueueUrl": self._queue_url,
+                    "Entries": [
+                        {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]}
+                        for index, m in enumerate(chunk)
+                    ],
+                },
             )
-        except (BotoCoreError, ClientError) as exc:
+        except AwsCallError as exc:
             log.warning("%s: deleting processed messages failed: %s", self.source.name, exc)
             return
         for failure in answer.get("Failed", []):

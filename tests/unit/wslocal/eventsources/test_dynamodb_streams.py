@@ -27,29 +27,24 @@ def order(number: int, kind: str) -> dict:
 
 
 class OneShard:
-    """A stream as boto3's client answers: one open shard holding ``records``."""
-
-    class exceptions:  # boto3's client has this attribute
-        class ExpiredIteratorException(Exception):
-            pass
-
-        class TrimmedDataAccessException(Exception):
-            pass
+    """A stream as DynamoDB Streams' JSON API answers: one open shard holding ``records``."""
 
     def __init__(self, records: list[dict]) -> None:
         self._records = records
 
-    def describe_stream(self, **_: object) -> dict:
-        return {"StreamDescription": {"Shards": [{"ShardId": "s1"}]}}
-
-    def get_shard_iterator(self, **request: object) -> dict:
-        return {"ShardIterator": f"after-{request.get('SequenceNumber', 0)}"}
-
-    def get_records(self, ShardIterator: str, **_: object) -> dict:
-        after = int(ShardIterator.split("-")[1])
+    async def call(self, operation: str, payload: dict) -> dict:
+        if operation == "DescribeStream":
+            return {"StreamDescription": {"Shards": [{"ShardId": "s1"}]}}
+        if operation == "GetShardIterator":
+            return {"ShardIterator": f"after-{payload.get('SequenceNumber', 0)}"}
+        assert operation == "GetRecords"
+        after = int(payload["ShardIterator"].split("-")[1])
         records = [r for r in self._records if int(r["dynamodb"]["SequenceNumber"]) > after]
         last = records[-1]["dynamodb"]["SequenceNumber"] if records else after
         return {"Records": records, "NextShardIterator": f"after-{last}"}
+
+    def close(self) -> None:
+        pass
 
 
 class Recorder:

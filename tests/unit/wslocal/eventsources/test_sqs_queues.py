@@ -3,8 +3,7 @@ and leave when their receive comes back empty (as Lambda's pollers scale); a rec
 brings a batch for each free slot, and each is invoked at once."""
 
 import asyncio
-import threading
-import time
+import contextlib
 
 from wslocal.eventsources.sqs_queues import SqsQueuePoller, split_batches
 from wslocal.supervision import supervised
@@ -21,10 +20,9 @@ SOURCE = SqsSourceModel(
 
 
 class CountingQueue:
-    """A queue as boto3's SQS client answers, counting receives in flight."""
+    """A queue as SQS's JSON API answers, counting receives in flight."""
 
     def __init__(self, messages: int = 0) -> None:
-        self._lock = threading.Lock()
         self._messages = [
             {"MessageId": f"m{index}", "ReceiptHandle": f"r{index}", "Body": "{}"}
             for index in range(messages)
@@ -33,20 +31,27 @@ class CountingQueue:
         self.most_receiving = 0
         self.receives = 0
 
-    def receive_message(self, **_: object) -> dict:
-        with self._lock:
-            self.receiving += 1
-            self.receives += 1
-            self.most_receiving = max(self.most_receiving, self.receiving)
-            taken = self._messages[:1]
-            del self._messages[:1]
+    async def call(self, operation: str, payload: dict) -> dict:
+        if operation == "ReceiveMessage":
+            return await self.receive_message(**payload)
+        assert operation == "DeleteMessageBatch"
+        return await self.delete_message_batch(**payload)
+
+    def close(self) -> None:
+        pass
+
+    async def receive_message(self, **_: object) -> dict:
+        self.receiving += 1
+        self.receives += 1
+        self.most_receiving = max(self.most_receiving, self.receiving)
+        taken = self._messages[:1]
+        del self._messages[:1]
         if not taken:
-            time.sleep(0.05)  # a (short) long poll that found nothing
-        with self._lock:
-            self.receiving -= 1
+            await asyncio.sleep(0.05)  # a (short) long poll that found nothing
+        self.receiving -= 1
         return {"Messages": taken}
 
-    def delete_message_batch(self, Entries: list, **_: object) -> dict:
+    async def delete_message_batch(self, Entries: list, **_: object) -> dict:
         return {"Successful": Entries}
 
 
@@ -124,11 +129,11 @@ class FailingOnceQueue(CountingQueue):
         super().__init__(messages)
         self.failed = False
 
-    def receive_message(self, **kwargs: object) -> dict:
+    async def receive_message(self, **kwargs: object) -> dict:
         if not self.failed:
             self.failed = True
             raise RuntimeError("the client broke")
-        return super().receive_message(**kwargs)
+        return await super().receive_message(**kwargs)
 
 
 async def test_a_poller_that_dies_is_said_and_started_again_and_delivers(caplog):
@@ -193,29 +198,30 @@ class SharingQueue(CountingQueue):
 
     def __init__(self, messages: int = 0) -> None:
         super().__init__(messages)
-        self._arrived = threading.Condition(self._lock)
+        self._arrived = asyncio.Event()
         self._sent = messages
         self.asked: list[int] = []
         self.brought: list[int] = []
 
-    def receive_message(self, MaxNumberOfMessages: int = 1, **_: object) -> dict:
-        with self._arrived:
-            self.asked.append(MaxNumberOfMessages)
-            self.receives += 1
-            self._arrived.wait_for(lambda: self._messages, timeout=0.2)
-            taken = self._messages[:MaxNumberOfMessages]
-            del self._messages[:MaxNumberOfMessages]
-            self.brought.append(len(taken))
+    async def receive_message(self, MaxNumberOfMessages: int = 1, **_: object) -> dict:
+        self.asked.append(MaxNumberOfMessages)
+        self.receives += 1
+        if not self._messages:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout=0.2)
+        taken = self._messages[:MaxNumberOfMessages]
+        del self._messages[:MaxNumberOfMessages]
+        self.brought.append(len(taken))
         return {"Messages": taken}
 
     def send(self, count: int) -> None:
-        with self._arrived:
-            self._messages.extend(
-                {"MessageId": f"m{n}", "ReceiptHandle": f"r{n}", "Body": "{}"}
-                for n in range(self._sent, self._sent + count)
-            )
-            self._sent += count
-            self._arrived.notify_all()
+        self._messages.extend(
+            {"MessageId": f"m{n}", "ReceiptHandle": f"r{n}", "Body": "{}"}
+            for n in range(self._sent, self._sent + count)
+        )
+        self._sent += count
+        self._arrived.set()
 
 
 async def wait_for_calls(function: SlowFunction, calls: int) -> None:
@@ -292,12 +298,15 @@ async def test_a_receive_never_brings_more_batches_than_free_slots():
 class SlowDeletingQueue(SharingQueue):
     """A queue whose DeleteMessageBatch takes a while, noting each call's entries."""
 
-    def __init__(self, messages: int = 0) -> None:
+    def __init__(self, messages: int = 0, delete_s: float = 0.05) -> None:
         super().__init__(messages)
         self.deleted: list[list[str]] = []
+        self.deleting = asyncio.Event()
+        self._delete_s = delete_s
 
-    def delete_message_batch(self, Entries: list, **_: object) -> dict:
-        time.sleep(0.05)
+    async def delete_message_batch(self, Entries: list, **_: object) -> dict:
+        self.deleting.set()
+        await asyncio.sleep(self._delete_s)
         self.deleted.append([entry["ReceiptHandle"] for entry in Entries])
         return {"Successful": Entries}
 
@@ -308,18 +317,29 @@ class QuickFunction(SlowFunction):
 
 
 async def test_batches_that_end_while_a_delete_is_under_way_are_deleted_together():
-    queue, function = SlowDeletingQueue(messages=5), QuickFunction()
+    queue, function = SlowDeletingQueue(delete_s=0.2), QuickFunction()
     task = start_polling(queue, function, concurrency=8)
     try:
         async with asyncio.timeout(10):
+            queue.send(1)
+            await queue.deleting.wait()
+            queue.send(4)  # their batches end while the first one's delete is under way
             while sum(len(call) for call in queue.deleted) < 5:
                 await asyncio.sleep(0.01)
     finally:
         await stop(task)
-    assert sorted(handle for call in queue.deleted for handle in call) == [
-        f"r{n}" for n in range(5)
-    ]
-    assert len(queue.deleted) == 2  # the first batch's, then the four that ended meanwhile
+    assert queue.deleted == [["r0"], ["r1", "r2", "r3", "r4"]]
+
+
+async def test_a_batchs_slot_is_free_once_its_function_returned_not_once_deleted():
+    queue, function = SlowDeletingQueue(messages=4, delete_s=0.5), QuickFunction()
+    task = start_polling(queue, function, concurrency=1)
+    try:
+        await wait_for_calls(function, 4)
+        waited_for_deletes = queue.deleted != []
+    finally:
+        await stop(task)
+    assert not waited_for_deletes  # four batches through one slot before any delete ended
 
 
 async def test_a_delete_holds_at_most_ten_messages():
