@@ -395,12 +395,12 @@ def _start(args: argparse.Namespace) -> int:
     template = ProjectTemplate(args)
     launched = None
     try:
+        _configure_logging(args)  # first: the early launch's warnings are log lines too
         launched = _launch_early(args)
         import asyncio
 
         from wslocal.runtime.open_files import raise_open_files_limit
 
-        _configure_logging(args)
         raise_open_files_limit()  # a descriptor per client: a room of thousands needs them
         model = _load(args)
         debug = debugged_functions(args.debug, model, wait=args.debug_wait)

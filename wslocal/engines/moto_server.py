@@ -51,7 +51,9 @@ def start_moto_sqs_server(
     made meanwhile wait in its backlog), else on ``port``. When the app cannot start (it
     imports a module of moto's own, which a moto release may move), moto's whole server
     on the same port, which serves SQS the same way at a higher cost per request; the
-    queues are then the caller's to make (no URLs)."""
+    queues are then the caller's to make (no URLs), and a call that waited in the
+    listener's backlog meanwhile is reset when the listener closes for it (the whole
+    server binds the port itself): its client's retry finds the whole server."""
     if listener is not None:
         port = int(listener.getsockname()[1])
     port = port or free_port()
