@@ -170,3 +170,20 @@ async def test_an_edit_of_a_functions_code_reaches_its_next_fork(tmp_path):
         assert pools["Two"].forks == 2
     finally:
         await pools.close()
+
+
+async def test_a_function_with_its_own_module_of_a_preloaded_name_imports_its_own(tmp_path):
+    libraries = tmp_path / "libraries"
+    libraries.mkdir()
+    (libraries / "moody.py").write_text("MODE = 'shared'\n")
+    path = {"PYTHONPATH": str(libraries)}
+    own = write_function(tmp_path, "two", "moody")
+    (own / "moody.py").write_text("MODE = 'own'\n")
+    functions = {
+        "One": chat_like("One", write_function(tmp_path, "one", "moody"), **path),
+        "Two": chat_like("Two", own, **path),
+        "Three": chat_like("Three", write_function(tmp_path, "three", "moody"), **path),
+    }
+    seen = await first_calls(functions, "One")
+    assert seen["Two"]["mode"] == "own" and seen["Two"]["parent"] == os.getpid()
+    assert seen["Three"]["mode"] == "shared" and seen["Three"]["parent"] != os.getpid()

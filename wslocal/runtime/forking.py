@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.machinery
 import json
 import os
 import signal
@@ -55,6 +56,19 @@ def preloadable(modules: Iterable[tuple[str, str]], code_dirs: Iterable[Path]) -
         for name, file in modules
         if name.split(".")[0] != "wslocal" and not _under(file, roots)
     ]
+
+
+def shadowed(names: Iterable[str], code_dirs: Iterable[Path]) -> str | None:
+    """The first of the preloaded modules ``names`` whose top-level package the function's
+    own folders also hold (its own ``requests/`` or ``boto3/``): on Lambda its code comes
+    first on sys.path and it imports its own copy, but in a fork the server's is already
+    imported. Namespace folders (no ``__init__``) do not count: a package elsewhere wins."""
+    folders = [str(folder) for folder in code_dirs]
+    for top in dict.fromkeys(name.split(".")[0] for name in names):
+        spec = importlib.machinery.PathFinder.find_spec(top, folders)
+        if spec is not None and spec.origin is not None:
+            return top
+    return None
 
 
 def fork_server_key(launch: WorkerLaunch) -> tuple[str, ...]:
@@ -316,6 +330,9 @@ class ForkServers:
         self._modules: dict[tuple[str, ...], list[tuple[str, str]]] = {}
         self._servers: list[ForkServer] = []
         self._keys: dict[ForkServer, tuple[str, ...]] = {}
+        self._shadowed: dict[
+            tuple[tuple[str, ...], tuple[Path, ...]], tuple[tuple[int, ...], str | None]
+        ] = {}
         self._starting = asyncio.Lock()
         self._closed = False
 
@@ -349,13 +366,20 @@ class ForkServers:
         running one of its key that ``serves`` it, else a new one started in its
         environment. Raises ForkServerError when it cannot start, when the stage is
         stopping, or when a library of its key's preload is in ``code_dirs`` (that
-        function's code is never imported ahead)."""
+        function's code is never imported ahead) or is shadowed by a module of the same
+        name there (``shadowed``)."""
         key = fork_server_key(launch)
         modules = self._modules[key]
+        code_dirs = tuple(code_dirs)
         roots = _roots(code_dirs)
         clash = [name for name, resolved in modules if resolved.startswith(roots)]
         if clash:
             raise ForkServerError(f"the fork server would import this function's {clash[0]}")
+        own = self._shadowing(key, code_dirs)
+        if own is not None:
+            raise ForkServerError(
+                f"the fork server imports {own}, which this function has its own of"
+            )
         async with self._starting:
             running = self.running_for(launch)
             if running is not None:
@@ -372,6 +396,20 @@ class ForkServers:
             self._servers.append(server)
             self._keys[server] = key
             return server
+
+    def _shadowing(self, key: tuple[str, ...], code_dirs: tuple[Path, ...]) -> str | None:
+        """``shadowed`` for a function's folders, looked up once while they are unchanged
+        (a module added at their top, or a rebuild that replaces them, changes their
+        mtime), not for every fork."""
+        try:
+            mtimes = tuple(folder.stat().st_mtime_ns for folder in code_dirs)
+        except OSError:
+            mtimes = ()
+        seen = self._shadowed.get((key, code_dirs))
+        if seen is None or seen[0] != mtimes:
+            names = (name for name, _ in self._modules[key])
+            seen = self._shadowed[key, code_dirs] = (mtimes, shadowed(names, code_dirs))
+        return seen[1]
 
     def running_for(self, launch: WorkerLaunch) -> ForkServer | None:
         """A running server that may fork a worker of ``launch``, if there is one."""

@@ -255,12 +255,14 @@ class WorkerPool:
         execution environment; ``own`` stops unless a call took it meanwhile. Only from
         a fork server running for other workers already: one started for this worker
         alone would hold more than it saves."""
-        if isinstance(own.process, ForkedProcess) or self._size >= self._max_workers:
+        if isinstance(own.process, ForkedProcess):
             return
         launch = self.language.fork_server(self.function, self._settings)
         if self._forking_off or launch is None or not self._fork_servers.running_for(launch):
             return
-        async with self._available:
+        async with self._available:  # the limit checked where a concurrent start counts
+            if self._size >= self._max_workers:
+                return
             self._size += 1
         try:
             fork = await self._start()

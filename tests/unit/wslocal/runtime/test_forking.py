@@ -1,11 +1,19 @@
 """What a fork server may import ahead (the libraries, never the code the user edits), and
 which functions one fork server may serve."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from wslocal.runtime.forking import ForkServer, fork_server_key, preloadable
+from wslocal.runtime.forking import (
+    ForkServer,
+    ForkServerError,
+    ForkServers,
+    fork_server_key,
+    preloadable,
+    shadowed,
+)
 from wslocal.runtime.languages import WorkerLaunch
 
 CODE = Path("/app/functions/connect")
@@ -123,3 +131,22 @@ def test_a_preload_that_scanned_the_environment_forks_only_its_own_environment()
 def test_a_warm_up_that_looked_for_proxies_forks_no_function_with_other_proxies():
     assert server(set(), proxies=True).serves(launch(EXTRA="1").environment)
     assert not server(set(), proxies=True).serves(launch(https_proxy="http://p:3128").environment)
+
+
+def test_a_function_with_its_own_copy_of_a_preloaded_library_is_not_forked(tmp_path):
+    (tmp_path / "requests").mkdir()
+    (tmp_path / "requests" / "__init__.py").write_text("")
+    servers = ForkServers()
+    servers.learn(launch(), [("requests.adapters", "/site/requests/adapters.py")], [CODE])
+    with pytest.raises(ForkServerError, match="requests"):
+        asyncio.run(servers.server_for(launch(), [tmp_path, LAYER], None, 1.0))
+
+
+def test_a_module_of_a_preloaded_name_in_the_functions_code_shadows_it(tmp_path):
+    (tmp_path / "boto3.py").write_text("")
+    assert shadowed(["json", "boto3.session"], [tmp_path]) == "boto3"
+
+
+def test_a_namespace_folder_of_a_preloaded_name_does_not_shadow_it(tmp_path):
+    (tmp_path / "requests").mkdir()
+    assert shadowed(["requests"], [tmp_path]) is None

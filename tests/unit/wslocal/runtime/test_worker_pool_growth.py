@@ -183,6 +183,39 @@ async def test_max_workers_still_bounds_the_pool(starts):
     await pool.close()
 
 
+class ForkingLanguage:
+    """Python, as far as replacing an idle worker asks: it has a fork server."""
+
+    def fork_server(self, function: FunctionModel, settings: RuntimeSettings) -> object:
+        return object()
+
+
+class RunningServers:
+    """Fork servers with one running for every function, none knowing what to preload."""
+
+    def running_for(self, launch: object) -> bool:
+        return True
+
+    def knows(self, launch: object) -> bool:
+        return False
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_fork_replacing_the_idle_worker_counts_a_start_made_meanwhile(starts):
+    pool = await warm_pool(replace(WARM_FIRST, fork_workers=True), max_workers=2)
+    pool.language = ForkingLanguage()  # type: ignore[assignment]
+    pool._fork_servers = RunningServers()  # type: ignore[assignment]
+    async with pool._available:
+        replacing = asyncio.create_task(pool._replace_with_a_fork(pool._idle[0]))
+        await asyncio.sleep(0)  # it has seen one worker of two and waits for the pool
+        pool._size += 1  # a call's worker starts meanwhile: the pool is full
+    await replacing
+    assert pool.size == 2 and starts == [1]
+    await pool.close()
+
+
 async def test_calls_held_for_a_warm_worker_count_towards_reserved_concurrency(starts):
     pool = WorkerPool(replace(FUNCTION, reserved_concurrency=2), WARM_FIRST)
     await pool.prewarm()
