@@ -43,7 +43,7 @@ from typing import Any
 
 import websockets
 from fanout_profile import FanoutProfile, require_py_spy
-from profiles import cpu_seconds, engine_of, process_tree
+from profiles import cpu_seconds, engine_of, function_of, process_tree
 from timeline import StampedLog, Tracer, read_stamped, report, start_stamper
 
 from wslocal.engines.dynamodb import free_port
@@ -74,12 +74,12 @@ def process_kind(pid: int) -> str:
     engine = engine_of(command)
     if engine == "jvm":
         return "DynamoDB Local (JVM)"
+    if engine == "archive":
+        return "DynamoDB Local's class-data archive writer (once per jar)"
     if engine == "sqs":
         return "moto's server (SQS)"
-    for variable in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-        if variable.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
-            return variable.split(b"=", 1)[1].decode() + " workers"
-    return "stage"
+    function = function_of(pid)
+    return "stage" if function is None else function + " workers"
 
 
 def cpu_by_kind(pid: int) -> dict[str, float]:

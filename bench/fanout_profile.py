@@ -50,6 +50,7 @@ from profiles import (
     cpu_times,
     engine_of,
     fold,
+    function_of,
     jfr_stacks,
     markdown,
     process_tree,
@@ -115,15 +116,17 @@ def process_group(pid: int, stage_pid: int) -> str:
     engine = engine_of(command)
     if engine == "jvm":
         return JVM
+    if engine == "archive":
+        return "DynamoDB Local's class-data archive writer (once per jar)"
     if engine == "sqs":
         return MOTO
     if b"wslocal.runtime.forkserver" in command and (
         b"wslocal.runtime.forkserver" not in _read(parent_pid(pid), "cmdline")
     ):
         return FORK_SERVERS
-    for variable in _read(pid, "environ").split(b"\0"):
-        if variable.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
-            return WORKER + variable.split(b"=", 1)[1].decode()
+    function = function_of(pid)
+    if function is not None:
+        return WORKER + function
     return "other: " + _read(pid, "comm").decode().strip()
 
 

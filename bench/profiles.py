@@ -11,6 +11,7 @@ core is still sampled: on a loaded machine the shares are what this method gives
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 from collections import Counter
@@ -24,13 +25,52 @@ SQS_ENGINE_COMMANDS = (b"moto.server", b"wslocal.engines.moto_sqs", b"fauxqs")
 
 
 def engine_of(command: bytes) -> str | None:
-    """``"jvm"`` (DynamoDB Local), ``"sqs"`` or None, from a process's ``/proc/PID/cmdline``
-    (NUL-separated; its lifeline wrapper, which names the program, counts as the program):
+    """``"jvm"`` (DynamoDB Local), ``"archive"`` (a JVM writing its class-data archive
+    in the background, or trying it, once per jar), ``"sqs"`` or None, from a process's
+    ``/proc/PID/cmdline`` (NUL-separated; its lifeline wrapper, which names the program,
+    counts as the program):
     the one test every bench's process grouping shares."""
-    if any(Path(part.decode(errors="replace")).name == "java" for part in command.split(b"\0")):
+    parts = command.split(b"\0")
+    if any(Path(part.decode(errors="replace")).name == "java" for part in parts):
+        if any(part.startswith(b"-XX:ArchiveClassesAtExit") or part == b"-Xshare:on"
+               for part in parts):  # fmt: skip
+            return "archive"  # its writer or trial, once per jar: not the engine serving
         return "jvm"
     if any(name in command for name in SQS_ENGINE_COMMANDS):
         return "sqs"
+    return None
+
+
+CHAT_TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+@functools.cache
+def function_folders(template: Path = CHAT_TEMPLATE) -> dict[str, str]:
+    """Each function's code folder (resolved) -> its logical id, from the template."""
+    from wslocal.template import read_template
+
+    folders = {}
+    for logical_id, resource in read_template(template).get("Resources", {}).items():
+        code = (resource.get("Properties") or {}).get("CodeUri")
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(code, str):
+            folders[str((template.parent / code).resolve())] = logical_id
+    return folders
+
+
+def function_of(pid: int) -> str | None:
+    """The function a worker serves: ``AWS_LAMBDA_FUNCTION_NAME`` in its environment. A
+    fork of a shared fork server shows the server's environment in /proc (it changed
+    ``os.environ`` after the fork), so a fork is named by its working directory, its
+    function's code folder, through the chat template's ``CodeUri``s."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    if b"wslocal.runtime.forkserver" in command:
+        with contextlib.suppress(OSError):
+            named = function_folders().get(os.readlink(f"/proc/{pid}/cwd"))
+            if named is not None:
+                return named
+    for variable in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        if variable.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
+            return variable.split(b"=", 1)[1].decode()
     return None
 
 
