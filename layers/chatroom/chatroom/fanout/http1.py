@@ -324,10 +324,11 @@ class KeptAliveSockets:
         got none (a connection error, a bad answer, ``timeout_s`` from its start to its
         answer); up to ``most`` requests at once. ``requests`` is advanced when a
         connection is free for the next one, so it decides then whether to start it; it
-        yields ``None`` when none may start yet, and is advanced again once ``waker`` is
-        woken (it must be given then). A kept-alive connection that fails before its
-        answer (the server dropped it while idle) is replaced once, at once, as
-        ``KeptAliveConnection``'s caller does; a timeout is not: it used the time."""
+        yields ``None`` when none may start yet, and is advanced again after the next
+        answer (which frees a place) or once ``waker`` is woken (it must be given then). A
+        kept-alive connection that fails before its answer (the server dropped it while
+        idle) is replaced once, at once, as ``KeptAliveConnection``'s caller does; a
+        timeout is not: it used the time."""
         with self._lock:
             drive = self._drives.pop() if self._drives else _Drive(self._host, self._port)
         try:
@@ -540,6 +541,7 @@ class _Drive:
         if closes:
             self._close(connection)
         self._answered(key, response)
+        self._waiting = False  # the answer freed a slot: the caller's bound may allow one
         self._next_on(None if closes else connection)
 
     def _expire(self) -> None:
@@ -557,6 +559,7 @@ class _Drive:
                 return
         else:
             self._answered(key, None)
+        self._waiting = False
         self._next_on(None)
 
     def _close(self, connection: _Connection) -> None:

@@ -236,7 +236,8 @@ def test_requests_that_wait_start_once_the_waker_is_woken():
     def requests():
         yield "first", REQUEST
         threading.Timer(0.2, lambda: (woken_at.append(time.monotonic()), waker.wake())).start()
-        yield None  # none may start until woken
+        while not woken_at:
+            yield None  # none may start until woken (asked again after each answer)
         yield "second", REQUEST
 
     answered = []
