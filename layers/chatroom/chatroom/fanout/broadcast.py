@@ -36,7 +36,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import budgets, retry
 from chatroom.connections import Member
-from chatroom.fanout.http1 import Response, Waker
+from chatroom.fanout.http1 import Response
+from chatroom.fanout.kept_alive_sockets import Waker
 from chatroom.fanout.management_api import KeepAliveManagementApi, error_type
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining
