@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -237,12 +238,30 @@ def _expired(item: dict[str, Any], now_s: int) -> bool:
 
 
 def plain_client(table: Any) -> Any:
-    """A DynamoDB client like the table's (region, endpoint, configuration) without
-    boto3's resource layer."""
-    meta = table.meta.client.meta
-    return boto3.session.Session().client(
+    """A DynamoDB client like the table's (credentials, region, endpoint, configuration)
+    without boto3's resource layer. The table's own credentials, not a new session's
+    default ones: DynamoDB Local names its database by access key and region, so a client
+    signing with other credentials would read the room from another database."""
+    source = table.meta.client
+    meta = source.meta
+    session = botocore.session.Session()
+    # botocore has no public getter for a client's credentials; the object is shared, so
+    # credentials that refresh keep refreshing for both clients.
+    session.register_component("credential_provider", _Given(source._get_credentials()))
+    return boto3.session.Session(botocore_session=session).client(
         "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url, config=meta.config
     )
+
+
+class _Given:
+    """A credential provider for a botocore session that gives credentials already
+    resolved (another client's)."""
+
+    def __init__(self, credentials: Any) -> None:
+        self._credentials = credentials
+
+    def load_credentials(self) -> Any:
+        return self._credentials
 
 
 def _connection(item: dict[str, Any]) -> Connection:

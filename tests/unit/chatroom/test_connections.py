@@ -1,5 +1,8 @@
 import time
 
+import boto3
+import pytest
+
 from chatroom.connections import (
     CONNECT_GRACE_MS,
     CONNECTION_TTL_SECONDS,
@@ -217,3 +220,29 @@ def test_remove_many_gives_up_within_its_budget_and_never_raises(chat_tables, mo
     started = time.monotonic()
     assert store.remove_many(["c0"]) == 0
     assert time.monotonic() - started < 2.0
+
+
+class _Sent(Exception):
+    """Raised in place of sending: the request was signed."""
+
+
+def test_the_plain_client_signs_with_the_tables_credentials_and_region():
+    # DynamoDB Local names its database by access key and region: a client with another
+    # session's credentials would read the room from another database.
+    session = boto3.session.Session(
+        aws_access_key_id="AKIDOFTHETABLE", aws_secret_access_key="s", region_name="eu-west-3"
+    )
+    table = session.resource("dynamodb", endpoint_url="http://127.0.0.1:9").Table("t")
+    client = plain_client(table)
+    signed = []
+
+    def capture(request, **kwargs):
+        signed.append(request.headers["Authorization"].decode())
+        raise _Sent
+
+    client.meta.events.register("before-send.dynamodb.Query", capture)
+    with pytest.raises(_Sent):
+        client.query(TableName="t", KeyConditionExpression="room = :r")
+    assert "Credential=AKIDOFTHETABLE/" in signed[0]
+    assert "/eu-west-3/dynamodb/" in signed[0]
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"

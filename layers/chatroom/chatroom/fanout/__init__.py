@@ -1,8 +1,9 @@
 """The fan-out: posting one envelope to a room of any size.
 
 - ``management_api``: the Management API client (signed keep-alive posts), on
-  ``sigv4`` (SigV4 with the day's key kept) and ``http1`` (kept-alive connections, blocking
-  or driven by one thread with ``selectors``);
+  ``sigv4`` (SigV4 with the day's key kept), ``http1`` (the answer parser and a blocking
+  kept-alive connection) and ``kept_alive_sockets`` (kept-alive connections one thread
+  drives with ``selectors``);
 - ``broadcast``: first attempts from one thread, retries from a pool of threads with the
   one retry loop, within the ``POST`` budget;
 - ``shards``: the fan-out queue and its messages (shards, overdue checks);

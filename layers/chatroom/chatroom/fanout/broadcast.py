@@ -9,7 +9,8 @@ per delivery than 32 threads, which each pay for taking the GIL back on every an
 no answer) goes, as soon as it is answered, to a bounded pool of threads that makes the
 attempts left with ``post``'s retry loop; first attempts and retries share the bound of
 ``max_workers`` posts in flight (the thread holds first attempts back while retries use
-it up, and is woken as each ends). https endpoints (AWS) and other clients (a
+it up, and starts the next as soon as a post ends: an answer on its sockets, or a retry
+that ends and wakes it). https endpoints (AWS) and other clients (a
 boto3 client) make every attempt in the pool's threads, each taking the next member from
 one queue: a TLS handshake and records on non-blocking sockets are not done here.
 
@@ -35,7 +36,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import budgets, retry
 from chatroom.connections import Member
-from chatroom.fanout.http1 import Response, Waker
+from chatroom.fanout.http1 import Response
+from chatroom.fanout.kept_alive_sockets import Waker
 from chatroom.fanout.management_api import KeepAliveManagementApi, error_type
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining
@@ -285,7 +287,7 @@ class _FirstAttempts:
         deliveries, tried_at, most = self.deliveries, self.tried_at, self.most
         for index, member in enumerate(self.members):
             while self.posting + self.retrying >= most:
-                yield None  # the retries hold the rest: the waker says when one is done
+                yield None  # asked again after each answer, or when a retry ends (the waker)
             if remaining() < budgets.RESERVE_S:
                 continue
             tried_at[index] = time.monotonic()

@@ -37,7 +37,8 @@ from botocore.httpsession import DEFAULT_CA_BUNDLE
 
 from chatroom.budgets import POST
 from chatroom.exceptions import ChatError
-from chatroom.fanout.http1 import KeptAliveConnection, KeptAliveSockets, Response, Waker
+from chatroom.fanout.http1 import KeptAliveConnection, Response
+from chatroom.fanout.kept_alive_sockets import KeptAliveSockets, Waker
 from chatroom.fanout.sigv4 import DOT_SEGMENTS, BodySignature, PostSigner, canonical_uri
 
 TIMEOUT_S = POST.attempt_timeout_s

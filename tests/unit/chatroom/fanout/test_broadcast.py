@@ -444,3 +444,59 @@ def test_first_attempts_and_retries_share_the_bound_of_posts_in_flight():
     assert (result.delivered, result.failed) == (8, 0)
     assert sorted(_CountsPostsInFlight.hits) == sorted(ids * 2)
     assert _CountsPostsInFlight.most_held <= 4
+
+
+class _HoldsARetry(BaseHTTPRequestHandler):
+    """A kept-alive @connections where ``held`` answers 500, then holds its retry until
+    every other member was posted; ``m1`` answers only once that retry has come, so it
+    ends while the retry holds a place."""
+
+    protocol_version = "HTTP/1.1"
+    others: set[str]
+    hits: list[str]
+    retry_came: threading.Event
+    others_posted: threading.Event
+    released_by_the_others = False
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        member = self.path.rsplit("/", 1)[1]
+        cls = type(self)
+        cls.hits.append(member)
+        status = 200
+        if member == "held" and cls.hits.count("held") == 1:
+            status = 500
+        elif member == "held":
+            cls.retry_came.set()
+            cls.released_by_the_others = cls.others_posted.wait(timeout=2.0)
+        elif member == "m1":
+            cls.retry_came.wait(timeout=2.0)
+        if cls.others <= set(cls.hits):
+            cls.others_posted.set()
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_first_attempt_that_ends_lets_the_next_start_while_a_retry_holds_the_bound():
+    # max_workers=2: held's retry and m1's first attempt fill the bound; when m1 ends, the
+    # next members start at once, not once held's retry is done.
+    ids = ["m1", "m2", "m3", "m4"]
+    _HoldsARetry.others, _HoldsARetry.hits = set(ids), []
+    _HoldsARetry.retry_came, _HoldsARetry.others_posted = threading.Event(), threading.Event()
+    _HoldsARetry.released_by_the_others = False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HoldsARetry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    environ = {
+        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"http://127.0.0.1:{server.server_port}/dev"
+    }
+    client = ManagementApiClients(boto3.session.Session(), environ).configured()
+    try:
+        result = broadcaster(max_workers=2).broadcast(client, b"hi", members("held", *ids))
+    finally:
+        server.shutdown()
+    assert (result.delivered, result.failed) == (5, 0)
+    assert _HoldsARetry.released_by_the_others

@@ -1,6 +1,6 @@
-"""The answer parser and its two shells (a kept-alive connection, and sockets one thread
-drives): a body by Content-Length, in chunks or to the end; interim answers skipped; a
-connection the answer closes is opened again."""
+"""The answer parser and its two shells (a kept-alive connection, ``http1``, and sockets
+one thread drives, ``kept_alive_sockets``): a body by Content-Length, in chunks or to the
+end; interim answers skipped; a connection the answer closes is opened again."""
 
 import contextlib
 import http.client
@@ -10,13 +10,8 @@ import time
 
 import pytest
 
-from chatroom.fanout.http1 import (
-    KeptAliveConnection,
-    KeptAliveSockets,
-    Waker,
-    bodiless_response,
-    parse_response,
-)
+from chatroom.fanout.http1 import KeptAliveConnection, bodiless_response, parse_response
+from chatroom.fanout.kept_alive_sockets import KeptAliveSockets, Waker
 
 REQUEST = b"POST /dev/@connections/a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
 
@@ -236,7 +231,8 @@ def test_requests_that_wait_start_once_the_waker_is_woken():
     def requests():
         yield "first", REQUEST
         threading.Timer(0.2, lambda: (woken_at.append(time.monotonic()), waker.wake())).start()
-        yield None  # none may start until woken
+        while not woken_at:
+            yield None  # none may start until woken (asked again after each answer)
         yield "second", REQUEST
 
     answered = []
