@@ -113,6 +113,7 @@ class AwsJsonClient:
         service: str,
         target_prefix: str,
         credentials: Any,
+        query_compatible: bool = False,
         attempts: int = ATTEMPTS,
         random_fraction: Callable[[], float] = random.random,
     ) -> None:
@@ -129,6 +130,7 @@ class AwsJsonClient:
             service=service,
             target_prefix=target_prefix,
             credentials=credentials,
+            query_compatible=query_compatible,
         )
         self._attempts = attempts
         self._random_fraction = random_fraction
@@ -144,6 +146,7 @@ class AwsJsonClient:
             service=client.meta.service_model.signing_name,
             target_prefix=target_prefix,
             credentials=client._get_credentials(),
+            query_compatible=client.meta.service_model.is_query_compatible,
         )
 
     async def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:

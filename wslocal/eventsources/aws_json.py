@@ -120,10 +120,12 @@ class _DayKey:
 
 class JsonRequests:
     """POSTs of one service's JSON actions to one endpoint, signed with SigV4 (botocore's
-    canonical request for them: ``content-type;host;x-amz-date;x-amz-target``, and the
-    session token when there is one); the signing key is derived once per secret key and
-    day. Credentials are botocore's (``get_frozen_credentials`` on every request, so a
-    refreshed key is used from the next one)."""
+    canonical request for them: ``content-type;host;x-amz-date;x-amz-target``, the
+    session token when there is one, and ``x-amzn-query-mode`` for a query-compatible
+    service such as SQS, which botocore sends so that errors keep their query codes); the
+    signing key is derived once per secret key and day. Credentials are botocore's
+    (``get_frozen_credentials`` on every request, so a refreshed key is used from the
+    next one)."""
 
     def __init__(
         self,
@@ -133,9 +135,11 @@ class JsonRequests:
         service: str,
         target_prefix: str,
         credentials: Any,
+        query_compatible: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._host = host_header(endpoint_url)
+        self._query_compatible = query_compatible
         self._region = region
         self._service = service
         self._target_prefix = target_prefix
@@ -154,6 +158,8 @@ class JsonRequests:
             f"X-Amz-Target: {target}",
             f"Content-Length: {len(body)}",
         ]
+        if self._query_compatible:
+            head.append("x-amzn-query-mode: true")
         for name, value in self.signature(target, body):
             head.append(f"{name}: {value}")
         return ("\r\n".join(head) + "\r\n\r\n").encode() + body
@@ -177,6 +183,9 @@ class JsonRequests:
             canonical_headers += f"x-amz-security-token:{' '.join(token.split())}\n"
         signed_headers += ";x-amz-target"
         canonical_headers += f"x-amz-target:{target}\n"
+        if self._query_compatible:
+            signed_headers += ";x-amzn-query-mode"
+            canonical_headers += "x-amzn-query-mode:true\n"
         canonical_request = (
             f"POST\n/\n\n{canonical_headers}\n{signed_headers}\n{hashlib.sha256(body).hexdigest()}"
         )

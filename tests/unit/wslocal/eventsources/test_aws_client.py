@@ -4,6 +4,7 @@ dropped one, and calls tried again as botocore's standard mode does."""
 import asyncio
 import json
 
+import botocore.session
 import pytest
 from botocore.credentials import Credentials
 
@@ -20,6 +21,7 @@ class Engine:
         self.answers = answers
         self.connections = 0
         self.targets: list[str] = []
+        self.heads: list[dict[str, str]] = []
         self._close_after = close_after
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -29,6 +31,7 @@ class Engine:
             headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if line)
             await reader.readexactly(int(headers["Content-Length"]))
             self.targets.append(headers["X-Amz-Target"])
+            self.heads.append({name.lower(): value for name, value in headers.items()})
             status, body = self.answers.pop(0)
             data = json.dumps(body).encode()
             writer.write(
@@ -101,3 +104,21 @@ async def test_an_endpoint_that_refuses_is_said_as_botocore_says_it_after_three_
     with pytest.raises(EndpointError) as raised:
         await client.call("ReceiveMessage", {})
     assert str(raised.value) == f'Could not connect to the endpoint URL: "{url}"'
+
+
+@pytest.mark.parametrize(("service", "query_mode"), [("sqs", "true"), ("dynamodbstreams", None)])
+async def test_a_client_like_botocores_says_query_mode_as_it_does(service, query_mode):
+    engine = Engine([(200, {})])
+    server = await asyncio.start_server(engine.serve, "127.0.0.1", 0)
+    botocore_client = botocore.session.get_session().create_client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+    )
+    client = AwsJsonClient.like(botocore_client, "AmazonSQS")
+    async with server:
+        await client.call("ReceiveMessage", {})
+        client.close()
+    assert engine.heads[0].get("x-amzn-query-mode") == query_mode
