@@ -89,6 +89,14 @@ class EndpointError(AwsCallError):
     retryable = True
 
 
+class NoCredentialsError(AwsCallError):
+    """No credentials to sign with: said as botocore's ``NoCredentialsError``, which
+    raises where an unsigned request would be refused."""
+
+    def __init__(self) -> None:
+        super().__init__("Unable to locate credentials")
+
+
 class MalformedResponseError(Exception):
     """The bytes read are not an HTTP/1.1 answer."""
 
@@ -167,7 +175,7 @@ class JsonRequests:
     def signature(self, target: str, body: bytes) -> list[tuple[str, str]]:
         """The headers that sign a POST of ``body`` to ``/`` for ``target``, now."""
         if self._credentials is None:
-            return []  # unsigned (botocore's UNSIGNED)
+            raise NoCredentialsError
         frozen = self._credentials.get_frozen_credentials()
         amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
         day_key = self._day_key

@@ -5,6 +5,7 @@ import datetime
 import json
 
 import botocore.auth
+import botocore.exceptions
 import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
@@ -16,6 +17,7 @@ from wslocal.eventsources.aws_json import (
     EndpointError,
     JsonRequests,
     MalformedResponseError,
+    NoCredentialsError,
     Response,
     ServiceError,
     answer,
@@ -28,7 +30,7 @@ DYNAMODB = "com.amazonaws.dynamodb.v20120810"
 NOW = 1_796_295_147.0  # 2026-12-03T10:52:27Z
 
 
-def requests(credentials: Credentials) -> JsonRequests:
+def requests(credentials: Credentials | None) -> JsonRequests:
     return JsonRequests(
         "http://127.0.0.1:4566",
         region="eu-west-1",
@@ -118,6 +120,12 @@ def test_an_sqs_request_is_signed_as_botocores_client_signs_it(monkeypatch):
     )  # fmt: skip
     signed = dict(query_compatible.signature("AmazonSQS.ReceiveMessage", body))
     assert signed["Authorization"] == sent["authorization"]
+
+
+def test_a_request_without_credentials_is_refused_as_botocore_refuses_it():
+    with pytest.raises(NoCredentialsError) as raised:
+        requests(None).request("ReceiveMessage", {"QueueUrl": "q"})
+    assert str(raised.value) == str(botocore.exceptions.NoCredentialsError())
 
 
 def test_a_request_names_its_action_and_carries_its_json():
