@@ -3,12 +3,20 @@ that app cannot start (a moto release that moved what it imports); started by
 ``wslocal start`` after the stage serves, on a socket bound ahead, without losing a call
 made before."""
 
+import http.client
+import socket
 import threading
+import time
+from urllib.parse import urlsplit
+
+from moto.moto_server.werkzeug_app import create_backend_app
+from werkzeug.serving import make_server
 
 from tests.support.paths import ROOT, TEMPLATE
 from tests.support.tables import chat_model
 from wslocal.engines import moto_server
 from wslocal.engines.dynamodb import client
+from wslocal.engines.moto_sqs import IDLE_CONNECTION_S, QuietRequestHandler
 from wslocal.engines.provisioning import EnginePlan, start_engines, start_queues
 from wslocal.engines.sqs import start_sqs
 from wslocal.template import build_stage_model, read_template
@@ -79,3 +87,55 @@ def test_a_message_sent_before_sqs_started_waits_for_it_and_is_delivered():
         assert engines.queue_urls == dict(provisioned.queue_urls)
     finally:
         engines.stop()
+
+
+LIST_QUEUES_HEADERS = {
+    "Content-Type": "application/x-amz-json-1.0",
+    "X-Amz-Target": "AmazonSQS.ListQueues",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=wslocal/20000101/us-east-1/sqs/aws4_request, "
+    "SignedHeaders=host, Signature=0",
+}
+
+
+def test_the_engine_keeps_a_connection_alive_between_requests():
+    with start_sqs() as engine:
+        address = urlsplit(engine.endpoint)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+        try:
+            answers = []
+            started = time.monotonic()
+            for _ in range(2):
+                connection.request("POST", "/", body=b"{}", headers=LIST_QUEUES_HEADERS)
+                answer = connection.getresponse()
+                answer.read()
+                answers.append((answer.status, answer.getheader("Connection")))
+                if len(answers) == 1:
+                    first_socket = connection.sock
+            took_s = time.monotonic() - started
+            assert connection.sock is first_socket  # http.client did not reconnect
+        finally:
+            connection.close()
+    assert answers == [(200, None), (200, None)]
+    assert took_s < 1.0  # no wait on a drain of the connection, nor on Nagle's algorithm
+
+
+class BrieflyIdleHandler(QuietRequestHandler):
+    """The engine's handler with its idle timeout shortened for the test."""
+
+    timeout = 0.2
+
+
+def test_a_connection_idle_past_the_engine_s_timeout_is_closed():
+    assert QuietRequestHandler.timeout == IDLE_CONNECTION_S == 60.0
+    server = make_server(
+        "127.0.0.1", 0, create_backend_app("sqs"), threaded=True,
+        request_handler=BrieflyIdleHandler,
+    )  # fmt: skip
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as idle:
+            assert idle.recv(1) == b""  # the server closed it, not our 5 s timeout
+    finally:
+        server.shutdown()
+        serving.join(5)

@@ -27,6 +27,10 @@ from typing import Any
 from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+IDLE_CONNECTION_S = 60.0
+"""How long a kept-alive connection may wait for its next request before its thread
+closes it: a client gone quiet (a stopped stage's poller) holds no moto thread forever."""
+
 
 class QuietRequestHandler(MotoRequestHandler):
     """moto's request handler with no line logged per request (nobody reads them), that
@@ -41,6 +45,7 @@ class QuietRequestHandler(MotoRequestHandler):
     client that asks, still closes it. (werkzeug's ``run_wsgi`` is used as it is; only
     its reads of the connection after an answer find nothing.)"""
 
+    timeout = IDLE_CONNECTION_S
     disable_nagle_algorithm = True
     """An answer is written in pieces (head, body): on a kept-alive connection Nagle's
     algorithm held the body until the client's delayed ACK, 40 ms a call."""

@@ -14,19 +14,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wslocal.defaults import DEFAULT_ACCOUNT_ID
 from wslocal.engines.dynamodb import DUMMY_CREDENTIALS, client
 from wslocal.engines.moto_server import start_moto_sqs_server, stop_process
 from wslocal.exceptions import EventSourceError
 from wslocal.template import QueueModel
 from wslocal.template.queues import creation_order
 
-MOTO_ACCOUNT_ID = "123456789012"
-"""moto's default account: the one in the URLs of the queues it makes."""
-
 
 def moto_queue_url(endpoint: str, name: str) -> str:
-    """The URL moto gives a queue it makes for clients of ``endpoint``."""
-    return f"{endpoint}/{MOTO_ACCOUNT_ID}/{name}"
+    """The URL moto gives a queue it makes for clients of ``endpoint`` (moto's default
+    account is the stage's)."""
+    return f"{endpoint}/{DEFAULT_ACCOUNT_ID}/{name}"
 
 
 @dataclass

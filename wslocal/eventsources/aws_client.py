@@ -3,9 +3,11 @@
 
 No thread and no botocore on a poller's path: a call is one ``write`` and the answer's
 bytes, read by an ``asyncio.Protocol``. Idle connections are kept for the next call (one
-per receive in flight, at most); a kept-alive connection the server dropped while idle is
-replaced once at no cost of an attempt, as urllib3 does for botocore. Failed calls are
-tried again as botocore's standard retry mode does (three attempts, throttling,
+per receive in flight, at most); a kept-alive connection found closed before the request
+is written is replaced once at no cost of an attempt, as urllib3 does for botocore; once
+written, a lost request costs an attempt (the server may have processed it: a
+ReceiveMessage sent again would hide messages until their visibility timeout). Failed
+calls are tried again as botocore's standard retry mode does (three attempts, throttling,
 5xx and connection errors, backing off).
 """
 
@@ -36,7 +38,8 @@ ATTEMPTS = 3
 
 
 class _DroppedWhileIdle(Exception):
-    """A kept-alive connection closed before it answered: the server dropped it."""
+    """A kept-alive connection the server closed: the request was not written, or its
+    write failed (the server has none of it)."""
 
 
 class _Connection(asyncio.Protocol):
@@ -57,6 +60,7 @@ class _Connection(asyncio.Protocol):
         self._settle(ended=False)
 
     def eof_received(self) -> bool:
+        self.closed = True
         self._settle(ended=True)
         return False
 
@@ -80,8 +84,13 @@ class _Connection(asyncio.Protocol):
 
     async def exchange(self, request: bytes, timeout_s: float) -> Response:
         assert self._transport is not None
+        if self.closed or self._transport.is_closing():
+            raise _DroppedWhileIdle
         self._answer = asyncio.get_running_loop().create_future()
         self._transport.write(request)
+        if self._transport.is_closing() and not self._buffer:
+            self._answer = None
+            raise _DroppedWhileIdle  # the send failed at once
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self._answer
@@ -113,6 +122,7 @@ class AwsJsonClient:
         service: str,
         target_prefix: str,
         credentials: Any,
+        query_compatible: bool = False,
         attempts: int = ATTEMPTS,
         random_fraction: Callable[[], float] = random.random,
     ) -> None:
@@ -129,6 +139,7 @@ class AwsJsonClient:
             service=service,
             target_prefix=target_prefix,
             credentials=credentials,
+            query_compatible=query_compatible,
         )
         self._attempts = attempts
         self._random_fraction = random_fraction
@@ -144,6 +155,7 @@ class AwsJsonClient:
             service=client.meta.service_model.signing_name,
             target_prefix=target_prefix,
             credentials=client._get_credentials(),
+            query_compatible=client.meta.service_model.is_query_compatible,
         )
 
     async def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -169,31 +181,39 @@ class AwsJsonClient:
             if connection.closed:
                 continue
             try:
-                return await self._exchanged(connection, request, reused=True)
+                return await self._exchanged(connection, request)
             except _DroppedWhileIdle:
                 break  # once more, on a new connection
-        return await self._exchanged(await self._connect(), request, reused=False)
+        connection = await self._connect()
+        try:
+            return await self._exchanged(connection, request)
+        except _DroppedWhileIdle:
+            raise self._closed_early() from None
 
-    async def _exchanged(self, connection: _Connection, request: bytes, reused: bool) -> Response:
+    async def _exchanged(self, connection: _Connection, request: bytes) -> Response:
         try:
             response = await connection.exchange(request, READ_TIMEOUT_S)
+        except _DroppedWhileIdle:
+            connection.close()
+            raise
         except TimeoutError:
             connection.close()
             raise EndpointError(f'Read timeout on endpoint URL: "{self._endpoint_url}"') from None
         except (OSError, MalformedResponseError):
             connection.close()
-            if reused:
-                raise _DroppedWhileIdle from None
-            raise EndpointError(
-                "Connection was closed before we received a valid response from endpoint "
-                f'URL: "{self._endpoint_url}".'
-            ) from None
+            raise self._closed_early() from None
         except BaseException:
             connection.close()
             raise
         if not connection.closed and not connection.buffered:
             self._idle.append(connection)
         return response
+
+    def _closed_early(self) -> EndpointError:
+        return EndpointError(
+            "Connection was closed before we received a valid response from endpoint "
+            f'URL: "{self._endpoint_url}".'
+        )
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()

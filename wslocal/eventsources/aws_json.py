@@ -89,6 +89,14 @@ class EndpointError(AwsCallError):
     retryable = True
 
 
+class NoCredentialsError(AwsCallError):
+    """No credentials to sign with: said as botocore's ``NoCredentialsError``, which
+    raises where an unsigned request would be refused."""
+
+    def __init__(self) -> None:
+        super().__init__("Unable to locate credentials")
+
+
 class MalformedResponseError(Exception):
     """The bytes read are not an HTTP/1.1 answer."""
 
@@ -120,10 +128,12 @@ class _DayKey:
 
 class JsonRequests:
     """POSTs of one service's JSON actions to one endpoint, signed with SigV4 (botocore's
-    canonical request for them: ``content-type;host;x-amz-date;x-amz-target``, and the
-    session token when there is one); the signing key is derived once per secret key and
-    day. Credentials are botocore's (``get_frozen_credentials`` on every request, so a
-    refreshed key is used from the next one)."""
+    canonical request for them: ``content-type;host;x-amz-date;x-amz-target``, the
+    session token when there is one, and ``x-amzn-query-mode`` for a query-compatible
+    service such as SQS, which botocore sends so that errors keep their query codes); the
+    signing key is derived once per secret key and day. Credentials are botocore's
+    (``get_frozen_credentials`` on every request, so a refreshed key is used from the
+    next one)."""
 
     def __init__(
         self,
@@ -133,9 +143,11 @@ class JsonRequests:
         service: str,
         target_prefix: str,
         credentials: Any,
+        query_compatible: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._host = host_header(endpoint_url)
+        self._query_compatible = query_compatible
         self._region = region
         self._service = service
         self._target_prefix = target_prefix
@@ -154,6 +166,8 @@ class JsonRequests:
             f"X-Amz-Target: {target}",
             f"Content-Length: {len(body)}",
         ]
+        if self._query_compatible:
+            head.append("x-amzn-query-mode: true")
         for name, value in self.signature(target, body):
             head.append(f"{name}: {value}")
         return ("\r\n".join(head) + "\r\n\r\n").encode() + body
@@ -161,7 +175,7 @@ class JsonRequests:
     def signature(self, target: str, body: bytes) -> list[tuple[str, str]]:
         """The headers that sign a POST of ``body`` to ``/`` for ``target``, now."""
         if self._credentials is None:
-            return []  # unsigned (botocore's UNSIGNED)
+            raise NoCredentialsError
         frozen = self._credentials.get_frozen_credentials()
         amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
         day_key = self._day_key
@@ -177,6 +191,9 @@ class JsonRequests:
             canonical_headers += f"x-amz-security-token:{' '.join(token.split())}\n"
         signed_headers += ";x-amz-target"
         canonical_headers += f"x-amz-target:{target}\n"
+        if self._query_compatible:
+            signed_headers += ";x-amzn-query-mode"
+            canonical_headers += "x-amzn-query-mode:true\n"
         canonical_request = (
             f"POST\n/\n\n{canonical_headers}\n{signed_headers}\n{hashlib.sha256(body).hexdigest()}"
         )

@@ -133,7 +133,8 @@ class EventSourceMappings:
     async def _stop(self, names: set[str]) -> dict[str, StreamPosition]:
         """Stream pollers first finish the batch they are invoking (within the
         function's timeout), so its records are not invoked again; then every poller
-        is cancelled. Returns where each stream poller stopped."""
+        is cancelled (a queue poller deletes, within a bound, what its finished batches
+        left). Returns where each stream poller stopped."""
         stopping = [self._running.pop(name) for name in sorted(names & set(self._running))]
         await asyncio.gather(
             *(

@@ -14,7 +14,8 @@ Lambda does. Success deletes the batch; with ``ReportBatchItemFailures`` only th
 not listed are deleted; a function error deletes none. What is not deleted reappears
 after the queue's visibility timeout, and SQS itself moves a message to the dead-letter
 queue once it has been received ``maxReceiveCount`` times, as on AWS. A batch's slot is
-free once its function returned; the mapping's deleter deletes after, as Lambda does.
+free once its function returned; the mapping's deleter deletes after, as Lambda does,
+and a poller that stops (the stage's stop, a template edit) deletes what is left first.
 
 The calls go to SQS's JSON protocol from the event loop (``aws_client``), on kept-alive
 connections: no botocore and no thread on a poller's path.
@@ -43,6 +44,9 @@ LARGEST_RECEIVE = 10
 LARGEST_PAYLOAD_BYTES = 6 * 1024 * 1024
 """An invocation's payload limit: a batch goes out before it passes this."""
 ERROR_PAUSE_S = 1.0
+FINAL_DELETE_S = 2.0
+"""How long a stopping poller spends deleting what its finished batches left: their
+messages would otherwise be delivered again after the visibility timeout."""
 
 Message = Mapping[str, Any]
 T = TypeVar("T")
@@ -100,6 +104,15 @@ class DeletionQueue:
             self._added.clear()
         return chunk
 
+    def put_back(self, chunk: Sequence[Message]) -> None:
+        """Messages taken whose delete did not happen: first in line again."""
+        self._waiting.extendleft(reversed(chunk))
+        if chunk:
+            self._added.set()
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
 
 def concurrency_of(source: SqsSourceModel, pool_size: int) -> int:
     """How many batches are in flight at once: the mapping's MaximumConcurrency, at most
@@ -149,7 +162,8 @@ class SqsQueuePoller:
     async def run(self) -> None:
         """Poll until cancelled: one receiver always, up to ``concurrency`` while the
         queue has a backlog, each batch invoked as it comes. Run again after it stopped
-        (supervised), it polls again."""
+        (supervised), it polls again. Stopping (the stage's stop, a template edit), it
+        first deletes what finished batches left, for at most ``FINAL_DELETE_S``."""
         slots = Slots(self.concurrency)
         try:
             # A task group: one receiver, invocation or the deleter failing stops the
@@ -159,7 +173,10 @@ class SqsQueuePoller:
                 tasks.create_task(self._delete_forever())
                 tasks.create_task(self._receive_forever(slots, tasks, lead=True))
         finally:
-            self._sqs.close()
+            try:
+                await self._delete_pending(FINAL_DELETE_S)
+            finally:
+                self._sqs.close()
 
     async def _receive_forever(self, slots: Slots, tasks: asyncio.TaskGroup, lead: bool) -> None:
         """Receive batches for the free slots and invoke each at once. A receive that
@@ -301,7 +318,25 @@ class SqsQueuePoller:
         one each. A batch's slot is free once its function returned (Lambda deletes
         after, too): no invocation waits on deletes, its own or others'."""
         while True:
-            await self._delete_chunk(await self._deletions.next_chunk(LARGEST_RECEIVE))
+            chunk = await self._deletions.next_chunk(LARGEST_RECEIVE)
+            try:
+                await self._delete_chunk(chunk)
+            except asyncio.CancelledError:
+                self._deletions.put_back(chunk)  # the final delete takes it
+                raise
+
+    async def _delete_pending(self, within_s: float) -> None:
+        """Delete what is waiting, in chunks, giving up after ``within_s``."""
+        try:
+            async with asyncio.timeout(within_s):
+                while self._deletions:
+                    await self._delete_chunk(await self._deletions.next_chunk(LARGEST_RECEIVE))
+        except TimeoutError:
+            log.warning(
+                "%s: %d processed message(s) not deleted in time; they will be seen again",
+                self.source.name,
+                len(self._deletions),
+            )
 
     async def _delete_chunk(self, chunk: Sequence[Message]) -> None:
         try:

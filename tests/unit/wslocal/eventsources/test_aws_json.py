@@ -5,6 +5,8 @@ import datetime
 import json
 
 import botocore.auth
+import botocore.exceptions
+import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -15,6 +17,7 @@ from wslocal.eventsources.aws_json import (
     EndpointError,
     JsonRequests,
     MalformedResponseError,
+    NoCredentialsError,
     Response,
     ServiceError,
     answer,
@@ -27,7 +30,7 @@ DYNAMODB = "com.amazonaws.dynamodb.v20120810"
 NOW = 1_796_295_147.0  # 2026-12-03T10:52:27Z
 
 
-def requests(credentials: Credentials) -> JsonRequests:
+def requests(credentials: Credentials | None) -> JsonRequests:
     return JsonRequests(
         "http://127.0.0.1:4566",
         region="eu-west-1",
@@ -69,6 +72,60 @@ def test_a_request_is_signed_as_botocore_signs_it(token, monkeypatch):
     assert headers["authorization"] == expected["authorization"]
     assert headers["x-amz-date"] == expected["x-amz-date"]
     assert headers.get("x-amz-security-token") == expected.get("x-amz-security-token")
+
+
+class _Sent(Exception):
+    """Stops botocore's client once its request is signed, before it is sent."""
+
+
+def botocore_client_sent(service: str, operation: str, monkeypatch) -> tuple[dict, bytes]:
+    """The headers and body botocore's own client sends for ``operation``, at ``NOW``."""
+    now = datetime.datetime.fromtimestamp(NOW, datetime.UTC).replace(tzinfo=None)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
+    client = botocore.session.get_session().create_client(
+        service,
+        region_name="eu-west-1",
+        endpoint_url="http://127.0.0.1:4566",
+        aws_access_key_id="AKIDLOCAL",
+        aws_secret_access_key="secret",
+    )
+    sent: dict = {}
+
+    def capture(request, **_: object) -> None:
+        sent.update(headers=dict(request.headers), body=request.body)
+        raise _Sent
+
+    client.meta.events.register("before-send", capture)
+    with pytest.raises(_Sent):
+        getattr(client, operation)(QueueUrl="q")
+    headers = {name.lower(): value for name, value in sent["headers"].items()}
+    return {k: v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}, sent["body"]
+
+
+def test_an_sqs_request_says_query_mode_as_botocores_client_does(monkeypatch):
+    sent, _ = botocore_client_sent("sqs", "receive_message", monkeypatch)
+    query_compatible = JsonRequests(
+        "http://127.0.0.1:4566", region="eu-west-1", service="sqs", target_prefix="AmazonSQS",
+        credentials=Credentials("AKIDLOCAL", "secret"), query_compatible=True,
+    )  # fmt: skip
+    headers, _ = head_of(query_compatible.request("ReceiveMessage", {"QueueUrl": "q"}))
+    assert headers["x-amzn-query-mode"] == sent["x-amzn-query-mode"] == "true"
+
+
+def test_an_sqs_request_is_signed_as_botocores_client_signs_it(monkeypatch):
+    sent, body = botocore_client_sent("sqs", "receive_message", monkeypatch)
+    query_compatible = JsonRequests(
+        "http://127.0.0.1:4566", region="eu-west-1", service="sqs", target_prefix="AmazonSQS",
+        credentials=Credentials("AKIDLOCAL", "secret"), query_compatible=True, clock=lambda: NOW,
+    )  # fmt: skip
+    signed = dict(query_compatible.signature("AmazonSQS.ReceiveMessage", body))
+    assert signed["Authorization"] == sent["authorization"]
+
+
+def test_a_request_without_credentials_is_refused_as_botocore_refuses_it():
+    with pytest.raises(NoCredentialsError) as raised:
+        requests(None).request("ReceiveMessage", {"QueueUrl": "q"})
+    assert str(raised.value) == str(botocore.exceptions.NoCredentialsError())
 
 
 def test_a_request_names_its_action_and_carries_its_json():

@@ -353,3 +353,30 @@ async def test_a_delete_holds_at_most_ten_messages():
     finally:
         await stop(task)
     assert [len(call) for call in queue.deleted] == [10, 10, 5]
+
+
+async def test_stopping_right_after_a_batch_returned_still_deletes_it():
+    queue, function = SlowDeletingQueue(messages=1), QuickFunction()
+    task = start_polling(queue, function)
+    await wait_for_calls(function, 1)
+    await stop(task)
+    assert queue.deleted == [["r0"]]
+
+
+async def test_stopping_during_a_delete_deletes_its_messages_again():
+    queue, function = SlowDeletingQueue(messages=1, delete_s=0.2), QuickFunction()
+    task = start_polling(queue, function)
+    async with asyncio.timeout(10):
+        await queue.deleting.wait()
+    await stop(task)
+    assert queue.deleted == [["r0"]]
+
+
+async def test_a_stopping_poller_gives_up_deleting_after_a_bound(monkeypatch):
+    monkeypatch.setattr("wslocal.eventsources.sqs_queues.FINAL_DELETE_S", 0.1)
+    queue, function = SlowDeletingQueue(messages=1, delete_s=5), QuickFunction()
+    task = start_polling(queue, function)
+    async with asyncio.timeout(10):
+        await queue.deleting.wait()
+        await stop(task)
+    assert queue.deleted == []
