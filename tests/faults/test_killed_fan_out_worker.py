@@ -13,10 +13,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.support.paths import ROOT
-from tests.support.stage import RunningStage, engines_config
-from wslocal.engines.dynamodb import create_tables, find_dynamodb_local_jar, start_dynamodb_local
-from wslocal.engines.sqs import start_sqs
-from wslocal.template import build_stage_model, read_template
+from tests.support.stage import chat_on_engines_of_its_own, chat_template_with
 
 pytestmark = pytest.mark.integration
 
@@ -80,27 +77,15 @@ def killing_stage(tmp_path_factory):
         app=str(ROOT / "functions" / "fan_out" / "app.py"), marker=str(marker)
     )
     (wrapper / "app.py").write_text(source)
-    text = (ROOT / "template.yaml").read_text()
-    text = text.replace("CodeUri: functions/fan_out/", f"CodeUri: {wrapper}/")
-    text = text.replace("CodeUri: functions/", f"CodeUri: {ROOT}/functions/")
-    text = text.replace("ContentUri: layers/", f"ContentUri: {ROOT}/layers/")
+    text = chat_template_with("fan_out", wrapper)
     text, inline = re.subn(r"(InlineFanOutMax:\n\s+Type: Number\n\s+Default:) 100", r"\1 2", text)
     text, visibility = re.subn(
         r"(FanOutQueue:\n(?:.*\n)*?\s+VisibilityTimeout:) 180", rf"\1 {VISIBILITY_TIMEOUT_S}", text
     )
     assert (inline, visibility) == (1, 1), "the template's parameter or queue moved"
-    (app / "template.yaml").write_text(text)
-    model = build_stage_model(read_template(app / "template.yaml"), app)
-    engine = start_dynamodb_local(find_dynamodb_local_jar(ROOT), region=model.region)
-    try:
-        create_tables(engine, model.tables, model.region)
-        with start_sqs() as sqs:
-            config = engines_config(model, engine, sqs, ttl_sweep_s=3600)
-            with RunningStage(model, config) as running:
-                running.marker = marker
-                yield running
-    finally:
-        engine.stop()
+    with chat_on_engines_of_its_own(app, text) as running:
+        running.marker = marker
+        yield running
 
 
 def message_ids(socket, until_s: float) -> set[str]:

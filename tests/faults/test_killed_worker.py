@@ -12,10 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.support.paths import ROOT
-from tests.support.stage import RunningStage, engines_config
-from wslocal.engines.dynamodb import create_tables, find_dynamodb_local_jar, start_dynamodb_local
-from wslocal.engines.sqs import start_sqs
-from wslocal.template import build_stage_model, read_template
+from tests.support.stage import chat_on_engines_of_its_own, chat_template_with
 
 pytestmark = pytest.mark.integration
 
@@ -95,21 +92,8 @@ def killing_stage(tmp_path_factory):
     wrapper = app / "send_message"
     wrapper.mkdir()
     (wrapper / "app.py").write_text(DIES_AFTER_THE_STORE)
-    text = (ROOT / "template.yaml").read_text()
-    text = text.replace("CodeUri: functions/send_message/", f"CodeUri: {wrapper}/")
-    text = text.replace("CodeUri: functions/", f"CodeUri: {ROOT}/functions/")
-    text = text.replace("ContentUri: layers/", f"ContentUri: {ROOT}/layers/")
-    (app / "template.yaml").write_text(text)
-    model = build_stage_model(read_template(app / "template.yaml"), app)
-    engine = start_dynamodb_local(find_dynamodb_local_jar(ROOT), region=model.region)
-    try:
-        create_tables(engine, model.tables, model.region)
-        with start_sqs() as sqs:
-            config = engines_config(model, engine, sqs, ttl_sweep_s=3600)
-            with RunningStage(model, config) as running:
-                yield running
-    finally:
-        engine.stop()
+    with chat_on_engines_of_its_own(app, chat_template_with("send_message", wrapper)) as running:
+        yield running
 
 
 def new_messages(socket, until_s: float) -> list[dict]:

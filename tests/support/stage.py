@@ -4,13 +4,17 @@ tests/asyncio/server.py hands the URL to the test the same way)."""
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from wslocal.engines.sqs import create_queues
+from tests.support.paths import ROOT
+from wslocal.engines.dynamodb import create_tables, find_dynamodb_local_jar, start_dynamodb_local
+from wslocal.engines.sqs import create_queues, start_sqs
 from wslocal.server import LocalStage, StageConfig
 from wslocal.server.stage import TemplateSource
-from wslocal.template import StageModel
+from wslocal.template import StageModel, build_stage_model, read_template
 
 
 class RunningStage:
@@ -64,3 +68,30 @@ def engines_config(model: StageModel, dynamodb: Any, sqs: Any, **options: Any) -
         queue_urls=create_queues(sqs, model.queues, model.region),
         **options,
     )
+
+
+def chat_template_with(function_folder: str, wrapper: Path) -> str:
+    """The chat's template with one function's code (``functions/<function_folder>/``)
+    replaced by ``wrapper`` and every other path made absolute, to be written elsewhere."""
+    text = (ROOT / "template.yaml").read_text()
+    text = text.replace(f"CodeUri: functions/{function_folder}/", f"CodeUri: {wrapper}/")
+    text = text.replace("CodeUri: functions/", f"CodeUri: {ROOT}/functions/")
+    return text.replace("ContentUri: layers/", f"ContentUri: {ROOT}/layers/")
+
+
+@contextmanager
+def chat_on_engines_of_its_own(app: Path, template: str) -> Iterator[RunningStage]:
+    """``template`` written to ``app`` and served, on a DynamoDB Local and an SQS of its
+    own (so no other stage's functions read its streams or queues)."""
+    (app / "template.yaml").write_text(template)
+    model = build_stage_model(read_template(app / "template.yaml"), app)
+    engine = start_dynamodb_local(find_dynamodb_local_jar(ROOT), region=model.region)
+    try:
+        create_tables(engine, model.tables, model.region)
+        with (
+            start_sqs() as sqs,
+            RunningStage(model, engines_config(model, engine, sqs, ttl_sweep_s=3600)) as running,
+        ):
+            yield running
+    finally:
+        engine.stop()
