@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.paths import FIXTURES
+from tests.support.processes import FakeProcess
 from wslocal.exceptions import InvocationTimeoutError
 from wslocal.runtime import workers
 from wslocal.runtime.languages import Debugging
@@ -29,18 +30,6 @@ FUNCTION = FunctionModel(
 SETTINGS = RuntimeSettings(region="eu-west-1", account_id="123456789012", endpoints={})
 NO_FORKS = replace(SETTINGS, fork_workers=False)
 """For the pools without a debugger: no fork server process in a unit test."""
-
-
-class FakeProcess:
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def kill(self) -> None:
-        self.returncode = -9
-
-    async def wait(self) -> int:
-        return self.returncode or 0
 
 
 class FakeWorker:

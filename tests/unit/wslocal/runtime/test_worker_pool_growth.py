@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.paths import FIXTURES
+from tests.support.processes import FakeProcess
 from wslocal.exceptions import ThrottledError
 from wslocal.runtime import growth, workers
 from wslocal.runtime.settings import RuntimeSettings
@@ -33,18 +34,6 @@ WARM_FIRST = RuntimeSettings(
     region="eu-west-1", account_id="123456789012", endpoints={}, fork_workers=False
 )
 LAMBDA = replace(WARM_FIRST, pool_growth="lambda")
-
-
-class FakeProcess:
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def kill(self) -> None:
-        self.returncode = -9
-
-    async def wait(self) -> int:
-        return self.returncode or 0
 
 
 class FakeWorker:
