@@ -10,8 +10,9 @@ warm-up message, ``--rounds`` messages one at a time, each timed until every oth
 has it (p50), with the CPU of every process of the stage's tree (stage, workers, fork
 servers, DynamoDB Local's JVM, moto) per delivery; then, once the workers a burst added
 have been stopped (``--worker-idle-timeout``, short here to reach the same idle state
-sooner), the PSS of the stage process alone and of the stage with its workers. The slope
-of the stage's PSS between sizes is its memory per idle connection.
+sooner), the PSS of the stage process alone and of the stage with its fork servers and
+workers (DynamoDB Local's JVMs and moto's server apart, each with its lifeline watcher).
+The slope of the stage's PSS between sizes is its memory per idle connection.
 
 The members are plain asyncio protocols (a WebSocket handshake, then a scan of what
 arrives for the bench's markers) spread over ``--client-processes`` processes, so that
@@ -80,11 +81,14 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 CPU_KINDS = ("stage", "workers", "JVM", "moto")
+DYNAMODB_LOCAL = ("jvm", "archive")
+"""DynamoDB Local's JVMs: the engine, and the one writing (or trying) its class-data archive
+in the background on a cache's first start, which is the engine's, not a worker's."""
 
 
 def cpu_by_kind(pid: int) -> dict[str, float]:
     """CPU seconds by kind: the stage process's own, the workers' and fork servers' (with
-    the workers the stage has reaped), DynamoDB Local's JVM, moto's server."""
+    the workers the stage has reaped), DynamoDB Local's JVMs, moto's server."""
     kinds = dict.fromkeys(CPU_KINDS, 0.0)
     tick = os.sysconf("SC_CLK_TCK")
     for process in process_tree(pid):
@@ -100,7 +104,7 @@ def cpu_by_kind(pid: int) -> dict[str, float]:
         if process == pid:
             kinds["stage"] += own
             kinds["workers"] += reaped
-        elif engine_of(command) == "jvm":
+        elif engine_of(command) in DYNAMODB_LOCAL:
             kinds["JVM"] += own + reaped
         elif engine_of(command) == "sqs":
             kinds["moto"] += own + reaped
@@ -110,7 +114,9 @@ def cpu_by_kind(pid: int) -> dict[str, float]:
 
 
 def process_list(pid: int) -> list[str]:
-    """Each process of the stage's tree: PSS (MB), and what it is (a worker's function)."""
+    """Each process of the stage's tree: PSS (MB), its anonymous and file-backed shares
+    (a fork's file pages are divided with every process that maps the same files, on the
+    whole machine), its private pages, RSS, and what it is (a worker's function)."""
     lines = []
     for process in process_tree(pid):
         try:
@@ -124,14 +130,18 @@ def process_list(pid: int) -> list[str]:
             with contextlib.suppress(OSError):
                 folder = os.readlink(f"/proc/{process}/cwd")
                 name = b"(the server)" if folder == "/" else f"fork: {Path(folder).name}".encode()
-        pss = memory_mb(process, "Pss:")
-        lines.append(f"{pss:6.1f} MB  {process:>7}  {what.decode()[:60]} {name.decode()}")
+        pss, anon, rss = (memory_mb(process, field) for field in ("Pss:", "Pss_Anon:", "Rss:"))
+        private = memory_mb(process, "Private_Clean:") + memory_mb(process, "Private_Dirty:")
+        shares = (
+            f"(anon {anon:5.1f}, file {pss - anon:4.1f}; private {private:5.1f}, RSS {rss:5.1f})"
+        )
+        lines.append(f"{pss:6.1f} MB {shares} {process:>7}  {what.decode()[:60]} {name.decode()}")
     return lines
 
 
 def memory_by_kind(pid: int) -> dict[str, float]:
-    """PSS (MB): the stage process alone, the stage with its workers (and its lifeline
-    watcher), DynamoDB Local's JVM, moto's server."""
+    """PSS (MB): the stage process alone, the stage with its fork servers and workers,
+    DynamoDB Local's JVMs, moto's server (each engine's lifeline watcher with its engine)."""
     kinds = {"stage": 0.0, "stage and workers": 0.0, "JVM": 0.0, "moto": 0.0}
     for process in process_tree(pid):
         try:
@@ -139,7 +149,7 @@ def memory_by_kind(pid: int) -> dict[str, float]:
         except FileNotFoundError:
             continue
         pss = memory_mb(process, "Pss:")
-        if engine_of(command) == "jvm":
+        if engine_of(command) in DYNAMODB_LOCAL:
             kinds["JVM"] += pss
         elif engine_of(command) == "sqs":
             kinds["moto"] += pss
