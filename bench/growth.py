@@ -102,7 +102,7 @@ def cpu_by_kind(pid: int) -> dict[str, float]:
             kinds["workers"] += reaped
         elif engine_of(command) == "jvm":
             kinds["JVM"] += own + reaped
-        elif engine_of(command) == "sqs":
+        elif engine_of(command) in ("sqs", "moto"):
             kinds["moto"] += own + reaped
         else:
             kinds["workers"] += own + reaped
@@ -141,7 +141,7 @@ def memory_by_kind(pid: int) -> dict[str, float]:
         pss = memory_mb(process, "Pss:")
         if engine_of(command) == "jvm":
             kinds["JVM"] += pss
-        elif engine_of(command) == "sqs":
+        elif engine_of(command) in ("sqs", "moto"):
             kinds["moto"] += pss
         else:
             kinds["stage and workers"] += pss
