@@ -77,6 +77,8 @@ def kind_of(pid: int) -> str:
         return "DynamoDB Local (JVM)"
     if engine == "sqs":
         return "SQS engine"
+    if engine == "moto":
+        return "moto's server (DynamoDB)"
     return "stage and workers"
 
 

@@ -5,6 +5,7 @@ with the floor.
     .venv/bin/python bench/fanout.py [--clients 500] [--rounds 15] [--burst 20]
                                      [--large 2000] [--parameter-overrides K=V ...]
                                      [--cpu-by-process | --profile DIR]
+                                     [--stage-options '--dynamodb moto']
 
 For the floor (a plain ``websockets`` server that broadcasts in-process) and then for
 ``wslocal start`` on the project's template (DynamoDB Local, moto's SQS, the sharded
@@ -20,7 +21,10 @@ itself over 32 keep-alive connections: the stage's own cost without a handler.
 ``--cpu-by-process`` prints, for the measured messages and the burst, the CPU per delivery
 of each process group (the stage, each function's workers, the fork servers, DynamoDB
 Local, moto); ``--profile DIR`` also samples every process during them (py-spy, JFR) and
-prints where each group's microseconds go (bench/fanout_profile.py).
+prints where each group's microseconds go (bench/fanout_profile.py). ``--stage-options``
+go to ``wslocal start`` as they are: ``'--dynamodb moto'`` runs the chat on moto's DynamoDB
+instead of DynamoDB Local (its server then has a line of its own); DynamoDB Local's JVM
+takes more options from ``_JAVA_OPTIONS`` (read by the JVM itself, after the stage's).
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ def memory_mb(pid: int, field: str = "Rss:") -> float:
 
 def process_kind(pid: int) -> str:
     """What a process of the stage's tree is: the stage, DynamoDB Local's JVM, moto's
-    server, or a function's worker (or fork server), by the function's name."""
+    SQS, moto's whole server (DynamoDB's engine with ``--dynamodb moto``), or a function's
+    worker (or fork server), by the function's name."""
     command = Path(f"/proc/{pid}/cmdline").read_bytes()
     engine = engine_of(command)
     if engine == "jvm":
@@ -78,6 +83,8 @@ def process_kind(pid: int) -> str:
         return "DynamoDB Local's class-data archive writer (once per jar)"
     if engine == "sqs":
         return "moto's server (SQS)"
+    if engine == "moto":
+        return "moto's server (DynamoDB)"
     function = function_of(pid)
     return "stage" if function is None else function + " workers"
 
@@ -360,15 +367,15 @@ async def measure(
 
 
 def memory_lines(pid: int) -> dict[str, str]:
-    """RSS (and PSS) by kind: the stage with its workers, DynamoDB Local's JVM, moto."""
-    names = ("stage and workers", "DynamoDB Local (JVM)", "moto's server (SQS)")
+    """RSS (and PSS) by kind: the stage with its workers, DynamoDB's engine, moto's SQS."""
+    engines = {"jvm": "DynamoDB Local (JVM)", "moto": "moto's server (DynamoDB)",
+               "sqs": "moto's server (SQS)"}  # fmt: skip
+    names = ("stage and workers", *engines.values())
     kinds: dict[str, list[float]] = {name: [0.0, 0.0, 0] for name in names}
     for process in process_tree(pid):
         try:  # a worker may end while it is read (reaped, or killed by an injected fault)
             engine = engine_of(Path(f"/proc/{process}/cmdline").read_bytes())
-            kind = {"jvm": "DynamoDB Local (JVM)", "sqs": "moto's server (SQS)"}.get(
-                engine or "", "stage and workers"
-            )
+            kind = engines.get(engine or "", "stage and workers")
             rss, pss = memory_mb(process), memory_mb(process, "Pss:")
         except (FileNotFoundError, ProcessLookupError):
             continue
@@ -378,6 +385,7 @@ def memory_lines(pid: int) -> dict[str, str]:
     return {
         kind: f"{rss:.0f} (PSS {pss:.0f}, {count} processes)"
         for kind, (rss, pss, count) in kinds.items()
+        if count
     }
 
 
@@ -394,7 +402,8 @@ async def run_all(args: argparse.Namespace) -> None:
             baseline.wait(30)
     port = free_port()
     stamped = StampedLog() if args.timeline else None
-    stage, dynamodb = start_stage(port, args.parameter_overrides, stamped=stamped)
+    options = args.stage_options.split()
+    stage, dynamodb = start_stage(port, args.parameter_overrides, options, stamped=stamped)
     url = f"ws://127.0.0.1:{port}"
     tracer = None
     if stamped is not None:
@@ -447,7 +456,8 @@ async def run_all(args: argparse.Namespace) -> None:
             target = "<= 400 MB" if kind == "stage and workers" else "own line"
             rows.append((f"RSS at {args.clients} clients, {when}: {kind} (MB)", "-", text, target))
     print(f"fan-out benchmark: plain websockets (floor) vs {name}; "
-          f"overrides: {' '.join(args.parameter_overrides) or 'none'}")  # fmt: skip
+          f"overrides: {' '.join(args.parameter_overrides) or 'none'}; "
+          f"stage options: {args.stage_options or 'none'}")  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     header = ("measure", "floor", "stage", "target")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
@@ -477,6 +487,12 @@ def main() -> None:
         "--idle", type=float, default=70.0, help="seconds idle before memory is read again"
     )
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
+    parser.add_argument(
+        "--stage-options",
+        default="",
+        metavar="'OPTION ...'",
+        help="given to wslocal start as they are ('--dynamodb moto')",
+    )
     parser.add_argument(
         "--timeline",
         action="store_true",

@@ -39,6 +39,7 @@ from profile_places import (
     KERNEL,
     LIFELINES,
     MOTO,
+    MOTO_DYNAMODB,
     PLACES,
     STAGE,
     WORKER,
@@ -120,6 +121,8 @@ def process_group(pid: int, stage_pid: int) -> str:
         return "DynamoDB Local's class-data archive writer (once per jar)"
     if engine == "sqs":
         return MOTO
+    if engine == "moto":
+        return MOTO_DYNAMODB
     if b"wslocal.runtime.forkserver" in command and (
         b"wslocal.runtime.forkserver" not in _read(parent_pid(pid), "cmdline")
     ):

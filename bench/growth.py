@@ -106,7 +106,7 @@ def cpu_by_kind(pid: int) -> dict[str, float]:
             kinds["workers"] += reaped
         elif engine_of(command) in DYNAMODB_LOCAL:
             kinds["JVM"] += own + reaped
-        elif engine_of(command) == "sqs":
+        elif engine_of(command) in ("sqs", "moto"):
             kinds["moto"] += own + reaped
         else:
             kinds["workers"] += own + reaped
@@ -151,7 +151,7 @@ def memory_by_kind(pid: int) -> dict[str, float]:
         pss = memory_mb(process, "Pss:")
         if engine_of(command) in DYNAMODB_LOCAL:
             kinds["JVM"] += pss
-        elif engine_of(command) == "sqs":
+        elif engine_of(command) in ("sqs", "moto"):
             kinds["moto"] += pss
         else:
             kinds["stage and workers"] += pss

@@ -3,6 +3,7 @@ start-up on the chat.
 
     .venv/bin/python bench/http_api.py [--clients 8] [--requests 4000] [--startups 3]
     .venv/bin/python bench/http_api.py --requests 0 --startups 3     # start-up alone
+    .venv/bin/python bench/http_api.py --requests 0 --startups 3 --stage-options '--dynamodb moto'
 
 1. Through the stage: ``wslocal start`` (a process, as users run it) on a template with
    one HTTP API route whose handler returns a constant; ``--clients`` keep-alive HTTP/1.1
@@ -161,7 +162,7 @@ def in_process_floor(app: Path, requests: int) -> float:
     return statistics.median(timings)
 
 
-def startup(times: int) -> None:
+def startup(times: int, options: list[str]) -> None:
     from websockets.sync.client import connect
 
     print("wslocal start on the chat (warm caches), to the first handshake answered:")
@@ -169,7 +170,8 @@ def startup(times: int) -> None:
         port = free_port()
         began = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "wslocal.cli", "start", "--port", str(port), "--no-watch"],
+            [sys.executable, "-m", "wslocal.cli", "start", "--port", str(port), "--no-watch",
+             *options],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -196,11 +198,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--startups", type=int, default=3)
+    parser.add_argument(
+        "--stage-options",
+        default="",
+        metavar="'OPTION ...'",
+        help="with --startups: given to wslocal start as they are ('--dynamodb moto')",
+    )
     args = parser.parse_args()
     if args.requests:
         through_the_stage(args.clients, args.requests)
     if args.startups:
-        startup(args.startups)
+        startup(args.startups, args.stage_options.split())
 
 
 if __name__ == "__main__":

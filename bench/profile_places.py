@@ -13,6 +13,7 @@ from profiles import NO_PYTHON_FRAME, Place
 STAGE = "stage (wslocal start)"
 JVM = "DynamoDB Local (JVM)"
 MOTO = "moto's server (SQS)"
+MOTO_DYNAMODB = "moto's server (DynamoDB, --dynamodb moto)"
 FORK_SERVERS = "fork servers"
 LIFELINES = "lifeline watchers"
 WORKER = "worker: "

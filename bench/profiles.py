@@ -19,17 +19,21 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-SQS_ENGINE_COMMANDS = (b"moto.server", b"wslocal.engines.moto_sqs", b"fauxqs")
-"""What names an SQS engine in a process's command line: moto's server, moto's SQS app alone
-(the stage's engine), fauxqs (measured beside them)."""
+SQS_ENGINE_COMMANDS = (b"wslocal.engines.moto_sqs", b"fauxqs")
+"""What names an SQS engine in a process's command line: moto's SQS app alone (the stage's
+engine), fauxqs (measured beside it)."""
+MOTO_SERVER_COMMAND = b"moto.server"
+"""moto's whole server: the stage's DynamoDB with ``--dynamodb moto``. It serves SQS only
+where moto's SQS app alone cannot start, and in trees older than that app: a bench run on
+one of those counts its SQS engine under this name."""
 
 
 def engine_of(command: bytes) -> str | None:
     """``"jvm"`` (DynamoDB Local), ``"archive"`` (a JVM writing its class-data archive
-    in the background, or trying it, once per jar), ``"sqs"`` or None, from a process's
-    ``/proc/PID/cmdline`` (NUL-separated; its lifeline wrapper, which names the program,
-    counts as the program):
-    the one test every bench's process grouping shares."""
+    in the background, or trying it, once per jar), ``"sqs"``, ``"moto"`` (moto's whole
+    server) or None, from a process's ``/proc/PID/cmdline`` (NUL-separated; its lifeline
+    wrapper, which names the program, counts as the program): the one test every bench's
+    process grouping shares."""
     parts = command.split(b"\0")
     if any(Path(part.decode(errors="replace")).name == "java" for part in parts):
         if any(part.startswith(b"-XX:ArchiveClassesAtExit") or part == b"-Xshare:on"
@@ -38,6 +42,8 @@ def engine_of(command: bytes) -> str | None:
         return "jvm"
     if any(name in command for name in SQS_ENGINE_COMMANDS):
         return "sqs"
+    if MOTO_SERVER_COMMAND in command:
+        return "moto"
     return None
 
 

@@ -182,6 +182,8 @@ def kind_of(pid: int, stage_pid: int, bench_pid: int) -> str:
         return "DynamoDB Local"
     if engine_of(command) == "sqs":
         return "moto (SQS)"
+    if engine_of(command) == "moto":
+        return "moto (DynamoDB)"
     if b"forkserver" in command and b"forkserver" not in parent_command:
         return "fork servers"
     for variable in environment:
