@@ -14,8 +14,9 @@ Lambda does. Success deletes the batch; with ``ReportBatchItemFailures`` only th
 not listed are deleted; a function error deletes none. What is not deleted reappears
 after the queue's visibility timeout, and SQS itself moves a message to the dead-letter
 queue once it has been received ``maxReceiveCount`` times, as on AWS. A batch's slot is
-free once its function returned; the mapping's deleter deletes after, as Lambda does,
-and a poller that stops (the stage's stop, a template edit) deletes what is left first.
+free once its function returned; the mapping's deleter deletes after, as Lambda does
+(batches that end within ``DELETE_LINGER_S`` of each other in one call), and a poller
+that stops (the stage's stop, a template edit) deletes what is left first.
 
 The calls go to SQS's JSON protocol from the event loop (``aws_client``), on kept-alive
 connections: no botocore and no thread on a poller's path.
@@ -24,7 +25,9 @@ connections: no botocore and no thread on a poller's path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +47,13 @@ LARGEST_RECEIVE = 10
 LARGEST_PAYLOAD_BYTES = 6 * 1024 * 1024
 """An invocation's payload limit: a batch goes out before it passes this."""
 ERROR_PAUSE_S = 1.0
+DELETE_LINGER_S = 0.1
+"""How long a processed message waits for others to share its DeleteMessageBatch (up to
+10), unless ten are waiting: a room's shards end 10-100 ms apart, and each call costs the
+SQS engine 3-4 ms of CPU (moto). Nothing waits on it (a batch's slot is free once its
+function returned; Lambda's pollers also delete after), and it is far inside any
+visibility timeout (the chat's queue has 180 s, SQS's default is 30 s, the least a test
+uses 2 s): a message not yet deleted only stays in flight, as before."""
 FINAL_DELETE_S = 2.0
 """How long a stopping poller spends deleting what its finished batches left: their
 messages would otherwise be delivered again after the visibility timeout."""
@@ -86,29 +96,40 @@ class Slots:
 
 
 class DeletionQueue:
-    """Messages waiting to be deleted, in the order their batches finished."""
+    """Messages waiting to be deleted, in the order their batches finished, each with the
+    time it was added (the event loop's clock): the deleter waits a bounded while for more
+    to go in the same call."""
 
     def __init__(self) -> None:
-        self._waiting: deque[Message] = deque()
+        self._waiting: deque[tuple[float, Message]] = deque()
         self._added = asyncio.Event()
 
     def add(self, messages: Sequence[Message]) -> None:
-        self._waiting.extend(messages)
+        added_at = asyncio.get_running_loop().time()
+        self._waiting.extend((added_at, message) for message in messages)
         self._added.set()
 
-    async def next_chunk(self, most: int) -> list[Message]:
-        """Up to ``most`` messages, oldest first, once there are any."""
+    async def next_chunk(self, most: int, linger_s: float = 0.0) -> list[Message]:
+        """Up to ``most`` messages, oldest first, once ``most`` are waiting or the oldest
+        has waited ``linger_s``: batches that end within it are deleted in one call.
+        Cancelled meanwhile, it takes none (a final delete finds them all)."""
+        while not self._waiting:
+            await self._more_added()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(self._waiting[0][0] + linger_s):
+                while len(self._waiting) < most:
+                    await self._more_added()
+        return [self._waiting.popleft()[1] for _ in range(min(most, len(self._waiting)))]
+
+    async def _more_added(self) -> None:
+        self._added.clear()
         await self._added.wait()
-        chunk = [self._waiting.popleft() for _ in range(min(most, len(self._waiting)))]
-        if not self._waiting:
-            self._added.clear()
-        return chunk
 
     def put_back(self, chunk: Sequence[Message]) -> None:
-        """Messages taken whose delete did not happen: first in line again."""
-        self._waiting.extendleft(reversed(chunk))
-        if chunk:
-            self._added.set()
+        """Messages taken whose delete did not happen: first in line again, due at once
+        (they have waited their linger)."""
+        self._waiting.extendleft((-math.inf, message) for message in reversed(chunk))
+        self._added.set()
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -313,12 +334,13 @@ class SqsQueuePoller:
 
     async def _delete_forever(self) -> None:
         """Delete processed messages, one DeleteMessageBatch at a time per mapping: the
-        messages of batches that finish while one is under way go together in the next
-        (up to 10 a call), so a room's shards that end together cost a call or two, not
-        one each. A batch's slot is free once its function returned (Lambda deletes
-        after, too): no invocation waits on deletes, its own or others'."""
+        messages of batches that end within ``DELETE_LINGER_S`` of each other, or while a
+        delete is under way, go together (up to 10 a call), so a room's shards that end
+        close together cost a call or two, not one each. A batch's slot is free once its
+        function returned (Lambda deletes after, too): no invocation waits on deletes,
+        its own or others'."""
         while True:
-            chunk = await self._deletions.next_chunk(LARGEST_RECEIVE)
+            chunk = await self._deletions.next_chunk(LARGEST_RECEIVE, DELETE_LINGER_S)
             try:
                 await self._delete_chunk(chunk)
             except asyncio.CancelledError:

@@ -1,11 +1,14 @@
 """How SQS pollers scale: one long-polls an idle queue, the others join for a backlog
 and leave when their receive comes back empty (as Lambda's pollers scale); a receive
-brings a batch for each free slot, and each is invoked at once."""
+brings a batch for each free slot, and each is invoked at once. What the batches leave
+is deleted by the mapping's deleter, which lingers briefly so that batches ending close
+together share a DeleteMessageBatch."""
 
 import asyncio
 import contextlib
+import json
 
-from wslocal.eventsources.sqs_queues import SqsQueuePoller, split_batches
+from wslocal.eventsources.sqs_queues import DeletionQueue, SqsQueuePoller, split_batches
 from wslocal.supervision import supervised
 from wslocal.template import QueueModel, SqsSourceModel
 
@@ -380,3 +383,110 @@ async def test_a_stopping_poller_gives_up_deleting_after_a_bound(monkeypatch):
         await queue.deleting.wait()
         await stop(task)
     assert queue.deleted == []
+
+
+def messages(*handles: str) -> list[dict]:
+    return [{"MessageId": handle, "ReceiptHandle": handle} for handle in handles]
+
+
+def handles(chunk: list) -> list[str]:
+    return [message["ReceiptHandle"] for message in chunk]
+
+
+async def test_deletions_that_come_within_the_linger_are_taken_together():
+    deletions = DeletionQueue()
+    deletions.add(messages("r0"))
+    chunk = asyncio.create_task(deletions.next_chunk(10, linger_s=0.5))
+    for handle in ("r1", "r2", "r3"):
+        await asyncio.sleep(0.02)
+        deletions.add(messages(handle))
+    async with asyncio.timeout(10):
+        assert handles(await chunk) == ["r0", "r1", "r2", "r3"]
+
+
+async def test_a_deletion_waits_no_longer_than_the_linger():
+    deletions = DeletionQueue()
+    deletions.add(messages("r0"))
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    async with asyncio.timeout(10):
+        chunk = await deletions.next_chunk(10, linger_s=0.05)
+    assert handles(chunk) == ["r0"] and 0.049 <= loop.time() - began < 5
+
+
+async def test_the_linger_counts_from_when_the_oldest_was_added():
+    deletions = DeletionQueue()
+    deletions.add(messages("r0"))
+    await asyncio.sleep(0.1)  # e.g. while the previous delete was under way
+    async with asyncio.timeout(1):
+        assert handles(await deletions.next_chunk(10, linger_s=0.1)) == ["r0"]
+
+
+async def test_ten_waiting_are_taken_without_waiting_for_the_linger():
+    deletions = DeletionQueue()
+    deletions.add(messages(*(f"r{n}" for n in range(12))))
+    async with asyncio.timeout(1):
+        chunk = await deletions.next_chunk(10, linger_s=60)
+    assert handles(chunk) == [f"r{n}" for n in range(10)] and len(deletions) == 2
+
+
+async def test_the_tenth_to_come_ends_the_linger():
+    deletions = DeletionQueue()
+    deletions.add(messages(*(f"r{n}" for n in range(9))))
+    chunk = asyncio.create_task(deletions.next_chunk(10, linger_s=60))
+    await asyncio.sleep(0.01)
+    deletions.add(messages("r9"))
+    async with asyncio.timeout(1):
+        assert len(await chunk) == 10
+
+
+async def test_a_chunk_cancelled_during_its_linger_takes_nothing():
+    deletions = DeletionQueue()
+    deletions.add(messages("r0", "r1"))
+    chunk = asyncio.create_task(deletions.next_chunk(10, linger_s=60))
+    await asyncio.sleep(0.01)
+    chunk.cancel()
+    await asyncio.gather(chunk, return_exceptions=True)
+    async with asyncio.timeout(1):
+        assert handles(await deletions.next_chunk(10)) == ["r0", "r1"]
+
+
+async def test_messages_put_back_are_first_and_due_at_once():
+    deletions = DeletionQueue()
+    deletions.add(messages("r2"))
+    deletions.put_back(messages("r0", "r1"))
+    async with asyncio.timeout(1):
+        assert handles(await deletions.next_chunk(10, linger_s=60)) == ["r0", "r1", "r2"]
+
+
+class StaggeredFunction(QuickFunction):
+    """Each batch of one message returns after its message's ``delay_s``."""
+
+    async def invoke(self, function: str, event: dict, label: str = "") -> None:
+        self.calls += 1
+        await asyncio.sleep(json.loads(event["Records"][0]["body"])["delay_s"])
+
+
+async def test_deletes_of_batches_ending_within_the_linger_go_in_one_call(monkeypatch):
+    monkeypatch.setattr("wslocal.eventsources.sqs_queues.DELETE_LINGER_S", 0.5)
+    queue, function = SlowDeletingQueue(messages=5), StaggeredFunction()
+    for index, message in enumerate(queue._messages):  # a room's shards, ending 30 ms apart
+        message["Body"] = json.dumps({"delay_s": 0.03 * index})
+    task = start_polling(queue, function, concurrency=8)
+    try:
+        async with asyncio.timeout(10):
+            while not queue.deleted:
+                await asyncio.sleep(0.01)
+    finally:
+        await stop(task)
+    assert queue.deleted == [["r0", "r1", "r2", "r3", "r4"]]
+
+
+async def test_a_stop_during_the_linger_deletes_what_waits(monkeypatch):
+    monkeypatch.setattr("wslocal.eventsources.sqs_queues.DELETE_LINGER_S", 60)
+    queue, function = SlowDeletingQueue(messages=2), QuickFunction()
+    task = start_polling(queue, function)
+    await wait_for_calls(function, 2)
+    async with asyncio.timeout(5):  # not the linger's 60 s
+        await stop(task)
+    assert sorted(handle for call in queue.deleted for handle in call) == ["r0", "r1"]
