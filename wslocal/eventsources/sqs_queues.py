@@ -2,8 +2,8 @@
 
 Batches are invoked side by side up to ``ScalingConfig.MaximumConcurrency`` (bounded by
 the function's worker pool). One receiver long-polls an idle queue; as on AWS, receivers
-scale with the backlog: one whose receive brought all it asked for adds another, and an
-added one stops when its receive comes back empty. A receive asks for a batch per free
+scale with the backlog: one whose receive asked for all one receive may bring and brought
+it adds another, and an added one stops when its receive comes back empty. A receive asks for a batch per free
 slot (up to SQS's 10 messages) and each batch it brings is invoked at once: the messages
 sent together (a room's shards) start together, as Lambda starts five batches at once
 when a queue turns active. With a batching window (``MaximumBatchingWindowInSeconds``),
@@ -201,9 +201,11 @@ class SqsQueuePoller:
 
     async def _receive_forever(self, slots: Slots, tasks: asyncio.TaskGroup, lead: bool) -> None:
         """Receive batches for the free slots and invoke each at once. A receive that
-        brought all it asked for adds a receiver (a backlog); the lead never stops, the
-        others stop when their receive comes back empty. An idle queue costs one
-        ReceiveMessage per long poll."""
+        asked for all one receive may bring (SQS's 10 messages) and brought it adds a
+        receiver: a backlog one receiver cannot take. One that asked for fewer, for lack
+        of free slots, adds none: another receiver would only wait for a slot, then ask
+        for a message at a time. The lead never stops, the others stop when their receive
+        comes back empty. An idle queue costs one ReceiveMessage per long poll."""
         while True:
             reserved = await slots.reserve(self._batches_per_receive)
             try:
@@ -226,7 +228,8 @@ class SqsQueuePoller:
             for batch in found:
                 tasks.create_task(self._invoke_in_slot(batch, slots))
             asked = min(LARGEST_RECEIVE, self.source.batch_size * reserved)
-            if len(received) >= asked and slots.receivers < self.concurrency:
+            backlog = len(received) >= asked and reserved == self._batches_per_receive
+            if backlog and slots.receivers < self.concurrency:
                 slots.receivers += 1
                 tasks.create_task(self._receive_forever(slots, tasks, lead=False))
             if not received and not lead:

@@ -490,3 +490,45 @@ async def test_a_stop_during_the_linger_deletes_what_waits(monkeypatch):
     async with asyncio.timeout(5):  # not the linger's 60 s
         await stop(task)
     assert sorted(handle for call in queue.deleted for handle in call) == ["r0", "r1"]
+
+
+class TrackingQueue(SharingQueue):
+    """A SharingQueue whose receives take a round trip, noting how many are in flight."""
+
+    async def receive_message(self, **kwargs: object) -> dict:
+        self.receiving += 1
+        self.most_receiving = max(self.most_receiving, self.receiving)
+        try:
+            await asyncio.sleep(0.01)
+            return await super().receive_message(**kwargs)
+        finally:
+            self.receiving -= 1
+
+
+class UnevenFunction(SlowFunction):
+    """Batches that end one at a time: their slots come free one by one."""
+
+    async def invoke(self, function: str, event: dict, label: str = "") -> None:
+        self.calls += 1
+        await asyncio.sleep(0.03 + 0.02 * (self.calls % 4))
+
+
+async def test_no_receiver_is_added_while_one_receive_may_fill_every_free_slot():
+    queue, function = TrackingQueue(messages=40), UnevenFunction()
+    task = start_polling(queue, function, concurrency=4)
+    try:
+        await wait_for_calls(function, 40)
+    finally:
+        await stop(task)
+    assert queue.most_receiving == 1  # 4 slots: one receive may bring a batch for each
+
+
+async def test_receivers_join_when_a_receive_brings_all_one_receive_may():
+    tens = SqsSourceModel(**{**SOURCE.__dict__, "batch_size": 10})
+    queue, function = TrackingQueue(messages=60), SlowFunction()
+    task = start_polling(queue, function, concurrency=4, source=tens)
+    try:
+        await wait_for_calls(function, 6)
+    finally:
+        await stop(task)
+    assert queue.most_receiving > 1  # ten messages, one batch of ten: a backlog
