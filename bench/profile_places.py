@@ -13,6 +13,7 @@ from profiles import NO_PYTHON_FRAME, Place
 STAGE = "stage (wslocal start)"
 JVM = "DynamoDB Local (JVM)"
 MOTO = "moto's server (SQS)"
+FAUXQS = "fauxqs (SQS, Node)"
 FORK_SERVERS = "fork servers"
 LIFELINES = "lifeline watchers"
 WORKER = "worker: "
