@@ -6,6 +6,7 @@ with the floor.
                                      [--large 2000] [--parameter-overrides K=V ...]
                                      [--cpu-by-process | --profile DIR]
                                      [--stage-options '--dynamodb moto']
+                                     [--fauxqs node_modules/fauxqs]
 
 For the floor (a plain ``websockets`` server that broadcasts in-process) and then for
 ``wslocal start`` on the project's template (DynamoDB Local, moto's SQS, the sharded
@@ -25,6 +26,12 @@ prints where each group's microseconds go (bench/fanout_profile.py). ``--stage-o
 go to ``wslocal start`` as they are: ``'--dynamodb moto'`` runs the chat on moto's DynamoDB
 instead of DynamoDB Local (its server then has a line of its own); DynamoDB Local's JVM
 takes more options from ``_JAVA_OPTIONS`` (read by the JVM itself, after the stage's).
+
+prints where each group's microseconds go (bench/fanout_profile.py).
+
+``--fauxqs DIR`` serves the stage's queues from fauxqs (``bench/fauxqs_server.py``) instead
+of moto: the bench starts it and passes ``--sqs-endpoint``; its CPU and memory are counted as
+the stage's engines are (it is not among the stage's processes).
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ from typing import Any
 
 import websockets
 from fanout_profile import FanoutProfile, require_py_spy
+from fauxqs_server import serve_fauxqs
+from profile_places import FAUXQS, MOTO
 from profiles import cpu_seconds, engine_of, function_of, process_tree
 from timeline import StampedLog, Tracer, read_stamped, report, start_stamper
 
@@ -82,7 +91,7 @@ def process_kind(pid: int) -> str:
     if engine == "archive":
         return "DynamoDB Local's class-data archive writer (once per jar)"
     if engine == "sqs":
-        return "moto's server (SQS)"
+        return MOTO
     if engine == "moto":
         return "moto's server (DynamoDB)"
     function = function_of(pid)
@@ -366,13 +375,15 @@ async def measure(
     return run
 
 
-def memory_lines(pid: int) -> dict[str, str]:
-    """RSS (and PSS) by kind: the stage with its workers, DynamoDB's engine, moto's SQS."""
-    engines = {"jvm": "DynamoDB Local (JVM)", "moto": "moto's server (DynamoDB)",
-               "sqs": "moto's server (SQS)"}  # fmt: skip
+def memory_lines(pid: int, beside: tuple[int, ...] = ()) -> dict[str, str]:
+    """RSS (and PSS) by kind: the stage with its workers, DynamoDB's engine (DynamoDB
+    Local's JVM or moto's server), the SQS engine (moto, or fauxqs ``beside`` the stage's
+    tree)."""
+    sqs = FAUXQS if beside else MOTO
+    engines = {"jvm": "DynamoDB Local (JVM)", "moto": "moto's server (DynamoDB)", "sqs": sqs}
     names = ("stage and workers", *engines.values())
     kinds: dict[str, list[float]] = {name: [0.0, 0.0, 0] for name in names}
-    for process in process_tree(pid):
+    for process in [*process_tree(pid), *beside]:
         try:  # a worker may end while it is read (reaped, or killed by an injected fault)
             engine = engine_of(Path(f"/proc/{process}/cmdline").read_bytes())
             kind = engines.get(engine or "", "stage and workers")
@@ -389,7 +400,8 @@ def memory_lines(pid: int) -> dict[str, str]:
     }
 
 
-async def run_all(args: argparse.Namespace) -> None:
+async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None = None) -> None:
+    """The floor, then the stage; on ``sqs_engine`` (its pid and endpoint) if given."""
     rows: list[tuple[str, str, str, str]] = []
     floor: Run | None = None
     if not args.direct:
@@ -400,9 +412,13 @@ async def run_all(args: argparse.Namespace) -> None:
         finally:
             baseline.terminate()
             baseline.wait(30)
+    beside: tuple[int, ...] = ()
+    options: list[str] = []
+    if sqs_engine is not None:
+        beside, options = (sqs_engine[0],), ["--sqs-endpoint", sqs_engine[1]]
     port = free_port()
     stamped = StampedLog() if args.timeline else None
-    options = args.stage_options.split()
+    options += args.stage_options.split()
     stage, dynamodb = start_stage(port, args.parameter_overrides, options, stamped=stamped)
     url = f"ws://127.0.0.1:{port}"
     tracer = None
@@ -412,13 +428,13 @@ async def run_all(args: argparse.Namespace) -> None:
     memory: dict[str, dict[str, str]] = {}
 
     async def look_at_memory() -> None:
-        memory["after the burst"] = memory_lines(stage.pid)
+        memory["after the burst"] = memory_lines(stage.pid, beside)
         await asyncio.sleep(args.idle)
-        memory[f"after {args.idle:g} s idle"] = memory_lines(stage.pid)
+        memory[f"after {args.idle:g} s idle"] = memory_lines(stage.pid, beside)
 
     profile = None
     if args.profile or args.cpu_by_process:
-        profile = FanoutProfile(stage.pid, Path(args.profile) if args.profile else None)
+        profile = FanoutProfile(stage.pid, Path(args.profile) if args.profile else None, beside)
     try:
         run = await measure(
             url, args.clients, args.rounds, args.burst, port if args.direct else None, dynamodb,
@@ -456,6 +472,7 @@ async def run_all(args: argparse.Namespace) -> None:
             target = "<= 400 MB" if kind == "stage and workers" else "own line"
             rows.append((f"RSS at {args.clients} clients, {when}: {kind} (MB)", "-", text, target))
     print(f"fan-out benchmark: plain websockets (floor) vs {name}; "
+          f"SQS: {'fauxqs' if beside else 'moto'}; "
           f"overrides: {' '.join(args.parameter_overrides) or 'none'}; "
           f"stage options: {args.stage_options or 'none'}")  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -513,10 +530,22 @@ def main() -> None:
         metavar="DIR",
         help="--cpu-by-process, and where it goes in each: py-spy and JFR profiles kept in DIR",
     )
+    parser.add_argument(
+        "--fauxqs",
+        type=Path,
+        metavar="DIR",
+        help="serve the stage's queues from fauxqs, this package folder (bench/fauxqs_server.py)",
+    )
     args = parser.parse_args()
     if args.profile:
         require_py_spy()
-    asyncio.run(run_all(args))
+    with contextlib.ExitStack() as engines:
+        sqs_engine = None
+        if args.fauxqs is not None:
+            sqs_engine = engines.enter_context(serve_fauxqs(args.fauxqs))
+            for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+                os.environ.setdefault(variable, "wslocal")  # the stage's, for an endpoint of ours
+        asyncio.run(run_all(args, sqs_engine))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ process of the stage.
 
 Processes are grouped by what they run: the stage (``wslocal start``), the workers of each
 function (named by ``AWS_LAMBDA_FUNCTION_NAME`` in their environment; a forked worker has its
-fork server's), the fork servers, DynamoDB Local's JVM, moto's server. Their CPU time
+fork server's), the fork servers, DynamoDB Local's JVM, moto's server (or fauxqs, started
+beside the stage by ``bench/fanout.py --fauxqs``). Their CPU time
 (user + system, all threads, from /proc, polled so that a worker that ends still counts) over
 the measured messages, divided by the deliveries, is each group's µs per delivery. The idle
 background (pollers, timers) is measured first, for a few seconds with nothing sent, and
@@ -34,6 +35,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from profile_places import (
+    FAUXQS,
     FORK_SERVERS,
     JVM,
     KERNEL,
@@ -108,7 +110,8 @@ def parent_pid(pid: int) -> int:
 
 
 def process_group(pid: int, stage_pid: int) -> str:
-    """The group a process of the stage's tree is counted in."""
+    """The group a process of the stage's tree (or an engine the bench started beside it)
+    is counted in."""
     if pid == stage_pid:
         return STAGE
     command = _read(pid, "cmdline")
@@ -120,7 +123,7 @@ def process_group(pid: int, stage_pid: int) -> str:
     if engine == "archive":
         return "DynamoDB Local's class-data archive writer (once per jar)"
     if engine == "sqs":
-        return MOTO
+        return FAUXQS if b"fauxqs" in command else MOTO
     if engine == "moto":
         return MOTO_DYNAMODB
     if b"wslocal.runtime.forkserver" in command and (
@@ -147,12 +150,14 @@ class Usage:
 
 
 class TreeCpu:
-    """CPU seconds of each process under ``root``, polled in a thread every ``interval``: a
+    """CPU seconds of each process under ``root`` and of the processes ``beside`` it (an
+    engine the bench started for the stage), polled in a thread every ``interval``: a
     process that ends between two snapshots still counts, up to its last poll. ``on_new``
     is told of each process the first time it is seen."""
 
-    def __init__(self, root: int, interval: float = 0.2) -> None:
+    def __init__(self, root: int, interval: float = 0.2, beside: tuple[int, ...] = ()) -> None:
         self.root = root
+        self.beside = beside
         self.groups: dict[int, str] = {}
         self.on_new: Callable[[int, str], None] = lambda pid, group: None
         self._last: dict[int, tuple[float, float]] = {}
@@ -168,7 +173,7 @@ class TreeCpu:
     def snapshot(self) -> dict[int, tuple[float, float]]:
         """Every process seen so far and its (user, system) CPU seconds at its latest read."""
         with self._lock:
-            for pid in process_tree(self.root):
+            for pid in [*process_tree(self.root), *self.beside]:
                 try:
                     if pid not in self.groups:
                         self.groups[pid] = process_group(pid, self.root)
@@ -226,9 +231,9 @@ class FanoutProfile:
     ``end`` after the last delivery; then ``report``. With a ``folder``, py-spy and JFR
     record during the window and leave their raw profiles there."""
 
-    def __init__(self, stage_pid: int, folder: Path | None) -> None:
+    def __init__(self, stage_pid: int, folder: Path | None, beside: tuple[int, ...] = ()) -> None:
         self.folder = folder
-        self.tree = TreeCpu(stage_pid)
+        self.tree = TreeCpu(stage_pid, beside=beside)
         self.idle: dict[str, Usage] = {}
         self.window: dict[str, Usage] = {}
         self.window_s = 0.0
@@ -283,7 +288,7 @@ class FanoutProfile:
         self.tree.close()
 
     def _spy(self, folder: Path, pid: int, group: str) -> None:
-        if group not in (JVM, LIFELINES) and Path(f"/proc/{pid}").exists():
+        if group not in (JVM, LIFELINES, FAUXQS) and Path(f"/proc/{pid}").exists():
             self._spies.append(start_py_spy(folder, pid))
 
     def _jvm_threads(self) -> dict[str, float]:

@@ -5,8 +5,8 @@
 
 Starts each engine on a free port of 127.0.0.1: moto's server as the stage starts it
 (``wslocal.engines.moto_server``) and, with ``--fauxqs``, the npm package ``fauxqs``
-(installed by hand for the comparison: ``npm install --prefix DIR fauxqs``) served by
-node on 127.0.0.1. In each it creates the fan-out queue and its dead-letter queue as the
+(installed by hand for the comparison, as ``bench/fauxqs_server.py`` says) served by node on
+127.0.0.1. In each it creates the fan-out queue and its dead-letter queue as the
 template declares them, then, per round and engine in turn, what ``--messages`` messages
 to a room of 500 cost the queue on the stage: one SendMessageBatch of five shards (100
 members each, the body ``Shard.body`` writes), and per shard the poller's ReceiveMessage
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout import memory_mb
+from fauxqs_server import serve_fauxqs
 from profiles import cpu_seconds
 
 from wslocal.engines.dynamodb import client as engine_client
@@ -39,13 +40,6 @@ from wslocal.engines.moto_server import free_port, start_moto_server, stop_proce
 
 SHARDS_PER_MESSAGE = 5
 MEMBERS_PER_SHARD = 100
-FAUXQS_SERVER = """
-const [, app, port] = process.argv;
-const { buildApp } = await import(app);
-const server = buildApp({ logger: false });
-await server.listen({ port: Number(port), host: "127.0.0.1" });
-console.log("ready");
-"""
 
 
 @contextlib.contextmanager
@@ -89,24 +83,6 @@ def moto_sqs_only() -> Iterator[tuple[int, str]]:
             except Exception:
                 time.sleep(0.1)
         yield process.pid, endpoint
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-@contextlib.contextmanager
-def fauxqs(package: Path) -> Iterator[tuple[int, str]]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["node", "--input-type=module", "-e", FAUXQS_SERVER,
-         str(package.resolve() / "dist" / "app.js"), str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        if process.stdout.readline().strip() != "ready":
-            raise SystemExit("fauxqs did not start")
-        yield process.pid, f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(10)
@@ -266,7 +242,7 @@ def main() -> None:
     args = parser.parse_args()
     engines: dict[str, Any] = {"moto's server": moto, "moto, SQS only": moto_sqs_only}
     if args.fauxqs is not None:
-        engines["fauxqs"] = lambda: fauxqs(args.fauxqs)
+        engines["fauxqs"] = lambda: serve_fauxqs(args.fauxqs)
     with contextlib.ExitStack() as stack:
         running = {}
         for name, start in engines.items():
