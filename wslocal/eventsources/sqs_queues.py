@@ -2,21 +2,21 @@
 
 Batches are invoked side by side up to ``ScalingConfig.MaximumConcurrency`` (bounded by
 the function's worker pool). One receiver long-polls an idle queue; as on AWS, receivers
-scale with the backlog: one whose receive asked for all one receive may bring and brought
-it adds another, and an added one stops when its receive comes back empty. A receive asks for a batch per free
-slot (up to SQS's 10 messages) and each batch it brings is invoked at once: the messages
-sent together (a room's shards) start together, as Lambda starts five batches at once
-when a queue turns active. With a batching window (``MaximumBatchingWindowInSeconds``),
-or from a FIFO queue, a receive is for one batch, gathered until it is full
-(``BatchSize``), its window passed or it holds 6 MB. Messages the mapping's
-``FilterCriteria`` does not match are deleted as they are received, never invoked, as
-Lambda does. Success deletes the batch; with ``ReportBatchItemFailures`` only the messages
-not listed are deleted; a function error deletes none. What is not deleted reappears
-after the queue's visibility timeout, and SQS itself moves a message to the dead-letter
-queue once it has been received ``maxReceiveCount`` times, as on AWS. A batch's slot is
-free once its function returned; the mapping's deleter deletes after, as Lambda does
-(batches that end within ``DELETE_LINGER_S`` of each other in one call), and a poller
-that stops (the stage's stop, a template edit) deletes what is left first.
+scale with the backlog: one whose receive asked for all one receive may bring and
+brought it adds another, and an added one stops when its receive comes back empty. A
+receive asks for a batch per free slot (up to SQS's 10 messages) and each batch it
+brings is invoked at once: the messages sent together (a room's shards) start together,
+as Lambda starts five batches at once when a queue turns active. With a batching window
+(``MaximumBatchingWindowInSeconds``), or from a FIFO queue, a receive is for one batch,
+gathered until it is full (``BatchSize``), its window passed or it holds 6 MB. Messages
+the mapping's ``FilterCriteria`` does not match are deleted as they are received, never
+invoked, as Lambda does. Success deletes the batch; with ``ReportBatchItemFailures``
+only the messages not listed are deleted; a function error deletes none. What is not
+deleted reappears after the queue's visibility timeout, and SQS itself moves a message
+to the dead-letter queue once it has been received ``maxReceiveCount`` times, as on AWS.
+A batch's slot is free once its function returned; the mapping's deleter deletes after,
+as Lambda does (batches that end within ``DELETE_LINGER_S`` of each other in one call),
+and a poller that stops (the stage's stop, a template edit) deletes what is left first.
 
 The calls go to SQS's JSON protocol from the event loop (``aws_client``), on kept-alive
 connections: no botocore and no thread on a poller's path.
