@@ -178,6 +178,10 @@ class TreeCpu:
                     if pid not in self.groups:
                         self.groups[pid] = process_group(pid, self.root)
                         self.on_new(pid, self.groups[pid])
+                    elif self.groups[pid].startswith(WORKER):
+                        # a fork is named by its working directory, which it takes just
+                        # after the fork: first seen, it may still have its server's
+                        self.groups[pid] = process_group(pid, self.root)
                     self._last[pid] = cpu_times(pid)
                 except (FileNotFoundError, ProcessLookupError):
                     continue
