@@ -15,8 +15,9 @@ only the messages not listed are deleted; a function error deletes none. What is
 deleted reappears after the queue's visibility timeout, and SQS itself moves a message
 to the dead-letter queue once it has been received ``maxReceiveCount`` times, as on AWS.
 A batch's slot is free once its function returned; the mapping's deleter deletes after,
-as Lambda does (batches that end within ``DELETE_LINGER_S`` of each other in one call),
-and a poller that stops (the stage's stop, a template edit) deletes what is left first.
+as Lambda does (batches that end within ``DELETE_LINGER_S`` of each other in one call;
+no linger for a FIFO queue), and a poller that stops (the stage's stop, a template edit)
+deletes what is left first.
 
 The calls go to SQS's JSON protocol from the event loop (``aws_client``), on kept-alive
 connections: no botocore and no thread on a poller's path.
@@ -50,10 +51,9 @@ ERROR_PAUSE_S = 1.0
 DELETE_LINGER_S = 0.1
 """How long a processed message waits for others to share its DeleteMessageBatch (up to
 10), unless ten are waiting: a room's shards end 10-100 ms apart, and each call costs the
-SQS engine 3-4 ms of CPU (moto). Nothing waits on it (a batch's slot is free once its
-function returned; Lambda's pollers also delete after), and it is far inside any
-visibility timeout (the chat's queue has 180 s, SQS's default is 30 s, the least a test
-uses 2 s): a message not yet deleted only stays in flight, as before."""
+SQS engine 2-4 ms of CPU (moto). Nothing waits on it (a batch's slot is free once its
+function returned; Lambda's pollers also delete after): a message not yet deleted only
+stays in flight a little longer. ``delete_linger_of`` bounds it per queue."""
 FINAL_DELETE_S = 2.0
 """How long a stopping poller spends deleting what its finished batches left: their
 messages would otherwise be delivered again after the visibility timeout."""
@@ -135,6 +135,16 @@ class DeletionQueue:
         return len(self._waiting)
 
 
+def delete_linger_of(queue: QueueModel) -> float:
+    """The deleter's linger for ``queue``: ``DELETE_LINGER_S``, at most a tenth of its
+    visibility timeout (SQS allows 0 s), and none for a FIFO queue: SQS holds a message
+    group back while any of its messages is in flight, so a linger would let one group
+    through at a batch per linger."""
+    if queue.fifo:
+        return 0.0
+    return min(DELETE_LINGER_S, queue.visibility_timeout_s / 10)
+
+
 def concurrency_of(source: SqsSourceModel, pool_size: int) -> int:
     """How many batches are in flight at once: the mapping's MaximumConcurrency, at most
     the function's pool (Lambda scales to the backlog; here the pool is the bound)."""
@@ -177,12 +187,14 @@ class SqsQueuePoller:
         (one group's messages in one receive must run in order, not side by side)."""
         self._filter = filtering.compile_filters(source.filters, filtering.SQS_DATA_KEY)
         self._deletions = DeletionQueue()
+        self._delete_linger_s = delete_linger_of(queue)
         """Kept across runs: what a run that stopped on an error left is deleted by the
         next (its receipt handles are still good)."""
 
     async def run(self) -> None:
-        """Poll until cancelled: one receiver always, up to ``concurrency`` while the
-        queue has a backlog, each batch invoked as it comes. Run again after it stopped
+        """Poll until cancelled: one receiver always, more (up to ``concurrency``) while
+        the queue has a backlog that one receive cannot take, each batch invoked as it
+        comes. Run again after it stopped
         (supervised), it polls again. Stopping (the stage's stop, a template edit), it
         first deletes what finished batches left, for at most ``FINAL_DELETE_S``."""
         slots = Slots(self.concurrency)
@@ -201,7 +213,8 @@ class SqsQueuePoller:
 
     async def _receive_forever(self, slots: Slots, tasks: asyncio.TaskGroup, lead: bool) -> None:
         """Receive batches for the free slots and invoke each at once. A receive that
-        asked for all one receive may bring (SQS's 10 messages) and brought it adds a
+        asked for all one receive may bring (a batch per free slot up to SQS's 10
+        messages, or one batch with a window or from a FIFO queue) and brought it adds a
         receiver: a backlog one receiver cannot take. One that asked for fewer, for lack
         of free slots, adds none: another receiver would only wait for a slot, then ask
         for a message at a time. The lead never stops, the others stop when their receive
@@ -337,13 +350,13 @@ class SqsQueuePoller:
 
     async def _delete_forever(self) -> None:
         """Delete processed messages, one DeleteMessageBatch at a time per mapping: the
-        messages of batches that end within ``DELETE_LINGER_S`` of each other, or while a
+        messages of batches that end within the linger (``delete_linger_of``), or while a
         delete is under way, go together (up to 10 a call), so a room's shards that end
         close together cost a call or two, not one each. A batch's slot is free once its
         function returned (Lambda deletes after, too): no invocation waits on deletes,
         its own or others'."""
         while True:
-            chunk = await self._deletions.next_chunk(LARGEST_RECEIVE, DELETE_LINGER_S)
+            chunk = await self._deletions.next_chunk(LARGEST_RECEIVE, self._delete_linger_s)
             try:
                 await self._delete_chunk(chunk)
             except asyncio.CancelledError:

@@ -8,7 +8,13 @@ import asyncio
 import contextlib
 import json
 
-from wslocal.eventsources.sqs_queues import DeletionQueue, SqsQueuePoller, split_batches
+from wslocal.eventsources.sqs_queues import (
+    DELETE_LINGER_S,
+    DeletionQueue,
+    SqsQueuePoller,
+    delete_linger_of,
+    split_batches,
+)
 from wslocal.supervision import supervised
 from wslocal.template import QueueModel, SqsSourceModel
 
@@ -108,21 +114,11 @@ async def test_an_idle_queue_is_polled_by_one_poller():
     assert queue.most_receiving == 1
 
 
-async def test_pollers_join_while_the_queue_has_a_backlog():
+async def test_a_backlog_is_invoked_side_by_side():
     queue, function = CountingQueue(messages=12), SlowFunction()
     await poll_for(queue, function, 1.0)
     assert function.calls == 12
     assert function.most_running > 1
-
-
-async def test_pollers_leave_once_the_backlog_is_drained():
-    queue, function = CountingQueue(messages=12), SlowFunction()
-    task = start_polling(queue, function)
-    await asyncio.sleep(1.0)  # drained, and the helpers' receives came back empty
-    queue.most_receiving = 0
-    await asyncio.sleep(0.5)
-    await stop(task)
-    assert function.calls == 12 and queue.most_receiving == 1
 
 
 class FailingOnceQueue(CountingQueue):
@@ -417,9 +413,12 @@ async def test_a_deletion_waits_no_longer_than_the_linger():
 async def test_the_linger_counts_from_when_the_oldest_was_added():
     deletions = DeletionQueue()
     deletions.add(messages("r0"))
-    await asyncio.sleep(0.1)  # e.g. while the previous delete was under way
-    async with asyncio.timeout(1):
-        assert handles(await deletions.next_chunk(10, linger_s=0.1)) == ["r0"]
+    await asyncio.sleep(0.5)  # e.g. while the previous delete was under way
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    async with asyncio.timeout(5):
+        assert handles(await deletions.next_chunk(10, linger_s=0.5)) == ["r0"]
+    assert loop.time() - began < 0.25  # its linger had passed: not another 0.5 s
 
 
 async def test_ten_waiting_are_taken_without_waiting_for_the_linger():
@@ -459,6 +458,40 @@ async def test_messages_put_back_are_first_and_due_at_once():
         assert handles(await deletions.next_chunk(10, linger_s=60)) == ["r0", "r1", "r2"]
 
 
+LONG_VISIBILITY = QueueModel(
+    logical_id="Jobs", queue_name="jobs", attributes={"VisibilityTimeout": "43200"}
+)
+
+
+def test_the_linger_is_at_most_a_tenth_of_the_visibility_timeout():
+    short = QueueModel(logical_id="Jobs", queue_name="jobs", attributes={"VisibilityTimeout": "0"})
+    assert delete_linger_of(LONG_VISIBILITY) == DELETE_LINGER_S
+    assert delete_linger_of(short) == 0
+
+
+def test_a_fifo_queue_has_no_linger():
+    fifo = QueueModel(logical_id="Jobs", queue_name="jobs.fifo", attributes={"FifoQueue": "true"})
+    assert delete_linger_of(fifo) == 0
+
+
+async def test_a_fifo_queues_batches_are_deleted_without_lingering(monkeypatch):
+    monkeypatch.setattr("wslocal.eventsources.sqs_queues.DELETE_LINGER_S", 60)
+    fifo = QueueModel(
+        logical_id="Jobs",
+        queue_name="jobs.fifo",
+        attributes={"FifoQueue": "true", "VisibilityTimeout": "43200"},
+    )
+    queue, function = SlowDeletingQueue(messages=1, delete_s=0), QuickFunction()
+    task = start_polling(queue, function, queue_model=fifo)
+    try:
+        async with asyncio.timeout(5):  # not a 60 s linger: SQS holds the group meanwhile
+            while not queue.deleted:
+                await asyncio.sleep(0.01)
+    finally:
+        await stop(task)
+    assert queue.deleted == [["r0"]]
+
+
 class StaggeredFunction(QuickFunction):
     """Each batch of one message returns after its message's ``delay_s``."""
 
@@ -485,7 +518,7 @@ async def test_deletes_of_batches_ending_within_the_linger_go_in_one_call(monkey
 async def test_a_stop_during_the_linger_deletes_what_waits(monkeypatch):
     monkeypatch.setattr("wslocal.eventsources.sqs_queues.DELETE_LINGER_S", 60)
     queue, function = SlowDeletingQueue(messages=2), QuickFunction()
-    task = start_polling(queue, function)
+    task = start_polling(queue, function, queue_model=LONG_VISIBILITY)
     await wait_for_calls(function, 2)
     async with asyncio.timeout(5):  # not the linger's 60 s
         await stop(task)
@@ -532,3 +565,18 @@ async def test_receivers_join_when_a_receive_brings_all_one_receive_may():
     finally:
         await stop(task)
     assert queue.most_receiving > 1  # ten messages, one batch of ten: a backlog
+
+
+async def test_added_receivers_leave_once_the_backlog_is_drained():
+    tens = SqsSourceModel(**{**SOURCE.__dict__, "batch_size": 10})
+    queue, function = TrackingQueue(messages=60), QuickFunction()
+    task = start_polling(queue, function, concurrency=4, source=tens)
+    try:
+        await wait_for_calls(function, 6)
+        joined = queue.most_receiving
+        await asyncio.sleep(0.6)  # the added receivers' long polls came back empty
+        queue.most_receiving = 0
+        await asyncio.sleep(0.6)
+    finally:
+        await stop(task)
+    assert joined > 1 and queue.most_receiving == 1
