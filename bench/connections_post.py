@@ -11,7 +11,7 @@ anything is measured, byte for byte as the layer's ``KeepAliveManagementApi`` se
 (botocore's ``SigV4Auth`` headers, written by ``http.client``), and posted round-robin over
 the clients by ``--lanes`` kept-alive connections, each waiting for its answer before the
 next post as the layer does, ``--rounds`` times. Printed: the stage process's CPU time
-(user + system, from /proc, its workers not counted) per post in each round, their median
+(user + system, from /proc, its workers not counted; and each part) per post in each round, their median
 and best, and posts/s. CPU time, not wall time: the machine is shared, and wall time is
 what the others leave us.
 
@@ -42,7 +42,7 @@ import websockets
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from profiles import Place, cpu_seconds, fold, py_spy_stacks, shares
+from profiles import Place, cpu_times, fold, py_spy_stacks, shares
 
 from wslocal.engines.dynamodb import free_port
 
@@ -177,6 +177,7 @@ async def run(args: argparse.Namespace) -> None:
     stage = start_stage(port)
     spy: subprocess.Popen[bytes] | None = None
     rounds: list[tuple[float, float]] = []
+    split: list[tuple[float, float]] = []
     try:
         clients, ids = await connect_clients(f"ws://127.0.0.1:{port}", args.clients)
         counts = [0]
@@ -193,10 +194,13 @@ async def run(args: argparse.Namespace) -> None:
             )  # fmt: skip
             await asyncio.sleep(1.5)
         for _ in range(args.rounds):
-            cpu_before, started = cpu_seconds(stage.pid), time.perf_counter()
+            (user_before, system_before), started = cpu_times(stage.pid), time.perf_counter()
             await post_lanes(port, posts, args.lanes)
-            cpu = cpu_seconds(stage.pid) - cpu_before
-            rounds.append((cpu / len(posts) * 1e6, len(posts) / (time.perf_counter() - started)))
+            user, system = cpu_times(stage.pid)
+            user, system = user - user_before, system - system_before
+            rate = len(posts) / (time.perf_counter() - started)
+            rounds.append(((user + system) / len(posts) * 1e6, rate))
+            split.append((user / len(posts) * 1e6, system / len(posts) * 1e6))
         deadline = time.monotonic() + 30
         expected = len(warm) + len(posts) * args.rounds
         while counts[0] < expected and time.monotonic() < deadline:
@@ -216,6 +220,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"@connections POST: {args.rounds} rounds of {args.posts} posts, {args.clients} "
           f"clients, {args.lanes} lanes, {len(posts[0])} bytes a request")  # fmt: skip
     print("stage CPU per post, each round (us): " + " ".join(f"{cpu:.1f}" for cpu, _ in rounds))
+    print("  of which user / system (us): " + " ".join(f"{u:.0f}/{s:.0f}" for u, s in split))
     print(f"stage CPU per post: median {statistics.median(cpu_us):.1f} us, best {cpu_us[0]:.1f} us")
     print(f"posts/s: median {statistics.median(rates):,.0f}, best {rates[-1]:,.0f} "
           "(wall; the machine is shared)")  # fmt: skip

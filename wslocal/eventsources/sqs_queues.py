@@ -15,9 +15,9 @@ only the messages not listed are deleted; a function error deletes none. What is
 deleted reappears after the queue's visibility timeout, and SQS itself moves a message
 to the dead-letter queue once it has been received ``maxReceiveCount`` times, as on AWS.
 A batch's slot is free once its function returned; the mapping's deleter deletes after,
-as Lambda does (batches that end within ``DELETE_LINGER_S`` of each other in one call;
-no linger for a FIFO queue), and a poller that stops (the stage's stop, a template edit)
-deletes what is left first.
+as Lambda does (batches that end within ``DELETE_LINGER_S`` of each other in one call; at
+most a tenth of the visibility timeout, and no linger for a FIFO queue), and a poller
+that stops (the stage's stop, a template edit) deletes what is left first.
 
 The calls go to SQS's JSON protocol from the event loop (``aws_client``), on kept-alive
 connections: no botocore and no thread on a poller's path.
@@ -186,17 +186,17 @@ class SqsQueuePoller:
         with a batching window (each batch gathers on its own), nor from a FIFO queue
         (one group's messages in one receive must run in order, not side by side)."""
         self._filter = filtering.compile_filters(source.filters, filtering.SQS_DATA_KEY)
-        self._deletions = DeletionQueue()
         self._delete_linger_s = delete_linger_of(queue)
+        self._deletions = DeletionQueue()
         """Kept across runs: what a run that stopped on an error left is deleted by the
         next (its receipt handles are still good)."""
 
     async def run(self) -> None:
         """Poll until cancelled: one receiver always, more (up to ``concurrency``) while
         the queue has a backlog that one receive cannot take, each batch invoked as it
-        comes. Run again after it stopped
-        (supervised), it polls again. Stopping (the stage's stop, a template edit), it
-        first deletes what finished batches left, for at most ``FINAL_DELETE_S``."""
+        comes. Run again after it stopped (supervised), it polls again. Stopping (the
+        stage's stop, a template edit), it first deletes what finished batches left, for
+        at most ``FINAL_DELETE_S``."""
         slots = Slots(self.concurrency)
         try:
             # A task group: one receiver, invocation or the deleter failing stops the

@@ -463,10 +463,19 @@ LONG_VISIBILITY = QueueModel(
 )
 
 
-def test_the_linger_is_at_most_a_tenth_of_the_visibility_timeout():
-    short = QueueModel(logical_id="Jobs", queue_name="jobs", attributes={"VisibilityTimeout": "0"})
+def test_the_linger_is_at_most_a_tenth_of_the_visibility_timeout(monkeypatch):
+    monkeypatch.setattr("wslocal.eventsources.sqs_queues.DELETE_LINGER_S", 60)
+    ten = QueueModel(logical_id="Jobs", queue_name="jobs", attributes={"VisibilityTimeout": "10"})
+    assert delete_linger_of(ten) == 1
+
+
+def test_a_queue_without_a_visibility_timeout_has_no_linger():
+    none = QueueModel(logical_id="Jobs", queue_name="jobs", attributes={"VisibilityTimeout": "0"})
+    assert delete_linger_of(none) == 0
+
+
+def test_a_long_visibility_timeout_keeps_the_linger():
     assert delete_linger_of(LONG_VISIBILITY) == DELETE_LINGER_S
-    assert delete_linger_of(short) == 0
 
 
 def test_a_fifo_queue_has_no_linger():
