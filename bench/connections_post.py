@@ -5,15 +5,15 @@ and one WebSocket frame out, with no handler in the way.
                                                [--rounds 5] [--profile OUT.svg]
 
 ``wslocal start`` serves tests/fixtures/echo_app (one WebSocket API); ``--clients``
-WebSocket clients connect and read everything they are sent; each asks the echo route
-for its own event to learn its connection id. The requests are then built once, before
-anything is measured, byte for byte as the layer's ``KeepAliveManagementApi`` sends them
-(botocore's ``SigV4Auth`` headers, written by ``http.client``), and posted round-robin over
-the clients by ``--lanes`` kept-alive connections, each waiting for its answer before the
-next post as the layer does, ``--rounds`` times. Printed: the stage process's CPU time
-(user + system, from /proc, its workers not counted; and each part) per post in each round, their median
-and best, and posts/s. CPU time, not wall time: the machine is shared, and wall time is
-what the others leave us.
+WebSocket clients connect and read everything they are sent; each asks the echo route for
+its own event to learn its connection id. The requests are then built once, before anything
+is measured, byte for byte as the layer's ``KeepAliveManagementApi`` sends them (botocore's
+``SigV4Auth`` headers, written by ``http.client``), and posted round-robin over the clients
+by ``--lanes`` kept-alive connections, each waiting for its answer before the next post as
+the layer does, ``--rounds`` times. Printed: the stage process's CPU time (user + system,
+from /proc, its workers not counted; and each part) per post in each round, their median and
+best, and posts/s. CPU time, not wall time: the machine is shared, and wall time is what the
+others leave us.
 
 ``--profile OUT`` records the stage with py-spy during the measured rounds (``pip install
 py-spy``; it is not a test dependency): a flame graph, or with ``--profile-format raw``
@@ -43,6 +43,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from profiles import Place, cpu_times, fold, py_spy_stacks, shares
+from vm_speed import fixed_work_ms
 
 from wslocal.engines.dynamodb import free_port
 
@@ -225,6 +226,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"posts/s: median {statistics.median(rates):,.0f}, best {rates[-1]:,.0f} "
           "(wall; the machine is shared)")  # fmt: skip
     print(f"frames received: {delivered} of {len(posts) * args.rounds}")
+    print(f"this machine's speed, bench/vm_speed.py's fixed work: {fixed_work_ms():.1f} ms of CPU")
     if args.profile and args.profile_format == "raw":
         print("\n| where | µs per post |\n| --- | ---: |")
         for place, micros in where_it_goes(Path(args.profile), statistics.median(cpu_us)):

@@ -315,6 +315,10 @@ class Run:
     burst_deliveries: int = 0
     lost: int = 0
     measured_deliveries: int = 0
+    burst_busy: float = 0.0
+    """The share of both cores busy (any process) during the burst, from /proc/stat."""
+    burst_bench_cpu_s: float = 0.0
+    """The bench's own CPU during the burst: its clients reading every frame."""
 
     @property
     def p50_ms(self) -> float:
@@ -323,6 +327,14 @@ class Run:
     @property
     def burst_rate(self) -> float:
         return self.burst_deliveries / self.burst_s if self.burst_s else 0.0
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, all) clock ticks of every core so far, from /proc/stat's first line: idle
+    and iowait are not busy; steal is (the host's, not ours)."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks) - idle, sum(ticks)
 
 
 async def measure(
@@ -360,9 +372,14 @@ async def measure(
             tracer.end(started, receivers[0].acks, arrivals)
     if burst:
         markers = [f"bench-{tag}-burst{index}" for index in range(burst)]
+        busy_before, bench_before = machine_jiffies(), time.process_time()
         started = time.perf_counter()
         await send_markers(receivers, markers, direct)
         elapsed, lost = await wait_for(others, markers, started)
+        (busy, total), (busy_at_start, total_at_start) = machine_jiffies(), busy_before
+        busy, total = busy - busy_at_start, total - total_at_start
+        run.burst_busy = busy / total if total else 0.0
+        run.burst_bench_cpu_s = time.process_time() - bench_before
         run.burst_s = elapsed / 1000
         run.burst_deliveries = len(others) * burst - lost
         run.lost += lost
@@ -459,6 +476,19 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
         rows.append((f"burst of {args.burst} to {args.clients - 1}: deliveries/s",
                      f"{floor.burst_rate:,.0f}" if floor else "-", f"{run.burst_rate:,.0f}",
                      ">= 3,000"))  # fmt: skip
+        per = 1e6 / max(run.burst_deliveries, 1)
+        floor_per = 1e6 / max(floor.burst_deliveries, 1) if floor else 0.0
+        rows.append(
+            (
+                "burst: both cores busy (any process, /proc/stat)",
+                f"{floor.burst_busy:.0%}" if floor else "-",
+                f"{run.burst_busy:.0%}",
+                "",
+            )
+        )
+        rows.append(("burst: the bench's own CPU per delivery (µs)",
+                     f"{floor.burst_bench_cpu_s * floor_per:.0f}" if floor else "-",
+                     f"{run.burst_bench_cpu_s * per:.0f}", ""))  # fmt: skip
     rows.append(("lost deliveries", str(floor.lost) if floor else "-", str(run.lost), "0"))
     rows.append((f"{args.clients} clients joined (s)",
                  f"{floor.joined_s:.1f}" if floor else "-", f"{run.joined_s:.1f}", ""))  # fmt: skip
