@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from wslocal import __version__
 from wslocal.apigateway.limits import Limits
 from wslocal.defaults import DEFAULT_REGION, DEFAULT_SWEEP_INTERVAL_S, WEBSOCKET_ROUTES
+from wslocal.event_loop import LOOP_KINDS
 from wslocal.exceptions import WslocalError
 from wslocal.faults import FaultPlan, parse_faults
 from wslocal.runtime.growth import POLICIES
@@ -153,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="fork a function's workers after the first from a process with its libraries "
         "imported (default: on; --no-fork starts each one from scratch)",
+    )
+    start.add_argument(
+        "--loop",
+        choices=LOOP_KINDS,
+        default="auto",
+        help="the stage's event loop: uvloop's where installed (auto, the default), or "
+        "asyncio's (for a debugger or a profile that wants Python frames)",
     )
     start.add_argument(
         "--watch",

@@ -399,13 +399,15 @@ def _start(args: argparse.Namespace) -> int:
         launched = _launch_early(args)
         import asyncio
 
+        from wslocal.event_loop import new_event_loop
         from wslocal.runtime.open_files import raise_open_files_limit
 
         raise_open_files_limit()  # a descriptor per client: a room of thousands needs them
         model = _load(args)
         debug = debugged_functions(args.debug, model, wait=args.debug_wait)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(args, model, template, debug, launched))
+        runner = asyncio.Runner(loop_factory=lambda: new_event_loop(args.loop))
+        with contextlib.suppress(KeyboardInterrupt), runner:
+            runner.run(_serve(args, model, template, debug, launched))
         return 0
     except (WslocalError, OSError) as exc:
         print(f"wslocal: {exc}", file=sys.stderr)

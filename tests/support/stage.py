@@ -12,6 +12,7 @@ from typing import Any
 from tests.support.paths import ROOT
 from wslocal.engines.dynamodb import create_tables, find_dynamodb_local_jar, start_dynamodb_local
 from wslocal.engines.sqs import create_queues, start_sqs
+from wslocal.event_loop import new_event_loop
 from wslocal.server import LocalStage, StageConfig
 from wslocal.server.stage import TemplateSource
 from wslocal.template import StageModel, build_stage_model, read_template
@@ -22,7 +23,7 @@ class RunningStage:
         self, model: StageModel, config: StageConfig, template: TemplateSource | None = None
     ) -> None:
         self.stage = LocalStage(model, config, template=template)
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()  # the loop `wslocal start` runs on
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     def __enter__(self) -> "RunningStage":

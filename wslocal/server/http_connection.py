@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from wslocal.apigateway.http import (
     MAX_HEAD_BYTES,
@@ -69,8 +69,7 @@ class HttpConnection(asyncio.Protocol):
 
     # --- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self._door.connections.add(self)
         if self._door.proxy_api is not None or not self._door.ready.is_set():
             self.hand_over()

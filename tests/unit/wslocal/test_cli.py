@@ -59,6 +59,19 @@ def start(*args: str):
     return build_parser().parse_args(["start", *args])
 
 
+def test_the_loop_is_chosen_by_default():
+    assert start().loop == "auto"
+
+
+def test_the_loop_may_be_asyncios():
+    assert start("--loop", "asyncio").loop == "asyncio"
+
+
+def test_an_unknown_loop_is_refused():
+    with pytest.raises(SystemExit):
+        start("--loop", "tokio")
+
+
 def test_debug_takes_a_function_and_a_port():
     assert start("--debug", "Work=6000").debug == [("Work", 6000)]
 
