@@ -8,10 +8,10 @@ A stub ``@connections`` endpoint runs in a process of its own (an asyncio server
 answers every POST ``200`` with an empty body, as the stage does; its CPU is not counted).
 This process builds the layer's client and broadcaster as a FanOutFunction does, posts
 one 138-byte message to ``--members`` connection ids, 2 warm-up broadcasts and then
-``--rounds``, and reports its own CPU time (every thread, ``time.process_time``) per
-delivery and the wall time per broadcast (median and best of the rounds), with the load
-average. The layer is imported from ``PYTHONPATH`` when it names one (a "before" run
-against an export of another commit), else from this checkout.
+``--rounds``, and reports its own CPU time per delivery (every thread, ``getrusage``: user
+and system apart, the median of each) and the wall time per broadcast (median and best of
+the rounds), with the load average. The layer is imported from ``PYTHONPATH`` when it
+names one (a "before" run against an export of another commit), else from this checkout.
 
 ``--alternatives`` measures two other ways in the same run: ``Broadcaster.post`` with one
 future per member (issue 8's broadcast), and the prototype of the ``Broadcaster``'s first
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import selectors
 import socket
 import statistics
@@ -76,20 +77,23 @@ DATA = (
 
 
 def measure(broadcast: Callable[[], int], members: int, rounds: int) -> str:
-    """CPU per delivery and wall time per broadcast: median and best of ``rounds``, after
-    two broadcasts to warm up."""
-    cpu_us, wall_ms = [], []
+    """CPU per delivery (user and system apart: ``getrusage``, every thread) and wall time
+    per broadcast: median and best of ``rounds``, after two broadcasts to warm up."""
+    cpu_us, user_us, system_us, wall_ms = [], [], [], []
     for round_ in range(2 + rounds):
-        cpu, wall = time.process_time(), time.perf_counter()
+        before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         delivered = broadcast()
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall
         if delivered != members:
             raise SystemExit(f"delivered {delivered} of {members}")
         if round_ >= 2:
-            cpu_us.append(cpu / members * 1e6)
+            user_us.append((after.ru_utime - before.ru_utime) / members * 1e6)
+            system_us.append((after.ru_stime - before.ru_stime) / members * 1e6)
+            cpu_us.append(user_us[-1] + system_us[-1])
             wall_ms.append(wall * 1000)
     return (
         f"{statistics.median(cpu_us):>6.1f} ({min(cpu_us):.1f}) µs | "
+        f"{statistics.median(user_us):>5.1f} | {statistics.median(system_us):>5.1f} | "
         f"{statistics.median(wall_ms):>6.1f} ({min(wall_ms):.1f}) ms"
     )
 
@@ -191,7 +195,9 @@ def main() -> None:
         f"one message to {args.members}, {args.workers} threads or sockets, {args.rounds} rounds; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'broadcast':<24} | CPU per delivery, median (best) | wall per broadcast")
+    print(
+        f"{'broadcast':<24} | CPU per delivery, median (best) | user | system | wall per broadcast"
+    )
     for name, row in rows:
         print(f"{name:<24} | {row}")
 
