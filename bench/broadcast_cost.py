@@ -6,11 +6,12 @@ a room, through its ``KeepAliveManagementApi``.
 
 A stub ``@connections`` endpoint runs in a process of its own (an asyncio server that
 answers every POST ``200`` with an empty body, as the stage does; its CPU is not counted).
-This process builds the layer's client and broadcaster as a FanOutFunction does, posts
-one 138-byte message to ``--members`` connection ids, 2 warm-up broadcasts and then
-``--rounds``, and reports its own CPU time per delivery (every thread, ``getrusage``: user
-and system apart, the median of each) and the wall time per broadcast (median and best of
-the rounds), with the load average. The layer is imported from ``PYTHONPATH`` when it
+This process builds the layer's client and broadcaster as a FanOutFunction does (the time
+left read from a context like the runtime's, ``Invocation``), posts one 138-byte message
+to ``--members`` connection ids, 2 warm-up broadcasts and then ``--rounds``, and reports
+its own CPU time per delivery (every thread, ``getrusage``: user and system apart, the
+median of each) and the wall time per broadcast (median and best of the rounds), with the
+load average. The layer is imported from ``PYTHONPATH`` when it
 names one (a "before" run against an export of another commit), else from this checkout.
 
 ``--alternatives`` measures two other ways in the same run: ``Broadcaster.post`` with one
@@ -98,6 +99,17 @@ def measure(broadcast: Callable[[], int], members: int, rounds: int) -> str:
     )
 
 
+class Invocation:
+    """The time left as a FanOutFunction reads it: the runtime's context
+    (``wslocal.runtime.bootstrap.LambdaContext``) read through ``remaining_time``."""
+
+    def __init__(self, deadline_s: float) -> None:
+        self._deadline_ms = int(deadline_s * 1000)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
 def future_per_member(broadcaster: Any, client: Any, members: list[Any], workers: int) -> Any:
     """Issue 8's broadcast: ``Broadcaster.post`` for each member, one future each."""
     pool = ThreadPoolExecutor(max_workers=workers)
@@ -166,6 +178,7 @@ def main() -> None:
     from chatroom.connections import Member
     from chatroom.fanout.broadcast import Broadcaster
     from chatroom.fanout.management_api import KeepAliveManagementApi
+    from chatroom.telemetry import remaining_time
 
     stub = subprocess.Popen([sys.executable, "-c", STUB], stdout=subprocess.PIPE, text=True)
     rows = []
@@ -177,10 +190,11 @@ def main() -> None:
         )
         broadcaster = Broadcaster(max_workers=args.workers)
         members = [Member(f"L0SM9cOF{i:07d}=", 0) for i in range(args.members)]
+        remaining = remaining_time(Invocation(time.time() + 3600))
         ways = [
             (
                 "Broadcaster.broadcast",
-                lambda: broadcaster.broadcast(client, DATA, members).delivered,
+                lambda: broadcaster.broadcast(client, DATA, members, remaining).delivered,
             )
         ]
         if args.alternatives:
