@@ -6,12 +6,13 @@ a room, through its ``KeepAliveManagementApi``.
 
 A stub ``@connections`` endpoint runs in a process of its own (an asyncio server that
 answers every POST ``200`` with an empty body, as the stage does; its CPU is not counted).
-This process builds the layer's client and broadcaster as a FanOutFunction does, posts
-one 138-byte message to ``--members`` connection ids, 2 warm-up broadcasts and then
-``--rounds``, and reports its own CPU time (every thread, ``time.process_time``) per
-delivery and the wall time per broadcast (median and best of the rounds), with the load
-average. The layer is imported from ``PYTHONPATH`` when it names one (a "before" run
-against an export of another commit), else from this checkout.
+This process builds the layer's client and broadcaster as a FanOutFunction does (the time
+left read from a context like the runtime's, ``Invocation``), posts one 138-byte message
+to ``--members`` connection ids, 2 warm-up broadcasts and then ``--rounds``, and reports
+its own CPU time per delivery (every thread, ``getrusage``: user and system apart, the
+median of each) and the wall time per broadcast (median and best of the rounds), with the
+load average. The layer is imported from ``PYTHONPATH`` when it
+names one (a "before" run against an export of another commit), else from this checkout.
 
 ``--alternatives`` measures two other ways in the same run: ``Broadcaster.post`` with one
 future per member (issue 8's broadcast), and the prototype of the ``Broadcaster``'s first
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import selectors
 import socket
 import statistics
@@ -76,22 +78,36 @@ DATA = (
 
 
 def measure(broadcast: Callable[[], int], members: int, rounds: int) -> str:
-    """CPU per delivery and wall time per broadcast: median and best of ``rounds``, after
-    two broadcasts to warm up."""
-    cpu_us, wall_ms = [], []
+    """CPU per delivery (user and system apart: ``getrusage``, every thread) and wall time
+    per broadcast: median and best of ``rounds``, after two broadcasts to warm up."""
+    cpu_us, user_us, system_us, wall_ms = [], [], [], []
     for round_ in range(2 + rounds):
-        cpu, wall = time.process_time(), time.perf_counter()
+        before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         delivered = broadcast()
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall
         if delivered != members:
             raise SystemExit(f"delivered {delivered} of {members}")
         if round_ >= 2:
-            cpu_us.append(cpu / members * 1e6)
+            user_us.append((after.ru_utime - before.ru_utime) / members * 1e6)
+            system_us.append((after.ru_stime - before.ru_stime) / members * 1e6)
+            cpu_us.append(user_us[-1] + system_us[-1])
             wall_ms.append(wall * 1000)
     return (
         f"{statistics.median(cpu_us):>6.1f} ({min(cpu_us):.1f}) µs | "
+        f"{statistics.median(user_us):>5.1f} | {statistics.median(system_us):>5.1f} | "
         f"{statistics.median(wall_ms):>6.1f} ({min(wall_ms):.1f}) ms"
     )
+
+
+class Invocation:
+    """The time left as a FanOutFunction reads it: the runtime's context
+    (``wslocal.runtime.bootstrap.LambdaContext``) read through ``remaining_time``."""
+
+    def __init__(self, deadline_s: float) -> None:
+        self._deadline_ms = int(deadline_s * 1000)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
 def future_per_member(broadcaster: Any, client: Any, members: list[Any], workers: int) -> Any:
@@ -162,6 +178,7 @@ def main() -> None:
     from chatroom.connections import Member
     from chatroom.fanout.broadcast import Broadcaster
     from chatroom.fanout.management_api import KeepAliveManagementApi
+    from chatroom.telemetry import remaining_time
 
     stub = subprocess.Popen([sys.executable, "-c", STUB], stdout=subprocess.PIPE, text=True)
     rows = []
@@ -173,10 +190,11 @@ def main() -> None:
         )
         broadcaster = Broadcaster(max_workers=args.workers)
         members = [Member(f"L0SM9cOF{i:07d}=", 0) for i in range(args.members)]
+        remaining = remaining_time(Invocation(time.time() + 3600))
         ways = [
             (
                 "Broadcaster.broadcast",
-                lambda: broadcaster.broadcast(client, DATA, members).delivered,
+                lambda: broadcaster.broadcast(client, DATA, members, remaining).delivered,
             )
         ]
         if args.alternatives:
@@ -191,7 +209,9 @@ def main() -> None:
         f"one message to {args.members}, {args.workers} threads or sockets, {args.rounds} rounds; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'broadcast':<24} | CPU per delivery, median (best) | wall per broadcast")
+    print(
+        f"{'broadcast':<24} | CPU per delivery, median (best) | user | system | wall per broadcast"
+    )
     for name, row in rows:
         print(f"{name:<24} | {row}")
 

@@ -51,8 +51,8 @@ PLACES: dict[str, list[Place]] = {
     STAGE: [
         Place("WebSocket frame out (session.send, data_frame)",
               ("WebSocketSession.send", "data_frame")),
-        Place("@connections: request head parsing", ("parse_request_head", "HttpRequest.",
-              "FrontDoor.inline_body_length", "calls_management_api")),
+        Place("@connections: request head parsing", ("parse_plain_head", "parse_request_head",
+              "HttpRequest.", "FrontDoor.serves_inline")),
         Place("@connections: rules and answer (id, registry)",
               ("handle_management_request", "FrontDoor.management_answer")),
         Place("@connections: connection (buffers, keep-alive, time limit)", ("HttpConnection.",)),

@@ -46,20 +46,11 @@ def choose_door(
         return Door.STATIC if static else Door.PROXY_API
     if first and request.is_websocket_upgrade:
         return Door.WEBSOCKET
-    if calls_management_api(request, first=first):
+    if management_api.is_management_path(request.path):
         return Door.MANAGEMENT_API
     if serves_static and request.method in ("GET", "HEAD"):
         return Door.STATIC
     return fallback_door(request, websocket_path=websocket_path)
-
-
-def calls_management_api(request: HttpRequest, *, first: bool) -> bool:
-    """Whether ``choose_door`` sends ``request`` to ``@connections`` on the WebSocket
-    API's port, decided without the rest of its rules (the front door asks it of every
-    request on a connection that calls ``@connections``)."""
-    if first and request.is_websocket_upgrade:
-        return False
-    return management_api.is_management_path(request.path)
 
 
 def fallback_door(request: HttpRequest, *, websocket_path: bool, proxy_api: bool = False) -> Door:

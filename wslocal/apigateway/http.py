@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 MAX_HEAD_BYTES = 16 * 1024
@@ -33,12 +34,7 @@ class HttpRequest:
     """The target's path (no query, no fragment, no scheme and authority)."""
 
     def __post_init__(self) -> None:
-        target = self.target
-        if target[:1] == "/" and target[:2] != "//" and "?" not in target and "#" not in target:
-            path = target  # origin form, nothing to split off (the hot loop's targets)
-        else:
-            path = urlsplit(target).path or "/"
-        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "path", request_path(self.target))
         if self.headers and not self.by_name:
             for key, value in self.headers:
                 self.by_name.setdefault(key.lower(), value)
@@ -88,6 +84,13 @@ class HttpRequest:
         return int(value)
 
 
+def request_path(target: str) -> str:
+    """A request target's path (no query, no fragment, no scheme and authority)."""
+    if target[:1] == "/" and target[:2] != "//" and "?" not in target and "#" not in target:
+        return target  # origin form, nothing to split off (the hot loop's targets)
+    return urlsplit(target).path or "/"
+
+
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
@@ -124,6 +127,60 @@ def parse_request_head(head: bytes) -> HttpRequest:
         headers.append((name, value))
         by_name.setdefault(name.lower(), value)
     return HttpRequest(method, target, tuple(headers), version, by_name)
+
+
+class PlainHead(NamedTuple):
+    """What ``parse_plain_head`` reads of a request: all that answering an
+    ``@connections`` call needs."""
+
+    method: str
+    path: str
+    content_length: int
+    keep_alive: bool
+
+
+_NOT_A_FIELD_LINE = re.compile(r"\r\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:)")
+"""A header line that does not start with a token and a colon (searched for, never
+found in a plain head)."""
+
+
+def parse_plain_head(buffer: bytes, head_end: int) -> PlainHead | None:
+    """The head ``buffer[:head_end]`` read as ``parse_request_head`` reads it, if it has
+    the plain shape every HTTP client sends (a three-part request line of HTTP/1.x, each
+    header line a token and a colon, no Transfer-Encoding or Upgrade, a Content-Length of
+    digits); else None, and ``parse_request_head`` reads it. It builds neither the header
+    list nor their index: the names it needs are found in the lower-cased head, which is
+    exact because a plain head's names are its lines' first characters."""
+    if head_end > MAX_HEAD_BYTES:
+        return None
+    text = buffer[:head_end].decode("latin-1")
+    line_end = text.find("\r\n")
+    parts = text[:line_end].split(" ")
+    if len(parts) != 3:
+        return None
+    method, target, version = parts
+    if not version.startswith("HTTP/1.") or _NOT_A_FIELD_LINE.search(text, line_end, head_end - 4):
+        return None
+    lowered = text.lower()
+    if "\r\ntransfer-encoding:" in lowered or "\r\nupgrade:" in lowered:
+        return None
+    length = _field_value(lowered, "\r\ncontent-length:") or "0"
+    if not length.isdigit():
+        return None
+    connection = _field_value(lowered, "\r\nconnection:")
+    http_1_0 = version == "HTTP/1.0"
+    keep_alive = connection == "keep-alive" if http_1_0 else connection != "close"
+    return PlainHead(method, request_path(target), int(length), keep_alive)
+
+
+def _field_value(lowered: str, prefix: str) -> str | None:
+    """The first value of the header line that starts with ``prefix`` (CRLF, the
+    lower-cased name and its colon), stripped as ``parse_request_head`` strips it."""
+    start = lowered.find(prefix)
+    if start < 0:
+        return None
+    start += len(prefix)
+    return lowered[start : lowered.find("\r\n", start)].strip()
 
 
 _EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"

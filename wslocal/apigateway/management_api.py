@@ -42,7 +42,18 @@ def connection_id_from_path(path: str, stage: str) -> str | None:
         del parts[0]
     if len(parts) != 2 or parts[0] != CONNECTIONS_SEGMENT or not parts[1]:
         return None
-    return unquote(parts[1]) if "%" in parts[1] else parts[1]
+    return _decoded_id(parts[1])
+
+
+def _decoded_id(segment: str) -> str:
+    """The id a path segment spells. The stage's ids end in ``=``, which clients send as
+    ``%3D``: that one escape is decoded without ``unquote`` (several µs of every post)."""
+    escapes = segment.count("%")
+    if escapes == 0:
+        return segment
+    if escapes == 1 and segment.endswith("%3D"):
+        return segment[:-3] + "="
+    return unquote(segment)
 
 
 def _error(status: int, error_type: str, message: str | None) -> ManagementResponse:

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Protocol
 
 from wslocal.apigateway import management_api
-from wslocal.apigateway.doors import Door, calls_management_api, choose_door, fallback_door
+from wslocal.apigateway.doors import Door, choose_door, fallback_door
 from wslocal.apigateway.http import (
     HttpError,
     HttpRequest,
+    PlainHead,
     chunk_size,
     parse_request_head,
     response_bytes,
@@ -124,32 +125,32 @@ class FrontDoor:
         for writer in list(self.clients.values()):
             writer.transport.abort()
 
-    def inline_body_length(self, request: HttpRequest, *, first: bool) -> int | None:
-        """The body length of an ``@connections`` call ``HttpConnection`` answers itself
-        (not chunked, within the limit, on the WebSocket API's port of a ready stage);
-        None for anything else. Raises HttpError as the stream path would (the caller
-        hands the request over, and that path answers it)."""
-        if self.proxy_api is not None or not self.ready.is_set():
-            return None
-        if not calls_management_api(request, first=first) or request.chunked:
-            return None
-        length = request.content_length
-        return length if length <= self._host.limits.max_post_bytes else None
+    def serves_inline(self, head: PlainHead) -> bool:
+        """Whether ``HttpConnection`` answers this request itself: an ``@connections``
+        call within the body limit, on the WebSocket API's port of a ready stage (a plain
+        head is never an upgrade nor chunked). Anything else goes to the stream path."""
+        return (
+            self.proxy_api is None
+            and self.ready.is_set()
+            and management_api.is_management_path(head.path)
+            and head.content_length <= self._host.limits.max_post_bytes
+        )
 
-    def management_answer(self, request: HttpRequest, body: bytes, *, keep_alive: bool) -> bytes:
+    def management_answer(self, method: str, path: str, body: bytes, *, keep_alive: bool) -> bytes:
         """The response to an ``@connections`` call, its message sent if it is a POST."""
-        faults = self._host.faults
-        if request.method == "POST" and faults and faults.post_fails():
-            log.info("fault injected: %s answered 500", request.path)
+        host = self._host
+        faults = host.faults
+        if method == "POST" and faults and faults.post_fails():
+            log.info("fault injected: %s answered 500", path)
             answer = management_api.internal_error()
         else:
             answer = management_api.handle_management_request(
-                self._host.registry,
-                method=request.method,
-                path=request.path,
+                host.registry,
+                method=method,
+                path=path,
                 body=body,
-                stage=self._host.stage_name,
-                max_post_bytes=self._host.limits.max_post_bytes,
+                stage=host.stage_name,
+                max_post_bytes=host.limits.max_post_bytes,
             )
         return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
 
@@ -278,7 +279,7 @@ class FrontDoor:
     ) -> bytes:
         keep_alive = request.keep_alive
         if door is Door.MANAGEMENT_API:
-            return self.management_answer(request, body, keep_alive=keep_alive)
+            return self.management_answer(request.method, request.path, body, keep_alive=keep_alive)
         if door is Door.STATIC:
             static_dir = self.static_dir
             path = static.resolve_static(static_dir, request.path) if static_dir else None

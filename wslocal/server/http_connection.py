@@ -1,9 +1,11 @@
 """A client connection while it only calls ``@connections``: the handlers' kept-alive
 posts (the fan-out's hot loop) are answered from its buffer as they arrive, with no task,
-stream or timer per request. The first request that is anything else (an upgrade, a
-chunked or oversized body, a file, a REST call, a request the parser refuses) hands the
-connection, with the bytes not yet served, to the front door's stream path
-(``FrontDoor.on_client``), which serves it to its end.
+stream or timer per request. Their heads are read by ``parse_plain_head``, which reads
+only what the answer needs. The first request that is anything else (an upgrade, a
+chunked or oversized body, a file, a REST call, a head not of the plain shape every
+client sends) hands the connection, with the bytes not yet served, to the front door's
+stream path (``FrontDoor.on_client``), which reads it with the full parser and serves it
+to its end.
 
 It knows its door through ``InlineDoor`` only: which requests it may answer itself, the
 answer to each, and where to hand the rest.
@@ -15,13 +17,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any, Protocol, cast
 
-from wslocal.apigateway.http import (
-    MAX_HEAD_BYTES,
-    HttpError,
-    HttpRequest,
-    parse_request_head,
-    response_bytes,
-)
+from wslocal.apigateway.http import MAX_HEAD_BYTES, PlainHead, parse_plain_head, response_bytes
 from wslocal.apigateway.limits import Limits
 
 STREAM_LIMIT_BYTES = 2 * 1024 * 1024
@@ -37,10 +33,10 @@ class InlineDoor(Protocol):
     @property
     def limits(self) -> Limits: ...
 
-    def inline_body_length(self, request: HttpRequest, *, first: bool) -> int | None: ...
+    def serves_inline(self, head: PlainHead) -> bool: ...
 
     def management_answer(
-        self, request: HttpRequest, body: bytes, *, keep_alive: bool
+        self, method: str, path: str, body: bytes, *, keep_alive: bool
     ) -> bytes: ...
 
     def on_client(
@@ -106,6 +102,7 @@ class HttpConnection(asyncio.Protocol):
         transport = self._transport
         answers: list[bytes] = []
         keep_alive = True
+        serves_inline, management_answer = self._door.serves_inline, self._door.management_answer
         while self._buffer and keep_alive and transport is not None and not self._writing_paused:
             buffer = self._buffer
             end = buffer.find(b"\r\n\r\n")
@@ -115,23 +112,18 @@ class HttpConnection(asyncio.Protocol):
                     return
                 break
             head_end = end + 4
-            try:
-                request = parse_request_head(buffer[:head_end])
-                length = self._door.inline_body_length(request, first=self._first)
-                if length is None:
-                    self._hand_over_after(answers)
-                    return
-                body_end = head_end + length
-            except HttpError:
-                self._hand_over_after(answers)  # the stream path answers it, as always
+            head = parse_plain_head(buffer, head_end)
+            if head is None or not serves_inline(head):
+                self._hand_over_after(answers)  # the stream path reads it, as always
                 return
+            body_end = head_end + head.content_length
             if len(buffer) < body_end:
                 break  # the body's rest is on its way
             self._buffer = buffer[body_end:]
             self._first = False
-            keep_alive = request.keep_alive
+            keep_alive = head.keep_alive
             body = buffer[head_end:body_end]
-            answers.append(self._door.management_answer(request, body, keep_alive=keep_alive))
+            answers.append(management_answer(head.method, head.path, body, keep_alive=keep_alive))
         if transport is None:
             return
         if answers:

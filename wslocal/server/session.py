@@ -142,7 +142,7 @@ class WebSocketSession:
         transport = self._writer.transport
         transport.write(data_frame(data))
         buffered = transport.get_write_buffer_size()
-        if buffered > self._stage.limits.send_buffer_bytes:
+        if buffered and buffered > self._stage.limits.send_buffer_bytes:  # 0: all sent
             log.warning(
                 "closing %s: %d bytes wait for a client that does not read",
                 self.connection_id,

@@ -18,7 +18,9 @@ A post is retried on 429, 5xx and connection errors by the layer's one retry loo
 (``chatroom.retry``, the ``POST`` budget, which counts the first attempt wherever it was
 made), and no post starts once the invocation is down to ``RESERVE_S``: those members are
 handed back as deferred, for the caller to queue before anything else. Connections that
-answered 410 are handed back too, for the caller to remove last.
+answered 410 are handed back too, for the caller to remove last. The first attempts read
+the invocation's time left once per ``MOST_BETWEEN_TIME_CHECKS_S`` at most, not per member,
+and count it down in between with the monotonic clock (``_FirstAttempts.requests``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining
 
 DEFAULT_CONCURRENCY = 32
+MOST_BETWEEN_TIME_CHECKS_S = 0.1
+"""The longest the first attempts go without reading the invocation's time left."""
+INFINITY = float("inf")
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
@@ -146,18 +151,26 @@ class Broadcaster:
         else:
             self._post_in_threads(client, data, members, remaining, deliveries)
         now_ms = int(self._clock() * 1000)
-        outcome = list(zip(members, deliveries, strict=True))
+        gone: list[str] = []
+        deferred: list[Member] = []
+        failed: list[Member] = []
+        for member, delivery in zip(members, deliveries, strict=True):
+            if delivery is Delivery.DELIVERED:
+                continue
+            if delivery is Delivery.GONE:
+                if not member.may_still_be_connecting(now_ms):
+                    gone.append(member.connection_id)
+            elif delivery is Delivery.DEFERRED:
+                deferred.append(member)
+            else:
+                failed.append(member)
         return BroadcastResult(
             delivered=deliveries.count(Delivery.DELIVERED),
-            gone=tuple(
-                m.connection_id
-                for m, d in outcome
-                if d is Delivery.GONE and not m.may_still_be_connecting(now_ms)
-            ),
-            failed=deliveries.count(Delivery.FAILED),
+            gone=tuple(gone),
+            failed=len(failed),
             duration_ms=(time.perf_counter() - started) * 1000,
-            deferred=tuple(m for m, d in outcome if d is Delivery.DEFERRED),
-            failed_members=tuple(m for m, d in outcome if d is Delivery.FAILED),
+            deferred=tuple(deferred),
+            failed_members=tuple(failed),
         )
 
     def _drives_sockets(self, client: Any) -> bool:
@@ -242,6 +255,8 @@ class _FirstAttempts:
         "client",
         "data",
         "deliveries",
+        "last_answer",
+        "last_delivery",
         "lock",
         "members",
         "most",
@@ -279,18 +294,32 @@ class _FirstAttempts:
         self.retrying = 0
         """Members handed to the pool and not done (changed under ``lock``)."""
         self.lock = threading.Lock()
+        self.last_answer: Response | None = None
+        """The answer ``settle`` read last, and what it meant: the next is often the same
+        object (``KeptAliveSockets`` keeps the bodiless answers it read, by their bytes)."""
+        self.last_delivery: Delivery | None = None
 
     def requests(self) -> Iterator[tuple[int, bytes] | None]:
         """Each member's request, when a post may start (``None`` until then); members
-        reached with less than ``RESERVE_S`` left stay deferred."""
+        reached with less than ``RESERVE_S`` left stay deferred. The time left is read at
+        the first member, then again when the ``time.monotonic`` clock has run through
+        what was left over ``RESERVE_S``, or ``MOST_BETWEEN_TIME_CHECKS_S`` after the last
+        read, whichever is first: with the invocation's deadline on a clock that runs as
+        fast as it, no post starts with less than ``RESERVE_S`` left, as with a read per
+        member; one that drifts or jumps is seen within that bound."""
         client, data, remaining = self.client, self.data, self.remaining
         deliveries, tried_at, most = self.deliveries, self.tried_at, self.most
+        monotonic, check_at = time.monotonic, -INFINITY
         for index, member in enumerate(self.members):
             while self.posting + self.retrying >= most:
                 yield None  # asked again after each answer, or when a retry ends (the waker)
-            if remaining() < budgets.RESERVE_S:
-                continue
-            tried_at[index] = time.monotonic()
+            now = monotonic()
+            if now >= check_at:
+                spare = remaining() - budgets.RESERVE_S
+                if spare < 0:
+                    return  # this member and the rest stay deferred
+                check_at = now + min(spare, MOST_BETWEEN_TIME_CHECKS_S)
+            tried_at[index] = now
             try:
                 request = client.request_bytes(member.connection_id, data)
             except BotoCoreError:  # no credentials to sign with: this member fails
@@ -301,7 +330,13 @@ class _FirstAttempts:
 
     def settle(self, index: int, response: Response | None) -> None:
         self.posting -= 1
-        delivery = None if response is None else answered(response.status, error_type(response))
+        if response is None:
+            delivery = None
+        elif response is self.last_answer:  # the drive hands the same answer back as one
+            delivery = self.last_delivery
+        else:
+            delivery = answered(response.status, error_type(response))
+            self.last_answer, self.last_delivery = response, delivery
         if delivery is None:
             with self.lock:
                 self.retrying += 1

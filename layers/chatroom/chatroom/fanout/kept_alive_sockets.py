@@ -4,9 +4,11 @@
 The fan-out's hot loop, so it does per post only what a post needs: its connections stay
 registered with one selector for their life (a selector change only while a request is
 partly written), each connection's state is one object reused from request to request,
-the clock is read once per turn of the loop, and an answer that is exactly the local
-stage's (``200``, ``Content-Length: 0``) is known by its bytes (``http1.bodiless_response``)
-instead of parsed (``http1.parse_response``). Its caller may hold requests back (a shared
+the clock is read once per turn of the loop, the usual event (an answer readable on a
+connection with its request written) goes straight to a read (``_Drive._read``), and an
+answer that is exactly the local stage's (``200``, ``Content-Length: 0``) is known by its
+bytes (``http1.bodiless_response``), as the same object each time, instead of parsed
+(``http1.parse_response``). Its caller may hold requests back (a shared
 bound on posts in flight): it is asked again after each answer, and a ``Waker`` wakes it
 from another thread.
 """
@@ -25,6 +27,7 @@ from typing import Any, TypeVar
 
 from chatroom.fanout.http1 import RECEIVE_BYTES, Response, bodiless_response, parse_response
 
+READ = selectors.EVENT_READ
 MOST_ANSWERS_KEPT = 16
 """Bodiless answers a drive keeps by their bytes (a few statuses and reasons)."""
 INFINITY = float("inf")
@@ -167,7 +170,7 @@ class _Drive:
         self._now = time.monotonic()
         busy, select = self._busy, self._selector.select
         if waker is not None:
-            self._selector.register(waker.reader, selectors.EVENT_READ, None)
+            self._selector.register(waker.reader, READ, None)
         try:
             self._fill(most)
             while busy or self._waiting:
@@ -181,6 +184,8 @@ class _Drive:
                     if connection is None:  # the waker
                         waker.clear()  # type: ignore[union-attr]
                         self._waiting = False
+                    elif mask == READ == connection.events and not connection.buffer:
+                        self._read(connection)
                     else:
                         self._advance(connection, mask)
                 if self._now >= self._next_check:
@@ -299,27 +304,56 @@ class _Drive:
                     return
                 connection.unsent = connection.unsent[sent:] or None
                 if connection.unsent is None:
-                    self._watch(connection, selectors.EVENT_READ)
+                    self._watch(connection, READ)
                 return
-            if not mask & selectors.EVENT_READ:
+            if not mask & READ:
                 return
             try:
                 data = sock.recv(RECEIVE_BYTES)
             except BlockingIOError:
                 return
-            buffer = connection.buffer
-            if not buffer:
-                response = self._answers.get(data) or self._bodiless(data)
-                if response is not None:
-                    self._answer(connection, key, response, closes=False)
-                    return
-            buffer += data
+        except OSError:
+            self._failed(connection, timed_out=False)
+            return
+        self._received(connection, key, data)
+
+    def _received(self, connection: _Connection, key: Any, data: bytes) -> None:
+        """Take ``data`` read for ``key``'s request (``b""``: the server closed)."""
+        buffer = connection.buffer
+        if not buffer:
+            response = self._answers.get(data) or self._bodiless(data)
+            if response is not None:
+                self._answer(connection, key, response, closes=False)
+                return
+        buffer += data
+        try:
             parsed = parse_response(buffer, not data)
-        except (OSError, http.client.HTTPException):
+        except http.client.HTTPException:
             self._failed(connection, timed_out=False)
             return
         if parsed is not None:
             self._answer(connection, key, parsed.response, parsed.closes or bool(buffer))
+
+    def _read(self, connection: _Connection) -> None:
+        """``_advance`` for the usual event, where it only reads: an answer expected on a
+        connected connection with the request written and nothing read yet (an idle one
+        goes to ``_advance``)."""
+        key = connection.key
+        if key is _IDLE:
+            self._advance(connection, READ)
+            return
+        try:
+            data = connection.socket.recv(RECEIVE_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._failed(connection, timed_out=False)
+            return
+        response = self._answers.get(data)
+        if response is None:
+            self._received(connection, key, data)
+            return
+        self._answer(connection, key, response, closes=False)
 
     def _bodiless(self, data: bytes) -> Response | None:
         """``bodiless_response``, kept by the answer's bytes (a few kinds at most)."""

@@ -78,13 +78,16 @@ def host_header(parts: SplitResult) -> str:
     return host
 
 
-def quoted_id(connection_id: str) -> str:
-    """A connection id as a path segment (``quote`` with nothing safe); API Gateway's ids,
-    letters and digits with ``=`` padding, without ``quote``'s cost."""
+def id_segments(connection_id: str) -> tuple[bytes, bytes]:
+    """A connection id as a path segment (``quote`` with nothing safe), and that segment
+    encoded again as SigV4's canonical URI has it; API Gateway's ids, letters and digits
+    with ``=`` padding, without ``quote``'s cost. A dot segment is the caller's to see."""
     plain = connection_id.rstrip("=")
     if plain.isalnum() and plain.isascii():
-        return plain + "%3D" * (len(connection_id) - len(plain))
-    return quote(connection_id, safe="")
+        head, padding = plain.encode(), len(connection_id) - len(plain)
+        return head + b"%3D" * padding, head + b"%253D" * padding
+    quoted = quote(connection_id, safe="")
+    return quoted.encode(), quoted.replace("%", "%25").encode()
 
 
 class _SignedPosts:
@@ -205,12 +208,12 @@ class KeepAliveManagementApi:
             posts = self._posts = _SignedPosts(
                 signature, self._connections_path, self._host, len(data)
             )
-        quoted = quoted_id(connection_id)
+        quoted, canonical = id_segments(connection_id)
         if quoted in DOT_SEGMENTS:
-            canonical = canonical_uri(self._connections_path + quoted).encode()
+            canonical = canonical_uri(self._connections_path + quoted.decode()).encode()
         else:
-            canonical = self._canonical_connections_path + quoted.replace("%", "%25").encode()
-        return posts.request(quoted.encode(), signature.signature(canonical))
+            canonical = self._canonical_connections_path + canonical
+        return posts.request(quoted, signature.signature(canonical))
 
     def _connection(self) -> KeptAliveConnection:
         """This thread's connection."""

@@ -110,10 +110,7 @@ def parse(body: str) -> Shard | OverdueCheck:
             if not isinstance(room, str) or not isinstance(message_id, str):
                 raise ShardError("an overdue check needs a room and a message id")
             return OverdueCheck(room, message_id)
-        recipients = tuple(
-            Member(connection_id=str(cid), name="", connected_at=int(at))
-            for cid, at in decoded["to"]
-        )
+        recipients = tuple(Member(str(cid), int(at)) for cid, at in decoded["to"])
         room, data, attempt = decoded["room"], decoded["data"], int(decoded["attempt"])
         origin = _origin(decoded.get("origin"))
     except ShardError:

@@ -9,7 +9,7 @@ from botocore.exceptions import NoCredentialsError
 
 from chatroom import budgets
 from chatroom.connections import CONNECT_GRACE_MS, Member
-from chatroom.fanout.broadcast import Broadcaster, Delivery
+from chatroom.fanout.broadcast import MOST_BETWEEN_TIME_CHECKS_S, Broadcaster, Delivery
 from chatroom.fanout.management_api import ManagementApiClients, management_endpoint
 from tests.support.management_api import FakeManagementApi
 
@@ -368,9 +368,36 @@ def test_no_first_attempt_starts_when_the_invocations_time_is_short(kept_alive):
 
 
 def test_members_reached_once_time_runs_short_are_deferred(kept_alive):
-    times = iter([budgets.RESERVE_S + 1.0] + [budgets.RESERVE_S - 0.1] * 3)
+    _KeptAlive.delays = {"a": 0.3}
+    ends = time.monotonic() + budgets.RESERVE_S + 0.2
     result = broadcaster(max_workers=1).broadcast(
-        kept_alive, b"x", members("a", "b", "c"), remaining=lambda: next(times)
+        kept_alive, b"x", members("a", "b", "c"), remaining=lambda: ends - time.monotonic()
+    )
+    assert [m.connection_id for m in result.deferred] == ["b", "c"]
+    assert (result.delivered, _KeptAlive.hits) == (1, ["a"])
+
+
+def test_first_attempts_read_the_time_left_once_while_it_is_far_from_the_reserve(kept_alive):
+    reads = []
+
+    def remaining() -> float:
+        reads.append(time.monotonic())
+        return budgets.RESERVE_S + 60.0
+
+    result = broadcaster(max_workers=4).broadcast(
+        kept_alive, b"x", members(*(f"m{i}" for i in range(12))), remaining=remaining
+    )
+    assert result.delivered == 12
+    assert len(reads) <= 1 + (reads[-1] - reads[0]) / MOST_BETWEEN_TIME_CHECKS_S
+
+
+def test_a_time_left_that_drops_faster_than_the_clock_is_read_again_within_the_bound(
+    kept_alive,
+):
+    _KeptAlive.delays = {"a": MOST_BETWEEN_TIME_CHECKS_S + 0.05}
+    left = iter([budgets.RESERVE_S + 60.0] + [budgets.RESERVE_S - 0.1] * 2)
+    result = broadcaster(max_workers=1).broadcast(
+        kept_alive, b"x", members("a", "b", "c"), remaining=lambda: next(left)
     )
     assert [m.connection_id for m in result.deferred] == ["b", "c"]
     assert (result.delivered, _KeptAlive.hits) == (1, ["a"])

@@ -1,6 +1,6 @@
 """Which door a request goes through, from its head alone."""
 
-from wslocal.apigateway.doors import Door, calls_management_api, choose_door, fallback_door
+from wslocal.apigateway.doors import Door, choose_door, fallback_door
 from wslocal.apigateway.http import parse_request_head
 
 
@@ -44,18 +44,3 @@ def test_a_post_elsewhere_is_not_found():
 def test_a_file_the_page_lacks_falls_back_to_the_apis_address_or_not_found():
     assert fallback_door(request("GET", "/dev"), websocket_path=True) is Door.WEBSOCKET_ADDRESS
     assert fallback_door(request("GET", "/nope"), websocket_path=False) is Door.NOT_FOUND
-
-
-def test_calls_management_api_agrees_with_choose_door_on_the_websocket_apis_port():
-    requests = [
-        request("POST", "/dev/@connections/abc="),
-        request("GET", "/@connections/abc%3D?x=1"),
-        request("GET", "/dev/@connections/abc", *UPGRADE),
-        request("GET", "/dev", *UPGRADE),
-        request("POST", "/dev/other"),
-        request("GET", "/app.js"),
-    ]
-    for req in requests:
-        for first in (True, False):
-            expected = door(req, first=first) is Door.MANAGEMENT_API
-            assert calls_management_api(req, first=first) is expected, (req.target, first)

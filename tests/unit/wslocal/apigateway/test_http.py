@@ -1,6 +1,13 @@
 import pytest
 
-from wslocal.apigateway.http import HttpError, chunk_size, parse_request_head, response_bytes
+from wslocal.apigateway.http import (
+    HttpError,
+    PlainHead,
+    chunk_size,
+    parse_plain_head,
+    parse_request_head,
+    response_bytes,
+)
 
 
 def test_request_head_is_parsed():
@@ -97,3 +104,61 @@ def test_the_path_is_the_target_without_its_query_fragment_or_authority():
     ]:
         head = f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         assert parse_request_head(head).path == path, target
+
+
+def plain(head: bytes) -> PlainHead | None:
+    return parse_plain_head(head + b"body", len(head))
+
+
+SIGNED_POST = (
+    b"POST /test/@connections/L0SM9cOFvHcCIhw%3D HTTP/1.1\r\nHost: 127.0.0.1:3001\r\n"
+    b"Accept-Encoding: identity\r\nContent-Length: 4\r\nX-Amz-Date: 20261203T162201Z\r\n"
+    b"Authorization: AWS4-HMAC-SHA256 Credential=wslocal/20261203/us-east-1/execute-api/"
+    b"aws4_request, SignedHeaders=host;x-amz-date, Signature=7281\r\n\r\n"
+)
+
+
+def test_a_signed_post_is_read_as_a_plain_head():
+    assert plain(SIGNED_POST) == PlainHead(
+        "POST", "/test/@connections/L0SM9cOFvHcCIhw%3D", 4, keep_alive=True
+    )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        SIGNED_POST,
+        b"GET /a?x=1#f HTTP/1.1\r\n\r\n",
+        b"DELETE //host/a HTTP/1.1\r\ncontent-length:  7 \r\n\r\n",
+        b"POST /a HTTP/1.1\r\nConnection: Close\r\n\r\n",
+        b"POST /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"POST /a HTTP/1.0\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 9\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nContent-Length:\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nX-Note: a\nContent-Length: 9\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nX: caf\xe9\r\nConnection: close\xa0\r\n\r\n",
+    ],
+)
+def test_a_plain_head_reads_as_parse_request_head_reads_it(head):
+    request = parse_request_head(head)
+    assert plain(head) == PlainHead(
+        request.method, request.path, request.content_length, request.keep_alive
+    )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"garbage\r\n\r\n",
+        b"GET / HTTP/2\r\n\r\n",
+        b"GET / HTTP/1.1\r\nno colon\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost : spaced name\r\n\r\n",
+        b"GET / HTTP/1.1\r\n folded: line\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GET /a HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+    ],
+)
+def test_a_head_of_any_other_shape_is_left_to_parse_request_head(head):
+    assert plain(head) is None

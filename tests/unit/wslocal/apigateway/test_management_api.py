@@ -49,6 +49,21 @@ def test_paths_with_and_without_the_stage_name_the_connection():
     assert is_management_path("/local/@connections/x") and not is_management_path("/index.html")
 
 
+@pytest.mark.parametrize(
+    ("segment", "connection_id"),
+    [
+        ("abc%3D", "abc="),
+        ("abc%3d", "abc="),
+        ("a%2Fb%3D", "a/b="),
+        ("a%3Db", "a=b"),
+        ("abc%", "abc%"),
+        ("abc", "abc"),
+    ],
+)
+def test_an_id_is_decoded_as_unquote_decodes_it(segment, connection_id):
+    assert connection_id_from_path(f"/local/@connections/{segment}", "local") == connection_id
+
+
 def test_post_sends_the_raw_bytes_and_answers_200(registry):
     outbound = open_connection(registry)
     response = call(registry, "POST", "/local/@connections/abc%3D", b"hi")
