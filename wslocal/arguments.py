@@ -12,8 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from wslocal import __version__
 from wslocal.apigateway.limits import Limits
-from wslocal.defaults import DEFAULT_REGION, DEFAULT_SWEEP_INTERVAL_S, WEBSOCKET_ROUTES
-from wslocal.event_loop import LOOP_KINDS
+from wslocal.defaults import (
+    DEFAULT_REGION,
+    DEFAULT_SWEEP_INTERVAL_S,
+    LOOP_KINDS,
+    WEBSOCKET_ROUTES,
+)
 from wslocal.exceptions import WslocalError
 from wslocal.faults import FaultPlan, parse_faults
 from wslocal.runtime.growth import POLICIES

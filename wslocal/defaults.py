@@ -9,3 +9,5 @@ DEFAULT_SWEEP_INTERVAL_S = 10.0
 """How often the stage deletes TTL-expired items (DynamoDB Local never does)."""
 WEBSOCKET_ROUTES = ("connect", "message", "disconnect")
 """The kinds of sample WebSocket event ``wslocal generate-event websocket`` prints."""
+LOOP_KINDS = ("auto", "uvloop", "asyncio")
+"""The event loops ``wslocal start --loop`` runs on (``wslocal.event_loop``)."""

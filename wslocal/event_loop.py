@@ -14,7 +14,6 @@ from typing import Literal
 from wslocal.exceptions import WslocalError
 
 LoopKind = Literal["auto", "uvloop", "asyncio"]
-LOOP_KINDS: tuple[LoopKind, ...] = ("auto", "uvloop", "asyncio")
 
 
 def uvloop_installed() -> bool:
