@@ -13,8 +13,10 @@ For the floor (a plain ``websockets`` server that broadcasts in-process) and the
 fan-out): N clients join one room; after two warm-up messages, one client sends
 ``sendMessage`` ``--rounds`` times, one at a time, and the time until every other client
 has it is noted (p50 over rounds); then ``--burst`` messages back to back, and the
-deliveries per second until all have all of them. Then a room of ``--large`` clients on
-the stage: every message delivered to all, p50. Lost messages are counted, never waited
+deliveries per second until all have all of them (with the stage's processes before and
+after it: the workers a burst starts are CPU it pays), then the same burst again, the
+workers warm. Then a room of ``--large`` clients on the stage: every message delivered to
+all, p50. Lost messages are counted, never waited
 for past 60 s. Memory: the stage and its workers, DynamoDB Local's JVM and moto's server
 each on their own line. ``--direct`` (stage only) POSTs to ``@connections`` from the bench
 itself over 32 keep-alive connections: the stage's own cost without a handler.
@@ -356,6 +358,14 @@ class Run:
     """The share of both cores busy (any process) during the burst, from /proc/stat."""
     burst_bench_cpu_s: float = 0.0
     """The bench's own CPU during the burst: its clients reading every frame."""
+    processes_before_burst: int = 0
+    processes_after_burst: int = 0
+    """The stage's processes (workers, fork servers, engines) before and after the first
+    burst: the workers it started are CPU the burst paid."""
+    again_s: float = 0.0
+    again_deliveries: int = 0
+    """The same burst once more, the pools as the first one left them (measured after the
+    CPU window: the CPU table is the first burst's)."""
 
     @property
     def p50_ms(self) -> float:
@@ -364,6 +374,10 @@ class Run:
     @property
     def burst_rate(self) -> float:
         return self.burst_deliveries / self.burst_s if self.burst_s else 0.0
+
+    @property
+    def again_rate(self) -> float:
+        return self.again_deliveries / self.again_s if self.again_s else 0.0
 
 
 def machine_jiffies() -> tuple[int, int]:
@@ -379,6 +393,7 @@ async def measure(
     dynamodb: str = "", while_connected: Callable[[], Awaitable[None]] | None = None,
     tracer: Tracer | None = None,
     profile: FanoutProfile | None = None,
+    stage_pid: int | None = None,
 ) -> Run:  # fmt: skip
     began = time.perf_counter()
     connections = await connect_all(url, clients)
@@ -408,6 +423,8 @@ async def measure(
             arrivals = [r.arrivals[m] for r in others for m in markers if m in r.arrivals]
             tracer.end(started, receivers[0].acks, arrivals)
     if burst:
+        if stage_pid is not None:
+            run.processes_before_burst = len(process_tree(stage_pid))
         markers = [f"bench-{tag}-burst{index}" for index in range(burst)]
         busy_before, bench_before = machine_jiffies(), time.process_time()
         started = time.perf_counter()
@@ -420,9 +437,20 @@ async def measure(
         run.burst_s = elapsed / 1000
         run.burst_deliveries = len(others) * burst - lost
         run.lost += lost
+        if stage_pid is not None:
+            run.processes_after_burst = len(process_tree(stage_pid))
     if profile is not None:
         await profile.end()
         run.measured_deliveries = len(others) * (rounds + burst) - run.lost
+    if burst:
+        await asyncio.sleep(0.5)
+        markers = [f"bench-{tag}-again{index}" for index in range(burst)]
+        started = time.perf_counter()
+        await send_markers(receivers, markers, direct)
+        elapsed, lost = await wait_for(others, markers, started)
+        run.again_s = elapsed / 1000
+        run.again_deliveries = len(others) * burst - lost
+        run.lost += lost
     if while_connected is not None:
         await while_connected()
     await asyncio.gather(*(ws.close() for ws in connections))
@@ -492,7 +520,7 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
     try:
         run = await measure(
             url, args.clients, args.rounds, args.burst, port if args.direct else None, dynamodb,
-            look_at_memory, tracer, profile,
+            look_at_memory, tracer, profile, stage.pid,
         )  # fmt: skip
         large = None
         if args.large and not args.direct:
@@ -526,6 +554,11 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
         rows.append(("burst: the bench's own CPU per delivery (µs)",
                      f"{floor.burst_bench_cpu_s * floor_per:.0f}" if floor else "-",
                      f"{run.burst_bench_cpu_s * per:.0f}", ""))  # fmt: skip
+        processes = f"{run.processes_before_burst} / {run.processes_after_burst}"
+        rows.append(("burst: the stage's processes before / after it", "-", processes, ""))
+        rows.append(("the same burst again, workers warm: deliveries/s",
+                     f"{floor.again_rate:,.0f}" if floor else "-", f"{run.again_rate:,.0f}",
+                     ""))  # fmt: skip
     rows.append(("lost deliveries", str(floor.lost) if floor else "-", str(run.lost), "0"))
     rows.append((f"{args.clients} clients joined (s)",
                  f"{floor.joined_s:.1f}" if floor else "-", f"{run.joined_s:.1f}", ""))  # fmt: skip
