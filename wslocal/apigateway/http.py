@@ -79,7 +79,7 @@ class HttpRequest:
         if self.chunked:
             return 0
         value = self.header("Content-Length") or "0"
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):  # "²" is a digit to isdigit()
             raise HttpError(400, "bad Content-Length")
         return int(value)
 
@@ -165,7 +165,7 @@ def parse_plain_head(buffer: bytes, head_end: int) -> PlainHead | None:
     if "\r\ntransfer-encoding:" in lowered or "\r\nupgrade:" in lowered:
         return None
     length = _field_value(lowered, "\r\ncontent-length:") or "0"
-    if not length.isdigit():
+    if not (length.isascii() and length.isdigit()):
         return None
     connection = _field_value(lowered, "\r\nconnection:")
     http_1_0 = version == "HTTP/1.0"
