@@ -255,15 +255,17 @@ async def _serve(
             "(Ctrl-C again to stop at once).",
             flush=True,
         )
-        await stage.stop()
-        # Engines still starting are waited for, so none is left running.
-        result = await asyncio.gather(starting, return_exceptions=True)
-        if template.engines is None and isinstance(result[0], tuple):
-            template.engines = result[0][0]
-        # Ctrl-C interrupts again (the engines' stop below): uvloop, unlike asyncio's
-        # loop, leaves its closed loop's handler on the signals.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+        try:
+            await stage.stop()
+            # Engines still starting are waited for, so none is left running.
+            result = await asyncio.gather(starting, return_exceptions=True)
+            if template.engines is None and isinstance(result[0], tuple):
+                template.engines = result[0][0]
+        finally:
+            # Ctrl-C interrupts again (the engines' stop below): uvloop, unlike asyncio's
+            # loop, leaves its closed loop's handler on the signals.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
 
 
 async def _watch_engines(engines: Engines, interval_s: float = 1.0) -> None:

@@ -28,12 +28,14 @@ def loop_kind_of(kind: LoopKind) -> Literal["uvloop", "asyncio"]:
 
 
 def new_event_loop(kind: LoopKind = "auto") -> asyncio.AbstractEventLoop:
-    """A new loop of ``kind`` (``uvloop`` asked for and not installed: an error that says
-    so)."""
+    """A new loop of ``kind``: ``auto`` falls back to asyncio's when uvloop does not
+    import; ``uvloop`` asked for and not importable is an error that says so."""
     if loop_kind_of(kind) == "asyncio":
         return asyncio.new_event_loop()
     try:
         import uvloop
     except ImportError as exc:
-        raise WslocalError("--loop uvloop: uvloop is not installed (pip install uvloop)") from exc
+        if kind == "auto":
+            return asyncio.new_event_loop()
+        raise WslocalError(f"--loop uvloop: uvloop does not import ({exc})") from exc
     return uvloop.new_event_loop()

@@ -199,6 +199,21 @@ def test_ctrl_c_to_the_process_group_stops_cleanly_after_disconnects():
         assert_ended(children)
 
 
+def test_start_on_asyncios_loop_delivers_a_message_to_the_room():
+    # --loop asyncio, the fallback where uvloop is not installed; the other tests run on uvloop
+    with wslocal_started("--loop", "asyncio") as (process, port):
+        url = f"ws://127.0.0.1:{port}?room=asyncio"
+        with connect(f"{url}&name=alice") as alice, connect(f"{url}&name=bob") as bob:
+            alice.send(json.dumps({"action": "sendMessage", "message": "on asyncio's loop"}))
+            deadline = time.monotonic() + 20
+            while "on asyncio's loop" not in bob.recv(
+                timeout=max(0.1, deadline - time.monotonic())
+            ):
+                pass
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
 def test_a_second_ctrl_c_stops_at_once():
     with wslocal_started() as (process, _):
         children = children_of(process.pid)

@@ -2,10 +2,11 @@ import asyncio
 import sys
 
 import pytest
-import uvloop
 
 from wslocal import event_loop
 from wslocal.exceptions import WslocalError
+
+uvloop = pytest.importorskip("uvloop")
 
 
 def loop_of(kind: event_loop.LoopKind) -> asyncio.AbstractEventLoop:
@@ -31,5 +32,13 @@ def test_asyncio_is_asyncio_even_with_uvloop_installed() -> None:
 
 def test_uvloop_asked_for_and_missing_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)
-    with pytest.raises(WslocalError, match="uvloop is not installed"):
+    with pytest.raises(WslocalError, match="uvloop does not import"):
         event_loop.new_event_loop("uvloop")
+
+
+def test_auto_falls_back_to_asyncio_when_an_installed_uvloop_does_not_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    loop = loop_of("auto")
+    assert not isinstance(loop, uvloop.Loop)
