@@ -5,11 +5,13 @@ changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Collection, Mapping, Sequence
 
 from wslocal import __version__
 from wslocal.engines.provisioning import Engines
+from wslocal.event_loop import uvloop_installed
 from wslocal.eventsources.sqs_queues import concurrency_of
 from wslocal.runtime.builds import FunctionRuntime
 from wslocal.runtime.languages import Debugging
@@ -41,6 +43,7 @@ def banner(stage: LocalStage, engines: Engines, made: Sequence[str]) -> str:
         lines.append(f"  Reload        a function's workers when its code or layers change "
                      f"({folders} folders watched); routes, functions, tables and event "
                      f"sources when the template changes; --no-watch to stop")  # fmt: skip
+    lines.append(loop_line(asyncio.get_running_loop()))
     if stage.config.faults is not None and stage.config.faults.active:
         lines.append(f"  Faults        injected: {stage.config.faults.describe()}")
     lines += _route_lines(stage)
@@ -60,6 +63,18 @@ def banner(stage: LocalStage, engines: Engines, made: Sequence[str]) -> str:
     lines += [f"  Warning: {line}" for line in (*model.warnings, *runtime_warnings)]
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines) + "\n"
+
+
+def loop_line(loop: asyncio.AbstractEventLoop) -> str:
+    """Which event loop the stage runs on: ``--loop auto`` picks uvloop only where it
+    imports, and a profile or a debugger reads differently on each."""
+    if type(loop).__module__.split(".")[0] == "uvloop":
+        from importlib.metadata import version
+
+        return f"  Event loop    uvloop {version('uvloop')}; --loop asyncio for asyncio's"
+    if uvloop_installed():
+        return "  Event loop    asyncio's (--loop); uvloop's takes less CPU a post"
+    return "  Event loop    asyncio's; uvloop is not installed"
 
 
 def debug_lines(model: StageModel, debug: Mapping[str, Debugging]) -> list[str]:

@@ -113,6 +113,7 @@ def test_start_serves_the_chat_and_page_then_stops_cleanly_on_sigterm():
         assert f"ws://127.0.0.1:{port}" in text
         assert f"http://127.0.0.1:{port}/dev/@connections" in text  # the template's StageName
         assert "DynamoDB Local" in text
+        assert "Event loop    uvloop" in text  # --loop auto, uvloop installed
         assert "ConnectionsTable stream -> PresenceFunction (batch 100, window 1 s" in text
         assert "TTL           expired items of ConnectionsTable (ttl)" in text
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:

@@ -1,14 +1,19 @@
 """The banner's lines that say what the stage does with a template's parts: event
 sources with their settings, functions under a debugger, which runtime each function runs on."""
 
+import asyncio
 from dataclasses import replace
+from importlib.metadata import version
 from pathlib import Path
+
+import pytest
 
 from tests.support.paths import FIXTURES
 from wslocal.banner import (
     debug_lines,
     describe_queue_source,
     describe_stream_source,
+    loop_line,
     runtime_lines,
 )
 from wslocal.runtime.builds import FunctionRuntime
@@ -90,3 +95,22 @@ def test_each_runtime_says_its_language_interpreter_and_packages_once():
 def test_python_functions_without_a_built_runtime_run_on_the_stages_interpreter():
     [line] = runtime_lines(["A"], {})
     assert line.startswith("  Python        every Python function on this interpreter")
+
+
+def test_the_loop_line_names_uvloop_and_its_version():
+    uvloop = pytest.importorskip("uvloop")
+    loop = uvloop.new_event_loop()
+    try:
+        assert loop_line(loop) == (
+            f"  Event loop    uvloop {version('uvloop')}; --loop asyncio for asyncio's"
+        )
+    finally:
+        loop.close()
+
+
+def test_the_loop_line_names_asyncios_loop():
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop_line(loop).startswith("  Event loop    asyncio's")
+    finally:
+        loop.close()
