@@ -465,6 +465,7 @@ class WorkerPool:
             waiting=ahead,
             cold_start_s=self.timings.cold_start_s,
             call_s=self.timings.call_s,
+            runnable=growth.runnable_tasks(),
         )
 
     async def _release(self, worker: Worker) -> None:

@@ -1,7 +1,15 @@
 """When a busy pool starts another environment: Lambda's policy (always) and the stage's
 default (only when no warm one frees sooner), decided from the pool's state alone."""
 
-from wslocal.runtime.growth import PerCall, PoolState, Start, Timings, Wait, WarmFirst
+from wslocal.runtime.growth import (
+    PerCall,
+    PoolState,
+    Start,
+    Timings,
+    Wait,
+    WarmFirst,
+    runnable_tasks,
+)
 
 ONE_CORE = WarmFirst(cores=1)
 
@@ -66,6 +74,36 @@ def test_environments_being_started_count_from_when_they_will_be_ready():
     ready_soon = state(busy_since=[], starting_since=[99.9])  # ready at 100.1: clears 11
     assert ONE_CORE.decide(ready_soon) == Wait(until=100.2)
     assert ONE_CORE.decide(state(busy_since=[], starting_since=[99.9], waiting=11)) == Start()
+
+
+def test_a_call_waits_while_the_machine_has_more_tasks_ready_than_cores():
+    # calls of 0.5 s would each get an environment; with no core free, a start only slows them
+    assert ONE_CORE.decide(state(call_s=0.5, runnable=2)) == Wait(until=100.2)
+
+
+def test_a_core_free_lets_the_queue_rule_decide():
+    assert ONE_CORE.decide(state(call_s=0.5, runnable=1)) == Start()
+    assert ONE_CORE.decide(state(runnable=1)) == Wait(until=100.2)
+
+
+def test_a_busy_machine_still_starts_one_while_fewer_are_at_work_than_cores():
+    assert WarmFirst(cores=2).decide(state(runnable=8)) == Start()
+
+
+def test_lambdas_policy_starts_one_however_busy_the_machine():
+    assert PerCall().decide(state(runnable=8)) == Start()
+
+
+def test_the_tasks_ready_to_run_are_read_from_the_kernels_loadavg(tmp_path):
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("0.45 0.87 0.93 3/90 19119\n")
+    assert runnable_tasks(loadavg) == 3
+
+
+def test_no_loadavg_means_the_tasks_ready_are_not_known(tmp_path):
+    assert runnable_tasks(tmp_path / "absent") is None
+    (tmp_path / "odd").write_text("0.45\n")
+    assert runnable_tasks(tmp_path / "odd") is None
 
 
 def test_the_latest_cold_start_is_the_one_expected_next():

@@ -67,8 +67,10 @@ class FakeWorker:
 
 @pytest.fixture(autouse=True)
 def one_core(monkeypatch) -> None:
-    """The pools here run on one core: beyond one call at work, the policy decides."""
+    """The pools here run on one core, which they alone use (whatever else the machine
+    running the tests does): beyond one call at work, the policy decides."""
     monkeypatch.setattr(growth, "available_cores", lambda: 1)
+    monkeypatch.setattr(growth, "runnable_tasks", lambda: 1)
 
 
 def fake_starts(monkeypatch, seconds: float) -> list[int]:
@@ -128,6 +130,18 @@ async def test_calls_beyond_what_the_warm_worker_clears_in_a_start_get_their_own
     # in 0.1 s the warm worker begins about 9 calls of 10 ms: the other 5 each start one
     pids = await asyncio.gather(*(pool.invoke({"seconds": 0.01}, f"r{n}") for n in range(14)))
     assert 1 < len(set(pids)) < 14
+    await pool.close()
+
+
+async def test_on_a_machine_with_no_core_free_the_same_calls_wait_for_the_warm_worker(
+    starts, monkeypatch
+):
+    monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)  # three tasks ready, one core
+    pool = await warm_pool(WARM_FIRST, max_workers=16)
+    # with a core free the 12th would start one (the warm worker begins 11 in a start);
+    # held two starts at most (0.2 s), the 12 calls of 10 ms are cleared by the warm worker
+    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.01}, f"r{n}") for n in range(12)))
+    assert set(pids) == {1} and starts == [1]
     await pool.close()
 
 
