@@ -63,3 +63,36 @@ def test_clients_for_the_stage_are_redirected_and_unsigned_others_untouched():
         "http://127.0.0.1:3001/local True",
         "https://example.com/dev False",
     ]
+
+
+class RecordedWrites:
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_runtime_lines_logged_together_go_out_in_one_write_each_with_the_prefix(monkeypatch):
+    from wslocal.runtime import bootstrap
+
+    stdout = RecordedWrites()
+    monkeypatch.setattr(bootstrap.sys, "stdout", stdout)
+    bootstrap._log("END RequestId: r1", "REPORT RequestId: r1\tDuration: 1.00 ms", prefix="[Fn] ")
+    assert stdout.writes == [
+        "[Fn] END RequestId: r1\n[Fn] REPORT RequestId: r1\tDuration: 1.00 ms\n"
+    ]
+
+
+def test_a_runtime_line_without_a_prefix_given_takes_the_stages_from_the_environment(monkeypatch):
+    from wslocal.runtime import bootstrap
+
+    stdout = RecordedWrites()
+    monkeypatch.setattr(bootstrap.sys, "stdout", stdout)
+    monkeypatch.setenv(bootstrap.LOG_PREFIX, "[Other] ")
+    bootstrap._log("waiting for a debugger to attach")
+    assert stdout.writes == ["[Other] waiting for a debugger to attach\n"]
