@@ -208,6 +208,19 @@ def _wait_for_debugger() -> None:
     debugpy.wait_for_client()
 
 
+def write_whole_lines(*streams: Any) -> None:
+    """Each line in one write: a worker's stdout and stderr are a pipe it shares with the
+    stage and the other workers, and under ``PYTHONUNBUFFERED`` ``print`` writes its text
+    and its newline apart, so another process's line could land between them (an EMF
+    document of Powertools' followed by another worker's END line, seen in the fan-out
+    bench). Text without a newline waits for the next newline or flush; the runtime's END
+    line flushes it with itself at the end of each invocation."""
+    for stream in streams:
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True, write_through=False)
+
+
 def serve(
     channel: socket.socket,
     report_modules: bool = True,
@@ -218,6 +231,7 @@ def serve(
     imported, when the stage still has to learn them), then run invocations until the
     channel closes; with ``wait_for_debugger``, the first one once a debugger has
     attached."""
+    write_whole_lines(sys.stdout, sys.stderr)
     request_ids = install_from_environment(sys.stdout, LOG_PREFIX)
     started = time.perf_counter()
     handler: Callable[[Any, Any], Any] | None = None
