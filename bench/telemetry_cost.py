@@ -7,12 +7,13 @@ posts: the layer's ``queue_handler`` (``inject_lambda_context``, ``log_metrics``
 flush) around what ``ShardPoster.post_shard`` logs (five ``count`` calls, one
 ``logger.info`` with the shard's fields), then the runtime's START, END and REPORT lines
 (``wslocal.runtime.bootstrap._log``). Each line goes to a pipe that another process
-drains, as a worker's stdout does on the stage. Each kind is timed two ways, CPU per
-invocation (``time.process_time_ns``, median): in a warm loop, and with the caches evicted
-before each invocation (32 MiB touched and some unrelated Python run, as a shard's 100
-posts and the other processes on the core do between two invocations). Each row runs in a
-process of its own with Powertools' variables as the template sets them (``quiet``: logs
-at WARNING and ``POWERTOOLS_METRICS_DISABLED``).
+drains, as a worker's stdout does on the stage, buffered as the bootstrap sets it. Each
+kind is timed two ways, CPU per invocation (``time.process_time_ns``, median): in a warm
+loop, and with the caches evicted before each invocation (32 MiB touched and some
+unrelated Python run, as a shard's 100 posts and the other processes on the core do
+between two invocations). Each row runs in a process of its own with Powertools'
+variables as the template sets them (``quiet``: logs at WARNING and
+``POWERTOOLS_METRICS_DISABLED``).
 """
 
 from __future__ import annotations
@@ -92,7 +93,11 @@ def evict(buffer: bytearray) -> None:
 
 
 def measure(kind: str, invocations: int, cold: bool) -> float:
-    """Median CPU µs of one invocation of ``kind``, in this process."""
+    """Median CPU µs of one invocation of ``kind``, in this process, its stdout as a
+    worker's bootstrap sets it."""
+    from wslocal.runtime.bootstrap import write_whole_lines
+
+    write_whole_lines(sys.stdout)
     invocation = runtime_lines() if kind == "runtime lines" else powertools_invocation()
     buffer = bytearray(EVICTED_BYTES)
     spent = []
