@@ -89,7 +89,10 @@ interpreter starting, exiting, or collecting garbage between two calls."""
 class Place:
     """A named place a sample is counted in: its stack has a frame that one of ``frames``
     names (any frame, if empty), a frame that one of ``under`` names (if given), and its
-    innermost frame starts with one of ``leaf`` (if given). A name is the start of a frame
+    innermost frame starts with one of ``leaf`` (if given); and no frame that one of
+    ``unless_deeper`` names lies deeper than the deepest frame ``frames`` names (a library
+    that wraps the handler, such as Powertools' decorators, holds only the samples of its
+    own work, not those of the code it calls). A name is the start of a frame
     (``Class.method``, ``function``, ``package.Class``) or of its file (``botocore/auth.py``,
     ``asyncio/``): py-spy writes a frame ``function (file:line)``."""
 
@@ -97,15 +100,27 @@ class Place:
     frames: tuple[str, ...] = ()
     under: tuple[str, ...] = ()
     leaf: tuple[str, ...] = ()
+    unless_deeper: tuple[str, ...] = ()
 
     def holds(self, stack: Sequence[str]) -> bool:
         if self.leaf and not stack[-1].startswith(self.leaf):
+            return False
+        if self.unless_deeper and self._called_deeper(stack):
             return False
         return all(
             any(names(frame, part) for frame in stack for part in parts)
             for parts in (self.frames, self.under)
             if parts
         )
+
+    def _called_deeper(self, stack: Sequence[str]) -> bool:
+        """Whether a frame ``unless_deeper`` names lies deeper than every one ``frames`` names."""
+        for frame in reversed(stack):
+            if any(names(frame, part) for part in self.frames):
+                return False
+            if any(names(frame, part) for part in self.unless_deeper):
+                return True
+        return False
 
 
 def names(frame: str, part: str) -> bool:
