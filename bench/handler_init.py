@@ -10,7 +10,8 @@ session warmed, then ``--forks`` workers forked one after another, each entering
 function and importing its handler (the layer's module-level init: the clients, the
 stores, Powertools). Prints each function's CPU per fork (user and system, from the
 fork's own clock: a fork starts at zero) and the median. ``--profile N`` prints
-cProfile's top N lines (cumulative) of one fork's handler import; ``--importtime`` the
+cProfile's top N lines (cumulative) of one fork's init (the layer's import, then the
+handler's); ``--importtime`` the
 modules a fork imports (``-X importtime``, the median over the forks: the code and the
 layer; the libraries are preloaded).
 """
