@@ -3,17 +3,16 @@
     .venv/bin/python bench/handler_init.py [--forks 10] [--function SendMessageFunction ...]
         [--profile N [--sort tottime]] [--importtime]
 
-As the stage does it (``wslocal.runtime.forkserver``): the function's prepared runtime and
-its environment as the stage gives it (the engines' endpoints at a closed port: init
+As the stage does it (``wslocal.runtime.forkserver``): the function's prepared runtime
+and its environment as the stage gives it (the engines' endpoints at a closed port: init
 makes no call), the libraries its first worker imported preloaded and boto3's default
 session warmed, then ``--forks`` workers forked one after another, each entering the
 function and importing its handler (the layer's module-level init: the clients, the
 stores, Powertools). Prints each function's CPU per fork (user and system, from the
 fork's own clock: a fork starts at zero) and the median. ``--profile N`` prints
 cProfile's top N lines (cumulative) of one fork's init (the layer's import, then the
-handler's); ``--importtime`` the
-modules a fork imports (``-X importtime``, the median over the forks: the code and the
-layer; the libraries are preloaded).
+handler's); ``--importtime`` the modules a fork imports (``-X importtime``, the median
+over the forks: the code and the layer; the libraries are preloaded).
 """
 
 from __future__ import annotations
