@@ -4,7 +4,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEven
 
 from chatroom import Remaining, Reply, environment, websocket_handler
 
-chat = environment.chat_service()
+chat = environment.chat_service("$default")
 
 
 @websocket_handler

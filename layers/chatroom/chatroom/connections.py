@@ -78,47 +78,40 @@ class Member:
 class ConnectionStore:
     """Adds, finds and removes connections; lists the members of a room."""
 
-    def __init__(
-        self, table: Any, clean_up_client: Any = None, recipients_client: Any = None
-    ) -> None:
+    def __init__(self, table: Any, clean_up_client: Any = None, raw_client: Any = None) -> None:
         """``table`` is a boto3 Table; ``clean_up_client`` the DynamoDB client of the
         clean-up, a resource's client (it takes Python values), one attempt per call
         (``budgets.ONE_ATTEMPT``: ``retry`` decides), by default the table's own;
-        ``recipients_client`` a plain DynamoDB client (not a resource's: it answers
+        ``raw_client`` a plain DynamoDB client (not a resource's: it takes and answers
         DynamoDB's own attribute values) with the table's retries, by default one made
-        like the table's."""
+        like the table's: a connection's row and each message's read of its room go
+        through it, and boto3's resource would walk every attribute value again to turn
+        it into a Python value (docs/benchmarks.md, "The chat's init and joins")."""
         self._table = table
         self._clean_up_client = clean_up_client or table.meta.client
-        self._recipients_client = recipients_client or plain_client(table)
+        self._raw_client = raw_client or plain_client(table)
 
     def add(self, connection: Connection) -> None:
-        item = {
-            "connectionId": connection.connection_id,
-            "room": connection.room,
-            "name": connection.name,
-            "connectedAt": connection.connected_at,
-            "sourceIp": connection.source_ip,
-            "senderKey": connection.sender_key,
-            "ttl": connection.expires_at,
-        }
-        if connection.verified_subject:
-            item["subject"] = connection.verified_subject
-        self._table.put_item(Item=item)
+        self._raw_client.put_item(TableName=self._table.name, Item=row(connection))
 
     def get(self, connection_id: str) -> Connection | None:
         """A strongly consistent read: a first message right after ``$connect`` must find
         the row it wrote."""
-        item = self._table.get_item(Key={"connectionId": connection_id}, ConsistentRead=True).get(
-            "Item"
-        )
-        return _connection(item) if item else None
+        item = self._raw_client.get_item(
+            TableName=self._table.name,
+            Key={"connectionId": {"S": connection_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        return from_row(item) if item else None
 
     def remove(self, connection_id: str) -> Connection | None:
         """Delete one connection; return what was stored, or None if it was not there."""
-        old = self._table.delete_item(
-            Key={"connectionId": connection_id}, ReturnValues="ALL_OLD"
+        old = self._raw_client.delete_item(
+            TableName=self._table.name,
+            Key={"connectionId": {"S": connection_id}},
+            ReturnValues="ALL_OLD",
         ).get("Attributes")
-        return _connection(old) if old else None
+        return from_row(old) if old else None
 
     def remove_many(self, connection_ids: Iterable[str], remaining: Remaining = unlimited) -> int:
         """Delete connections in batches of 25, resending what DynamoDB leaves unprocessed,
@@ -219,7 +212,7 @@ class ConnectionStore:
             query["Limit"] = page_size
         oldest_ms = (now_s - CONNECTION_TTL_SECONDS) * 1000
         while True:
-            page = self._recipients_client.query(**query)
+            page = self._raw_client.query(**query)
             for item in page.get("Items", ()):
                 connected = item.get("connectedAt")
                 connected_at = int(connected["N"]) if connected else 0
@@ -264,12 +257,33 @@ class _Given:
         return self._credentials
 
 
-def _connection(item: dict[str, Any]) -> Connection:
+def row(connection: Connection) -> dict[str, dict[str, str]]:
+    """A connection's row in DynamoDB's own attribute values, as boto3's resource writes
+    it from Python values: strings as ``S``, numbers as ``N``; no ``subject`` without a
+    verified user."""
+    item = {
+        "connectionId": {"S": connection.connection_id},
+        "room": {"S": connection.room},
+        "name": {"S": connection.name},
+        "connectedAt": {"N": str(connection.connected_at)},
+        "sourceIp": {"S": connection.source_ip},
+        "senderKey": {"S": connection.sender_key},
+        "ttl": {"N": str(connection.expires_at)},
+    }
+    if connection.verified_subject:
+        item["subject"] = {"S": connection.verified_subject}
+    return item
+
+
+def from_row(item: dict[str, Any]) -> Connection:
+    """The connection a row read as DynamoDB gives it holds (``row``'s inverse)."""
+    source_ip = item.get("sourceIp")
+    subject = item.get("subject")
     return Connection(
-        connection_id=item["connectionId"],
-        room=item["room"],
-        name=item["name"],
-        connected_at=int(item["connectedAt"]),
-        source_ip=item.get("sourceIp", ""),
-        verified_subject=item.get("subject"),
+        connection_id=item["connectionId"]["S"],
+        room=item["room"]["S"],
+        name=item["name"]["S"],
+        connected_at=int(item["connectedAt"]["N"]),
+        source_ip=source_ip["S"] if source_ip else "",
+        verified_subject=subject["S"] if subject else None,
     )

@@ -1,22 +1,27 @@
 """What a chat function builds once per execution environment, wired in one place.
 
 The clients (DynamoDB, SQS, the Management API), the stores and the fan-out are made here
-from the function's variables and shared by everything it runs: one DynamoDB resource for
-reads and the store (botocore's standard retries), a plain DynamoDB client with the same
-retries for each message's read of its room (raw attribute values: no resource layer),
-one-attempt clients for every step after the store (``chatroom.retry`` decides, within
-``chatroom.budgets``), one metrics sink, all from one boto3 session, boto3's default one.
+from the function's variables and shared by everything it runs, all from one boto3
+session, boto3's default one (``AwsClients``): one DynamoDB resource for the tables
+(botocore's standard retries), a plain DynamoDB client with the same retries for the
+connections' rows and each message's read of its room (raw attribute values: no resource
+layer), one-attempt clients for every step after the store (``chatroom.retry`` decides,
+within ``chatroom.budgets``), one metrics sink. A client is made when first used, and at
+init those that every call of the function uses (``EVERY_CALL_USES``): a function makes
+only the clients its routes use.
 
 Every handler gets what it runs the same way, once per execution environment:
-``chat_service()``, ``presence_announcer()``, ``shard_poster()`` or ``delivery_watch()``.
+``chat_service(route)``, ``presence_announcer()``, ``shard_poster()`` or
+``delivery_watch()``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, cast
 
 import boto3
@@ -52,31 +57,27 @@ class ChatEnvironment:
     """The one boto3 session every client above was made from."""
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ChatEnvironment:
+    def from_environment(
+        cls, environ: Mapping[str, str] = os.environ, ready: Iterable[str] = ()
+    ) -> ChatEnvironment:
         """Without ``FANOUT_QUEUE_URL`` every fan-out is inline (a template without the
-        queue)."""
-        session = default_session()
-        dynamodb = session.resource("dynamodb", config=budgets.BEFORE_THE_STORE)
-        # A resource's client: it takes and gives Python values, as the tables do.
-        after_store = session.resource("dynamodb", config=budgets.ONE_ATTEMPT).meta.client
+        queue). ``ready``: the ``AwsClients`` to make now (the others are made when first
+        used)."""
+        aws = AwsClients(default_session(), environ, ready)
         connections = ConnectionStore(
-            dynamodb.Table(environ["CONNECTIONS_TABLE"]),
-            after_store,
-            session.client("dynamodb", config=budgets.BEFORE_THE_STORE),
+            MadeOnFirstUse(lambda: aws.connections_table, name=environ["CONNECTIONS_TABLE"]),
+            MadeOnFirstUse(lambda: aws.after_store),
+            MadeOnFirstUse(lambda: aws.dynamodb),
         )
-        messages_table = dynamodb.Table(environ["MESSAGES_TABLE"])
+        messages_table = MadeOnFirstUse(lambda: aws.messages_table, name=environ["MESSAGES_TABLE"])
         queue_url = environ.get("FANOUT_QUEUE_URL")
-        queue = (
-            ShardQueue(session.client("sqs", config=budgets.ONE_ATTEMPT), queue_url)
-            if queue_url
-            else None
-        )
+        queue = ShardQueue(MadeOnFirstUse(lambda: aws.sqs), queue_url) if queue_url else None
         return cls(
             connections=connections,
             messages=MessageStore(
                 messages_table,
                 ttl_hours=int(environ.get("HISTORY_TTL_HOURS", DEFAULT_HISTORY_TTL_HOURS)),
-                mark_client=after_store,
+                mark_client=MadeOnFirstUse(lambda: aws.after_store),
             ),
             fan_out=FanOut(
                 Broadcaster(),
@@ -85,18 +86,96 @@ class ChatEnvironment:
                 inline_max=int(environ.get("INLINE_FANOUT_MAX", DEFAULT_INLINE_MAX)),
                 shard_size=int(environ.get("FANOUT_SHARD_SIZE", DEFAULT_SHARD_SIZE)),
             ),
-            clients=ManagementApiClients(session, environ),
+            clients=ManagementApiClients(aws.session, environ),
             metrics=metrics,
             queue=queue,
             rate_limiter=RateLimiter(messages_table, rate_limit(environ)),
             max_message_bytes=int(
                 environ.get("MESSAGE_MAX_BYTES", protocol.DEFAULT_MESSAGE_MAX_BYTES)
             ),
-            session=session,
+            session=aws.session,
         )
 
     def backstop(self) -> Backstop:
         return Backstop(self.messages, self.connections, self.fan_out, self.clients, self.metrics)
+
+
+class AwsClients:
+    """A function's AWS clients, all from its one session, each made when first used:
+    making a botocore client costs about 4 ms of CPU (its class, its endpoint rules, its
+    copy of the session's hooks), a resource 2 more, so a function that never queues a
+    shard makes no SQS client. ``ready`` names those to make now, at init: every call
+    uses them, and Lambda runs init before the first call (docs/benchmarks.md, "The
+    chat's init and joins")."""
+
+    def __init__(
+        self,
+        session: boto3.session.Session,
+        environ: Mapping[str, str],
+        ready: Iterable[str] = (),
+    ) -> None:
+        self.session = session
+        self._environ = environ
+        for name in ready:
+            getattr(self, name)
+
+    @cached_property
+    def tables(self) -> Any:
+        """The DynamoDB resource of the tables (Python values), standard retries."""
+        return self.session.resource("dynamodb", config=budgets.BEFORE_THE_STORE)
+
+    @cached_property
+    def connections_table(self) -> Any:
+        return self.tables.Table(self._environ["CONNECTIONS_TABLE"])
+
+    @cached_property
+    def messages_table(self) -> Any:
+        return self.tables.Table(self._environ["MESSAGES_TABLE"])
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        """A plain DynamoDB client (DynamoDB's own attribute values), the same retries:
+        the connections' rows and each message's read of its room."""
+        return self.session.client("dynamodb", config=budgets.BEFORE_THE_STORE)
+
+    @cached_property
+    def after_store(self) -> Any:
+        """A resource's DynamoDB client (it takes Python values), one attempt per call:
+        the steps after the store."""
+        return self.session.resource("dynamodb", config=budgets.ONE_ATTEMPT).meta.client
+
+    @cached_property
+    def sqs(self) -> Any:
+        """The fan-out queue's client, one attempt per call."""
+        return self.session.client("sqs", config=budgets.ONE_ATTEMPT)
+
+
+class MadeOnFirstUse:
+    """Stands for a client or a table that ``make`` makes when one of its attributes is
+    first read (``known`` are read without making it: a table's name), so the stores
+    can be given everything a function might use and it makes only what it uses. Read
+    from the invocation's thread (the broadcast's threads only post)."""
+
+    def __init__(self, make: Callable[[], Any], **known: Any) -> None:
+        self.__dict__.update(known)
+        self._make = make
+
+    def __getattr__(self, name: str) -> Any:
+        made = self.__dict__.get("_made")
+        if made is None:
+            made = self._made = self._make()
+        return getattr(made, name)
+
+
+EVERY_CALL_USES: Mapping[str, tuple[str, ...]] = {
+    "$connect": ("dynamodb",),
+    "$disconnect": ("dynamodb",),
+    "$default": (),
+    "history": ("dynamodb", "connections_table", "messages_table"),
+    "sendMessage": ("dynamodb", "messages_table", "after_store"),
+}
+"""The ``AwsClients`` each WebSocket route uses on every call, made at its function's
+init; the others (the shards' queue, a clean-up's client) when a call first needs them."""
 
 
 def default_session() -> boto3.session.Session:
@@ -118,18 +197,20 @@ def rate_limit(environ: Mapping[str, str]) -> RateLimit:
     )
 
 
-def chat_service(environ: Mapping[str, str] = os.environ) -> ChatService:
-    """The WebSocket routes' service ($connect, $disconnect, sendMessage, history...)."""
-    return ChatService(ChatEnvironment.from_environment(environ))
+def chat_service(route: str, environ: Mapping[str, str] = os.environ) -> ChatService:
+    """The service of one WebSocket route's function ($connect, $disconnect, sendMessage,
+    history, $default), with the clients that route uses on every call made now."""
+    return ChatService(ChatEnvironment.from_environment(environ, EVERY_CALL_USES[route]))
 
 
 def presence_announcer(environ: Mapping[str, str] = os.environ) -> PresenceAnnouncer:
-    """PresenceFunction's work (the connections stream)."""
-    return PresenceAnnouncer(ChatEnvironment.from_environment(environ))
+    """PresenceFunction's work (the connections stream): every batch reads its rooms."""
+    return PresenceAnnouncer(ChatEnvironment.from_environment(environ, ("connections_table",)))
 
 
 def shard_poster(environ: Mapping[str, str] = os.environ) -> ShardPoster:
-    """FanOutFunction's work (shards and overdue checks)."""
+    """FanOutFunction's work (shards and overdue checks): a shard makes no AWS call but
+    its posts (the Management API's own client), unless members are gone or fail."""
     environment = ChatEnvironment.from_environment(environ)
     return ShardPoster(
         environment.fan_out, environment.clients, environment.backstop(), environment.metrics
@@ -137,8 +218,8 @@ def shard_poster(environ: Mapping[str, str] = os.environ) -> ShardPoster:
 
 
 def delivery_watch(environ: Mapping[str, str] = os.environ) -> DeliveryWatch:
-    """DeliveryWatchFunction's work (the messages stream)."""
-    environment = ChatEnvironment.from_environment(environ)
+    """DeliveryWatchFunction's work (the messages stream): every batch queues checks."""
+    environment = ChatEnvironment.from_environment(environ, ("sqs",))
     if environment.queue is None:
         raise ChatError("DeliveryWatchFunction needs FANOUT_QUEUE_URL (its overdue checks)")
     return DeliveryWatch(environment.queue, environment.clock)

@@ -11,7 +11,9 @@ from chatroom.connections import (
     Connection,
     ConnectionStore,
     Member,
+    from_row,
     plain_client,
+    row,
 )
 
 NOW_MS = int(time.time() * 1000)
@@ -125,7 +127,7 @@ def test_members_read_without_names_query_the_index_for_the_recipient_attributes
     chat_tables,
 ):
     client = RecordingTable(plain_client(chat_tables.connections))
-    ConnectionStore(table=chat_tables.connections, recipients_client=client).members(
+    ConnectionStore(table=chat_tables.connections, raw_client=client).members(
         "lobby", with_names=False
     )
     [(operation, query)] = client.calls
@@ -133,24 +135,26 @@ def test_members_read_without_names_query_the_index_for_the_recipient_attributes
     assert query["ProjectionExpression"] == RECIPIENT_ATTRIBUTES
 
 
-def test_members_read_without_names_come_through_the_plain_client_not_the_resource(
+def test_rows_and_members_read_without_names_come_through_the_plain_client_not_the_resource(
     chat_tables,
 ):
     table = RecordingTable(chat_tables.connections)
     store = ConnectionStore(table=table)
     store.add(connection("c1"))
+    assert store.get("c1") == connection("c1")
     assert store.members("lobby", with_names=False) == [Member("c1", NOW_MS)]
-    assert [name for name, _ in table.calls] == ["put_item"]
+    assert store.remove("c1") == connection("c1")
+    assert table.calls == []
 
 
 def test_members_read_without_names_read_every_page_of_a_large_room(chat_tables):
     client = RecordingTable(plain_client(chat_tables.connections))
-    store = ConnectionStore(table=chat_tables.connections, recipients_client=client)
+    store = ConnectionStore(table=chat_tables.connections, raw_client=client)
     for index in range(35):
         store.add(connection(f"c{index:02d}"))
     members = store.members("lobby", page_size=10, with_names=False)
     assert sorted(m.connection_id for m in members) == [f"c{index:02d}" for index in range(35)]
-    assert [name for name, _ in client.calls] == ["query"] * 4
+    assert [name for name, _ in client.calls[35:]] == ["query"] * 4
 
 
 def test_a_member_read_without_names_and_without_a_connect_time_is_still_a_recipient(
@@ -184,9 +188,77 @@ def test_members_skip_a_row_past_its_ttl_that_dynamodb_has_not_deleted_yet(chat_
 
 
 def test_get_reads_consistently(chat_tables):
-    table = RecordingTable(chat_tables.connections)
-    ConnectionStore(table=table).get("c1")
-    assert table.calls == [("get_item", {"Key": {"connectionId": "c1"}, "ConsistentRead": True})]
+    client = RecordingTable(plain_client(chat_tables.connections))
+    ConnectionStore(table=chat_tables.connections, raw_client=client).get("c1")
+    [(operation, request)] = client.calls
+    assert operation == "get_item" and request["ConsistentRead"] is True
+    assert request["Key"] == {"connectionId": {"S": "c1"}}
+
+
+def test_the_row_holds_strings_as_s_and_numbers_as_n():
+    assert row(connection("c1")) == {
+        "connectionId": {"S": "c1"},
+        "room": {"S": "lobby"},
+        "name": {"S": "alice"},
+        "connectedAt": {"N": str(NOW_MS)},
+        "sourceIp": {"S": "1.2.3.4"},
+        "senderKey": {"S": "ip:1.2.3.4:alice"},
+        "ttl": {"N": str(NOW_MS // 1000 + CONNECTION_TTL_SECONDS)},
+    }
+
+
+def test_the_row_of_a_verified_user_holds_the_subject_and_the_users_sender_key():
+    verified = Connection("c1", "lobby", "alice", NOW_MS, "1.2.3.4", verified_subject="u-1")
+    item = row(verified)
+    assert item["subject"] == {"S": "u-1"}
+    assert item["senderKey"] == {"S": "user:u-1"}
+
+
+def test_the_row_of_a_guest_has_no_subject():
+    assert "subject" not in row(connection("c1"))
+
+
+@pytest.mark.parametrize("subject", [None, "u-1"])
+def test_the_row_is_the_item_the_tables_resource_writes_and_reads_back(chat_tables, subject):
+    # The item boto3's resource writes from the same Python values: the raw row is the
+    # same item, read back the same way by both.
+    added = Connection("c1", "lobby", "alice", NOW_MS, "1.2.3.4", verified_subject=subject)
+    ConnectionStore(table=chat_tables.connections).add(added)
+    stored = chat_tables.connections.get_item(Key={"connectionId": "c1"})["Item"]
+    assert stored == {
+        "connectionId": "c1",
+        "room": "lobby",
+        "name": "alice",
+        "connectedAt": NOW_MS,
+        "sourceIp": "1.2.3.4",
+        "senderKey": added.sender_key,
+        "ttl": added.expires_at,
+        **({"subject": subject} if subject else {}),
+    }
+    raw = plain_client(chat_tables.connections).get_item(
+        TableName=chat_tables.connections.name, Key={"connectionId": {"S": "c1"}}
+    )["Item"]
+    assert raw == row(added)
+    assert from_row(raw) == added
+
+
+def test_a_row_written_without_an_address_reads_as_an_empty_address(chat_tables):
+    chat_tables.connections.put_item(
+        Item={"connectionId": "old", "room": "lobby", "name": "x", "connectedAt": 5}
+    )
+    assert ConnectionStore(table=chat_tables.connections).get("old") == Connection(
+        "old", "lobby", "x", 5, ""
+    )
+
+
+def test_add_refuses_as_the_table_does(chat_tables):
+    from botocore.exceptions import ClientError
+
+    store = ConnectionStore(table=chat_tables.connections)
+    chat_tables.connections.meta.client.delete_table(TableName=chat_tables.connections.name)
+    with pytest.raises(ClientError) as raised:
+        store.add(connection("c1"))
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
 def test_remove_many_resends_unprocessed_deletes_until_done(chat_tables, monkeypatch):

@@ -26,7 +26,7 @@ def test_the_steps_after_the_store_make_one_attempt_per_call(chat_tables):
 
 def test_the_rooms_read_is_retried_as_the_reads_before_the_store_are(chat_tables):
     environment = ChatEnvironment.from_environment(ENVIRON)
-    config = environment.connections._recipients_client.meta.config
+    config = environment.connections._raw_client.meta.config
     assert config.retries == budgets.BEFORE_THE_STORE.retries
     assert config.read_timeout == budgets.BEFORE_THE_STORE.read_timeout
 
@@ -92,3 +92,33 @@ def test_the_fan_out_package_imports_nothing_above_it():
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.ImportFrom):
                 assert node.module not in above, (module.name, node.module)
+
+
+def test_a_function_makes_at_init_only_the_clients_every_call_of_its_route_uses(chat_tables):
+    from chatroom.environment import EVERY_CALL_USES, AwsClients, default_session
+
+    clients = AwsClients(default_session(), ENVIRON, EVERY_CALL_USES["$connect"])
+    assert set(vars(clients)) - {"session", "_environ"} == {"dynamodb"}
+
+
+def test_the_other_clients_are_made_when_first_used(chat_tables):
+    environment = ChatEnvironment.from_environment({**ENVIRON, "FANOUT_QUEUE_URL": "https://q"})
+    sqs = environment.queue._sqs
+    assert "_made" not in vars(sqs)
+    assert sqs.meta.service_model.service_name == "sqs"
+    assert "_made" in vars(sqs)
+
+
+def test_a_thing_made_on_first_use_is_made_once_and_its_known_attributes_never_make_it():
+    from chatroom.environment import MadeOnFirstUse
+
+    made = []
+
+    def make():
+        made.append(object())
+        return type("Table", (), {"put_item": lambda self: "put"})()
+
+    table = MadeOnFirstUse(make, name="ConnectionsTable")
+    assert table.name == "ConnectionsTable" and made == []
+    assert table.put_item() == "put" and table.put_item() == "put"
+    assert len(made) == 1
