@@ -234,7 +234,8 @@ async def connect(
     """A connection to a ``ws://`` URL, open once the server's handshake is checked.
     Connections on one event loop may share ``read_buffer``: each read is parsed, and what
     is left of a frame copied out, before the loop reads from another connection."""
-    read_buffer = read_buffer or memoryview(bytearray(READ_BUFFER_SIZE))
+    if read_buffer is None:
+        read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
     parts = urlsplit(url)
     if parts.scheme != "ws" or parts.hostname is None:
         raise ValueError(f"not a ws:// URL: {url}")
