@@ -31,7 +31,7 @@ from pathlib import Path
 from fanout import (
     ROOT,
     WARM_UP,
-    Receiver,
+    close_all,
     connect_all,
     cpu_seconds,
     settle,
@@ -139,12 +139,11 @@ async def run(args: argparse.Namespace) -> None:
     port = free_port()
     stage = start(port, args.jvm_options)
     try:
-        connections = await connect_all(f"ws://127.0.0.1:{port}", args.clients)
-        receivers = [Receiver(ws) for ws in connections]
+        receivers = await connect_all(f"ws://127.0.0.1:{port}", args.clients)
         await settle(receivers, 2.0)
         tag = f"{os.getpid()}"
         for index in range(WARM_UP):
-            await receivers[0].ws.send(
+            await receivers[0].client.send(
                 json.dumps({"action": "sendMessage", "message": f"bench-{tag}-w{index}"})
             )
             await wait_for(receivers[1:], [f"bench-{tag}-w{index}"], time.perf_counter())
@@ -159,7 +158,7 @@ async def run(args: argparse.Namespace) -> None:
         began, lost = time.perf_counter(), 0
         for index in range(args.messages):
             marker = f"bench-{tag}-{index}"
-            await receivers[0].ws.send(json.dumps({"action": "sendMessage", "message": marker}))
+            await receivers[0].client.send(json.dumps({"action": "sendMessage", "message": marker}))
             lost += (await wait_for(receivers[1:], [marker], time.perf_counter()))[1]
         elapsed = time.perf_counter() - began
         after = cpu_by_kind(stage.pid)
@@ -172,7 +171,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"filename={args.jfr.resolve()}",
             ]
             subprocess.run(stop, capture_output=True, check=True)
-        await asyncio.gather(*(ws.close() for ws in connections))
+        await close_all(receivers)
     finally:
         stage.terminate()
         stage.wait(60)

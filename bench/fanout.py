@@ -7,6 +7,7 @@ with the floor.
                                      [--cpu-by-process | --profile DIR]
                                      [--stage-options '--dynamodb moto']
                                      [--fauxqs node_modules/fauxqs]
+                                     [--clients-impl lean|websockets]
 
 For the floor (a plain ``websockets`` server that broadcasts in-process) and then for
 ``wslocal start`` on the project's template (DynamoDB Local, moto's SQS, the sharded
@@ -29,7 +30,10 @@ go to ``wslocal start`` as they are: ``'--dynamodb moto'`` runs the chat on moto
 instead of DynamoDB Local (its server then has a line of its own); DynamoDB Local's JVM
 takes more options from ``_JAVA_OPTIONS`` (read by the JVM itself, after the stage's).
 
-prints where each group's microseconds go (bench/fanout_profile.py).
+The clients are ``bench/lean_websocket.py``'s (a minimal RFC 6455 client: bulk reads, no
+task or queue per connection), the floor's as the stage's; ``--clients-impl websockets``
+runs them on the ``websockets`` library's client, as before issue 24, which cost 38-64 µs
+of the shared cores per delivery.
 
 ``--fauxqs DIR`` serves the stage's queues from fauxqs (``bench/fauxqs_server.py``) instead
 of moto: the bench starts it and passes ``--sqs-endpoint``; its CPU and memory are counted as
@@ -52,11 +56,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import lean_websocket
 import websockets
 from fanout_profile import FanoutProfile, require_py_spy
 from fauxqs_server import serve_fauxqs
+from lean_websocket import Message
 from profile_places import FAUXQS, MOTO
 from profiles import cpu_seconds, engine_of, function_of, process_tree
 from timeline import StampedLog, Tracer, read_stamped, report, start_stamper
@@ -232,25 +238,73 @@ def start_baseline(port: int) -> subprocess.Popen[str]:
     return process
 
 
+class Client(Protocol):
+    """What the bench asks of a connection, whichever client it is."""
+
+    async def send(self, text: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class WebsocketsClient:
+    """The ``websockets`` library's client (``--clients-impl websockets``, the bench's only
+    client before issue 24): a task per connection reads every message for its receiver."""
+
+    def __init__(
+        self, ws: websockets.ClientConnection, on_message: Callable[[Message], None]
+    ) -> None:
+        self.ws = ws
+        self.task = asyncio.create_task(self._read(on_message))
+
+    async def _read(self, on_message: Callable[[Message], None]) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for message in self.ws:
+                on_message(message)
+
+    async def send(self, text: str) -> None:
+        await self.ws.send(text)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
 async def connect_all(
-    url: str, count: int, room: str = "bench"
-) -> list[websockets.ClientConnection]:
-    """Connect in batches; keepalive pings are off (a client busy with the joins' presence
-    storm must not be dropped for a late pong)."""
-    clients: list[websockets.ClientConnection] = []
+    url: str, count: int, clients_impl: str = "lean", room: str = "bench"
+) -> list[Receiver]:
+    """``count`` clients, each with the receiver that counts what it reads, connected in
+    batches. ``lean`` (bench/lean_websocket.py) hands each message to its receiver from the
+    first frame on; ``websockets``' readers start once all are connected, as they always
+    did, and its keepalive pings are off (a client busy with the joins' presence storm must
+    not be dropped for a late pong)."""
+    receivers = [Receiver() for _ in range(count)]
+    urls = [f"{url}?room={room}&name=c{index}" for index in range(count)]
+    connections: list[Any] = []
+    read_buffer = memoryview(bytearray(lean_websocket.READ_BUFFER_SIZE))
     for start in range(0, count, BATCH):
-        batch = [
-            websockets.connect(
-                f"{url}?room={room}&name=c{index}",
-                max_size=None,
-                max_queue=None,
-                ping_interval=None,
-                open_timeout=300,
-            )
-            for index in range(start, min(count, start + BATCH))
-        ]
-        clients.extend(await asyncio.gather(*batch))
-    return clients
+        batch = range(start, min(count, start + BATCH))
+        opening: list[Awaitable[Any]]
+        if clients_impl == "lean":
+            opening = [
+                lean_websocket.connect(urls[i], receivers[i].message, read_buffer) for i in batch
+            ]
+        else:
+            opening = [
+                websockets.connect(
+                    urls[i], max_size=None, max_queue=None, ping_interval=None, open_timeout=300
+                )
+                for i in batch
+            ]
+        connections.extend(await asyncio.gather(*opening))
+    for receiver, connection in zip(receivers, connections, strict=True):
+        if clients_impl == "lean":
+            receiver.client = connection
+        else:
+            receiver.client = WebsocketsClient(connection, receiver.message)
+    return receivers
+
+
+async def close_all(receivers: list[Receiver]) -> None:
+    await asyncio.gather(*(receiver.client.close() for receiver in receivers))
 
 
 class Awaited:
@@ -278,26 +332,25 @@ class Awaited:
 
 
 class Receiver:
-    """Reads one client's messages all the time; notes when each marker arrived, and counts
-    it off what a ``wait_for`` awaits."""
+    """One client's messages, as its client reads them: notes when each marker arrived, and
+    counts it off what a ``wait_for`` awaits."""
 
-    def __init__(self, ws: websockets.ClientConnection) -> None:
-        self.ws = ws
+    client: Client
+    """The connection (``connect_all`` sets it): the first receiver's sends every message."""
+
+    def __init__(self) -> None:
         self.received = 0
         self.arrivals: dict[str, float] = {}
         self.acks: list[float] = []
         self.awaited: list[Awaited] = []
-        self.task = asyncio.create_task(self._read())
 
-    async def _read(self) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for message in self.ws:
-                self.received += 1
-                if isinstance(message, str):
-                    for found in MARKER.findall(message):
-                        self._arrived(found)
-                    if '"type":"ack"' in message:
-                        self.acks.append(time.perf_counter())
+    def message(self, message: Message) -> None:
+        self.received += 1
+        if isinstance(message, str):
+            for found in MARKER.findall(message):
+                self._arrived(found)
+            if '"type":"ack"' in message:
+                self.acks.append(time.perf_counter())
 
     def _arrived(self, marker: str) -> None:
         if marker in self.arrivals:
@@ -342,7 +395,8 @@ async def send_markers(
             payload = json.dumps({"type": "newMessage", "payload": marker}).encode()
             await post_directly(port, ids, payload)
         else:
-            await receivers[0].ws.send(json.dumps({"action": "sendMessage", "message": marker}))
+            message = json.dumps({"action": "sendMessage", "message": marker})
+            await receivers[0].client.send(message)
 
 
 @dataclass
@@ -394,10 +448,10 @@ async def measure(
     tracer: Tracer | None = None,
     profile: FanoutProfile | None = None,
     stage_pid: int | None = None,
+    clients_impl: str = "lean",
 ) -> Run:  # fmt: skip
     began = time.perf_counter()
-    connections = await connect_all(url, clients)
-    receivers = [Receiver(ws) for ws in connections]
+    receivers = await connect_all(url, clients, clients_impl)
     await settle(receivers, 2.0)
     run = Run(clients, time.perf_counter() - began)
     direct = None
@@ -453,7 +507,7 @@ async def measure(
         run.lost += lost
     if while_connected is not None:
         await while_connected()
-    await asyncio.gather(*(ws.close() for ws in connections))
+    await close_all(receivers)
     return run
 
 
@@ -490,7 +544,10 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
         port = free_port()
         baseline = start_baseline(port)
         try:
-            floor = await measure(f"ws://127.0.0.1:{port}", args.clients, args.rounds, args.burst)
+            floor = await measure(
+                f"ws://127.0.0.1:{port}", args.clients, args.rounds, args.burst,
+                clients_impl=args.clients_impl,
+            )  # fmt: skip
         finally:
             baseline.terminate()
             baseline.wait(30)
@@ -520,12 +577,14 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
     try:
         run = await measure(
             url, args.clients, args.rounds, args.burst, port if args.direct else None, dynamodb,
-            look_at_memory, tracer, profile, stage.pid,
+            look_at_memory, tracer, profile, stage.pid, args.clients_impl,
         )  # fmt: skip
         large = None
         if args.large and not args.direct:
             await asyncio.sleep(2)
-            large = await measure(url, args.large, args.large_rounds, 0)
+            large = await measure(
+                url, args.large, args.large_rounds, 0, clients_impl=args.clients_impl
+            )
     finally:
         stage.terminate()
         stage.wait(60)
@@ -574,7 +633,8 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
     print(f"fan-out benchmark: plain websockets (floor) vs {name}; "
           f"SQS: {'fauxqs' if beside else 'moto'}; "
           f"overrides: {' '.join(args.parameter_overrides) or 'none'}; "
-          f"stage options: {args.stage_options or 'none'}")  # fmt: skip
+          f"stage options: {args.stage_options or 'none'}; "
+          f"the bench's clients: {args.clients_impl}")  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     header = ("measure", "floor", "stage", "target")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
@@ -629,6 +689,12 @@ def main() -> None:
         "--profile",
         metavar="DIR",
         help="--cpu-by-process, and where it goes in each: py-spy and JFR profiles kept in DIR",
+    )
+    parser.add_argument(
+        "--clients-impl",
+        choices=("lean", "websockets"),
+        default="lean",
+        help="the bench's clients: bench/lean_websocket.py, or the websockets library's",
     )
     parser.add_argument(
         "--fauxqs",
