@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from send_cost import REGION, function_environment  # noqa: E402
+from send_cost import REGION, TIMED_API_CALLS, function_environment  # noqa: E402
 
 from wslocal.engines.dynamodb import (  # noqa: E402
     create_tables,
@@ -54,16 +54,7 @@ warm_boto3(dict(os.environ))
 
 import botocore.client
 
-calls = []
-make_api_call = botocore.client.BaseClient._make_api_call
-def timed_call(self, operation, params):
-    started = time.thread_time()
-    try:
-        return make_api_call(self, operation, params)
-    finally:
-        calls.append((f"{self.meta.service_model.service_name} {operation}",
-                      time.thread_time() - started))
-botocore.client.BaseClient._make_api_call = timed_call
+# the botocore calls timed: TIMED_API_CALLS
 
 init = time.process_time()
 spec = importlib.util.spec_from_file_location("app", f"{code}/functions/connect/app.py")
@@ -111,7 +102,7 @@ out.write(json.dumps({
     "user": after.user - before.user, "system": after.system - before.system,
     "calls": calls, "each": each, "init": inited - init, "first": first - inited,
     "first_calls": first_calls}) + "\\n")
-"""
+""".replace("# the botocore calls timed: TIMED_API_CALLS\n", TIMED_API_CALLS)
 
 
 ROW_ONLY = """

@@ -93,6 +93,21 @@ async def main():
 asyncio.run(main())
 """
 
+TIMED_API_CALLS = """
+calls = []
+make_api_call = botocore.client.BaseClient._make_api_call
+def timed_call(self, operation, params):
+    started = time.thread_time()
+    try:
+        return make_api_call(self, operation, params)
+    finally:
+        calls.append((f"{self.meta.service_model.service_name} {operation}",
+                      time.thread_time() - started))
+botocore.client.BaseClient._make_api_call = timed_call
+"""
+"""A child's botocore calls timed: ``calls`` gets (service operation, thread CPU s) of each;
+spliced into a child script after ``import botocore.client``."""
+
 CHILD = """
 import cProfile, json, os, pstats, sys, time, importlib.util
 
@@ -108,16 +123,7 @@ if fork_server:  # what the stage's fork server does before it forks a worker
 import botocore.client
 from chatroom.fanout import management_api
 
-calls = []
-make_api_call = botocore.client.BaseClient._make_api_call
-def timed_call(self, operation, params):
-    started = time.thread_time()
-    try:
-        return make_api_call(self, operation, params)
-    finally:
-        calls.append((f"{self.meta.service_model.service_name} {operation}",
-                      time.thread_time() - started))
-botocore.client.BaseClient._make_api_call = timed_call
+# the botocore calls timed: TIMED_API_CALLS
 post = management_api.KeepAliveManagementApi.post_to_connection
 def timed_post(self, *args, **kwargs):
     started = time.thread_time()
@@ -178,7 +184,7 @@ out.write(json.dumps({
     "wall": wall, "calls": calls, "each": each,
     "init": inited - init, "first": first - inited,
     "first_calls": first_calls}) + "\\n")
-"""
+""".replace("# the botocore calls timed: TIMED_API_CALLS\n", TIMED_API_CALLS)
 
 
 def seed_room(dynamodb_endpoint: str, table: str, members: int) -> None:
