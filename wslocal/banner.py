@@ -22,8 +22,11 @@ from wslocal.server.watcher import watched_folders
 from wslocal.template import DynamoDBStreamSourceModel, SqsSourceModel, StageModel
 
 
-def banner(stage: LocalStage, engines: Engines, made: Sequence[str]) -> str:
-    """The whole banner, lines ending in newlines; ``made``: the tables just created."""
+def banner(
+    stage: LocalStage, engines: Engines, made: Sequence[str], loop: asyncio.AbstractEventLoop
+) -> str:
+    """The whole banner, lines ending in newlines; ``made``: the tables just created;
+    ``loop``: the one the stage runs on."""
     model = stage.model
     engine = engines.dynamodb
     lines = [f"wslocal {__version__}: every API of the template, one port each"]
@@ -43,7 +46,7 @@ def banner(stage: LocalStage, engines: Engines, made: Sequence[str]) -> str:
         lines.append(f"  Reload        a function's workers when its code or layers change "
                      f"({folders} folders watched); routes, functions, tables and event "
                      f"sources when the template changes; --no-watch to stop")  # fmt: skip
-    lines.append(loop_line(asyncio.get_running_loop()))
+    lines.append(loop_line(loop))
     if stage.config.faults is not None and stage.config.faults.active:
         lines.append(f"  Faults        injected: {stage.config.faults.describe()}")
     lines += _route_lines(stage)

@@ -242,7 +242,7 @@ async def _serve(
             after_serving=queues if plan.sqs_listener is not None else None,
         )
         assert template.engines is not None and template.provisioned is not None
-        sys.stdout.write(banner(stage, template.engines, template.provisioned.tables_made))
+        sys.stdout.write(banner(stage, template.engines, template.provisioned.tables_made, loop))
         sys.stdout.flush()
         template.engines.dynamodb.write_class_archive(model.region)
         watchdog = asyncio.create_task(_watch_engines(template.engines))

@@ -133,6 +133,7 @@ def _log(*lines: str, prefix: str | None = None) -> None:
     stage and the other workers, so lines written at once stay together, and each write
     wakes the reader (about 10 µs of this worker's CPU)."""
     lead = os.environ.get(LOG_PREFIX, "") if prefix is None else prefix
+    sys.stderr.flush()  # text the handler left there without a newline is its call's
     sys.stdout.write("".join([f"{lead}{line}\n" for line in lines]))
     sys.stdout.flush()
 

@@ -129,7 +129,11 @@ POLICIES: Mapping[str, Callable[[int], GrowthPolicy]] = {
 
 def runnable_tasks(loadavg: Path = LOADAVG) -> int | None:
     """The tasks ready to run on the machine at this instant (the kernel's count, the
-    reader among them), or None where ``/proc/loadavg`` is not there."""
+    reader among them), or None where ``/proc/loadavg`` is not there or this process may
+    run on fewer cores than the machine has (``taskset``, a container's CPU set): the
+    count is the whole machine's, and other programs' tasks would look like ours."""
+    if available_cores() < (os.cpu_count() or 1):
+        return None
     try:
         return int(loadavg.read_text().split()[3].split("/")[0])
     except (OSError, IndexError, ValueError):

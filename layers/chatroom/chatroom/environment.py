@@ -197,10 +197,12 @@ def rate_limit(environ: Mapping[str, str]) -> RateLimit:
     )
 
 
-def chat_service(route: str, environ: Mapping[str, str] = os.environ) -> ChatService:
+def chat_service(route: str | None = None, environ: Mapping[str, str] = os.environ) -> ChatService:
     """The service of one WebSocket route's function ($connect, $disconnect, sendMessage,
-    history, $default), with the clients that route uses on every call made now."""
-    return ChatService(ChatEnvironment.from_environment(environ, EVERY_CALL_USES[route]))
+    history, $default), with the clients that route uses on every call made now; with no
+    route (a function serving several), every client is made when first used."""
+    ready = EVERY_CALL_USES[route] if route is not None else ()
+    return ChatService(ChatEnvironment.from_environment(environ, ready))
 
 
 def presence_announcer(environ: Mapping[str, str] = os.environ) -> PresenceAnnouncer:

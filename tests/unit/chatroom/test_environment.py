@@ -122,3 +122,19 @@ def test_a_thing_made_on_first_use_is_made_once_and_its_known_attributes_never_m
     assert table.name == "ConnectionsTable" and made == []
     assert table.put_item() == "put" and table.put_item() == "put"
     assert len(made) == 1
+
+
+def test_a_service_with_no_route_named_makes_every_client_when_first_used(chat_tables, monkeypatch):
+    from chatroom import environment
+
+    made_now = []
+    real = environment.AwsClients
+
+    def recorded(session, environ, ready=()):
+        made_now.append(tuple(ready))
+        return real(session, environ, ready)
+
+    monkeypatch.setattr(environment, "AwsClients", recorded)
+    environment.chat_service(environ=ENVIRON)
+    environment.chat_service("$connect", environ=ENVIRON)
+    assert made_now == [(), ("dynamodb",)]

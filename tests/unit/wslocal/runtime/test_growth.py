@@ -100,6 +100,16 @@ def test_the_tasks_ready_to_run_are_read_from_the_kernels_loadavg(tmp_path):
     assert runnable_tasks(loadavg) == 3
 
 
+def test_on_fewer_cores_than_the_machine_has_the_machines_count_is_not_used(tmp_path, monkeypatch):
+    from wslocal.runtime import growth
+
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("0.45 0.87 0.93 3/90 19119\n")
+    monkeypatch.setattr(growth.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(growth, "available_cores", lambda: 2)
+    assert runnable_tasks(loadavg) is None
+
+
 def test_no_loadavg_means_the_tasks_ready_are_not_known(tmp_path):
     assert runnable_tasks(tmp_path / "absent") is None
     (tmp_path / "odd").write_text("0.45\n")
