@@ -161,6 +161,8 @@ class MadeOnFirstUse:
         self._make = make
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_make", "_made"):
+            raise AttributeError(name)  # copy's and pickle's probes make nothing
         made = self.__dict__.get("_made")
         if made is None:
             made = self._made = self._make()

@@ -138,3 +138,14 @@ def test_a_service_with_no_route_named_makes_every_client_when_first_used(chat_t
     environment.chat_service(environ=ENVIRON)
     environment.chat_service("$connect", environ=ENVIRON)
     assert made_now == [(), ("dynamodb",)]
+
+
+def test_a_thing_made_on_first_use_answers_copys_probes_without_making_it():
+    import copy
+
+    from chatroom.environment import MadeOnFirstUse
+
+    made = []
+    stand_in = MadeOnFirstUse(lambda: made.append(1), name="ConnectionsTable")
+    assert copy.copy(stand_in).name == "ConnectionsTable"
+    assert not hasattr(stand_in, "__deepcopy__") and made == []
