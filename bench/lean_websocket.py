@@ -246,5 +246,9 @@ async def connect(
     _, client = await loop.create_connection(
         lambda: LeanClient(host, resource, on_message, read_buffer), parts.hostname, port
     )
-    await asyncio.wait_for(asyncio.shield(client.opened), open_timeout)
+    try:
+        await asyncio.wait_for(asyncio.shield(client.opened), open_timeout)
+    except BaseException:  # a handshake refused or too slow leaves no socket behind
+        client._abort()
+        raise
     return client

@@ -17,6 +17,7 @@ from bench.lean_websocket import (
     LeanClient,
     WebSocketError,
     accept_for,
+    connect,
 )
 
 
@@ -211,3 +212,20 @@ async def test_a_sent_message_is_one_masked_text_frame():
     await client.send("x" * 70_000)
     (frame,) = transport.written
     assert unmasked(frame) == Frame(True, TEXT, b"x" * 70_000)
+
+
+async def test_a_handshake_that_times_out_closes_its_socket():
+    closed = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read()  # returns at the client's end of the connection
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        with pytest.raises(TimeoutError):
+            await connect(f"ws://127.0.0.1:{port}/", lambda message: None, open_timeout=0.05)
+        await asyncio.wait_for(closed.wait(), 5)
