@@ -15,7 +15,13 @@ it appears (``--gil``: a sample only while a thread holds the GIL, so never a wa
 thread), JDK Flight Recorder in the JVM (``jcmd``, ``jfr``). A Python group's user time is
 shared among its places (``PLACES``) by its samples, its system time is the kernel's line;
 the JVM's CPU is split by thread from /proc, its request threads' by their Java samples.
-``python bench/fanout_profile.py DIR`` prints the tables again from what DIR keeps.
+Last, whose code it all ran (``Measured.owners``): ours (wslocal, the chatroom layer, the
+functions' handlers) or outside (the AWS SDK, Powertools, the SQS engine, the JVM, CPython,
+the kernel), each sample counted for its innermost frame's owner, then with the stdlib
+counted for its caller, and ours inclusive (any of our frames on the stack); so a reader
+sees what all processes would still spend if our code cost nothing.
+``python bench/fanout_profile.py DIR`` prints the tables again from what DIR keeps (a
+``bench/presence.py --joins-only --profile DIR`` folder too, per join).
 """
 
 from __future__ import annotations
@@ -50,12 +56,17 @@ from profile_places import (
     python_other,
 )
 from profiles import (
+    JVM_OWNER,
+    KERNEL_OWNER,
+    OURS,
+    OwnerMicros,
     cpu_times,
     engine_of,
     fold,
     function_of,
     jfr_stacks,
     markdown,
+    owner_micros,
     process_tree,
     py_spy_stacks,
     shares,
@@ -74,6 +85,8 @@ profiled run's CPU per delivery was nearly twice an unprofiled one's."""
 TOP = 8
 MEASURED = "measured.json"
 
+JVM_GROUPS = (JVM, "DynamoDB Local's class-data archive writer")
+"""The groups that run a JVM: all their user time is the JVM's."""
 SQLITE_THREAD = "SQLite queue thread"
 PROFILER = "JFR and jcmd (the profiler)"
 REQUEST_THREADS = "request threads (Jetty)"
@@ -121,7 +134,7 @@ def process_group(pid: int, stage_pid: int) -> str:
     if engine == "jvm":
         return JVM
     if engine == "archive":
-        return "DynamoDB Local's class-data archive writer (once per jar)"
+        return JVM_GROUPS[1] + " (once per jar)"
     if engine == "sqs":
         return FAUXQS if b"fauxqs" in command else MOTO
     if engine == "moto":
@@ -303,11 +316,12 @@ class FanoutProfile:
     def _jcmd(self, *command: str) -> None:
         subprocess.run(["jcmd", str(self._jvm), *command], capture_output=True, check=True)
 
-    def measured(self, deliveries: int) -> Measured:
-        """What the window measured; kept in the folder, if any, beside the raw profiles."""
+    def measured(self, deliveries: int, unit: str = "delivery") -> Measured:
+        """What the window measured, per ``unit`` (``deliveries`` of them: a join, for the
+        presence bench); kept in the folder, if any, beside the raw profiles."""
         measured = Measured(
             deliveries, self.window_s, os.getloadavg(), self.window, self.idle,
-            self.jvm_threads, dict(self.tree.groups), self.folder,
+            self.jvm_threads, dict(self.tree.groups), self.folder, unit,
         )  # fmt: skip
         if self.folder is not None:
             (self.folder / MEASURED).write_text(measured.to_json())
@@ -327,6 +341,11 @@ class Measured:
     jvm_threads: dict[str, float]
     groups: dict[int, str]
     folder: Path | None
+    unit: str = "delivery"
+
+    @property
+    def units(self) -> str:
+        return self.unit[:-1] + "ies" if self.unit.endswith("y") else self.unit + "s"
 
     def to_json(self) -> str:
         fields = {**asdict(self), "folder": None}
@@ -359,13 +378,14 @@ class Measured:
         idle = sum(usage.cpu for usage in self.idle.values()) / IDLE_S * self.window_s
         rows.append(("**all processes**", "", f"{total:.2f}", f"**{total * per:.0f}**",
                      f"{idle * per:.0f}"))  # fmt: skip
-        header = ("process group", "processes", "CPU (s)", "µs per delivery",
+        header = ("process group", "processes", "CPU (s)", f"µs per {self.unit}",
                   "of which idle background")  # fmt: skip
         parts = [
-            f"{self.deliveries:,} deliveries in {self.window_s:.1f} s; load average "
+            f"{self.deliveries:,} {self.units} in {self.window_s:.1f} s; load average "
             f"{' '.join(f'{x:.2f}' for x in self.load)}"
             + (
-                f"; JFR's own threads ({profiler * per:.0f} µs per delivery) left out of the JVM's"
+                f"; JFR's own threads ({profiler * per:.0f} µs per {self.unit}) left out of "
+                "the JVM's"
                 if profiler
                 else ""
             ),
@@ -376,21 +396,76 @@ class Measured:
             if self.folder is not None or group == JVM:
                 lines, how = self._places(group, usage, per)
                 if lines:
-                    title = f"{group}: {usage.cpu * per:.0f} µs per delivery ({how})"
+                    title = f"{group}: {usage.cpu * per:.0f} µs per {self.unit} ({how})"
                     table = [(place, f"{us:.1f}") for place, us in top(lines, TOP)]
-                    parts += ["", markdown((title, "µs per delivery"), table)]
+                    parts += ["", markdown((title, f"µs per {self.unit}"), table)]
+        if self.folder is not None:
+            parts += ["", self.owners(window, per)]
         return "\n".join(parts)
+
+    def owners(self, window: dict[str, Usage], per: float) -> str:
+        """Whose code the CPU ran, ours or outside (bench/profiles.py ``frame_owner``), and
+        the bound each count implies: what all processes would still spend if ours cost
+        nothing."""
+        total, by_group = OwnerMicros(), []
+        for group, usage in window.items():
+            if group == LIFELINES:  # wslocal/lifeline.py, not sampled
+                shared = OwnerMicros(ours_inclusive=usage.cpu)
+                shared.leaf[OURS] = shared.caller[OURS] = usage.cpu
+            elif group.startswith(JVM_GROUPS):
+                shared = OwnerMicros()
+                shared.leaf[JVM_OWNER] = shared.caller[JVM_OWNER] = usage.user
+                shared.leaf[KERNEL_OWNER] = shared.caller[KERNEL_OWNER] = usage.system
+            else:
+                shared = owner_micros(self._stacks(group), usage.user, usage.system)
+            total.add(shared)
+            by_group.append((group, shared))
+        cpu = sum(usage.cpu for usage in window.values())
+        unit = f"µs per {self.unit}"
+        owners = [OURS, *sorted((o for o in total.leaf if o != OURS), key=lambda o: -total.leaf[o])]
+        rows = [(owner, f"{total.leaf[owner] * per:.0f}", f"{total.caller[owner] * per:.0f}")
+                for owner in owners]  # fmt: skip
+        rows.append(("**all processes**", f"**{cpu * per:.0f}**", f"**{cpu * per:.0f}**"))
+        bounds = [
+            ("ours: innermost frame ours (lower bound)", total.leaf[OURS]),
+            ("ours: the stdlib and interpreter counted for their caller", total.caller[OURS]),
+            ("ours inclusive: any of our frames on the stack (upper bound)",
+             total.ours_inclusive),
+        ]  # fmt: skip
+        bound_rows = [(name, f"{ours * per:.0f}", f"{(cpu - ours) * per:.0f}")
+                      for name, ours in bounds]  # fmt: skip
+        group_rows = [(group, f"{shared.leaf[OURS] * per:.0f}",
+                       f"{shared.caller[OURS] * per:.0f}", f"{shared.ours_inclusive * per:.0f}",
+                       f"{shared.leaf[KERNEL_OWNER] * per:.0f}")
+                      for group, shared in sorted(by_group, key=lambda g: -g[1].leaf[OURS])
+                      if shared.leaf[OURS] or shared.ours_inclusive]  # fmt: skip
+        functions = [(name, f"{micros * per:.1f}")
+                     for name, micros in top(total.ours_by_function.items(), TOP * 2)]  # fmt: skip
+        return "\n\n".join([
+            markdown(("owner (a sample counts for its innermost frame's owner)", unit,
+                      f"{unit}, the stdlib counted for its caller"), rows, right=2),
+            markdown(("our share", unit, f"if ours were zero, all processes would still spend "
+                      f"({unit})"), bound_rows, right=2),
+            markdown(("ours, by process group", "innermost frame", "stdlib for its caller",
+                      "inclusive", "its system calls (kernel, counted outside)"), group_rows,
+                     right=4),
+            markdown(("ours, by innermost function", unit), functions),
+        ])  # fmt: skip
+
+    def _stacks(self, group: str) -> list[tuple[list[str], int]]:
+        """The py-spy samples of a group's processes."""
+        assert self.folder is not None
+        raws = [self.folder / "py-spy" / f"{pid}.txt"
+                for pid, name in self.groups.items() if name == group]  # fmt: skip
+        return [(stack, count) for raw in raws if raw.exists()
+                for stack, count in py_spy_stacks(raw.read_text())]  # fmt: skip
 
     def _places(self, group: str, usage: Usage, per: float) -> tuple[list[tuple[str, float]], str]:
         """The group's places with their µs per delivery (none without samples), and how
         they were measured."""
         if group == JVM:
             return self._jvm_places(per)
-        assert self.folder is not None
-        raws = [self.folder / "py-spy" / f"{pid}.txt"
-                for pid, name in self.groups.items() if name == group]  # fmt: skip
-        stacks = [(stack, count) for raw in raws if raw.exists()
-                  for stack, count in py_spy_stacks(raw.read_text())]  # fmt: skip
+        stacks = self._stacks(group)
         kind = WORKER if group.startswith(WORKER) else group
         counts = fold(stacks, PLACES.get(kind, []), python_other)
         if not counts:

@@ -1,7 +1,7 @@
 """Presence benchmark: joins that never wait for the room, and presence that is never lost.
 
     .venv/bin/python bench/presence.py [--clients 500] [--churn-clients 200] [--churn-seconds 60]
-    .venv/bin/python bench/presence.py --joins-only [--clients 500]
+    .venv/bin/python bench/presence.py --joins-only [--clients 500] [--profile DIR]
 
 Against ``wslocal start`` on the project's template (DynamoDB Local, the stream-driven
 PresenceFunction), and in the same run a plain ``websockets`` server (the floor):
@@ -18,6 +18,9 @@ PresenceFunction), and in the same run a plain ``websockets`` server (the floor)
 ``--joins-only`` runs the first part's joins alone (floor, then stage), and prints the CPU
 each kind of the stage's processes used from the first join until every member counted
 them all (from ``/proc``: the stage, each function's workers, DynamoDB Local, moto).
+``--profile DIR`` (with ``--joins-only``) also samples every process during the joins, as
+``bench/fanout.py --profile`` does, and prints per join where the CPU goes and whose code it
+ran (bench/fanout_profile.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import os
 import random
 import statistics
 import time
+from pathlib import Path
 
 import websockets
 from fanout import (
@@ -39,6 +43,7 @@ from fanout import (
     start_stage,
     tree_rss_mb,
 )
+from fanout_profile import SETTLE_S, FanoutProfile, require_py_spy
 
 from wslocal.engines.dynamodb import free_port
 
@@ -206,8 +211,10 @@ async def churn(url: str, dynamodb: str, slots: int, seconds: float) -> tuple[in
     return changes, len(connected), wrong
 
 
-async def joins_alone(clients: int, options: list[str]) -> None:
-    """Floor, then stage: the joins' wall time, then the stage's CPU by process kind."""
+async def joins_alone(clients: int, options: list[str], folder: Path | None = None) -> None:
+    """Floor, then stage: the joins' wall time, then the stage's CPU by process kind; with
+    ``folder``, also where it goes and whose code it is, per join, as ``bench/fanout.py
+    --profile`` gives it per delivery (py-spy and JFR profiles kept in ``folder``)."""
     port = free_port()
     baseline = start_baseline(port)
     try:
@@ -219,12 +226,17 @@ async def joins_alone(clients: int, options: list[str]) -> None:
     port = free_port()
     stage, _ = start_stage(port, [], options)
     url = f"ws://127.0.0.1:{port}"
+    profile = FanoutProfile(stage.pid, folder) if folder is not None else None
     try:
+        if profile is not None:
+            await profile.begin()
         before = cpu_by_kind(stage.pid)
         members, _, total = await join_room(url, "large", clients)
         settled = await all_counted(members, clients, presence=True) or 0.0
         after = cpu_by_kind(stage.pid)
         processes = len(process_tree(stage.pid))
+        if profile is not None:
+            await profile.end()
         await close_all(members)
     finally:
         stage.terminate()
@@ -240,11 +252,16 @@ async def joins_alone(clients: int, options: list[str]) -> None:
         print(f"    {kind:<34} {used:6.2f} s  ({used / clients * 1000:5.2f} ms a join)")
     total_cpu = sum(after.values()) - sum(before.values())
     print(f"    {'all':<34} {total_cpu:6.2f} s  ({total_cpu / clients * 1000:5.2f} ms a join)")
+    if profile is not None and folder is not None:
+        report = profile.measured(clients, unit="join").report()
+        print(f"\nCPU per join, from the first join to {SETTLE_S:g} s after every member "
+              f"counted them all, sampled:\n\n{report}")  # fmt: skip
+        (folder / "report.md").write_text(report + "\n")
 
 
 async def run(args: argparse.Namespace) -> None:
     if args.joins_only:
-        await joins_alone(args.clients, args.stage_options.split())
+        await joins_alone(args.clients, args.stage_options.split(), args.profile)
         return
     port = free_port()
     baseline = start_baseline(port)
@@ -300,7 +317,18 @@ def main() -> None:
         metavar="'OPTION ...'",
         help="with --joins-only: given to wslocal start as they are ('--max-workers 2')",
     )
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="with --joins-only: where each join's CPU goes, and whose code it is (py-spy, JFR)",
+    )
+    args = parser.parse_args()
+    if args.profile is not None:
+        if not args.joins_only:
+            parser.error("--profile is for --joins-only")
+        require_py_spy()
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

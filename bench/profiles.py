@@ -14,9 +14,10 @@ import contextlib
 import functools
 import os
 import subprocess
-from collections import Counter
+import sys
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SQS_ENGINE_COMMANDS = (b"wslocal.engines.moto_sqs", b"fauxqs")
@@ -126,6 +127,109 @@ class Place:
 def names(frame: str, part: str) -> bool:
     """Whether ``part`` names the frame: its start, or the start of its file."""
     return frame.startswith(part) or f"({part}" in frame
+
+
+OURS = "ours: wslocal, the chatroom layer, the functions' handlers"
+SDK = "AWS SDK: botocore, boto3, urllib3, http.client"
+POWERTOOLS = "Powertools: logs, metrics"
+SQS_ENGINE = "SQS engine: moto, werkzeug, Flask"
+JVM_OWNER = "DynamoDB Local's JVM"
+CPYTHON = "CPython: interpreter, stdlib"
+KERNEL_OWNER = "kernel: system time"
+OTHER_LIBRARIES = "other libraries"
+NOT_SAMPLED = "not sampled (py-spy never attached)"
+OUTSIDE_OWNERS = (SDK, POWERTOOLS, SQS_ENGINE, JVM_OWNER, CPYTHON, KERNEL_OWNER, OTHER_LIBRARIES)
+OWNER_FILES = {
+    "wslocal/": OURS, "chatroom/": OURS, "app.py": OURS, "tokens.py": OURS,
+    "botocore/": SDK, "boto3/": SDK, "urllib3/": SDK, "s3transfer/": SDK, "jmespath/": SDK,
+    "dateutil/": SDK, "http/client.py": SDK,
+    "aws_lambda_powertools/": POWERTOOLS,
+    "moto/": SQS_ENGINE, "werkzeug/": SQS_ENGINE, "werkzeug_app.py": SQS_ENGINE,
+    "flask/": SQS_ENGINE, "flask_cors/": SQS_ENGINE, "jinja2/": SQS_ENGINE,
+    "markupsafe/": SQS_ENGINE, "itsdangerous/": SQS_ENGINE, "xmltodict.py": SQS_ENGINE,
+    "blinker/": SQS_ENGINE,
+}  # fmt: skip
+"""Who owns the code of a frame, by the start of its file as py-spy writes it (relative to
+the ``sys.path`` entry it was found in): the project's packages and the functions' modules
+(``app.py``, the authorizer's ``tokens.py``, each at the top of its function's folder), the
+libraries the handlers and the SQS engine use (moto's server module is ``werkzeug_app.py``
+at the top of its folder). A file not here is CPython's if its top name is a stdlib
+module's (or ``<frozen ...>``), else another library's."""
+
+
+def frame_owner(frame: str) -> str:
+    """The owner of one frame (``function (file:line)``, as py-spy writes it)."""
+    if frame == NO_PYTHON_FRAME:
+        return CPYTHON
+    where = frame[frame.rfind("(") + 1 :].rsplit(":", 1)[0]
+    owner = next((o for start, o in OWNER_FILES.items() if where.startswith(start)), None)
+    if owner is not None:
+        return owner
+    top = where.split("/", 1)[0].removesuffix(".py")
+    return CPYTHON if where.startswith("<") or top in sys.stdlib_module_names else OTHER_LIBRARIES
+
+
+def leaf_owner(stack: Sequence[str]) -> str:
+    """Whose code a sample was running: the owner of its innermost frame."""
+    return frame_owner(stack[-1])
+
+
+def caller_owner(stack: Sequence[str]) -> str:
+    """Whose work a sample was doing, the interpreter's and stdlib's counted for the caller
+    (a ``json.dumps`` our handler calls is ours, a ``socket.recv`` botocore's is the SDK's):
+    the owner of its innermost frame that is not CPython's."""
+    owners = (frame_owner(frame) for frame in reversed(stack))
+    return next((owner for owner in owners if owner != CPYTHON), CPYTHON)
+
+
+def ours_on_stack(stack: Sequence[str]) -> bool:
+    """Whether any frame of a sample is ours: our code ran it, directly or not (the upper
+    bound of our share: the stage's and the workers' main loops are ours, so in those
+    processes nearly every sample is)."""
+    return any(frame_owner(frame) == OURS for frame in stack)
+
+
+@dataclass
+class OwnerMicros:
+    """A measured CPU time shared among owners by samples: by the innermost frame's owner
+    (``leaf``), by the innermost owner that is not CPython (``caller``), the part with any of
+    our frames on the stack (``ours_inclusive``), and our part by its innermost function
+    (``ours_by_function``, ``function (file)``)."""
+
+    leaf: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    caller: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    ours_inclusive: float = 0.0
+    ours_by_function: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add(self, other: OwnerMicros) -> None:
+        for mine, theirs in ((self.leaf, other.leaf), (self.caller, other.caller),
+                             (self.ours_by_function, other.ours_by_function)):  # fmt: skip
+            for name, micros in theirs.items():
+                mine[name] += micros
+        self.ours_inclusive += other.ours_inclusive
+
+
+def owner_micros(
+    stacks: Iterable[tuple[Sequence[str], int]], user: float, system: float
+) -> OwnerMicros:
+    """A process group's user time shared among the owners of its samples, and its system
+    time the kernel's (a system call releases the GIL, so ``--gil`` samples miss it)."""
+    counted = [(stack, count) for stack, count in stacks if stack]
+    total = sum(count for _, count in counted)
+    shared = OwnerMicros()
+    if system:
+        shared.leaf[KERNEL_OWNER] = shared.caller[KERNEL_OWNER] = system
+    if not total and user:
+        shared.leaf[NOT_SAMPLED] = shared.caller[NOT_SAMPLED] = user
+    for stack, count in counted:
+        micros = user * count / total
+        shared.leaf[leaf_owner(stack)] += micros
+        shared.caller[caller_owner(stack)] += micros
+        if ours_on_stack(stack):
+            shared.ours_inclusive += micros
+        if leaf_owner(stack) == OURS:
+            shared.ours_by_function[stack[-1].rsplit(":", 1)[0] + ")"] += micros
+    return shared
 
 
 def fold(
