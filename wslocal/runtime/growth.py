@@ -14,17 +14,15 @@ others), and beyond that only when no warm environment will be free sooner: a ca
 finds every environment busy waits up to one cold start's time for one, unless the
 calls already waiting are more than the busy and starting environments can clear in
 that time; if none is free by then, it starts its own, unless calls returned meanwhile
-and the policy, asked again, holds it again (the pool's first call, loading the SDK's
-models, can take 50 times a typical one: the calls held behind it then find the warm
-environment clearing them fast). Beyond the cores, a call also waits while the machine
-has more tasks ready to run than cores (``PoolState.runnable``): then no core is free,
-and a new environment's start (about 0.15 s of CPU for a fork) would be taken from the
-calls it waits for; in a CPU-bound burst of 20 sends that was 2-7 starts, a tenth of
-the burst's CPU, six of them when a cap of two cold starts on the wait ran out while
-the warm environments were still returning calls. A held call waits as long as calls
-keep returning, and no longer than one cold start in which none returned: a handler
-that blocks until another call runs still gets that call its own environment (nothing
-returns while it blocks, and a blocked handler leaves its core free).
+and the policy, asked once more, holds it again (the pool's first call, loading the
+SDK's models, can take 50 times a typical one: the calls held behind it then find the
+warm environment clearing them fast). Beyond the cores, a call also waits while the
+machine has more tasks ready to run than cores (``PoolState.runnable``): then no core is
+free, and a new environment's start (about 0.15 s of CPU for a fork) would be taken from
+the calls it waits for; in a CPU-bound burst of 20 sends that was 2-5 starts, a tenth
+of the burst's CPU. No call waits longer than two cold starts, and a handler that blocks
+until another call runs still gets that call its own environment (nothing returns while
+it blocks, and a blocked handler leaves its core free).
 """
 
 from __future__ import annotations

@@ -50,6 +50,10 @@ from wslocal.runtime.settings import RuntimeSettings
 from wslocal.runtime.worker import Worker
 from wslocal.template import FunctionModel
 
+GROWTH_LOOKS = 2
+"""How many times a held call asks the growth policy: on arriving, and once more when
+its wait ends if calls returned meanwhile (so it waits two cold starts at most)."""
+
 
 class WorkerPool:
     """The execution environments of one function, in any language: ``language`` says
@@ -380,12 +384,12 @@ class WorkerPool:
         """A warm worker, or a new one when the growth policy says so, while the pool is
         under its limit; else wait (the stage's own bound), or, at the function's reserved
         concurrency, throttle. A call the policy holds starts its own worker when its
-        wait ends, unless calls returned meanwhile and the policy, asked again with the
-        call's place now, holds it again (a slow first call is not a stuck one, nor a
-        pool clearing a burst on busy cores); a wait in which nothing returned ends it."""
+        wait ends, unless calls returned meanwhile and the policy, asked once more with
+        the call's place now, holds it again (a slow first call is not a stuck one)."""
         dead: list[Worker] = []
         warm: Worker | None = None
         held_until: float | None = None
+        looks = 0
         returned = 0
         ticket = object()
         async with self._available:
@@ -409,7 +413,9 @@ class WorkerPool:
                     if self._size < self._max_workers:
                         now = time.monotonic()
                         if held_until is None or (
-                            now >= held_until and self.timings.returns > returned
+                            now >= held_until
+                            and looks < GROWTH_LOOKS
+                            and self.timings.returns > returned
                         ):
                             decision = self._growth.decide(
                                 self._state(now, self._waiting.index(ticket))
@@ -418,7 +424,7 @@ class WorkerPool:
                                 break
                             if held_until is None:
                                 self._held += 1
-                            held_until = decision.until
+                            held_until, looks = decision.until, looks + 1
                             returned = self.timings.returns
                         elif now >= held_until:
                             break
