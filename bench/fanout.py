@@ -7,7 +7,7 @@ with the floor.
                                      [--cpu-by-process | --profile DIR]
                                      [--stage-options '--dynamodb moto']
                                      [--fauxqs node_modules/fauxqs]
-                                     [--clients-impl lean|websockets]
+                                     [--clients-impl lean|websockets] [--core-idle]
 
 For the floor (a plain ``websockets`` server that broadcasts in-process) and then for
 ``wslocal start`` on the project's template (DynamoDB Local, moto's SQS, the sharded
@@ -35,6 +35,10 @@ task or queue per connection), the floor's as the stage's; ``--clients-impl webs
 runs them on the ``websockets`` library's client, as before issue 24, which cost 38-64 µs
 of the shared cores per delivery.
 
+``--core-idle`` samples /proc/stat every 10 ms during the stage's burst and prints the
+share of the cores idle, before its first delivery, after it and by 100 ms slice, with the
+deliveries in each (``bench/core_idle.py``).
+
 ``--fauxqs DIR`` serves the stage's queues from fauxqs (``bench/fauxqs_server.py``) instead
 of moto: the bench starts it and passes ``--sqs-endpoint``; its CPU and memory are counted as
 the stage's engines are (it is not among the stage's processes).
@@ -60,6 +64,8 @@ from typing import Any, Protocol
 
 import lean_websocket
 import websockets
+from core_idle import CoreSampler
+from core_idle import report as core_idle_report
 from fanout_profile import FanoutProfile, require_py_spy
 from fauxqs_server import serve_fauxqs
 from lean_websocket import Message
@@ -410,6 +416,8 @@ class Run:
     measured_deliveries: int = 0
     burst_busy: float = 0.0
     """The share of both cores busy (any process) during the burst, from /proc/stat."""
+    burst_arrivals: list[float] = field(default_factory=list)
+    """When each delivery of the burst was read (``--core-idle`` only)."""
     burst_bench_cpu_s: float = 0.0
     """The bench's own CPU during the burst: its clients reading every frame."""
     processes_before_burst: int = 0
@@ -449,6 +457,7 @@ async def measure(
     profile: FanoutProfile | None = None,
     stage_pid: int | None = None,
     clients_impl: str = "lean",
+    core_idle: CoreSampler | None = None,
 ) -> Run:  # fmt: skip
     began = time.perf_counter()
     receivers = await connect_all(url, clients, clients_impl)
@@ -480,10 +489,15 @@ async def measure(
         if stage_pid is not None:
             run.processes_before_burst = len(process_tree(stage_pid))
         markers = [f"bench-{tag}-burst{index}" for index in range(burst)]
+        if core_idle is not None and stage_pid is not None:
+            core_idle.start(stage_pid)
         busy_before, bench_before = machine_jiffies(), time.process_time()
         started = time.perf_counter()
         await send_markers(receivers, markers, direct)
         elapsed, lost = await wait_for(others, markers, started)
+        if core_idle is not None and stage_pid is not None:
+            core_idle.stop(stage_pid, process_kind)
+            run.burst_arrivals = [r.arrivals[m] for r in others for m in markers if m in r.arrivals]
         (busy, total), (busy_at_start, total_at_start) = machine_jiffies(), busy_before
         busy, total = busy - busy_at_start, total - total_at_start
         run.burst_busy = busy / total if total else 0.0
@@ -571,13 +585,14 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
         await asyncio.sleep(args.idle)
         memory[f"after {args.idle:g} s idle"] = memory_lines(stage.pid, beside)
 
+    core_idle = CoreSampler() if args.core_idle else None
     profile = None
     if args.profile or args.cpu_by_process:
         profile = FanoutProfile(stage.pid, Path(args.profile) if args.profile else None, beside)
     try:
         run = await measure(
             url, args.clients, args.rounds, args.burst, port if args.direct else None, dynamodb,
-            look_at_memory, tracer, profile, stage.pid, args.clients_impl,
+            look_at_memory, tracer, profile, stage.pid, args.clients_impl, core_idle,
         )  # fmt: skip
         large = None
         if args.large and not args.direct:
@@ -646,6 +661,8 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
               f"{args.clients - 1}\n\n{profile_report}")  # fmt: skip
         if args.profile:
             (Path(args.profile) / "report.md").write_text(profile_report + "\n")
+    if core_idle is not None:
+        print("\n" + "\n".join(core_idle_report(core_idle, run.burst_arrivals)))
     if tracer is not None:
         print("\n".join(report(tracer.rounds, f"{args.clients - 1} members")))
     print(f"load average: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
@@ -689,6 +706,11 @@ def main() -> None:
         "--profile",
         metavar="DIR",
         help="--cpu-by-process, and where it goes in each: py-spy and JFR profiles kept in DIR",
+    )
+    parser.add_argument(
+        "--core-idle",
+        action="store_true",
+        help="sample /proc/stat every 10 ms in the stage's burst: idle cores, slice by slice",
     )
     parser.add_argument(
         "--clients-impl",
