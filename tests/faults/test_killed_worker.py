@@ -25,7 +25,6 @@ told (as when a member is given up on), then its worker dies."""
 import importlib.util
 import os
 
-from chatroom.connections import ConnectionStore
 from chatroom.delivery import origin_of
 from chatroom.fanout.broadcast import Broadcaster
 from chatroom.messages import FAILED, MessageStore
@@ -36,7 +35,6 @@ _spec = importlib.util.spec_from_file_location(
 _real = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_real)
 _append = MessageStore.append
-_members = ConnectionStore.members
 _dying_after_the_ack = []
 
 
@@ -67,17 +65,13 @@ def _post_or_die(self, client, connection_id, data, *args, **kwargs):
         if _posted_midway:
             os._exit(137)
         _posted_midway.append(connection_id)
-    return _post(self, client, connection_id, data, *args, **kwargs)
-
-
-def _members_or_die(self, room, *args, **kwargs):
-    if _dying_after_the_ack:
-        os._exit(137)
-    return _members(self, room, *args, **kwargs)
+    delivery = _post(self, client, connection_id, data, *args, **kwargs)
+    if b'"type":"ack"' in data and any(f'"{{m}}"'.encode() in data for m in _dying_after_the_ack):
+        os._exit(137)  # right after the ack (the room is read beside the store, before it)
+    return delivery
 
 
 MessageStore.append = _append_then_die
-ConnectionStore.members = _members_or_die
 Broadcaster.post = _post_or_die
 Broadcaster._drives_sockets = lambda self, client: False  # every attempt through post
 lambda_handler = _real.lambda_handler

@@ -3,10 +3,12 @@ server, over real HTTP, for the layer's signed keep-alive posts)."""
 
 import io
 import json
+import threading
 
 import pytest
 
 from chatroom.connections import ConnectionStore
+from chatroom.messages import MessageStore
 from tests.support.chat_handlers import SENDER, invoke, join, message_event, received
 from tests.support.events import load_event
 from tests.support.handlers import LambdaContextStub, load_handler
@@ -85,6 +87,43 @@ def test_send_message_stores_it_and_delivers_it_to_the_other_members(chat):
         )
     stored = [item for item in chat.messages.scan()["Items"] if not item["room"].startswith("#")]
     assert len(stored) == 1  # (rooms have no '#': those are the sender's rate counters)
+
+
+def test_send_message_reads_the_room_while_the_message_is_stored(chat, monkeypatch):
+    # GIVEN a store that goes on only once the room's read has begun
+    read_begun = threading.Event()
+    read_room, store = ConnectionStore.members, MessageStore.append
+
+    def members(self, *args, **kwargs):
+        read_begun.set()
+        return read_room(self, *args, **kwargs)
+
+    def append(self, **kwargs):
+        assert read_begun.wait(5), "the room was not being read while the message was stored"
+        return store(self, **kwargs)
+
+    monkeypatch.setattr(ConnectionStore, "members", members)
+    monkeypatch.setattr(MessageStore, "append", append)
+    join(chat, SENDER, name="alice")
+    join(chat, "bob")
+    # WHEN alice sends, THEN it is stored, acknowledged and delivered as ever
+    assert invoke("send_message", load_event("send_message"))["statusCode"] == 200
+    assert [e["type"] for e in received(SENDER)] == ["ack"]
+    assert [e["type"] for e in received("bob")] == ["newMessage"]
+
+
+def test_a_message_that_could_not_be_stored_is_sent_to_no_one(chat, monkeypatch):
+    # GIVEN a store that fails while the room is read
+    def append(self, **kwargs):
+        raise RuntimeError("the store failed")
+
+    monkeypatch.setattr(MessageStore, "append", append)
+    join(chat, SENDER, name="alice")
+    join(chat, "bob")
+    # WHEN alice sends, THEN the invocation fails and no one hears of the message
+    with pytest.raises(RuntimeError):
+        invoke("send_message", load_event("send_message"))
+    assert received(SENDER) == [] and received("bob") == []
 
 
 def test_send_message_acknowledges_to_the_sender_and_skips_other_rooms(chat):
