@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from profiles import engine_of
+from profiles import engine_of, function_of
 
 STAMPER = """
 import sys, time
@@ -162,16 +162,15 @@ def cpu_ns(pid: int) -> int:
 
 
 def kind_of(pid: int, stage_pid: int, bench_pid: int) -> str:
-    """What a process is: the bench (its clients), the stage, a function's workers (by
-    the log stream Lambda's environment names; forked ones too), a fork server,
-    DynamoDB Local, moto."""
+    """What a process is: the bench (its clients), the stage, a function's workers
+    (``function_of``: a fork by its code folder, since its /proc environ is its fork
+    server's), a fork server, DynamoDB Local, moto."""
     if pid == stage_pid:
         return "stage"
     if pid == bench_pid:
         return "bench (its clients)"
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
         parent_command = Path(f"/proc/{parent}/cmdline").read_bytes()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -186,10 +185,11 @@ def kind_of(pid: int, stage_pid: int, bench_pid: int) -> str:
         return "moto (DynamoDB)"
     if b"forkserver" in command and b"forkserver" not in parent_command:
         return "fork servers"
-    for variable in environment:
-        if variable.startswith(b"AWS_LAMBDA_LOG_STREAM_NAME=local/"):
-            return variable.split(b"/", 1)[1].decode()
-    return "other"
+    try:
+        function = function_of(pid)
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return "other"
+    return "other" if function is None else function
 
 
 def cpu_by_kind(pids: Iterable[int], kind: Callable[[int], str]) -> dict[str, int]:
