@@ -145,7 +145,9 @@ def test_a_failed_messages_retry_killed_after_its_ack_is_delivered_by_the_backst
         while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
             pass
         assert ack["duplicate"] is True
-        # THEN the stream's MODIFY to pending puts the backstop on it: bob gets it
+        # THEN the worker died before any hand-off: nothing for bob at once
+        assert new_messages(bob, time.monotonic() + 5) == []
+        # AND the stream's MODIFY to pending puts the backstop on it: bob gets it
         [delivered] = new_messages(bob, time.monotonic() + 75)
         assert (delivered["id"], delivered["clientId"]) == (ack["id"], "c-doom")
         # AND alice's history says it was handed off
@@ -166,6 +168,8 @@ def test_a_worker_killed_after_the_ack_is_delivered_by_the_backstop_on_the_stage
         alice.send(json.dumps(body))
         while (ack := json.loads(alice.recv(timeout=30))).get("type") != "ack":
             pass
+        # the worker died before any hand-off: nothing for bob at once, then the backstop's
+        assert new_messages(bob, time.monotonic() + 5) == []
         [delivered] = new_messages(bob, time.monotonic() + 75)
         assert (delivered["id"], delivered["clientId"]) == (ack["id"], "c-ack")
 

@@ -153,10 +153,8 @@ class AwsClients:
 class MadeOnFirstUse:
     """Stands for a client or a table that ``make`` makes when one of its attributes is
     first read (``known`` are read without making it: a table's name), so the stores
-    can be given everything a function might use and it makes only what it uses. Made
-    from the invocation's thread: the broadcast's threads only post, and the room's read
-    beside the store (``ChatService.send_message``) uses the plain client the sender's
-    GetItem made first."""
+    can be given everything a function might use and it makes only what it uses. Read
+    from the invocation's thread (the broadcast's threads only post)."""
 
     def __init__(self, make: Callable[[], Any], **known: Any) -> None:
         self.__dict__.update(known)

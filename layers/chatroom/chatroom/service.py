@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import protocol
-from chatroom.connections import Connection, Member
+from chatroom.connections import Connection
 from chatroom.delivery import GRACE_S
 from chatroom.exceptions import ChatError, ProtocolError
 from chatroom.fanout.broadcast import Delivery
@@ -28,11 +27,6 @@ from chatroom.telemetry import Remaining, count, logger
 
 if TYPE_CHECKING:
     from chatroom.environment import ChatEnvironment
-
-ROOM_READERS = 2
-"""Threads that read rooms beside the store: one per message in flight, and a spare so a
-read left running by an invocation that failed (the store raised) does not hold the
-next message's."""
 
 LONGEST_DEADLINE_MS = (LONGEST_DELAY_S - GRACE_S) * 1000
 """A message's ``deliverBy`` is never later than this after its store, so that its overdue
@@ -97,9 +91,6 @@ class ChatService:
         self._metrics = environment.metrics
         self._clock = environment.clock
         self._backstop = environment.backstop()
-        self._room_reader = ThreadPoolExecutor(ROOM_READERS, thread_name_prefix="room-read")
-        """Reads a message's room while it is stored and acknowledged (``send_message``);
-        its threads start with the first message, in the function's environment."""
 
     def connect(self, caller: Caller, query: Mapping[str, str] | None) -> Reply:
         """Store the connection: one write, whatever the room's size. The room hears of
@@ -139,10 +130,7 @@ class ChatService:
         under its first id (a failed one is set back to pending before the ack, so the
         backstop covers the retry too); of one handed off, is acknowledged again and sent
         to no one. Claims and the rate are the sender's (``chatroom.senders``), not the
-        connection's. The room is read (a Query, the longest step before the hand-off)
-        while the message is stored and acknowledged: a read changes nothing, its answer
-        is used only once the message is stored, and its failure is the hand-off's, told
-        to the sender after the ack as before."""
+        connection's."""
         sender = self._connections.get(caller.connection_id)
         if sender is None:
             return self._refuse(caller, protocol.not_joined_error())
@@ -167,21 +155,16 @@ class ChatService:
             count(self._metrics, "RateLimited", 1)
             return self._refuse(caller, protocol.rate_limited_error(limiter.rate, typed.client_id))
         deliver_by_ms = sent_at_ms + int(min(remaining() * 1000, LONGEST_DEADLINE_MS))
-        room = self._room_reader.submit(self._connections.members, sender.room, with_names=False)
-        try:
-            appended = self._messages.append(
-                room=sender.room,
-                sender=sender.name,
-                payload=typed.text,
-                sent_at_ms=sent_at_ms,
-                client_id=typed.client_id,
-                sender_connection_id=caller.connection_id,
-                deliver_by_ms=deliver_by_ms,
-                sender_key=sender.sender_key,
-            )
-        except BaseException:
-            room.cancel()  # nothing stored: the room's answer, if it comes, is unused
-            raise
+        appended = self._messages.append(
+            room=sender.room,
+            sender=sender.name,
+            payload=typed.text,
+            sent_at_ms=sent_at_ms,
+            client_id=typed.client_id,
+            sender_connection_id=caller.connection_id,
+            deliver_by_ms=deliver_by_ms,
+            sender_key=sender.sender_key,
+        )
         stored = appended.message
         if appended.duplicate and stored.delivery == FAILED:
             # Pending again before the ack: if this invocation dies, the backstop has it.
@@ -205,7 +188,7 @@ class ChatService:
         else:
             count(self._metrics, "Messages", 1)
         try:
-            self._hand_off(caller, sender.sender_key, stored, remaining, room)
+            self._hand_off(caller, sender.sender_key, stored, remaining)
         except (BotoCoreError, ClientError, ChatError):
             logger.exception("the hand-off failed after the message was stored")
             self._post(caller, protocol.delivery_failed(typed.client_id, stored.message_id))
@@ -237,18 +220,15 @@ class ChatService:
         return Reply(200, protocol.encode(protocol.error(problem.code, problem.message)))
 
     def _hand_off(
-        self,
-        caller: Caller,
-        sender_key: str,
-        stored: StoredMessage,
-        remaining: Remaining,
-        room: Future[list[Member]],
+        self, caller: Caller, sender_key: str, stored: StoredMessage, remaining: Remaining
     ) -> None:
-        """Post or queue the message to every member of ``room`` (its read, under way)
-        but the sender, mark it handed off (or failed, and the sender told, if a member
-        was given up on), then remove the connections that were gone."""
+        """Post or queue the message to every member but the sender, mark it handed off
+        (or failed, and the sender told, if a member was given up on), then remove the
+        connections that were gone."""
         recipients = [
-            member for member in room.result() if member.connection_id != caller.connection_id
+            member
+            for member in self._connections.members(stored.room, with_names=False)
+            if member.connection_id != caller.connection_id
         ]
         client = self._clients.for_request(caller.domain_name, caller.stage)
         origin = Origin(stored.message_id, caller.connection_id, stored.client_id, sender_key)
