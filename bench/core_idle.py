@@ -72,20 +72,20 @@ class CoreSampler:
 
     period_s: float = 0.01
     samples: list[tuple[float, tuple[int, ...]]] = field(default_factory=list)
-    ours_s: float = 0.0
+    stage_and_bench_s: float = 0.0
     """CPU of the stage's tree and the bench itself during the sampled stretch."""
     started: list[tuple[str, float, float]] = field(default_factory=list)
     """Processes the stage started during the burst: (kind, ms after the burst's start,
     CPU seconds so far)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _ours: list[int] = field(default_factory=list)
+    _stage_and_bench: list[int] = field(default_factory=list)
     _began_uptime_s: float = 0.0
 
     def start(self, stage_pid: int) -> None:
         self._began_uptime_s = uptime_s()
-        self._ours = [os.getpid(), *process_tree(stage_pid)]
-        self.ours_s = -tree_cpu_s(self._ours)
+        self._stage_and_bench = [os.getpid(), *process_tree(stage_pid)]
+        self.stage_and_bench_s = -tree_cpu_s(self._stage_and_bench)
         self.samples.append((time.perf_counter(), cpu_ticks()))
         self._thread = threading.Thread(target=self._sample, name="core-idle", daemon=True)
         self._thread.start()
@@ -96,8 +96,8 @@ class CoreSampler:
             self._thread.join()
         self.samples.append((time.perf_counter(), cpu_ticks()))
         # workers started during the burst count from their start (their CPU before it is 0)
-        started = [pid for pid in process_tree(stage_pid) if pid not in self._ours]
-        self.ours_s += tree_cpu_s(self._ours) + tree_cpu_s(started)
+        started = [pid for pid in process_tree(stage_pid) if pid not in self._stage_and_bench]
+        self.stage_and_bench_s += tree_cpu_s(self._stage_and_bench) + tree_cpu_s(started)
         for pid in started:
             try:
                 after_ms = (started_s(pid) - self._began_uptime_s) * 1000
@@ -153,12 +153,13 @@ def report(sampler: CoreSampler, arrivals: list[float], slice_s: float = 0.1) ->
     idle, steal, softirq = share(samples[0][1], samples[-1][1])
     ticks = sum(samples[-1][1]) - sum(samples[0][1])
     busy_s = ticks / os.sysconf("SC_CLK_TCK") * (1 - idle - steal)
+    tree_s = sampler.stage_and_bench_s
     lines = [
         f"core idle during the burst ({cores} cores, /proc/stat every "
         f"{sampler.period_s * 1000:.0f} ms, {len(samples)} samples over {ended - began:.2f} s):",
         f"  whole burst: idle {idle:.1%}, steal {steal:.1%}, softirq {softirq:.1%}; "
         f"busy {busy_s:.2f} core-s, of it the stage's tree and the bench "
-        f"{sampler.ours_s:.2f} ({sampler.ours_s / busy_s if busy_s else 0:.0%})",
+        f"{tree_s:.2f} ({tree_s / busy_s if busy_s else 0:.0%})",
     ]
     for name, part in (("before the first delivery", before_first), ("after it", after_first)):
         if len(part) >= 2:

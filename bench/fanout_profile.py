@@ -345,6 +345,7 @@ class Measured:
 
     @property
     def units(self) -> str:
+        """``unit`` in the plural, for the window's line ("13,972 deliveries", "500 joins")."""
         return self.unit[:-1] + "ies" if self.unit.endswith("y") else self.unit + "s"
 
     def to_json(self) -> str:
