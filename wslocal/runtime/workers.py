@@ -386,6 +386,7 @@ class WorkerPool:
         warm: Worker | None = None
         held_since: float | None = None
         held_until: float | None = None
+        held_behind = 0
         returned = 0
         ticket = object()
         async with self._available:
@@ -409,14 +410,15 @@ class WorkerPool:
                     if self._size < self._max_workers:
                         now = time.monotonic()
                         if held_until is None or now >= held_until:
+                            ahead = self._waiting.index(ticket)
                             decision = self._growth.decide(
-                                self._state(now, self._waiting.index(ticket), held_since, returned)
+                                self._state(now, ahead, held_since, returned, held_behind)
                             )
                             if isinstance(decision, Start):
                                 break
                             if held_since is None:
                                 self._held += 1
-                                held_since = now
+                                held_since, held_behind = now, ahead
                             held_until = decision.until
                             returned = self.timings.returns
                         timeout = max(held_until - now, 0.0)
@@ -448,9 +450,12 @@ class WorkerPool:
                 f"{reserved} in use)"
             )
 
-    def _state(self, now: float, ahead: int, held_since: float | None, returned: int) -> PoolState:
-        """The pool as the policy sees it, for a call held since ``held_since`` (None: it
-        has just arrived) when the pool had returned ``returned`` calls."""
+    def _state(
+        self, now: float, ahead: int, held_since: float | None, returned: int, held_behind: int
+    ) -> PoolState:
+        """The pool as the policy sees it, for a call with ``ahead`` calls waiting before
+        it, held since ``held_since`` (None: it has just arrived) behind ``held_behind``
+        calls, when the pool had returned ``returned`` calls."""
         return PoolState(
             now=now,
             busy_since=list(self._busy.values()),
@@ -461,6 +466,7 @@ class WorkerPool:
             runnable=growth.runnable_tasks(),
             held_s=None if held_since is None else now - held_since,
             returned_while_held=self.timings.returns > returned,
+            ahead_when_held=None if held_since is None else held_behind,
         )
 
     async def _release(self, worker: Worker) -> None:
