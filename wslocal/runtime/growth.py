@@ -126,7 +126,7 @@ class WarmFirst:
         bound_s = hold_bound(state.cold_start_s, state.call_s, ahead, at_work)
         left_s = bound_s - (state.held_s or 0.0)
         if left_s <= ROUNDING:
-            return Start()  # held as long as any call is: a start bounds the wait
+            return Start()  # held to the bound: no call waits longer, however busy the cores
         horizon = state.now + min(state.cold_start_s, left_s)
         if state.runnable is not None and state.runnable > self.cores:
             return Wait(horizon)  # no core free: a start would slow the calls it waits for
