@@ -13,16 +13,23 @@ busy or starting than the machine has cores (each runs a call at once beside the
 others), and beyond that only when no warm environment will be free sooner: a call that
 finds every environment busy waits up to one cold start's time for one, unless the
 calls already waiting are more than the busy and starting environments can clear in
-that time; if none is free by then, it starts its own, unless calls returned meanwhile
-and the policy, asked once more, holds it again (the pool's first call, loading the
-SDK's models, can take 50 times a typical one: the calls held behind it then find the
-warm environment clearing them fast). Beyond the cores, a call also waits while the
-machine has more tasks ready to run than cores (``PoolState.runnable``): then no core is
-free, and a new environment's start (about 0.15 s of CPU for a fork) would be taken from
-the calls it waits for; in a CPU-bound burst of 20 sends that was 2-5 starts, a tenth
-of the burst's CPU. No call waits longer than two cold starts, and a handler that blocks
-until another call runs still gets that call its own environment (nothing returns while
-it blocks, and a blocked handler leaves its core free).
+that time. When its wait runs out the pool asks again (``PoolState.held_s``): with a
+core free, it starts its own unless calls returned meanwhile and the same rule holds it
+again (the pool's first call, loading the SDK's models, can take 50 times a typical one:
+the calls held behind it then find the warm environment clearing them fast).
+
+Beyond the cores, a call also waits while the machine has more tasks ready to run than
+cores (``PoolState.runnable``), whether or not calls returned: then no core is free, and
+a new environment's start (about 0.1 s of CPU for a fork) would be taken from the calls
+it waits for. In a CPU-bound burst of 20 sends to 499, calls slowed by the burst take
+longer than a cold start timed on a quieter machine; starting after one or two waits
+forked 4-6 workers late in the burst, a tenth of its CPU. No call is held longer in all
+than four cold starts or twice the time the environments at work take to clear the
+calls that were ahead of it and itself at the typical call's pace, whichever is longer
+(``hold_bound``; 18 sends queued on two workers took 1.1-1.6 s, four starts 1.05 s). A
+handler that blocks until another call runs leaves its core free, so that call gets its
+own environment after one wait, and after the bound even while other programs keep the
+cores busy.
 """
 
 from __future__ import annotations
@@ -40,6 +47,10 @@ RECENT_CALLS = 9
 """How many of a pool's latest calls say how long a call typically takes."""
 LOADAVG = Path("/proc/loadavg")
 """Its fourth field is ``running/total``: the tasks runnable now, over all tasks."""
+HELD_COLD_STARTS = 4
+"""A held call waits at most this many cold starts in all (``hold_bound``)..."""
+HELD_CLEARS = 2
+"""... or this many times the calls ahead of it take at their typical pace, if longer."""
 ROUNDING = 1e-9
 """So that calls that fit the horizon exactly are counted despite float division."""
 
@@ -62,6 +73,13 @@ class PoolState:
     runnable: int | None = None
     """The machine's tasks ready to run now, the asker among them (``runnable_tasks``);
     None where it is not known."""
+    held_s: float | None = None
+    """How long this call has been held so far; None when it has just arrived."""
+    returned_while_held: bool = False
+    """Whether any of the pool's calls returned during this call's latest wait."""
+    ahead_when_held: int | None = None
+    """The calls waiting ahead of this one when it was first held; None when it has just
+    arrived (then ``waiting``)."""
 
 
 @dataclass(frozen=True)
@@ -104,11 +122,18 @@ class WarmFirst:
         at_work = len(state.busy_since) + len(state.starting_since)
         if state.cold_start_s is None or at_work < self.cores:
             return Start()  # nothing known of a start, or a core without a call
-        horizon = state.now + state.cold_start_s
-        if state.call_s is None:  # no call has returned yet: wait one start for the first
-            return Wait(horizon)
+        ahead = state.waiting if state.ahead_when_held is None else state.ahead_when_held
+        bound_s = hold_bound(state.cold_start_s, state.call_s, ahead, at_work)
+        left_s = bound_s - (state.held_s or 0.0)
+        if left_s <= ROUNDING:
+            return Start()  # held to the bound: no call waits longer, however busy the cores
+        horizon = state.now + min(state.cold_start_s, left_s)
         if state.runnable is not None and state.runnable > self.cores:
             return Wait(horizon)  # no core free: a start would slow the calls it waits for
+        if state.held_s is not None and not state.returned_while_held:
+            return Start()  # a core free and nothing returned: the calls may wait for this one
+        if state.call_s is None:  # no call has returned yet: wait one start for the first
+            return Wait(horizon)
         call_s = max(state.call_s, 1e-6)
         frees_at = [max(began + call_s, state.now) for began in state.busy_since]
         frees_at += [max(began + state.cold_start_s, state.now) for began in state.starting_since]
@@ -118,6 +143,15 @@ class WarmFirst:
             if free <= horizon
         )
         return Wait(horizon) if state.waiting < clearable else Start()
+
+
+def hold_bound(cold_start_s: float, call_s: float | None, ahead: int, at_work: int) -> float:
+    """The longest a call is held in all: a few cold starts, or twice the time the
+    environments at work take to clear the calls that were ahead of it and this one at
+    the typical call's pace if that is longer (a burst slows every call: 18 sends queued
+    on two workers took 1.1-1.6 s, four starts of 0.26 s)."""
+    clear_s = (call_s or 0.0) * (ahead + 1) / max(at_work, 1)
+    return max(HELD_COLD_STARTS * cold_start_s, HELD_CLEARS * clear_s)
 
 
 POLICIES: Mapping[str, Callable[[int], GrowthPolicy]] = {

@@ -50,10 +50,6 @@ from wslocal.runtime.settings import RuntimeSettings
 from wslocal.runtime.worker import Worker
 from wslocal.template import FunctionModel
 
-GROWTH_LOOKS = 2
-"""How many times a held call asks the growth policy: on arriving, and once more when
-its wait ends if calls returned meanwhile (so it waits two cold starts at most)."""
-
 
 class WorkerPool:
     """The execution environments of one function, in any language: ``language`` says
@@ -383,13 +379,14 @@ class WorkerPool:
     async def _acquire(self) -> Worker:
         """A warm worker, or a new one when the growth policy says so, while the pool is
         under its limit; else wait (the stage's own bound), or, at the function's reserved
-        concurrency, throttle. A call the policy holds starts its own worker when its
-        wait ends, unless calls returned meanwhile and the policy, asked once more with
-        the call's place now, holds it again (a slow first call is not a stuck one)."""
+        concurrency, throttle. A call the policy holds asks it again each time its wait
+        ends, with how long it has been held and whether calls returned meanwhile (the
+        policy bounds the hold)."""
         dead: list[Worker] = []
         warm: Worker | None = None
+        held_since: float | None = None
         held_until: float | None = None
-        looks = 0
+        held_behind = 0
         returned = 0
         ticket = object()
         async with self._available:
@@ -412,23 +409,19 @@ class WorkerPool:
                     timeout: float | None = None
                     if self._size < self._max_workers:
                         now = time.monotonic()
-                        if held_until is None or (
-                            now >= held_until
-                            and looks < GROWTH_LOOKS
-                            and self.timings.returns > returned
-                        ):
+                        if held_until is None or now >= held_until:
+                            ahead = self._waiting.index(ticket)
                             decision = self._growth.decide(
-                                self._state(now, self._waiting.index(ticket))
+                                self._state(now, ahead, held_since, returned, held_behind)
                             )
                             if isinstance(decision, Start):
                                 break
-                            if held_until is None:
+                            if held_since is None:
                                 self._held += 1
-                            held_until, looks = decision.until, looks + 1
+                                held_since, held_behind = now, ahead
+                            held_until = decision.until
                             returned = self.timings.returns
-                        elif now >= held_until:
-                            break
-                        timeout = held_until - now
+                        timeout = max(held_until - now, 0.0)
                     try:
                         async with asyncio.timeout(timeout):
                             await self._available.wait()
@@ -438,7 +431,7 @@ class WorkerPool:
                     self._size += 1
             finally:
                 self._waiting.remove(ticket)
-                if held_until is not None:
+                if held_since is not None:
                     self._held -= 1
         for worker in dead:
             await worker.stop()
@@ -457,7 +450,12 @@ class WorkerPool:
                 f"{reserved} in use)"
             )
 
-    def _state(self, now: float, ahead: int) -> PoolState:
+    def _state(
+        self, now: float, ahead: int, held_since: float | None, returned: int, held_behind: int
+    ) -> PoolState:
+        """The pool as the policy sees it, for a call with ``ahead`` calls waiting before
+        it, held since ``held_since`` (None: it has just arrived) behind ``held_behind``
+        calls, when the pool had returned ``returned`` calls."""
         return PoolState(
             now=now,
             busy_since=list(self._busy.values()),
@@ -466,6 +464,9 @@ class WorkerPool:
             cold_start_s=self.timings.cold_start_s,
             call_s=self.timings.call_s,
             runnable=growth.runnable_tasks(),
+            held_s=None if held_since is None else now - held_since,
+            returned_while_held=self.timings.returns > returned,
+            ahead_when_held=None if held_since is None else held_behind,
         )
 
     async def _release(self, worker: Worker) -> None:

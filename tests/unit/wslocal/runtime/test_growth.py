@@ -1,6 +1,10 @@
 """When a busy pool starts another environment: Lambda's policy (always) and the stage's
 default (only when no warm one frees sooner), decided from the pool's state alone."""
 
+from dataclasses import replace
+
+import pytest
+
 from wslocal.runtime.growth import (
     PerCall,
     PoolState,
@@ -84,6 +88,57 @@ def test_a_call_waits_while_the_machine_has_more_tasks_ready_than_cores():
 def test_a_core_free_lets_the_queue_rule_decide():
     assert ONE_CORE.decide(state(call_s=0.5, runnable=1)) == Start()
     assert ONE_CORE.decide(state(runnable=1)) == Wait(until=100.2)
+
+
+def test_with_no_core_free_a_held_call_waits_again_while_calls_return():
+    held = state(waiting=50, runnable=3, held_s=0.4, returned_while_held=True)
+    assert ONE_CORE.decide(held) == Wait(until=100.2)
+
+
+def test_with_no_core_free_a_held_call_waits_again_though_no_call_returned():
+    # the calls ahead are slowed by the busy cores, not blocked: a blocked one frees its core
+    held = state(runnable=3, held_s=0.2, returned_while_held=False)
+    assert ONE_CORE.decide(held) == Wait(until=100.2)
+
+
+def test_with_a_core_free_a_held_call_that_saw_no_call_return_starts_one():
+    held = state(runnable=1, held_s=0.2, returned_while_held=False)
+    assert ONE_CORE.decide(held) == Start()
+
+
+def test_with_a_core_free_a_held_call_that_saw_calls_return_is_held_by_the_queue_rule():
+    held = state(runnable=1, held_s=0.2, returned_while_held=True)
+    assert ONE_CORE.decide(held) == Wait(until=100.2)
+    assert ONE_CORE.decide(replace(held, waiting=20)) == Start()
+
+
+def test_a_held_calls_last_wait_ends_at_the_bound_of_four_cold_starts():
+    held = state(runnable=3, held_s=0.7, returned_while_held=True)
+    assert ONE_CORE.decide(held) == Wait(until=pytest.approx(100.1))
+
+
+def test_a_call_held_for_four_cold_starts_starts_one_however_busy_the_machine():
+    held = state(runnable=8, held_s=0.8, returned_while_held=True)
+    assert ONE_CORE.decide(held) == Start()
+
+
+def test_a_pool_of_slow_calls_holds_a_call_for_twice_a_typical_call():
+    held = state(call_s=0.5, runnable=3, held_s=0.9, returned_while_held=True)
+    assert ONE_CORE.decide(held) == Wait(until=pytest.approx(100.1))
+    assert ONE_CORE.decide(replace(held, held_s=1.0)) == Start()
+
+
+def test_a_call_behind_others_is_held_up_to_twice_the_time_they_take_at_the_typical_pace():
+    # 9 ahead and itself, 0.1 s each on the one environment at work: 1 s, held 2 s at most
+    held = state(call_s=0.1, waiting=9, runnable=3, held_s=1.9, returned_while_held=True)
+    held = replace(held, ahead_when_held=9)
+    assert ONE_CORE.decide(held) == Wait(until=pytest.approx(100.1))
+    assert ONE_CORE.decide(replace(held, held_s=2.0)) == Start()
+
+
+def test_the_bound_counts_the_calls_that_were_ahead_when_the_call_was_first_held():
+    held = state(call_s=0.1, runnable=3, held_s=1.5, returned_while_held=True, ahead_when_held=9)
+    assert ONE_CORE.decide(held) == Wait(until=100.2)
 
 
 def test_a_busy_machine_still_starts_one_while_fewer_are_at_work_than_cores():

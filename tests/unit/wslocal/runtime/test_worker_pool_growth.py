@@ -1,7 +1,8 @@
 """How a pool grows, on fake workers (no process) that take 0.1 s to start: a warm
 environment that frees sooner serves the call, one that stays busy does not hold it
-longer than a start, a call that waits for another call still gets its own environment,
-and ``max_workers`` and reserved concurrency still bound it all."""
+longer than a start while a core is free (nor longer than four while none is), a call
+that waits for another call still gets its own environment, and ``max_workers`` and
+reserved concurrency still bound it all."""
 
 import asyncio
 from dataclasses import replace
@@ -139,8 +140,31 @@ async def test_on_a_machine_with_no_core_free_the_same_calls_wait_for_the_warm_w
     monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)  # three tasks ready, one core
     pool = await warm_pool(WARM_FIRST, max_workers=16)
     # with a core free the 12th would start one (the warm worker begins 11 in a start);
-    # held two starts at most (0.2 s), the 12 calls of 10 ms are cleared by the warm worker
+    # held four starts at most (0.4 s), the 12 calls of 10 ms are cleared by the warm worker
     pids = await asyncio.gather(*(pool.invoke({"seconds": 0.01}, f"r{n}") for n in range(12)))
+    assert set(pids) == {1} and starts == [1]
+    await pool.close()
+
+
+async def test_with_no_core_free_held_calls_keep_waiting_while_the_warm_worker_returns_calls(
+    monkeypatch,
+):
+    starts = fake_starts(monkeypatch, 0.2)
+    monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)
+    pool = await warm_pool(WARM_FIRST, max_workers=16)
+    # 60 calls of 10 ms: the last is held 0.6 s, past two starts, within the bound of four
+    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.01}, f"r{n}") for n in range(60)))
+    assert set(pids) == {1} and starts == [1]
+    await pool.close()
+
+
+async def test_with_no_core_free_a_call_behind_calls_slower_than_a_start_waits_for_them(
+    starts, monkeypatch
+):
+    monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)
+    pool = await warm_pool(WARM_FIRST)
+    # calls of 0.12 s, slowed by the busy cores: none returns within the first start's wait
+    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.12}, f"r{n}") for n in range(3)))
     assert set(pids) == {1} and starts == [1]
     await pool.close()
 
@@ -176,6 +200,21 @@ async def test_a_handler_that_waits_for_a_second_call_gets_it_without_deadlock(s
     second = pool.invoke({"signal": "second ran"}, "second")
     async with asyncio.timeout(2):
         assert sorted(await asyncio.gather(waiting, second)) == [1, 2]
+    await pool.close()
+
+
+async def test_a_handler_that_waits_for_a_second_call_gets_it_after_the_bound_on_busy_cores(
+    starts, monkeypatch
+):
+    monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)  # other programs fill the core
+    pool = await warm_pool(WARM_FIRST)
+    began = asyncio.get_running_loop().time()
+    waiting = pool.invoke({"until": "second ran"}, "first")
+    second = pool.invoke({"signal": "second ran"}, "second")
+    async with asyncio.timeout(2):
+        assert sorted(await asyncio.gather(waiting, second)) == [1, 2]
+    held = asyncio.get_running_loop().time() - began - START_S  # less the second's start
+    assert held >= 4 * START_S * 0.9  # held four starts, then given its own worker
     await pool.close()
 
 
