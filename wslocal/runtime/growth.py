@@ -20,16 +20,17 @@ the calls held behind it then find the warm environment clearing them fast).
 
 Beyond the cores, a call also waits while the machine has more tasks ready to run than
 cores (``PoolState.runnable``), whether or not calls returned: then no core is free, and
-a new environment's start (about 0.1 s of CPU for a fork) would be taken from the calls
+a new environment's start (0.1-0.2 s of CPU for a fork) would be taken from the calls
 it waits for. In a CPU-bound burst of 20 sends to 499, calls slowed by the burst take
 longer than a cold start timed on a quieter machine; starting after one or two waits
 forked 4-6 workers late in the burst, a tenth of its CPU. No call is held longer in all
 than four cold starts or twice the time the environments at work take to clear the
-calls that were ahead of it and itself at the typical call's pace, whichever is longer
-(``hold_bound``; 18 sends queued on two workers took 1.1-1.6 s, four starts 1.05 s). A
-handler that blocks until another call runs leaves its core free, so that call gets its
-own environment after one wait, and after the bound even while other programs keep the
-cores busy.
+calls that were ahead of it and itself at the typical call's pace (at most 3 s),
+whichever is longer (``hold_bound``; 18 sends queued on two workers took 1.1-1.6 s, four
+starts 1.05 s). A handler that blocks until another call runs gets that call its own
+environment: nothing returns while it blocks, and either its core is free (one wait) or
+every call at work has run three typical calls and two cold starts long (``stalled``),
+which a burst's calls, slowed alike, do not.
 """
 
 from __future__ import annotations
@@ -50,7 +51,16 @@ LOADAVG = Path("/proc/loadavg")
 HELD_COLD_STARTS = 4
 """A held call waits at most this many cold starts in all (``hold_bound``)..."""
 HELD_CLEARS = 2
-"""... or this many times the calls ahead of it take at their typical pace, if longer."""
+"""... or this many times the calls ahead of it take at their typical pace, if longer,"""
+HELD_LONGEST_S = 3.0
+"""... but that at most: a fork costs about 0.1-0.2 s of CPU, and a function whose calls
+take seconds must not be held for minutes (the stage's integrations time out at 29 s)."""
+STALLED_CALLS = 3
+"""Calls at work this many typical calls long (and ``STALLED_COLD_STARTS`` starts), with
+none returned, look blocked (waiting for another call, which would need a worker of its
+own), not slowed by busy cores..."""
+STALLED_COLD_STARTS = 2
+"""... for the typical call lags a burst: it is the latest calls', timed before it."""
 ROUNDING = 1e-9
 """So that calls that fit the horizon exactly are counted despite float division."""
 
@@ -128,6 +138,8 @@ class WarmFirst:
         if left_s <= ROUNDING:
             return Start()  # held to the bound: no call waits longer, however busy the cores
         horizon = state.now + min(state.cold_start_s, left_s)
+        if state.held_s is not None and not state.returned_while_held and stalled(state):
+            return Start()  # the calls at work may be waiting for this one: never hold it
         if state.runnable is not None and state.runnable > self.cores:
             return Wait(horizon)  # no core free: a start would slow the calls it waits for
         if state.held_s is not None and not state.returned_while_held:
@@ -148,10 +160,20 @@ class WarmFirst:
 def hold_bound(cold_start_s: float, call_s: float | None, ahead: int, at_work: int) -> float:
     """The longest a call is held in all: a few cold starts, or twice the time the
     environments at work take to clear the calls that were ahead of it and this one at
-    the typical call's pace if that is longer (a burst slows every call: 18 sends queued
-    on two workers took 1.1-1.6 s, four starts of 0.26 s)."""
+    the typical call's pace if that is longer, up to ``HELD_LONGEST_S`` (a burst slows
+    every call: 18 sends queued on two workers took 1.1-1.6 s, four starts of 0.26 s)."""
     clear_s = (call_s or 0.0) * (ahead + 1) / max(at_work, 1)
-    return max(HELD_COLD_STARTS * cold_start_s, HELD_CLEARS * clear_s)
+    return max(HELD_COLD_STARTS * cold_start_s, min(HELD_CLEARS * clear_s, HELD_LONGEST_S))
+
+
+def stalled(state: PoolState) -> bool:
+    """Whether every call at work has run three typical calls and two cold starts or
+    longer: a burst slows calls by a factor the typical call soon follows, a handler
+    blocked until another call runs does not return at all."""
+    if state.call_s is None or state.cold_start_s is None or not state.busy_since:
+        return False
+    longest_s = max(STALLED_CALLS * state.call_s, STALLED_COLD_STARTS * state.cold_start_s)
+    return all(state.now - began >= longest_s for began in state.busy_since)
 
 
 POLICIES: Mapping[str, Callable[[int], GrowthPolicy]] = {

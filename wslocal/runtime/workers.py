@@ -465,7 +465,7 @@ class WorkerPool:
             call_s=self.timings.call_s,
             runnable=growth.runnable_tasks(),
             held_s=None if held_since is None else now - held_since,
-            returned_while_held=self.timings.returns > returned,
+            returned_while_held=held_since is not None and self.timings.returns > returned,
             ahead_when_held=None if held_since is None else held_behind,
         )
 

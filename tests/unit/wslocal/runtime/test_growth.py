@@ -141,6 +141,26 @@ def test_the_bound_counts_the_calls_that_were_ahead_when_the_call_was_first_held
     assert ONE_CORE.decide(held) == Wait(until=100.2)
 
 
+def test_a_call_behind_many_slow_calls_is_held_three_seconds_at_most():
+    # 99 ahead and itself at 0.5 s each would be 100 s: a fork is cheaper than that wait
+    held = state(call_s=0.5, runnable=3, held_s=2.95, returned_while_held=True)
+    held = replace(held, ahead_when_held=99, busy_since=[99.9])
+    assert ONE_CORE.decide(held) == Wait(until=pytest.approx(100.05))
+    assert ONE_CORE.decide(replace(held, held_s=3.0)) == Start()
+
+
+def test_with_no_core_free_a_held_call_behind_calls_stalled_with_none_returned_starts_one():
+    # the call at work has run two cold starts (0.4 s, 40 typical calls), none returned
+    held = state(busy_since=[99.6], runnable=3, held_s=0.2, returned_while_held=False)
+    assert ONE_CORE.decide(held) == Start()
+
+
+def test_with_no_core_free_calls_slowed_to_less_than_two_cold_starts_are_waited_for():
+    # 0.3 s is 30 typical calls, but a burst slows calls more than the typical one knows
+    held = state(busy_since=[99.7], runnable=3, held_s=0.2, returned_while_held=False)
+    assert ONE_CORE.decide(held) == Wait(until=100.2)
+
+
 def test_a_busy_machine_still_starts_one_while_fewer_are_at_work_than_cores():
     assert WarmFirst(cores=2).decide(state(runnable=8)) == Start()
 
