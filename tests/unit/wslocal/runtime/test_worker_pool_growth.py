@@ -203,20 +203,26 @@ async def test_a_handler_that_waits_for_a_second_call_gets_it_without_deadlock(s
     await pool.close()
 
 
-async def test_a_handler_that_waits_for_a_second_call_gets_it_after_one_wait_on_busy_cores(
-    starts, monkeypatch
-):
-    monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)  # other programs fill the core
-    pool = await warm_pool(WARM_FIRST)
+async def second_call_held_behind_a_blocked_one(pool: WorkerPool) -> float:
+    """How long a call was held before its own worker started, while the pool's one
+    worker runs a call that waits for it."""
     began = asyncio.get_running_loop().time()
     waiting = pool.invoke({"until": "second ran"}, "first")
     second = pool.invoke({"signal": "second ran"}, "second")
     async with asyncio.timeout(2):
         assert sorted(await asyncio.gather(waiting, second)) == [1, 2]
     held = asyncio.get_running_loop().time() - began - START_S  # less the second's start
+    await pool.close()
+    return held
+
+
+async def test_a_handler_that_waits_for_a_second_call_gets_it_after_one_wait_on_busy_cores(
+    starts, monkeypatch
+):
+    monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)  # other programs fill the core
+    held = await second_call_held_behind_a_blocked_one(await warm_pool(WARM_FIRST))
     # the first call, two starts long with none returned, looks blocked: two waits at most
     assert START_S * 0.9 <= held < 4 * START_S * 0.9
-    await pool.close()
 
 
 async def test_a_handler_that_waits_for_a_second_call_as_the_pools_first_gets_it_at_the_bound(
@@ -225,14 +231,8 @@ async def test_a_handler_that_waits_for_a_second_call_as_the_pools_first_gets_it
     monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)  # other programs fill the core
     pool = WorkerPool(FUNCTION, replace(WARM_FIRST, max_workers=8))
     await pool.prewarm()  # started and timed, but no call has returned: no typical call
-    began = asyncio.get_running_loop().time()
-    waiting = pool.invoke({"until": "second ran"}, "first")
-    second = pool.invoke({"signal": "second ran"}, "second")
-    async with asyncio.timeout(2):
-        assert sorted(await asyncio.gather(waiting, second)) == [1, 2]
-    held = asyncio.get_running_loop().time() - began - START_S  # less the second's start
+    held = await second_call_held_behind_a_blocked_one(pool)
     assert held >= 4 * START_S * 0.9  # held four starts, then given its own worker
-    await pool.close()
 
 
 async def test_max_workers_still_bounds_the_pool(starts):
