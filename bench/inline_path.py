@@ -6,8 +6,9 @@ event loop turn (issue 24): what our code costs, apart from asyncio's loop and t
 A real ``FrontDoor``, ``ConnectionRegistry`` and the management API's rules; an
 ``HttpConnection`` is fed the bench's signed request (``connections_post.signed_request``,
 byte for byte the layer's) through ``data_received``, for two open connections in turn.
-Each connection's outbound builds the frame with ``data_frame`` and writes it, as
-``WebSocketSession.send`` does, to a transport that keeps nothing. Printed: the best and
+Each connection's outbound is a real ``WebSocketSession``, open (its protocol is put in
+the OPEN state, as the handshake leaves it), whose ``send`` frames and writes the message
+to a transport that keeps nothing. Printed: the best and
 median CPU (``time.process_time``) per post of ``--repeats`` runs. Run it from an export of
 another commit with ``PYTHONPATH`` set to it to compare.
 """
@@ -26,7 +27,10 @@ from wslocal.apigateway.connections import ConnectionRegistry
 from wslocal.apigateway.limits import Limits
 from wslocal.server.front_door import FrontDoor
 from wslocal.server.http_connection import HttpConnection
-from wslocal.server.session import data_frame
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from wslocal.server.session import WebSocketSession
 
 IDS = ("L0SM9cOFvHcCIhw=", "AbCdEfGhIjKlMnO=")
 
@@ -35,29 +39,19 @@ class NullTransport(asyncio.Transport):
     def write(self, data: Any) -> None:
         pass
 
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
     def get_write_buffer_size(self) -> int:
         return 0
+
+    def is_closing(self) -> bool:
+        return False
 
     def close(self) -> None:
         pass
 
     def abort(self) -> None:
-        pass
-
-
-class FrameOutbound:
-    """``WebSocketSession.send``'s work on an open connection: the frame, written."""
-
-    def __init__(self) -> None:
-        self.transport = NullTransport()
-        self.limit = Limits().send_buffer_bytes
-
-    def send(self, data: bytes) -> None:
-        self.transport.write(data_frame(data))
-        if self.transport.get_write_buffer_size() > self.limit:
-            raise SystemExit("the null transport buffered")
-
-    def close(self, code: int, reason: str) -> None:
         pass
 
 
@@ -68,13 +62,28 @@ class Host:
 
     def __init__(self) -> None:
         self.registry = ConnectionRegistry(clock=time.time)
+        self.ids = iter(IDS)
+
+    def new_id(self) -> str:
+        return next(self.ids)
+
+
+def open_session(host: Host, loop: asyncio.AbstractEventLoop) -> WebSocketSession:
+    """A session as its handshake leaves it: open, registered, its frames to a null
+    transport."""
+    reader = asyncio.StreamReader(loop=loop)
+    writer = asyncio.StreamWriter(NullTransport(), asyncio.Protocol(), reader, loop)
+    session = WebSocketSession(host, reader, writer, b"", None, None)  # type: ignore[arg-type]
+    session._protocol = ServerProtocol(state=State.OPEN)  # what _handshake leaves
+    host.registry.register(session.connection_id, session, "127.0.0.1")
+    host.registry.open(session.connection_id)
+    return session
 
 
 async def run(posts: int, repeats: int) -> list[float]:
     host = Host()
-    for connection_id in IDS:
-        host.registry.register(connection_id, FrameOutbound(), "127.0.0.1")
-        host.registry.open(connection_id)
+    for _ in IDS:
+        open_session(host, asyncio.get_running_loop())
     ready = asyncio.Event()
     ready.set()
     connection = HttpConnection(FrontDoor(host, ready))  # type: ignore[arg-type]
