@@ -142,6 +142,8 @@ class PlainHead(NamedTuple):
 _NOT_A_FIELD_LINE = re.compile(r"\r\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:)")
 """A header line that does not start with a token and a colon (searched for, never
 found in a plain head)."""
+_CONTENT_LENGTH = "\r\ncontent-length:"
+_CONNECTION = "\r\nconnection:"
 
 
 def parse_plain_head(buffer: bytes, head_end: int) -> PlainHead | None:
@@ -164,23 +166,27 @@ def parse_plain_head(buffer: bytes, head_end: int) -> PlainHead | None:
     lowered = text.lower()
     if "\r\ntransfer-encoding:" in lowered or "\r\nupgrade:" in lowered:
         return None
-    length = _field_value(lowered, "\r\ncontent-length:") or "0"
-    if not (length.isascii() and length.isdigit()):
-        return None
-    connection = _field_value(lowered, "\r\nconnection:")
-    http_1_0 = version == "HTTP/1.0"
-    keep_alive = connection == "keep-alive" if http_1_0 else connection != "close"
-    return PlainHead(method, request_path(target), int(length), keep_alive)
-
-
-def _field_value(lowered: str, prefix: str) -> str | None:
-    """The first value of the header line that starts with ``prefix`` (CRLF, the
-    lower-cased name and its colon), stripped as ``parse_request_head`` strips it."""
-    start = lowered.find(prefix)
+    # The two fields the answer needs, found inline: this runs for every post.
+    start = lowered.find(_CONTENT_LENGTH)
     if start < 0:
-        return None
-    start += len(prefix)
-    return lowered[start : lowered.find("\r\n", start)].strip()
+        length = 0
+    else:
+        start += len(_CONTENT_LENGTH)
+        value = lowered[start : lowered.find("\r\n", start)].strip()
+        if not value:
+            length = 0
+        elif value.isascii() and value.isdigit():
+            length = int(value)
+        else:
+            return None
+    start = lowered.find(_CONNECTION)
+    if start < 0:
+        connection = None
+    else:
+        start += len(_CONNECTION)
+        connection = lowered[start : lowered.find("\r\n", start)].strip()
+    keep_alive = connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
+    return PlainHead(method, request_path(target), length, keep_alive)
 
 
 _EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
