@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -39,6 +40,12 @@ log = logging.getLogger("wslocal")
 CLOSE_HANDSHAKE_TIMEOUT = 3.0
 READ_SIZE = 64 * 1024
 
+_SHORT_HEADER = struct.Struct("!BB")
+_MEDIUM_HEADER = struct.Struct("!BBH")
+_LONG_HEADER = struct.Struct("!BBQ")
+"""A server frame's header by payload size (under 126, under 65,536, larger), each packed
+in one call: ``data_frame`` runs for every delivery."""
+
 
 def data_frame(data: bytes) -> bytes:
     """One unfragmented, unmasked server frame of ``data``: text when it is UTF-8, else
@@ -53,10 +60,10 @@ def data_frame(data: bytes) -> bytes:
             first = 0x82
     size = len(data)
     if size < 126:
-        return bytes((first, size)) + data
+        return _SHORT_HEADER.pack(first, size) + data
     if size < 65536:
-        return bytes((first, 126)) + size.to_bytes(2, "big") + data
-    return bytes((first, 127)) + size.to_bytes(8, "big") + data
+        return _MEDIUM_HEADER.pack(first, 126, size) + data
+    return _LONG_HEADER.pack(first, 127, size) + data
 
 
 class SessionHost(Protocol):
@@ -98,6 +105,7 @@ class WebSocketSession:
         "_protocol",
         "_reader",
         "_stage",
+        "_transport",
         "_upgrade",
         "_writer",
         "connection_id",
@@ -119,6 +127,8 @@ class WebSocketSession:
         self._stage = stage
         self._reader = reader
         self._writer = writer
+        self._transport = writer.transport
+        """The writer's, kept for ``send``: a property read less per delivery."""
         self._upgrade: tuple[bytes, HttpRequest] | None = (head, request)
         """The upgrade request, until the handshake is answered."""
         self._protocol = ServerProtocol(max_size=stage.limits.websocket_max_size)
@@ -139,7 +149,7 @@ class WebSocketSession:
         ``@connections`` post, and the protocol has nothing to track for a data frame."""
         if self._protocol.state is not State.OPEN:
             return
-        transport = self._writer.transport
+        transport = self._transport
         transport.write(data_frame(data))
         buffered = transport.get_write_buffer_size()
         if buffered and buffered > self._stage.limits.send_buffer_bytes:  # 0: all sent
@@ -149,7 +159,7 @@ class WebSocketSession:
                 buffered,
             )
             self._closed_by_stage = (1001, "Going away: the client does not read its messages")
-            self._writer.transport.abort()
+            transport.abort()
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake from the stage's side."""
