@@ -50,6 +50,24 @@ def test_paths_with_and_without_the_stage_name_the_connection():
 
 
 @pytest.mark.parametrize(
+    ("path", "connection_id"),
+    [
+        ("/local/@connections/x?y=1", "x"),
+        ("/local/@connections/x/", "x"),
+        ("/local//@connections/x", None),
+        ("/local/@connections/x/y", None),
+        ("/local/local/@connections/x", None),
+    ],
+)
+def test_a_query_or_a_last_slash_is_not_the_id_and_other_segments_are_no_path(path, connection_id):
+    assert connection_id_from_path(path, "local") == connection_id
+
+
+def test_a_stage_name_is_one_segment():
+    assert connection_id_from_path("/a/b/@connections/x", "a/b") is None
+
+
+@pytest.mark.parametrize(
     ("segment", "connection_id"),
     [
         ("abc%3D", "abc="),
