@@ -22,14 +22,13 @@ import time
 from typing import Any
 
 from connections_post import signed_request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from wslocal.apigateway.connections import ConnectionRegistry
 from wslocal.apigateway.limits import Limits
 from wslocal.server.front_door import FrontDoor
 from wslocal.server.http_connection import HttpConnection
-from websockets.protocol import State
-from websockets.server import ServerProtocol
-
 from wslocal.server.session import WebSocketSession
 
 IDS = ("L0SM9cOFvHcCIhw=", "AbCdEfGhIjKlMnO=")

@@ -98,47 +98,56 @@ class HttpConnection(asyncio.Protocol):
     # --- serving ------------------------------------------------------------------------
     def _serve_buffered(self) -> None:
         """Answer every whole request buffered, in one write (pipelined requests get
-        their answers together)."""
+        their answers together). Serving a request writes only to other connections
+        (its message's), so this one's transport stays as it was."""
         transport = self._transport
+        if transport is None:
+            return
+        buffer = self._buffer
         answers: list[bytes] = []
         keep_alive = True
-        serves_inline, management_answer = self._door.serves_inline, self._door.management_answer
-        while self._buffer and keep_alive and transport is not None and not self._writing_paused:
-            buffer = self._buffer
+        door = self._door
+        while buffer and keep_alive and not self._writing_paused:
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(buffer) > MAX_HEAD_BYTES:
-                    self._hand_over_after(answers)  # the stream path answers 431
+                    self._hand_over_after(answers, buffer)  # the stream path answers 431
                     return
                 break
             head_end = end + 4
             head = parse_plain_head(buffer, head_end)
-            if head is None or not serves_inline(head):
-                self._hand_over_after(answers)  # the stream path reads it, as always
+            if head is None or not door.serves_inline(head):
+                self._hand_over_after(answers, buffer)  # the stream path reads it, as always
                 return
             body_end = head_end + head.content_length
             if len(buffer) < body_end:
                 break  # the body's rest is on its way
-            self._buffer = buffer[body_end:]
-            self._first = False
             keep_alive = head.keep_alive
-            body = buffer[head_end:body_end]
-            answers.append(management_answer(head.method, head.path, body, keep_alive=keep_alive))
-        if transport is None:
-            return
+            answers.append(
+                door.management_answer(
+                    head.method, head.path, buffer[head_end:body_end], keep_alive=keep_alive
+                )
+            )
+            buffer = buffer[body_end:]
+        self._buffer = buffer
         if answers:
+            self._first = False
             transport.write(answers[0] if len(answers) == 1 else b"".join(answers))
         if not keep_alive:
             transport.close()
             self._forget()
-        elif not self._buffer:
+        elif not buffer:
             self._wait_for(self._limits.keep_alive_idle, idle=True)
         elif answers or self._idle:  # a request has begun: its own time starts now
             self._wait_for(self._limits.request_head_timeout, idle=False)
 
-    def _hand_over_after(self, answers: list[bytes]) -> None:
-        if answers and self._transport is not None:
-            self._transport.write(b"".join(answers))
+    def _hand_over_after(self, answers: list[bytes], buffer: bytes) -> None:
+        """Write the answers served so far, then hand ``buffer`` (not yet served) over."""
+        self._buffer = buffer
+        if answers:
+            self._first = False
+            if self._transport is not None:
+                self._transport.write(b"".join(answers))
         self.hand_over()
 
     def hand_over(self) -> None:
