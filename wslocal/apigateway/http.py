@@ -189,11 +189,6 @@ def parse_plain_head(buffer: bytes, head_end: int) -> PlainHead | None:
     return PlainHead(method, request_path(target), length, keep_alive)
 
 
-_EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-_EMPTY_OK_CLOSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-"""The answer to every delivered ``@connections`` POST, built once."""
-
-
 def response_bytes(
     status: int,
     body: bytes = b"",
@@ -204,8 +199,6 @@ def response_bytes(
 ) -> bytes:
     """A response; ``headers`` as a map, or as pairs when a name repeats (Set-Cookie).
     Content-Length and Connection are the stage's own."""
-    if status == 200 and not body and not headers and not head_only:
-        return _EMPTY_OK if keep_alive else _EMPTY_OK_CLOSE
     reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
     own = {"content-length", "connection"}

@@ -44,6 +44,9 @@ from wslocal.template import ProxyApiModel
 log = logging.getLogger("wslocal")
 
 DISCARD_S = 1.0
+DELIVERED = response_bytes(200)
+DELIVERED_THEN_CLOSE = response_bytes(200, keep_alive=False)
+"""The answer to a POST whose message was sent, the fan-out's every post: built once."""
 
 
 class FrontDoorHost(SessionHost, Protocol):
@@ -152,6 +155,8 @@ class FrontDoor:
                 stage=host.stage_name,
                 max_post_bytes=host.limits.max_post_bytes,
             )
+        if answer is management_api.DELIVERED:
+            return DELIVERED if keep_alive else DELIVERED_THEN_CLOSE
         return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
 
     async def on_client(
