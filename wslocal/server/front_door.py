@@ -44,8 +44,8 @@ from wslocal.template import ProxyApiModel
 log = logging.getLogger("wslocal")
 
 DISCARD_S = 1.0
-DELIVERED = response_bytes(200)
-DELIVERED_THEN_CLOSE = response_bytes(200, keep_alive=False)
+DELIVERED_ANSWER = response_bytes(200)
+DELIVERED_ANSWER_THEN_CLOSE = response_bytes(200, keep_alive=False)
 """The answer to a POST whose message was sent, the fan-out's every post: built once."""
 
 
@@ -156,7 +156,7 @@ class FrontDoor:
                 max_post_bytes=host.limits.max_post_bytes,
             )
         if answer is management_api.DELIVERED:
-            return DELIVERED if keep_alive else DELIVERED_THEN_CLOSE
+            return DELIVERED_ANSWER if keep_alive else DELIVERED_ANSWER_THEN_CLOSE
         return response_bytes(answer.status, answer.body, answer.headers, keep_alive=keep_alive)
 
     async def on_client(
