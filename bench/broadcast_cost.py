@@ -14,15 +14,19 @@ median of each) and the wall time per broadcast (median and best of the rounds),
 load average. The layer is imported from ``PYTHONPATH`` when it
 names one (a "before" run against an export of another commit), else from this checkout.
 
-``--alternatives`` measures two other ways in the same run: ``Broadcaster.post`` with one
-future per member (issue 8's broadcast), and the prototype of the ``Broadcaster``'s first
+``--alternatives`` measures three other ways in the same run: ``Broadcaster.post`` with
+one future per member (issue 8's broadcast), the prototype of the ``Broadcaster``'s first
 attempts: one thread driving as many non-blocking sockets with ``selectors`` (no retries,
-timeouts or full answer parsing, so the best that idea could do).
+timeouts or full answer parsing, so the best that idea could do), and that prototype with
+HTTP/1.1 pipelining: the same posts in flight on ``PIPELINED`` times fewer connections,
+each writing ``PIPELINED`` requests in one send (the stub answers the requests it has
+buffered in one write, as the stage does).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import selectors
@@ -37,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+PIPELINED = 8
+"""Requests a connection writes at once in the pipelined alternative."""
 
 STUB = """
 import asyncio
@@ -121,38 +127,50 @@ def future_per_member(broadcaster: Any, client: Any, members: list[Any], workers
     return broadcast
 
 
-def one_thread_selector(client: Any, port: int, members: list[Any], sockets: int) -> Any:
-    """One thread driving ``sockets`` kept-alive connections with ``selectors``: the
-    layer's request bytes, first attempts only (no retries, timeouts or TLS); what the
-    idea would cost at best."""
+def one_thread_selector(
+    client: Any, port: int, members: list[Any], posts: int, depth: int = 1
+) -> Any:
+    """One thread driving kept-alive connections with ``selectors``, ``posts`` requests in
+    flight: the layer's request bytes, first attempts only (no retries, timeouts or TLS);
+    what the idea would cost at best. With ``depth`` above 1, ``posts // depth``
+    connections each write ``depth`` requests at once and take the next ``depth`` when
+    all are answered (HTTP/1.1 pipelining, which the stage answers in one write)."""
     selector = selectors.DefaultSelector()
-    for _ in range(sockets):
+    for _ in range(max(1, posts // depth)):
         sock = socket.create_connection(("127.0.0.1", port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
-        selector.register(sock, selectors.EVENT_READ, bytearray())
+        selector.register(sock, selectors.EVENT_READ, [bytearray(), 0])
 
     def broadcast() -> int:
         pending, in_flight, delivered = iter(members), 0, 0
+
+        def write(sock: socket.socket, state: list[Any]) -> int:
+            requests = [
+                client.request_bytes(member.connection_id, DATA)
+                for member in itertools.islice(pending, depth)
+            ]
+            if requests:
+                sock.send(b"".join(requests))
+                state[1] = len(requests)
+            return len(requests)
+
         for key in list(selector.get_map().values()):
-            member = next(pending, None)
-            if member is not None:
-                key.fileobj.send(client.request_bytes(member.connection_id, DATA))  # type: ignore[union-attr]
-                in_flight += 1
+            in_flight += write(key.fileobj, key.data)  # type: ignore[arg-type]
         while in_flight:
             for key, _ in selector.select():
-                buffer = key.data
+                buffer, _ = state = key.data
                 buffer += key.fileobj.recv(65536)  # type: ignore[union-attr]
-                end = buffer.find(b"\r\n\r\n")
-                if end < 0:
-                    continue
-                delivered += buffer.startswith(b"HTTP/1.1 200")
-                del buffer[: end + 4]
-                in_flight -= 1
-                member = next(pending, None)
-                if member is not None:
-                    key.fileobj.send(client.request_bytes(member.connection_id, DATA))  # type: ignore[union-attr]
-                    in_flight += 1
+                while state[1]:
+                    end = buffer.find(b"\r\n\r\n")
+                    if end < 0:
+                        break
+                    delivered += buffer.startswith(b"HTTP/1.1 200")
+                    del buffer[: end + 4]
+                    state[1] -= 1
+                    in_flight -= 1
+                if not state[1]:
+                    in_flight += write(key.fileobj, state)  # type: ignore[arg-type]
         return delivered
 
     return broadcast
@@ -200,7 +218,12 @@ def main() -> None:
         if args.alternatives:
             futures = future_per_member(broadcaster, client, members, args.workers)
             selector = one_thread_selector(client, port, members, args.workers)
-            ways += [("a future per member", futures), ("one thread, selectors", selector)]
+            pipelined = one_thread_selector(client, port, members, args.workers, PIPELINED)
+            ways += [
+                ("a future per member", futures),
+                ("one thread, selectors", selector),
+                (f"the same, {PIPELINED} pipelined", pipelined),
+            ]
         rows = [(name, measure(way, args.members, args.rounds)) for name, way in ways]
     finally:
         stub.terminate()

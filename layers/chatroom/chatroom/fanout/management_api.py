@@ -39,7 +39,7 @@ from chatroom.budgets import POST
 from chatroom.exceptions import ChatError
 from chatroom.fanout.http1 import KeptAliveConnection, Response
 from chatroom.fanout.kept_alive_sockets import KeptAliveSockets, Waker
-from chatroom.fanout.sigv4 import DOT_SEGMENTS, BodySignature, PostSigner, canonical_uri
+from chatroom.fanout.sigv4 import BodySignature, PostSigner, canonical_uri
 
 TIMEOUT_S = POST.attempt_timeout_s
 SERVICE = "execute-api"
@@ -78,29 +78,25 @@ def host_header(parts: SplitResult) -> str:
     return host
 
 
-def id_segments(connection_id: str) -> tuple[bytes, bytes]:
-    """A connection id as a path segment (``quote`` with nothing safe), and that segment
-    encoded again as SigV4's canonical URI has it; API Gateway's ids, letters and digits
-    with ``=`` padding, without ``quote``'s cost. A dot segment is the caller's to see."""
-    plain = connection_id.rstrip("=")
-    if plain.isalnum() and plain.isascii():
-        head, padding = plain.encode(), len(connection_id) - len(plain)
-        return head + b"%3D" * padding, head + b"%253D" * padding
-    quoted = quote(connection_id, safe="")
-    return quoted.encode(), quoted.replace("%", "%25").encode()
-
-
 class _SignedPosts:
-    """The request's bytes around the path and the signature, for one ``BodySignature``
-    (one body, one second). Immutable."""
+    """A member's signed request for one ``BodySignature`` (one body, one second): the
+    request's bytes around the path and the signature are made once, so a post is its
+    quoted id, the signature and one join. Immutable."""
 
-    __slots__ = ("_after_path", "_start", "_tail", "signature")
+    __slots__ = ("_after_path", "_canonical_path", "_path", "_start", "_tail", "signature")
 
     def __init__(
-        self, signature: BodySignature, connections_path: str, host: str, length: int
+        self,
+        signature: BodySignature,
+        connections_path: str,
+        canonical_connections_path: bytes,
+        host: str,
+        length: int,
     ) -> None:
         self.signature = signature
         token = signature.security_token
+        self._path = connections_path
+        self._canonical_path = canonical_connections_path
         self._start = f"POST {connections_path}".encode("latin-1")
         self._after_path = (
             f" HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: identity\r\n"
@@ -110,8 +106,22 @@ class _SignedPosts:
         ).encode("latin-1")
         self._tail = b"\r\n\r\n" + signature.body
 
-    def request(self, quoted_id: bytes, signature: bytes) -> bytes:
-        return b"".join((self._start, quoted_id, self._after_path, signature, self._tail))
+    def request(self, connection_id: str) -> bytes:
+        """The POST to ``@connections/{connection_id}``: the id is a path segment
+        (``quote`` with nothing safe), encoded again in the canonical URI. API Gateway's
+        ids (letters and digits with ``=`` padding) are quoted by replacing ``=``; any
+        other id goes through ``canonical_uri`` (dot segments, ``%``)."""
+        encoded = connection_id.encode()
+        if encoded.replace(b"=", b"").isalnum():
+            quoted = encoded.replace(b"=", b"%3D")
+            canonical = self._canonical_path + encoded.replace(b"=", b"%253D")
+        else:
+            segment = quote(connection_id, safe="")
+            quoted = segment.encode()
+            canonical = canonical_uri(self._path + segment).encode()
+        return b"".join(
+            (self._start, quoted, self._after_path, self.signature.signature(canonical), self._tail)
+        )
 
 
 def error_type(response: Response) -> str:
@@ -206,14 +216,13 @@ class KeepAliveManagementApi:
         posts = self._posts
         if posts is None or posts.signature is not signature:
             posts = self._posts = _SignedPosts(
-                signature, self._connections_path, self._host, len(data)
+                signature,
+                self._connections_path,
+                self._canonical_connections_path,
+                self._host,
+                len(data),
             )
-        quoted, canonical = id_segments(connection_id)
-        if quoted in DOT_SEGMENTS:
-            canonical = canonical_uri(self._connections_path + quoted.decode()).encode()
-        else:
-            canonical = self._canonical_connections_path + canonical
-        return posts.request(quoted, signature.signature(canonical))
+        return posts.request(connection_id)
 
     def _connection(self) -> KeptAliveConnection:
         """This thread's connection."""

@@ -31,7 +31,6 @@ from urllib.parse import quote
 from botocore.utils import normalize_url_path
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-DOT_SEGMENTS = frozenset({b".", b".."})
 HMAC_BLOCK_BYTES = 64
 """SHA-256's block: the signing key (32 bytes) is padded to it."""
 IPAD = bytes(byte ^ 0x36 for byte in range(256))

@@ -145,6 +145,29 @@ def test_the_request_is_the_one_http_client_wrote_with_botocores_signature(
     assert api.request_bytes(connection_id, b"hello") == expected
 
 
+def test_a_broadcasts_requests_are_each_botocores_across_members_and_seconds(monkeypatch):
+    """One body signed for many members in one second, then in the next: the parts kept
+    for the body and the second sign each member's path as botocore does."""
+    session = boto3.session.Session(
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        aws_session_token="session-token",
+        region_name="eu-west-1",
+    )
+    endpoint = "https://abc123.execute-api.eu-west-1.amazonaws.com/production"
+    moments = [FROZEN, FROZEN + datetime.timedelta(seconds=1)]
+    now = moments[0]
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: now)
+    api = KeepAliveManagementApi(endpoint, session, clock=lambda: now.timestamp())
+    body = b'{"type":"newMessage"}'
+    for now in moments:
+        for connection_id in ["L0SM9cOFvHcCIhw=", "Zm9vYmFyYmF6cXV4", "a=b", "==", ".", "x%y"]:
+            expected = http_client_bytes(
+                endpoint, connection_id, body, session.get_credentials(), "eu-west-1"
+            )
+            assert api.request_bytes(connection_id, body) == expected, (now, connection_id)
+
+
 def test_an_https_post_is_signed_as_botocores_client_signs_it(session, monkeypatch):
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: FROZEN)
     endpoint = "https://abc123.execute-api.eu-west-1.amazonaws.com/production"
