@@ -41,6 +41,7 @@ import statistics
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -92,9 +93,31 @@ class PoolState:
     arrived (then ``waiting``)."""
 
 
+class StartReason(StrEnum):
+    """Which rule started an environment: the pool logs it beside the worker's pid, so a
+    start late in a burst can be traced to its rule (``bench/fanout.py --core-idle``)."""
+
+    PER_CALL = "per-call"
+    """Lambda's policy: every call that finds none free."""
+    UNTIMED = "untimed"
+    """No start timed yet: nothing to weigh a wait against."""
+    CORE_WITHOUT_CALL = "core-without-call"
+    """Fewer environments at work than cores."""
+    HOLD_BOUND = "hold-bound"
+    """Held to ``hold_bound``."""
+    STALLED = "stalled"
+    """Held, none returned, and every call at work ``stalled``."""
+    CORE_FREE_NONE_RETURNED = "core-free-none-returned"
+    """Held, none returned, and a core free."""
+    QUEUE = "queue"
+    """More calls waiting than the environments at work clear within a start."""
+
+
 @dataclass(frozen=True)
 class Start:
-    """Start an environment for this call now."""
+    """Start an environment for this call now, for ``reason``."""
+
+    reason: StartReason
 
 
 @dataclass(frozen=True)
@@ -118,7 +141,7 @@ class PerCall:
     """Lambda's: every call that finds no environment free gets a new one."""
 
     def decide(self, state: PoolState) -> Decision:
-        return Start()
+        return Start(StartReason.PER_CALL)
 
 
 class WarmFirst:
@@ -130,20 +153,22 @@ class WarmFirst:
 
     def decide(self, state: PoolState) -> Decision:
         at_work = len(state.busy_since) + len(state.starting_since)
-        if state.cold_start_s is None or at_work < self.cores:
-            return Start()  # nothing known of a start, or a core without a call
+        if state.cold_start_s is None:
+            return Start(StartReason.UNTIMED)
+        if at_work < self.cores:
+            return Start(StartReason.CORE_WITHOUT_CALL)
         ahead = state.waiting if state.ahead_when_held is None else state.ahead_when_held
         bound_s = hold_bound(state.cold_start_s, state.call_s, ahead, at_work)
         left_s = bound_s - (state.held_s or 0.0)
         if left_s <= ROUNDING:
-            return Start()  # held to the bound: no call waits longer, however busy the cores
+            return Start(StartReason.HOLD_BOUND)  # no call waits longer, however busy the cores
         horizon = state.now + min(state.cold_start_s, left_s)
         if state.held_s is not None and not state.returned_while_held and stalled(state):
-            return Start()  # the calls at work may be waiting for this one: never hold it
+            return Start(StartReason.STALLED)  # the calls at work may be waiting for this one
         if state.runnable is not None and state.runnable > self.cores:
             return Wait(horizon)  # no core free: a start would slow the calls it waits for
         if state.held_s is not None and not state.returned_while_held:
-            return Start()  # a core free and nothing returned: the calls may wait for this one
+            return Start(StartReason.CORE_FREE_NONE_RETURNED)  # they may wait for this one
         if state.call_s is None:  # no call has returned yet: wait one start for the first
             return Wait(horizon)
         call_s = max(state.call_s, 1e-6)
@@ -154,7 +179,7 @@ class WarmFirst:
             for free in frees_at
             if free <= horizon
         )
-        return Wait(horizon) if state.waiting < clearable else Start()
+        return Wait(horizon) if state.waiting < clearable else Start(StartReason.QUEUE)
 
 
 def hold_bound(cold_start_s: float, call_s: float | None, ahead: int, at_work: int) -> float:
