@@ -74,9 +74,9 @@ class CoreSampler:
     samples: list[tuple[float, tuple[int, ...]]] = field(default_factory=list)
     stage_and_bench_s: float = 0.0
     """CPU of the stage's tree and the bench itself during the sampled stretch."""
-    started: list[tuple[str, float, float]] = field(default_factory=list)
+    started: list[tuple[str, float, float, int]] = field(default_factory=list)
     """Processes the stage started during the burst: (kind, ms after the burst's start,
-    CPU seconds so far)."""
+    CPU seconds so far, pid)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _stage_and_bench: list[int] = field(default_factory=list)
@@ -101,7 +101,7 @@ class CoreSampler:
         for pid in started:
             try:
                 after_ms = (started_s(pid) - self._began_uptime_s) * 1000
-                self.started.append((kind(pid), after_ms, cpu_seconds(pid)))
+                self.started.append((kind(pid), after_ms, cpu_seconds(pid), pid))
             except (FileNotFoundError, ProcessLookupError):
                 continue
 
@@ -139,8 +139,14 @@ def slices(
     return cut
 
 
-def report(sampler: CoreSampler, arrivals: list[float], slice_s: float = 0.1) -> list[str]:
-    """Lines for the whole burst, its phase before the first delivery and after it, and
+def report(
+    sampler: CoreSampler,
+    arrivals: list[float],
+    why_started: Callable[[int], str | None] = lambda pid: None,
+    slice_s: float = 0.1,
+) -> list[str]:
+    """Lines for the whole burst, its phase before the first delivery and after it, each
+    process started in it (with the reason its pool logged, from ``why_started``), and
     each slice."""
     samples = sampler.samples
     if len(samples) < 2 or not arrivals:
@@ -167,10 +173,12 @@ def report(sampler: CoreSampler, arrivals: list[float], slice_s: float = 0.1) ->
             lines.append(
                 f"  {name} ({part[-1][0] - part[0][0]:.3f} s): idle {idle:.1%}, steal {steal:.1%}"
             )
-    lines.extend(
-        f"  started in the burst: {name} at {after_ms:.0f} ms, {cpu_s * 1000:.0f} ms of CPU so far"
-        for name, after_ms, cpu_s in sorted(sampler.started, key=lambda started: started[1])
-    )
+    for name, after_ms, cpu_s, pid in sorted(sampler.started, key=lambda started: started[1]):
+        why = why_started(pid)
+        lines.append(
+            f"  started in the burst: {name} at {after_ms:.0f} ms, {cpu_s * 1000:.0f} ms of CPU "
+            f"so far{f' (pid {pid}: {why})' if why else ''}"
+        )
     lines.append(f"  by {slice_s * 1000:.0f} ms slice: start-end ms, idle %, steal %, deliveries")
     lines.extend(
         f"    {cut.start_s * 1000:5.0f}-{cut.end_s * 1000:5.0f}  idle {cut.idle:4.0%}  "

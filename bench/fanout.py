@@ -25,7 +25,9 @@ itself over 32 keep-alive connections: the stage's own cost without a handler.
 ``--cpu-by-process`` prints, for the measured messages and the burst, the CPU per delivery
 of each process group (the stage, each function's workers, the fork servers, DynamoDB
 Local, moto); ``--profile DIR`` also samples every process during them (py-spy, JFR) and
-prints where each group's microseconds go (bench/fanout_profile.py). ``--stage-options``
+prints where each group's microseconds go (bench/fanout_profile.py); both list the workers
+the pools started for calls during the burst, each with the growth rule that started it
+(the pool logs it: ``wslocal.runtime.growth.StartReason``). ``--stage-options``
 go to ``wslocal start`` as they are: ``'--dynamodb moto'`` runs the chat on moto's DynamoDB
 instead of DynamoDB Local (its server then has a line of its own); DynamoDB Local's JVM
 takes more options from ``_JAVA_OPTIONS`` (read by the JVM itself, after the stage's).
@@ -37,7 +39,8 @@ of the shared cores per delivery.
 
 ``--core-idle`` samples /proc/stat every 10 ms during the stage's burst and prints the
 share of the cores idle, before its first delivery, after it and by 100 ms slice, with the
-deliveries in each (``bench/core_idle.py``).
+deliveries in each, and each process started in the burst with its CPU (and its growth
+rule) (``bench/core_idle.py``).
 
 ``--fauxqs DIR`` serves the stage's queues from fauxqs (``bench/fauxqs_server.py``) instead
 of moto: the bench starts it and passes ``--sqs-endpoint``; its CPU and memory are counted as
@@ -110,6 +113,45 @@ def process_kind(pid: int) -> str:
         return "moto's server (DynamoDB)"
     function = function_of(pid)
     return "stage" if function is None else function + " workers"
+
+
+class WorkerStarts:
+    """The workers the stage's pools started for calls, read from the stage's log as it
+    is written (``[Function] worker PID started for a call: REASON[, held S s]``): which
+    growth rule started each, and when the bench read the line."""
+
+    LINE = re.compile(
+        r"^\[(?P<function>[\w-]+)\] worker (?P<pid>\d+) started for a call: (?P<why>.+)$"
+    )
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[float, str, str]] = {}
+        self._lock = threading.Lock()
+
+    def read(self, line: str) -> None:
+        """One line of the stage's output (the others are ignored)."""
+        match = self.LINE.match(line.strip())
+        if match is not None:
+            with self._lock:
+                self._seen[int(match["pid"])] = (
+                    time.perf_counter(),
+                    match["function"],
+                    match["why"],
+                )
+
+    def why(self, pid: int) -> str | None:
+        """The reason logged for the worker ``pid``; None for a process no call started."""
+        with self._lock:
+            seen = self._seen.get(pid)
+        return None if seen is None else seen[2]
+
+    def between(self, first: float, last: float) -> list[tuple[float, str, int, str]]:
+        """(when read, function, pid, reason) of the starts read between two
+        ``perf_counter`` readings, the earliest first."""
+        with self._lock:
+            seen = sorted((stamp, function, pid, why) for pid, (stamp, function, why) in
+                          self._seen.items())  # fmt: skip
+        return [start for start in seen if first <= start[0] <= last]
 
 
 def cpu_by_kind(pid: int) -> dict[str, float]:
@@ -411,6 +453,8 @@ class Run:
     joined_s: float
     singles_ms: list[float] = field(default_factory=list)
     burst_s: float = 0.0
+    burst_began: float = 0.0
+    """When the burst's first send went (``perf_counter``)."""
     burst_deliveries: int = 0
     lost: int = 0
     measured_deliveries: int = 0
@@ -502,7 +546,7 @@ async def measure(
         busy, total = busy - busy_at_start, total - total_at_start
         run.burst_busy = busy / total if total else 0.0
         run.burst_bench_cpu_s = time.process_time() - bench_before
-        run.burst_s = elapsed / 1000
+        run.burst_s, run.burst_began = elapsed / 1000, started
         run.burst_deliveries = len(others) * burst - lost
         run.lost += lost
         if stage_pid is not None:
@@ -572,7 +616,10 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
     port = free_port()
     stamped = StampedLog() if args.timeline else None
     options += args.stage_options.split()
-    stage, dynamodb = start_stage(port, args.parameter_overrides, options, stamped=stamped)
+    starts = WorkerStarts()
+    stage, dynamodb = start_stage(
+        port, args.parameter_overrides, options, starts.read, stamped=stamped
+    )
     url = f"ws://127.0.0.1:{port}"
     tracer = None
     if stamped is not None:
@@ -661,11 +708,25 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
               f"{args.clients - 1}\n\n{profile_report}")  # fmt: skip
         if args.profile:
             (Path(args.profile) / "report.md").write_text(profile_report + "\n")
+        if args.burst:
+            print("\n".join(burst_starts(starts, run)))
     if core_idle is not None:
-        print("\n" + "\n".join(core_idle_report(core_idle, run.burst_arrivals)))
+        print("\n" + "\n".join(core_idle_report(core_idle, run.burst_arrivals, starts.why)))
     if tracer is not None:
         print("\n".join(report(tracer.rounds, f"{args.clients - 1} members")))
     print(f"load average: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
+
+
+def burst_starts(starts: WorkerStarts, run: Run) -> list[str]:
+    """Lines for the workers the pools started for calls during the burst, each with the
+    growth rule that started it (the pool's log; the time is when the bench read it)."""
+    burst = starts.between(run.burst_began, run.burst_began + run.burst_s)
+    lines = [f"\nworkers started for calls in the burst (the pools' log): {len(burst)}"]
+    lines.extend(
+        f"  at {(stamp - run.burst_began) * 1000:.0f} ms: {function} pid {pid}, {why}"
+        for stamp, function, pid, why in burst
+    )
+    return lines
 
 
 def main() -> None:

@@ -381,9 +381,11 @@ class WorkerPool:
         under its limit; else wait (the stage's own bound), or, at the function's reserved
         concurrency, throttle. A call the policy holds asks it again each time its wait
         ends, with how long it has been held and whether calls returned meanwhile (the
-        policy bounds the hold)."""
+        policy bounds the hold). A worker started for it is logged with its pid, the
+        policy's reason and how long the call was held."""
         dead: list[Worker] = []
         warm: Worker | None = None
+        started_for = ""
         held_since: float | None = None
         held_until: float | None = None
         held_behind = 0
@@ -415,6 +417,9 @@ class WorkerPool:
                                 self._state(now, ahead, held_since, returned, held_behind)
                             )
                             if isinstance(decision, Start):
+                                started_for = decision.reason
+                                if held_since is not None:
+                                    started_for += f", held {now - held_since:.2f} s"
                                 break
                             if held_since is None:
                                 self._held += 1
@@ -435,7 +440,11 @@ class WorkerPool:
                     self._held -= 1
         for worker in dead:
             await worker.stop()
-        return warm if warm is not None else await self._start()
+        if warm is not None:
+            return warm
+        worker = await self._start()
+        self._log(f"worker {worker.process.pid} started for a call: {started_for}")
+        return worker
 
     def _admit(self) -> None:
         """Throttle a call that finds no worker free at the function's reserved
