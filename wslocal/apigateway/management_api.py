@@ -38,7 +38,7 @@ def is_management_path(path: str) -> bool:
 def connection_id_from_path(path: str, stage: str) -> str | None:
     """``/{stage}/@connections/{id}`` or ``/@connections/{id}`` -> the decoded id."""
     prefix, _, segment = path.rpartition("/")
-    plain = segment and "?" not in segment and "/" not in stage
+    plain = segment and "?" not in path and "/" not in stage
     if plain and prefix == f"/{stage}/{CONNECTIONS_SEGMENT}":
         return _decoded_id(segment)  # the form every post has, read without splitting it
     parts = path.split("?", 1)[0].strip("/").split("/")

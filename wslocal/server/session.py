@@ -308,7 +308,7 @@ class WebSocketSession:
                 except OSError:
                     # The client reset the connection after its end (wscat -x): nothing
                     # more can reach it, so the session ends quietly, what it read served.
-                    self._writer.transport.abort()
+                    self._transport.abort()
             elif not self._writer.is_closing():
                 self._writer.close()
 

@@ -108,8 +108,9 @@ class _SignedPosts:
 
     def request(self, connection_id: str) -> bytes:
         """The POST to ``@connections/{connection_id}``: the id is a path segment
-        (``quote`` with nothing safe), encoded again in the canonical URI. API Gateway's
-        ids (letters and digits with ``=`` padding) are quoted by replacing ``=``; any
+        (``quote`` with nothing safe), encoded again in the canonical URI. An id of
+        letters, digits and ``=`` (API Gateway's, ``=`` anywhere) is quoted by replacing
+        ``=``; any
         other id goes through ``canonical_uri`` (dot segments, ``%``)."""
         encoded = connection_id.encode()
         if encoded.replace(b"=", b"").isalnum():

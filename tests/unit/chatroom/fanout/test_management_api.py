@@ -125,7 +125,8 @@ def http_client_bytes(endpoint, connection_id, data, credentials, region):
     ],
 )
 @pytest.mark.parametrize(
-    "connection_id", ["L0SM9cOFvHcCIhw=", "a/b+c", "with space", "é~_.-", "%41", "."]
+    "connection_id",
+    ["L0SM9cOFvHcCIhw=", "a/b+c", "with space", "é~_.-", "%41", ".", "..", "a/../b", ""],
 )
 @pytest.mark.parametrize("token", ["session-token", None])
 def test_the_request_is_the_one_http_client_wrote_with_botocores_signature(

@@ -1,6 +1,9 @@
 import json
+from urllib.parse import unquote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wslocal.apigateway.connections import ConnectionRegistry
 from wslocal.apigateway.management_api import (
@@ -61,6 +64,27 @@ def test_paths_with_and_without_the_stage_name_the_connection():
 )
 def test_a_query_or_a_last_slash_is_not_the_id_and_other_segments_are_no_path(path, connection_id):
     assert connection_id_from_path(path, "local") == connection_id
+
+
+def by_the_general_rules(path: str, stage: str) -> str | None:
+    """The rules every path form takes, without the fast path for ``/{stage}/@connections/{id}``."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if parts[0] == stage:
+        del parts[0]
+    if len(parts) != 2 or parts[0] != "@connections" or not parts[1]:
+        return None
+    return unquote(parts[1])
+
+
+PATH_PIECES = st.sampled_from(
+    ["/", "local", "a?b", "a", "@connections", "x", "%3D", "?", "=", ".."]
+)
+
+
+@given(st.lists(PATH_PIECES, max_size=8).map("".join), st.sampled_from(["local", "a?b", "a", ""]))
+def test_the_usual_path_is_read_as_the_general_rules_read_it(tail, stage):
+    path = f"/{stage}/@connections/{tail}"
+    assert connection_id_from_path(path, stage) == by_the_general_rules(path, stage)
 
 
 def test_a_stage_name_is_one_segment():
