@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from chatroom import budgets
 from chatroom.connections import ConnectionStore, Member
-from chatroom.query_items import with_scalar_items_taken
+from chatroom.query_items import take_scalar_items, with_scalar_items_taken
 
 QUERY = {
     "TableName": "connections",
@@ -189,3 +189,9 @@ def test_the_rooms_pages_are_all_read_through_the_hook():
     assert [sent["Limit"] for sent in client.sent] == [2, 2]
     assert "ExclusiveStartKey" not in client.sent[0]
     assert client.sent[1]["ExclusiveStartKey"] == {"k": {"S": "c2="}}
+
+
+def test_a_botocore_that_gives_no_place_for_customized_items_parses_them_itself():
+    response = {"status_code": 200, "body": json.dumps(SCALAR_PAGE).encode(), "headers": {}}
+    take_scalar_items(response)
+    assert json.loads(response["body"]) == SCALAR_PAGE
