@@ -16,10 +16,11 @@ retries and errors stay botocore's (docs/benchmarks.md, "The seventh pass").
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 QUERY_BEFORE_PARSE = "before-parse.dynamodb.Query"
-SCALAR_TYPES = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
+SCALAR_TYPES: Mapping[str, type] = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
 """The attribute values whose parse by botocore's JSON parser is the value itself."""
 
 
