@@ -17,6 +17,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatroom import budgets, retry, senders
+from chatroom.query_items import with_scalar_items_taken
 from chatroom.retry import unlimited
 from chatroom.telemetry import Remaining, logger
 
@@ -232,7 +233,8 @@ def _expired(item: dict[str, Any], now_s: int) -> bool:
 
 def plain_client(table: Any) -> Any:
     """A DynamoDB client like the table's (credentials, region, endpoint, configuration)
-    without boto3's resource layer. The table's own credentials, not a new session's
+    without boto3's resource layer, its Queries' items taken as answered
+    (``chatroom.query_items``). The table's own credentials, not a new session's
     default ones: DynamoDB Local names its database by access key and region, so a client
     signing with other credentials would read the room from another database."""
     source = table.meta.client
@@ -241,8 +243,13 @@ def plain_client(table: Any) -> Any:
     # botocore has no public getter for a client's credentials; the object is shared, so
     # credentials that refresh keep refreshing for both clients.
     session.register_component("credential_provider", _Given(source._get_credentials()))
-    return boto3.session.Session(botocore_session=session).client(
-        "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url, config=meta.config
+    return with_scalar_items_taken(
+        boto3.session.Session(botocore_session=session).client(
+            "dynamodb",
+            region_name=meta.region_name,
+            endpoint_url=meta.endpoint_url,
+            config=meta.config,
+        )
     )
 
 

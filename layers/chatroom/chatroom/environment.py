@@ -36,6 +36,7 @@ from chatroom.fanout.policy import DEFAULT_INLINE_MAX, DEFAULT_SHARD_SIZE, FanOu
 from chatroom.fanout.shards import ShardQueue
 from chatroom.messages import DEFAULT_HISTORY_TTL_HOURS, MessageStore
 from chatroom.presence import PresenceAnnouncer
+from chatroom.query_items import with_scalar_items_taken
 from chatroom.rate_limit import DEFAULT_LIMIT, DEFAULT_WINDOW_S, RateLimit, RateLimiter
 from chatroom.service import ChatService
 from chatroom.shard_poster import ShardPoster
@@ -135,8 +136,11 @@ class AwsClients:
     @cached_property
     def dynamodb(self) -> Any:
         """A plain DynamoDB client (DynamoDB's own attribute values), the same retries:
-        the connections' rows and each message's read of its room."""
-        return self.session.client("dynamodb", config=budgets.BEFORE_THE_STORE)
+        the connections' rows and each message's read of its room (its items taken as
+        answered: ``chatroom.query_items``)."""
+        return with_scalar_items_taken(
+            self.session.client("dynamodb", config=budgets.BEFORE_THE_STORE)
+        )
 
     @cached_property
     def after_store(self) -> Any:

@@ -1,5 +1,7 @@
 """The one place a function's clients and stores are wired from its variables."""
 
+import json
+
 from chatroom import budgets
 from chatroom.environment import ChatEnvironment
 
@@ -29,6 +31,17 @@ def test_the_rooms_read_is_retried_as_the_reads_before_the_store_are(chat_tables
     config = environment.connections._raw_client.meta.config
     assert config.retries == budgets.BEFORE_THE_STORE.retries
     assert config.read_timeout == budgets.BEFORE_THE_STORE.read_timeout
+
+
+def test_the_rooms_read_takes_scalar_items_as_answered(chat_tables):
+    environment = ChatEnvironment.from_environment(ENVIRON)
+    items = [{"connectionId": {"S": "c1"}}]
+    answer = {"status_code": 200, "headers": {}, "body": json.dumps({"Items": items}).encode()}
+    customized: dict = {}
+    environment.connections._raw_client.meta.events.emit(
+        "before-parse.dynamodb.Query", response_dict=answer, customized_response_dict=customized
+    )
+    assert customized == {"Items": items}
 
 
 def test_the_reserve_covers_a_post_the_queueing_the_mark_and_the_clean_up():
