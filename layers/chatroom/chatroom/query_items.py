@@ -11,6 +11,11 @@ scalar and hands them over as they are; botocore parses the rest of the answer (
 ``LastEvaluatedKey``...) and anything else (errors, items holding lists, maps, sets or
 binary values, a body that is not JSON) as it always does. The request, its signature,
 retries and errors stay botocore's (docs/benchmarks.md, "The seventh pass").
+
+botocore emits the event (with ``customized_response_dict``) from 1.35.16 on; an older one
+(a Lambda runtime's bundled botocore may be) never calls the hook and parses everything
+itself, correct and as slow as before. With botocore's debug log on, its "Response body"
+line shows the body the parser got: the answer without its ``Items``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ SCALAR_TYPES: Mapping[str, type] = {"S": str, "N": str, "BOOL": bool, "NULL": bo
 
 def with_scalar_items_taken(client: Any) -> Any:
     """``client`` (a DynamoDB client), its Queries' scalar items taken as answered."""
-    client.meta.events.register(QUERY_BEFORE_PARSE, take_scalar_items)
+    client.meta.events.register(
+        QUERY_BEFORE_PARSE, take_scalar_items, unique_id="chatroom.query_items"
+    )
     return client
 
 
@@ -37,9 +44,9 @@ def take_scalar_items(
 ) -> None:
     """botocore's ``before-parse`` hook: moves a successful answer's ``Items`` into
     ``customized_response_dict`` (botocore adds it to what it parsed) when they hold
-    only scalar values; otherwise leaves the answer to botocore. An older botocore (the
-    Lambda runtime's own) that emits no ``before-parse``, or emits it without
-    ``customized_response_dict``, parses everything itself, as before."""
+    only scalar values; otherwise leaves the answer to botocore. ``customized_response_dict``
+    came with the event (botocore 1.35.16); its default only keeps a caller without it
+    (a test, another emitter) on botocore's parse."""
     if (
         customized_response_dict is None
         or response_dict["status_code"] >= 300

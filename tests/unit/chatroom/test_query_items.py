@@ -87,16 +87,22 @@ def test_scalar_items_are_what_botocores_parser_gives():
     assert taken.query(**QUERY)["Items"] == SCALAR_PAGE["Items"]
 
 
-def test_scalar_items_are_handed_over_unparsed():
-    client = dynamodb_client(answer(200, SCALAR_PAGE))
-    handed = {}
+def items_handed_over(client) -> list:
+    """What the hook handed botocore for each answer, recorded by a handler after it."""
+    handed = []
 
     def after(response_dict, customized_response_dict, **_):
-        handed.update(customized_response_dict)
+        handed.append(dict(customized_response_dict))
 
     client.meta.events.register("before-parse.dynamodb.Query", after)
+    return handed
+
+
+def test_scalar_items_are_handed_over_unparsed():
+    client = dynamodb_client(answer(200, SCALAR_PAGE))
+    handed = items_handed_over(client)
     client.query(**QUERY)
-    assert handed == {"Items": SCALAR_PAGE["Items"]}
+    assert handed == [{"Items": SCALAR_PAGE["Items"]}]
 
 
 @pytest.mark.parametrize(
@@ -115,7 +121,19 @@ def test_scalar_items_are_handed_over_unparsed():
 def test_items_holding_any_other_value_are_left_to_botocores_parser(value):
     page = {"Items": [{"connectionId": {"S": "c1="}, "v": value}], "Count": 1}
     taken, parsed = both(answer(200, page))
+    handed = items_handed_over(taken)
     assert taken.query(**QUERY) == parsed.query(**QUERY)
+    assert handed == [{}]
+
+
+def test_an_error_answer_holding_items_is_left_to_botocore():
+    body = {"__type": "ValidationException", "message": "bad", "Items": SCALAR_PAGE["Items"]}
+    client = dynamodb_client(answer(400, body))
+    handed = items_handed_over(client)
+    with pytest.raises(client.exceptions.ClientError) as raised:
+        client.query(**QUERY)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert handed == [{}]
 
 
 def test_a_binary_value_is_still_decoded_by_botocore():
@@ -180,6 +198,7 @@ def test_the_rooms_pages_are_all_read_through_the_hook():
         .Table("connections")
     )
     store = ConnectionStore(table, raw_client=client)
+    handed = items_handed_over(client)
     members = store.members("lobby", page_size=2, now_ms=1_700_000_000_000, with_names=False)
     assert members == [
         Member("c1=", 1_700_000_000_000),
@@ -189,6 +208,7 @@ def test_the_rooms_pages_are_all_read_through_the_hook():
     assert [sent["Limit"] for sent in client.sent] == [2, 2]
     assert "ExclusiveStartKey" not in client.sent[0]
     assert client.sent[1]["ExclusiveStartKey"] == {"k": {"S": "c2="}}
+    assert handed == [{"Items": first["Items"]}, {"Items": last["Items"]}]
 
 
 def test_a_botocore_that_gives_no_place_for_customized_items_parses_them_itself():
