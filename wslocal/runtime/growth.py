@@ -27,13 +27,10 @@ forked 4-6 workers late in the burst, a tenth of its CPU. No call is held longer
 than four cold starts or twice the time the environments at work take to clear the
 calls that were ahead of it and itself at the typical call's pace (at most 3 s),
 whichever is longer (``hold_bound``; 18 sends queued on two workers took 1.1-1.6 s, four
-starts 1.05 s); while no core is free and calls returned during its latest wait, 3 s (a
-burst's calls outlast the timings taken before it: FanOut's quick forks made its bound
-0.2 s, and its pool forked four workers late in a burst, 60-120 ms of CPU each). A
-handler that blocks until another call runs gets that call its own environment: nothing
-returns while it blocks, and either its core is free (one wait) or every call at work
-has run three typical calls and two cold starts long (``stalled``), which a burst's
-calls, slowed alike, do not.
+starts 1.05 s). A handler that blocks until another call runs gets that call its own
+environment: nothing returns while it blocks, and either its core is free (one wait) or
+every call at work has run three typical calls and two cold starts long (``stalled``),
+which a burst's calls, slowed alike, do not.
 """
 
 from __future__ import annotations
@@ -58,9 +55,7 @@ HELD_CLEARS = 2
 """... or this many times the calls ahead of it take at their typical pace, if longer,"""
 HELD_LONGEST_S = 3.0
 """... but that at most: a fork costs about 0.1-0.2 s of CPU, and a function whose calls
-take seconds must not be held for minutes (the stage's integrations time out at 29 s).
-While no core is free and calls return, the bound is this alone: the queue moves, and a
-start would take its 0.1-0.2 s of CPU from the calls it waits for."""
+take seconds must not be held for minutes (the stage's integrations time out at 29 s)."""
 STALLED_CALLS = 3
 """Calls at work this many typical calls long (and ``STALLED_COLD_STARTS`` starts), with
 none returned, look blocked (waiting for another call, which would need a worker of its
@@ -162,20 +157,16 @@ class WarmFirst:
             return Start(StartReason.UNTIMED)
         if at_work < self.cores:
             return Start(StartReason.CORE_WITHOUT_CALL)
-        no_core_free = state.runnable is not None and state.runnable > self.cores
-        if no_core_free and state.returned_while_held:
-            bound_s = HELD_LONGEST_S  # the queue moves, on cores a start would take from it
-        else:
-            ahead = state.waiting if state.ahead_when_held is None else state.ahead_when_held
-            bound_s = hold_bound(state.cold_start_s, state.call_s, ahead, at_work)
+        ahead = state.waiting if state.ahead_when_held is None else state.ahead_when_held
+        bound_s = hold_bound(state.cold_start_s, state.call_s, ahead, at_work)
         left_s = bound_s - (state.held_s or 0.0)
         if left_s <= ROUNDING:
             return Start(StartReason.HOLD_BOUND)  # no call waits longer, however busy the cores
         horizon = state.now + min(state.cold_start_s, left_s)
         if state.held_s is not None and not state.returned_while_held and stalled(state):
             return Start(StartReason.STALLED)  # the calls at work may be waiting for this one
-        if no_core_free:
-            return Wait(horizon)  # a start would slow the calls it waits for
+        if state.runnable is not None and state.runnable > self.cores:
+            return Wait(horizon)  # no core free: a start would slow the calls it waits for
         if state.held_s is not None and not state.returned_while_held:
             return Start(StartReason.CORE_FREE_NONE_RETURNED)  # they may wait for this one
         if state.call_s is None:  # no call has returned yet: wait one start for the first

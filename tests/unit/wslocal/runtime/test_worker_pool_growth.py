@@ -175,12 +175,11 @@ async def test_with_no_core_free_a_call_is_held_as_long_as_the_calls_ahead_of_it
     monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)
     pool = WorkerPool(FUNCTION, WARM_FIRST)
     await pool.prewarm()
-    await pool.invoke({"seconds": 0.2}, "first")  # calls of 0.2 s, starts of 0.1 s
-    # the last of 6 waits 1 s, past four starts (0.4 s), and some of its waits (a start
-    # each) see no call return: it is held up to twice what the 5 ahead of it and itself
-    # take when first held (2.4 s), not what is left ahead as they are served (four
-    # starts once it is next)
-    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.2}, f"r{n}") for n in range(6)))
+    await pool.invoke({"seconds": 0.05}, "first")  # calls of 50 ms, starts of 0.1 s
+    # the last of 20 waits about 1 s, past four starts (0.4 s); it is held up to twice
+    # what the 19 ahead of it and itself take when first held (2 s), not what is left
+    # ahead of it as they are served (four starts, once three are left)
+    pids = await asyncio.gather(*(pool.invoke({"seconds": 0.05}, f"r{n}") for n in range(20)))
     assert set(pids) == {1} and starts == [1]
     await pool.close()
 
