@@ -5,6 +5,7 @@ that waits for another call still gets its own environment, and ``max_workers`` 
 reserved concurrency still bound it all."""
 
 import asyncio
+import io
 from dataclasses import replace
 from typing import Any
 
@@ -116,6 +117,19 @@ async def test_on_two_cores_a_second_call_at_once_gets_a_second_worker(starts, m
     pool = await warm_pool(WARM_FIRST)
     pids = await asyncio.gather(*(pool.invoke({"seconds": 0.005}, f"r{n}") for n in range(8)))
     assert set(pids) == {1, 2}
+    await pool.close()
+
+
+async def test_a_worker_started_for_a_call_is_logged_with_its_rule_as_the_bench_reads_it(
+    starts, monkeypatch
+):
+    monkeypatch.setattr(growth, "available_cores", lambda: 2)
+    log = io.StringIO()
+    pool = await warm_pool(replace(WARM_FIRST, log_stream=log))
+    await asyncio.gather(*(pool.invoke({"seconds": 0.005}, f"r{n}") for n in range(8)))
+    # bench/fanout.py's WorkerStarts reads this line (tests/unit/bench/test_worker_starts.py)
+    started = [line for line in log.getvalue().splitlines() if "started for a call" in line]
+    assert started == ["[Fn] worker 2 started for a call: core-without-call"]
     await pool.close()
 
 
