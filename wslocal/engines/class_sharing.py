@@ -8,8 +8,10 @@ the stage's JVM: a stop never waits for a dump. It becomes the archive later sta
 (``-XX:SharedArchiveFile``) only once a trial JVM has mapped it (``-Xshare:on``): a dump
 cut short makes the JVM crash or refuse it, so an unverified one is never mapped. It
 lives in the per-user cache, in a folder keyed by the jar and the JVM, so a new jar or
-JVM makes a new one; one the JVM refuses anyway (its log says so) is removed and written
-again. The JVM refuses a classpath with a folder that has files in it, and DynamoDB
+JVM makes a new one; by the jar's real path, so checkouts whose ``node_modules`` links to
+one folder (git worktrees) share one, rather than each starting without until one of its
+stages outlives the writer. One the JVM refuses anyway (its log says so) is removed and
+written again. The JVM refuses a classpath with a folder that has files in it, and DynamoDB
 Local's manifest names its own folder (``.``) and its native libraries: the archive's
 JVM runs a copy of the jar whose manifest names only the jars (the same classes), beside
 a link to the original's libraries. Whatever goes wrong here (no cache, an old JVM, an
@@ -180,10 +182,11 @@ def shared_classes(jar: Path, java: Path, cache: Path) -> SharedClasses:
     mapping it, or without it and with the archive to write (when no other stage is
     writing it); the jar as it is, with no option, when the cache cannot be written."""
     try:
-        folder = cache / "dynamodb-local-classes" / _key(jar, java.resolve())
+        real = jar.resolve()
+        folder = cache / "dynamodb-local-classes" / _key(real, java.resolve())
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / JAR).exists():
-            _copy_with_jars_only(jar, folder)
+            _copy_with_jars_only(real, folder)
     except (OSError, zipfile.BadZipFile, UnicodeDecodeError):
         return SharedClasses(jar)
     archive = folder / ARCHIVE

@@ -137,3 +137,30 @@ def test_a_writer_whose_stage_died_is_replaced_and_its_half_archive_removed(tmp_
     second = shared_classes(jar, java, tmp_path / "cache")
     assert second.pending is not None and second.pending != first.pending
     assert not first.pending.exists()
+
+
+def linked_checkout(tmp_path, jar):
+    """``jar`` as a second checkout sees it: through a link to the first's folder (a git
+    worktree whose node_modules links to the main checkout's)."""
+    checkout = tmp_path / "worktree"
+    checkout.mkdir()
+    (checkout / "lib").symlink_to(tmp_path / "lib", target_is_directory=True)
+    return checkout / jar.relative_to(tmp_path)
+
+
+def test_a_checkout_reaching_the_jar_through_a_link_maps_the_archive_already_written(tmp_path):
+    jar, java = put_jar(tmp_path)
+    first = shared_classes(jar, java, tmp_path / "cache")
+    assert first.pending is not None
+    first.pending.write_bytes(b"classes")
+    first.keep(mapped_by_trial=True)
+    linked = shared_classes(linked_checkout(tmp_path, jar), java, tmp_path / "cache")
+    assert linked.mapped == first.pending.with_name(ARCHIVE)
+
+
+def test_the_copy_links_to_the_libraries_where_they_are_not_through_a_checkout(tmp_path):
+    jar, java = put_jar(tmp_path)
+    classes = shared_classes(linked_checkout(tmp_path, jar), java, tmp_path / "cache")
+    assert classes.copy is not None
+    libraries = classes.copy.parent / "DynamoDBLocal_lib"
+    assert libraries.readlink() == tmp_path / "lib" / "dynamodb_local" / "DynamoDBLocal_lib"
