@@ -15,7 +15,10 @@ start-up on the chat.
    DynamoDB Local's jar already there), from the command to the first WebSocket handshake
    answered (with its $connect run), and to the banner; ``--startups`` times, each with
    the CPU the stage's processes had used by then, by kind (the stage, DynamoDB Local's
-   JVM, moto, each function's workers).
+   JVM, moto, each function's workers), whether the JVM mapped its class-data archive
+   (a checkout without one yet starts slower), and ``bench/vm_speed.py``'s fixed work
+   timed just before the start (this VM's cores ran it 1.5x slower in spells, docs/
+   benchmarks.md, "The eighth pass": read a slow start beside it).
 Targets (issue 16): p50 <= 5 ms and >= 500 requests/s with 8 clients; start-up <= 5 s.
 """
 
@@ -35,7 +38,8 @@ import time
 from pathlib import Path
 
 from fanout import cpu_by_kind
-from profiles import cpu_seconds
+from profiles import cpu_seconds, process_tree
+from vm_speed import fixed_work_ms
 
 from wslocal.engines.dynamodb import free_port
 
@@ -168,6 +172,8 @@ def startup(times: int, options: list[str]) -> None:
     print("wslocal start on the chat (warm caches), to the first handshake answered:")
     for _ in range(times):
         port = free_port()
+        fixed_work_ms()  # warm
+        speed = statistics.median(fixed_work_ms() for _ in range(3))
         began = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, "-m", "wslocal.cli", "start", "--port", str(port), "--no-watch",
@@ -184,13 +190,24 @@ def startup(times: int, options: list[str]) -> None:
                     time.sleep(0.02)
             handshake = time.perf_counter() - began
             used = cpu_by_kind(process.pid)
+            archive = any(maps_class_archive(pid) for pid in process_tree(process.pid))
         finally:
             process.terminate()
             process.wait(60)
         by_kind = ", ".join(f"{kind} {seconds:.2f}" for kind, seconds in sorted(used.items()))
         load = " ".join(f"{value:.1f}" for value in os.getloadavg())
         print(f"  first handshake after {handshake:.2f} s (target <= 2 s); CPU until then "
-              f"{sum(used.values()):.2f} s ({by_kind}); load average {load}")  # fmt: skip
+              f"{sum(used.values()):.2f} s ({by_kind}); class-data archive "
+              f"{'mapped' if archive else 'not mapped'}; vm_speed {speed:.1f} ms just before; "
+              f"load average {load}")  # fmt: skip
+
+
+def maps_class_archive(pid: int) -> bool:
+    """Whether ``pid`` is a JVM started with a class-data archive to map."""
+    try:
+        return b"-XX:SharedArchiveFile=" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def main() -> None:
