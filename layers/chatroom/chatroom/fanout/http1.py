@@ -12,10 +12,10 @@ answer with ``parse_response``: the status line, the headers, then a body of
 and the next exchange opens a new one.
 
 Two shells move the bytes: ``KeptAliveConnection`` here, one blocking connection (a
-thread's), and ``kept_alive_sockets.KeptAliveSockets``, up to N non-blocking connections
-that one thread drives with ``selectors`` (a broadcast's first attempts). Both parse with
-``parse_response``; the second knows the local stage's answer by its bytes first
-(``bodiless_response``).
+thread's), and ``kept_alive_sockets.KeptAliveSockets``, non-blocking connections that one
+thread drives with ``selectors``, several requests pipelined on each (a broadcast's first
+attempts). Both parse with ``parse_response``; the second knows the local stage's answer by
+its bytes first (``bodiless_response``).
 
 Errors are ``http.client``'s: ``RemoteDisconnected`` when the server closed before
 answering (a kept-alive connection it dropped while idle), ``IncompleteRead``,
