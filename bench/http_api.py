@@ -203,9 +203,12 @@ def startup(times: int, options: list[str]) -> None:
 
 
 def maps_class_archive(pid: int) -> bool:
-    """Whether ``pid`` is a JVM started with a class-data archive to map."""
+    """Whether ``pid`` is a JVM that mapped the class-data archive it was given (a JVM
+    that turns the archive down still has it on its command line)."""
     try:
-        return b"-XX:SharedArchiveFile=" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        given = [a.partition(b"=")[2] for a in arguments if a.startswith(b"-XX:SharedArchiveFile=")]
+        return bool(given) and given[-1] in Path(f"/proc/{pid}/maps").read_bytes()
     except (FileNotFoundError, ProcessLookupError):
         return False
 

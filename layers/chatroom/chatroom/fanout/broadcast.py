@@ -5,8 +5,9 @@ keep-alive connections, ``management_api``). The first attempt to every member i
 from the calling thread, which drives ``max_workers`` posts in flight on kept-alive
 non-blocking sockets with ``selectors``, pipelined (``KeepAliveManagementApi.exchange_all``,
 ``kept_alive_sockets``): 1.4-2.7x less CPU per delivery than 32 threads, which each pay
-for taking the GIL back on every answer, and pipelining takes about a third more out
-(``bench/broadcast_cost.py``). A member whose first attempt is worth another (429, 5xx,
+for taking the GIL back on every answer, and pipelining 2.5x less again at a stub
+(``bench/broadcast_cost.py``, 15.7 -> 6.2 µs; FanOut 25 -> 18 µs a delivery on the whole
+chat). A member whose first attempt is worth another (429, 5xx,
 no answer) goes, as soon as it is answered, to a bounded pool of threads that makes the
 attempts left with ``post``'s retry loop; first attempts and retries share the bound of
 ``max_workers`` posts in flight (the thread holds first attempts back while retries use

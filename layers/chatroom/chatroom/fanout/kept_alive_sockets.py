@@ -60,8 +60,9 @@ from chatroom.fanout.http1 import RECEIVE_BYTES, Response, bodiless_response, pa
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
 DEPTH = 8
-"""Requests in flight on one connection. On the local stage, CPU per delivery of the
-posting process: 4.5 µs at 8, 6.3 at 4, 15-23 at 1 (``bench/broadcast_cost.py``)."""
+"""Requests in flight on one connection. The broadcast's CPU per delivery at a stub
+(``bench/broadcast_cost.py``): 6.2-6.6 µs at 8 against 15.7-15.9 with one in flight; a
+scratch prototype gave 6.3 at 4 and 4.5 at 8."""
 MOST_ANSWERS_KEPT = 16
 """Bodiless answers a drive keeps by their bytes (a few statuses and reasons)."""
 END_OF_HEAD = b"\r\n\r\n"
@@ -150,10 +151,12 @@ class KeptAliveSockets:
         """Call ``answered`` with each request's answer as it comes, ``None`` for one that
         got none (see the module for how a failed connection's requests are recovered, and
         the deadline, ``timeout_s`` from the request's write); up to ``most`` requests at
-        once, on up to ``most / depth`` connections. ``requests`` is advanced when there
-        is room for the next one, so it decides then whether to start it; it yields
-        ``None`` when none may start yet, and is advanced again after the next answer
-        (which frees a place) or once ``waker`` is woken (it must be given then)."""
+        once. New connections are opened up to ``most / depth`` (a re-send after a failure
+        may open one more; connections kept from an earlier call are used too).
+        ``requests`` is advanced when there is room for the next one, so it decides then
+        whether to start it; it yields ``None`` when none may start yet, and is advanced
+        again after the next answer (which frees a place) or once ``waker`` is woken (it
+        must be given then)."""
         with self._lock:
             drive = self._drives.pop() if self._drives else _Drive(self._host, self._port)
         try:
@@ -239,22 +242,24 @@ class _Drive:
 
     def _fill(self) -> None:
         """Take the requests that may start and write them, spread over the connections
-        with room (``_place``)."""
-        room = self._most - self._in_flight
-        if room <= 0 or self._waiting or self._exhausted:
-            return
-        taken: list[tuple[Any, bytes]] = []
-        for item in self._requests:
-            if item is None:
-                self._waiting = True
-                break
-            taken.append(item)
-            if len(taken) == room:
-                break
-        else:
-            self._exhausted = True
-        if taken:
-            self._place(taken)
+        with room (``_place``); again while there is room, since ``_place`` may answer
+        some at once (``None``: no connection could be opened, or a send failed)."""
+        while not (self._waiting or self._exhausted):
+            room = self._most - self._in_flight
+            if room <= 0:
+                return
+            taken: list[tuple[Any, bytes]] = []
+            for item in self._requests:
+                if item is None:
+                    self._waiting = True
+                    break
+                taken.append(item)
+                if len(taken) == room:
+                    break
+            else:
+                self._exhausted = True
+            if taken:
+                self._place(taken)
 
     def _place(self, taken: list[tuple[Any, bytes]]) -> None:
         """Write ``taken`` in one send per connection, each request on the connection with
@@ -275,12 +280,15 @@ class _Drive:
             least, connection = min(loads, key=_load_of, default=(depth, None))
             if least > 0 and may_open and len(self._connections) < self._most_connections:
                 try:
-                    connection = self._connect()
-                    with_room.append(connection)
-                except OSError:  # this request gets None; the rest go where there is room
+                    opened = self._connect()
+                except OSError:  # no new connection: where there is room, else None
                     may_open = False
-                    self._answered(key, None)
-                    continue
+                    if connection is None or least >= depth:
+                        self._answered(key, None)
+                        continue
+                else:
+                    connection = opened
+                    with_room.append(connection)
             elif connection is None or least >= depth:
                 self._answered(key, None)
                 continue
@@ -350,9 +358,6 @@ class _Drive:
                 if code:
                     raise OSError(code, "connect")
                 connection.connecting = False
-                if connection.unsent is None:  # opened, and no request came for it yet
-                    self._watch(connection, READ)
-                    return
             if not connection.pending:
                 self._close(connection)
                 return

@@ -3,10 +3,13 @@ connection, their answers taken in order, and the recovery RFC 9112 asks of a cl
 pipelines (requests behind a closing answer or a dropped connection written again;
 requests on a connection that never answered, or behind a late answer, get none)."""
 
+import errno
 import socket
+import struct
 import threading
 import time
 
+from chatroom.fanout import kept_alive_sockets
 from chatroom.fanout.kept_alive_sockets import KeptAliveSockets
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
@@ -58,32 +61,58 @@ class _Requests:
     def read(self, count):
         keys = []
         while len(keys) < count:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
-                head = self.buffer[:end].decode()
-                length = int(head.lower().split("content-length: ")[1].split("\r\n")[0])
-                if len(self.buffer) >= end + 4 + length:
-                    keys.append(head.split(" ")[1].rsplit("/", 1)[1])
-                    self.buffer = self.buffer[end + 4 + length :]
-                    continue
-            data = self.connection.recv(65536)
-            if not data:
-                raise ConnectionError("the client closed")
-            self.buffer += data
+            key = self._take()
+            if key is not None:
+                keys.append(key)
+                continue
+            self._receive()
         return keys
+
+    def read_all_sent(self):
+        """Every whole request the client has sent so far (one at least)."""
+        keys = self.read(1)
+        self.connection.settimeout(0.05)
+        try:
+            while True:
+                while (key := self._take()) is not None:
+                    keys.append(key)
+                self._receive()
+        except TimeoutError:
+            return keys
+        finally:
+            self.connection.settimeout(None)
+
+    def _take(self):
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = self.buffer[:end].decode()
+        length = int(head.lower().split("content-length: ")[1].split("\r\n")[0])
+        if len(self.buffer) < end + 4 + length:
+            return None
+        self.buffer = self.buffer[end + 4 + length :]
+        return head.split(" ")[1].rsplit("/", 1)[1]
+
+    def _receive(self):
+        data = self.connection.recv(65536)
+        if not data:
+            raise ConnectionError("the client closed")
+        self.buffer += data
 
 
 def exchange(port, keys, most, depth, timeout_s=5.0, sockets=None, body=b"hi"):
-    """What ``exchange_all`` answered, as ``{key: response}``, in the order answered."""
-    answered = {}
+    """What ``exchange_all`` answered, as ``{key: response}``, in the order answered;
+    every key answered exactly once."""
+    answered = []
     (sockets or KeptAliveSockets("127.0.0.1", port)).exchange_all(
         iter([(key, request(key, body)) for key in keys]),
-        answered.__setitem__,
+        lambda key, response: answered.append((key, response)),
         most,
         timeout_s,
         depth=depth,
     )
-    return answered
+    assert sorted(key for key, _ in answered) == sorted(keys)
+    return dict(answered)
 
 
 def test_requests_on_a_connection_are_written_before_the_first_answer_is_read():
@@ -189,25 +218,25 @@ def test_no_more_than_most_requests_are_in_flight_on_most_over_depth_connections
     lock = threading.Lock()
     outstanding = [0, 0]  # now, most seen
 
-    def answers_each_late(connection, requests):
+    def answers_all_sent_late(connection, requests):
         while True:
             try:
-                requests.read(1)
+                keys = requests.read_all_sent()
             except ConnectionError:
                 return
             with lock:
-                outstanding[0] += 1
+                outstanding[0] += len(keys)
                 outstanding[1] = max(outstanding)
-            time.sleep(0.005)
+            time.sleep(0.01)
             with lock:
-                outstanding[0] -= 1
-            connection.sendall(OK)
+                outstanding[0] -= len(keys)
+            connection.sendall(OK * len(keys))
 
-    server = _Scripted(*[answers_each_late] * 8)
+    server = _Scripted(*[answers_all_sent_late] * 8)
     keys = [f"m{n}" for n in range(40)]
     answered = exchange(server.port, keys, most=5, depth=2)
     assert [response.status for response in answered.values()] == [200] * 40
-    assert outstanding[1] <= 5
+    assert 2 < outstanding[1] <= 5  # several at once on a connection, never over the bound
     assert server.accepted == 3
 
 
@@ -272,3 +301,44 @@ def test_an_answer_no_request_asked_for_closes_the_connection():
     exchange(server.port, "a", most=1, depth=2, sockets=sockets)
     assert exchange(server.port, "b", most=1, depth=2, sockets=sockets)["b"].status == 200
     assert server.accepted == 2
+
+
+def test_every_request_is_answered_when_no_connection_can_be_opened(monkeypatch):
+    def too_many_open_files(self):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(kept_alive_sockets._Drive, "_connect", too_many_open_files)
+    keys = [f"m{n}" for n in range(10)]
+    assert exchange(1, keys, most=2, depth=1) == {key: None for key in keys}
+
+
+def test_a_kept_connection_the_server_reset_has_each_request_answered_once_on_a_new_one():
+    def answers_then_resets(connection, requests):
+        requests.read(1)
+        connection.sendall(OK)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    seen = []
+
+    def answers(connection, requests):
+        seen.extend(requests.read(3))
+        connection.sendall(OK * 3)
+
+    server = _Scripted(answers_then_resets, answers)
+    sockets = KeptAliveSockets("127.0.0.1", server.port)
+    exchange(server.port, "a", most=3, depth=3, sockets=sockets)
+    time.sleep(0.2)  # the reset has reached the kept connection
+    again = exchange(server.port, "bcd", most=3, depth=3, sockets=sockets)
+    assert [response.status for response in again.values()] == [200, 200, 200]
+    assert (sorted(seen), server.accepted) == (["b", "c", "d"], 2)
+
+
+def test_answers_that_close_one_after_another_end_with_every_request_answered():
+    def answers_one_and_closes(connection, requests):
+        requests.read_all_sent()
+        connection.sendall(answer(b"", "Connection: close"))
+
+    server = _Scripted(*[answers_one_and_closes] * 4)
+    answered = exchange(server.port, "abcd", most=4, depth=4)
+    assert [response.status for response in answered.values()] == [200] * 4
+    assert server.accepted == 4
