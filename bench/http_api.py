@@ -208,7 +208,10 @@ def maps_class_archive(pid: int) -> bool:
     try:
         arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         given = [a.partition(b"=")[2] for a in arguments if a.startswith(b"-XX:SharedArchiveFile=")]
-        return bool(given) and given[-1] in Path(f"/proc/{pid}/maps").read_bytes()
+        if not given:
+            return False
+        archive = os.path.realpath(os.path.join(f"/proc/{pid}/cwd", os.fsdecode(given[-1])))
+        return archive.encode() in Path(f"/proc/{pid}/maps").read_bytes()
     except (FileNotFoundError, ProcessLookupError):
         return False
 

@@ -151,8 +151,9 @@ class KeptAliveSockets:
         """Call ``answered`` with each request's answer as it comes, ``None`` for one that
         got none (see the module for how a failed connection's requests are recovered, and
         the deadline, ``timeout_s`` from the request's write); up to ``most`` requests at
-        once. New connections are opened up to ``most / depth`` (a re-send after a failure
-        may open one more; connections kept from an earlier call are used too).
+        once. New connections are opened up to ``most / depth`` (a re-send replaces the
+        failed connection with a new one; connections kept from an earlier call are used
+        too).
         ``requests`` is advanced when there is room for the next one, so it decides then
         whether to start it; it yields ``None`` when none may start yet, and is advanced
         again after the next answer (which frees a place) or once ``waker`` is woken (it
@@ -242,8 +243,9 @@ class _Drive:
 
     def _fill(self) -> None:
         """Take the requests that may start and write them, spread over the connections
-        with room (``_place``); again while there is room, since ``_place`` may answer
-        some at once (``None``: no connection could be opened, or a send failed)."""
+        with room (``_place``); again while none is in flight, since ``_place`` may answer
+        a whole batch at once (``None``: no connection could be opened, or a send failed)
+        and nothing else would bring the loop back."""
         while not (self._waiting or self._exhausted):
             room = self._most - self._in_flight
             if room <= 0:
@@ -260,6 +262,8 @@ class _Drive:
                 self._exhausted = True
             if taken:
                 self._place(taken)
+            if self._in_flight:
+                return
 
     def _place(self, taken: list[tuple[Any, bytes]]) -> None:
         """Write ``taken`` in one send per connection, each request on the connection with

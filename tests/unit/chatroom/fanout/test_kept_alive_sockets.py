@@ -313,10 +313,14 @@ def test_every_request_is_answered_when_no_connection_can_be_opened(monkeypatch)
 
 
 def test_a_kept_connection_the_server_reset_has_each_request_answered_once_on_a_new_one():
+    reset = threading.Event()
+
     def answers_then_resets(connection, requests):
         requests.read(1)
         connection.sendall(OK)
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+        reset.set()
 
     seen = []
 
@@ -327,7 +331,7 @@ def test_a_kept_connection_the_server_reset_has_each_request_answered_once_on_a_
     server = _Scripted(answers_then_resets, answers)
     sockets = KeptAliveSockets("127.0.0.1", server.port)
     exchange(server.port, "a", most=3, depth=3, sockets=sockets)
-    time.sleep(0.2)  # the reset has reached the kept connection
+    assert reset.wait(5)
     again = exchange(server.port, "bcd", most=3, depth=3, sockets=sockets)
     assert [response.status for response in again.values()] == [200, 200, 200]
     assert (sorted(seen), server.accepted) == (["b", "c", "d"], 2)
@@ -342,3 +346,28 @@ def test_answers_that_close_one_after_another_end_with_every_request_answered():
     answered = exchange(server.port, "abcd", most=4, depth=4)
     assert [response.status for response in answered.values()] == [200] * 4
     assert server.accepted == 4
+
+
+def test_a_request_whose_connect_fails_goes_on_a_connection_with_room(monkeypatch):
+    real_connect = kept_alive_sockets._Drive._connect
+    connects = []
+
+    def only_the_first_connects(self):
+        connects.append(1)
+        if len(connects) > 1:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_connect(self)
+
+    def answers_all_sent(connection, requests):
+        while True:
+            try:
+                keys = requests.read_all_sent()
+            except ConnectionError:
+                return
+            connection.sendall(OK * len(keys))
+
+    monkeypatch.setattr(kept_alive_sockets._Drive, "_connect", only_the_first_connects)
+    server = _Scripted(answers_all_sent)
+    answered = exchange(server.port, "ab", most=4, depth=2)
+    assert [response.status for response in answered.values()] == [200, 200]
+    assert server.accepted == 1
