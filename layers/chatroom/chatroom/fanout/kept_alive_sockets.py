@@ -53,6 +53,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from chatroom.fanout.http1 import RECEIVE_BYTES, Response, bodiless_response, parse_response
@@ -281,7 +282,7 @@ class _Drive:
         may_open = True
         for key, request in taken:
             loads = [(len(c.pending) + len(planned.get(c, ())), c) for c in with_room]
-            least, connection = min(loads, key=_load_of, default=(depth, None))
+            least, connection = min(loads, key=itemgetter(0), default=(depth, None))
             if least > 0 and may_open and len(self._connections) < self._most_connections:
                 try:
                     opened = self._connect()
@@ -506,10 +507,6 @@ class _Drive:
             self._connections.remove(connection)
             self._selector.unregister(connection.socket)
             connection.socket.close()
-
-
-def _load_of(load: tuple[int, _Connection]) -> int:
-    return load[0]
 
 
 def _nobody(key: Any, response: Response | None) -> None:

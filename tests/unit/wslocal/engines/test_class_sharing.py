@@ -29,6 +29,15 @@ def put_jar(tmp_path):
     return jar, java
 
 
+def kept_archive(jar, java, cache):
+    """The first stage's ``SharedClasses``, its archive written and mapped by a trial JVM."""
+    first = shared_classes(jar, java, cache)
+    assert first.pending is not None
+    first.pending.write_bytes(b"classes")
+    first.keep(mapped_by_trial=True)
+    return first
+
+
 def test_the_class_path_keeps_only_the_jars_folded_at_72_bytes():
     manifest = jars_only(MANIFEST)
     unfolded = manifest.replace("\r\n ", "")
@@ -99,10 +108,7 @@ def test_an_archive_an_earlier_wslocal_kept_unverified_is_never_mapped(tmp_path)
 
 def test_an_archive_the_jvm_refused_is_removed_so_the_next_start_writes_it(tmp_path):
     jar, java = put_jar(tmp_path)
-    first = shared_classes(jar, java, tmp_path / "cache")
-    assert first.pending is not None
-    first.pending.write_bytes(b"classes")
-    first.keep(mapped_by_trial=True)
+    kept_archive(jar, java, tmp_path / "cache")
     mapping = shared_classes(jar, java, tmp_path / "cache")
     log = f"[0.048s][warning][cds,dynamic] {REFUSED}. The top archive failed to load: x.jsa\n"
     assert mapping.refused(log)
@@ -112,10 +118,7 @@ def test_an_archive_the_jvm_refused_is_removed_so_the_next_start_writes_it(tmp_p
 
 def test_an_archive_the_jvm_mapped_is_kept(tmp_path):
     jar, java = put_jar(tmp_path)
-    first = shared_classes(jar, java, tmp_path / "cache")
-    assert first.pending is not None
-    first.pending.write_bytes(b"classes")
-    first.keep(mapped_by_trial=True)
+    kept_archive(jar, java, tmp_path / "cache")
     mapping = shared_classes(jar, java, tmp_path / "cache")
     assert not mapping.refused("Initializing DynamoDB Local with the following configuration:\n")
     assert mapping.mapped is not None and mapping.mapped.exists()
@@ -150,10 +153,7 @@ def linked_checkout(tmp_path, jar):
 
 def test_a_checkout_reaching_the_jar_through_a_link_maps_the_archive_already_written(tmp_path):
     jar, java = put_jar(tmp_path)
-    first = shared_classes(jar, java, tmp_path / "cache")
-    assert first.pending is not None
-    first.pending.write_bytes(b"classes")
-    first.keep(mapped_by_trial=True)
+    first = kept_archive(jar, java, tmp_path / "cache")
     linked = shared_classes(linked_checkout(tmp_path, jar), java, tmp_path / "cache")
     assert linked.mapped == first.pending.with_name(ARCHIVE)
 
