@@ -6,11 +6,11 @@ One ``WorkerPool`` per function: it starts workers ahead of the first call (prew
 reuses warm ones (the most recently used first), grows with concurrent calls as its
 growth policy decides (``wslocal.runtime.growth``: by default a call waits for a warm
 environment when one will be free before a new one could start) up to ``max_workers``,
-and then queues callers; as Lambda reclaims idle execution environments,
-workers idle longer than ``idle_worker_s`` are stopped, down to one warm worker. A worker
-that crashes or overruns the function's Timeout is killed and replaced; its caller gets
-an InvocationError. Requests and results cross a socketpair as frames
-(``wslocal.runtime.framing``); the worker's stdout and stderr are its logs.
+and then queues callers, served in the order they came; as Lambda reclaims idle
+execution environments, workers idle longer than ``idle_worker_s`` are stopped, down to
+one warm worker. A worker that crashes or overruns the function's Timeout is killed and
+replaced; its caller gets an InvocationError. Requests and results cross a socketpair as
+frames (``wslocal.runtime.framing``); the worker's stdout and stderr are its logs.
 
 The first worker of the first function starts as a process of its own; the ones after
 it are forked from a fork server shared by the functions whose libraries import the same
@@ -77,15 +77,18 @@ class WorkerPool:
         """Each worker in a call, and when the call began (``time.monotonic``)."""
         self._starting: list[float] = []
         """When each worker being started began starting."""
-        self._waiting: list[object] = []
-        """A ticket for each call waiting for a worker, the longest waiting first."""
+        self._lock = asyncio.Lock()
+        self._waiting: list[asyncio.Condition] = []
+        """A ticket for each call waiting for a worker, the longest waiting first: a
+        worker freed wakes the call whose turn it is (``_wake``), not whichever waited
+        on it last (a held call's wait ends on its timer, and it waits again)."""
         self._held = 0
         """Of those, the ones the growth policy keeps waiting (each would have its own
         environment on Lambda: they count towards reserved concurrency)."""
         self._growth = growth.POLICIES[settings.pool_growth](growth.available_cores())
         self.timings = Timings()
         self._size = 0
-        self._available = asyncio.Condition()
+        self._ended = asyncio.Condition(self._lock)
         self._closed = False
         self._generation = 0
         self.cold_starts = 0
@@ -108,8 +111,8 @@ class WorkerPool:
     async def ended(self) -> None:
         """Return once the pool is retired or closed and its last busy call has returned
         (its worker stopped)."""
-        async with self._available:
-            await self._available.wait_for(
+        async with self._lock:
+            await self._ended.wait_for(
                 lambda: self._closed and not self._busy and not self._stopping
             )
 
@@ -144,7 +147,7 @@ class WorkerPool:
         holds the debug port (its first call starts it)."""
         if self._predecessor is not None and self._predecessor.busy:
             return
-        async with self._available:
+        async with self._lock:
             if self._size:
                 return
             self._size += 1
@@ -214,11 +217,11 @@ class WorkerPool:
         """New code: idle workers are stopped now, busy ones when their call returns;
         the next call starts a worker that imports the handler again. Return how many
         idle workers were stopped."""
-        async with self._available:
+        async with self._lock:
             self._generation += 1
             stale, self._idle = self._idle, []
             self._size -= len(stale)
-            self._available.notify(len(stale))
+            self._wake(len(stale))
         await asyncio.gather(*(worker.stop() for worker in stale))
         return len(stale)
 
@@ -231,13 +234,13 @@ class WorkerPool:
         limit = self._settings.idle_worker_s
         if limit <= 0:
             return 0
-        async with self._available:
+        async with self._lock:
             forks = [w for w in self._idle if isinstance(w.process, ForkedProcess)]
             keep = (forks or self._idle)[-1:]
             stale = [w for w in self._idle if w not in keep and now - w.idle_since > limit]
             self._idle = [w for w in self._idle if w not in stale]
             self._size -= len(stale)
-            self._available.notify(len(stale))
+            self._wake(len(stale))
         await asyncio.gather(*(worker.stop() for worker in stale))
         if keep and now - keep[0].idle_since > limit:
             await self._replace_with_a_fork(keep[0])
@@ -256,7 +259,7 @@ class WorkerPool:
         launch = self.language.fork_server(self.function, self._settings)
         if self._forking_off or launch is None or not self._fork_servers.running_for(launch):
             return
-        async with self._available:  # the limit checked where a concurrent start counts
+        async with self._lock:  # the limit checked where a concurrent start counts
             if self._size >= self._max_workers:
                 return
             self._size += 1
@@ -266,7 +269,7 @@ class WorkerPool:
             self._log(f"no fork replaces the idle worker: {exc}")
             return
         await self._release(fork)
-        async with self._available:
+        async with self._lock:
             if own not in self._idle:
                 return  # a call has it: the next pass stops it
             self._idle.remove(own)
@@ -277,12 +280,13 @@ class WorkerPool:
         """The function was replaced or removed: idle workers stop now, busy ones when
         their call returns."""
         self._closed = True
-        async with self._available:
+        async with self._lock:
             idle, self._idle = self._idle, []
-            self._available.notify_all()
+            self._wake()
+            self._ended.notify_all()
         await asyncio.gather(*(self._stop(worker) for worker in idle))
-        async with self._available:
-            self._available.notify_all()  # for ``ended``
+        async with self._lock:
+            self._ended.notify_all()
         self._fork_server = None
         if self._own_fork_servers:
             await self._fork_servers.close()
@@ -323,9 +327,9 @@ class WorkerPool:
                     self.function, self._settings, self.language, debug=self.debug
                 )
         except BaseException:
-            async with self._available:
+            async with self._lock:
                 self._size -= 1
-                self._available.notify()
+                self._wake(1)
             raise
         finally:
             self._starting.remove(began)
@@ -390,8 +394,8 @@ class WorkerPool:
         held_until: float | None = None
         held_behind = 0
         returned = 0
-        ticket = object()
-        async with self._available:
+        ticket = asyncio.Condition(self._lock)
+        async with self._lock:
             self._admit()
             self._waiting.append(ticket)
             try:
@@ -400,7 +404,8 @@ class WorkerPool:
                         raise PoolRetiredError(
                             f"{self.function.logical_id}'s workers were replaced"
                         )
-                    if self._idle:
+                    turn = self._waiting.index(ticket)
+                    if turn < len(self._idle):  # the calls ahead of it have theirs
                         candidate = self._idle.pop()
                         if candidate.process.returncode is None:
                             warm = candidate
@@ -412,7 +417,7 @@ class WorkerPool:
                     if self._size < self._max_workers:
                         now = time.monotonic()
                         if held_until is None or now >= held_until:
-                            ahead = self._waiting.index(ticket)
+                            ahead = turn - len(self._idle)  # the free ones are theirs
                             decision = self._growth.decide(
                                 self._state(now, ahead, held_since, returned, held_behind)
                             )
@@ -429,13 +434,14 @@ class WorkerPool:
                         timeout = max(held_until - now, 0.0)
                     try:
                         async with asyncio.timeout(timeout):
-                            await self._available.wait()
+                            await ticket.wait()
                     except TimeoutError:
                         pass  # held long enough: the loop looks again
                 if warm is None:
                     self._size += 1
             finally:
                 self._waiting.remove(ticket)
+                self._wake(len(self._idle))  # its turn passes on if it leaves unserved
                 if held_since is not None:
                     self._held -= 1
         for worker in dead:
@@ -445,6 +451,13 @@ class WorkerPool:
         worker = await self._start()
         self._log(f"worker {worker.process.pid} started for a call: {started_for}")
         return worker
+
+    def _wake(self, count: int | None = None) -> None:
+        """Wake the first ``count`` calls waiting for a worker (None: all), the lock
+        held: those whose turn a free worker is, or who may start one now the pool has
+        room; a call woken looks again (``_acquire``)."""
+        for ticket in self._waiting[:count]:
+            ticket.notify()
 
     def _admit(self) -> None:
         """Throttle a call that finds no worker free at the function's reserved
@@ -463,11 +476,12 @@ class WorkerPool:
         self, now: float, ahead: int, held_since: float | None, returned: int, held_behind: int
     ) -> PoolState:
         """The pool as the policy sees it, for a call with ``ahead`` calls waiting before
-        it, held since ``held_since`` (None: it has just arrived) behind ``held_behind``
-        calls, when the pool had returned ``returned`` calls."""
+        it beyond those the free workers are for (those count as busy from now), held
+        since ``held_since`` (None: it has just arrived) behind ``held_behind`` calls,
+        when the pool had returned ``returned`` calls."""
         return PoolState(
             now=now,
-            busy_since=list(self._busy.values()),
+            busy_since=[*self._busy.values(), *[now] * len(self._idle)],  # theirs, now
             starting_since=list(self._starting),
             waiting=ahead,
             cold_start_s=self.timings.cold_start_s,
@@ -486,9 +500,9 @@ class WorkerPool:
             await self._discard(worker)
             return
         worker.idle_since = time.monotonic()
-        async with self._available:
+        async with self._lock:
             self._idle.append(worker)
-            self._available.notify()
+            self._wake(len(self._idle))
 
     async def _stop(self, worker: Worker) -> None:
         """Stop a worker, known as stopping until its process has ended (``ended``)."""
@@ -500,12 +514,13 @@ class WorkerPool:
 
     async def _discard(self, worker: Worker) -> None:
         await self._stop(worker)
-        async with self._available:
+        async with self._lock:
             self._size -= 1
             if self._closed:
-                self._available.notify_all()
+                self._wake()
+                self._ended.notify_all()
             else:
-                self._available.notify()
+                self._wake(1)
 
     def _log(self, line: str) -> None:
         stream = self._settings.log_stream or sys.stdout

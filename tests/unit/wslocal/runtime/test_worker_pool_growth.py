@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from tests.support.processes import FakeProcess
+from tests.support.virtual_time import VirtualClock
 from wslocal.exceptions import ThrottledError
 from wslocal.runtime import growth, workers
 from wslocal.runtime.settings import RuntimeSettings
@@ -49,10 +50,13 @@ class FakeWorker:
         self.idle_since = 0.0
         self.generation = 0
         self.modules: list[tuple[str, str]] = []
+        self.served: list[str] = []
+        """The request id of each call it ran, in order."""
         self._rendezvous = rendezvous
 
     async def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
         event = request["event"]
+        self.served.append(request["requestId"])
         if "signal" in event:
             self._rendezvous.setdefault(event["signal"], asyncio.Event()).set()
         if "until" in event:
@@ -68,6 +72,16 @@ class FakeWorker:
 
 
 @pytest.fixture(autouse=True)
+async def virtual_clock(monkeypatch) -> VirtualClock:
+    """The pool's clock and the fake work's sleeps on one virtual clock: the rules see
+    the sleeps' time alone, not the machine's (a CI runner once stalled a burst for half
+    a second, and seven calls past their bound each started a worker)."""
+    clock = VirtualClock(asyncio.get_running_loop())
+    monkeypatch.setattr(workers, "time", clock.module)
+    return clock
+
+
+@pytest.fixture(autouse=True)
 def one_core(monkeypatch) -> None:
     """The pools here run on one core, which they alone use (whatever else the machine
     running the tests does): beyond one call at work, the policy decides."""
@@ -75,10 +89,13 @@ def one_core(monkeypatch) -> None:
     monkeypatch.setattr(growth, "runnable_tasks", lambda: 1)
 
 
-def fake_starts(monkeypatch, seconds: float) -> list[int]:
-    """The pid of every worker started; each start takes ``seconds``."""
+def fake_starts(
+    monkeypatch, seconds: float, rendezvous: dict[str, asyncio.Event] | None = None
+) -> list[int]:
+    """The pid of every worker started; each start takes ``seconds``; the workers' calls
+    meet in ``rendezvous``."""
     started: list[int] = []
-    rendezvous: dict[str, asyncio.Event] = {}
+    rendezvous = {} if rendezvous is None else rendezvous
 
     async def start(cls, function, settings, language, **options):
         await asyncio.sleep(seconds)
@@ -198,6 +215,35 @@ async def test_with_no_core_free_a_call_is_held_as_long_as_the_calls_ahead_of_it
     await pool.close()
 
 
+async def test_held_calls_are_served_in_the_order_they_came(starts, monkeypatch):
+    monkeypatch.setattr(growth, "runnable_tasks", lambda: 3)
+    pool = await warm_pool(WARM_FIRST)
+    # each held call's wait ends every start (0.1 s) and it waits again: a worker freed
+    # goes to the first in line, not to whichever waited again last
+    names = [f"r{n}" for n in range(12)]
+    await asyncio.gather(*(pool.invoke({"seconds": 0.03}, name) for name in names))
+    assert pool._idle[0].served == ["first", *names] and starts == [1]
+    await pool.close()
+
+
+async def test_a_call_cancelled_as_its_turn_comes_passes_the_turn_to_the_next(monkeypatch):
+    rendezvous: dict[str, asyncio.Event] = {}
+    fake_starts(monkeypatch, START_S, rendezvous)
+    pool = await warm_pool(WARM_FIRST, max_workers=1)
+    busy = asyncio.create_task(pool.invoke({"until": "go"}, "busy"))
+    first = asyncio.create_task(pool.invoke({}, "first"))
+    second = asyncio.create_task(pool.invoke({}, "second"))
+    await asyncio.sleep(0.01)  # one call at work, two waiting: the pool is full
+    rendezvous["go"].set()
+    while not pool._idle:
+        await asyncio.sleep(0)
+    first.cancel()  # woken for the worker just freed, it has not taken it
+    async with asyncio.timeout(1):
+        assert await second == 1 and await busy == 1
+    assert first.cancelled()
+    await pool.close()
+
+
 async def test_calls_held_behind_a_slow_first_call_wait_again_while_the_worker_clears_them(
     monkeypatch,
 ):
@@ -296,7 +342,7 @@ async def test_a_fork_replacing_the_idle_worker_counts_a_start_made_meanwhile(st
     pool = await warm_pool(replace(WARM_FIRST, fork_workers=True), max_workers=2)
     pool.language = ForkingLanguage()  # type: ignore[assignment]
     pool._fork_servers = RunningServers()  # type: ignore[assignment]
-    async with pool._available:
+    async with pool._lock:
         replacing = asyncio.create_task(pool._replace_with_a_fork(pool._idle[0]))
         await asyncio.sleep(0)  # it has seen one worker of two and waits for the pool
         pool._size += 1  # a call's worker starts meanwhile: the pool is full

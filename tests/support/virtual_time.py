@@ -1,0 +1,39 @@
+"""A running event loop's clock made virtual, for tests of timing rules on fake work
+(``asyncio.sleep`` standing for a call or a start): the clock moves only while the loop
+has nothing ready, and then straight to its next timer. What the rule sees is the
+sleeps' time alone, so a machine that stalls the test (a loaded CI runner, a VM's slow
+spell) cannot show as time passing, and the tests take no wall time to wait."""
+
+import asyncio
+import selectors
+from types import SimpleNamespace
+
+
+class VirtualClock:
+    """The loop's ``time()`` and a stand-in for the ``time`` module that reads it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.now = loop.time()
+        self._epoch = 1_800_000_000.0
+        self._select = loop._selector.select  # type: ignore[attr-defined]
+        loop.time = self.time  # type: ignore[method-assign]
+        loop._selector.select = self.select  # type: ignore[attr-defined]
+        self.module = SimpleNamespace(monotonic=self.time, time=self.wall_time)
+        """For ``monkeypatch.setattr(module, "time", clock.module)``."""
+
+    def time(self) -> float:
+        return self.now
+
+    def wall_time(self) -> float:
+        return self._epoch + self.now
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        """What is ready now; with nothing ready and a timer due in ``timeout``, the
+        clock moves to it instead of the loop waiting for it (with no timer, the loop
+        waits for real events, as it would)."""
+        if timeout is None:
+            return self._select(None)
+        events = self._select(0)
+        if not events:
+            self.now += timeout
+        return events
