@@ -2,7 +2,8 @@
 (``asyncio.sleep`` standing for a call or a start): the clock moves only while the loop
 has nothing ready, and then straight to its next timer. What the rule sees is the
 sleeps' time alone, so a machine that stalls the test (a loaded CI runner, a VM's slow
-spell) cannot show as time passing, and the tests take no wall time to wait."""
+spell) cannot show as time passing, and the tests take no wall time to wait. It is for a
+test's own loop (pytest-asyncio's function scope): the loop is patched, not restored."""
 
 import asyncio
 import selectors

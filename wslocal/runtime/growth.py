@@ -72,11 +72,13 @@ class PoolState:
 
     now: float
     busy_since: Sequence[float]
-    """When each call in flight began."""
+    """When each call in flight began, and ``now`` for each free environment the calls
+    waiting ahead of this one are about to take."""
     starting_since: Sequence[float]
     """When each environment being started (for a call, or ahead) began starting."""
     waiting: int
-    """Calls already waiting for an environment, served before this one."""
+    """Calls already waiting for an environment, served before this one, less those the
+    free environments are for."""
     cold_start_s: float | None
     """How long the pool's latest environment took to start; None before any has."""
     call_s: float | None

@@ -221,7 +221,7 @@ class WorkerPool:
             self._generation += 1
             stale, self._idle = self._idle, []
             self._size -= len(stale)
-            self._wake(len(stale))
+            self._wake()
         await asyncio.gather(*(worker.stop() for worker in stale))
         return len(stale)
 
@@ -240,7 +240,7 @@ class WorkerPool:
             stale = [w for w in self._idle if w not in keep and now - w.idle_since > limit]
             self._idle = [w for w in self._idle if w not in stale]
             self._size -= len(stale)
-            self._wake(len(stale))
+            self._wake()
         await asyncio.gather(*(worker.stop() for worker in stale))
         if keep and now - keep[0].idle_since > limit:
             await self._replace_with_a_fork(keep[0])
@@ -274,6 +274,7 @@ class WorkerPool:
                 return  # a call has it: the next pass stops it
             self._idle.remove(own)
             self._size -= 1
+            self._wake()
         await own.stop()
 
     async def retire(self) -> None:
@@ -329,7 +330,7 @@ class WorkerPool:
         except BaseException:
             async with self._lock:
                 self._size -= 1
-                self._wake(1)
+                self._wake()
             raise
         finally:
             self._starting.remove(began)
@@ -412,6 +413,7 @@ class WorkerPool:
                         else:  # died while idle (killed, crashed): replace it
                             dead.append(candidate)
                             self._size -= 1
+                            self._wake()
                         continue
                     timeout: float | None = None
                     if self._size < self._max_workers:
@@ -439,9 +441,11 @@ class WorkerPool:
                         pass  # held long enough: the loop looks again
                 if warm is None:
                     self._size += 1
+            except BaseException:
+                self._wake()  # woken for a worker or for room, it leaves them to the others
+                raise
             finally:
                 self._waiting.remove(ticket)
-                self._wake(len(self._idle))  # its turn passes on if it leaves unserved
                 if held_since is not None:
                     self._held -= 1
         for worker in dead:
@@ -453,9 +457,11 @@ class WorkerPool:
         return worker
 
     def _wake(self, count: int | None = None) -> None:
-        """Wake the first ``count`` calls waiting for a worker (None: all), the lock
-        held: those whose turn a free worker is, or who may start one now the pool has
-        room; a call woken looks again (``_acquire``)."""
+        """Wake the first ``count`` calls waiting for a worker, the lock held: a worker
+        freed wakes the calls the free workers are for (a call woken twice before it
+        runs is woken once); anything else (room to start one, the pool closed, a woken
+        call leaving unserved) wakes every call (None), and each looks again
+        (``_acquire``)."""
         for ticket in self._waiting[:count]:
             ticket.notify()
 
@@ -516,11 +522,9 @@ class WorkerPool:
         await self._stop(worker)
         async with self._lock:
             self._size -= 1
+            self._wake()
             if self._closed:
-                self._wake()
                 self._ended.notify_all()
-            else:
-                self._wake(1)
 
     def _log(self, line: str) -> None:
         stream = self._settings.log_stream or sys.stdout

@@ -1,8 +1,9 @@
 """How a pool grows, on fake workers (no process) that take 0.1 s to start: a warm
 environment that frees sooner serves the call, one that stays busy does not hold it
 longer than a start while a core is free (nor longer than four while none is), a call
-that waits for another call still gets its own environment, and ``max_workers`` and
-reserved concurrency still bound it all."""
+that waits for another call still gets its own environment, ``max_workers`` and
+reserved concurrency still bound it all, and waiting calls are served in the order they
+came, with none left waiting while a worker is free or the pool has room for one."""
 
 import asyncio
 import io
@@ -241,6 +242,90 @@ async def test_a_call_cancelled_as_its_turn_comes_passes_the_turn_to_the_next(mo
     async with asyncio.timeout(1):
         assert await second == 1 and await busy == 1
     assert first.cancelled()
+    await pool.close()
+
+
+async def test_a_call_arriving_as_a_worker_frees_does_not_pass_the_call_woken_for_it(
+    monkeypatch,
+):
+    rendezvous: dict[str, asyncio.Event] = {}
+    fake_starts(monkeypatch, START_S, rendezvous)
+    pool = await warm_pool(WARM_FIRST, max_workers=1)
+    busy = asyncio.create_task(pool.invoke({"until": "go"}, "busy"))
+    waiting = asyncio.create_task(pool.invoke({}, "waiting"))
+    await asyncio.sleep(0.01)  # one call at work, one waiting: the pool is full
+    rendezvous["go"].set()
+    await asyncio.sleep(0)  # the call at work is in its last step
+    late = asyncio.create_task(pool.invoke({}, "late"))  # runs as the worker is freed
+    await asyncio.gather(busy, waiting, late)
+    assert pool._idle[0].served == ["first", "busy", "waiting", "late"]
+    await pool.close()
+
+
+class Recorded:
+    """The policy's decisions, with the state each was asked on."""
+
+    def __init__(self, policy: growth.GrowthPolicy) -> None:
+        self.policy = policy
+        self.states: list[growth.PoolState] = []
+
+    def decide(self, state: growth.PoolState) -> growth.Decision:
+        self.states.append(state)
+        return self.policy.decide(state)
+
+
+async def test_a_call_arriving_as_a_worker_frees_sees_it_busy_with_the_call_it_is_for(
+    monkeypatch,
+):
+    rendezvous: dict[str, asyncio.Event] = {}
+    fake_starts(monkeypatch, START_S, rendezvous)
+    pool = await warm_pool(WARM_FIRST, max_workers=2)
+    busy = asyncio.create_task(pool.invoke({"until": "go"}, "busy"))
+    waiting = asyncio.create_task(pool.invoke({}, "waiting"))  # held: one core, one busy
+    await asyncio.sleep(0.01)
+    pool._growth = recorded = Recorded(pool._growth)
+    rendezvous["go"].set()
+    await asyncio.sleep(0)
+    late = asyncio.create_task(pool.invoke({}, "late"))  # asks as the worker is freed
+    await asyncio.gather(busy, waiting, late)
+    # the freed worker is the held call's: busy from now, and that call not ahead
+    seen = recorded.states[0]
+    assert (len(seen.busy_since), seen.waiting) == (1, 0)
+    assert seen.busy_since[0] == seen.now
+    await pool.close()
+
+
+async def test_a_call_woken_for_room_to_start_and_cancelled_leaves_it_to_the_next(monkeypatch):
+    rendezvous: dict[str, asyncio.Event] = {}
+    fake_starts(monkeypatch, START_S, rendezvous)
+    pool = await warm_pool(WARM_FIRST, max_workers=1)
+    busy = asyncio.create_task(pool.invoke({"until": "never"}, "busy"))
+    first = asyncio.create_task(pool.invoke({}, "first"))
+    second = asyncio.create_task(pool.invoke({}, "second"))
+    await asyncio.sleep(0.01)  # the pool full, two waiting with no timer
+    busy.cancel()  # its worker is stopped: room for one start, and a call is woken
+    while pool.size:
+        await asyncio.sleep(0)
+    first.cancel()  # woken, it leaves before it starts one
+    async with asyncio.timeout(5):
+        assert await second == 2
+    await pool.close()
+
+
+async def test_two_workers_stopped_at_once_leave_room_for_two_waiting_calls(monkeypatch):
+    monkeypatch.setattr(growth, "available_cores", lambda: 2)
+    fake_starts(monkeypatch, START_S)
+    pool = await warm_pool(WARM_FIRST, max_workers=2)
+    busy = [asyncio.create_task(pool.invoke({"until": "never"}, f"busy{n}")) for n in (1, 2)]
+    await asyncio.sleep(0.5)
+    assert pool.size == 2 and pool.busy == 2
+    first = asyncio.create_task(pool.invoke({"until": "second ran"}, "first"))
+    second = asyncio.create_task(pool.invoke({"signal": "second ran"}, "second"))
+    await asyncio.sleep(0.01)  # both waiting, the pool full
+    for task in busy:
+        task.cancel()  # both workers stopped in one pass: room for two
+    async with asyncio.timeout(5):
+        assert len(set(await asyncio.gather(first, second))) == 2
     await pool.close()
 
 
