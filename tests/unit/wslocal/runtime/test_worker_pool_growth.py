@@ -8,7 +8,7 @@ came, with none left waiting while a worker is free or the pool has room for one
 import asyncio
 import io
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -227,15 +227,30 @@ async def test_held_calls_are_served_in_the_order_they_came(starts, monkeypatch)
     await pool.close()
 
 
-async def test_a_call_cancelled_as_its_turn_comes_passes_the_turn_to_the_next(monkeypatch):
-    rendezvous: dict[str, asyncio.Event] = {}
+class Queue(NamedTuple):
+    """A pool whose one worker runs ``busy`` until ``go`` is set, and calls waiting."""
+
+    pool: WorkerPool
+    go: asyncio.Event
+    busy: asyncio.Task
+    waiting: list[asyncio.Task]
+
+
+async def calls_behind_a_busy_one(monkeypatch, max_workers: int, *names: str) -> Queue:
+    rendezvous: dict[str, asyncio.Event] = {"go": asyncio.Event()}
     fake_starts(monkeypatch, START_S, rendezvous)
-    pool = await warm_pool(WARM_FIRST, max_workers=1)
+    pool = await warm_pool(WARM_FIRST, max_workers=max_workers)
     busy = asyncio.create_task(pool.invoke({"until": "go"}, "busy"))
-    first = asyncio.create_task(pool.invoke({}, "first"))
-    second = asyncio.create_task(pool.invoke({}, "second"))
-    await asyncio.sleep(0.01)  # one call at work, two waiting: the pool is full
-    rendezvous["go"].set()
+    waiting = [asyncio.create_task(pool.invoke({}, name)) for name in names]
+    await asyncio.sleep(0.01)  # all in: one call at work, the others waiting
+    return Queue(pool, rendezvous["go"], busy, waiting)
+
+
+async def test_a_call_cancelled_as_its_turn_comes_passes_the_turn_to_the_next(monkeypatch):
+    pool, go, busy, (first, second) = await calls_behind_a_busy_one(
+        monkeypatch, 1, "first", "second"
+    )
+    go.set()
     while not pool._idle:
         await asyncio.sleep(0)
     first.cancel()  # woken for the worker just freed, it has not taken it
@@ -248,13 +263,8 @@ async def test_a_call_cancelled_as_its_turn_comes_passes_the_turn_to_the_next(mo
 async def test_a_call_arriving_as_a_worker_frees_does_not_pass_the_call_woken_for_it(
     monkeypatch,
 ):
-    rendezvous: dict[str, asyncio.Event] = {}
-    fake_starts(monkeypatch, START_S, rendezvous)
-    pool = await warm_pool(WARM_FIRST, max_workers=1)
-    busy = asyncio.create_task(pool.invoke({"until": "go"}, "busy"))
-    waiting = asyncio.create_task(pool.invoke({}, "waiting"))
-    await asyncio.sleep(0.01)  # one call at work, one waiting: the pool is full
-    rendezvous["go"].set()
+    pool, go, busy, (waiting,) = await calls_behind_a_busy_one(monkeypatch, 1, "waiting")
+    go.set()
     await asyncio.sleep(0)  # the call at work is in its last step
     late = asyncio.create_task(pool.invoke({}, "late"))  # runs as the worker is freed
     await asyncio.gather(busy, waiting, late)
@@ -277,14 +287,10 @@ class Recorded:
 async def test_a_call_arriving_as_a_worker_frees_sees_it_busy_with_the_call_it_is_for(
     monkeypatch,
 ):
-    rendezvous: dict[str, asyncio.Event] = {}
-    fake_starts(monkeypatch, START_S, rendezvous)
-    pool = await warm_pool(WARM_FIRST, max_workers=2)
-    busy = asyncio.create_task(pool.invoke({"until": "go"}, "busy"))
-    waiting = asyncio.create_task(pool.invoke({}, "waiting"))  # held: one core, one busy
-    await asyncio.sleep(0.01)
+    # room for two, one core: the waiting call is held
+    pool, go, busy, (waiting,) = await calls_behind_a_busy_one(monkeypatch, 2, "waiting")
     pool._growth = recorded = Recorded(pool._growth)
-    rendezvous["go"].set()
+    go.set()
     await asyncio.sleep(0)
     late = asyncio.create_task(pool.invoke({}, "late"))  # asks as the worker is freed
     await asyncio.gather(busy, waiting, late)
@@ -296,13 +302,9 @@ async def test_a_call_arriving_as_a_worker_frees_sees_it_busy_with_the_call_it_i
 
 
 async def test_a_call_woken_for_room_to_start_and_cancelled_leaves_it_to_the_next(monkeypatch):
-    rendezvous: dict[str, asyncio.Event] = {}
-    fake_starts(monkeypatch, START_S, rendezvous)
-    pool = await warm_pool(WARM_FIRST, max_workers=1)
-    busy = asyncio.create_task(pool.invoke({"until": "never"}, "busy"))
-    first = asyncio.create_task(pool.invoke({}, "first"))
-    second = asyncio.create_task(pool.invoke({}, "second"))
-    await asyncio.sleep(0.01)  # the pool full, two waiting with no timer
+    pool, _, busy, (first, second) = await calls_behind_a_busy_one(
+        monkeypatch, 1, "first", "second"
+    )
     busy.cancel()  # its worker is stopped: room for one start, and a call is woken
     while pool.size:
         await asyncio.sleep(0)
