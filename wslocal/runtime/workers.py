@@ -437,15 +437,14 @@ class WorkerPool:
                     try:
                         async with asyncio.timeout(timeout):
                             await ticket.wait()
-                    except TimeoutError:
-                        pass  # held long enough: the loop looks again
+                    except TimeoutError:  # held long enough (a timer may fire a tick early)
+                        held_until = None  # the policy is asked again
                 if warm is None:
                     self._size += 1
-            except BaseException:
-                self._wake()  # woken for a worker or for room, it leaves them to the others
-                raise
             finally:
                 self._waiting.remove(ticket)
+                if warm is None and not started_for:  # leaving unserved: its turn passes on
+                    self._wake(len(self._idle))
                 if held_since is not None:
                     self._held -= 1
         for worker in dead:
@@ -458,21 +457,23 @@ class WorkerPool:
 
     def _wake(self, count: int | None = None) -> None:
         """Wake the first ``count`` calls waiting for a worker, the lock held: a worker
-        freed wakes the calls the free workers are for (a call woken twice before it
-        runs is woken once); anything else (room to start one, the pool closed, a woken
-        call leaving unserved) wakes every call (None), and each looks again
-        (``_acquire``)."""
+        freed, or a call leaving the line unserved, wakes the calls the free workers are
+        for (a call woken twice before it runs is woken once); room to start one or the
+        pool closed wakes every call (None), and each looks again (``_acquire``): no call
+        waits without a timer while the pool has room."""
         for ticket in self._waiting[:count]:
             ticket.notify()
 
     def _admit(self) -> None:
-        """Throttle a call that finds no worker free at the function's reserved
-        concurrency (calls the growth policy keeps waiting count as in use)."""
+        """Throttle a call that finds no worker free for it (a free one a call ahead of it
+        is about to take is that call's) at the function's reserved concurrency (calls
+        the growth policy keeps waiting count as in use)."""
         reserved = self.function.reserved_concurrency
         if reserved is None:
             return
         in_use = self._size - len(self._idle) + self._held  # busy, starting, held
-        if reserved == 0 or (not self._idle and in_use >= reserved):
+        free_for_it = len(self._idle) > len(self._waiting)  # not taken by a call ahead
+        if reserved == 0 or (not free_for_it and in_use >= reserved):
             raise ThrottledError(
                 f"{self.function.logical_id}: Rate Exceeded (reserved concurrency "
                 f"{reserved} in use)"

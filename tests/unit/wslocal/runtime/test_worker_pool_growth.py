@@ -2,8 +2,9 @@
 environment that frees sooner serves the call, one that stays busy does not hold it
 longer than a start while a core is free (nor longer than four while none is), a call
 that waits for another call still gets its own environment, ``max_workers`` and
-reserved concurrency still bound it all, and waiting calls are served in the order they
-came, with none left waiting while a worker is free or the pool has room for one."""
+reserved concurrency still bound it all, and the workers freed go to the waiting calls in
+the order they came, none left waiting while a worker is free for it or, in a full pool,
+once there is room."""
 
 import asyncio
 import io
@@ -15,7 +16,7 @@ import pytest
 from tests.support.paths import FIXTURES
 from tests.support.processes import FakeProcess
 from tests.support.virtual_time import VirtualClock
-from wslocal.exceptions import ThrottledError
+from wslocal.exceptions import PoolRetiredError, ThrottledError
 from wslocal.runtime import growth, workers
 from wslocal.runtime.settings import RuntimeSettings
 from wslocal.runtime.workers import WorkerPool
@@ -445,4 +446,75 @@ async def test_calls_held_for_a_warm_worker_count_towards_reserved_concurrency(s
     calls = [pool.invoke({"seconds": 0.05}, f"r{n}") for n in range(3)]
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert [type(result) for result in results].count(ThrottledError) == 1
+    await pool.close()
+
+
+async def test_two_workers_freed_in_one_pass_go_to_the_first_two_in_line(monkeypatch):
+    monkeypatch.setattr(growth, "available_cores", lambda: 2)
+    rendezvous: dict[str, asyncio.Event] = {"go": asyncio.Event()}
+    fake_starts(monkeypatch, START_S, rendezvous)
+    pool = await warm_pool(WARM_FIRST, max_workers=2)
+    busy = [asyncio.create_task(pool.invoke({"until": "go"}, f"busy{n}")) for n in (1, 2)]
+    await asyncio.sleep(0.5)
+    assert pool.size == 2 and pool.busy == 2
+    first = asyncio.create_task(pool.invoke({"until": "second ran"}, "first"))
+    second = asyncio.create_task(pool.invoke({"signal": "second ran"}, "second"))
+    await asyncio.sleep(0.01)  # both waiting, the pool full
+    rendezvous["go"].set()  # both workers freed in one pass: one for each
+    async with asyncio.timeout(5):
+        assert len(set(await asyncio.gather(first, second, *busy))) == 2
+    await pool.close()
+
+
+async def test_a_start_that_fails_leaves_its_room_to_a_call_waiting_in_a_full_pool(monkeypatch):
+    started: list[int] = []
+
+    async def start(cls, function, settings, language, **options):
+        await asyncio.sleep(START_S)
+        started.append(len(started) + 1)
+        if len(started) == 1:
+            raise RuntimeError("the first start fails")
+        return FakeWorker(started[-1], {})
+
+    monkeypatch.setattr(workers.Worker, "start", classmethod(start))
+    pool = WorkerPool(FUNCTION, replace(WARM_FIRST, max_workers=1))
+    failing = asyncio.create_task(pool.invoke({}, "failing"))
+    await asyncio.sleep(0.01)  # its worker starting: the pool full
+    waiting = asyncio.create_task(pool.invoke({}, "waiting"))
+    with pytest.raises(RuntimeError):
+        await failing
+    async with asyncio.timeout(5):
+        assert await waiting == 2
+    await pool.close()
+
+
+async def test_a_call_waiting_in_a_full_pool_is_told_when_the_pool_is_retired(monkeypatch):
+    pool, go, busy, (waiting,) = await calls_behind_a_busy_one(monkeypatch, 1, "waiting")
+    retiring = asyncio.create_task(pool.retire())
+    async with asyncio.timeout(1):
+        with pytest.raises(PoolRetiredError):
+            await waiting
+    go.set()
+    await busy
+    await retiring
+
+
+async def test_calls_arriving_as_a_worker_frees_for_a_held_call_count_towards_reserved_concurrency(
+    monkeypatch,
+):
+    rendezvous: dict[str, asyncio.Event] = {"go": asyncio.Event()}
+    fake_starts(monkeypatch, START_S, rendezvous)
+    pool = await warm_pool(replace(WARM_FIRST, max_workers=8))
+    pool.function = replace(FUNCTION, reserved_concurrency=2)
+    busy = asyncio.create_task(pool.invoke({"until": "go"}, "busy"))
+    await asyncio.sleep(0)
+    held = asyncio.create_task(pool.invoke({"seconds": 1.0}, "held"))
+    await asyncio.sleep(0.01)  # one at work, one held: 2 in use of 2
+    rendezvous["go"].set()
+    await asyncio.sleep(0)
+    # the freed worker is the held call's: of three calls arriving now, one more fits
+    late = [asyncio.create_task(pool.invoke({"seconds": 1.0}, f"late{n}")) for n in range(3)]
+    results = await asyncio.gather(busy, held, *late, return_exceptions=True)
+    assert [type(result) for result in results[2:]].count(ThrottledError) == 2
+    assert pool.size <= 2
     await pool.close()
