@@ -9,6 +9,10 @@ import asyncio
 import selectors
 from types import SimpleNamespace
 
+ORIGIN_S = 1000.0
+"""Where the clock starts, whatever the machine's uptime: near it a float's step is far
+below ``EARLY_S`` and the loop's clock resolution (past 2**22 s of uptime, a monotonic
+clock's step is 1e-9 s, and a clock moved by timers' differences stalls)."""
 EARLY_S = 5e-10
 """The clock stops this far short of the timer it moves to: a loop runs a timer due
 within its clock resolution (1 ns), so code that compares the clock with the time it
@@ -19,7 +23,7 @@ class VirtualClock:
     """The loop's ``time()`` and a stand-in for the ``time`` module that reads it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.now = loop.time()
+        self.now = ORIGIN_S
         self._epoch = 1_800_000_000.0
         self._select = loop._selector.select  # type: ignore[attr-defined]
         loop.time = self.time  # type: ignore[method-assign]
@@ -41,5 +45,5 @@ class VirtualClock:
             return self._select(None)
         events = self._select(0)
         if not events:
-            self.now += max(timeout - EARLY_S, 0.0)
+            self.now += timeout - EARLY_S
         return events

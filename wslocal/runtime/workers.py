@@ -384,8 +384,8 @@ class WorkerPool:
     async def _acquire(self) -> Worker:
         """A warm worker, or a new one when the growth policy says so, while the pool is
         under its limit; else wait (the stage's own bound), or, at the function's reserved
-        concurrency, throttle. A call the policy holds asks it again each time its wait
-        ends, with how long it has been held and whether calls returned meanwhile (the
+        concurrency, throttle. A call the policy holds asks it again each time its timed
+        wait runs out, with how long it has been held and whether calls returned meanwhile (the
         policy bounds the hold). A worker started for it is logged with its pid, the
         policy's reason and how long the call was held."""
         dead: list[Worker] = []
@@ -465,15 +465,16 @@ class WorkerPool:
             ticket.notify()
 
     def _admit(self) -> None:
-        """Throttle a call that finds no worker free for it (a free one a call ahead of it
-        is about to take is that call's) at the function's reserved concurrency (calls
-        the growth policy keeps waiting count as in use)."""
+        """Throttle a call when the calls at work, the workers starting and the calls the
+        growth policy keeps waiting (each would have its environment on Lambda) reach
+        the function's reserved concurrency; a free worker counts as in use once a call
+        ahead is about to take it (that call is held), and a pool a fork replacing an
+        idle worker left one over the reserve lets no call take the extra one."""
         reserved = self.function.reserved_concurrency
         if reserved is None:
             return
         in_use = self._size - len(self._idle) + self._held  # busy, starting, held
-        free_for_it = len(self._idle) > len(self._waiting)  # not taken by a call ahead
-        if reserved == 0 or (not free_for_it and in_use >= reserved):
+        if in_use >= reserved:
             raise ThrottledError(
                 f"{self.function.logical_id}: Rate Exceeded (reserved concurrency "
                 f"{reserved} in use)"
