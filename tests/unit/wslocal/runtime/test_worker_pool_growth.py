@@ -315,16 +315,33 @@ async def test_a_call_woken_for_room_to_start_and_cancelled_leaves_it_to_the_nex
     await pool.close()
 
 
-async def test_two_workers_stopped_at_once_leave_room_for_two_waiting_calls(monkeypatch):
+class FullPool(NamedTuple):
+    """A pool of two workers, each running a call until ``go`` is set, and two calls
+    waiting, the first until the second has run."""
+
+    pool: WorkerPool
+    go: asyncio.Event
+    busy: list[asyncio.Task]
+    first: asyncio.Task
+    second: asyncio.Task
+
+
+async def two_calls_behind_a_full_pool_of_two(monkeypatch) -> FullPool:
     monkeypatch.setattr(growth, "available_cores", lambda: 2)
-    fake_starts(monkeypatch, START_S)
+    rendezvous: dict[str, asyncio.Event] = {"go": asyncio.Event()}
+    fake_starts(monkeypatch, START_S, rendezvous)
     pool = await warm_pool(WARM_FIRST, max_workers=2)
-    busy = [asyncio.create_task(pool.invoke({"until": "never"}, f"busy{n}")) for n in (1, 2)]
+    busy = [asyncio.create_task(pool.invoke({"until": "go"}, f"busy{n}")) for n in (1, 2)]
     await asyncio.sleep(0.5)
     assert pool.size == 2 and pool.busy == 2
     first = asyncio.create_task(pool.invoke({"until": "second ran"}, "first"))
     second = asyncio.create_task(pool.invoke({"signal": "second ran"}, "second"))
     await asyncio.sleep(0.01)  # both waiting, the pool full
+    return FullPool(pool, rendezvous["go"], busy, first, second)
+
+
+async def test_two_workers_stopped_at_once_leave_room_for_two_waiting_calls(monkeypatch):
+    pool, _, busy, first, second = await two_calls_behind_a_full_pool_of_two(monkeypatch)
     for task in busy:
         task.cancel()  # both workers stopped in one pass: room for two
     async with asyncio.timeout(5):
@@ -450,17 +467,8 @@ async def test_calls_held_for_a_warm_worker_count_towards_reserved_concurrency(s
 
 
 async def test_two_workers_freed_in_one_pass_go_to_the_first_two_in_line(monkeypatch):
-    monkeypatch.setattr(growth, "available_cores", lambda: 2)
-    rendezvous: dict[str, asyncio.Event] = {"go": asyncio.Event()}
-    fake_starts(monkeypatch, START_S, rendezvous)
-    pool = await warm_pool(WARM_FIRST, max_workers=2)
-    busy = [asyncio.create_task(pool.invoke({"until": "go"}, f"busy{n}")) for n in (1, 2)]
-    await asyncio.sleep(0.5)
-    assert pool.size == 2 and pool.busy == 2
-    first = asyncio.create_task(pool.invoke({"until": "second ran"}, "first"))
-    second = asyncio.create_task(pool.invoke({"signal": "second ran"}, "second"))
-    await asyncio.sleep(0.01)  # both waiting, the pool full
-    rendezvous["go"].set()  # both workers freed in one pass: one for each
+    pool, go, busy, first, second = await two_calls_behind_a_full_pool_of_two(monkeypatch)
+    go.set()  # both workers freed in one pass: one for each
     async with asyncio.timeout(5):
         assert len(set(await asyncio.gather(first, second, *busy))) == 2
     await pool.close()
