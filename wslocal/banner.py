@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from wslocal import __version__
 from wslocal.engines.provisioning import Engines
+from wslocal.engines.ttl import SWEEP_SHARE
 from wslocal.event_loop import uvloop_installed
 from wslocal.eventsources.sqs_queues import concurrency_of
 from wslocal.runtime.builds import FunctionRuntime
@@ -191,7 +192,8 @@ def _event_source_lines(stage: LocalStage) -> list[str]:
         names = ", ".join(f"{t.table_name} ({t.ttl_attribute})" for t in sweeper.tables)
         lines.append(
             f"  TTL           expired items of {names} are deleted every {sweeper.interval_s:g} s "
-            "by the stage (DynamoDB Local never expires items)"
+            f"or less often (scans take at most {SWEEP_SHARE:.0%} of the time) by the stage "
+            "(DynamoDB Local never expires items)"
         )
     return lines
 

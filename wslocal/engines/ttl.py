@@ -4,6 +4,12 @@ The sweeper deletes an item only while it is still expired (a conditional delete
 the service would, so the table's stream carries the removal. It notes each key it
 deletes in ``TtlDeletions``; the stream source marks the matching REMOVE record with the
 service's ``userIdentity``, as Lambda receives it for a TTL deletion.
+
+Finding expired items is a Scan of the whole table, and DynamoDB Local answers one
+request at a time from its one SQLite thread: a sweep reads pages of
+``SWEEP_PAGE_ITEMS`` so a handler's call waits at most a page, and the next sweep waits
+long enough that scanning takes at most ``SWEEP_SHARE`` of the time (AWS deletes expired
+items within days, not seconds, so a late sweep is still faithful).
 """
 
 from __future__ import annotations
@@ -40,6 +46,14 @@ def keys_id(keys: Mapping[str, Any]) -> str:
 STREAM_RETENTION_S = 24 * 3600.0
 """A stream keeps a record 24 hours: a deletion no reader claimed by then never will be."""
 MAX_NOTED_DELETIONS = 100_000
+SWEEP_PAGE_ITEMS = 1000
+"""Items a sweep's Scan reads per page. DynamoDB Local's own pages (1 MB) cost more per
+item as the table grows and hold every other call for their whole read: 40,000 items
+took 2.8 s in 7 pages against 1.0 s in 41 pages of 1,000, and a GetItem beside it waited
+up to 340 ms (docs/benchmarks.md, "The TTL sweep")."""
+SWEEP_SHARE = 0.05
+"""The largest share of the time a sweeper spends scanning: after a scan of ``s``
+seconds the next sweep waits at least ``s / SWEEP_SHARE - s``."""
 
 
 class TtlDeletions:
@@ -86,6 +100,29 @@ class TtlTable:
     key_names: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """What one sweep of every table did."""
+
+    deleted: int = 0
+    pages: int = 0
+    scan_s: float = 0.0
+    """Time spent waiting for the Scan's pages (deletes apart: they are the expired
+    items' own work, done once)."""
+
+    def __add__(self, other: Sweep) -> Sweep:
+        return Sweep(
+            self.deleted + other.deleted, self.pages + other.pages, self.scan_s + other.scan_s
+        )
+
+
+def wait_after(sweep: Sweep, interval_s: float) -> float:
+    """How long the sweeper waits before its next sweep: ``interval_s``, or longer when
+    the last scan was long enough that sweeping every ``interval_s`` would take more
+    than ``SWEEP_SHARE`` of the time."""
+    return max(interval_s, sweep.scan_s / SWEEP_SHARE - sweep.scan_s)
+
+
 class TtlSweeper:
     """Deletes the items whose TTL attribute (epoch seconds) is in the past."""
 
@@ -96,11 +133,14 @@ class TtlSweeper:
         deletions: TtlDeletions,
         clock: Callable[[], float],
         interval_s: float = DEFAULT_SWEEP_INTERVAL_S,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._client = client
         self._tables = tuple(tables)
         self._deletions = deletions
         self._clock = clock
+        """Epoch seconds, which TTL attributes hold."""
+        self._timer = timer
         self.interval_s = interval_s
 
     @property
@@ -108,28 +148,41 @@ class TtlSweeper:
         return self._tables
 
     async def run(self) -> None:
-        """Sweep every interval until cancelled; an engine error is logged, not fatal."""
+        """Sweep until cancelled, every interval or less often (``wait_after``); an
+        engine error is logged, not fatal."""
+        wait_s = self.interval_s
         while True:
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(wait_s)
             try:
-                await asyncio.to_thread(self.sweep)
+                swept = await asyncio.to_thread(self.sweep)
             except (BotoCoreError, ClientError) as exc:
                 log.warning("TTL sweep failed: %s", exc)
+                wait_s = self.interval_s
+                continue
+            wait_s = wait_after(swept, self.interval_s)
 
-    def sweep(self) -> int:
-        """Delete what has expired now; return how many items were deleted."""
-        return sum(self._sweep_table(table) for table in self._tables)
+    def sweep(self) -> Sweep:
+        """Delete what has expired now."""
+        swept = Sweep()
+        for table in self._tables:
+            swept += self._sweep_table(table)
+        return swept
 
-    def _sweep_table(self, table: TtlTable) -> int:
-        expired = {
+    def _sweep_table(self, table: TtlTable) -> Sweep:
+        scan: dict[str, Any] = {
+            "TableName": table.table_name,
+            "Limit": SWEEP_PAGE_ITEMS,
             "FilterExpression": "#ttl < :now",
             "ExpressionAttributeNames": {"#ttl": table.ttl_attribute},
             "ExpressionAttributeValues": {":now": {"N": str(int(self._clock()))}},
         }
-        deleted = 0
-        for page in self._client.get_paginator("scan").paginate(
-            TableName=table.table_name, **expired
-        ):
+        deleted = pages = 0
+        scan_s = 0.0
+        while True:
+            began = self._timer()
+            page = self._client.scan(**scan)
+            scan_s += self._timer() - began
+            pages += 1
             for item in page.get("Items", []):
                 keys = {name: item[name] for name in table.key_names}
                 key = keys_id(keys)
@@ -137,13 +190,16 @@ class TtlSweeper:
                 try:
                     self._client.delete_item(
                         TableName=table.table_name, Key=keys, ConditionExpression="#ttl < :now",
-                        ExpressionAttributeNames=expired["ExpressionAttributeNames"],
-                        ExpressionAttributeValues=expired["ExpressionAttributeValues"],
+                        ExpressionAttributeNames=scan["ExpressionAttributeNames"],
+                        ExpressionAttributeValues=scan["ExpressionAttributeValues"],
                     )  # fmt: skip
                 except self._client.exceptions.ConditionalCheckFailedException:
                     self._deletions.discard(table.table_name, key)
                     continue
                 deleted += 1
+            if "LastEvaluatedKey" not in page:
+                break
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         if deleted:
             log.info("TTL: deleted %d expired item(s) of %s", deleted, table.table_name)
-        return deleted
+        return Sweep(deleted, pages, scan_s)
