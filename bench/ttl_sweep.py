@@ -4,12 +4,14 @@ waits meanwhile.
     .venv/bin/python bench/ttl_sweep.py [--sizes 1000 10000 40000] [--rounds 2]
 
 Starts DynamoDB Local as the stage does, fills a table (message-sized items, none
-expired) up to each size, and sweeps it both ways, interleaved: DynamoDB Local's own
-pages of 1 MB (the sweeper before, botocore's paginator with no ``Limit``) and the
-stage's ``TtlSweeper`` (pages of ``SWEEP_PAGE_ITEMS``). Meanwhile a second client does a
-GetItem every 10 ms, as a handler would. Prints per size and way: the sweep's wall time,
-the JVM's CPU, pages, the GetItems' p50 and worst wait, and how often the stage sweeps
-that table (``wait_after``) with the share of the time it then spends scanning.
+expired) up to each size, and sweeps it both ways, alternating round by round after one
+warm-up sweep each: DynamoDB Local's own pages of 1 MB (the sweeper before, botocore's
+paginator with no ``Limit``) and the stage's ``TtlSweeper`` (pages of
+``SWEEP_PAGE_ITEMS``). Meanwhile a second client does a GetItem every 10 ms, as a handler
+would. Prints per size and way: the sweep's wall time and the JVM's CPU (medians), pages,
+the GetItems' p50 and worst wait over the rounds, and how long the sweeper then waits
+for the table's next sweep (before: 10 s after the last one ended; now: ``wait_after``)
+with the share of the time it spends scanning.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,10 +47,10 @@ def jvm_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def fill(dynamodb: object, start: int, stop: int, now: int) -> None:
+def fill(dynamodb: Any, start: int, stop: int, now: int) -> None:
     """Items shaped like the chat's stored messages, alive for a day."""
     for first in range(start, stop, 25):
-        dynamodb.batch_write_item(  # type: ignore[attr-defined]
+        dynamodb.batch_write_item(
             RequestItems={
                 TABLE: [
                     {
@@ -69,11 +72,11 @@ def fill(dynamodb: object, start: int, stop: int, now: int) -> None:
         )
 
 
-def sweep_with_own_pages(dynamodb: object, now: int) -> Sweep:
+def sweep_with_own_pages(dynamodb: Any, now: int) -> Sweep:
     """The sweep before: botocore's paginator, DynamoDB Local's pages of 1 MB."""
     began = time.perf_counter()
     pages = 0
-    for _ in dynamodb.get_paginator("scan").paginate(  # type: ignore[attr-defined]
+    for _ in dynamodb.get_paginator("scan").paginate(
         TableName=TABLE,
         FilterExpression="#ttl < :now",
         ExpressionAttributeNames={"#ttl": "ttl"},
@@ -83,9 +86,7 @@ def sweep_with_own_pages(dynamodb: object, now: int) -> Sweep:
     return Sweep(0, pages, time.perf_counter() - began)
 
 
-def beside(
-    sweep: Callable[[], Sweep], reader: object, pid: int
-) -> tuple[Sweep, float, list[float]]:
+def beside(sweep: Callable[[], Sweep], reader: Any, pid: int) -> tuple[Sweep, float, list[float]]:
     """Run ``sweep`` while ``reader`` does a GetItem every 10 ms; its JVM CPU, waits."""
     waits: list[float] = []
     done = threading.Event()
@@ -93,7 +94,7 @@ def beside(
     def read() -> None:
         while not done.is_set():
             began = time.perf_counter()
-            reader.get_item(  # type: ignore[attr-defined]
+            reader.get_item(
                 TableName=TABLE,
                 Key={"room": {"S": "room-0"}, "messageId": {"S": f"{7:012d}"}},
             )
@@ -154,16 +155,20 @@ def main() -> None:
         for size in args.sizes:
             fill(dynamodb, filled, size, now)
             filled = size
-            beside(sweeper.sweep, reader, pid)  # warm the JVM's code for this size
-            for name, sweep in ways.items():
-                runs = [beside(sweep, reader, pid) for _ in range(args.rounds)]
+            runs_of: dict[str, list[tuple[Sweep, float, list[float]]]] = {n: [] for n in ways}
+            for sweep in ways.values():
+                beside(sweep, reader, pid)  # warm the JVM's code for this size
+            for _ in range(args.rounds):
+                for name, sweep in ways.items():
+                    runs_of[name].append(beside(sweep, reader, pid))
+            for name, runs in runs_of.items():
                 walls = [swept.scan_s for swept, _, _ in runs]
                 wall = statistics.median(walls)
                 cpu = statistics.median(cpu for _, cpu, _ in runs)
                 waits = [w for _, _, run_waits in runs for w in run_waits]
                 pages = runs[0][0].pages
                 if name.startswith("TtlSweeper"):
-                    wait_s = wait_after(Sweep(scan_s=wall), DEFAULT_SWEEP_INTERVAL_S)
+                    wait_s = wait_after(wall, DEFAULT_SWEEP_INTERVAL_S)
                 else:
                     wait_s = DEFAULT_SWEEP_INTERVAL_S
                 print(

@@ -191,9 +191,8 @@ def _event_source_lines(stage: LocalStage) -> list[str]:
     if sweeper is not None:
         names = ", ".join(f"{t.table_name} ({t.ttl_attribute})" for t in sweeper.tables)
         lines.append(
-            f"  TTL           expired items of {names} are deleted every {sweeper.interval_s:g} s "
-            f"or less often (scans take at most {SWEEP_SHARE:.0%} of the time) by the stage "
-            "(DynamoDB Local never expires items)"
+            f"  TTL           the stage deletes expired items of {names} every "
+            f"{sweeper.interval_s:g} s at most (scans: {SWEEP_SHARE:.0%} of the time at most)"
         )
     return lines
 

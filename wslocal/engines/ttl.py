@@ -7,9 +7,9 @@ service's ``userIdentity``, as Lambda receives it for a TTL deletion.
 
 Finding expired items is a Scan of the whole table, and DynamoDB Local answers one
 request at a time from its one SQLite thread: a sweep reads pages of
-``SWEEP_PAGE_ITEMS`` so a handler's call waits at most a page, and the next sweep waits
-long enough that scanning takes at most ``SWEEP_SHARE`` of the time (AWS deletes expired
-items within days, not seconds, so a late sweep is still faithful).
+``SWEEP_PAGE_ITEMS`` so a handler's call waits about a page, and each table's next sweep
+waits long enough that scanning it takes at most ``SWEEP_SHARE`` of the time (AWS
+deletes expired items within days, not seconds, so a late sweep is still faithful).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import asyncio
 import base64
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,13 +48,13 @@ STREAM_RETENTION_S = 24 * 3600.0
 """A stream keeps a record 24 hours: a deletion no reader claimed by then never will be."""
 MAX_NOTED_DELETIONS = 100_000
 SWEEP_PAGE_ITEMS = 1000
-"""Items a sweep's Scan reads per page. DynamoDB Local's own pages (1 MB) cost more per
-item as the table grows and hold every other call for their whole read: 40,000 items
-took 2.8 s in 7 pages against 1.0 s in 41 pages of 1,000, and a GetItem beside it waited
-up to 340 ms (docs/benchmarks.md, "The TTL sweep")."""
+"""Items a sweep's Scan reads per page. DynamoDB Local's own pages (1 MB) cost more as
+the table grows and hold every other call for their whole read: 40,000 items took 2.6 s
+in 7 pages against 1.5 s in 41 pages of 1,000, and a GetItem beside them waited up to
+656 ms against 40 (docs/benchmarks.md, "The TTL sweep")."""
 SWEEP_SHARE = 0.05
-"""The largest share of the time a sweeper spends scanning: after a scan of ``s``
-seconds the next sweep waits at least ``s / SWEEP_SHARE - s``."""
+"""The largest share of the time spent scanning one table: after a scan of ``s``
+seconds its next sweep waits at least ``s / SWEEP_SHARE - s``."""
 
 
 class TtlDeletions:
@@ -102,7 +103,7 @@ class TtlTable:
 
 @dataclass(frozen=True)
 class Sweep:
-    """What one sweep of every table did."""
+    """What one sweep did."""
 
     deleted: int = 0
     pages: int = 0
@@ -116,11 +117,11 @@ class Sweep:
         )
 
 
-def wait_after(sweep: Sweep, interval_s: float) -> float:
-    """How long the sweeper waits before its next sweep: ``interval_s``, or longer when
-    the last scan was long enough that sweeping every ``interval_s`` would take more
+def wait_after(scan_s: float, interval_s: float) -> float:
+    """How long a table waits for its next sweep: ``interval_s``, or longer when its
+    last scan took long enough that sweeping it every ``interval_s`` would take more
     than ``SWEEP_SHARE`` of the time."""
-    return max(interval_s, sweep.scan_s / SWEEP_SHARE - sweep.scan_s)
+    return max(interval_s, scan_s / SWEEP_SHARE - scan_s)
 
 
 class TtlSweeper:
@@ -133,7 +134,9 @@ class TtlSweeper:
         deletions: TtlDeletions,
         clock: Callable[[], float],
         interval_s: float = DEFAULT_SWEEP_INTERVAL_S,
-        timer: Callable[[], float] = time.perf_counter,
+        *,
+        timer: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
         self._tables = tuple(tables)
@@ -141,6 +144,8 @@ class TtlSweeper:
         self._clock = clock
         """Epoch seconds, which TTL attributes hold."""
         self._timer = timer
+        """What paces the sweeps (and times the scans)."""
+        self._sleep = sleep
         self.interval_s = interval_s
 
     @property
@@ -148,27 +153,35 @@ class TtlSweeper:
         return self._tables
 
     async def run(self) -> None:
-        """Sweep until cancelled, every interval or less often (``wait_after``); an
-        engine error is logged, not fatal."""
-        wait_s = self.interval_s
-        while True:
-            await asyncio.sleep(wait_s)
-            try:
-                swept = await asyncio.to_thread(self.sweep)
-            except (BotoCoreError, ClientError) as exc:
-                log.warning("TTL sweep failed: %s", exc)
-                wait_s = self.interval_s
-                continue
-            wait_s = wait_after(swept, self.interval_s)
+        """Sweep each table until cancelled, every interval or less often
+        (``wait_after``, per table: one large table does not hold back the others); an
+        engine error is logged, not fatal, and its time counts as scanning. Cancelled,
+        the sweep under way stops at its next page or delete."""
+        stop = threading.Event()
+        due = {table: self._timer() + self.interval_s for table in self._tables}
+        try:
+            while due:
+                table = min(due, key=due.__getitem__)
+                await self._sleep(max(0.0, due[table] - self._timer()))
+                began = self._timer()
+                try:
+                    scan_s = (await asyncio.to_thread(self._sweep_table, table, stop)).scan_s
+                except (BotoCoreError, ClientError) as exc:
+                    log.warning("TTL sweep of %s failed: %s", table.table_name, exc)
+                    scan_s = self._timer() - began
+                due[table] = self._timer() + wait_after(scan_s, self.interval_s)
+        finally:
+            stop.set()
 
-    def sweep(self) -> Sweep:
-        """Delete what has expired now."""
+    def sweep(self, until: threading.Event | None = None) -> Sweep:
+        """Delete what has expired now in every table; once ``until`` is set, stop at
+        the next page or delete."""
         swept = Sweep()
         for table in self._tables:
-            swept += self._sweep_table(table)
+            swept += self._sweep_table(table, until or threading.Event())
         return swept
 
-    def _sweep_table(self, table: TtlTable) -> Sweep:
+    def _sweep_table(self, table: TtlTable, until: threading.Event) -> Sweep:
         scan: dict[str, Any] = {
             "TableName": table.table_name,
             "Limit": SWEEP_PAGE_ITEMS,
@@ -178,12 +191,14 @@ class TtlSweeper:
         }
         deleted = pages = 0
         scan_s = 0.0
-        while True:
+        while not until.is_set():
             began = self._timer()
             page = self._client.scan(**scan)
             scan_s += self._timer() - began
             pages += 1
             for item in page.get("Items", []):
+                if until.is_set():
+                    break
                 keys = {name: item[name] for name in table.key_names}
                 key = keys_id(keys)
                 self._deletions.add(table.table_name, key)
