@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_SWEEP_INTERVAL_S,
         metavar="SECONDS",
-        help="delete TTL-expired items this often at most (a large table less often: its scans "
-        "take at most 5%% of the time; DynamoDB Local never deletes them); 0: never",
+        help="sweep each table for TTL-expired items this often, a large table less often (its "
+        "scans take at most 5%% of the time; DynamoDB Local never deletes them); 0: never",
     )
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
     _common(invoke)

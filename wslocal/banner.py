@@ -191,8 +191,9 @@ def _event_source_lines(stage: LocalStage) -> list[str]:
     if sweeper is not None:
         names = ", ".join(f"{t.table_name} ({t.ttl_attribute})" for t in sweeper.tables)
         lines.append(
-            f"  TTL           the stage deletes expired items of {names} every "
-            f"{sweeper.interval_s:g} s at most (scans: {SWEEP_SHARE:.0%} of the time at most)"
+            f"  TTL           expired items of {names} are deleted by the stage every "
+            f"{sweeper.interval_s:g} s, a large table less often (its scans take "
+            f"{SWEEP_SHARE:.0%} of the time at most)"
         )
     return lines
 

@@ -6,7 +6,8 @@ Local's JVM, before it loads the template's machinery and the stage."""
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_SWEEP_INTERVAL_S = 10.0
-"""How often the stage deletes TTL-expired items (DynamoDB Local never does)."""
+"""How often the stage sweeps a table for TTL-expired items (DynamoDB Local never deletes
+them); a large table less often (``wslocal.engines.ttl.wait_after``)."""
 WEBSOCKET_ROUTES = ("connect", "message", "disconnect")
 """The kinds of sample WebSocket event ``wslocal generate-event websocket`` prints."""
 LOOP_KINDS = ("auto", "uvloop", "asyncio")

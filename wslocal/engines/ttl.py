@@ -154,9 +154,10 @@ class TtlSweeper:
 
     async def run(self) -> None:
         """Sweep each table until cancelled, every interval or less often
-        (``wait_after``, per table: one large table does not hold back the others); an
-        engine error is logged, not fatal, and its time counts as scanning. Cancelled,
-        the sweep under way stops at its next page or delete."""
+        (``wait_after``, per table: one large table does not hold back the others). An
+        error is logged, not fatal, and its time counts as scanning; the other tables
+        keep their pace. Cancelled, the sweep under way stops at its next page or
+        delete."""
         stop = threading.Event()
         due = {table: self._timer() + self.interval_s for table in self._tables}
         try:
@@ -168,6 +169,9 @@ class TtlSweeper:
                     scan_s = (await asyncio.to_thread(self._sweep_table, table, stop)).scan_s
                 except (BotoCoreError, ClientError) as exc:
                     log.warning("TTL sweep of %s failed: %s", table.table_name, exc)
+                    scan_s = self._timer() - began
+                except Exception:
+                    log.exception("TTL sweep of %s failed", table.table_name)
                     scan_s = self._timer() - began
                 due[table] = self._timer() + wait_after(scan_s, self.interval_s)
         finally:

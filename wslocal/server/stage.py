@@ -72,7 +72,8 @@ class StageConfig:
     event_sources: bool = True
     """Poll the template's event sources (``wslocal invoke`` runs one function only)."""
     ttl_sweep_s: float = DEFAULT_SWEEP_INTERVAL_S
-    """Delete TTL-expired items this often (DynamoDB Local never does); 0: never."""
+    """Sweep each table for TTL-expired items this often, a large one less often
+    (DynamoDB Local never deletes them); 0: never."""
     max_workers: int = DEFAULT_MAX_WORKERS
     pool_growth: str = DEFAULT_POOL_GROWTH
     """``warm-first``: a busy pool waits for a warm worker when one frees before a new one

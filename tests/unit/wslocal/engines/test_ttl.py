@@ -164,6 +164,24 @@ async def test_a_failed_sweeps_time_counts_as_scanning():
     assert client.sweeps_of("T") == pytest.approx([10, 50, 90])
 
 
+class Unreadable(ScannedTables):
+    """Its Scans of table ``Broken`` raise an error that is not the engine's."""
+
+    def scan(self, TableName: str, **request: Any) -> dict[str, Any]:
+        answer = super().scan(TableName, **request)
+        if TableName == "Broken":
+            raise KeyError("Items")
+        return answer
+
+
+async def test_a_table_whose_sweep_keeps_failing_does_not_hold_back_the_others():
+    time = FakeTime(until=45)
+    client = Unreadable(time, {"Broken": [1.0], "Fine": [0.0]})
+    await sweeps(client, time, "Broken", "Fine")
+    assert client.sweeps_of("Broken") == pytest.approx([10, 30])
+    assert client.sweeps_of("Fine") == pytest.approx([11, 21, 31, 41])
+
+
 def test_a_sweep_adds_up_every_tables_pages_and_scan_time():
     time = FakeTime(until=0)
     client = ScannedTables(time, {"A": [1.0, 2.0], "B": [0.5]})
@@ -198,5 +216,5 @@ async def test_a_cancelled_sweeper_stops_its_sweep_at_the_next_page_or_delete():
     with pytest.raises(asyncio.CancelledError):
         await running
     client.release.set()
-    await asyncio.sleep(0.2)  # the sweep's thread goes on, if it does, at once
+    await asyncio.get_running_loop().shutdown_default_executor()  # the sweep's thread ended
     assert (len(client.scans), client.deletes) == (1, 0)
