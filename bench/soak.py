@@ -35,6 +35,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import statistics
 import sys
 import time
@@ -94,6 +95,7 @@ def edit(target: str) -> None:
 
 
 def undo_edits() -> None:
+    """Put every edited file back (also at start: a soak killed mid-run left them)."""
     for path in COMMENTED.values():
         text = path.read_text()
         if text.endswith(EDIT_LINE):
@@ -396,7 +398,15 @@ def main() -> None:
     unknown = set(args.targets.split(",")) - {*COMMENTED, *SWAPS}
     if unknown:
         parser.error(f"unknown targets {sorted(unknown)}; known: {sorted({*COMMENTED, *SWAPS})}")
+    undo_edits()
+    template = TEMPLATE.read_text()
+    drifted = [name for name, (before, _) in SWAPS.items() if template.count(before) != 1]
+    if drifted:  # an edit that changes nothing would still be counted
+        parser.error(f"template.yaml no longer holds the text these targets swap: {drifted}")
     args.out.mkdir(parents=True, exist_ok=True)
+    # A SIGTERM (timeout, a killed flock) unwinds like Ctrl-C: the stage is stopped and
+    # the edited files put back.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     asyncio.run(run(args, args.out))
 
 
