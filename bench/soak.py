@@ -107,6 +107,7 @@ def undo_edits() -> None:
 
 
 def status_field(pid: int, field: str) -> str:
+    """A field of ``/proc/PID/status`` (its first value), "0" when absent."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field):
             return line.split()[1]
@@ -129,6 +130,7 @@ def kind_of(pid: int, stage: int) -> str:
 
 
 def snapshot(stage: int) -> list[dict[str, Any]]:
+    """Each process of the stage's tree: its kind, RSS and PSS (MB), threads and fds."""
     rows = []
     for pid in process_tree(stage):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
@@ -223,6 +225,7 @@ class Session:
         self.churners: list[Client] = []
 
     async def start(self) -> tuple[Client, Client]:
+        """Join the two probes, the members and the churners; the probes."""
         probes = (await Client.join(self.url, "probeA"), await Client.join(self.url, "probeB"))
         self.members = [await Client.join(self.url, f"m{i}") for i in range(self.args.members)]
         self.churners = [await self._churner() for _ in range(self.args.churners)]
@@ -232,6 +235,7 @@ class Session:
         return await Client.join(self.url, f"c{next(self.names)}")
 
     async def send_load(self, until: float) -> None:
+        """``--rate`` messages a second from random members until ``until``."""
         while time.monotonic() < until:
             n = next(self.ids)
             try:
@@ -244,17 +248,24 @@ class Session:
             await asyncio.sleep(1 / self.args.rate)
 
     async def burst(self, after_s: float) -> None:
+        """``--burst`` messages back to back from one member, ``after_s`` into the phase."""
         await asyncio.sleep(after_s)
         sender = random.choice(self.members)
         for _ in range(self.args.burst):
             n = next(self.ids)
-            await sender.say(f"burst {n}", f"b{n}")
+            try:
+                await sender.say(f"burst {n}", f"b{n}")
+            except websockets.ConnectionClosed as exc:
+                self.failures.append(f"burst: {exc}")
+                return
             self.sent += 1
 
     async def churn(self, until: float) -> None:
+        """Replace the longest-connected churner every ``--churn-s`` until ``until``."""
         while time.monotonic() + self.args.churn_s < until:
             await asyncio.sleep(self.args.churn_s)
-            await self.churners.pop(0).close()
+            if self.churners:  # empty only after joins failed (counted in failures)
+                await self.churners.pop(0).close()
             try:
                 self.churners.append(await self._churner())
             except (OSError, websockets.InvalidHandshake) as exc:
@@ -262,6 +273,7 @@ class Session:
             self.churned += 1
 
     async def edit(self, began: float) -> None:
+        """This phase's edits, at ``EDIT_AT_S`` from its start, through ``--targets``."""
         targets = self.args.targets.split(",")
         for offset in EDIT_AT_S[: self.args.edits_per_cycle]:
             await asyncio.sleep(max(0.0, began + offset - time.monotonic()))
@@ -273,6 +285,8 @@ class Session:
 
 
 async def run(args: argparse.Namespace, out: Path) -> None:
+    """The stage under ``--cycles`` of load then idle, a sample written per idle phase;
+    the stage is stopped and edited files put back however the run ends."""
     port = free_port()
     process, _ = start_stage(
         port, args.parameter_overrides, ["--template", "template.yaml", "--static", "frontend/"]
@@ -318,6 +332,8 @@ async def idle_phase(
     second: Client,
     cycle: int,
 ) -> dict[str, Any]:
+    """One idle phase's sample: the processes at its 3rd second, three probes' round
+    trips, then its last 15 s of CPU a second per kind."""
     began = time.monotonic()
     await asyncio.sleep(3)
     rows = snapshot(stage)
@@ -381,6 +397,7 @@ def print_record(record: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    """Parse the options, check the template still holds what the targets swap, run."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cycles", type=int, default=14)
     parser.add_argument("--active-s", type=float, default=28.0)
