@@ -6,9 +6,9 @@ import json
 import pytest
 from moto.core.model_instances import model_data
 from moto.moto_server.werkzeug_app import create_backend_app
-from moto.sqs.models import Message
+from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 
-from wslocal.engines.moto_sqs import create_queues, untrack_instances
+from wslocal.engines.moto_sqs import create_queues, read_retention_directly, untrack_instances
 
 HOST = "127.0.0.1:9324"
 REGION = "us-east-1"
@@ -52,3 +52,75 @@ def test_a_message_received_and_deleted_is_not_kept_by_the_engine(untracked):
     gc.collect()
     kept = [o for o in gc.get_objects() if isinstance(o, Message) and o.body == "soak-marker"]
     assert kept == []
+
+
+@pytest.fixture
+def retention_read_directly(monkeypatch):
+    """The engine's app with the retention check read from the queue's attribute, moto's
+    own put back after the test."""
+    app = create_backend_app("sqs")
+    monkeypatch.setattr(
+        SQSBackend,
+        "is_message_valid_based_on_retention_period",
+        SQSBackend.is_message_valid_based_on_retention_period,
+    )
+    read_retention_directly()
+    return app
+
+
+def queue_of(url: str) -> Queue:
+    account, name = url.rsplit("/", 2)[-2:]
+    return sqs_backends[account][REGION].get_queue(name)
+
+
+def test_a_receive_builds_no_queue_attributes_for_the_messages_it_hands_out(
+    retention_read_directly, monkeypatch
+):
+    # GIVEN a queue holding ten messages, and the queue's attributes counted as built
+    app = retention_read_directly
+    url = create_queues(app, HOST, REGION, [{"QueueName": "no-attributes"}])["no-attributes"]
+    for index in range(10):
+        call(app, "SendMessage", {"QueueUrl": url, "MessageBody": f"m{index}"})
+    built = []
+    attributes = Queue.attributes
+    monkeypatch.setattr(
+        Queue, "attributes", property(lambda q: built.append(1) or attributes.fget(q))
+    )
+    # WHEN all ten are received
+    received = call(app, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10})
+    # THEN they came without the queue's attributes being built once
+    assert len(received["Messages"]) == 10
+    assert built == []
+
+
+def test_a_message_past_its_queue_retention_period_is_not_received(retention_read_directly):
+    # GIVEN a queue keeping messages 60 s, and a message sent 61 s ago
+    app = retention_read_directly
+    url = create_queues(
+        app,
+        HOST,
+        REGION,
+        [{"QueueName": "retained", "Attributes": {"MessageRetentionPeriod": "60"}}],
+    )["retained"]
+    call(app, "SendMessage", {"QueueUrl": url, "MessageBody": "old"})
+    [message] = queue_of(url)._messages
+    message.sent_timestamp -= 61_000
+    # WHEN the queue is received from
+    received = call(app, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10})
+    # THEN the message is not handed out
+    assert "Messages" not in received or received["Messages"] == []
+
+
+def test_a_message_within_its_queue_retention_period_is_received(retention_read_directly):
+    # GIVEN a queue keeping messages 60 s, and a message sent 59 s ago
+    app = retention_read_directly
+    url = create_queues(
+        app, HOST, REGION, [{"QueueName": "recent", "Attributes": {"MessageRetentionPeriod": "60"}}]
+    )["recent"]
+    call(app, "SendMessage", {"QueueUrl": url, "MessageBody": "recent"})
+    [message] = queue_of(url)._messages
+    message.sent_timestamp -= 59_000
+    # WHEN the queue is received from
+    received = call(app, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10})
+    # THEN the message is handed out
+    assert [m["Body"] for m in received["Messages"]] == ["recent"]
