@@ -277,6 +277,7 @@ def jfr_summary(recording: Path, top: int = 10) -> list[str]:
     by_area: Counter[str] = Counter()
     by_method: Counter[str] = Counter()
     in_sqlite = 0
+    in_debug_string = 0
     for event in events:
         frames = [
             f"{frame['method']['type']['name'].replace('/', '.')}.{frame['method']['name']}"
@@ -290,16 +291,31 @@ def jfr_summary(recording: Path, top: int = 10) -> list[str]:
             "SQLite's job thread" if thread.startswith("SQLiteQueue") else "HTTP threads"
         ] += 1
         by_method[frames[0] if frames else "?"] += 1
+        in_debug_string += any(frame in DEBUG_STRING_FRAMES for frame in frames)
         by_area[area_of(frames)] += 1
     total = sum(by_area.values()) or 1
     lines = [f"  {total} Java samples, and {in_sqlite} in SQLite's native code; by thread:"]
     lines += [f"    {share / total:6.1%}  {name}" for name, share in by_thread.most_common()]
+    lines.append(
+        f"  {in_debug_string / total:6.1%}  making the Query's DEBUG line of each item read (off, "
+        "but its text is built first: SQLiteDBAccess's query job, `item.toString()`)"
+    )
     lines.append("  by library (innermost frame outside the JDK):")
     lines += [f"    {share / total:6.1%}  {area}" for area, share in by_area.most_common(top)]
     lines.append("  by innermost method:")
     lines += [f"    {share / total:6.1%}  {method}" for method, share in by_method.most_common(top)]
     return lines
 
+
+DEBUG_STRING_FRAMES = frozenset(
+    {
+        "java.util.AbstractMap.toString",
+        "software.amazon.dynamodb.services.local.shared.access.LocalDBUtils.logLongMessage",
+    }
+)
+"""DynamoDB Local's query job logs every item it reads at DEBUG
+(``LocalDBUtils.logLongMessage(logger, DEBUG, "queryRecords", item.toString())``): the
+item's text is made whether or not DEBUG is on (it is off)."""
 
 AREAS = (
     ("com.almworks.sqlite4java", "SQLite (sqlite4java)"),
