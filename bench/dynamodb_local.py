@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +263,24 @@ def read_room(table: Any, options: Mapping[str, Any]) -> int:
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+RECORDS_JOB = (
+    "software.amazon.dynamodb.services.local.shared.access.sqlite.SQLiteDBAccess$20.doWork"
+)
+"""The job behind ``LocalDBAccess.queryRecords`` (Query, Scan, PartiQL's SELECT): it logs
+every item it reads at DEBUG (``LocalDBUtils.logLongMessage(logger, DEBUG, "queryRecords",
+item.toString())``), and the item's text is made whether or not DEBUG is on (it is off)."""
+
+
+def in_debug_string(frames: Sequence[str]) -> bool:
+    """Whether a sample is making that DEBUG text: ``AbstractMap.toString`` called straight
+    from the records job (``logLongMessage`` is not on the stack yet while its argument is
+    built)."""
+    return any(
+        frame == "java.util.AbstractMap.toString" and caller == RECORDS_JOB
+        for frame, caller in pairwise(frames)
+    )
+
+
 def jfr_summary(recording: Path, top: int = 10) -> list[str]:
     """Where the recorded execution samples fall: by thread (SQLite's job thread, which
     reads the rows and decodes each stored item, or the HTTP threads), by the library of
@@ -277,7 +296,7 @@ def jfr_summary(recording: Path, top: int = 10) -> list[str]:
     by_area: Counter[str] = Counter()
     by_method: Counter[str] = Counter()
     in_sqlite = 0
-    in_debug_string = 0
+    debug_text = 0
     for event in events:
         frames = [
             f"{frame['method']['type']['name'].replace('/', '.')}.{frame['method']['name']}"
@@ -291,14 +310,14 @@ def jfr_summary(recording: Path, top: int = 10) -> list[str]:
             "SQLite's job thread" if thread.startswith("SQLiteQueue") else "HTTP threads"
         ] += 1
         by_method[frames[0] if frames else "?"] += 1
-        in_debug_string += any(frame in DEBUG_STRING_FRAMES for frame in frames)
+        debug_text += in_debug_string(frames)
         by_area[area_of(frames)] += 1
     total = sum(by_area.values()) or 1
     lines = [f"  {total} Java samples, and {in_sqlite} in SQLite's native code; by thread:"]
     lines += [f"    {share / total:6.1%}  {name}" for name, share in by_thread.most_common()]
     lines.append(
-        f"  {in_debug_string / total:6.1%}  making the Query's DEBUG line of each item read (off, "
-        "but its text is built first: SQLiteDBAccess's query job, `item.toString()`)"
+        f"  {debug_text / total:6.1%}  making the DEBUG text of each item a Query or Scan reads "
+        "(the line is off, its text is built first: `item.toString()` in the records job)"
     )
     lines.append("  by library (innermost frame outside the JDK):")
     lines += [f"    {share / total:6.1%}  {area}" for area, share in by_area.most_common(top)]
@@ -306,16 +325,6 @@ def jfr_summary(recording: Path, top: int = 10) -> list[str]:
     lines += [f"    {share / total:6.1%}  {method}" for method, share in by_method.most_common(top)]
     return lines
 
-
-DEBUG_STRING_FRAMES = frozenset(
-    {
-        "java.util.AbstractMap.toString",
-        "software.amazon.dynamodb.services.local.shared.access.LocalDBUtils.logLongMessage",
-    }
-)
-"""DynamoDB Local's query job logs every item it reads at DEBUG
-(``LocalDBUtils.logLongMessage(logger, DEBUG, "queryRecords", item.toString())``): the
-item's text is made whether or not DEBUG is on (it is off)."""
 
 AREAS = (
     ("com.almworks.sqlite4java", "SQLite (sqlite4java)"),
