@@ -494,6 +494,13 @@ def machine_jiffies() -> tuple[int, int]:
     return sum(ticks) - idle, sum(ticks)
 
 
+def busy_share_since(before: tuple[int, int]) -> float:
+    """The share of every core's time that was busy (any process) since ``before``
+    (``machine_jiffies``): whether the work waited or ran out of cores."""
+    busy, total = machine_jiffies()
+    return (busy - before[0]) / max(1, total - before[1])
+
+
 async def measure(
     url: str, clients: int, rounds: int, burst: int, direct_port: int | None = None,
     dynamodb: str = "", while_connected: Callable[[], Awaitable[None]] | None = None,
@@ -542,9 +549,7 @@ async def measure(
         if core_idle is not None and stage_pid is not None:
             core_idle.stop(stage_pid, process_kind)
             run.burst_arrivals = [r.arrivals[m] for r in others for m in markers if m in r.arrivals]
-        (busy, total), (busy_at_start, total_at_start) = machine_jiffies(), busy_before
-        busy, total = busy - busy_at_start, total - total_at_start
-        run.burst_busy = busy / total if total else 0.0
+        run.burst_busy = busy_share_since(busy_before)
         run.burst_bench_cpu_s = time.process_time() - bench_before
         run.burst_s, run.burst_began = elapsed / 1000, started
         run.burst_deliveries = len(others) * burst - lost
@@ -690,7 +695,7 @@ async def run_all(args: argparse.Namespace, sqs_engine: tuple[int, str] | None =
         rows.append((f"room of {args.large}: joined (s)", "-", f"{large.joined_s:.1f}", ""))
     for when, kinds in memory.items():
         for kind, text in kinds.items():
-            target = "<= 400 MB" if kind == "stage and workers" else "own line"
+            target = "PSS <= 300 MB idle" if kind == "stage and workers" else "own line"
             rows.append((f"RSS at {args.clients} clients, {when}: {kind} (MB)", "-", text, target))
     print(f"fan-out benchmark: plain websockets (floor) vs {name}; "
           f"SQS: {'fauxqs' if beside else 'moto'}; "

@@ -18,8 +18,9 @@ PresenceFunction), and in the same run a plain ``websockets`` server (the floor)
 ``--joins-only`` runs the first part's joins alone (floor, then stage), and prints the CPU
 each kind of the stage's processes used from the first join until every member counted
 them all (from ``/proc``: the stage, each function's workers, DynamoDB Local, moto), and
-for the floor and the stage how busy both cores were until all were connected and the
-CPU of the bench's own clients (which share the cores).
+over the same window how busy every core was (any process) and the CPU of the bench's own
+process (its clients, which share the cores, and the thread reading the stage's log); for
+the floor the same until all are connected.
 ``--profile DIR`` (with ``--joins-only``) also samples every process during the joins, as
 ``bench/fanout.py --profile`` does, and prints per join where the CPU goes and whose code it
 ran (bench/fanout_profile.py).
@@ -38,6 +39,7 @@ from pathlib import Path
 
 import websockets
 from fanout import (
+    busy_share_since,
     cpu_by_kind,
     machine_jiffies,
     process_tree,
@@ -214,13 +216,6 @@ async def churn(url: str, dynamodb: str, slots: int, seconds: float) -> tuple[in
     return changes, len(connected), wrong
 
 
-def busy_share_since(before: tuple[int, int]) -> float:
-    """The share of every core's time that was busy (any process) since ``before``
-    (``machine_jiffies``): whether the joins wait or run out of cores."""
-    busy, total = machine_jiffies()
-    return (busy - before[0]) / max(1, total - before[1])
-
-
 async def joins_alone(clients: int, options: list[str], folder: Path | None = None) -> None:
     """Floor, then stage: the joins' wall time, then the stage's CPU by process kind; with
     ``folder``, also where it goes and whose code it is, per join, as ``bench/fanout.py
@@ -246,10 +241,10 @@ async def joins_alone(clients: int, options: list[str], folder: Path | None = No
         before = cpu_by_kind(stage.pid)
         busy_before, bench_before = machine_jiffies(), time.process_time()
         members, _, total = await join_room(url, "large", clients)
-        busy_share = busy_share_since(busy_before)
-        bench_s = time.process_time() - bench_before
         settled = await all_counted(members, clients, presence=True) or 0.0
         after = cpu_by_kind(stage.pid)
+        busy_share = busy_share_since(busy_before)
+        bench_s = time.process_time() - bench_before
         processes = len(process_tree(stage.pid))
         if profile is not None:
             await profile.end()
@@ -259,15 +254,16 @@ async def joins_alone(clients: int, options: list[str], folder: Path | None = No
         stage.wait(60)
     print(f"{clients} clients into one room, 50 at a time (load average "
           f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}):")  # fmt: skip
-    print(f"  plain websockets (floor): all connected in {floor:.2f} s; both cores busy "
+    print(f"  plain websockets (floor): all connected in {floor:.2f} s; every core busy "
           f"{floor_busy_share:.0%}; the bench's clients {floor_bench_s:.2f} s of CPU")  # fmt: skip
     print(f"  wslocal stage: all connected in {total:.2f} s, every member counted {clients} "
           f"after {settled:.2f} s more: {total + settled:.2f} s")  # fmt: skip
     print(
-        f"  until all connected: both cores busy {busy_share:.0%} (any process, /proc/stat); "
-        f"the bench's clients {bench_s:.2f} s of CPU ({bench_s / clients * 1000:.2f} ms a join)"
+        f"  until every member counted: every core busy {busy_share:.0%} (any process, "
+        f"/proc/stat); the bench's process (its clients, the stage's log reader) "
+        f"{bench_s:.2f} s of CPU ({bench_s / clients * 1000:.2f} ms a join)"
     )
-    print(f"  CPU during the joins, by process ({processes} processes at the end):")
+    print(f"  CPU until every member counted, by process ({processes} processes at the end):")
     for kind in sorted(after, key=lambda k: -(after[k] - before.get(k, 0.0))):
         used = after[kind] - before.get(kind, 0.0)
         print(f"    {kind:<34} {used:6.2f} s  ({used / clients * 1000:5.2f} ms a join)")
