@@ -1,12 +1,13 @@
 """DynamoDB Local's JVM: the CPU it spends starting and serving a burst of joins, and the
 CPU of the room's Query that every message's sender makes.
 
-    .venv/bin/python bench/dynamodb_local.py [--rounds 3] [--puts 500]
+    .venv/bin/python bench/dynamodb_local.py [--rounds 3] [--puts 500] [--configs c1-late stage ...]
     .venv/bin/python bench/dynamodb_local.py --mode query [--members 500] [--queries 20]
         [--warm-up 200] [--rounds 5] [--configs stage c2 ...] [--jfr DIR]
 
-``--mode joins`` (the default) starts the jar (in memory) once with the JVM's defaults and
-once with the stage's ``JVM_OPTIONS``; for each: the CPU time until it answers, then per
+``--mode joins`` (the default) starts the jar (in memory) once per configuration of
+``--configs`` (the JVM's defaults and the stage's ``JVM_OPTIONS`` unless named; only their
+JVM options are used); for each: the CPU time until it answers, then per
 round ``--puts`` PutItems from 8 threads into a table with a room index and a stream,
 while a poller reads the stream every 0.25 s and queries the room when records arrive
 (what a join burst costs it on the stage). CPU is the JVM's own (user + system, from
@@ -67,6 +68,10 @@ class EngineConfig:
 
 CONFIGS: Mapping[str, EngineConfig] = {
     "stage": EngineConfig(JVM_OPTIONS, note="the stage's options"),
+    "c1-late": EngineConfig(
+        ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
+        note="the stage's options before issue 24's twelfth pass: C1 at the JVM's thresholds",
+    ),
     "c2": EngineConfig(("-XX:+UseSerialGC",), note="tiered with C2, serial GC"),
     "defaults": EngineConfig((), note="the JVM's defaults"),
     "no-telemetry": EngineConfig(JVM_OPTIONS, ("-inMemory", "-disableTelemetry")),
@@ -421,15 +426,20 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=500)
     parser.add_argument("--queries", type=int, default=20, help="Queries per variant and round")
     parser.add_argument("--warm-up", type=int, default=200, help="Queries per variant first")
-    parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["stage", "c2"])
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        choices=sorted(CONFIGS),
+        help="joins: defaults stage; query: stage c2",
+    )
     parser.add_argument("--jfr", type=Path, default=None, help="a folder for the recordings")
     args = parser.parse_args()
     if args.mode == "joins":
-        for options in ((), JVM_OPTIONS):
-            for line in measure_joins(options, args.rounds or 3, args.puts):
+        for name in args.configs or ["defaults", "stage"]:
+            for line in measure_joins(CONFIGS[name].jvm_options, args.rounds or 3, args.puts):
                 print(line, flush=True)
         return
-    for name in args.configs:
+    for name in args.configs or ["stage", "c2"]:
         for line in measure_queries(
             name, args.members, args.queries, args.warm_up, args.rounds or 5, args.jfr
         ):

@@ -17,7 +17,8 @@ PresenceFunction), and in the same run a plain ``websockets`` server (the floor)
 
 ``--joins-only`` runs the first part's joins alone (floor, then stage), and prints the CPU
 each kind of the stage's processes used from the first join until every member counted
-them all (from ``/proc``: the stage, each function's workers, DynamoDB Local, moto), and
+them all (from ``/proc``: the stage, each function's workers, DynamoDB Local, moto; the
+JVM's also by thread: SQLite's, Jetty's, its compiler's, GC's), and
 over the same window how busy every core was (any process) and the CPU of the bench's own
 process (its clients, which share the cores, and the thread reading the stage's log); for
 the floor the same until all are connected.
@@ -42,13 +43,16 @@ from fanout import (
     busy_share_since,
     cpu_by_kind,
     machine_jiffies,
+    process_kind,
     process_tree,
     room_members,
     start_baseline,
     start_stage,
     tree_rss_mb,
 )
-from fanout_profile import SETTLE_S, FanoutProfile, require_py_spy
+from fanout_profile import JVM_THREADS, SETTLE_S, FanoutProfile, require_py_spy
+from profile_places import JVM
+from profiles import thread_cpu_by_name
 
 from wslocal.engines.dynamodb import free_port
 
@@ -216,6 +220,12 @@ async def churn(url: str, dynamodb: str, slots: int, seconds: float) -> tuple[in
     return changes, len(connected), wrong
 
 
+def jvm_threads(pid: int | None) -> dict[str, float]:
+    """DynamoDB Local's CPU seconds by kind of thread; none without its JVM (``--dynamodb
+    moto``)."""
+    return {} if pid is None else thread_cpu_by_name(pid, JVM_THREADS, "other threads")
+
+
 async def joins_alone(clients: int, options: list[str], folder: Path | None = None) -> None:
     """Floor, then stage: the joins' wall time, then the stage's CPU by process kind; with
     ``folder``, also where it goes and whose code it is, per join, as ``bench/fanout.py
@@ -238,11 +248,14 @@ async def joins_alone(clients: int, options: list[str], folder: Path | None = No
     try:
         if profile is not None:
             await profile.begin()
+        jvm = next((pid for pid in process_tree(stage.pid) if process_kind(pid) == JVM), None)
         before = cpu_by_kind(stage.pid)
+        jvm_before = jvm_threads(jvm)
         busy_before, bench_before = machine_jiffies(), time.process_time()
         members, _, total = await join_room(url, "large", clients)
         settled = await all_counted(members, clients, presence=True) or 0.0
         after = cpu_by_kind(stage.pid)
+        jvm_after = jvm_threads(jvm)
         busy_share = busy_share_since(busy_before)
         bench_s = time.process_time() - bench_before
         processes = len(process_tree(stage.pid))
@@ -269,6 +282,10 @@ async def joins_alone(clients: int, options: list[str], folder: Path | None = No
         print(f"    {kind:<34} {used:6.2f} s  ({used / clients * 1000:5.2f} ms a join)")
     total_cpu = sum(after.values()) - sum(before.values())
     print(f"    {'all':<34} {total_cpu:6.2f} s  ({total_cpu / clients * 1000:5.2f} ms a join)")
+    if jvm_after:
+        print("  of which DynamoDB Local's JVM, by thread (its compiler's is its warming up):")
+    for kind in sorted(jvm_after, key=lambda k: -(jvm_after[k] - jvm_before.get(k, 0.0))):
+        print(f"    {kind:<34} {jvm_after[kind] - jvm_before.get(kind, 0.0):6.2f} s")
     if profile is not None and folder is not None:
         report = profile.measured(clients, unit="join").report()
         print(f"\nCPU per join, from the first join to {SETTLE_S:g} s after every member "

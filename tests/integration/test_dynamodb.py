@@ -1,10 +1,12 @@
 """The DynamoDB engines the stage can run handlers against, with the template's tables."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.paths import ROOT
 from tests.support.tables import chat_model
-from wslocal.engines.dynamodb import client, create_tables, start_engine
+from wslocal.engines.dynamodb import JVM_OPTIONS, client, create_tables, start_engine
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +95,20 @@ def test_dynamodb_locals_output_goes_to_a_file_and_a_death_is_reported_with_it()
     finally:
         engine.stop()
     assert not engine.log.exists()
+
+
+def java_command_line(pid: int) -> list[str]:
+    """The command line of the JVM that ``pid`` is or started (through the lifeline)."""
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        if Path(f"/proc/{current}/exe").resolve().name == "java":
+            return Path(f"/proc/{current}/cmdline").read_bytes().decode().split("\0")[:-1]
+        for task in Path(f"/proc/{current}/task").iterdir():
+            pending += [int(child) for child in (task / "children").read_text().split()]
+    raise AssertionError(f"no JVM in the process tree of {pid}")
+
+
+def test_dynamodb_locals_jvm_runs_with_the_stages_compiler_and_gc_options(dynamodb_local):
+    command = java_command_line(dynamodb_local.process.pid)
+    assert command[1 : 1 + len(JVM_OPTIONS)] == list(JVM_OPTIONS)

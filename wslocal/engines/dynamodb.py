@@ -223,11 +223,22 @@ def wait_until_ready(engine: DynamoDBEngine, region: str) -> None:
             time.sleep(PROBE_INTERVAL_S)
 
 
-JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+JVM_OPTIONS = (
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseSerialGC",
+    "-XX:Tier3InvocationThreshold=50",
+    "-XX:Tier3MinInvocationThreshold=25",
+    "-XX:Tier3CompileThreshold=500",
+    "-XX:Tier3BackEdgeThreshold=15000",
+)
 """The client compiler only, and one GC thread: the JVM's optimising compiler spends more
 CPU than it saves on a stage's short runs (start-up 8.5 -> 4.2 s of CPU, 500 PutItems
 8.3 -> 3.5 s, measured in docs/benchmarks.md), and on a laptop that CPU is the
-handlers'."""
+handlers'. It compiles a method after 50 calls instead of the JVM's 200 (a loop after
+15,000 back-edges instead of 60,000): a stage's first joins come a second after the JVM
+starts, and interpreting them cost more than compiling sooner (500 joins 2.16 -> 1.92 s,
+the JVM's CPU in them 1.42 -> 1.29 s; the start 0.07 s later; docs/benchmarks.md, "The
+twelfth pass")."""
 
 
 def java_command(launch: JvmLaunch, jar: Path, options: Iterable[str]) -> list[str]:
