@@ -60,6 +60,7 @@ from profiles import (
     KERNEL_OWNER,
     OURS,
     OwnerMicros,
+    ThreadsCpu,
     cpu_times,
     engine_of,
     fold,
@@ -70,7 +71,8 @@ from profiles import (
     process_tree,
     py_spy_stacks,
     shares,
-    thread_cpu_by_name,
+    thread_cpu_since,
+    threads_cpu,
     top,
 )
 
@@ -259,6 +261,7 @@ class FanoutProfile:
         self._started = 0.0
         self._spies: list[subprocess.Popen[bytes]] = []
         self._jvm: int | None = None
+        self._jvm_start: ThreadsCpu | None = None
 
     async def begin(self) -> None:
         await asyncio.sleep(SETTLE_S)
@@ -281,17 +284,17 @@ class FanoutProfile:
                                         f"filename={self.folder / 'dynamodb.jfr'}")  # fmt: skip
                 _renice_threads(self._jvm, "JFR ")
             await asyncio.sleep(ATTACH_S)
-        jvm_start = self._jvm_threads()
+        self._jvm_start = self._jvm_threads()
         self._start, self._started = self.tree.snapshot(), time.perf_counter()
-        self.jvm_threads = {kind: -cpu for kind, cpu in jvm_start.items()}
 
     async def end(self) -> None:
         await asyncio.sleep(SETTLE_S)
         end = self.tree.snapshot()
         self.window_s = time.perf_counter() - self._started
         self.window = self.tree.by_group(self._start, end)
-        for kind, cpu in self._jvm_threads().items():
-            self.jvm_threads[kind] = self.jvm_threads.get(kind, 0.0) + cpu
+        jvm_end = self._jvm_threads()
+        if self._jvm_start is not None and jvm_end is not None:
+            self.jvm_threads = thread_cpu_since(self._jvm_start, jvm_end)
         self.tree.on_new = lambda pid, group: None
         if self.folder is not None:
             groups = json.dumps({str(pid): group for pid, group in self.tree.groups.items()})
@@ -308,10 +311,10 @@ class FanoutProfile:
         if group not in (JVM, LIFELINES, FAUXQS) and Path(f"/proc/{pid}").exists():
             self._spies.append(start_py_spy(folder, pid))
 
-    def _jvm_threads(self) -> dict[str, float]:
+    def _jvm_threads(self) -> ThreadsCpu | None:
         if self._jvm is None:
-            return {}
-        return thread_cpu_by_name(self._jvm, JVM_THREADS, "other threads")
+            return None
+        return threads_cpu(self._jvm, JVM_THREADS, "other threads")
 
     def _jcmd(self, *command: str) -> None:
         subprocess.run(["jcmd", str(self._jvm), *command], capture_output=True, check=True)

@@ -1,7 +1,8 @@
 """Presence benchmark: joins that never wait for the room, and presence that is never lost.
 
     .venv/bin/python bench/presence.py [--clients 500] [--churn-clients 200] [--churn-seconds 60]
-    .venv/bin/python bench/presence.py --joins-only [--clients 500] [--profile DIR]
+    .venv/bin/python bench/presence.py --joins-only [--clients 500] [--warm-first 1000]
+        [--profile DIR]
 
 Against ``wslocal start`` on the project's template (DynamoDB Local, the stream-driven
 PresenceFunction), and in the same run a plain ``websockets`` server (the floor):
@@ -22,6 +23,9 @@ JVM's also by thread: SQLite's, Jetty's, its compiler's, GC's), and
 over the same window how busy every core was (any process) and the CPU of the bench's own
 process (its clients, which share the cores, and the thread reading the stage's log); for
 the floor the same until all are connected.
+``--warm-first PUTS`` (with ``--joins-only``) warms DynamoDB Local's JIT before the joins, as
+a stage running a while has it (``warm_dynamodb``); without it the joins come a second
+after the JVM started.
 ``--profile DIR`` (with ``--joins-only``) also samples every process during the joins, as
 ``bench/fanout.py --profile`` does, and prints per join where the CPU goes and whose code it
 ran (bench/fanout_profile.py).
@@ -36,6 +40,7 @@ import os
 import random
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import websockets
@@ -52,9 +57,9 @@ from fanout import (
 )
 from fanout_profile import JVM_THREADS, SETTLE_S, FanoutProfile, require_py_spy
 from profile_places import JVM
-from profiles import thread_cpu_by_name
+from profiles import ThreadsCpu, thread_cpu_since, threads_cpu
 
-from wslocal.engines.dynamodb import free_port
+from wslocal.engines.dynamodb import client, free_port
 
 BATCH = 50
 
@@ -220,16 +225,67 @@ async def churn(url: str, dynamodb: str, slots: int, seconds: float) -> tuple[in
     return changes, len(connected), wrong
 
 
-def jvm_threads(pid: int | None) -> dict[str, float]:
-    """DynamoDB Local's CPU seconds by kind of thread; none without its JVM (``--dynamodb
-    moto``)."""
-    return {} if pid is None else thread_cpu_by_name(pid, JVM_THREADS, "other threads")
+def jvm_threads(pid: int | None) -> ThreadsCpu | None:
+    """DynamoDB Local's threads' CPU now; none without its JVM (``--dynamodb moto``)."""
+    return None if pid is None else threads_cpu(pid, JVM_THREADS, "other threads")
 
 
-async def joins_alone(clients: int, options: list[str], folder: Path | None = None) -> None:
+WARM_TABLE = "bench-warm-up"
+
+
+def warm_dynamodb(endpoint: str, puts: int) -> float:
+    """DynamoDB Local's JIT warmed as a stage running a while has it: ``puts`` PutItems from
+    8 threads into a table shaped like the connections table (a room index, a stream),
+    Queries of its room, then the table deleted. Returns the seconds it took."""
+    if puts <= 0:
+        return 0.0
+    began = time.perf_counter()
+    dynamodb = client(endpoint, "us-east-1")
+    dynamodb.create_table(
+        TableName=WARM_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "connectionId", "AttributeType": "S"},
+            {"AttributeName": "room", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "room-index",
+            "KeySchema": [{"AttributeName": "room", "KeyType": "HASH"},
+                          {"AttributeName": "connectionId", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )  # fmt: skip
+    clients = [client(endpoint, "us-east-1") for _ in range(8)]
+
+    def put(index: int) -> None:
+        clients[index % 8].put_item(
+            TableName=WARM_TABLE,
+            Item={"connectionId": {"S": f"warm-{index}"}, "room": {"S": "warm"},
+                  "connectedAt": {"N": "1"}},
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, range(puts)))
+    for _ in range(20):
+        dynamodb.query(
+            TableName=WARM_TABLE,
+            IndexName="room-index",
+            KeyConditionExpression="room = :room",
+            ExpressionAttributeValues={":room": {"S": "warm"}},
+        )
+    dynamodb.delete_table(TableName=WARM_TABLE)
+    return time.perf_counter() - began
+
+
+async def joins_alone(
+    clients: int, options: list[str], folder: Path | None = None, warm_puts: int = 0
+) -> None:
     """Floor, then stage: the joins' wall time, then the stage's CPU by process kind; with
     ``folder``, also where it goes and whose code it is, per join, as ``bench/fanout.py
-    --profile`` gives it per delivery (py-spy and JFR profiles kept in ``folder``)."""
+    --profile`` gives it per delivery (py-spy and JFR profiles kept in ``folder``). With
+    ``warm_puts``, DynamoDB Local is warmed first (``warm_dynamodb``), then 1 s of quiet."""
     port = free_port()
     baseline = start_baseline(port)
     try:
@@ -242,13 +298,18 @@ async def joins_alone(clients: int, options: list[str], folder: Path | None = No
         baseline.terminate()
         baseline.wait(30)
     port = free_port()
-    stage, _ = start_stage(port, [], options)
+    stage, dynamodb = start_stage(port, [], options)
     url = f"ws://127.0.0.1:{port}"
     profile = FanoutProfile(stage.pid, folder) if folder is not None else None
     try:
+        jvm = next((pid for pid in process_tree(stage.pid) if process_kind(pid) == JVM), None)
+        warm_jvm = cpu_by_kind(stage.pid).get(JVM, 0.0)
+        warm_s = await asyncio.to_thread(warm_dynamodb, dynamodb, warm_puts)
+        warm_jvm = cpu_by_kind(stage.pid).get(JVM, 0.0) - warm_jvm
+        if warm_puts > 0:
+            await asyncio.sleep(1.0)
         if profile is not None:
             await profile.begin()
-        jvm = next((pid for pid in process_tree(stage.pid) if process_kind(pid) == JVM), None)
         before = cpu_by_kind(stage.pid)
         jvm_before = jvm_threads(jvm)
         busy_before, bench_before = machine_jiffies(), time.process_time()
@@ -267,6 +328,9 @@ async def joins_alone(clients: int, options: list[str], folder: Path | None = No
         stage.wait(60)
     print(f"{clients} clients into one room, 50 at a time (load average "
           f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}):")  # fmt: skip
+    if warm_puts > 0:
+        print(f"  DynamoDB Local warmed first: {warm_puts} PutItems and 20 Queries of a scratch "
+              f"table in {warm_s:.2f} s, {warm_jvm:.2f} s of the JVM's CPU")  # fmt: skip
     print(f"  plain websockets (floor): all connected in {floor:.2f} s; every core busy "
           f"{floor_busy_share:.0%}; the bench's clients {floor_bench_s:.2f} s of CPU")  # fmt: skip
     print(f"  wslocal stage: all connected in {total:.2f} s, every member counted {clients} "
@@ -282,10 +346,11 @@ async def joins_alone(clients: int, options: list[str], folder: Path | None = No
         print(f"    {kind:<34} {used:6.2f} s  ({used / clients * 1000:5.2f} ms a join)")
     total_cpu = sum(after.values()) - sum(before.values())
     print(f"    {'all':<34} {total_cpu:6.2f} s  ({total_cpu / clients * 1000:5.2f} ms a join)")
-    if jvm_after:
+    if jvm_before is not None and jvm_after is not None:
         print("  of which DynamoDB Local's JVM, by thread (its compiler's is its warming up):")
-    for kind in sorted(jvm_after, key=lambda k: -(jvm_after[k] - jvm_before.get(k, 0.0))):
-        print(f"    {kind:<34} {jvm_after[kind] - jvm_before.get(kind, 0.0):6.2f} s")
+        by_kind = thread_cpu_since(jvm_before, jvm_after)
+        for kind in sorted(by_kind, key=lambda k: -by_kind[k]):
+            print(f"    {kind:<34} {by_kind[kind]:6.2f} s")
     if profile is not None and folder is not None:
         report = profile.measured(clients, unit="join").report()
         print(f"\nCPU per join, from the first join to {SETTLE_S:g} s after every member "
@@ -295,7 +360,7 @@ async def joins_alone(clients: int, options: list[str], folder: Path | None = No
 
 async def run(args: argparse.Namespace) -> None:
     if args.joins_only:
-        await joins_alone(args.clients, args.stage_options.split(), args.profile)
+        await joins_alone(args.clients, args.stage_options.split(), args.profile, args.warm_first)
         return
     port = free_port()
     baseline = start_baseline(port)
@@ -357,7 +422,17 @@ def main() -> None:
         metavar="DIR",
         help="with --joins-only: where each join's CPU goes, and whose code it is (py-spy, JFR)",
     )
+    parser.add_argument(
+        "--warm-first",
+        type=int,
+        default=0,
+        metavar="PUTS",
+        help="with --joins-only: warm DynamoDB Local's JIT first, as a stage running a while has "
+        "it (PUTS PutItems and 20 Queries into a scratch table, deleted)",
+    )
     args = parser.parse_args()
+    if args.warm_first and not args.joins_only:
+        parser.error("--warm-first is for --joins-only")
     if args.profile is not None:
         if not args.joins_only:
             parser.error("--profile is for --joins-only")

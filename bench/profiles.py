@@ -328,10 +328,22 @@ def process_tree(root: int) -> list[int]:
     return found
 
 
-def thread_cpu_by_name(pid: int, kind_of: dict[str, str], default: str) -> dict[str, float]:
-    """A process's CPU seconds by kind of thread: the kind of the first name prefix in
-    ``kind_of`` a thread's name (``comm``) starts with, else ``default``."""
-    by_kind: dict[str, float] = {}
+ENDED_THREADS = "threads that ended in the window"
+
+
+@dataclass(frozen=True)
+class ThreadsCpu:
+    """One process's CPU at one moment: its own (which keeps the CPU of threads that have
+    ended) and each living thread's, by thread id, with the thread's kind."""
+
+    process: float
+    threads: dict[int, tuple[str, float]]
+
+
+def threads_cpu(pid: int, kind_of: dict[str, str], default: str) -> ThreadsCpu:
+    """A process's threads now: a thread's kind is that of the first name prefix in
+    ``kind_of`` its name (``comm``) starts with, else ``default``."""
+    threads: dict[int, tuple[str, float]] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = (task / "comm").read_text().strip()
@@ -339,7 +351,20 @@ def thread_cpu_by_name(pid: int, kind_of: dict[str, str], default: str) -> dict[
         except (FileNotFoundError, ProcessLookupError):
             continue
         kind = next((k for prefix, k in kind_of.items() if name.startswith(prefix)), default)
-        by_kind[kind] = by_kind.get(kind, 0.0) + cpu
+        threads[int(task.name)] = (kind, cpu)
+    return ThreadsCpu(cpu_seconds(pid), threads)
+
+
+def thread_cpu_since(before: ThreadsCpu, after: ThreadsCpu) -> dict[str, float]:
+    """CPU seconds by kind of thread between two readings of one process, thread by
+    thread: a thread that ends takes its CPU out of /proc (the JVM stops compiler threads
+    it no longer needs), so what the process used beyond its living threads is counted as
+    ``ENDED_THREADS``."""
+    by_kind: dict[str, float] = {}
+    for tid, (kind, cpu) in after.threads.items():
+        used = cpu - before.threads.get(tid, (kind, 0.0))[1]
+        by_kind[kind] = by_kind.get(kind, 0.0) + used
+    by_kind[ENDED_THREADS] = after.process - before.process - sum(by_kind.values())
     return by_kind
 
 

@@ -1,5 +1,6 @@
 """The DynamoDB engines the stage can run handlers against, with the template's tables."""
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -104,8 +105,9 @@ def java_command_line(pid: int) -> list[str]:
         current = pending.pop()
         if Path(f"/proc/{current}/exe").resolve().name == "java":
             return Path(f"/proc/{current}/cmdline").read_bytes().decode().split("\0")[:-1]
-        for task in Path(f"/proc/{current}/task").iterdir():
-            pending += [int(child) for child in (task / "children").read_text().split()]
+        with contextlib.suppress(FileNotFoundError):  # a process that ended meanwhile
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
     raise AssertionError(f"no JVM in the process tree of {pid}")
 
 

@@ -3,12 +3,14 @@ layer, the functions' handlers) or outside (the AWS SDK, Powertools, the SQS eng
 CPython, the kernel), by a sample's innermost frame, by its caller, or anywhere on its
 stack."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from bench.profiles import (
     CPYTHON,
+    ENDED_THREADS,
     KERNEL_OWNER,
     NO_PYTHON_FRAME,
     NOT_SAMPLED,
@@ -18,11 +20,14 @@ from bench.profiles import (
     SDK,
     SQS_ENGINE,
     OwnerMicros,
+    ThreadsCpu,
     caller_owner,
     frame_owner,
     leaf_owner,
     ours_on_stack,
     owner_micros,
+    thread_cpu_since,
+    threads_cpu,
 )
 
 FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
@@ -133,3 +138,28 @@ def test_adding_shares_sums_each_owner() -> None:
         {KERNEL_OWNER: 2.0, OURS: 1.0, SDK: 2.0},
         1.0,
     )
+
+
+def test_threads_cpu_are_summed_by_kind_between_two_readings() -> None:
+    before = ThreadsCpu(1.0, {1: ("compiler", 0.5), 2: ("compiler", 0.25), 3: ("sqlite", 0.25)})
+    after = ThreadsCpu(2.0, {1: ("compiler", 1.0), 2: ("compiler", 0.5), 3: ("sqlite", 0.5)})
+    assert thread_cpu_since(before, after) == {"compiler": 0.75, "sqlite": 0.25, ENDED_THREADS: 0.0}
+
+
+def test_a_thread_that_ended_keeps_its_cpu_as_ended_threads() -> None:
+    before = ThreadsCpu(1.0, {1: ("compiler", 0.75), 2: ("sqlite", 0.25)})
+    after = ThreadsCpu(1.5, {2: ("sqlite", 0.5)})
+    assert thread_cpu_since(before, after) == {"sqlite": 0.25, ENDED_THREADS: 0.25}
+
+
+def test_a_thread_born_in_the_window_counts_all_its_cpu() -> None:
+    before = ThreadsCpu(1.0, {1: ("sqlite", 1.0)})
+    after = ThreadsCpu(1.5, {1: ("sqlite", 1.0), 7: ("compiler", 0.5)})
+    assert thread_cpu_since(before, after) == {"sqlite": 0.0, "compiler": 0.5, ENDED_THREADS: 0.0}
+
+
+def test_this_processs_threads_are_read_by_id_and_kind() -> None:
+    reading = threads_cpu(os.getpid(), {"": "any"}, "none")
+    assert os.getpid() in reading.threads
+    assert {kind for kind, _ in reading.threads.values()} == {"any"}
+    assert reading.process >= max(cpu for _, cpu in reading.threads.values())
