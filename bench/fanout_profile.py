@@ -104,6 +104,14 @@ JVM_THREADS = {
     "Attach Listener": PROFILER,
 }
 """The JVM's threads by the start of their name (``comm``, 15 characters)."""
+
+
+def jvm_threads(pid: int | None) -> ThreadsCpu | None:
+    """DynamoDB Local's threads' CPU now, by kind (``JVM_THREADS``); none without its JVM
+    (``--dynamodb moto``)."""
+    return None if pid is None else threads_cpu(pid, JVM_THREADS, "other threads")
+
+
 JFR_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 <configuration version="2.0" label="fanout">
   <event name="jdk.ExecutionSample">
@@ -312,9 +320,7 @@ class FanoutProfile:
             self._spies.append(start_py_spy(folder, pid))
 
     def _jvm_threads(self) -> ThreadsCpu | None:
-        if self._jvm is None:
-            return None
-        return threads_cpu(self._jvm, JVM_THREADS, "other threads")
+        return jvm_threads(self._jvm)
 
     def _jcmd(self, *command: str) -> None:
         subprocess.run(["jcmd", str(self._jvm), *command], capture_output=True, check=True)

@@ -44,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import websockets
+from dynamodb_local import ROOM_INDEX, connections_tables
 from fanout import (
     busy_share_since,
     cpu_by_kind,
@@ -55,9 +56,9 @@ from fanout import (
     start_stage,
     tree_rss_mb,
 )
-from fanout_profile import JVM_THREADS, SETTLE_S, FanoutProfile, require_py_spy
+from fanout_profile import SETTLE_S, FanoutProfile, jvm_threads, require_py_spy
 from profile_places import JVM
-from profiles import ThreadsCpu, thread_cpu_since, threads_cpu
+from profiles import cpu_seconds, thread_cpu_since
 
 from wslocal.engines.dynamodb import client, free_port
 
@@ -225,58 +226,57 @@ async def churn(url: str, dynamodb: str, slots: int, seconds: float) -> tuple[in
     return changes, len(connected), wrong
 
 
-def jvm_threads(pid: int | None) -> ThreadsCpu | None:
-    """DynamoDB Local's threads' CPU now; none without its JVM (``--dynamodb moto``)."""
-    return None if pid is None else threads_cpu(pid, JVM_THREADS, "other threads")
-
-
 WARM_TABLE = "bench-warm-up"
 
 
 def warm_dynamodb(endpoint: str, puts: int) -> float:
     """DynamoDB Local's JIT warmed as a stage running a while has it: ``puts`` PutItems from
-    8 threads into a table shaped like the connections table (a room index, a stream),
-    Queries of its room, then the table deleted. Returns the seconds it took."""
-    if puts <= 0:
-        return 0.0
+    8 threads, each row as ``ConnectionStore.add`` writes it, into a copy of the template's
+    connections table (its indexes, stream and projections), 20 Queries of its room, then
+    the copy deleted (its stream's records stay in DynamoDB Local until they expire, as on
+    AWS). Returns the seconds it took."""
     began = time.perf_counter()
     dynamodb = client(endpoint, "us-east-1")
-    dynamodb.create_table(
-        TableName=WARM_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-            {"AttributeName": "room", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{
-            "IndexName": "room-index",
-            "KeySchema": [{"AttributeName": "room", "KeyType": "HASH"},
-                          {"AttributeName": "connectionId", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )  # fmt: skip
+    [create, *_] = connections_tables()
+    dynamodb.create_table(**{**create, "TableName": WARM_TABLE})
     clients = [client(endpoint, "us-east-1") for _ in range(8)]
+    now = int(time.time())
 
     def put(index: int) -> None:
         clients[index % 8].put_item(
             TableName=WARM_TABLE,
-            Item={"connectionId": {"S": f"warm-{index}"}, "room": {"S": "warm"},
-                  "connectedAt": {"N": "1"}},
-        )  # fmt: skip
+            Item={
+                "connectionId": {"S": f"W{index:07d}cFiA="},
+                "room": {"S": "warm"},
+                "name": {"S": f"member-{index}"},
+                "connectedAt": {"N": str(now * 1000 - index)},
+                "sourceIp": {"S": "127.0.0.1"},
+                "senderKey": {"S": f"ip#127.0.0.1#member-{index}"},
+                "ttl": {"N": str(now + 8100)},
+            },
+        )
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(put, range(puts)))
     for _ in range(20):
         dynamodb.query(
             TableName=WARM_TABLE,
-            IndexName="room-index",
+            IndexName=ROOM_INDEX,
             KeyConditionExpression="room = :room",
             ExpressionAttributeValues={":room": {"S": "warm"}},
         )
     dynamodb.delete_table(TableName=WARM_TABLE)
     return time.perf_counter() - began
+
+
+async def warmed_first(stage_pid: int, endpoint: str, puts: int) -> str:
+    """``warm_dynamodb``, then 1 s of quiet; the line that says what it took."""
+    jvm_cpu = cpu_by_kind(stage_pid).get(JVM, 0.0)
+    took = await asyncio.to_thread(warm_dynamodb, endpoint, puts)
+    jvm_cpu = cpu_by_kind(stage_pid).get(JVM, 0.0) - jvm_cpu
+    await asyncio.sleep(1.0)
+    return (f"  DynamoDB Local warmed first: {puts} PutItems and 20 Queries of a copy of the "
+            f"connections table in {took:.2f} s, {jvm_cpu:.2f} s of the JVM's CPU")  # fmt: skip
 
 
 async def joins_alone(
@@ -290,9 +290,11 @@ async def joins_alone(
     baseline = start_baseline(port)
     try:
         floor_busy, floor_bench = machine_jiffies(), time.process_time()
+        floor_server = cpu_seconds(baseline.pid)
         members, _, floor = await join_room(f"ws://127.0.0.1:{port}", "large", clients)
         floor_busy_share = busy_share_since(floor_busy)
         floor_bench_s = time.process_time() - floor_bench
+        floor_server = cpu_seconds(baseline.pid) - floor_server
         await close_all(members)
     finally:
         baseline.terminate()
@@ -303,11 +305,7 @@ async def joins_alone(
     profile = FanoutProfile(stage.pid, folder) if folder is not None else None
     try:
         jvm = next((pid for pid in process_tree(stage.pid) if process_kind(pid) == JVM), None)
-        warm_jvm = cpu_by_kind(stage.pid).get(JVM, 0.0)
-        warm_s = await asyncio.to_thread(warm_dynamodb, dynamodb, warm_puts)
-        warm_jvm = cpu_by_kind(stage.pid).get(JVM, 0.0) - warm_jvm
-        if warm_puts > 0:
-            await asyncio.sleep(1.0)
+        warm_line = await warmed_first(stage.pid, dynamodb, warm_puts) if warm_puts else None
         if profile is not None:
             await profile.begin()
         before = cpu_by_kind(stage.pid)
@@ -328,11 +326,11 @@ async def joins_alone(
         stage.wait(60)
     print(f"{clients} clients into one room, 50 at a time (load average "
           f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}):")  # fmt: skip
-    if warm_puts > 0:
-        print(f"  DynamoDB Local warmed first: {warm_puts} PutItems and 20 Queries of a scratch "
-              f"table in {warm_s:.2f} s, {warm_jvm:.2f} s of the JVM's CPU")  # fmt: skip
+    if warm_line is not None:
+        print(warm_line)
     print(f"  plain websockets (floor): all connected in {floor:.2f} s; every core busy "
-          f"{floor_busy_share:.0%}; the bench's clients {floor_bench_s:.2f} s of CPU")  # fmt: skip
+          f"{floor_busy_share:.0%}; its server {floor_server:.2f} s of CPU, the bench's clients "
+          f"{floor_bench_s:.2f} s")  # fmt: skip
     print(f"  wslocal stage: all connected in {total:.2f} s, every member counted {clients} "
           f"after {settled:.2f} s more: {total + settled:.2f} s")  # fmt: skip
     print(
@@ -428,7 +426,7 @@ def main() -> None:
         default=0,
         metavar="PUTS",
         help="with --joins-only: warm DynamoDB Local's JIT first, as a stage running a while has "
-        "it (PUTS PutItems and 20 Queries into a scratch table, deleted)",
+        "it (PUTS PutItems and 20 Queries into a copy of the connections table, deleted)",
     )
     args = parser.parse_args()
     if args.warm_first and not args.joins_only:

@@ -232,14 +232,15 @@ JVM_OPTIONS = (
     "-XX:Tier3BackEdgeThreshold=15000",
 )
 """The client compiler only, and one GC thread: the JVM's optimising compiler spends more
-CPU than it saves on a stage's short runs (start-up 8.5 -> 4.2 s of CPU, 500 PutItems
-8.3 -> 3.5 s, measured in docs/benchmarks.md), and on a laptop that CPU is the
-handlers'. Its thresholds are a quarter of the JVM's, so a method is compiled after
-about 128 calls instead of 256 (the interpreter looks at its counters every 128 calls; a
-loop after about 15,400 back-edges instead of 60,400): a stage's first joins come a second
-after the JVM starts, and interpreting them cost more than compiling sooner (500 joins
-2.16 -> 1.92 s, the JVM's CPU in them 1.42 -> 1.29 s; the start 0.07 s later;
-docs/benchmarks.md, "The twelfth pass")."""
+CPU than it saves on a stage's short runs (start-up 8.0 -> 4.2 s of CPU, 500 PutItems
+7.0 -> 4.0 s, measured in docs/benchmarks.md), and on a laptop that CPU is the
+handlers'. Its thresholds are a quarter of the JVM's, so a method is compiled after at
+least about 128 calls instead of 256 (the interpreter looks at its counters every 128
+calls, and a long compile queue raises the thresholds; a loop after about 15,400
+back-edges instead of 60,400): a stage's first joins come a second after the JVM starts,
+and interpreting them cost more than compiling sooner (500 joins 2.16 -> 1.92 s, the
+JVM's CPU in them 1.42 -> 1.29 s; the start 0.07 s later; docs/benchmarks.md, "The
+twelfth pass")."""
 
 
 def java_command(launch: JvmLaunch, jar: Path, options: Iterable[str]) -> list[str]:
