@@ -39,6 +39,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,6 +47,7 @@ from pathlib import Path
 import websockets
 from dynamodb_local import ROOM_INDEX, connections_tables
 from fanout import (
+    ROOT,
     busy_share_since,
     cpu_by_kind,
     machine_jiffies,
@@ -235,26 +237,20 @@ def warm_dynamodb(endpoint: str, puts: int) -> float:
     connections table (its indexes, stream and projections), 20 Queries of its room, then
     the copy deleted (its stream's records stay in DynamoDB Local until they expire, as on
     AWS). Returns the seconds it took."""
+    sys.path.insert(0, str(ROOT / "layers" / "chatroom"))
+    from chatroom.connections import Connection, row
+
     began = time.perf_counter()
     dynamodb = client(endpoint, "us-east-1")
     [create, *_] = connections_tables()
     dynamodb.create_table(**{**create, "TableName": WARM_TABLE})
     clients = [client(endpoint, "us-east-1") for _ in range(8)]
-    now = int(time.time())
+    now_ms = int(time.time() * 1000)
 
     def put(index: int) -> None:
-        clients[index % 8].put_item(
-            TableName=WARM_TABLE,
-            Item={
-                "connectionId": {"S": f"W{index:07d}cFiA="},
-                "room": {"S": "warm"},
-                "name": {"S": f"member-{index}"},
-                "connectedAt": {"N": str(now * 1000 - index)},
-                "sourceIp": {"S": "127.0.0.1"},
-                "senderKey": {"S": f"ip#127.0.0.1#member-{index}"},
-                "ttl": {"N": str(now + 8100)},
-            },
-        )
+        joined = Connection(f"W{index:07d}cFiA=", "warm", f"member-{index}", now_ms - index,
+                            "127.0.0.1")  # fmt: skip
+        clients[index % 8].put_item(TableName=WARM_TABLE, Item=row(joined))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(put, range(puts)))
@@ -429,8 +425,12 @@ def main() -> None:
         "it (PUTS PutItems and 20 Queries into a copy of the connections table, deleted)",
     )
     args = parser.parse_args()
+    if args.warm_first < 0:
+        parser.error("--warm-first takes PUTS >= 0")
     if args.warm_first and not args.joins_only:
         parser.error("--warm-first is for --joins-only")
+    if args.warm_first and "moto" in args.stage_options.split():
+        parser.error("--warm-first warms DynamoDB Local's JVM; --dynamodb moto has none")
     if args.profile is not None:
         if not args.joins_only:
             parser.error("--profile is for --joins-only")
