@@ -32,6 +32,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -234,22 +235,27 @@ def connections_tables() -> list[dict[str, Any]]:
     return made
 
 
-def fill_room(resource: Any, table: str, members: int) -> None:
-    """``members`` connections in one room, each row as ``ConnectionStore.add`` writes it."""
+def connection_row(connection_id: str, room: str, name: str, connected_at: int) -> dict[str, Any]:
+    """A connection's row in DynamoDB's attribute values, made by the layer's own ``row`` (as
+    ``ConnectionStore.add`` writes it: its sender key, its ``ttl``), from 127.0.0.1."""
+    sys.path.insert(0, str(ROOT / "layers" / "chatroom"))
+    from chatroom.connections import Connection, row
+
+    return row(Connection(connection_id, room, name, connected_at, "127.0.0.1"))
+
+
+def fill_room(dynamodb: Any, table: str, members: int) -> None:
+    """``members`` connections in one room, each row as ``ConnectionStore.add`` writes it,
+    through a plain client (``dynamodb``: DynamoDB's own attribute values)."""
     now_ms = int(time.time() * 1000)
-    with resource.Table(table).batch_writer() as batch:
-        for index in range(members):
-            batch.put_item(
-                Item={
-                    "connectionId": f"Q{index:07d}cFiA=",
-                    "room": ROOM,
-                    "name": f"member-{index}",
-                    "connectedAt": now_ms - index,
-                    "sourceIp": "127.0.0.1",
-                    "senderKey": f"ip#127.0.0.1#member-{index}",
-                    "ttl": now_ms // 1000 + 8100,
-                }
-            )
+    rows = [connection_row(f"Q{index:07d}cFiA=", ROOM, f"member-{index}", now_ms - index)
+            for index in range(members)]  # fmt: skip
+    for start in range(0, members, 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [{"PutRequest": {"Item": item}} for item in rows[start : start + 25]]
+            }
+        )
 
 
 def read_room(table: Any, options: Mapping[str, Any]) -> int:
@@ -372,7 +378,7 @@ def measure_queries(
         resource = boto3.resource("dynamodb", **client_kwargs(port))
         for create in connections_tables():
             client.create_table(**create)
-            fill_room(resource, create["TableName"], members)
+            fill_room(client, create["TableName"], members)
         tables = {variant: resource.Table(v.table) for variant, v in VARIANTS.items()}
         for variant, spec in VARIANTS.items():
             for _ in range(warm_up):

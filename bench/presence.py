@@ -39,15 +39,13 @@ import json
 import os
 import random
 import statistics
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import websockets
-from dynamodb_local import ROOM_INDEX, connections_tables
+from dynamodb_local import ROOM_INDEX, connection_row, connections_tables
 from fanout import (
-    ROOT,
     busy_share_since,
     cpu_by_kind,
     machine_jiffies,
@@ -237,9 +235,6 @@ def warm_dynamodb(endpoint: str, puts: int) -> float:
     connections table (its indexes, stream and projections), 20 Queries of its room, then
     the copy deleted (its stream's records stay in DynamoDB Local until they expire, as on
     AWS). Returns the seconds it took."""
-    sys.path.insert(0, str(ROOT / "layers" / "chatroom"))
-    from chatroom.connections import Connection, row
-
     began = time.perf_counter()
     dynamodb = client(endpoint, "us-east-1")
     [create, *_] = connections_tables()
@@ -248,9 +243,8 @@ def warm_dynamodb(endpoint: str, puts: int) -> float:
     now_ms = int(time.time() * 1000)
 
     def put(index: int) -> None:
-        joined = Connection(f"W{index:07d}cFiA=", "warm", f"member-{index}", now_ms - index,
-                            "127.0.0.1")  # fmt: skip
-        clients[index % 8].put_item(TableName=WARM_TABLE, Item=row(joined))
+        item = connection_row(f"W{index:07d}cFiA=", "warm", f"member-{index}", now_ms - index)
+        clients[index % 8].put_item(TableName=WARM_TABLE, Item=item)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(put, range(puts)))

@@ -48,6 +48,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dynamodb_local import connection_row  # noqa: E402
+
 from wslocal.engines.dynamodb import (  # noqa: E402
     client,
     create_tables,
@@ -215,19 +217,7 @@ def seed_room(dynamodb_endpoint: str, table: str, members: int) -> None:
     ids = [SENDER] + [f"member{number:010d}=" for number in range(1, members)]
     for start in range(0, len(ids), 25):
         requests = [
-            {
-                "PutRequest": {
-                    "Item": {
-                        "connectionId": {"S": cid},
-                        "room": {"S": ROOM},
-                        "name": {"S": f"user-{cid[:12]}"},
-                        "connectedAt": {"N": str(connected_at)},
-                        "sourceIp": {"S": "127.0.0.1"},
-                        "senderKey": {"S": f"ip#127.0.0.1#user-{cid[:12]}"},
-                        "ttl": {"N": str(connected_at // 1000 + 8100)},
-                    }
-                }
-            }
+            {"PutRequest": {"Item": connection_row(cid, ROOM, f"user-{cid[:12]}", connected_at)}}
             for cid in ids[start : start + 25]
         ]
         dynamodb.batch_write_item(RequestItems={table: requests})
